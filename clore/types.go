@@ -38,20 +38,20 @@ type Wallet struct {
 
 // Server is a marketplace server as Clore sends it.
 type Server struct {
-	ID           int64        `json:"id"`
-	Owner        int64        `json:"owner"`
-	MRL          FlexInt      `json:"mrl"` // maximum rental length, hours
-	Price        ServerPrice  `json:"price"`
-	Rented       bool         `json:"rented"`
-	Specs        Specs        `json:"specs"`
-	Reliability  float64      `json:"reliability"`
-	AllowedCoins []string     `json:"allowed_coins"`
-	Rating       Rating       `json:"rating"`
-	GPUArray     []string     `json:"gpu_array"`
-	CUDAVersion  FlexString   `json:"cuda_version"`
-	Autoprice    FlexString   `json:"autoprice,omitempty"`
-	Gigaspot     *bool        `json:"gigaspot,omitempty"`
-	OC           *bool        `json:"oc,omitempty"`
+	ID           int64       `json:"id"`
+	Owner        int64       `json:"owner"`
+	MRL          FlexInt     `json:"mrl"` // maximum rental length, hours
+	Price        ServerPrice `json:"price"`
+	Rented       bool        `json:"rented"`
+	Specs        Specs       `json:"specs"`
+	Reliability  float64     `json:"reliability"`
+	AllowedCoins []string    `json:"allowed_coins"`
+	Rating       Rating      `json:"rating"`
+	GPUArray     []string    `json:"gpu_array"`
+	CUDAVersion  FlexString  `json:"cuda_version"`
+	Autoprice    FlexString  `json:"autoprice,omitempty"`
+	Gigaspot     *bool       `json:"gigaspot,omitempty"`
+	OC           *bool       `json:"oc,omitempty"`
 }
 
 // ServerPrice is a server's price block; every price is per day.
