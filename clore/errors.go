@@ -128,13 +128,15 @@ func (e *TransportError) Is(target error) bool { return target == ErrTransport }
 func (e *TransportError) Unwrap() error { return e.Err }
 
 // OutcomeUnknown reports whether an error leaves it open whether Clore carried
-// out the request: the request may have been received but no envelope came back.
-// After create_order such an error must be reconciled through my_orders, never
-// answered by sending create_order again.
+// out the request: the request may have been received but no envelope came back
+// (a network error, a 5xx page, a cut or garbled 2xx body) or Clore reported a
+// database error. After create_order such an error must be reconciled through
+// my_orders, never answered by sending create_order again. A 4xx page without
+// Clore's envelope (a proxy refusing the request) is not unknown.
 func OutcomeUnknown(err error) bool {
 	var te *TransportError
 	if errors.As(err, &te) {
-		return true
+		return te.HTTPStatus < 400 || te.HTTPStatus >= 500
 	}
 	var ae *APIError
 	if errors.As(err, &ae) {
@@ -152,8 +154,9 @@ func retryable(err error) bool {
 	}
 	var te *TransportError
 	if errors.As(err, &te) {
-		// A proxy's 4xx page will not change on retry; 5xx and network errors may.
-		return te.HTTPStatus == 0 || te.HTTPStatus >= 500 || te.HTTPStatus == 429
+		// A proxy's 4xx page will not change on retry; network errors, 5xx pages
+		// and cut 2xx bodies may.
+		return te.HTTPStatus < 400 || te.HTTPStatus >= 500 || te.HTTPStatus == 429
 	}
 	return false
 }
