@@ -98,11 +98,11 @@ func TestCapturedGPUFragments(t *testing.T) {
 func TestCapturedPrices(t *testing.T) {
 	var capture struct {
 		SampleNoUsd []struct {
-			ID         int64       `json:"id"`
-			DailyUSD   float64     `json:"dailyUsd"`
-			Currencies []string    `json:"currencies"`
-			OnDemand   Pricing     `json:"on_demand"`
-			USD        USDPrice    `json:"usd"`
+			ID         int64    `json:"id"`
+			DailyUSD   float64  `json:"dailyUsd"`
+			Currencies []string `json:"currencies"`
+			OnDemand   Pricing  `json:"on_demand"`
+			USD        USDPrice `json:"usd"`
 		} `json:"sampleNoUsd"`
 	}
 	readFixture(t, "gpuvietnam__clore-step01-currency.json", &capture)
