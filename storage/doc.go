@@ -1,0 +1,44 @@
+// Package storage owns clorebot's durable state: one SQLite file opened through
+// modernc.org/sqlite (no cgo), its schema and every query against it.
+//
+// # Connections
+//
+// A [Store] holds two pools on the same file. The writer pool has exactly one
+// connection and runs every write transaction as BEGIN IMMEDIATE, so writers in
+// this process queue in Go and writers in other processes queue on SQLite's
+// busy timeout instead of failing with SQLITE_BUSY halfway through a
+// transaction. The reader pool has a few query-only connections that see
+// committed data through WAL without blocking the writer. Pragmas are set in
+// the DSN, so every connection of both pools gets them: busy_timeout(5000)
+// first, then journal_mode(WAL), foreign_keys(1) and synchronous(NORMAL).
+//
+// # Schema
+//
+// The schema is a list of numbered migrations embedded from migrations/
+// (NNNN_name.sql). [Store.Migrate] applies the pending ones, each in its own
+// transaction together with its row in schema_migrations. [Open] never changes
+// the schema, but it refuses a database whose recorded version is higher than
+// the newest migration this build knows ([ErrSchemaTooNew]): an older binary
+// must not write into a schema it does not understand.
+//
+// # Times
+//
+// Every time is stored in UTC as TEXT in a fixed-width RFC 3339 layout with
+// nanoseconds ("2006-01-02T15:04:05.000000000Z"), so that text order is time
+// order and indexes on time columns work. The one exception is
+// clore_rate_slots.next_at, an INTEGER of Unix nanoseconds, because the rate
+// limiter compares and adds to it. Times read back are always in UTC.
+// [Store.Now] is the clock used for created/updated/audit times; tests replace
+// it.
+//
+// # Tables
+//
+//   - orders: clorebot's record of every Clore order it created or knows about.
+//   - audit: one row per command handled, with its outcome; never secrets.
+//   - clore_rate_slots: the Clore client's rate-limiter state, shared by every
+//     clorebot process on the same database (see [Store.ReserveSlot]).
+//
+// Every public method is one transaction. Missing rows are reported as
+// [ErrNotFound] and unique-key collisions as [ErrConflict]; both are matched
+// with errors.Is.
+package storage

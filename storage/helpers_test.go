@@ -1,0 +1,73 @@
+package storage
+
+import (
+	"context"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+)
+
+// fakeClock is a settable clock, safe for concurrent use.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newFakeClock(t time.Time) *fakeClock { return &fakeClock{t: t} }
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// epoch is the fake clock's start, deliberately not in UTC.
+var epoch = time.Date(2025, 3, 14, 15, 9, 26, 535897932, time.FixedZone("CET", 3600))
+
+// tempDBPath is a fresh database path in its own temporary directory.
+func tempDBPath(t *testing.T) string {
+	t.Helper()
+	return filepath.Join(t.TempDir(), "clorebot.db")
+}
+
+// openStore opens path (without migrating) and closes it at cleanup.
+func openStore(t *testing.T, path string) *Store {
+	t.Helper()
+	s, err := Open(context.Background(), path)
+	if err != nil {
+		t.Fatalf("Open(%q): %v", path, err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return s
+}
+
+// newStore opens and migrates a store on path with a fake clock.
+func newStoreAt(t *testing.T, path string) (*Store, *fakeClock) {
+	t.Helper()
+	s := openStore(t, path)
+	clock := newFakeClock(epoch)
+	s.Now = clock.Now
+	if _, err := s.Migrate(context.Background()); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	return s, clock
+}
+
+// newStore is newStoreAt on a fresh temporary file.
+func newStore(t *testing.T) (*Store, *fakeClock) {
+	t.Helper()
+	return newStoreAt(t, tempDBPath(t))
+}
+
+func ptr[T any](v T) *T { return &v }

@@ -1,0 +1,190 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"testing/fstest"
+)
+
+func TestEmbeddedMigrationsLoad(t *testing.T) {
+	migs, err := loadMigrations(migrationFS, "migrations")
+	if err != nil {
+		t.Fatalf("loadMigrations: %v", err)
+	}
+	if len(migs) == 0 || migs[0].version != 1 || migs[0].name != "init" {
+		t.Fatalf("first migration = %+v, want version 1 named init", migs)
+	}
+	for i, m := range migs {
+		if m.version != i+1 {
+			t.Errorf("migration %d has version %d, want consecutive versions from 1", i, m.version)
+		}
+	}
+}
+
+func TestLoadMigrations(t *testing.T) {
+	file := func(s string) *fstest.MapFile { return &fstest.MapFile{Data: []byte(s)} }
+	tests := []struct {
+		name    string
+		files   fstest.MapFS
+		want    []int
+		wantErr string
+	}{
+		{"sorted", fstest.MapFS{"m/0002_b.sql": file("B"), "m/0001_a.sql": file("A"), "m/README": file("x")}, []int{1, 2}, ""},
+		{"empty", fstest.MapFS{"m/README": file("x")}, nil, ""},
+		{"no name", fstest.MapFS{"m/0001.sql": file("A")}, nil, "want NNNN_name.sql"},
+		{"short number", fstest.MapFS{"m/1_a.sql": file("A")}, nil, "want NNNN_name.sql"},
+		{"not a number", fstest.MapFS{"m/00x1_a.sql": file("A")}, nil, "four-digit"},
+		{"zero", fstest.MapFS{"m/0000_a.sql": file("A")}, nil, "four-digit"},
+		{"duplicate", fstest.MapFS{"m/0001_a.sql": file("A"), "m/0001_b.sql": file("B")}, nil, "repeats"},
+		{"missing dir", fstest.MapFS{}, nil, "read migrations"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			migs, err := loadMigrations(tt.files, "m")
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want one containing %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("loadMigrations: %v", err)
+			}
+			var got []int
+			for _, m := range migs {
+				got = append(got, m.version)
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Fatalf("versions = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestOpenDoesNotMigrate(t *testing.T) {
+	s := openStore(t, tempDBPath(t))
+	v, err := s.SchemaVersion(context.Background())
+	if err != nil || v != 0 {
+		t.Fatalf("SchemaVersion = %d, %v; want 0, nil", v, err)
+	}
+}
+
+func TestMigrateAppliesOnceAndRecords(t *testing.T) {
+	ctx := context.Background()
+	path := tempDBPath(t)
+	s := openStore(t, path)
+	clock := newFakeClock(epoch)
+	s.Now = clock.Now
+
+	applied, err := s.Migrate(ctx)
+	if err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	want := make([]int, 0, len(s.migrations))
+	for _, m := range s.migrations {
+		want = append(want, m.version)
+	}
+	if !slices.Equal(applied, want) {
+		t.Fatalf("applied = %v, want %v", applied, want)
+	}
+	assertRecorded(t, s, want)
+
+	again, err := s.Migrate(ctx)
+	if err != nil || len(again) != 0 {
+		t.Fatalf("second Migrate = %v, %v; want nothing applied", again, err)
+	}
+	assertRecorded(t, s, want)
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+
+	reopened, err := OpenAndMigrate(ctx, path)
+	if err != nil {
+		t.Fatalf("OpenAndMigrate after reopen: %v", err)
+	}
+	t.Cleanup(func() { reopened.Close() })
+	if v, err := reopened.SchemaVersion(ctx); err != nil || v != s.latestVersion() {
+		t.Fatalf("SchemaVersion after reopen = %d, %v; want %d", v, err, s.latestVersion())
+	}
+	assertRecorded(t, reopened, want)
+}
+
+// assertRecorded checks schema_migrations holds exactly versions, with names
+// and UTC application times.
+func assertRecorded(t *testing.T, s *Store, versions []int) {
+	t.Helper()
+	rows, err := s.read.QueryContext(context.Background(),
+		`SELECT version, name, applied_at FROM schema_migrations ORDER BY version`)
+	if err != nil {
+		t.Fatalf("query schema_migrations: %v", err)
+	}
+	defer rows.Close()
+	var got []int
+	for rows.Next() {
+		var (
+			v        int
+			name, at string
+		)
+		if err := rows.Scan(&v, &name, &at); err != nil {
+			t.Fatalf("scan: %v", err)
+		}
+		if name == "" || !strings.HasSuffix(at, "Z") {
+			t.Errorf("version %d recorded as name %q at %q; want a name and a UTC time", v, name, at)
+		}
+		got = append(got, v)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatalf("rows: %v", err)
+	}
+	if !slices.Equal(got, versions) {
+		t.Fatalf("recorded versions = %v, want %v", got, versions)
+	}
+}
+
+func TestSchemaTooNew(t *testing.T) {
+	ctx := context.Background()
+	path := tempDBPath(t)
+	s, _ := newStoreAt(t, path)
+	if _, err := s.write.ExecContext(ctx,
+		`INSERT INTO schema_migrations (version, name, applied_at) VALUES (9999, 'future', '2030-01-01T00:00:00.000000000Z')`); err != nil {
+		t.Fatalf("insert future version: %v", err)
+	}
+	latest := s.latestVersion()
+	checkErr := func(t *testing.T, err error) {
+		t.Helper()
+		if !errors.Is(err, ErrSchemaTooNew) {
+			t.Fatalf("err = %v, want ErrSchemaTooNew", err)
+		}
+		for _, v := range []string{"version 9999", fmt.Sprintf("version %d", latest)} {
+			if !strings.Contains(err.Error(), v) {
+				t.Errorf("error %q does not name %q", err, v)
+			}
+		}
+	}
+
+	t.Run("Migrate", func(t *testing.T) {
+		applied, err := s.Migrate(ctx)
+		checkErr(t, err)
+		if len(applied) != 0 {
+			t.Errorf("applied = %v, want nothing", applied)
+		}
+	})
+	t.Run("Open", func(t *testing.T) {
+		s2, err := Open(ctx, path)
+		if err == nil {
+			s2.Close()
+		}
+		checkErr(t, err)
+	})
+	t.Run("OpenAndMigrate", func(t *testing.T) {
+		s2, err := OpenAndMigrate(ctx, path)
+		if err == nil {
+			s2.Close()
+		}
+		checkErr(t, err)
+	})
+}

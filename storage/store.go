@@ -1,0 +1,181 @@
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// ErrNotFound is returned (wrapped) when a requested row does not exist.
+var ErrNotFound = errors.New("storage: not found")
+
+// ErrConflict is returned (wrapped) when a write would break a unique key,
+// such as a second order with the same Clore order id.
+var ErrConflict = errors.New("storage: conflict")
+
+// readerConns is the size of the read-only pool. Reads are short; a few
+// connections let the HTTP listener, the scheduler and workers read at once.
+const readerConns = 4
+
+// Store is clorebot's SQLite database. It is safe for concurrent use.
+type Store struct {
+	// Now is the clock for every time the store records itself (created,
+	// updated and audit times). It defaults to time.Now; set it right after
+	// Open, before the Store is shared, to inject a fake clock.
+	Now func() time.Time
+
+	path       string
+	write      *sql.DB // exactly one connection; every write transaction
+	read       *sql.DB // query-only connections for reads
+	migrations []migration
+}
+
+// Open opens (creating it and its parent directory if needed) the SQLite
+// database at path. It does not apply migrations, see [Store.Migrate] and
+// [OpenAndMigrate], but it fails with [ErrSchemaTooNew] when the database was
+// migrated by a newer clorebot.
+func Open(ctx context.Context, path string) (*Store, error) {
+	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") {
+		return nil, fmt.Errorf("storage: open: need a file path, got %q", path)
+	}
+	migs, err := loadMigrations(migrationFS, "migrations")
+	if err != nil {
+		return nil, fmt.Errorf("storage: open: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return nil, fmt.Errorf("storage: open: create directory: %w", err)
+	}
+	s := &Store{Now: time.Now, path: path, migrations: migs}
+	if err := s.openPools(ctx); err != nil {
+		return nil, errors.Join(fmt.Errorf("storage: open %s: %w", path, err), s.Close())
+	}
+	if err := s.checkNotTooNew(ctx); err != nil {
+		return nil, errors.Join(fmt.Errorf("storage: open %s: %w", path, err), s.Close())
+	}
+	return s, nil
+}
+
+// OpenAndMigrate opens the database at path and applies every pending
+// migration.
+func OpenAndMigrate(ctx context.Context, path string) (*Store, error) {
+	s, err := Open(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.Migrate(ctx); err != nil {
+		return nil, errors.Join(err, s.Close())
+	}
+	return s, nil
+}
+
+// openPools opens the writer first: its first connection switches a new file
+// to WAL, which a query-only reader connection could not do.
+func (s *Store) openPools(ctx context.Context) error {
+	var err error
+	s.write, err = sql.Open("sqlite", dsn(s.path, false))
+	if err != nil {
+		return fmt.Errorf("writer: %w", err)
+	}
+	s.write.SetMaxOpenConns(1)
+	s.write.SetMaxIdleConns(1)
+	s.write.SetConnMaxLifetime(0)
+	if err := s.write.PingContext(ctx); err != nil {
+		return fmt.Errorf("writer: %w", err)
+	}
+	s.read, err = sql.Open("sqlite", dsn(s.path, true))
+	if err != nil {
+		return fmt.Errorf("reader: %w", err)
+	}
+	s.read.SetMaxOpenConns(readerConns)
+	s.read.SetMaxIdleConns(readerConns)
+	s.read.SetConnMaxLifetime(0)
+	if err := s.read.PingContext(ctx); err != nil {
+		return fmt.Errorf("reader: %w", err)
+	}
+	return nil
+}
+
+// dsn builds the modernc.org/sqlite DSN for path. The driver applies
+// busy_timeout before every other pragma, so no pragma fails on a lock held by
+// another process. Readers are query-only and keep the default deferred BEGIN:
+// an immediate BEGIN would take the write lock.
+func dsn(path string, readOnly bool) string {
+	q := []string{
+		"_pragma=busy_timeout(5000)",
+		"_pragma=journal_mode(WAL)",
+		"_pragma=foreign_keys(1)",
+		"_pragma=synchronous(NORMAL)",
+	}
+	if readOnly {
+		q = append(q, "_query_only=1")
+	} else {
+		q = append(q, "_txlock=immediate")
+	}
+	return "file:" + escapePath(path) + "?" + strings.Join(q, "&")
+}
+
+// escapePath percent-encodes path for a SQLite file: URI, where '?' starts
+// the query, '#' a fragment and '%' an escape. Cleaning first keeps a leading
+// "//" from being read as a URI authority.
+func escapePath(path string) string {
+	u := url.URL{Path: filepath.ToSlash(filepath.Clean(path))}
+	return u.EscapedPath()
+}
+
+// Ping reports whether both pools can reach the database; /readyz uses it.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.write.PingContext(ctx); err != nil {
+		return fmt.Errorf("storage: ping writer: %w", err)
+	}
+	if err := s.read.PingContext(ctx); err != nil {
+		return fmt.Errorf("storage: ping reader: %w", err)
+	}
+	return nil
+}
+
+// Close closes both pools. Call it once, after every user of the Store has
+// stopped.
+func (s *Store) Close() error {
+	var errs []error
+	if s.read != nil {
+		if err := s.read.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("storage: close reader: %w", err))
+		}
+	}
+	if s.write != nil {
+		if err := s.write.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("storage: close writer: %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// now returns the store's clock in UTC.
+func (s *Store) now() time.Time {
+	if s.Now == nil {
+		return time.Now().UTC()
+	}
+	return s.Now().UTC()
+}
+
+// mapConstraint turns a unique or primary-key violation into ErrConflict so
+// that callers never match driver error strings.
+func mapConstraint(err error) error {
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() {
+		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+			return fmt.Errorf("%w: %w", ErrConflict, err)
+		}
+	}
+	return err
+}
