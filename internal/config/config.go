@@ -1,0 +1,228 @@
+package config
+
+import (
+	"bytes"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// DefaultPath is the configuration file read when --config is not given. It may be
+// absent, so that `clorebot serve --sandbox` runs on a fresh machine.
+const DefaultPath = "clorebot.toml"
+
+// sandboxStateFile is the sandbox's database file name inside the data directory.
+const sandboxStateFile = "clorebot-sandbox.db"
+
+// Config is clorebot's whole configuration, one field per TOML section.
+type Config struct {
+	Clore   Clore   `toml:"clore"`
+	Storage Storage `toml:"storage"`
+	HTTP    HTTP    `toml:"http"`
+	Slack   Slack   `toml:"slack"`
+	Discord Discord `toml:"discord"`
+	Policy  Policy  `toml:"policy"`
+	Webhook Webhook `toml:"webhook"`
+	Watch   Watch   `toml:"watch"`
+	Sandbox Sandbox `toml:"sandbox"`
+	Log     Log     `toml:"log"`
+}
+
+// Clore configures the Clore.ai REST client.
+type Clore struct {
+	APIURL         string   `toml:"api_url"`
+	APIKey         Secret   `toml:"api_key"`
+	Sandbox        bool     `toml:"sandbox"`
+	UserAgent      string   `toml:"user_agent"`
+	Timeout        Duration `toml:"timeout"`         // per request
+	MaxRetries     int      `toml:"max_retries"`     // safe (idempotent) calls only
+	MinInterval    Duration `toml:"min_interval"`    // between any two requests per key
+	CreateInterval Duration `toml:"create_interval"` // between two create_order calls per key
+}
+
+// Storage configures the SQLite database.
+type Storage struct {
+	Path string `toml:"path"` // its directory is the data directory
+}
+
+// HTTP configures the HTTP listener (webhooks, Slack/Discord HTTP mode, health, metrics).
+type HTTP struct {
+	Listen            string   `toml:"listen"`
+	ReadHeaderTimeout Duration `toml:"read_header_timeout"`
+	ReadTimeout       Duration `toml:"read_timeout"`
+	WriteTimeout      Duration `toml:"write_timeout"`
+	IdleTimeout       Duration `toml:"idle_timeout"`
+	ShutdownTimeout   Duration `toml:"shutdown_timeout"`
+}
+
+// Slack configures the Slack front door; it is off while every credential is empty.
+type Slack struct {
+	AppToken      Secret `toml:"app_token"`
+	BotToken      Secret `toml:"bot_token"`
+	SigningSecret Secret `toml:"signing_secret"`
+	APIURL        string `toml:"api_url"`
+}
+
+// Discord configures the Discord front door; it is off while bot_token is empty.
+type Discord struct {
+	BotToken      Secret   `toml:"bot_token"`
+	ApplicationID string   `toml:"application_id"`
+	PublicKey     string   `toml:"public_key"`
+	GuildIDs      []string `toml:"guild_ids"`
+	APIURL        string   `toml:"api_url"`
+}
+
+// Policy holds roles and guardrails. Prices are USD; per-hour prices are per GPU
+// unless the field says otherwise.
+type Policy struct {
+	Admins              []string `toml:"admins"`
+	Renters             []string `toml:"renters"`
+	Viewers             []string `toml:"viewers"`
+	DefaultRole         string   `toml:"default_role"`
+	MaxPricePerHour     float64  `toml:"max_price_per_hour"`
+	MaxOrdersPerHour    int      `toml:"max_orders_per_hour"`
+	MaxActiveOrders     int      `toml:"max_active_orders"`
+	MaxTeamActiveOrders int      `toml:"max_team_active_orders"`
+	MaxHourlySpend      float64  `toml:"max_hourly_spend"` // whole team, USD per hour
+	ConfirmAbove        float64  `toml:"confirm_above"`    // whole order, USD per hour; 0 = never ask
+	DefaultHours        float64  `toml:"default_hours"`
+	MaxHours            float64  `toml:"max_hours"`
+	MinReliability      float64  `toml:"min_reliability"`
+}
+
+// Webhook configures inbound signed webhooks and outbound lifecycle deliveries.
+type Webhook struct {
+	RatePerMinute     int                 `toml:"rate_per_minute"`
+	IPRatePerMinute   int                 `toml:"ip_rate_per_minute"`
+	LegacySignatures  bool                `toml:"legacy_signatures"`
+	PublicMarketplace bool                `toml:"public_marketplace"`
+	DedupWindow       Duration            `toml:"dedup_window"`
+	Tolerance         Duration            `toml:"tolerance"`
+	Keys              []WebhookKey        `toml:"keys"`
+	Subscribers       []WebhookSubscriber `toml:"subscribers"`
+}
+
+// WebhookKey is one inbound webhook identity, webhook:<Name> in policy lists.
+type WebhookKey struct {
+	Name       string   `toml:"name"`
+	Secret     Secret   `toml:"secret"`
+	SecretFile string   `toml:"secret_file"`
+	Roles      []string `toml:"roles"`
+}
+
+// WebhookSubscriber is one outbound receiver of lifecycle events.
+type WebhookSubscriber struct {
+	URL        string   `toml:"url"`
+	Secret     Secret   `toml:"secret"`
+	SecretFile string   `toml:"secret_file"`
+	Events     []string `toml:"events"` // empty = all
+}
+
+// Watch configures price watches and the order lifecycle tick.
+type Watch struct {
+	Interval Duration `toml:"interval"`
+}
+
+// Sandbox configures the built-in simulated marketplace used when clore.sandbox is true.
+type Sandbox struct {
+	Seed           int      `toml:"seed"`
+	Servers        int      `toml:"servers"`
+	DriftPerHour   float64  `toml:"drift_per_hour"`
+	ProvisionDelay Duration `toml:"provision_delay"`
+	StatePath      string   `toml:"state_path"`
+	RateLimit      bool     `toml:"rate_limit"`
+	APIKey         string   `toml:"api_key"`
+}
+
+// Log configures the slog handler.
+type Log struct {
+	Level  string `toml:"level"`
+	Format string `toml:"format"`
+}
+
+// Defaults returns the configuration used for every key that is not set.
+// config.example.toml documents the same values.
+func Defaults() Config {
+	return Config{
+		Clore: Clore{
+			APIURL:         "https://api.clore.ai/v1",
+			UserAgent:      "clorebot/1 (+https://github.com/clorebot/clorebot)",
+			Timeout:        seconds(30),
+			MaxRetries:     3,
+			MinInterval:    seconds(1),
+			CreateInterval: seconds(5),
+		},
+		Storage: Storage{Path: "clorebot.db"},
+		HTTP: HTTP{
+			Listen:            ":8080",
+			ReadHeaderTimeout: seconds(5),
+			ReadTimeout:       seconds(15),
+			WriteTimeout:      seconds(30),
+			IdleTimeout:       seconds(60),
+			ShutdownTimeout:   seconds(20),
+		},
+		Slack:   Slack{APIURL: "https://slack.com/api/"},
+		Discord: Discord{GuildIDs: []string{}, APIURL: "https://discord.com/"},
+		Policy: Policy{
+			Admins:              []string{},
+			Renters:             []string{},
+			Viewers:             []string{},
+			DefaultRole:         "viewer",
+			MaxPricePerHour:     5.0,
+			MaxOrdersPerHour:    10,
+			MaxActiveOrders:     3,
+			MaxTeamActiveOrders: 10,
+			MaxHourlySpend:      50.0,
+			ConfirmAbove:        2.0,
+			DefaultHours:        4,
+			MaxHours:            168,
+			MinReliability:      0.9,
+		},
+		Webhook: Webhook{
+			RatePerMinute:    60,
+			IPRatePerMinute:  120,
+			LegacySignatures: true,
+			DedupWindow:      Duration{24 * time.Hour},
+			Tolerance:        Duration{5 * time.Minute},
+		},
+		Watch: Watch{Interval: seconds(60)},
+		Sandbox: Sandbox{
+			Seed:           1,
+			Servers:        2000,
+			DriftPerHour:   0.02,
+			ProvisionDelay: seconds(20),
+			RateLimit:      true,
+			APIKey:         "sandbox",
+		},
+		Log: Log{Level: "info", Format: "text"},
+	}
+}
+
+func seconds(n int) Duration { return Duration{time.Duration(n) * time.Second} }
+
+// DataDir is the directory that holds the database and the sandbox's state.
+func (c *Config) DataDir() string {
+	return filepath.Dir(c.Storage.Path)
+}
+
+// SandboxStatePath is the sandbox's database file: sandbox.state_path, or
+// clorebot-sandbox.db in the data directory when that is empty.
+func (c *Config) SandboxStatePath() string {
+	if c.Sandbox.StatePath != "" {
+		return c.Sandbox.StatePath
+	}
+	return filepath.Join(c.DataDir(), sandboxStateFile)
+}
+
+// Redacted renders the effective configuration as TOML with every secret shown as
+// "[redacted]" (or "" when unset). It is what `clorebot config check` prints.
+func (c *Config) Redacted() string {
+	var buf bytes.Buffer
+	if err := toml.NewEncoder(&buf).Encode(c); err != nil {
+		// Every field type marshals; an error here is a programming mistake.
+		return fmt.Sprintf("# config: render: %v\n", err)
+	}
+	return buf.String()
+}

@@ -1,0 +1,93 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+)
+
+// LoadOptions says where Load finds the configuration.
+type LoadOptions struct {
+	// Path is the TOML file; empty means DefaultPath.
+	Path string
+	// PathExplicit is true when the user named Path (--config or CLOREBOT_CONFIG):
+	// then a missing file is an error, otherwise the defaults apply.
+	PathExplicit bool
+	// Environ holds the environment in os.Environ form; only CLOREBOT_ variables
+	// are read.
+	Environ []string
+	// Override runs after the file and the environment and before validation;
+	// the CLI's --sandbox sets Clore.Sandbox there.
+	Override func(*Config)
+}
+
+// Load builds the effective configuration: Defaults, then the TOML file, then the
+// environment, then opts.Override, then Validate. Every problem is reported, each
+// as a *KeyError naming the key (or variable) and why, joined with errors.Join.
+func Load(opts LoadOptions) (*Config, error) {
+	cfg := Defaults()
+	path := opts.Path
+	if path == "" {
+		path = DefaultPath
+	}
+	fileErr := loadFile(&cfg, path, opts.PathExplicit)
+	envErr := applyEnv(&cfg, opts.Environ)
+	if err := errors.Join(fileErr, envErr); err != nil {
+		return nil, err
+	}
+	if opts.Override != nil {
+		opts.Override(&cfg)
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &cfg, nil
+}
+
+// loadFile applies the TOML file at path to cfg and reads the secret_file of
+// every webhook key and subscriber.
+func loadFile(cfg *Config, path string, explicit bool) error {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) && !explicit {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("config: read config file: %w", err)
+	}
+	if err := decodeFile(cfg, path, data); err != nil {
+		return err
+	}
+	return resolveSecretFiles(cfg)
+}
+
+// resolveSecretFiles replaces each secret_file of the arrays of tables by the
+// file's content.
+func resolveSecretFiles(cfg *Config) error {
+	var errs []error
+	for i := range cfg.Webhook.Keys {
+		k := &cfg.Webhook.Keys[i]
+		errs = append(errs, resolveSecretFile(fmt.Sprintf("webhook.keys[%d]", i), &k.Secret, k.SecretFile))
+	}
+	for i := range cfg.Webhook.Subscribers {
+		s := &cfg.Webhook.Subscribers[i]
+		errs = append(errs, resolveSecretFile(fmt.Sprintf("webhook.subscribers[%d]", i), &s.Secret, s.SecretFile))
+	}
+	return errors.Join(errs...)
+}
+
+func resolveSecretFile(prefix string, secret *Secret, path string) error {
+	if path == "" {
+		return nil
+	}
+	key := prefix + ".secret_file"
+	if *secret != "" {
+		return &KeyError{Key: key, Problem: "set either secret or secret_file, not both"}
+	}
+	s, err := readSecretFile(path)
+	if err != nil {
+		return &KeyError{Key: key, Problem: "read secret file", Err: err}
+	}
+	*secret = Secret(s)
+	return nil
+}

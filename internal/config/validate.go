@@ -1,0 +1,257 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"net"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// KeyError is one configuration problem: the key ("clore.api_key",
+// "webhook.keys[1].name") or environment variable it concerns, and why.
+type KeyError struct {
+	Key     string
+	Problem string
+	Err     error // the underlying cause, if any
+}
+
+// Error formats "config: <key>: <problem>[: <cause>]".
+func (e *KeyError) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("config: %s: %s: %s", e.Key, e.Problem, e.Err)
+	}
+	return fmt.Sprintf("config: %s: %s", e.Key, e.Problem)
+}
+
+// Unwrap returns the underlying cause.
+func (e *KeyError) Unwrap() error { return e.Err }
+
+// Roles a policy may grant; DefaultRole may also be roleNone.
+const (
+	roleAdmin  = "admin"
+	roleRenter = "renter"
+	roleViewer = "viewer"
+	roleNone   = "none"
+)
+
+// Validate reports every problem of c, each a *KeyError, joined with errors.Join;
+// nil when c is usable.
+func (c *Config) Validate() error {
+	var v validator
+	c.validateClore(&v)
+	c.validateServices(&v)
+	c.validatePolicy(&v)
+	c.validateWebhook(&v)
+	c.validateSandbox(&v)
+	return errors.Join(v.errs...)
+}
+
+func (c *Config) validateClore(v *validator) {
+	cl := c.Clore
+	v.httpURL("clore.api_url", cl.APIURL)
+	if cl.APIKey == "" && !cl.Sandbox {
+		env := envKey("clore.api_key")
+		v.fail("clore.api_key", "required unless clore.sandbox is true (set %s or %s)", env, env+fileSuffix)
+	}
+	v.nonEmpty("clore.user_agent", cl.UserAgent)
+	v.positive("clore.timeout", cl.Timeout)
+	v.intRange("clore.max_retries", cl.MaxRetries, 0, 10)
+	// Clore allows 1 request/s and one create_order per 5 s; only the sandbox may go faster.
+	minFloor, createFloor, watchFloor := time.Second, 5*time.Second, 10*time.Second
+	if cl.Sandbox {
+		minFloor, createFloor, watchFloor = 0, 0, time.Second
+	}
+	const why = "Clore's limit; lower only with clore.sandbox = true"
+	v.atLeast("clore.min_interval", cl.MinInterval, minFloor, why)
+	v.atLeast("clore.create_interval", cl.CreateInterval, createFloor, why)
+	v.atLeast("watch.interval", c.Watch.Interval, watchFloor, "1s with clore.sandbox = true")
+}
+
+func (c *Config) validateServices(v *validator) {
+	v.nonEmpty("storage.path", c.Storage.Path)
+	v.listenAddr("http.listen", c.HTTP.Listen)
+	v.positive("http.read_header_timeout", c.HTTP.ReadHeaderTimeout)
+	v.positive("http.read_timeout", c.HTTP.ReadTimeout)
+	v.positive("http.write_timeout", c.HTTP.WriteTimeout)
+	v.positive("http.idle_timeout", c.HTTP.IdleTimeout)
+	v.positive("http.shutdown_timeout", c.HTTP.ShutdownTimeout)
+
+	v.httpURL("slack.api_url", c.Slack.APIURL)
+	if c.Slack.AppToken != "" && c.Slack.BotToken == "" {
+		v.fail("slack.bot_token", "required when slack.app_token is set (Socket Mode needs both tokens)")
+	}
+	v.httpURL("discord.api_url", c.Discord.APIURL)
+	if id := c.Discord.ApplicationID; id != "" && !isSnowflake(id) {
+		v.fail("discord.application_id", "want a numeric Discord id, got %q", id)
+	}
+	if pk := c.Discord.PublicKey; pk != "" && !isHex(pk, 64) {
+		v.fail("discord.public_key", "want the application's public key: 64 hexadecimal characters")
+	}
+	for _, id := range c.Discord.GuildIDs {
+		if !isSnowflake(id) {
+			v.fail("discord.guild_ids", "want numeric Discord guild ids, got %q", id)
+		}
+	}
+	v.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
+	v.oneOf("log.format", c.Log.Format, "text", "json")
+}
+
+func (c *Config) validatePolicy(v *validator) {
+	p := c.Policy
+	v.identities("policy.admins", p.Admins)
+	v.identities("policy.renters", p.Renters)
+	v.identities("policy.viewers", p.Viewers)
+	v.oneOf("policy.default_role", p.DefaultRole, roleAdmin, roleRenter, roleViewer, roleNone)
+	v.number("policy.max_price_per_hour", p.MaxPricePerHour, 0, math.MaxFloat64)
+	v.intRange("policy.max_orders_per_hour", p.MaxOrdersPerHour, 0, math.MaxInt)
+	v.intRange("policy.max_active_orders", p.MaxActiveOrders, 0, math.MaxInt)
+	v.intRange("policy.max_team_active_orders", p.MaxTeamActiveOrders, 0, math.MaxInt)
+	v.number("policy.max_hourly_spend", p.MaxHourlySpend, 0, math.MaxFloat64)
+	v.number("policy.confirm_above", p.ConfirmAbove, 0, math.MaxFloat64)
+	v.number("policy.max_hours", p.MaxHours, math.SmallestNonzeroFloat64, math.MaxFloat64)
+	maxHours := p.MaxHours
+	if math.IsNaN(maxHours) || maxHours <= 0 {
+		maxHours = math.MaxFloat64 // already reported; do not report default_hours twice
+	}
+	if v.number("policy.default_hours", p.DefaultHours, math.SmallestNonzeroFloat64, math.MaxFloat64) &&
+		p.DefaultHours > maxHours {
+		v.fail("policy.default_hours", "must not exceed policy.max_hours (%g), got %g", p.MaxHours, p.DefaultHours)
+	}
+	v.number("policy.min_reliability", p.MinReliability, 0, 1)
+}
+
+func (c *Config) validateSandbox(v *validator) {
+	s := c.Sandbox
+	v.intRange("sandbox.servers", s.Servers, 1, 1_000_000)
+	v.number("sandbox.drift_per_hour", s.DriftPerHour, 0, 1)
+	v.atLeast("sandbox.provision_delay", s.ProvisionDelay, 0, "")
+	v.nonEmpty("sandbox.api_key", s.APIKey)
+}
+
+func isSnowflake(s string) bool {
+	_, err := strconv.ParseUint(s, 10, 64)
+	return err == nil
+}
+
+func isHex(s string, n int) bool {
+	if len(s) != n {
+		return false
+	}
+	return strings.Trim(strings.ToLower(s), "0123456789abcdef") == ""
+}
+
+// validator collects problems.
+type validator struct {
+	errs []error
+}
+
+func (v *validator) fail(key, format string, args ...any) {
+	v.errs = append(v.errs, &KeyError{Key: key, Problem: fmt.Sprintf(format, args...)})
+}
+
+func (v *validator) nonEmpty(key, s string) {
+	if strings.TrimSpace(s) == "" {
+		v.fail(key, "must not be empty")
+	}
+}
+
+func (v *validator) oneOf(key, s string, allowed ...string) {
+	if !slices.Contains(allowed, s) {
+		v.fail(key, "want one of %s, got %q", strings.Join(allowed, ", "), s)
+	}
+}
+
+func (v *validator) positive(key string, d Duration) {
+	if d.Duration <= 0 {
+		v.fail(key, "must be a positive duration, got %s", d)
+	}
+}
+
+// atLeast checks d >= floor; why explains the floor.
+func (v *validator) atLeast(key string, d Duration, floor time.Duration, why string) {
+	if d.Duration >= floor {
+		return
+	}
+	if why != "" {
+		why = " (" + why + ")"
+	}
+	v.fail(key, "must be at least %s%s, got %s", Duration{floor}, why, d)
+}
+
+func (v *validator) intRange(key string, n, lo, hi int) {
+	switch {
+	case n < lo && lo == 0:
+		v.fail(key, "must not be negative, got %d", n)
+	case n < lo || n > hi:
+		v.fail(key, "must be between %d and %d, got %d", lo, hi, n)
+	}
+}
+
+// number checks that x is finite and in [lo, hi]; it reports whether it is.
+func (v *validator) number(key string, x, lo, hi float64) bool {
+	switch {
+	case math.IsNaN(x) || math.IsInf(x, 0):
+		v.fail(key, "must be a finite number, got %g", x)
+	case x < lo && lo == 0:
+		v.fail(key, "must not be negative, got %g", x)
+	case x < lo && lo == math.SmallestNonzeroFloat64:
+		v.fail(key, "must be positive, got %g", x)
+	case x < lo || x > hi:
+		v.fail(key, "must be between %g and %g, got %g", lo, hi, x)
+	default:
+		return true
+	}
+	return false
+}
+
+func (v *validator) httpURL(key, s string) {
+	if problem := checkHTTPURL(s); problem != "" {
+		v.fail(key, "%s", problem)
+	}
+}
+
+// checkHTTPURL returns why s is not an absolute http(s) URL, or "".
+func checkHTTPURL(s string) string {
+	if s == "" {
+		return "must not be empty"
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Sprintf("want an http:// or https:// URL, got %q", s)
+	}
+	return ""
+}
+
+func (v *validator) listenAddr(key, addr string) {
+	_, port, err := net.SplitHostPort(addr)
+	if err == nil {
+		n, perr := strconv.Atoi(port)
+		err = perr
+		if perr == nil && (n < 0 || n > 65535) {
+			err = errors.New("port out of range")
+		}
+	}
+	if err != nil {
+		v.fail(key, `want host:port such as ":8080" or "127.0.0.1:8080", got %q`, addr)
+	}
+}
+
+// identities checks policy list entries: platform:id with a known platform.
+func (v *validator) identities(key string, ids []string) {
+	for _, id := range ids {
+		platform, rest, ok := strings.Cut(id, ":")
+		switch {
+		case !ok || rest == "":
+			v.fail(key, "invalid identity %q: want platform:id such as slack:U123, discord:123, webhook:zapier or cli:alice", id)
+		case !slices.Contains([]string{"slack", "discord", "webhook", "cli"}, platform):
+			v.fail(key, "invalid identity %q: platform must be one of slack, discord, webhook, cli", id)
+		case strings.TrimSpace(rest) != rest || strings.ContainsAny(rest, " \t\r\n"):
+			v.fail(key, "invalid identity %q: the id must not contain spaces", id)
+		}
+	}
+}
