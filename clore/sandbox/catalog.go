@@ -116,67 +116,87 @@ type hostParts struct {
 func partsFor(c hostClass) hostParts {
 	switch c {
 	case classMining:
-		return hostParts{
-			cpus: []cpuChoice{
-				{"Intel(R) Celeron(R) CPU G3930 @ 2.90GHz", "2/2"},
-				{"Intel(R) Pentium(R) CPU G4560 @ 3.50GHz", "2/4"},
-				{"Intel(R) Core(TM) i3-9100F CPU @ 3.60GHz", "4/4"},
-				{"AMD Ryzen 5 3600 6-Core Processor", "6/12"},
-			},
-			boards:  []string{"B250 MINING EXPERT", "H110 PRO BTC+", "TB360-BTC PRO", "B365M PRO4"},
-			ramGB:   []float64{8, 16, 16, 32},
-			disks:   []string{"KINGSTON SA400S37240G", "ADATA SU650", "Samsung SSD 870 EVO 500GB"},
-			widths:  []int{1, 1, 1, 4},
-			counts:  []int{1, 1, 1, 2, 4, 6, 6, 8},
-			pcieMax: 3,
-		}
+		return miningParts()
 	case classWorkstation:
-		return hostParts{
-			cpus: []cpuChoice{
-				{"AMD Ryzen Threadripper PRO 5975WX 32-Cores", "32/64"},
-				{"AMD Ryzen Threadripper 3960X 24-Core Processor", "24/48"},
-				{"Intel(R) Xeon(R) CPU E5-2699C v4 @ 2.20GHz", "44/88"},
-				{"Intel(R) Xeon(R) w5-3435X", "16/32"},
-			},
-			boards:  []string{"WRX80 Creator", "TRX40 AORUS PRO WIFI", "2129", "X99-F8D", "Pro WS W790-ACE"},
-			ramGB:   []float64{128, 128, 256, 512},
-			disks:   []string{"Samsung SSD 990 PRO 2TB", "WDS200T3X0C-00SJG0", "2320"},
-			widths:  []int{16, 16, 8},
-			counts:  []int{1, 1, 2, 2, 4, 4, 8},
-			pcieMax: 4,
-		}
+		return workstationParts()
 	case classDatacenter:
-		return hostParts{
-			cpus: []cpuChoice{
-				{"AMD EPYC 7742 64-Core Processor", "128/256"},
-				{"AMD EPYC 7543 32-Core Processor", "64/128"},
-				{"Intel(R) Xeon(R) Platinum 8480+", "112/224"},
-				{"AMD EPYC 9354 32-Core Processor", "64/128"},
-			},
-			boards:  []string{"H12DSi-N6", "ROMED8-2T", "MZ32-AR0-00", "X13DEG-OAD"},
-			ramGB:   []float64{256, 512, 1024, 2048},
-			disks:   []string{"SAMSUNG MZQL23T8HCLS-00A07", "INTEL SSDPF2KX038TZ", "Micron_7450_MTFDKCC3T8TFR"},
-			widths:  []int{16},
-			counts:  []int{1, 1, 2, 4, 8, 8},
-			pcieMax: 5,
-		}
+		return datacenterParts()
 	default:
-		return hostParts{
-			cpus: []cpuChoice{
-				{"AMD Ryzen 9 7950X 16-Core Processor", "16/32"},
-				{"AMD Ryzen 9 5950X 16-Core Processor", "16/32"},
-				{"AMD Ryzen 7 5700X 8-Core Processor", "8/16"},
-				{"Intel(R) Core(TM) i9-13900K", "24/32"},
-				{"Intel(R) Core(TM) i7-12700K", "12/20"},
-				{"Intel(R) Core(TM) i5-10400F CPU @ 2.90GHz", "6/12"},
-			},
-			boards:  []string{"Z590 GAMING X", "PRIME B550-PLUS", "ROG STRIX X670E-E GAMING WIFI", "MAG B660M MORTAR WIFI DDR4", "X570 AORUS ELITE"},
-			ramGB:   []float64{32, 64, 64, 128},
-			disks:   []string{"Samsung SSD 980 1TB", "CT1000P3SSD8", "WD_BLACK SN770 1TB", "KINGSTON SNV2S1000G"},
-			widths:  []int{16, 16, 16, 8},
-			counts:  []int{1, 1, 1, 1, 1, 2, 2, 4},
-			pcieMax: 5,
-		}
+		return consumerParts()
+	}
+}
+
+// miningParts is the hardware of converted mining rigs (PCIe x1 risers).
+func miningParts() hostParts {
+	return hostParts{
+		cpus: []cpuChoice{
+			{"Intel(R) Celeron(R) CPU G3930 @ 2.90GHz", "2/2"},
+			{"Intel(R) Pentium(R) CPU G4560 @ 3.50GHz", "2/4"},
+			{"Intel(R) Core(TM) i3-9100F CPU @ 3.60GHz", "4/4"},
+			{"AMD Ryzen 5 3600 6-Core Processor", "6/12"},
+		},
+		boards:  []string{"B250 MINING EXPERT", "H110 PRO BTC+", "TB360-BTC PRO", "B365M PRO4"},
+		ramGB:   []float64{8, 16, 16, 32},
+		disks:   []string{"KINGSTON SA400S37240G", "ADATA SU650", "Samsung SSD 870 EVO 500GB"},
+		widths:  []int{1, 1, 1, 4},
+		counts:  []int{1, 1, 1, 2, 4, 6, 6, 8},
+		pcieMax: 3,
+	}
+}
+
+// workstationParts is the hardware of workstations and old dual-Xeon boxes.
+func workstationParts() hostParts {
+	return hostParts{
+		cpus: []cpuChoice{
+			{"AMD Ryzen Threadripper PRO 5975WX 32-Cores", "32/64"},
+			{"AMD Ryzen Threadripper 3960X 24-Core Processor", "24/48"},
+			{"Intel(R) Xeon(R) CPU E5-2699C v4 @ 2.20GHz", "44/88"},
+			{"Intel(R) Xeon(R) w5-3435X", "16/32"},
+		},
+		boards:  []string{"WRX80 Creator", "TRX40 AORUS PRO WIFI", "2129", "X99-F8D", "Pro WS W790-ACE"},
+		ramGB:   []float64{128, 128, 256, 512},
+		disks:   []string{"Samsung SSD 990 PRO 2TB", "WDS200T3X0C-00SJG0", "2320"},
+		widths:  []int{16, 16, 8},
+		counts:  []int{1, 1, 2, 2, 4, 4, 8},
+		pcieMax: 4,
+	}
+}
+
+// datacenterParts is the hardware of server-grade GPU nodes.
+func datacenterParts() hostParts {
+	return hostParts{
+		cpus: []cpuChoice{
+			{"AMD EPYC 7742 64-Core Processor", "128/256"},
+			{"AMD EPYC 7543 32-Core Processor", "64/128"},
+			{"Intel(R) Xeon(R) Platinum 8480+", "112/224"},
+			{"AMD EPYC 9354 32-Core Processor", "64/128"},
+		},
+		boards:  []string{"H12DSi-N6", "ROMED8-2T", "MZ32-AR0-00", "X13DEG-OAD"},
+		ramGB:   []float64{256, 512, 1024, 2048},
+		disks:   []string{"SAMSUNG MZQL23T8HCLS-00A07", "INTEL SSDPF2KX038TZ", "Micron_7450_MTFDKCC3T8TFR"},
+		widths:  []int{16},
+		counts:  []int{1, 1, 2, 4, 8, 8},
+		pcieMax: 5,
+	}
+}
+
+// consumerParts is the hardware of gaming PCs.
+func consumerParts() hostParts {
+	return hostParts{
+		cpus: []cpuChoice{
+			{"AMD Ryzen 9 7950X 16-Core Processor", "16/32"},
+			{"AMD Ryzen 9 5950X 16-Core Processor", "16/32"},
+			{"AMD Ryzen 7 5700X 8-Core Processor", "8/16"},
+			{"Intel(R) Core(TM) i9-13900K", "24/32"},
+			{"Intel(R) Core(TM) i7-12700K", "12/20"},
+			{"Intel(R) Core(TM) i5-10400F CPU @ 2.90GHz", "6/12"},
+		},
+		boards:  []string{"Z590 GAMING X", "PRIME B550-PLUS", "ROG STRIX X670E-E GAMING WIFI", "MAG B660M MORTAR WIFI DDR4", "X570 AORUS ELITE"},
+		ramGB:   []float64{32, 64, 64, 128},
+		disks:   []string{"Samsung SSD 980 1TB", "CT1000P3SSD8", "WD_BLACK SN770 1TB", "KINGSTON SNV2S1000G"},
+		widths:  []int{16, 16, 16, 8},
+		counts:  []int{1, 1, 1, 1, 1, 2, 2, 4},
+		pcieMax: 5,
 	}
 }
 

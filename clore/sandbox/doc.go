@@ -1,0 +1,93 @@
+// Package sandbox is a simulated Clore.ai public API (shared/clore-api.md):
+// an http.Handler with the same endpoints, bodies and error behaviour as
+// https://api.clore.ai/v1, used as the demo backend of
+// `clorebot serve --sandbox`, as the conformance test double of the clore
+// client, and by several clorebot processes at once.
+//
+// It owns:
+//   - a deterministic marketplace generated from Options.Seed: about 2,000
+//     servers over about 30 GPU models at realistic per-day prices, with
+//     real field shapes (gpu_array entries with a leading space, "Nx NVIDIA
+//     GeForce RTX 4090" specs, pcie_rev sometimes a string, stock_oc either
+//     "default" or an array, optional fields absent on some servers);
+//   - price drift: a price is a pure function of (seed, server, time), so
+//     processes sharing a state file agree without storing prices;
+//   - background occupancy: each server is "rented by someone else" with a
+//     per-server probability that is redrawn every 3 hours (phase-shifted
+//     per server), plus a few percent of offline servers;
+//   - orders and wallets in a SQLite file (Options.StatePath) read on every
+//     request, so separate Server instances and processes see the same
+//     orders; create_order checks and writes in one immediate transaction;
+//   - per-key rate limits, the `auth` check, fault injection and test hooks.
+//
+// The API key is stored and recorded only as a sha256 hash; ssh passwords,
+// ssh keys, jupyter tokens, env and command are validated and then dropped.
+//
+// # Order of checks
+//
+// Every request: Faults.Latency, then an answer queued by InjectNext, then
+// Faults.GarbageRate, then `auth` (HTTP 401 {"code":3}), then the endpoint
+// (HTTP 404 {"code":4}) and method (HTTP 405 {"code":4}), then the rate
+// limit (HTTP 429 {"code":5}), then Faults.ErrorRate (HTTP 500 {"code":1}).
+//
+// create_order: body and field validation (code 2), unknown server
+// (code 2), currency-not-allowed (HTTP 500), server-offline,
+// server-already-rented (background occupancy, other orders, RentByOther,
+// a lost race with probability RaceRate), too_low_price (spot),
+// price-changed (required_price), an env value containing '&' (HTTP 500
+// {"code":1}), then not_enough_balance and server-already-rented again
+// inside the transaction.
+//
+// # Assumptions where the real API is unknown
+//
+//   - Code 2 (invalid input) is answered with HTTP 200 and an "error"
+//     string saying what is wrong; the real status and wording are unknown.
+//     This covers malformed or non-object JSON, missing or wrong-typed
+//     fields (autossh_entrypoint must be a bool), unknown servers, a type
+//     other than "on-demand"/"spot", an unknown currency, a missing image,
+//     ssh_password or jupyter_token over 32 characters, ssh_key over 3072,
+//     ports that are not numeric or not "tcp"/"http", more than one "http"
+//     port, and spot orders without a positive spotprice.
+//   - A wrong method is answered HTTP 405 {"code":4}; an unknown path
+//     HTTP 404 {"code":4}. A missing or wrong key is HTTP 401 {"code":3}.
+//   - server-offline, too_low_price, not_enough_balance, price-changed,
+//     exceeded_max_step and can_lower_every_600_seconds use HTTP 200 (only
+//     server-already-rented, 200, and currency-not-allowed, 500, were
+//     observed). server-already-rented carries "status":"error".
+//   - required_price (on-demand only) is a ceiling: if it is below the
+//     current on-demand daily price in the order currency the answer is
+//     {"error":"price-changed","code":6}.
+//   - not_enough_balance when the wallet holds less than the creation fee
+//     (0.1 USD in the order currency) plus one hour of the price. Orders do
+//     not stop when a balance runs out; it may go negative.
+//   - An order's mrl is 604800 s (7 days, as observed) or the server's mrl
+//     if shorter; after ct+mrl it is expired and billing stops.
+//   - Until ProvisionDelay has passed an order is "online":false with empty
+//     pub_cluster, tcp_ports and http_pub (http_port already shows the
+//     requested port). Then pub_cluster is ["n<1-4>.<cc>.clorecloud.net"]
+//     with <cc> the server's lower-cased country code, tcp_ports maps each
+//     requested tcp port (22 when none was requested) to a public port, and
+//     http_pub is set only when an "http" port was requested.
+//   - cancel_order of an unknown, foreign or already finished order, and
+//     set_spot_price of such an order or of an on-demand order, are code 2.
+//   - Spot orders occupy the server like on-demand ones; nobody outbids
+//     them. Lowering a bid is limited to 10% of the current bid per step
+//     (max_step) and once per 600 s; raising is free; a bid below the
+//     host's minimum spot price is too_low_price.
+//   - spot_marketplace of an unknown server is code 2; other users' offers
+//     are synthesised per time window.
+//   - my_orders lists orders oldest first; "spot":true and "expired":true
+//     appear only when true.
+//   - price.usd.spot is the USD value of the minimum spot price (the real
+//     API showed 0). Servers priced only in bitcoin/CLORE have no
+//     on_demand_usd; about 4% have a USD price but do not accept
+//     USD-Blockchain, as observed live.
+//   - Wallet deposit addresses are derived from the key hash; the
+//     USD-Blockchain one looks like an EVM address (real format unknown).
+//     Withdrawal fees are fixed: 0.0001 BTC, 10 CLORE, 1 USD.
+//   - Exchange rates are fixed: 1 BTC = 64063.5 USD, 1 CLORE = 0.0012497 USD.
+//   - A DriftPerHour of 0 means static prices; DefaultDriftPerHour (0.02) is
+//     the value meant for demos. Latency is real time even with a fake clock.
+//   - The rate limit is kept in memory per Server: processes sharing a state
+//     file do not share it (the real limit is per key, server-side).
+package sandbox
