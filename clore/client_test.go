@@ -106,29 +106,35 @@ func TestClientErrorShapes(t *testing.T) {
 		{name: "create_order cut body may have happened", create: true, answers: []fakeAnswer{{200, `{"co`}}, want: ErrTransport, calls: 1, unknown: true},
 		{name: "undocumented code", answers: []fakeAnswer{{200, `{"code":42}`}}, want: ErrUnknownCode, calls: 1},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			f, c := newFake(t, tt.answers...)
-			var err error
-			if tt.create {
-				err = c.CreateOrder(context.Background(), CreateOrderRequest{RentingServer: 1, Type: OrderOnDemand, Currency: CurrencyUSD, Image: "img"})
-			} else {
-				_, err = c.MyOrders(context.Background(), false)
-			}
-			if tt.want == nil && err != nil || tt.want != nil && !errors.Is(err, tt.want) {
-				t.Fatalf("err = %v, want %v", err, tt.want)
-			}
-			if got := f.calls.Load(); got != tt.calls {
-				t.Errorf("requests = %d, want %d", got, tt.calls)
-			}
-			if got := OutcomeUnknown(err); got != tt.unknown {
-				t.Errorf("OutcomeUnknown = %v, want %v", got, tt.unknown)
-			}
-			var ae *APIError
-			if tt.checkCode != 0 && (!errors.As(err, &ae) || ae.Code != tt.checkCode) {
-				t.Errorf("APIError code = %+v, want %d", ae, tt.checkCode)
-			}
-		})
+	for _, b := range cannedBackends {
+		for _, tt := range tests {
+			t.Run(b.name+"/"+tt.name, func(t *testing.T) {
+				endpoint := "my_orders"
+				if tt.create {
+					endpoint = "create_order"
+				}
+				calls, c := b.start(t, endpoint, tt.answers)
+				var err error
+				if tt.create {
+					err = c.CreateOrder(context.Background(), CreateOrderRequest{RentingServer: 1, Type: OrderOnDemand, Currency: CurrencyUSD, Image: "img"})
+				} else {
+					_, err = c.MyOrders(context.Background(), false)
+				}
+				if tt.want == nil && err != nil || tt.want != nil && !errors.Is(err, tt.want) {
+					t.Fatalf("err = %v, want %v", err, tt.want)
+				}
+				if got := calls(); got != tt.calls {
+					t.Errorf("requests = %d, want %d", got, tt.calls)
+				}
+				if got := OutcomeUnknown(err); got != tt.unknown {
+					t.Errorf("OutcomeUnknown = %v, want %v", got, tt.unknown)
+				}
+				var ae *APIError
+				if tt.checkCode != 0 && (!errors.As(err, &ae) || ae.Code != tt.checkCode) {
+					t.Errorf("APIError code = %+v, want %d", ae, tt.checkCode)
+				}
+			})
+		}
 	}
 }
 

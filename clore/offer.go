@@ -41,11 +41,32 @@ func (o Offer) PerGPU(usdPerHour float64) float64 {
 // Accepts reports whether the server takes payment in currency.
 func (o Offer) Accepts(currency string) bool { return slices.Contains(o.Currencies, currency) }
 
-// Offers normalises every server of a marketplace answer.
+// Offers normalises every server of a marketplace answer. A marketplace has
+// thousands of servers but a few dozen GPU spellings: names are parsed once.
 func Offers(servers []Server) []Offer {
 	out := make([]Offer, len(servers))
+	type gpuKey struct {
+		spec, first string
+		mem         float64
+		n           int
+	}
+	type gpu struct {
+		model string
+		count int
+	}
+	seen := make(map[gpuKey]gpu, 64)
 	for i := range servers {
-		out[i] = NewOffer(&servers[i])
+		s := &servers[i]
+		k := gpuKey{spec: s.Specs.GPU, mem: s.Specs.GPURAM, n: len(s.GPUArray)}
+		if len(s.GPUArray) > 0 {
+			k.first = s.GPUArray[0]
+		}
+		g, ok := seen[k]
+		if !ok {
+			g.model, g.count = ParseGPU(s.Specs.GPU, s.GPUArray, s.Specs.GPURAM)
+			seen[k] = g
+		}
+		out[i] = newOffer(s, g.model, g.count)
 	}
 	return out
 }
@@ -53,6 +74,10 @@ func Offers(servers []Server) []Offer {
 // NewOffer normalises one server.
 func NewOffer(s *Server) Offer {
 	model, count := ParseGPU(s.Specs.GPU, s.GPUArray, s.Specs.GPURAM)
+	return newOffer(s, model, count)
+}
+
+func newOffer(s *Server, model string, count int) Offer {
 	o := Offer{
 		ServerID: s.ID, Model: model, GPUCount: count, GPURAMGB: s.Specs.GPURAM,
 		RawGPU: s.Specs.GPU, Rented: s.Rented, Reliability: s.Reliability,
