@@ -4,42 +4,19 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"time"
+
+	"github.com/clorebot/clorebot/commands"
 )
 
-// AuditEntry is one handled command. Command holds the command name and its
-// sanitised arguments: callers strip secrets (SSH keys, passwords, tokens)
-// before appending, because audit rows are shown to admins.
-type AuditEntry struct {
-	// ID is set by AppendAudit.
-	ID int64
-	// At is when the command was handled; AppendAudit defaults it to now. UTC.
-	At time.Time
-	// Actor is the identity that issued the command, e.g. "discord:42".
-	Actor string
-	// Platform is the front door: slack, discord, webhook or cli.
-	Platform string
-	// Channel is where the command was issued, if anywhere.
-	Channel string
-	// Command is the command name and sanitised arguments.
-	Command string
-	// Outcome is e.g. "ok", "denied" or "error".
-	Outcome string
-	// OrderID is the Clore order id the command concerned, if any.
-	OrderID *int64
-	// USDPerHour is the price per hour the command committed to, if any.
-	USDPerHour *float64
-	// Detail is free text: the reason for a denial, the error shown, ...
-	Detail string
-}
+// AuditEntry is one handled command ([commands.AuditEntry]). Command holds
+// the command name and its sanitised arguments: callers strip secrets (SSH
+// keys, passwords, tokens) before appending, because audit rows are shown to
+// admins. AppendAudit defaults a zero At to the store's clock.
+type AuditEntry = commands.AuditEntry
 
-// AuditFilter selects audit entries for ListAudit.
-type AuditFilter struct {
-	// Since keeps entries at or after this time; zero keeps all.
-	Since time.Time
-	// Limit caps the number of entries returned; 0 means no cap.
-	Limit int
-}
+// AuditFilter selects audit entries for ListAudit ([commands.AuditFilter]):
+// entries at or after Since (zero keeps all), at most Limit (0 means no cap).
+type AuditFilter = commands.AuditFilter
 
 // AppendAudit records e and returns its id. A zero e.At means now.
 func (s *Store) AppendAudit(ctx context.Context, e AuditEntry) (int64, error) {

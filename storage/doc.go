@@ -33,10 +33,29 @@
 //
 // # Tables
 //
-//   - orders: clorebot's record of every Clore order it created or knows about.
+//   - orders: clorebot's record of every Clore order it created or knows about;
+//     job_id links an order to the job that created it.
 //   - audit: one row per command handled, with its outcome; never secrets.
 //   - clore_rate_slots: the Clore client's rate-limiter state, shared by every
 //     clorebot process on the same database (see [Store.ReserveSlot]).
+//   - jobs: durable rent and cancel jobs, unique by idempotency key, with
+//     their checkpoint and a worker lease (lease_owner, lease_until) taken
+//     with [Store.ClaimJob]; JSON columns (params, checkpoint, result) are
+//     NULL when empty.
+//   - outbox: lifecycle events, appended in the same transaction as the state
+//     change that emits them ([Store.SaveJob], [Store.UpdateOrder]) and read
+//     in id order by [Store.ListEvents]. Ids are AUTOINCREMENT and assigned in
+//     commit order, so a sink's "after id" cursor never misses one. An
+//     event's job id must name an existing job.
+//   - watches: standing price watches.
+//
+// # Command layer
+//
+// The command layer (package commands) owns the domain types and declares the
+// Store interface it consumes; *Store implements [commands.Store]. Order,
+// OrderFilter, AuditEntry and AuditFilter here are aliases of the commands
+// types, and [ErrNotFound], [ErrConflict] and [ErrLeased] are the commands
+// errors themselves, so errors.Is matches either name.
 //
 // Every public method is one transaction. Missing rows are reported as
 // [ErrNotFound] and unique-key collisions as [ErrConflict]; both are matched

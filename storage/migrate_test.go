@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
+
+	"github.com/clorebot/clorebot/commands"
 )
 
 func TestEmbeddedMigrationsLoad(t *testing.T) {
@@ -187,4 +189,42 @@ func TestSchemaTooNew(t *testing.T) {
 		}
 		checkErr(t, err)
 	})
+}
+
+func TestMigration0002OnTopOf0001(t *testing.T) {
+	ctx := context.Background()
+	path := tempDBPath(t)
+	old := openStore(t, path)
+	old.migrations = old.migrations[:1]
+	if applied, err := old.Migrate(ctx); err != nil || !slices.Equal(applied, []int{1}) {
+		t.Fatalf("Migrate to 0001 = %v, %v", applied, err)
+	}
+	o := Order{ServerID: 3, CloreOrderID: ptr(int64(30)), State: OrderRunning}
+	_, err := old.write.ExecContext(ctx, `INSERT INTO orders (clore_order_id, server_id, state,
+		created_at, updated_at) VALUES (30, 3, 'running', ?, ?)`, formatTime(epoch), formatTime(epoch))
+	if err != nil {
+		t.Fatalf("insert a 0001 order: %v", err)
+	}
+	if err := old.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+
+	s, _ := newStoreAt(t, path)
+	if v, err := s.SchemaVersion(ctx); err != nil || v != 2 {
+		t.Fatalf("SchemaVersion = %d, %v; want 2", v, err)
+	}
+	got, err := s.GetOrderByCloreID(ctx, 30)
+	if err != nil || got.ServerID != o.ServerID || got.State != o.State {
+		t.Fatalf("0001 order after 0002 = %+v, %v", got, err)
+	}
+	job := createJob(t, s, newJob("after-upgrade"))
+	job = claimJob(t, s, job.ID, "w", epoch)
+	got.State = OrderCancelled
+	u := &commands.JobUpdate{Job: job, Order: &got, Events: []commands.Event{{Type: "order.cancelled", JobID: job.ID}}}
+	if err := s.SaveJob(ctx, "w", u); err != nil {
+		t.Fatalf("SaveJob on an upgraded database: %v", err)
+	}
+	if err := s.CreateWatch(ctx, &commands.Watch{Owner: "x", State: commands.WatchActive}); err != nil {
+		t.Fatalf("CreateWatch on an upgraded database: %v", err)
+	}
 }

@@ -7,68 +7,32 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/clorebot/clorebot/commands"
 )
 
-// Order states that clorebot records. The column is free text so that later
-// states need no migration; these are the ones in use.
+// Order states that clorebot records; they are the command layer's
+// constants, re-exported so that callers of storage need not import commands.
+// The column is free text so that later states need no migration.
 const (
-	OrderCreating     = "creating"
-	OrderProvisioning = "provisioning"
-	OrderRunning      = "running"
-	OrderCancelling   = "cancelling"
-	OrderCancelled    = "cancelled"
-	OrderExpired      = "expired"
-	OrderFailed       = "failed"
+	OrderCreating     = commands.OrderCreating
+	OrderProvisioning = commands.OrderProvisioning
+	OrderRunning      = commands.OrderRunning
+	OrderCancelling   = commands.OrderCancelling
+	OrderCancelled    = commands.OrderCancelled
+	OrderExpired      = commands.OrderExpired
+	OrderFailed       = commands.OrderFailed
 )
 
-// Order is clorebot's record of a Clore order it created or knows about.
-type Order struct {
-	// ID is the local id, set by CreateOrder.
-	ID int64
-	// CloreOrderID is Clore's order id; nil until known (create_order does
-	// not return it). Unique when set.
-	CloreOrderID *int64
-	// ServerID is the Clore server the order rents.
-	ServerID int64
-	// GPUModel is the normalised GPU model name, e.g. "RTX 4090".
-	GPUModel string
-	// GPUCount is the number of GPUs on the server.
-	GPUCount int
-	// Currency is the Clore currency the order is paid in.
-	Currency string
-	// Spot is true for a spot (interruptible) order.
-	Spot bool
-	// PricePerDay is the server's price per day in Currency.
-	PricePerDay float64
-	// USDPerHour is the whole order's price per hour in US dollars.
-	USDPerHour float64
-	// Image is the Docker image the order runs.
-	Image string
-	// RequestedBy is the identity that asked for it, e.g. "slack:U123".
-	RequestedBy string
-	// ReplyTarget is where updates about the order go (platform-specific).
-	ReplyTarget string
-	// State is one of the Order* constants; required.
-	State string
-	// CreatedAt defaults to the store's clock in CreateOrder; UTC.
-	CreatedAt time.Time
-	// UpdatedAt is set by the store on every write; UTC.
-	UpdatedAt time.Time
-	// ExpiresAt is when clorebot cancels the order by itself; nil for never.
-	ExpiresAt *time.Time
-	// Error is the last error that concerned the order, empty for none.
-	Error string
-}
+// Order is clorebot's record of a Clore order it created or knows about
+// ([commands.Order]). ID is set by the store; CloreOrderID is unique when set;
+// CreatedAt defaults to the store's clock on insert and UpdatedAt is set on
+// every write; times read back are in UTC.
+type Order = commands.Order
 
-// OrderFilter selects orders for ListOrders. Zero fields select everything.
-type OrderFilter struct {
-	// RequestedBy keeps only orders of this identity.
-	RequestedBy string
-	// States keeps only orders in one of these states.
-	States []string
-	// Limit caps the number of orders returned; 0 means no cap.
-	Limit int
-}
+// OrderFilter selects orders for ListOrders ([commands.OrderFilter]). Zero
+// fields select everything; a zero Limit means no cap.
+type OrderFilter = commands.OrderFilter
 
 const orderColumns = `id, clore_order_id, server_id, gpu_model, gpu_count, currency, spot,
 	price_per_day, usd_per_hour, image, requested_by, reply_target, state,
@@ -77,50 +41,75 @@ const orderColumns = `id, clore_order_id, server_id, gpu_model, gpu_count, curre
 // CreateOrder inserts o and sets its ID, UpdatedAt and, when zero, CreatedAt.
 // A Clore order id that another order already has is an [ErrConflict].
 func (s *Store) CreateOrder(ctx context.Context, o *Order) error {
-	if o.State == "" {
-		return errors.New("storage: insert order: state is required")
-	}
-	now := s.now()
-	created := o.CreatedAt
-	if created.IsZero() {
-		created = now
-	}
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("storage: insert order: %w", err)
 	}
 	defer tx.Rollback()
-	var id int64
-	err = tx.QueryRowContext(ctx, `INSERT INTO orders (clore_order_id, server_id, gpu_model,
-		gpu_count, currency, spot, price_per_day, usd_per_hour, image, requested_by,
-		reply_target, state, created_at, updated_at, expires_at, error)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-		nullInt64(o.CloreOrderID), o.ServerID, o.GPUModel, o.GPUCount, o.Currency,
-		boolInt(o.Spot), o.PricePerDay, o.USDPerHour, o.Image, o.RequestedBy,
-		o.ReplyTarget, o.State, formatTime(created), formatTime(now),
-		formatNullTime(o.ExpiresAt), o.Error).Scan(&id)
+	stored, err := insertOrder(ctx, tx, *o, "", s.now())
 	if err != nil {
-		return fmt.Errorf("storage: insert order: %w", mapConstraint(err))
+		return fmt.Errorf("storage: insert order: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("storage: insert order: %w", err)
 	}
-	o.ID, o.CreatedAt, o.UpdatedAt = id, created, now
+	*o = stored
 	return nil
 }
 
-// UpdateOrder overwrites every field of the order with o.ID except CreatedAt,
-// and sets UpdatedAt to now. It returns [ErrNotFound] when there is no such
-// order and [ErrConflict] when the Clore order id belongs to another order.
-func (s *Store) UpdateOrder(ctx context.Context, o Order) error {
+// insertOrder inserts o, linked to the job jobID ("" for none), and returns
+// it with ID, UpdatedAt and, when zero, CreatedAt set.
+func insertOrder(ctx context.Context, tx *sql.Tx, o Order, jobID string, now time.Time) (Order, error) {
 	if o.State == "" {
-		return fmt.Errorf("storage: update order %d: state is required", o.ID)
+		return Order{}, errors.New("state is required")
 	}
+	if o.CreatedAt.IsZero() {
+		o.CreatedAt = now
+	}
+	o.UpdatedAt = now
+	err := tx.QueryRowContext(ctx, `INSERT INTO orders (clore_order_id, server_id, gpu_model,
+		gpu_count, currency, spot, price_per_day, usd_per_hour, image, requested_by,
+		reply_target, state, created_at, updated_at, expires_at, error, job_id)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		nullInt64(o.CloreOrderID), o.ServerID, o.GPUModel, o.GPUCount, o.Currency,
+		boolInt(o.Spot), o.PricePerDay, o.USDPerHour, o.Image, o.RequestedBy,
+		o.ReplyTarget, o.State, formatTime(o.CreatedAt), formatTime(now),
+		formatNullTime(o.ExpiresAt), o.Error, nullString(jobID)).Scan(&o.ID)
+	if err != nil {
+		return Order{}, mapConstraint(err)
+	}
+	return o, nil
+}
+
+// UpdateOrder overwrites every field of the order with o.ID except CreatedAt,
+// sets UpdatedAt to now and appends events to the outbox, all in one
+// transaction. It returns [ErrNotFound] when there is no such order and
+// [ErrConflict] when the Clore order id belongs to another order; then nothing
+// is written.
+func (s *Store) UpdateOrder(ctx context.Context, o Order, events ...commands.Event) error {
+	now := s.now()
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("storage: update order %d: %w", o.ID, err)
 	}
 	defer tx.Rollback()
+	if err := updateOrder(ctx, tx, o, now); err != nil {
+		return fmt.Errorf("storage: update order %d: %w", o.ID, err)
+	}
+	if _, err := appendEvents(ctx, tx, events, now); err != nil {
+		return fmt.Errorf("storage: update order %d: %w", o.ID, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("storage: update order %d: %w", o.ID, err)
+	}
+	return nil
+}
+
+// updateOrder overwrites the order with o.ID; see UpdateOrder.
+func updateOrder(ctx context.Context, tx *sql.Tx, o Order, now time.Time) error {
+	if o.State == "" {
+		return errors.New("state is required")
+	}
 	res, err := tx.ExecContext(ctx, `UPDATE orders SET clore_order_id = ?, server_id = ?,
 		gpu_model = ?, gpu_count = ?, currency = ?, spot = ?, price_per_day = ?,
 		usd_per_hour = ?, image = ?, requested_by = ?, reply_target = ?, state = ?,
@@ -128,20 +117,12 @@ func (s *Store) UpdateOrder(ctx context.Context, o Order) error {
 		WHERE id = ?`,
 		nullInt64(o.CloreOrderID), o.ServerID, o.GPUModel, o.GPUCount, o.Currency,
 		boolInt(o.Spot), o.PricePerDay, o.USDPerHour, o.Image, o.RequestedBy,
-		o.ReplyTarget, o.State, formatTime(s.now()), formatNullTime(o.ExpiresAt),
+		o.ReplyTarget, o.State, formatTime(now), formatNullTime(o.ExpiresAt),
 		o.Error, o.ID)
 	if err != nil {
-		return fmt.Errorf("storage: update order %d: %w", o.ID, mapConstraint(err))
+		return mapConstraint(err)
 	}
-	if n, err := res.RowsAffected(); err != nil {
-		return fmt.Errorf("storage: update order %d: %w", o.ID, err)
-	} else if n == 0 {
-		return fmt.Errorf("storage: update order %d: %w", o.ID, ErrNotFound)
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("storage: update order %d: %w", o.ID, err)
-	}
-	return nil
+	return wantOneRow(res)
 }
 
 // GetOrder returns the order with local id id, or [ErrNotFound].
@@ -215,6 +196,22 @@ func (s *Store) ListOrders(ctx context.Context, f OrderFilter) ([]Order, error) 
 	return out, nil
 }
 
+// CountOrdersSince counts the orders requested by who (every requester when
+// who is empty) and created at or after since, whatever their state.
+func (s *Store) CountOrdersSince(ctx context.Context, who string, since time.Time) (int, error) {
+	q := `SELECT count(*) FROM orders WHERE created_at >= ?`
+	args := []any{formatTime(since)}
+	if who != "" {
+		q += ` AND requested_by = ?`
+		args = append(args, who)
+	}
+	var n int
+	if err := s.read.QueryRowContext(ctx, q, args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("storage: count orders: %w", err)
+	}
+	return n, nil
+}
+
 // scanner is a *sql.Row or *sql.Rows.
 type scanner interface {
 	Scan(dest ...any) error
@@ -257,6 +254,23 @@ func nullInt64(v *int64) sql.NullInt64 {
 		return sql.NullInt64{}
 	}
 	return sql.NullInt64{Int64: *v, Valid: true}
+}
+
+// nullString stores an empty string as NULL, for optional references.
+func nullString(v string) sql.NullString {
+	return sql.NullString{String: v, Valid: v != ""}
+}
+
+// wantOneRow turns an UPDATE or DELETE that matched no row into ErrNotFound.
+func wantOneRow(res sql.Result) error {
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return ErrNotFound
+	}
+	return nil
 }
 
 // boolInt stores a bool as 0 or 1 (the column is a STRICT INTEGER).

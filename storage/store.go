@@ -13,14 +13,25 @@ import (
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/clorebot/clorebot/commands"
 )
 
-// ErrNotFound is returned (wrapped) when a requested row does not exist.
-var ErrNotFound = errors.New("storage: not found")
+// ErrNotFound is returned (wrapped) when a requested row does not exist. It is
+// [commands.ErrNotFound], so errors.Is matches either name.
+var ErrNotFound = commands.ErrNotFound
 
 // ErrConflict is returned (wrapped) when a write would break a unique key,
-// such as a second order with the same Clore order id.
-var ErrConflict = errors.New("storage: conflict")
+// such as a second order with the same Clore order id. It is
+// [commands.ErrConflict].
+var ErrConflict = commands.ErrConflict
+
+// ErrLeased is returned (wrapped) when another worker holds a job's lease. It
+// is [commands.ErrLeased].
+var ErrLeased = commands.ErrLeased
+
+// Store implements the command layer's durable state.
+var _ commands.Store = (*Store)(nil)
 
 // readerConns is the size of the read-only pool. Reads are short; a few
 // connections let the HTTP listener, the scheduler and workers read at once.

@@ -31,6 +31,7 @@ type cli struct {
 	Sandbox bool   `help:"Use the built-in simulated Clore marketplace: no API key needed."`
 
 	Serve      serveCmd   `cmd:"" help:"Run every configured front door, the scheduler and the HTTP listener."`
+	Exec       execCmd    `cmd:"" help:"Run one command (rent, cancel, status, watch, market, help) and print the reply."`
 	ConfigCmds configCmds `cmd:"" name:"config" help:"Inspect the configuration."`
 	Migrate    migrateCmd `cmd:"" help:"Apply pending database migrations."`
 	Version    versionCmd `cmd:"" help:"Print the version."`

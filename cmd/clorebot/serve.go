@@ -11,6 +11,7 @@ import (
 	"github.com/clorebot/clorebot/bot/webhook"
 	"github.com/clorebot/clorebot/clore"
 	"github.com/clorebot/clorebot/clore/sandbox"
+	"github.com/clorebot/clorebot/commands"
 	"github.com/clorebot/clorebot/internal/config"
 	"github.com/clorebot/clorebot/internal/metrics"
 	"github.com/clorebot/clorebot/storage"
@@ -41,6 +42,7 @@ type App struct {
 	store       *storage.Store
 	stopSandbox func() error
 	clore       *clore.Client
+	svc         *commands.Service
 	http        *webhook.Server
 	addr        net.Addr
 }
@@ -51,8 +53,33 @@ func NewApp(cfg *config.Config, log *slog.Logger) *App {
 }
 
 // Open opens storage, starts the sandbox when configured, builds the Clore
-// client and binds the HTTP listener.
+// client and the command layer, and binds the HTTP listener.
 func (a *App) Open(ctx context.Context) error {
+	if err := a.openCore(ctx); err != nil {
+		return err
+	}
+	a.svc = a.newService(logNotifier{a.log}, a.log)
+	h := a.cfg.HTTP
+	a.http = webhook.New(webhook.Options{
+		Addr:              h.Listen,
+		ReadHeaderTimeout: h.ReadHeaderTimeout.Duration,
+		ReadTimeout:       h.ReadTimeout.Duration,
+		WriteTimeout:      h.WriteTimeout.Duration,
+		IdleTimeout:       h.IdleTimeout.Duration,
+		Checks:            []webhook.Check{{Name: "storage", Probe: a.store.Ping}},
+		Metrics:           a.metrics.Handler(),
+		Logger:            a.log,
+	})
+	var err error
+	if a.addr, err = a.http.Listen(); err != nil {
+		return err
+	}
+	return nil
+}
+
+// openCore opens what every command needs: storage (migrated) and the Clore
+// client, with the sandbox when configured.
+func (a *App) openCore(ctx context.Context) error {
 	st, err := storage.Open(ctx, a.cfg.Storage.Path)
 	if err != nil {
 		return err
@@ -65,24 +92,7 @@ func (a *App) Open(ctx context.Context) error {
 	if len(applied) > 0 {
 		a.log.Info("database migrated", slog.String("path", a.cfg.Storage.Path), slog.Any("versions", applied))
 	}
-	if err := a.openClore(ctx); err != nil {
-		return err
-	}
-	h := a.cfg.HTTP
-	a.http = webhook.New(webhook.Options{
-		Addr:              h.Listen,
-		ReadHeaderTimeout: h.ReadHeaderTimeout.Duration,
-		ReadTimeout:       h.ReadTimeout.Duration,
-		WriteTimeout:      h.WriteTimeout.Duration,
-		IdleTimeout:       h.IdleTimeout.Duration,
-		Checks:            []webhook.Check{{Name: "storage", Probe: st.Ping}},
-		Metrics:           a.metrics.Handler(),
-		Logger:            a.log,
-	})
-	if a.addr, err = a.http.Listen(); err != nil {
-		return err
-	}
-	return nil
+	return a.openClore(ctx)
 }
 
 // openClore builds the one Clore client of the process, pointed at the
@@ -130,18 +140,27 @@ func (a *App) Run(ctx context.Context) error {
 	if a.cfg.Clore.Sandbox {
 		a.logMarketplace(ctx)
 	}
+	jobCtx, stopJobs := context.WithCancel(ctx)
+	jobsDone := make(chan error, 1)
+	go func() { jobsDone <- a.svc.Run(jobCtx) }()
 	errc := make(chan error, 1)
 	go func() { errc <- a.http.Serve() }()
+	var serveErr error
 	select {
-	case err := <-errc:
-		return err
+	case serveErr = <-errc:
 	case <-ctx.Done():
 	}
+	// Stop intake, then drain jobs: an interrupted job resumes from its
+	// checkpoint at the next start.
 	a.log.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), a.cfg.HTTP.ShutdownTimeout.Duration)
 	defer cancel()
-	err := a.http.Shutdown(sctx)
-	return errors.Join(err, <-errc)
+	var err error
+	if serveErr == nil {
+		err = errors.Join(a.http.Shutdown(sctx), <-errc)
+	}
+	stopJobs()
+	return errors.Join(serveErr, err, <-jobsDone)
 }
 
 // logMarketplace shows at start-up that the (simulated) marketplace answers.
@@ -170,4 +189,14 @@ func (a *App) Close() error {
 		errs = append(errs, a.store.Close())
 	}
 	return errors.Join(errs...)
+}
+
+// logNotifier reports job progress in the log until chat front doors deliver it.
+type logNotifier struct{ log *slog.Logger }
+
+// Notify implements commands.Notifier; it logs the public part only.
+func (n logNotifier) Notify(ctx context.Context, t commands.Target, r commands.Reply) (string, error) {
+	n.log.LogAttrs(ctx, slog.LevelInfo, "job progress", slog.String("job_id", r.JobID),
+		slog.String("status", r.Status), slog.String("user", t.User))
+	return "", nil
 }

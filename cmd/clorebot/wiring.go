@@ -1,0 +1,50 @@
+package main
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/clorebot/clorebot/commands"
+	"github.com/clorebot/clorebot/internal/config"
+)
+
+// policyFrom maps the configuration's policy section, and the roles of the
+// webhook keys, to the command layer's policy.
+func policyFrom(cfg *config.Config) commands.Policy {
+	p := cfg.Policy
+	role, _ := commands.ParseRole(p.DefaultRole) // validated by config
+	out := commands.Policy{
+		Admins: append([]string(nil), p.Admins...), Renters: append([]string(nil), p.Renters...),
+		Viewers: append([]string(nil), p.Viewers...), DefaultRole: role,
+		MaxPricePerHour: p.MaxPricePerHour, MaxOrdersPerHour: p.MaxOrdersPerHour,
+		MaxActiveOrders: p.MaxActiveOrders, MaxTeamActiveOrders: p.MaxTeamActiveOrders,
+		MaxHourlySpend: p.MaxHourlySpend, ConfirmAbove: p.ConfirmAbove,
+		DefaultHours: p.DefaultHours, MaxHours: p.MaxHours, MinReliability: p.MinReliability,
+	}
+	for _, k := range cfg.Webhook.Keys {
+		id := commands.PlatformWebhook + ":" + k.Name
+		for _, r := range k.Roles {
+			switch r {
+			case "admin":
+				out.Admins = append(out.Admins, id)
+			case "renter":
+				out.Renters = append(out.Renters, id)
+			case "viewer":
+				out.Viewers = append(out.Viewers, id)
+			}
+		}
+	}
+	return out
+}
+
+// newService builds the command layer over the App's store and Clore client.
+func (a *App) newService(n commands.Notifier, log *slog.Logger) *commands.Service {
+	o := commands.Options{
+		Store: a.store, Clore: a.clore, Notifier: n, Logger: log, Policy: policyFrom(a.cfg),
+	}
+	if a.cfg.Clore.Sandbox {
+		// The sandbox provisions in seconds: poll it more often than Clore.
+		o.PollInterval, o.ReconcileWindow = 2*time.Second, 10*time.Second
+	}
+	return commands.New(o)
+}

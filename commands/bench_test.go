@@ -1,0 +1,56 @@
+package commands_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/clorebot/clorebot/clore"
+	"github.com/clorebot/clorebot/commands"
+)
+
+// BenchmarkMarket summarises a 2,000-server snapshot per model (the work of
+// `market` once the snapshot is cached).
+func BenchmarkMarket(b *testing.B) {
+	h := newHarness(b)
+	servers, err := h.client.Marketplace(context.Background())
+	if err != nil {
+		b.Fatal(err)
+	}
+	offers := clore.Offers(servers)
+	b.ReportAllocs()
+	for b.Loop() {
+		if sums := commands.Summarize(offers, 0.9); len(sums) < 20 {
+			b.Fatal(len(sums))
+		}
+	}
+}
+
+// BenchmarkMarketCommand is the whole `market` command on a cached snapshot:
+// parse, policy, summary, reply, audit row.
+func BenchmarkMarketCommand(b *testing.B) {
+	h := newHarness(b)
+	svc := h.service()
+	ctx := context.Background()
+	svc.Handle(ctx, req("slack:VERA", "market")) // warm the snapshot
+	b.ReportAllocs()
+	for b.Loop() {
+		if r := svc.Handle(ctx, req("slack:VERA", "market")); r.Status != commands.StatusOK {
+			b.Fatal(r)
+		}
+	}
+}
+
+// BenchmarkParsePolicyRent is parse + role check of a typical rent.
+func BenchmarkParsePolicyRent(b *testing.B) {
+	p := testPolicy()
+	b.ReportAllocs()
+	for b.Loop() {
+		cmd, err := commands.Parse(`rent rtx 4090 2 --max-price 0.45 --hours 6 --image "cloreai/ubuntu22.04-cuda-12.4" --min-reliability 0.95`)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if p.Role("slack:ALICE") < commands.RoleRenter || cmd.Rent.Count != 2 {
+			b.Fatal("policy")
+		}
+	}
+}

@@ -1,0 +1,150 @@
+package commands
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/clorebot/clorebot/clore"
+)
+
+// cancelParams is a cancel job's input.
+type cancelParams struct {
+	CloreOrderID int64 `json:"clore_order_id"`
+	// Foreign is set for an order clorebot did not create (admins only).
+	Foreign bool `json:"foreign,omitempty"`
+}
+
+// handleCancel checks who may cancel the order and queues the job.
+func (s *Service) handleCancel(ctx context.Context, req Request, a *CancelArgs) Reply {
+	admin := s.policy.Role(req.User) >= RoleAdmin
+	notYours := &UsageError{Command: "cancel", Problem: fmt.Sprintf("no order #%d of yours", a.OrderID), Usage: Usage("cancel")}
+	p := cancelParams{CloreOrderID: a.OrderID}
+	o, err := s.store.GetOrderByCloreID(ctx, a.OrderID)
+	switch {
+	case err == nil && o.RequestedBy != req.User && !admin:
+		return errorReply(deny("order #%d was rented by %s; only they or an admin may cancel it", a.OrderID, o.RequestedBy))
+	case err == nil && (o.State == OrderCancelled || o.State == OrderExpired || o.State == OrderFailed):
+		return Reply{Status: StatusOK, Text: fmt.Sprintf("Order #%d is already %s.", a.OrderID, o.State), Visibility: Ephemeral, Done: true}
+	case errors.Is(err, ErrNotFound):
+		live, err := s.clore.MyOrders(ctx, false)
+		if err != nil {
+			return s.fail(ctx, "cancel", err)
+		}
+		if !slices.ContainsFunc(live, func(o clore.Order) bool { return o.ID == a.OrderID }) {
+			return errorReply(notYours)
+		}
+		if !admin {
+			return errorReply(deny("order #%d was not created by clorebot; only an admin may cancel it", a.OrderID))
+		}
+		p.Foreign = true
+	case err != nil:
+		return s.fail(ctx, "cancel", err)
+	}
+	job, err := s.submit(ctx, req, JobCancel, JobQueued, p)
+	if err != nil {
+		return s.fail(ctx, "cancel", err)
+	}
+	return queuedReply(job, fmt.Sprintf("Cancelling order #%d…", a.OrderID))
+}
+
+// cancelStep cancels the order at Clore (safe to repeat) and records it.
+func (r *run) cancelStep(ctx context.Context) error {
+	var p cancelParams
+	if err := json.Unmarshal(r.job.Params, &p); err != nil {
+		return r.fail(ctx, "internal error: unreadable job state", nil)
+	}
+	if err := r.s.clore.CancelOrder(ctx, p.CloreOrderID, ""); err != nil {
+		if errors.Is(err, clore.ErrInvalidInput) {
+			return r.fail(ctx, fmt.Sprintf("Clore refused to cancel order #%d: %s", p.CloreOrderID, cloreReason(err)), nil)
+		}
+		return r.retryLater(ctx, err)
+	}
+	var order *Order
+	if o, err := r.s.store.GetOrderByCloreID(ctx, p.CloreOrderID); err == nil {
+		o.State = OrderCancelled
+		order = &o
+	} else if !errors.Is(err, ErrNotFound) {
+		return r.retryLater(ctx, err)
+	}
+	if order == nil {
+		id := p.CloreOrderID
+		order = &Order{CloreOrderID: &id, State: OrderCancelled, RequestedBy: "(not clorebot)"}
+	}
+	r.job.State = JobSucceeded
+	r.job.Result, _ = json.Marshal(map[string]any{"order_id": p.CloreOrderID, "state": OrderCancelled})
+	saveOrder := order
+	if order.ID == 0 {
+		saveOrder = nil // a foreign order is not recorded, only reported
+	}
+	if err := r.checkpoint(ctx, "cancelled", p, saveOrder,
+		r.event("order.cancelled", order, map[string]any{"cancelled_by": r.job.RequestedBy}),
+		r.event("job.completed", order, map[string]any{"state": JobSucceeded})); err != nil {
+		return err
+	}
+	r.notify(ctx, Reply{Status: StatusOK, Visibility: Public, Done: true, Text: fmt.Sprintf("Order #%d cancelled.", p.CloreOrderID)})
+	return nil
+}
+
+// handleAction answers a button click. The click's user is checked again:
+// whoever clicks must be allowed to do what the button does.
+func (s *Service) handleAction(ctx context.Context, req Request) Reply {
+	kind, arg, _ := strings.Cut(req.Action.ID, ":")
+	id, err := strconv.ParseInt(arg, 10, 64)
+	if err != nil || id <= 0 {
+		r := errorReply(&UsageError{Problem: fmt.Sprintf("unknown action %q", req.Action.ID), Usage: Usage("")})
+		s.audit(ctx, req, "action "+req.Action.ID, r, nil, nil)
+		return r
+	}
+	switch kind {
+	case "cancel":
+		cmd := Command{Name: "cancel", Cancel: &CancelArgs{OrderID: id}}
+		req.Action, req.Command = nil, &cmd
+		return s.Handle(ctx, req)
+	case "rent":
+		r := s.confirmRent(ctx, req, id)
+		s.audit(ctx, req, "action "+req.Action.ID, r, nil, nil)
+		return r
+	}
+	r := errorReply(&UsageError{Problem: fmt.Sprintf("unknown action %q", req.Action.ID), Usage: Usage("")})
+	s.audit(ctx, req, "action "+req.Action.ID, r, nil, nil)
+	return r
+}
+
+// confirmRent queues a rent that waited for a confirmation click.
+func (s *Service) confirmRent(ctx context.Context, req Request, serverID int64) Reply {
+	job, err := s.store.GetJob(ctx, req.Action.Value)
+	if errors.Is(err, ErrNotFound) || err == nil && job.Kind != JobRent {
+		return errorReply(&UsageError{Problem: "this confirmation is unknown or expired", Usage: Usage("rent")})
+	}
+	if err != nil {
+		return s.fail(ctx, "rent", err)
+	}
+	if job.RequestedBy != req.User && s.policy.Role(req.User) < RoleAdmin {
+		return errorReply(deny("only %s or an admin may confirm this rent", job.RequestedBy))
+	}
+	if s.policy.Role(req.User) < RoleRenter {
+		return errorReply(deny("confirming a rent needs the renter role"))
+	}
+	if job.State != JobAwaitingConfirmation {
+		return Reply{Status: StatusOK, Text: fmt.Sprintf("This rent is already %s.", job.State), JobID: job.ID, Visibility: Ephemeral, Done: true}
+	}
+	now, owner := s.clock.Now(), s.o.WorkerID+"/confirm-"+randomID(4)
+	claimed, err := s.store.ClaimJob(ctx, job.ID, owner, now, now.Add(s.o.Lease))
+	if err != nil {
+		return s.fail(ctx, "rent", err)
+	}
+	claimed.State = JobQueued
+	if err := s.store.SaveJob(ctx, owner, &JobUpdate{Job: claimed}); err != nil {
+		return s.fail(ctx, "rent", err)
+	}
+	if err := s.store.ReleaseJob(ctx, job.ID, owner); err != nil {
+		return s.fail(ctx, "rent", err)
+	}
+	s.enqueue(job.ID)
+	return queuedReply(claimed, fmt.Sprintf("Confirmed: renting on server %d…", serverID))
+}

@@ -1,0 +1,115 @@
+package commands_test
+
+import (
+	"context"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/clorebot/clorebot/clore"
+	"github.com/clorebot/clorebot/clore/sandbox"
+	"github.com/clorebot/clorebot/commands"
+	"github.com/clorebot/clorebot/storage"
+)
+
+// harness is a command layer over real SQLite and the sandbox, reached
+// through the real Clore client on loopback.
+type harness struct {
+	t       *testing.T
+	dir     string
+	store   *storage.Store
+	sb      *sandbox.Server
+	url     string
+	client  *clore.Client
+	policy  commands.Policy
+	replies *recorder
+}
+
+// recorder is a Notifier that keeps every progress reply.
+type recorder struct {
+	mu      sync.Mutex
+	replies []commands.Reply
+}
+
+func (r *recorder) Notify(_ context.Context, _ commands.Target, reply commands.Reply) (string, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.replies = append(r.replies, reply)
+	return "ref-1", nil
+}
+
+func (r *recorder) all() []commands.Reply {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]commands.Reply(nil), r.replies...)
+}
+
+// testPolicy: alice rents, bob rents, vera views, ada administers.
+func testPolicy() commands.Policy {
+	return commands.Policy{
+		Admins: []string{"slack:ADA"}, Renters: []string{"slack:ALICE", "slack:BOB", "webhook:zapier"},
+		Viewers: []string{"slack:VERA"}, DefaultRole: commands.RoleViewer,
+		MaxPricePerHour: 5, MaxOrdersPerHour: 10, MaxActiveOrders: 3, MaxTeamActiveOrders: 10,
+		MaxHourlySpend: 50, ConfirmAbove: 2, DefaultHours: 4, MaxHours: 168, MinReliability: 0.5,
+	}
+}
+
+func newHarness(t testing.TB, sandboxOpts ...func(*sandbox.Options)) *harness {
+	t.Helper()
+	dir := t.TempDir()
+	ctx := context.Background()
+	st, err := storage.OpenAndMigrate(ctx, filepath.Join(dir, "clorebot.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	so := sandbox.Options{StatePath: filepath.Join(dir, "sandbox.db"), APIKey: "k",
+		Servers: 2000, ProvisionDelay: 300 * time.Millisecond}
+	for _, f := range sandboxOpts {
+		f(&so)
+	}
+	url, stop, err := sandbox.Start(ctx, so)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stop() })
+	h := &harness{dir: dir, store: st, url: url, policy: testPolicy(), replies: &recorder{}}
+	if tt, ok := t.(*testing.T); ok {
+		h.t = tt
+	}
+	h.client = clore.New(clore.Options{BaseURL: url, APIKey: "k", Interval: time.Millisecond, CreateInterval: time.Millisecond,
+		MaxRetries: 2, Backoff: time.Millisecond, Slots: st})
+	return h
+}
+
+// service returns a command layer; opts may adjust its options.
+func (h *harness) service(opts ...func(*commands.Options)) *commands.Service {
+	o := commands.Options{Store: h.store, Clore: h.client, Notifier: h.replies, Policy: h.policy,
+		PollInterval: 50 * time.Millisecond, ReconcileWindow: 400 * time.Millisecond, ProvisionTimeout: 20 * time.Second}
+	for _, f := range opts {
+		f(&o)
+	}
+	return commands.New(o)
+}
+
+func req(user, text string) commands.Request {
+	return commands.Request{Platform: commands.PlatformSlack, User: user, Channel: "C1", Text: text,
+		IdempotencyKey: "test:" + user + ":" + text + ":" + time.Now().String()}
+}
+
+// cloreOrders lists every order of the sandbox account, completed ones too.
+func (h *harness) cloreOrders(t *testing.T) []clore.Order {
+	t.Helper()
+	orders, err := h.client.MyOrders(context.Background(), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return orders
+}
+
+// offsetClock runs ahead of the system clock, as a restarted process does
+// when it finds an expired lease.
+type offsetClock struct{ d time.Duration }
+
+func (c offsetClock) Now() time.Time { return time.Now().Add(c.d) }

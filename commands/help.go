@@ -1,0 +1,96 @@
+package commands
+
+import (
+	"fmt"
+	"strings"
+)
+
+// HelpText returns the help of one command (case-insensitive): what it does,
+// its usage, its flags with units and defaults, and examples. For "" or an
+// unknown topic it returns the overview of every command.
+func HelpText(topic string) string {
+	spec, ok := lookupGrammarCommand(strings.TrimSpace(topic))
+	if !ok {
+		return helpOverview()
+	}
+	var b strings.Builder
+	about, notes, examples := helpDetails(spec.name)
+	fmt.Fprintf(&b, "%s: %s\n\nUsage: %s\n", spec.name, about, strings.Join(spec.usage, "\n       "))
+	if len(spec.flags) > 0 {
+		b.WriteString("\n")
+		for _, f := range spec.flags {
+			left := "--" + f.name
+			if !f.boolean {
+				left += " " + f.arg
+			}
+			fmt.Fprintf(&b, "  %-22s %s\n", left, f.help)
+		}
+	}
+	if len(notes) > 0 {
+		b.WriteString("\n" + strings.Join(notes, "\n") + "\n")
+	}
+	b.WriteString("\nExamples:\n")
+	for _, e := range examples {
+		b.WriteString("  " + e + "\n")
+	}
+	return strings.TrimSuffix(b.String(), "\n")
+}
+
+func helpOverview() string {
+	lines := [][2]string{
+		{"rent <gpu> [count] [flags]", "rent a GPU server (on-demand unless --spot)"},
+		{"cancel <order-id>", "cancel one of your orders"},
+		{"status [order-id]", "your orders, or one order in detail"},
+		{"watch <gpu> <max-usd-per-hour>", "tell you (or rent, with --auto-rent) when a GPU is offered at or below a price"},
+		{"watch list | cancel <watch-id>", "your price watches; stop one"},
+		{"market [gpu]", "offers and prices per GPU model"},
+		{"help [command]", "this overview, or the help of one command"},
+	}
+	var b strings.Builder
+	b.WriteString("clorebot rents GPU servers on the Clore.ai marketplace.\n\n")
+	for _, l := range lines {
+		fmt.Fprintf(&b, "  %-32s %s\n", l[0], l[1])
+	}
+	b.WriteString("\nPrices are in USD per GPU per hour, so that servers with different GPU counts compare fairly.\n")
+	b.WriteString(`GPU names are forgiving: 4090, rtx4090, "RTX 4090", "a100 80gb", h100.` + "\n")
+	b.WriteString("More about one command: help rent, help watch, ...")
+	return b.String()
+}
+
+// helpDetails returns a command's description, notes and examples.
+func helpDetails(name string) (about string, notes, examples []string) {
+	switch name {
+	case "rent":
+		return "rent a GPU server from the Clore.ai marketplace: the cheapest offer that fits.",
+			[]string{
+				"<gpu> is a GPU model: 4090, \"rtx 3060 ti\", \"a100 80gb\", h100 (a family such as h100 takes any of its variants).",
+				"[count] is the number of GPUs in the server, 1 to 16 (default 1); \"2x 4090\" works too.",
+				"Without flags: 1 GPU, on-demand, the configured image, hours and currency, no price cap below the team's limit.",
+				"A price above the team's confirm threshold asks you to confirm before anything is rented.",
+			},
+			[]string{"rent 4090", "rent a100 80gb 2 --max-price 1.60 --hours 24", "rent 3090 --spot --image nvidia/cuda:12.8.0-base-ubuntu22.04"}
+	case "cancel":
+		return "cancel one of your orders; the server stops and billing ends.",
+			[]string{"<order-id> is the Clore order id that status shows, e.g. 12345 or #12345."},
+			[]string{"cancel 12345"}
+	case "status":
+		return "show your orders, or one order in detail (state, price, connection details sent only to you).",
+			[]string{"Without an order id it lists your active orders."},
+			[]string{"status", "status 12345"}
+	case "watch":
+		return "watch the marketplace and tell you when a GPU is offered at or below a price; with --auto-rent, rent it.",
+			[]string{
+				"<max-usd-per-hour> is a price in USD per GPU per hour, e.g. 0.40 or $0.40.",
+				"watch list shows your watches; watch cancel <watch-id> stops one.",
+			},
+			[]string{"watch 4090 0.40", "watch h100 2.10 --auto-rent --count 8 --for 3d", "watch cancel 7"}
+	case "market":
+		return "show offers and prices per GPU model, or the offers for one GPU (prices in USD per GPU per hour).",
+			nil,
+			[]string{"market", "market rtx 4090"}
+	default:
+		return "show the overview of every command, or the help of one.",
+			nil,
+			[]string{"help", "help rent"}
+	}
+}

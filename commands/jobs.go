@@ -1,0 +1,221 @@
+package commands
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// errStopped ends a job run without a terminal state (crash hook, shutdown):
+// the job resumes later from its last checkpoint.
+var errStopped = errors.New("commands: job run stopped")
+
+// enqueue hands a job to the running workers, if any; jobs nobody picks up
+// are found by Run's sweep or run by the caller (clorebot exec).
+func (s *Service) enqueue(id string) {
+	select {
+	case s.kick <- id:
+	default:
+	}
+}
+
+// Run executes queued jobs until ctx ends: jobs handed over by Handle, and
+// every few seconds the jobs a crashed or stopped worker left behind.
+func (s *Service) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	ids := make(chan string)
+	for range s.o.Workers {
+		wg.Go(func() {
+			for id := range ids {
+				if _, err := s.RunJob(ctx, id); err != nil && !errors.Is(err, ErrLeased) && ctx.Err() == nil {
+					s.log.LogAttrs(ctx, slog.LevelError, "job failed to run", slog.String("job_id", id), slog.Any("error", err))
+				}
+			}
+		})
+	}
+	sweep := time.NewTicker(5 * time.Second)
+	defer func() {
+		sweep.Stop()
+		close(ids)
+		wg.Wait()
+	}()
+	s.sweep(ctx, ids)
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case id := <-s.kick:
+			select {
+			case ids <- id:
+			case <-ctx.Done():
+				return nil
+			}
+		case <-sweep.C:
+			s.sweep(ctx, ids)
+		}
+	}
+}
+
+func (s *Service) sweep(ctx context.Context, ids chan<- string) {
+	jobs, err := s.store.ResumableJobs(ctx, s.clock.Now())
+	if err != nil {
+		s.log.LogAttrs(ctx, slog.LevelError, "listing resumable jobs", slog.Any("error", err))
+		return
+	}
+	for _, j := range jobs {
+		select {
+		case ids <- j.ID:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// RunJob runs one job to a terminal state, resuming from its checkpoint. It
+// returns ErrLeased when another worker runs it.
+func (s *Service) RunJob(ctx context.Context, id string) (Job, error) {
+	// Each run has its own lease owner, so that two goroutines of one process
+	// never run the same job either.
+	owner := s.o.WorkerID + "/" + randomID(4)
+	now := s.clock.Now()
+	job, err := s.store.ClaimJob(ctx, id, owner, now, now.Add(s.o.Lease))
+	if err != nil {
+		return job, err
+	}
+	defer func() {
+		if err := s.store.ReleaseJob(context.WithoutCancel(ctx), id, owner); err != nil {
+			s.log.LogAttrs(ctx, slog.LevelWarn, "releasing job", slog.String("job_id", id), slog.Any("error", err))
+		}
+	}()
+	r := &run{s: s, job: job, owner: owner}
+	for !terminal(r.job.State) {
+		if r.job.State == JobAwaitingConfirmation {
+			return r.job, nil
+		}
+		if err := ctx.Err(); err != nil {
+			return r.job, err
+		}
+		var err error
+		switch r.job.Kind {
+		case JobRent:
+			err = r.rentStep(ctx)
+		case JobCancel:
+			err = r.cancelStep(ctx)
+		default:
+			err = r.fail(ctx, "unknown job kind "+r.job.Kind, nil)
+		}
+		if err != nil {
+			return r.job, err
+		}
+	}
+	return r.job, nil
+}
+
+func terminal(state string) bool {
+	return state == JobSucceeded || state == JobFailed || state == JobCancelled
+}
+
+// run is one execution of a job by this worker.
+type run struct {
+	s     *Service
+	job   Job
+	owner string // lease owner
+	// fresh is set once this run wrote a checkpoint itself: a step that finds
+	// its own checkpoint need not reconcile with Clore; a resumed one must.
+	fresh bool
+}
+
+// save writes the job's progress with its events and order in one
+// transaction, extends the lease, then runs the crash hook.
+func (r *run) save(ctx context.Context, order *Order, events ...Event) error {
+	r.job.UpdatedAt = r.s.clock.Now()
+	u := &JobUpdate{Job: r.job, Events: events, Order: order}
+	if err := r.s.store.SaveJob(ctx, r.owner, u); err != nil {
+		return fmt.Errorf("commands: save job %s: %w", r.job.ID, err)
+	}
+	r.fresh = true
+	now := r.s.clock.Now()
+	if _, err := r.s.store.ClaimJob(ctx, r.job.ID, r.owner, now, now.Add(r.s.o.Lease)); err != nil {
+		return fmt.Errorf("commands: extend lease of job %s: %w", r.job.ID, err)
+	}
+	if hook := r.s.o.AfterCheckpoint; hook != nil {
+		if err := hook(r.job); err != nil {
+			return fmt.Errorf("%w: %w", errStopped, err)
+		}
+	}
+	return nil
+}
+
+// checkpoint stores v as the job's checkpoint and step.
+func (r *run) checkpoint(ctx context.Context, step string, v any, order *Order, events ...Event) error {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("commands: encode checkpoint: %w", err)
+	}
+	r.job.Step, r.job.Checkpoint = step, raw
+	if r.job.State == JobQueued {
+		r.job.State = JobRunning
+	}
+	return r.save(ctx, order, events...)
+}
+
+// fail ends the job with a message for the user, the order's failure (if any)
+// and the events.
+func (r *run) fail(ctx context.Context, msg string, order *Order, events ...Event) error {
+	r.job.State, r.job.Error = JobFailed, msg
+	events = append(events, r.event("job.completed", order, map[string]any{"state": JobFailed, "error": msg}))
+	if err := r.save(ctx, order, events...); err != nil {
+		return err
+	}
+	r.notify(ctx, Reply{Status: StatusFailed, Text: msg, Visibility: Public, Done: true, JobID: r.job.ID})
+	return nil
+}
+
+// event builds an outbox event about the job and its order. Data never holds secrets.
+func (r *run) event(typ string, o *Order, extra map[string]any) Event {
+	data := map[string]any{"job_id": r.job.ID, "kind": r.job.Kind, "requested_by": r.job.RequestedBy}
+	var orderID *int64
+	if o != nil {
+		orderID = o.CloreOrderID
+		data["order_id"], data["server_id"], data["gpu"], data["gpu_count"] = o.CloreOrderID, o.ServerID, o.GPUModel, o.GPUCount
+		data["usd_per_hour"], data["spot"], data["state"] = o.USDPerHour, o.Spot, o.State
+		if o.ExpiresAt != nil {
+			data["expires_at"] = o.ExpiresAt.UTC().Format(time.RFC3339)
+		}
+	}
+	for k, v := range extra {
+		data[k] = v
+	}
+	raw, _ := json.Marshal(data)
+	return Event{Type: typ, JobID: r.job.ID, OrderID: orderID, Data: raw, CreatedAt: r.s.clock.Now()}
+}
+
+// notify updates the reply that started the job; failures are logged only.
+func (r *run) notify(ctx context.Context, reply Reply) {
+	reply.JobID = r.job.ID
+	t := Target{Platform: r.job.Platform, User: r.job.RequestedBy, ReplyTarget: r.job.ReplyTarget, Ref: r.job.ReplyRef}
+	ref, err := r.s.notify.Notify(ctx, t, reply)
+	if err != nil {
+		r.s.log.LogAttrs(ctx, slog.LevelWarn, "job progress not delivered", slog.String("job_id", r.job.ID), slog.Any("error", err))
+		return
+	}
+	if ref != "" {
+		r.job.ReplyRef = ref
+	}
+}
+
+// sleep waits d unless ctx ends.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

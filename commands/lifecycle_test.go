@@ -1,0 +1,216 @@
+package commands_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/clorebot/clorebot/clore"
+	"github.com/clorebot/clorebot/commands"
+)
+
+func TestRentStatusCancel(t *testing.T) {
+	h := newHarness(t)
+	svc := h.service()
+	ctx := context.Background()
+
+	r := svc.Handle(ctx, req("slack:ALICE", "rent 3090 --hours 2"))
+	if r.Status != commands.StatusQueued || r.JobID == "" {
+		t.Fatalf("rent reply = %+v", r)
+	}
+	job, err := svc.RunJob(ctx, r.JobID)
+	if err != nil || job.State != commands.JobSucceeded {
+		t.Fatalf("job = %+v, %v", job, err)
+	}
+	progress := h.replies.all()
+	last := progress[len(progress)-1]
+	if last.Private == nil || !strings.Contains(last.PlainText(true), "ssh -p ") || !strings.Contains(last.PlainText(true), "Password") {
+		t.Fatalf("no private connection details in %+v", last)
+	}
+	if strings.Contains(last.Public().PlainText(true), "Password") || strings.Contains(last.Text, "ssh -p") {
+		t.Errorf("connection details leak into the public part: %q", last.Public().PlainText(true))
+	}
+	orders := h.cloreOrders(t)
+	if len(orders) != 1 {
+		t.Fatalf("%d orders at Clore, want 1", len(orders))
+	}
+	id := orders[0].ID
+
+	st := svc.Handle(ctx, req("slack:ALICE", "status"))
+	if st.Status != commands.StatusOK || len(st.Fields) != 1 || !strings.Contains(st.Fields[0].Value, "running") ||
+		!strings.Contains(st.Fields[0].Name, fmt.Sprint(id)) || !strings.Contains(st.Fields[0].Value, "left") {
+		t.Fatalf("status = %+v", st)
+	}
+	if other := svc.Handle(ctx, req("slack:BOB", "status")); len(other.Fields) != 0 {
+		t.Errorf("bob sees alice's orders: %+v", other)
+	}
+	if denied := svc.Handle(ctx, req("slack:BOB", fmt.Sprintf("cancel %d", id))); denied.Status != commands.StatusDenied {
+		t.Errorf("bob cancelling alice's order: %+v", denied)
+	}
+	c := svc.Handle(ctx, req("slack:ALICE", fmt.Sprintf("cancel %d", id)))
+	if c.Status != commands.StatusQueued {
+		t.Fatalf("cancel = %+v", c)
+	}
+	if job, err := svc.RunJob(ctx, c.JobID); err != nil || job.State != commands.JobSucceeded {
+		t.Fatalf("cancel job = %+v, %v", job, err)
+	}
+	if active, _ := h.client.MyOrders(ctx, false); len(active) != 0 {
+		t.Errorf("order still active at Clore: %+v", active)
+	}
+	o, err := h.store.GetOrderByCloreID(ctx, id)
+	if err != nil || o.State != commands.OrderCancelled {
+		t.Errorf("local order = %+v, %v", o, err)
+	}
+	events, _ := h.store.ListEvents(ctx, 0, 100)
+	var types []string
+	for _, e := range events {
+		types = append(types, e.Type)
+		if strings.Contains(string(e.Data), "assword") {
+			t.Errorf("event %s carries a password: %s", e.Type, e.Data)
+		}
+	}
+	want := "order.created order.running job.completed order.cancelled job.completed"
+	if strings.Join(types, " ") != want {
+		t.Errorf("events = %v, want %s", types, want)
+	}
+	audit, _ := h.store.ListAudit(ctx, commands.AuditFilter{})
+	if len(audit) < 5 {
+		t.Errorf("audit rows = %d", len(audit))
+	}
+}
+
+// Crash after each checkpoint, then resume in a fresh worker: exactly one order.
+func TestRentResumesAfterCrash(t *testing.T) {
+	steps := []string{"creating", "sent", "created", "provisioning"}
+	for _, step := range steps {
+		t.Run(step, func(t *testing.T) {
+			h := newHarness(t)
+			ctx, crash := context.WithCancel(context.Background())
+			defer crash()
+			first := h.service(func(o *commands.Options) {
+				o.WorkerID = "worker-1"
+				o.Lease = time.Second
+				if step == "sent" {
+					// The process dies while create_order is on the wire.
+					o.Clore = crashAfterCreate{Clore: h.client, crash: crash}
+					return
+				}
+				o.AfterCheckpoint = func(j commands.Job) error {
+					if j.Step == step {
+						return errors.New("simulated crash")
+					}
+					return nil
+				}
+			})
+			r := first.Handle(context.Background(), req("slack:ALICE", "rent 3090"))
+			if r.JobID == "" {
+				t.Fatalf("rent = %+v", r)
+			}
+			job, err := first.RunJob(ctx, r.JobID)
+			if err == nil || job.State == commands.JobSucceeded {
+				t.Fatalf("first run = %+v, %v; want a crash", job, err)
+			}
+			// A restarted process: another worker, after the lease expired.
+			second := h.service(func(o *commands.Options) {
+				o.WorkerID = "worker-2"
+				o.Clock = offsetClock{2 * time.Second}
+			})
+			job, err = second.RunJob(context.Background(), r.JobID)
+			if err != nil || job.State != commands.JobSucceeded {
+				t.Fatalf("resumed job = %+v, %v", job, err)
+			}
+			if orders := h.cloreOrders(t); len(orders) != 1 {
+				t.Fatalf("%d orders at Clore, want exactly 1: %+v", len(orders), orders)
+			}
+			if local, _ := h.store.ListOrders(context.Background(), commands.OrderFilter{}); len(local) != 1 || local[0].State != commands.OrderRunning {
+				t.Fatalf("local orders = %+v", local)
+			}
+		})
+	}
+}
+
+// crashAfterCreate sends create_order, then "dies" before recording it.
+type crashAfterCreate struct {
+	commands.Clore
+	crash context.CancelFunc
+}
+
+func (c crashAfterCreate) CreateOrder(ctx context.Context, r clore.CreateOrderRequest) error {
+	if err := c.Clore.CreateOrder(context.WithoutCancel(ctx), r); err != nil {
+		return err
+	}
+	c.crash()
+	return ctx.Err()
+}
+
+// 50 concurrent deliveries of one request: one job, one order.
+func TestOneIdempotencyKeyOneOrder(t *testing.T) {
+	h := newHarness(t)
+	svc := h.service()
+	r0 := req("slack:ALICE", "rent 3090")
+	var wg sync.WaitGroup
+	jobs := make(chan string, 50)
+	for range 50 {
+		wg.Go(func() {
+			r := svc.Handle(context.Background(), r0)
+			jobs <- r.JobID
+			if r.JobID != "" {
+				_, _ = svc.RunJob(context.Background(), r.JobID)
+			}
+		})
+	}
+	wg.Wait()
+	close(jobs)
+	ids := map[string]bool{}
+	for id := range jobs {
+		ids[id] = true
+	}
+	if len(ids) != 1 || ids[""] {
+		t.Fatalf("job ids = %v, want one", ids)
+	}
+	for id := range ids {
+		if job, err := svc.RunJob(context.Background(), id); err != nil || job.State != commands.JobSucceeded {
+			t.Fatalf("job = %+v, %v", job, err)
+		}
+	}
+	if orders := h.cloreOrders(t); len(orders) != 1 {
+		t.Fatalf("%d orders at Clore, want 1", len(orders))
+	}
+}
+
+// Fail over to the next offer when the chosen server is taken meanwhile.
+func TestRentFailsOverWhenServerTaken(t *testing.T) {
+	h := newHarness(t)
+	taken := int64(0)
+	svc := h.service(func(o *commands.Options) {
+		o.Clore = takeFirst{Clore: h.client, taken: &taken}
+	})
+	r := svc.Handle(context.Background(), req("slack:ALICE", "rent 3090"))
+	job, err := svc.RunJob(context.Background(), r.JobID)
+	if err != nil || job.State != commands.JobSucceeded {
+		t.Fatalf("job = %+v, %v", job, err)
+	}
+	orders := h.cloreOrders(t)
+	if len(orders) != 1 || orders[0].ServerID == taken {
+		t.Fatalf("orders = %+v (taken server %d)", orders, taken)
+	}
+}
+
+// takeFirst answers the first create_order as Clore does when someone else
+// rented the server a moment earlier.
+type takeFirst struct {
+	commands.Clore
+	taken *int64
+}
+
+func (c takeFirst) CreateOrder(ctx context.Context, r clore.CreateOrderRequest) error {
+	if *c.taken == 0 {
+		*c.taken = r.RentingServer
+		return &clore.APIError{Endpoint: "create_order", HTTPStatus: 200, Code: 6, Message: "server-already-rented"}
+	}
+	return c.Clore.CreateOrder(ctx, r)
+}

@@ -1,0 +1,198 @@
+package commands
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+)
+
+// Order states that clorebot records.
+const (
+	OrderCreating     = "creating"
+	OrderProvisioning = "provisioning"
+	OrderRunning      = "running"
+	OrderCancelling   = "cancelling"
+	OrderCancelled    = "cancelled"
+	OrderExpired      = "expired"
+	OrderFailed       = "failed"
+)
+
+// Order is clorebot's record of a Clore order it created or knows about.
+type Order struct {
+	ID           int64  // local id, set by the store
+	CloreOrderID *int64 // nil until known (create_order does not return it)
+	ServerID     int64
+	GPUModel     string // canonical, e.g. "RTX 4090"
+	GPUCount     int
+	Currency     string
+	Spot         bool
+	PricePerDay  float64 // in Currency, whole server
+	USDPerHour   float64 // whole order
+	Image        string
+	RequestedBy  string // identity, e.g. "slack:U123"
+	ReplyTarget  string
+	State        string // Order* constants
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+	ExpiresAt    *time.Time // auto-cancel time; nil for never
+	Error        string
+}
+
+// OrderFilter selects orders. Zero fields select everything.
+type OrderFilter struct {
+	RequestedBy string
+	States      []string
+	Limit       int
+}
+
+// AuditEntry is one row of the audit log: who did what, where, and how it went.
+// It never holds secrets.
+type AuditEntry struct {
+	ID         int64
+	At         time.Time
+	Actor      string // identity
+	Platform   string
+	Channel    string
+	Command    string // command name and sanitised arguments
+	Outcome    string // ok, denied, error, queued, confirm
+	OrderID    *int64 // Clore order id
+	USDPerHour *float64
+	Detail     string
+}
+
+// AuditFilter selects audit rows, oldest first.
+type AuditFilter struct {
+	Since time.Time
+	Limit int
+}
+
+// Job states.
+const (
+	JobAwaitingConfirmation = "awaiting_confirmation"
+	JobQueued               = "queued"
+	JobRunning              = "running"
+	JobSucceeded            = "succeeded"
+	JobFailed               = "failed"
+	JobCancelled            = "cancelled"
+)
+
+// Job kinds.
+const (
+	JobRent   = "rent"
+	JobCancel = "cancel"
+)
+
+// Job is a durable unit of work (rent, cancel). Its Checkpoint records the
+// last step reached, so that a restarted worker resumes instead of repeating.
+type Job struct {
+	ID             string // random, URL-safe
+	Kind           string // JobRent, JobCancel
+	IdempotencyKey string // unique: one key, one job
+	State          string // Job* states
+	Step           string // last checkpointed step, kind-specific
+	RequestedBy    string
+	Platform       string
+	Channel        string
+	ReplyTarget    string
+	ReplyRef       string          // the front door's handle of the reply to update
+	Params         json.RawMessage // kind-specific input
+	Checkpoint     json.RawMessage // kind-specific progress
+	Result         json.RawMessage // kind-specific outcome, for GET /webhook/jobs/{id}
+	Error          string          // user-facing failure message
+	Attempts       int
+	LeaseOwner     string
+	LeaseUntil     time.Time
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+}
+
+// Event is a lifecycle event in the outbox (order.created, order.running, ...).
+type Event struct {
+	ID        int64
+	Type      string
+	JobID     string
+	OrderID   *int64 // Clore order id
+	Data      json.RawMessage
+	CreatedAt time.Time
+}
+
+// Watch is a standing price watch: alert (or rent) when a GPU model is offered
+// at or below a price.
+type Watch struct {
+	ID           int64
+	Owner        string // identity
+	Platform     string
+	Channel      string
+	ReplyTarget  string
+	GPUModel     string  // canonical model
+	MaxUSDPerGPU float64 // USD per GPU per hour
+	Count        int     // GPUs wanted
+	AutoRent     bool
+	ExpiresAt    *time.Time
+	State        string // active, cancelled, triggered, expired
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+// Watch states.
+const (
+	WatchActive    = "active"
+	WatchCancelled = "cancelled"
+	WatchTriggered = "triggered"
+	WatchExpired   = "expired"
+)
+
+// Errors a Store returns; match with errors.Is.
+var (
+	ErrNotFound = errors.New("not found")
+	ErrConflict = errors.New("conflict")
+	// ErrLeased means another worker holds the job's lease.
+	ErrLeased = errors.New("job leased by another worker")
+)
+
+// JobUpdate is what a job step writes in one transaction: the job's new
+// state and checkpoint, the events it emits, and the order row it creates or
+// changes.
+type JobUpdate struct {
+	Job    Job     // State, Step, Checkpoint, Result, Error, Attempts, ReplyRef are written
+	Events []Event // appended to the outbox
+	Order  *Order  // inserted when ID is 0, else updated; ID set on insert
+}
+
+// Store is the durable state the command layer needs. storage.Store
+// implements it; every method is one transaction.
+type Store interface {
+	// CreateJob inserts j (ID, CreatedAt set by the caller or the store) unless
+	// a job with the same IdempotencyKey exists: then it returns that job and
+	// created=false. Concurrent calls with one key create exactly one job.
+	CreateJob(ctx context.Context, j Job) (stored Job, created bool, err error)
+	GetJob(ctx context.Context, id string) (Job, error)
+	// ClaimJob leases the job to owner until `until` when it is unleased, its
+	// lease expired, or owner already holds it; otherwise ErrLeased.
+	ClaimJob(ctx context.Context, id, owner string, now, until time.Time) (Job, error)
+	// ReleaseJob drops owner's lease.
+	ReleaseJob(ctx context.Context, id, owner string) error
+	// ResumableJobs lists queued or running jobs whose lease is free or expired at now.
+	ResumableJobs(ctx context.Context, now time.Time) ([]Job, error)
+	// SaveJob writes u atomically; it fails with ErrLeased unless owner holds the lease.
+	SaveJob(ctx context.Context, owner string, u *JobUpdate) error
+	// ListEvents returns outbox events with ID > afterID, oldest first.
+	ListEvents(ctx context.Context, afterID int64, limit int) ([]Event, error)
+
+	GetOrder(ctx context.Context, id int64) (Order, error)
+	GetOrderByCloreID(ctx context.Context, cloreID int64) (Order, error)
+	ListOrders(ctx context.Context, f OrderFilter) ([]Order, error)
+	// CountOrdersSince counts orders requested by who (all when empty) created at or after since, any state.
+	CountOrdersSince(ctx context.Context, who string, since time.Time) (int, error)
+	// UpdateOrder writes o (by ID), appending events in the same transaction.
+	UpdateOrder(ctx context.Context, o Order, events ...Event) error
+
+	AppendAudit(ctx context.Context, e AuditEntry) (int64, error)
+	ListAudit(ctx context.Context, f AuditFilter) ([]AuditEntry, error)
+
+	CreateWatch(ctx context.Context, w *Watch) error
+	GetWatch(ctx context.Context, id int64) (Watch, error)
+	ListWatches(ctx context.Context, owner string, states ...string) ([]Watch, error)
+	UpdateWatch(ctx context.Context, w Watch) error
+}

@@ -1,0 +1,76 @@
+package commands_test
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/clorebot/clorebot/clore/sandbox"
+	"github.com/clorebot/clorebot/commands"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+// goldenReplies are the shapes every front door renders.
+var goldenReplies = map[string]commands.Reply{
+	"running": {
+		Status: commands.StatusOK, Visibility: commands.Public, Done: true, JobID: "j1",
+		Title: "Order #1942182 is running",
+		Text:  "RTX 4090 ×1 at $0.350/h ($0.350 per GPU), until 2026-11-23 16:00 UTC. Connection details were sent to slack:U1 privately.",
+		Buttons: []commands.Button{{ActionID: "cancel:1942182", Label: "Cancel #1942182",
+			Confirm: "Cancel order #1942182? The server is released and billing stops.", Danger: true}},
+		Private: &commands.PrivatePart{Title: "Connect to order #1942182", Fields: []commands.Field{
+			{Name: "SSH", Value: "ssh -p 1972 root@n1.us.clorecloud.net"}, {Name: "Password", Value: "EXAMPLEPASSWORD"}}},
+	},
+	"usage-error": {
+		Status: commands.StatusError, Visibility: commands.Ephemeral, Done: true,
+		Text:  `--max-price must be a positive number of USD per GPU per hour, got "-1"`,
+		Usage: "rent <gpu> [count] [--max-price USD_PER_HOUR] [--spot] [--image IMAGE] [--hours H] [--ssh-key KEY] [--currency C] [--min-reliability R]",
+	},
+	"queued": {Status: commands.StatusQueued, Visibility: commands.Public, JobID: "j2", Text: "Renting RTX 3090 ×1 from $0.172/GPU/h ($0.172/h in all)…"},
+	"denied": {Status: commands.StatusDenied, Visibility: commands.Ephemeral, Done: true, Text: "rent needs the renter role; slack:U9 has viewer."},
+}
+
+func TestGoldenRendering(t *testing.T) {
+	for name, r := range goldenReplies {
+		t.Run(name, func(t *testing.T) {
+			js, err := json.MarshalIndent(r, "", "  ")
+			if err != nil {
+				t.Fatal(err)
+			}
+			golden(t, name+".txt", []byte(r.PlainText(true)))
+			golden(t, name+".public.txt", []byte(r.Public().PlainText(true)))
+			golden(t, name+".json", append(js, '\n'))
+		})
+	}
+}
+
+// The market reply over a fixed sandbox snapshot.
+func TestGoldenMarket(t *testing.T) {
+	at := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	h := newHarness(t, func(o *sandbox.Options) { o.Now = func() time.Time { return at } })
+	r := h.service().Handle(context.Background(), req("slack:VERA", "market 4090"))
+	golden(t, "market-4090.txt", []byte(r.PlainText(true)))
+}
+
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./commands -run Golden -update)", err)
+	}
+	if string(got) != string(want) {
+		t.Errorf("%s differs:\n got:\n%s\nwant:\n%s", name, got, want)
+	}
+}

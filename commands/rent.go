@@ -1,0 +1,168 @@
+package commands
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/clorebot/clorebot/clore"
+)
+
+// rentParams is a rent job's input, fixed when the command arrives.
+type rentParams struct {
+	Query          string   `json:"query"`
+	Models         []string `json:"models"`
+	Count          int      `json:"count"`
+	MaxPerGPU      float64  `json:"max_per_gpu"`
+	Spot           bool     `json:"spot"`
+	Image          string   `json:"image"`
+	Hours          float64  `json:"hours"`
+	Currency       string   `json:"currency,omitempty"`
+	MinReliability float64  `json:"min_reliability"`
+	Prefer         int64    `json:"prefer,omitempty"`
+	SSHKey         string   `json:"ssh_key,omitempty"`
+	// SSHPassword is generated when no key is given. It lives only in the
+	// job's row (local storage) until it is delivered privately; it is never
+	// logged, audited, put in events or in the job's public result.
+	SSHPassword string `json:"ssh_password,omitempty"`
+}
+
+func (p rentParams) want(exclude []int64) want {
+	return want{Models: p.Models, Count: p.Count, MaxPerGPU: p.MaxPerGPU, Spot: p.Spot, Currency: p.Currency,
+		MinReliability: p.MinReliability, Exclude: exclude, Prefer: p.Prefer}
+}
+
+// rentParamsFrom applies defaults and the price cap to the parsed arguments.
+func (s *Service) rentParamsFrom(a *RentArgs, models []string) (rentParams, error) {
+	p := rentParams{Query: a.GPU, Models: models, Count: max(a.Count, 1), MaxPerGPU: a.MaxPrice, Spot: a.Spot,
+		Image: a.Image, Hours: a.Hours, Currency: a.Currency, MinReliability: s.policy.MinReliability, SSHKey: a.SSHKey}
+	if a.MinReliability != nil {
+		p.MinReliability = *a.MinReliability
+	}
+	if p.Image == "" {
+		p.Image = s.o.DefaultImage
+	}
+	if p.Hours == 0 {
+		p.Hours = s.policy.DefaultHours
+	}
+	if s.policy.MaxHours > 0 && p.Hours > s.policy.MaxHours {
+		return p, &UsageError{Command: "rent", Problem: fmt.Sprintf("--hours %g is above the team's maximum of %g", p.Hours, s.policy.MaxHours), Usage: Usage("rent")}
+	}
+	if cap := s.policy.MaxPricePerHour; cap > 0 {
+		if p.MaxPerGPU > cap*(1+1e-9) {
+			return p, deny("--max-price %s is above the team's cap of %s per GPU per hour", usd(p.MaxPerGPU), usd(cap))
+		}
+		if p.MaxPerGPU == 0 {
+			p.MaxPerGPU = cap
+		}
+	}
+	if p.SSHKey == "" {
+		p.SSHPassword = newPassword()
+	}
+	return p, nil
+}
+
+// handleRent checks everything that can be checked without renting, then
+// queues the job (or asks for confirmation above policy.ConfirmAbove).
+func (s *Service) handleRent(ctx context.Context, req Request, a *RentArgs) (Reply, *float64) {
+	offers, err := s.offers(ctx)
+	if err != nil {
+		return s.fail(ctx, "rent", err), nil
+	}
+	models, err := resolveGPU("rent", a.GPU, offers)
+	if err != nil {
+		return errorReply(err), nil
+	}
+	p, err := s.rentParamsFrom(a, models)
+	if err != nil {
+		return errorReply(err), nil
+	}
+	choices := choose(offers, p.want(nil), nil)
+	if len(choices) == 0 {
+		return Reply{Status: StatusError, Visibility: Ephemeral, Done: true, Usage: Usage("rent"),
+			Text: noOfferText(p, offers)}, nil
+	}
+	best := choices[0]
+	if err := s.checkGuardrails(ctx, req.User, best.USDPerHour, best.USDPerGPU()); err != nil {
+		return errorReply(err), nil
+	}
+	confirm := s.policy.ConfirmAbove > 0 && best.USDPerHour > s.policy.ConfirmAbove
+	state := JobQueued
+	if confirm {
+		state, p.Prefer = JobAwaitingConfirmation, best.ServerID
+	}
+	job, err := s.submit(ctx, req, JobRent, state, p)
+	if err != nil {
+		return s.fail(ctx, "rent", err), nil
+	}
+	price := best.USDPerHour
+	if job.State == JobAwaitingConfirmation {
+		return confirmReply(job, best), &price
+	}
+	return queuedReply(job, fmt.Sprintf("Renting %s ×%d from %s/GPU/h (%s/h in all)…",
+		best.Model, best.GPUCount, usd(best.USDPerGPU()), usd(best.USDPerHour))), &price
+}
+
+func noOfferText(p rentParams, offers []clore.Offer) string {
+	kind := "on-demand"
+	if p.Spot {
+		kind = "spot"
+	}
+	text := fmt.Sprintf("No free %s ×%d %s offer at or below %s per GPU per hour with reliability ≥ %.0f%%",
+		strings.Join(p.Models, "/"), p.Count, kind, usd(p.MaxPerGPU), p.MinReliability*100)
+	if p.Currency != "" {
+		text += " payable in " + currencyName(p.Currency)
+	}
+	relaxed := p.want(nil)
+	relaxed.MaxPerGPU = 0
+	if c := choose(offers, relaxed, nil); len(c) > 0 {
+		text += fmt.Sprintf("; the cheapest is %s per GPU per hour", usd(c[0].USDPerGPU()))
+	}
+	return text + "."
+}
+
+func confirmReply(job Job, best offerChoice) Reply {
+	return Reply{Status: StatusConfirm, Visibility: Ephemeral, JobID: job.ID,
+		Title: "Confirm the rent",
+		Text: fmt.Sprintf("%s ×%d on server %d costs %s per hour (%s per GPU), above the team's confirmation threshold.",
+			best.Model, best.GPUCount, best.ServerID, usd(best.USDPerHour), usd(best.USDPerGPU())),
+		Buttons: []Button{{ActionID: "rent:" + strconv.FormatInt(best.ServerID, 10), Label: "Rent now", Value: job.ID,
+			Confirm: fmt.Sprintf("Rent %s ×%d for %s per hour?", best.Model, best.GPUCount, usd(best.USDPerHour)), Danger: true}},
+	}
+}
+
+func queuedReply(job Job, text string) Reply {
+	return Reply{Status: StatusQueued, Text: text, JobID: job.ID, Visibility: Public}
+}
+
+// submit stores a job under the request's idempotency key; a duplicate
+// request gets the first job back.
+func (s *Service) submit(ctx context.Context, req Request, kind, state string, params any) (Job, error) {
+	raw, err := json.Marshal(params)
+	if err != nil {
+		return Job{}, fmt.Errorf("commands: encode params: %w", err)
+	}
+	key := req.IdempotencyKey
+	if key == "" {
+		key = req.Platform + ":" + randomID(12)
+	}
+	job, created, err := s.store.CreateJob(ctx, Job{
+		ID: randomID(10), Kind: kind, IdempotencyKey: key, State: state, RequestedBy: req.User,
+		Platform: req.Platform, Channel: req.Channel, ReplyTarget: req.ReplyTarget, Params: raw,
+		CreatedAt: s.clock.Now(),
+	})
+	if err != nil {
+		return Job{}, err
+	}
+	if created && state == JobQueued {
+		s.enqueue(job.ID)
+	}
+	return job, nil
+}
+
+// newPassword is a random SSH password: 26 characters of base32, 130 bits
+// (Clore takes up to 32 characters; alphanumeric passwords are known to work).
+func newPassword() string { return rand.Text() }

@@ -1,0 +1,363 @@
+package commands
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/clorebot/clorebot/clore"
+)
+
+// Steps of a rent job; each is checkpointed before the next begins.
+const (
+	stepChoose       = ""             // pick an offer
+	stepCreating     = "creating"     // about to send create_order (it may have been sent)
+	stepCreated      = "created"      // create_order answered (or its outcome is unknown): find the order
+	stepProvisioning = "provisioning" // the order exists: wait until it is online
+)
+
+// rentCheckpoint is a rent job's progress.
+type rentCheckpoint struct {
+	Tried     []int64      `json:"tried,omitempty"`
+	Attempts  int          `json:"attempts"`
+	Offer     *offerChoice `json:"offer,omitempty"`
+	SentAt    time.Time    `json:"sent_at,omitzero"`
+	Uncertain bool         `json:"uncertain,omitempty"` // create_order's outcome is unknown
+	CloreID   int64        `json:"clore_order_id,omitempty"`
+	Deadline  time.Time    `json:"deadline,omitzero"` // provisioning deadline
+}
+
+// reconcileSkew allows for clock differences between us and Clore when
+// matching an order's creation time to the moment create_order was sent.
+const reconcileSkew = 2 * time.Minute
+
+func (r *run) rentState() (rentParams, rentCheckpoint, error) {
+	var p rentParams
+	var cp rentCheckpoint
+	if err := json.Unmarshal(r.job.Params, &p); err != nil {
+		return p, cp, fmt.Errorf("commands: rent params: %w", err)
+	}
+	if len(r.job.Checkpoint) > 0 {
+		if err := json.Unmarshal(r.job.Checkpoint, &cp); err != nil {
+			return p, cp, fmt.Errorf("commands: rent checkpoint: %w", err)
+		}
+	}
+	return p, cp, nil
+}
+
+// rentStep runs the job's current step.
+func (r *run) rentStep(ctx context.Context) error {
+	p, cp, err := r.rentState()
+	if err != nil {
+		return r.fail(ctx, "internal error: unreadable job state", nil)
+	}
+	switch r.job.Step {
+	case stepChoose:
+		return r.chooseOffer(ctx, p, cp)
+	case stepCreating:
+		return r.createOrder(ctx, p, cp)
+	case stepCreated:
+		return r.findCreatedOrder(ctx, p, cp)
+	case stepProvisioning:
+		return r.provision(ctx, p, cp)
+	}
+	return r.fail(ctx, "internal error: unknown step "+r.job.Step, nil)
+}
+
+// chooseOffer picks the best offer from a fresh marketplace and the wallets,
+// re-checks the guardrails and checkpoints the choice before create_order.
+func (r *run) chooseOffer(ctx context.Context, p rentParams, cp rentCheckpoint) error {
+	s := r.s
+	if cp.Attempts > 0 {
+		s.forgetMarket()
+	}
+	offers, err := s.offers(ctx)
+	if err != nil {
+		return r.retryLater(ctx, err)
+	}
+	wallets, err := s.clore.Wallets(ctx)
+	if err != nil {
+		return r.retryLater(ctx, err)
+	}
+	balances := map[string]float64{}
+	for _, w := range wallets {
+		balances[w.Name] = w.Balance
+	}
+	choices := choose(offers, p.want(cp.Tried), balances)
+	if len(choices) == 0 {
+		msg := noOfferText(p, offers)
+		if len(cp.Tried) > 0 {
+			msg = fmt.Sprintf("Tried %d offer(s); none left. %s", len(cp.Tried), msg)
+		} else if len(choose(offers, p.want(nil), nil)) > 0 {
+			msg = "The wallet cannot pay for any suitable offer (not enough balance in an accepted currency)."
+		}
+		return r.fail(ctx, msg, nil)
+	}
+	best := choices[0]
+	if err := s.checkGuardrails(ctx, r.job.RequestedBy, best.USDPerHour, best.USDPerGPU()); err != nil {
+		var d *denial
+		if errors.As(err, &d) {
+			return r.fail(ctx, d.msg, nil)
+		}
+		return r.retryLater(ctx, err)
+	}
+	cp.Offer, cp.SentAt, cp.Uncertain = &best, s.clock.Now(), false
+	r.notify(ctx, Reply{Status: StatusRunning, Visibility: Public, Text: fmt.Sprintf("Creating: %s ×%d on server %d at %s/h (%s per GPU)…",
+		best.Model, best.GPUCount, best.ServerID, usd(best.USDPerHour), usd(best.USDPerGPU()))})
+	return r.checkpoint(ctx, stepCreating, cp, nil)
+}
+
+// createOrder sends create_order once. Resumed here after a crash, it first
+// looks for an order the earlier run may have created.
+func (r *run) createOrder(ctx context.Context, p rentParams, cp rentCheckpoint) error {
+	if !r.fresh {
+		found, err := r.s.findOrder(ctx, cp, r.s.o.ReconcileWindow)
+		if err != nil {
+			return r.retryLater(ctx, err)
+		}
+		if found != nil {
+			return r.adopt(ctx, p, cp, *found)
+		}
+		cp.SentAt = r.s.clock.Now()
+		if err := r.checkpoint(ctx, stepCreating, cp, nil); err != nil {
+			return err
+		}
+	}
+	o := cp.Offer
+	req := clore.CreateOrderRequest{RentingServer: o.ServerID, Type: clore.OrderOnDemand, Currency: o.Currency,
+		Image: p.Image, Ports: map[string]string{"22": "tcp"}, SSHPassword: p.SSHPassword, SSHKey: p.SSHKey}
+	if o.Spot {
+		req.Type, req.SpotPrice = clore.OrderSpot, o.PricePerDay
+	} else {
+		req.RequiredPrice = o.PricePerDay // Clore's guard against a price change
+	}
+	err := r.s.clore.CreateOrder(ctx, req)
+	switch {
+	case err == nil:
+		r.s.forgetMarket()
+		return r.checkpoint(ctx, stepCreated, cp, nil)
+	case clore.OutcomeUnknown(err):
+		cp.Uncertain = true
+		return r.checkpoint(ctx, stepCreated, cp, nil)
+	case failover(err):
+		cp.Tried, cp.Attempts, cp.Offer = append(cp.Tried, o.ServerID), cp.Attempts+1, nil
+		if cp.Attempts >= r.s.o.MaxOfferAttempts {
+			return r.fail(ctx, fmt.Sprintf("Gave up after %d offers (last: %s).", cp.Attempts, cloreReason(err)), nil)
+		}
+		return r.checkpoint(ctx, stepChoose, cp, nil)
+	case errors.Is(err, clore.ErrRateLimited):
+		return sleep(ctx, 5*time.Second) // not carried out: the step runs again
+	case errors.Is(err, clore.ErrNotEnoughBalance):
+		return r.fail(ctx, fmt.Sprintf("Not enough balance in the %s wallet.", currencyName(o.Currency)), nil)
+	case ctx.Err() != nil:
+		return ctx.Err()
+	}
+	return r.fail(ctx, "Clore refused the order: "+cloreReason(err), nil)
+}
+
+// failover reports create_order errors after which the next offer is tried.
+func failover(err error) bool {
+	var ae *clore.APIError
+	return errors.Is(err, clore.ErrServerAlreadyRented) || errors.Is(err, clore.ErrCurrencyNotAllowed) ||
+		errors.Is(err, clore.ErrServerOffline) || errors.Is(err, clore.ErrTooLowPrice) ||
+		errors.As(err, &ae) && ae.Message == "price-changed"
+}
+
+// cloreReason is Clore's error string, or a short description.
+func cloreReason(err error) string {
+	var ae *clore.APIError
+	if errors.As(err, &ae) && ae.Message != "" {
+		return ae.Message
+	}
+	return userMessage(err)
+}
+
+// findCreatedOrder looks for the order create_order made. It never sends
+// create_order again: an order that does not show up fails the job.
+func (r *run) findCreatedOrder(ctx context.Context, p rentParams, cp rentCheckpoint) error {
+	found, err := r.s.findOrder(ctx, cp, r.s.o.ReconcileWindow)
+	if err != nil {
+		return r.retryLater(ctx, err)
+	}
+	if found == nil {
+		if cp.Uncertain {
+			return r.fail(ctx, fmt.Sprintf("Clore did not confirm the order on server %d and it did not appear in my_orders; nothing was rented.", cp.Offer.ServerID), nil)
+		}
+		return r.fail(ctx, fmt.Sprintf("Clore accepted the order on server %d but it did not appear in my_orders; check the Clore dashboard.", cp.Offer.ServerID), nil)
+	}
+	return r.adopt(ctx, p, cp, *found)
+}
+
+// findOrder polls my_orders for an order on the chosen server created since
+// the checkpoint's SentAt that clorebot does not know yet.
+func (s *Service) findOrder(ctx context.Context, cp rentCheckpoint, window time.Duration) (*clore.Order, error) {
+	deadline := time.Now().Add(window)
+	delay := window / 8
+	for {
+		orders, err := s.clore.MyOrders(ctx, true)
+		if err != nil {
+			return nil, err
+		}
+		var best *clore.Order
+		for i := range orders {
+			o := &orders[i]
+			if o.ServerID != cp.Offer.ServerID || time.Unix(o.CreatedUnix, 0).Before(cp.SentAt.Add(-reconcileSkew)) {
+				continue
+			}
+			if _, err := s.store.GetOrderByCloreID(ctx, o.ID); err == nil {
+				continue // another job's order
+			} else if !errors.Is(err, ErrNotFound) {
+				return nil, err
+			}
+			if best == nil || o.CreatedUnix < best.CreatedUnix {
+				best = o
+			}
+		}
+		if best != nil || !time.Now().Add(delay).Before(deadline) {
+			return best, nil
+		}
+		if err := sleep(ctx, delay); err != nil {
+			return nil, err
+		}
+		delay = min(delay*3/2, time.Until(deadline))
+	}
+}
+
+// adopt records the found order and moves on to provisioning.
+func (r *run) adopt(ctx context.Context, p rentParams, cp rentCheckpoint, co clore.Order) error {
+	now := r.s.clock.Now()
+	id := co.ID
+	created := time.Unix(co.CreatedUnix, 0).UTC()
+	expires := created.Add(time.Duration(p.Hours * float64(time.Hour)))
+	o := &Order{CloreOrderID: &id, ServerID: co.ServerID, GPUModel: cp.Offer.Model, GPUCount: cp.Offer.GPUCount,
+		Currency: co.Currency, Spot: cp.Offer.Spot, PricePerDay: co.Price, USDPerHour: cp.Offer.USDPerHour,
+		Image: co.Image, RequestedBy: r.job.RequestedBy, ReplyTarget: r.job.ReplyTarget, State: OrderProvisioning,
+		CreatedAt: created, ExpiresAt: &expires}
+	cp.Deadline, cp.CloreID = now.Add(r.s.o.ProvisionTimeout), id
+	if err := r.checkpoint(ctx, stepProvisioning, cp, o, r.event("order.created", o, nil)); err != nil {
+		return err
+	}
+	r.notify(ctx, Reply{Status: StatusRunning, Visibility: Public, Text: fmt.Sprintf("Provisioning order #%d: %s ×%d at %s/h…",
+		id, o.GPUModel, o.GPUCount, usd(o.USDPerHour))})
+	return nil
+}
+
+// provision waits until the order is online, then delivers the connection
+// details privately; past the deadline it cancels the order.
+func (r *run) provision(ctx context.Context, p rentParams, cp rentCheckpoint) error {
+	s := r.s
+	o, err := s.store.GetOrderByCloreID(ctx, cp.CloreID)
+	if err != nil {
+		return fmt.Errorf("commands: provisioning order: %w", err)
+	}
+	for {
+		live, err := s.liveOrder(ctx, *o.CloreOrderID)
+		if err != nil {
+			return r.retryLater(ctx, err)
+		}
+		switch {
+		case live == nil || live.Expired:
+			o.State, o.Error = OrderFailed, "the order ended while provisioning"
+			return r.fail(ctx, fmt.Sprintf("Order #%d ended before it came online.", *o.CloreOrderID), &o, r.event("order.failed", &o, nil))
+		case live.Online:
+			return r.running(ctx, p, cp, o, *live)
+		case !s.clock.Now().Before(cp.Deadline):
+			return r.provisionTimeout(ctx, o)
+		}
+		if err := sleep(ctx, s.o.PollInterval); err != nil {
+			return err
+		}
+	}
+}
+
+// liveOrder is the order as my_orders shows it now; nil when it is gone.
+func (s *Service) liveOrder(ctx context.Context, id int64) (*clore.Order, error) {
+	orders, err := s.clore.MyOrders(clore.WithPriority(ctx, clore.Background), true)
+	if err != nil {
+		return nil, err
+	}
+	for i := range orders {
+		if orders[i].ID == id {
+			return &orders[i], nil
+		}
+	}
+	return nil, nil
+}
+
+func (r *run) provisionTimeout(ctx context.Context, o Order) error {
+	id := *o.CloreOrderID
+	if err := r.s.clore.CancelOrder(ctx, id, ""); err != nil {
+		return r.retryLater(ctx, err)
+	}
+	o.State, o.Error = OrderFailed, "not online in time; cancelled"
+	msg := fmt.Sprintf("Order #%d was not online within %s; it was cancelled.", id, r.s.o.ProvisionTimeout)
+	return r.fail(ctx, msg, &o, r.event("order.failed", &o, map[string]any{"reason": "provision_timeout"}))
+}
+
+// running delivers the connection details to the requester only, then
+// records the order as running and the job as done.
+func (r *run) running(ctx context.Context, p rentParams, cp rentCheckpoint, o Order, live clore.Order) error {
+	id := *o.CloreOrderID
+	public := Reply{Status: StatusOK, Visibility: Public, Done: true, JobID: r.job.ID,
+		Title: fmt.Sprintf("Order #%d is running", id),
+		Text: fmt.Sprintf("%s ×%d at %s/h (%s per GPU), until %s. Connection details were sent to %s privately.",
+			o.GPUModel, o.GPUCount, usd(o.USDPerHour), usd(o.USDPerHour/float64(max(o.GPUCount, 1))),
+			o.ExpiresAt.UTC().Format("2006-01-02 15:04 MST"), r.job.RequestedBy),
+		Buttons: []Button{cancelButton(id)},
+		Private: connectionDetails(live, p),
+	}
+	r.notify(ctx, public)
+	o.State = OrderRunning
+	r.job.State = JobSucceeded
+	result, _ := json.Marshal(map[string]any{"order_id": id, "server_id": o.ServerID, "gpu": o.GPUModel,
+		"gpu_count": o.GPUCount, "usd_per_hour": o.USDPerHour, "expires_at": o.ExpiresAt.UTC().Format(time.RFC3339)})
+	r.job.Result = result
+	return r.checkpoint(ctx, stepProvisioning, cp, &o,
+		r.event("order.running", &o, nil), r.event("job.completed", &o, map[string]any{"state": JobSucceeded}))
+}
+
+// connectionDetails are for the requester's eyes only.
+func connectionDetails(o clore.Order, p rentParams) *PrivatePart {
+	pp := &PrivatePart{Title: fmt.Sprintf("Connect to order #%d", o.ID)}
+	host := ""
+	if len(o.PubCluster) > 0 {
+		host = o.PubCluster[0]
+	}
+	for _, tp := range o.TCPPorts {
+		if inner, outer, ok := strings.Cut(tp, ":"); ok && inner == "22" && host != "" {
+			pp.Fields = append(pp.Fields, Field{Name: "SSH", Value: fmt.Sprintf("ssh -p %s root@%s", outer, host)})
+		}
+	}
+	if p.SSHPassword != "" {
+		pp.Fields = append(pp.Fields, Field{Name: "Password", Value: p.SSHPassword})
+	} else {
+		pp.Fields = append(pp.Fields, Field{Name: "Key", Value: "the SSH key you gave"})
+	}
+	if o.HTTPPub != "" {
+		pp.Fields = append(pp.Fields, Field{Name: "HTTP", Value: "https://" + o.HTTPPub})
+	}
+	if len(pp.Fields) == 0 || !slices.ContainsFunc(pp.Fields, func(f Field) bool { return f.Name == "SSH" }) {
+		pp.Text = "Clore has not published an SSH port; see the Clore dashboard."
+	}
+	return pp
+}
+
+// retryLater handles an error that a later attempt may not meet (Clore
+// unreachable, rate limited): the step runs again after a pause, keeping its
+// checkpoint.
+func (r *run) retryLater(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	r.job.Attempts++
+	if r.job.Attempts > 20 {
+		return r.fail(ctx, "Clore kept failing: "+userMessage(err), nil)
+	}
+	r.s.log.LogAttrs(ctx, slog.LevelWarn, "job step will be retried", slog.String("job_id", r.job.ID), slog.Any("error", err))
+	return sleep(ctx, min(time.Duration(r.job.Attempts)*2*time.Second, 30*time.Second))
+}

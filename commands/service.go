@@ -1,0 +1,256 @@
+package commands
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/clorebot/clorebot/clore"
+)
+
+// Clore is the part of the Clore client the command layer uses.
+type Clore interface {
+	Marketplace(ctx context.Context) ([]clore.Server, error)
+	MyOrders(ctx context.Context, includeCompleted bool) ([]clore.Order, error)
+	Wallets(ctx context.Context) ([]clore.Wallet, error)
+	CreateOrder(ctx context.Context, req clore.CreateOrderRequest) error
+	CancelOrder(ctx context.Context, orderID int64, issue string) error
+}
+
+// Options configures a Service. Store and Clore are required.
+type Options struct {
+	Store    Store
+	Clore    Clore
+	Notifier Notifier // default: discards progress
+	Clock    Clock    // default: the system clock
+	Logger   *slog.Logger
+	Policy   Policy
+
+	DefaultImage string        // default "cloreai/ubuntu22.04-cuda-12.4"
+	MarketTTL    time.Duration // how long a marketplace snapshot serves; default 30 s
+	// PollInterval spaces my_orders polls while an order provisions (default 10 s).
+	PollInterval time.Duration
+	// ProvisionTimeout cancels an order that is not online in time (default 15 min).
+	ProvisionTimeout time.Duration
+	// ReconcileWindow is how long to look for a created order in my_orders
+	// before concluding it does not exist (default 30 s).
+	ReconcileWindow time.Duration
+	// MaxOfferAttempts bounds the fail-over between offers (default 3).
+	MaxOfferAttempts int
+	// WorkerID names this process's job leases (default random).
+	WorkerID string
+	// Lease is how long a worker holds a job between checkpoints (default 2 min).
+	Lease time.Duration
+	// Workers is the number of jobs Run executes at once (default 4).
+	Workers int
+	// AfterCheckpoint, if set, runs after every checkpoint of a job; an error
+	// stops the job there as a crash would (tests use it).
+	AfterCheckpoint func(j Job) error
+}
+
+// Service is the command layer.
+type Service struct {
+	o      Options
+	store  Store
+	clore  Clore
+	notify Notifier
+	clock  Clock
+	log    *slog.Logger
+	policy Policy
+
+	market marketCache
+	kick   chan string
+}
+
+// New returns a Service.
+func New(o Options) *Service {
+	if o.Notifier == nil {
+		o.Notifier = NotifierFunc(func(context.Context, Target, Reply) (string, error) { return "", nil })
+	}
+	if o.Clock == nil {
+		o.Clock = systemClock{}
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&o.MarketTTL, 30*time.Second)
+	def(&o.PollInterval, 10*time.Second)
+	def(&o.ProvisionTimeout, 15*time.Minute)
+	def(&o.ReconcileWindow, 30*time.Second)
+	def(&o.Lease, 2*time.Minute)
+	if o.DefaultImage == "" {
+		o.DefaultImage = "cloreai/ubuntu22.04-cuda-12.4"
+	}
+	if o.MaxOfferAttempts <= 0 {
+		o.MaxOfferAttempts = 3
+	}
+	if o.Workers <= 0 {
+		o.Workers = 4
+	}
+	if o.WorkerID == "" {
+		o.WorkerID = "worker-" + randomID(6)
+	}
+	s := &Service{o: o, store: o.Store, clore: o.Clore, notify: o.Notifier, clock: o.Clock,
+		log: o.Logger, policy: o.Policy, kick: make(chan string, 64)}
+	s.market.ttl = o.MarketTTL
+	return s
+}
+
+// Handle answers one request. Quick commands are answered in full; rent and
+// cancel become jobs and the reply carries the job id (Done false).
+func (s *Service) Handle(ctx context.Context, req Request) Reply {
+	if req.Action != nil {
+		return s.handleAction(ctx, req)
+	}
+	var cmd Command
+	if req.Command != nil {
+		cmd = *req.Command
+	} else {
+		var err error
+		if cmd, err = Parse(req.Text); err != nil {
+			r := errorReply(err)
+			s.audit(ctx, req, "parse", r, nil, nil)
+			return r
+		}
+	}
+	if err := s.policy.authorize(req.User, cmd); err != nil {
+		r := errorReply(err)
+		s.audit(ctx, req, cmd.AuditString(), r, nil, nil)
+		return r
+	}
+	var r Reply
+	var order *int64
+	var price *float64
+	switch cmd.Name {
+	case "help":
+		r = Reply{Status: StatusOK, Title: "clorebot help", Text: HelpText(cmd.Help.Topic), Visibility: Ephemeral, Done: true}
+	case "market":
+		r = s.handleMarket(ctx, cmd.Market)
+	case "status":
+		r = s.handleStatus(ctx, req, cmd.Status)
+	case "watch":
+		r = s.handleWatch(ctx, req, cmd.Watch)
+	case "rent":
+		r, price = s.handleRent(ctx, req, cmd.Rent)
+	case "cancel":
+		r = s.handleCancel(ctx, req, cmd.Cancel)
+		order = &cmd.Cancel.OrderID
+	default:
+		r = errorReply(&UsageError{Problem: "unknown command " + cmd.Name, Usage: Usage("")})
+	}
+	s.audit(ctx, req, cmd.AuditString(), r, order, price)
+	return r
+}
+
+// errorReply turns an error into the reply a user sees: usage errors and
+// policy denials say what was wrong; anything else is an internal error.
+func errorReply(err error) Reply {
+	var ue *UsageError
+	var d *denial
+	switch {
+	case errors.As(err, &ue):
+		return Reply{Status: StatusError, Text: ue.Problem, Usage: ue.Usage, Visibility: Ephemeral, Done: true}
+	case errors.As(err, &d):
+		return Reply{Status: StatusDenied, Text: d.msg, Visibility: Ephemeral, Done: true}
+	case errors.Is(err, ErrNotFound):
+		return Reply{Status: StatusError, Text: err.Error(), Visibility: Ephemeral, Done: true}
+	}
+	return Reply{Status: StatusError, Text: "internal error (ref " + randomID(4) + ")", Visibility: Ephemeral, Done: true}
+}
+
+// fail logs an internal error with a reference the user can quote.
+func (s *Service) fail(ctx context.Context, op string, err error) Reply {
+	var ue *UsageError
+	var d *denial
+	if errors.As(err, &ue) || errors.As(err, &d) {
+		return errorReply(err)
+	}
+	ref := randomID(4)
+	s.log.LogAttrs(ctx, slog.LevelError, op+" failed", slog.String("ref", ref), slog.Any("error", err))
+	return Reply{Status: StatusError, Text: fmt.Sprintf("%s failed: %s (ref %s)", op, userMessage(err), ref), Visibility: Ephemeral, Done: true}
+}
+
+// userMessage is what a user may read of an error: Clore's own conditions are
+// named; anything else stays internal.
+func userMessage(err error) string {
+	switch {
+	case errors.Is(err, clore.ErrRateLimited):
+		return "Clore is rate limiting us, try again in a moment"
+	case errors.Is(err, clore.ErrAuth):
+		return "Clore refused the API key"
+	case errors.Is(err, clore.ErrTransport), errors.Is(err, clore.ErrDatabase):
+		return "Clore did not answer properly"
+	case errors.Is(err, context.DeadlineExceeded):
+		return "timed out"
+	}
+	return "internal error"
+}
+
+// audit records one command; it never fails the command.
+func (s *Service) audit(ctx context.Context, req Request, command string, r Reply, order *int64, price *float64) {
+	outcome := r.Status
+	detail := r.Text
+	if len(detail) > 200 {
+		detail = detail[:200]
+	}
+	if r.JobID != "" {
+		detail = "job " + r.JobID
+	}
+	_, err := s.store.AppendAudit(ctx, AuditEntry{
+		At: s.clock.Now(), Actor: req.User, Platform: req.Platform, Channel: req.Channel,
+		Command: command, Outcome: outcome, OrderID: order, USDPerHour: price, Detail: detail,
+	})
+	if err != nil {
+		s.log.LogAttrs(ctx, slog.LevelError, "audit write failed", slog.Any("error", err))
+	}
+}
+
+// marketCache keeps one marketplace snapshot for a short time, so that a
+// burst of commands costs one Clore call.
+type marketCache struct {
+	ttl    time.Duration
+	mu     sync.Mutex
+	at     time.Time
+	offers []clore.Offer
+}
+
+// offers returns a snapshot no older than the TTL.
+func (s *Service) offers(ctx context.Context) ([]clore.Offer, error) {
+	m := &s.market
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.offers != nil && s.clock.Now().Sub(m.at) < m.ttl {
+		return m.offers, nil
+	}
+	servers, err := s.clore.Marketplace(ctx)
+	if err != nil {
+		return nil, err
+	}
+	m.offers, m.at = clore.Offers(servers), s.clock.Now()
+	return m.offers, nil
+}
+
+// forgetMarket drops the snapshot (after a rent changed the marketplace).
+func (s *Service) forgetMarket() {
+	s.market.mu.Lock()
+	s.market.offers = nil
+	s.market.mu.Unlock()
+}
+
+// randomID is n random bytes, base32, lower case.
+func randomID(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b))
+}

@@ -1,0 +1,338 @@
+package storage
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/clorebot/clorebot/commands"
+)
+
+const jobColumns = `id, kind, idempotency_key, state, step, requested_by, platform,
+	channel, reply_target, reply_ref, params, checkpoint, result, error, attempts,
+	lease_owner, lease_until, created_at, updated_at`
+
+// leaseFree is the SQL condition under which a job's lease may be taken by
+// anyone: nobody holds it, or it expired before the bound time.
+const leaseFree = `(lease_owner = '' OR lease_until IS NULL OR lease_until < ?)`
+
+// NewJobID returns a random, URL-safe job id: 128 bits from crypto/rand as 26
+// lowercase base32 characters.
+func NewJobID() string {
+	return strings.ToLower(rand.Text())
+}
+
+// CreateJob inserts j unless a job with the same IdempotencyKey exists, and
+// returns the stored job; created reports whether this call inserted it. An
+// empty j.ID gets [NewJobID]; zero CreatedAt and UpdatedAt get the store's
+// clock. Kind, IdempotencyKey and State are required, and Params, Checkpoint
+// and Result must be valid JSON or empty (stored as NULL, read back as nil).
+// The insert and the read back are one immediate transaction, so concurrent
+// calls with one key, from any number of Stores on the file, create exactly
+// one job and all return it. An id taken by a job with another key is an
+// [ErrConflict].
+func (s *Store) CreateJob(ctx context.Context, j commands.Job) (stored commands.Job, created bool, err error) {
+	if err := checkNewJob(j); err != nil {
+		return commands.Job{}, false, fmt.Errorf("storage: create job: %w", err)
+	}
+	if j.ID == "" {
+		j.ID = NewJobID()
+	}
+	now := s.now()
+	if j.CreatedAt.IsZero() {
+		j.CreatedAt = now
+	}
+	if j.UpdatedAt.IsZero() {
+		j.UpdatedAt = now
+	}
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return commands.Job{}, false, fmt.Errorf("storage: create job: %w", err)
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, `INSERT INTO jobs (`+jobColumns+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (idempotency_key) DO NOTHING`,
+		j.ID, j.Kind, j.IdempotencyKey, j.State, j.Step, j.RequestedBy, j.Platform,
+		j.Channel, j.ReplyTarget, j.ReplyRef, nullJSON(j.Params), nullJSON(j.Checkpoint),
+		nullJSON(j.Result), j.Error, j.Attempts, j.LeaseOwner, nullTime(j.LeaseUntil),
+		formatTime(j.CreatedAt), formatTime(j.UpdatedAt))
+	if err != nil {
+		return commands.Job{}, false, fmt.Errorf("storage: create job: %w", mapConstraint(err))
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return commands.Job{}, false, fmt.Errorf("storage: create job: %w", err)
+	}
+	stored, err = scanJob(tx.QueryRowContext(ctx,
+		`SELECT `+jobColumns+` FROM jobs WHERE idempotency_key = ?`, j.IdempotencyKey))
+	if err != nil {
+		return commands.Job{}, false, fmt.Errorf("storage: create job: read back: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return commands.Job{}, false, fmt.Errorf("storage: create job: %w", err)
+	}
+	return stored, n == 1, nil
+}
+
+// checkNewJob rejects a job CreateJob cannot store.
+func checkNewJob(j commands.Job) error {
+	switch {
+	case j.Kind == "":
+		return errors.New("kind is required")
+	case j.IdempotencyKey == "":
+		return errors.New("idempotency key is required")
+	case j.State == "":
+		return errors.New("state is required")
+	}
+	return checkJSON(map[string]json.RawMessage{
+		"params": j.Params, "checkpoint": j.Checkpoint, "result": j.Result,
+	})
+}
+
+// checkJSON rejects fields (by name) that are neither empty nor JSON, before
+// SQLite's CHECK would, with a message that names the field.
+func checkJSON(fields map[string]json.RawMessage) error {
+	for name, v := range fields {
+		if len(v) > 0 && !json.Valid(v) {
+			return fmt.Errorf("%s is not valid JSON", name)
+		}
+	}
+	return nil
+}
+
+// GetJob returns the job with id id, or [ErrNotFound].
+func (s *Store) GetJob(ctx context.Context, id string) (commands.Job, error) {
+	j, err := scanJob(s.read.QueryRowContext(ctx, `SELECT `+jobColumns+` FROM jobs WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		err = ErrNotFound
+	}
+	if err != nil {
+		return commands.Job{}, fmt.Errorf("storage: get job %s: %w", id, err)
+	}
+	return j, nil
+}
+
+// ClaimJob leases the job with id id to owner until until, and returns it,
+// when nobody holds the lease, the lease expired before now, or owner already
+// holds it (then the lease is extended or shortened to until). Otherwise it
+// returns [ErrLeased], or [ErrNotFound] when there is no such job. The lease
+// does not change UpdatedAt.
+func (s *Store) ClaimJob(ctx context.Context, id, owner string, now, until time.Time) (commands.Job, error) {
+	if owner == "" {
+		return commands.Job{}, fmt.Errorf("storage: claim job %s: owner is required", id)
+	}
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return commands.Job{}, fmt.Errorf("storage: claim job %s: %w", id, err)
+	}
+	defer tx.Rollback()
+	j, err := scanJob(tx.QueryRowContext(ctx, `UPDATE jobs SET lease_owner = ?, lease_until = ?
+		WHERE id = ? AND (`+leaseFree+` OR lease_owner = ?)
+		RETURNING `+jobColumns,
+		owner, formatTime(until), id, formatTime(now), owner))
+	if errors.Is(err, sql.ErrNoRows) {
+		err = missingOrLeased(ctx, tx, id)
+	}
+	if err != nil {
+		return commands.Job{}, fmt.Errorf("storage: claim job %s: %w", id, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return commands.Job{}, fmt.Errorf("storage: claim job %s: %w", id, err)
+	}
+	return j, nil
+}
+
+// missingOrLeased explains why a lease-guarded write matched no row.
+func missingOrLeased(ctx context.Context, tx *sql.Tx, id string) error {
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM jobs WHERE id = ?`, id).Scan(&n); err != nil {
+		return err
+	}
+	if n == 0 {
+		return ErrNotFound
+	}
+	return ErrLeased
+}
+
+// ReleaseJob drops owner's lease on the job with id id so that another
+// worker may claim it at once. It does nothing when owner does not hold the
+// lease (it expired and was taken, or was released already), and returns
+// [ErrNotFound] when there is no such job.
+func (s *Store) ReleaseJob(ctx context.Context, id, owner string) error {
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("storage: release job %s: %w", id, err)
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, `UPDATE jobs SET lease_owner = '', lease_until = NULL
+		WHERE id = ? AND lease_owner = ? AND lease_owner <> ''`, id, owner)
+	if err != nil {
+		return fmt.Errorf("storage: release job %s: %w", id, err)
+	}
+	if err := wantOneRow(res); errors.Is(err, ErrNotFound) {
+		err = missingOrLeased(ctx, tx, id)
+		if !errors.Is(err, ErrLeased) {
+			return fmt.Errorf("storage: release job %s: %w", id, err)
+		}
+	} else if err != nil {
+		return fmt.Errorf("storage: release job %s: %w", id, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("storage: release job %s: %w", id, err)
+	}
+	return nil
+}
+
+// ResumableJobs lists the queued or running jobs whose lease is free or
+// expired at now, oldest first: the jobs a worker should claim and resume.
+func (s *Store) ResumableJobs(ctx context.Context, now time.Time) ([]commands.Job, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT `+jobColumns+` FROM jobs
+		WHERE state IN (?, ?) AND `+leaseFree+`
+		ORDER BY created_at, rowid`,
+		commands.JobQueued, commands.JobRunning, formatTime(now))
+	if err != nil {
+		return nil, fmt.Errorf("storage: resumable jobs: %w", err)
+	}
+	defer rows.Close()
+	var out []commands.Job
+	for rows.Next() {
+		j, err := scanJob(rows)
+		if err != nil {
+			return nil, fmt.Errorf("storage: resumable jobs: %w", err)
+		}
+		out = append(out, j)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("storage: resumable jobs: %w", err)
+	}
+	return out, nil
+}
+
+// scanJob reads one row of jobColumns.
+func scanJob(sc scanner) (commands.Job, error) {
+	var (
+		j                          commands.Job
+		params, checkpoint, result sql.NullString
+		leaseUntil                 sql.NullString
+		created, updated           string
+	)
+	err := sc.Scan(&j.ID, &j.Kind, &j.IdempotencyKey, &j.State, &j.Step, &j.RequestedBy,
+		&j.Platform, &j.Channel, &j.ReplyTarget, &j.ReplyRef, &params, &checkpoint,
+		&result, &j.Error, &j.Attempts, &j.LeaseOwner, &leaseUntil, &created, &updated)
+	if err != nil {
+		return commands.Job{}, err
+	}
+	j.Params, j.Checkpoint, j.Result = rawJSON(params), rawJSON(checkpoint), rawJSON(result)
+	if until, err := parseNullTime(leaseUntil); err != nil {
+		return commands.Job{}, err
+	} else if until != nil {
+		j.LeaseUntil = *until
+	}
+	if j.CreatedAt, err = parseTime(created); err != nil {
+		return commands.Job{}, err
+	}
+	if j.UpdatedAt, err = parseTime(updated); err != nil {
+		return commands.Job{}, err
+	}
+	return j, nil
+}
+
+// nullJSON stores an empty JSON value as NULL.
+func nullJSON(v json.RawMessage) sql.NullString {
+	return sql.NullString{String: string(v), Valid: len(v) > 0}
+}
+
+// rawJSON reads a nullable JSON column; NULL is nil.
+func rawJSON(v sql.NullString) json.RawMessage {
+	if !v.Valid {
+		return nil
+	}
+	return json.RawMessage(v.String)
+}
+
+// nullTime stores a zero time as NULL.
+func nullTime(t time.Time) sql.NullString {
+	if t.IsZero() {
+		return sql.NullString{}
+	}
+	return sql.NullString{String: formatTime(t), Valid: true}
+}
+
+// SaveJob writes u in one transaction, all or nothing: the job's State, Step,
+// Checkpoint, Result, Error, Attempts and ReplyRef (UpdatedAt becomes now);
+// u.Order, inserted and linked to the job when its ID is 0, else updated;
+// and u.Events, appended to the outbox. It fails with [ErrLeased] unless owner
+// holds the job's lease (an expired lease that nobody else claimed still
+// counts), [ErrNotFound] for a missing job or order, and [ErrConflict] when
+// the order's Clore order id belongs to another order. On success it sets
+// u.Job.UpdatedAt, u.Order's ID and times, and each event's ID, CreatedAt
+// (when zero) and Data (when empty, "{}").
+func (s *Store) SaveJob(ctx context.Context, owner string, u *commands.JobUpdate) error {
+	id := u.Job.ID
+	err := checkJSON(map[string]json.RawMessage{"checkpoint": u.Job.Checkpoint, "result": u.Job.Result})
+	if err != nil {
+		return fmt.Errorf("storage: save job %s: %w", id, err)
+	}
+	if u.Job.State == "" {
+		return fmt.Errorf("storage: save job %s: state is required", id)
+	}
+	now := s.now()
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("storage: save job %s: %w", id, err)
+	}
+	defer tx.Rollback()
+	if err := updateLeasedJob(ctx, tx, owner, u.Job, now); err != nil {
+		return fmt.Errorf("storage: save job %s: %w", id, err)
+	}
+	var order Order
+	if u.Order != nil {
+		order = *u.Order
+		if order.ID == 0 {
+			order, err = insertOrder(ctx, tx, order, id, now)
+		} else {
+			err = updateOrder(ctx, tx, order, now)
+			order.UpdatedAt = now
+		}
+		if err != nil {
+			return fmt.Errorf("storage: save job %s: order: %w", id, err)
+		}
+	}
+	events, err := appendEvents(ctx, tx, u.Events, now)
+	if err != nil {
+		return fmt.Errorf("storage: save job %s: %w", id, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("storage: save job %s: %w", id, err)
+	}
+	u.Job.UpdatedAt = now
+	if u.Order != nil {
+		*u.Order = order
+	}
+	copy(u.Events, events)
+	return nil
+}
+
+// updateLeasedJob writes j's mutable fields when owner holds its lease.
+func updateLeasedJob(ctx context.Context, tx *sql.Tx, owner string, j commands.Job, now time.Time) error {
+	res, err := tx.ExecContext(ctx, `UPDATE jobs SET state = ?, step = ?, checkpoint = ?,
+		result = ?, error = ?, attempts = ?, reply_ref = ?, updated_at = ?
+		WHERE id = ? AND lease_owner = ? AND lease_owner <> ''`,
+		j.State, j.Step, nullJSON(j.Checkpoint), nullJSON(j.Result), j.Error, j.Attempts,
+		j.ReplyRef, formatTime(now), j.ID, owner)
+	if err != nil {
+		return err
+	}
+	if err := wantOneRow(res); errors.Is(err, ErrNotFound) {
+		return missingOrLeased(ctx, tx, j.ID)
+	} else if err != nil {
+		return err
+	}
+	return nil
+}
