@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/clorebot/clorebot/clore"
+	"github.com/clorebot/clorebot/clore/sandbox"
 	"github.com/clorebot/clorebot/commands"
 )
 
@@ -213,4 +214,26 @@ func (c takeFirst) CreateOrder(ctx context.Context, r clore.CreateOrderRequest) 
 		return &clore.APIError{Endpoint: "create_order", HTTPStatus: 200, Code: 6, Message: "server-already-rented"}
 	}
 	return c.Clore.CreateOrder(ctx, r)
+}
+
+// An order that does not come online in time is cancelled and reported.
+func TestRentCancelsWhenNotOnlineInTime(t *testing.T) {
+	h := newHarness(t, func(o *sandbox.Options) { o.ProvisionDelay = time.Hour })
+	svc := h.service(func(o *commands.Options) { o.ProvisionTimeout = 300 * time.Millisecond })
+	r := svc.Handle(context.Background(), req("slack:ALICE", "rent 3090"))
+	job, err := svc.RunJob(context.Background(), r.JobID)
+	if err != nil || job.State != commands.JobFailed || !strings.Contains(job.Error, "not online") {
+		t.Fatalf("job = %+v, %v", job, err)
+	}
+	if active, _ := h.client.MyOrders(context.Background(), false); len(active) != 0 {
+		t.Fatalf("order left running: %+v", active)
+	}
+	local, _ := h.store.ListOrders(context.Background(), commands.OrderFilter{})
+	if len(local) != 1 || local[0].State != commands.OrderFailed {
+		t.Fatalf("local = %+v", local)
+	}
+	last := h.replies.all()
+	if final := last[len(last)-1]; final.Status != commands.StatusFailed || !final.Done {
+		t.Fatalf("final reply = %+v", final)
+	}
 }

@@ -520,7 +520,7 @@ func TestParseLinearTime(t *testing.T) {
 			}
 			tBig := minParseTime(big)
 			tSmall := minParseTime(small)
-			if tBig > parseTimeLimit(t) {
+			if tBig > parseTimeLimit() {
 				t.Errorf("parsing %d bytes took %v", len(big), tBig)
 			}
 			// Linear growth is 4x; quadratic would be 16x. Allow noise.
@@ -543,7 +543,7 @@ func minParseTime(text string) time.Duration {
 
 // parseTimeLimit is 1 ms, with headroom under the race detector, which
 // slows code down several times.
-func parseTimeLimit(t testing.TB) time.Duration {
+func parseTimeLimit() time.Duration {
 	if raceEnabled() {
 		return 10 * time.Millisecond
 	}

@@ -118,3 +118,34 @@ func TestConfirmButtonRechecksWhoClicks(t *testing.T) {
 		t.Fatalf("%d orders", n)
 	}
 }
+
+// Orders already on record count against the hourly and team limits.
+func TestGuardrailsOrdersPerHourAndTeam(t *testing.T) {
+	tests := []struct {
+		name   string
+		policy func(*commands.Policy)
+		user   string
+		want   string
+	}{
+		{"orders per hour per user", func(p *commands.Policy) { p.MaxOrdersPerHour = 2; p.MaxActiveOrders = 10 }, "slack:ALICE", "last hour"},
+		{"team active orders", func(p *commands.Policy) { p.MaxTeamActiveOrders = 2; p.MaxActiveOrders = 10 }, "slack:BOB", "the team has 2"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t)
+			tt.policy(&h.policy)
+			for i := range 2 {
+				id := int64(100 + i)
+				o := commands.Order{CloreOrderID: &id, ServerID: id, GPUModel: "RTX 3090", GPUCount: 1, USDPerHour: 0.2,
+					RequestedBy: "slack:ALICE", State: commands.OrderRunning}
+				if err := h.store.CreateOrder(context.Background(), &o); err != nil {
+					t.Fatal(err)
+				}
+			}
+			r := h.service().Handle(context.Background(), req(tt.user, "rent 3090"))
+			if r.Status != commands.StatusDenied || !strings.Contains(r.Text, tt.want) {
+				t.Fatalf("reply = %+v", r)
+			}
+		})
+	}
+}

@@ -33,6 +33,7 @@ type cli struct {
 	Serve      serveCmd   `cmd:"" help:"Run every configured front door, the scheduler and the HTTP listener."`
 	Exec       execCmd    `cmd:"" help:"Run one command (rent, cancel, status, watch, market, help) and print the reply."`
 	ConfigCmds configCmds `cmd:"" name:"config" help:"Inspect the configuration."`
+	Audit      auditCmd   `cmd:"" help:"Print the audit log of commands and buttons."`
 	Migrate    migrateCmd `cmd:"" help:"Apply pending database migrations."`
 	Version    versionCmd `cmd:"" help:"Print the version."`
 
@@ -114,16 +115,12 @@ func Main(ctx context.Context, args, environ []string, stdout, stderr io.Writer)
 	case err == nil:
 		return exitOK
 	case errors.As(err, &ue):
-		fmt.Fprintf(stderr, "clorebot: invalid configuration:\n%s\n", indent(ue.err.Error()))
+		fmt.Fprintf(stderr, "clorebot: %s\n", strings.ReplaceAll(ue.err.Error(), "\n", "\nclorebot: "))
 		return exitUsage
 	default:
 		fmt.Fprintf(stderr, "clorebot: %v\n", err)
 		return exitFailure
 	}
-}
-
-func indent(s string) string {
-	return "  " + strings.ReplaceAll(s, "\n", "\n  ")
 }
 
 // newLogger builds the process's slog logger from the configuration.

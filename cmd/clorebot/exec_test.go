@@ -51,3 +51,22 @@ func TestExecRentStatusCancel(t *testing.T) {
 		t.Fatalf("bad rent: exit %d\n%s", code, out)
 	}
 }
+
+func TestAuditCommand(t *testing.T) {
+	dir := t.TempDir()
+	if code, out, _ := run(t, dir, nil, "exec", "--sandbox", "--as", "slack:U9", "rent", "3090"); code == 0 || !strings.Contains(out, "denied") {
+		t.Fatalf("viewer rent: %d %s", code, out)
+	}
+	code, out, _ := run(t, dir, nil, "audit", "--sandbox")
+	if code != 0 || !strings.Contains(out, "slack:U9") || !strings.Contains(out, "rent RTX 3090") || !strings.Contains(out, "denied") {
+		t.Fatalf("audit: %d\n%s", code, out)
+	}
+	code, out, _ = run(t, dir, nil, "audit", "--sandbox", "--json", "--since", "1d")
+	var row commands.AuditEntry
+	if code != 0 || json.Unmarshal([]byte(strings.SplitN(out, "\n", 2)[0]), &row) != nil || row.Outcome != "denied" {
+		t.Fatalf("audit --json: %d\n%s", code, out)
+	}
+	if code, _, stderr := run(t, dir, nil, "audit", "--since", "yesterday"); code != exitUsage || !strings.Contains(stderr, "--since") {
+		t.Fatalf("bad --since: %d %s", code, stderr)
+	}
+}

@@ -1,0 +1,86 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/clorebot/clorebot/commands"
+	"github.com/clorebot/clorebot/storage"
+)
+
+// auditCmd prints the audit log.
+type auditCmd struct {
+	Since string `help:"Only rows since this long ago (24h, 7d) or this time (RFC 3339)." default:"24h"`
+	JSON  bool   `help:"One JSON object per line."`
+	Limit int    `help:"At most this many rows (0 = all)." default:"1000"`
+}
+
+// Run prints the rows, oldest first.
+func (a auditCmd) Run(e *env) error {
+	since, err := parseSince(a.Since, time.Now())
+	if err != nil {
+		return &usageError{fmt.Errorf("--since: %w", err)}
+	}
+	cfg, err := e.load()
+	if err != nil {
+		return err
+	}
+	st, err := storage.OpenAndMigrate(e.ctx, cfg.Storage.Path)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	rows, err := st.ListAudit(e.ctx, commands.AuditFilter{Since: since, Limit: a.Limit})
+	if err != nil {
+		return err
+	}
+	if a.JSON {
+		enc := json.NewEncoder(e.stdout)
+		for _, r := range rows {
+			if err := enc.Encode(r); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "TIME\tWHO\tWHERE\tCOMMAND\tOUTCOME\tORDER\tUSD/H\tDETAIL")
+	for _, r := range rows {
+		order, price := "", ""
+		if r.OrderID != nil {
+			order = fmt.Sprint(*r.OrderID)
+		}
+		if r.USDPerHour != nil {
+			price = fmt.Sprintf("%.3f", *r.USDPerHour)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.At.UTC().Format(time.RFC3339), r.Actor,
+			strings.TrimSpace(r.Platform+" "+r.Channel), r.Command, r.Outcome, order, price, r.Detail)
+	}
+	return tw.Flush()
+}
+
+// parseSince reads "24h", "7d", "1d12h" or an RFC 3339 time.
+func parseSince(s string, now time.Time) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	days := time.Duration(0)
+	if d, rest, ok := strings.Cut(s, "d"); ok {
+		var n int
+		if _, err := fmt.Sscanf(d, "%d", &n); err != nil || n < 0 {
+			return time.Time{}, fmt.Errorf("%q is neither a duration (24h, 7d) nor an RFC 3339 time", s)
+		}
+		days, s = time.Duration(n)*24*time.Hour, rest
+	}
+	var d time.Duration
+	if s != "" {
+		var err error
+		if d, err = time.ParseDuration(s); err != nil || d < 0 {
+			return time.Time{}, fmt.Errorf("%q is neither a duration (24h, 7d) nor an RFC 3339 time", s)
+		}
+	}
+	return now.Add(-(days + d)), nil
+}
