@@ -541,13 +541,14 @@ func minParseTime(text string) time.Duration {
 	return best
 }
 
-// parseTimeLimit is 1 ms, with headroom under the race detector, which
-// slows code down several times.
+// parseTimeLimit is a guard against pathological inputs, not a performance
+// figure (BenchmarkParseRent is): 40x the typical worst case, more under the
+// race detector, so that a loaded CI machine does not fail it.
 func parseTimeLimit() time.Duration {
 	if raceEnabled() {
-		return 10 * time.Millisecond
+		return 50 * time.Millisecond
 	}
-	return time.Millisecond
+	return 5 * time.Millisecond
 }
 
 func BenchmarkParseRent(b *testing.B) {
