@@ -115,6 +115,13 @@ func (s *Service) RunJob(ctx context.Context, id string) (Job, error) {
 	return r.job, nil
 }
 
+// Job returns a job's current state, for callers that follow a job another
+// worker runs.
+func (s *Service) Job(ctx context.Context, id string) (Job, error) { return s.store.GetJob(ctx, id) }
+
+// Terminal reports whether a job state is final.
+func Terminal(state string) bool { return terminal(state) }
+
 func terminal(state string) bool {
 	return state == JobSucceeded || state == JobFailed || state == JobCancelled
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os/user"
 	"strings"
+	"time"
 
 	"github.com/clorebot/clorebot/commands"
 )
@@ -54,6 +55,11 @@ func (x execCmd) Run(e *env) error {
 	print(reply)
 	if reply.JobID != "" && reply.Status == commands.StatusQueued {
 		job, err := svc.RunJob(e.ctx, reply.JobID)
+		if errors.Is(err, commands.ErrLeased) {
+			// A running `clorebot serve` on the same database took the job.
+			fmt.Fprintln(e.stderr, "the job is being run by another clorebot process; following it")
+			job, err = follow(e.ctx, svc, reply.JobID)
+		}
 		if err != nil {
 			return err
 		}
@@ -85,4 +91,22 @@ func (x execCmd) identity() string {
 		name = u.Username
 	}
 	return commands.PlatformCLI + ":" + name
+}
+
+// follow waits until another process has finished the job.
+func follow(ctx context.Context, svc *commands.Service, id string) (commands.Job, error) {
+	for {
+		job, err := svc.Job(ctx, id)
+		if err != nil || commands.Terminal(job.State) {
+			if job.Error != "" {
+				return job, fmt.Errorf("job %s failed: %s", id, job.Error)
+			}
+			return job, err
+		}
+		select {
+		case <-ctx.Done():
+			return job, ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
 }
