@@ -140,3 +140,13 @@ func usd(v float64) string {
 	}
 	return fmt.Sprintf("$%.2f", v)
 }
+
+// Market is the marketplace summary per GPU model (GET /webhook/marketplace),
+// from the cached snapshot.
+func (s *Service) Market(ctx context.Context) ([]ModelSummary, error) {
+	offers, err := s.offers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return Summarize(offers, s.policy.MinReliability), nil
+}

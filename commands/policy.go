@@ -112,3 +112,6 @@ func (p *Policy) authorize(id string, c Command) error {
 	}
 	return nil
 }
+
+// RoleOf returns the role the service's policy gives an identity.
+func (s *Service) RoleOf(id string) Role { return s.policy.Role(id) }
