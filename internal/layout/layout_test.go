@@ -14,26 +14,28 @@ import (
 
 const module = "github.com/clorebot/clorebot"
 
-// rule forbids packages under `from` to depend, directly or not, on packages
-// under any of `not`.
+// rule forbids packages under `from` to depend on packages under any of
+// `not`: directly only when direct is set, else also through other packages.
 type rule struct {
-	from string
-	not  []string
-	why  string
+	from   string
+	not    []string
+	why    string
+	direct bool
 }
 
 var rules = []rule{
-	{"clore", []string{"bot", "commands", "scheduler", "storage", "internal", "cmd"}, "clore imports nothing of the project"},
-	{"storage", []string{"bot", "scheduler", "cmd"}, "storage imports no front door"},
-	{"commands", []string{"bot", "storage", "scheduler", "cmd", "clore/sandbox"}, "commands declares the interfaces it consumes"},
-	{"bot", []string{"storage", "clore", "scheduler", "cmd"}, "front doors talk to commands only"},
-	{"scheduler", []string{"bot", "cmd"}, "scheduler posts to chat only through a notifier interface"},
-	{"internal", []string{"bot", "commands", "scheduler", "storage", "cmd"}, "internal helpers stay below the layers"},
+	{"clore", []string{"bot", "commands", "scheduler", "storage", "internal", "cmd"}, "clore imports nothing of the project", false},
+	{"storage", []string{"bot", "scheduler", "cmd"}, "storage imports no front door", false},
+	{"commands", []string{"bot", "storage", "scheduler", "cmd", "clore/sandbox"}, "commands declares the interfaces it consumes", false},
+	{"bot", []string{"storage", "clore", "scheduler", "cmd"}, "front doors import commands and their SDK, never storage or clore", true},
+	{"bot", []string{"storage", "scheduler", "cmd"}, "front doors reach storage only through commands' interfaces", false},
+	{"scheduler", []string{"bot", "cmd"}, "scheduler posts to chat only through a notifier interface", false},
+	{"internal", []string{"bot", "commands", "scheduler", "storage", "cmd"}, "internal helpers stay below the layers", false},
 }
 
 func TestDependencyDirection(t *testing.T) {
 	root := repoRoot(t)
-	cmd := exec.Command("go", "list", "-deps", "-f", `{{if .Module}}{{if eq .Module.Path "`+module+`"}}{{.ImportPath}} {{join .Deps " "}}{{end}}{{end}}`, "./...")
+	cmd := exec.Command("go", "list", "-deps", "-f", `{{if .Module}}{{if eq .Module.Path "`+module+`"}}{{.ImportPath}} {{join .Deps " "}} | {{join .Imports " "}}{{end}}{{end}}`, "./...")
 	cmd.Dir = root
 	out, err := cmd.Output()
 	if err != nil {
@@ -43,7 +45,8 @@ func TestDependencyDirection(t *testing.T) {
 	sc := bufio.NewScanner(bytes.NewReader(out))
 	sc.Buffer(make([]byte, 1<<20), 1<<24)
 	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
+		deps, imports, _ := strings.Cut(sc.Text(), " | ")
+		fields := strings.Fields(deps)
 		if len(fields) == 0 {
 			continue
 		}
@@ -53,7 +56,11 @@ func TestDependencyDirection(t *testing.T) {
 				continue
 			}
 			checked++
-			for _, dep := range fields[1:] {
+			list := fields[1:]
+			if r.direct {
+				list = strings.Fields(imports)
+			}
+			for _, dep := range list {
 				if !strings.HasPrefix(dep, module+"/") {
 					continue
 				}
