@@ -1,0 +1,160 @@
+package storage
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// ClaimWebhook records an inbound webhook message (key name, message id)
+// with the hash of its request the first time it is seen, and reports
+// whether this call is the first. For a known message it returns the stored
+// hash, status and answer; status is 0 while the first delivery is being
+// processed. A record still at status 0 whose claim is older than
+// staleBefore was left by a delivery that died: when its hash equals
+// bodyHash, this call takes the claim over and is the first. Concurrent
+// calls for one message, from any number of Stores on the file, see exactly
+// one first. now is recorded as the creation and claim time.
+func (s *Store) ClaimWebhook(ctx context.Context, key, id string, bodyHash []byte, now, staleBefore time.Time) (first bool, storedHash []byte, status int, answer []byte, err error) {
+	if key == "" || id == "" || len(bodyHash) == 0 {
+		return false, nil, 0, nil, errors.New("storage: claim webhook: key, id and hash are required")
+	}
+	// A duplicate usually finds the record with a read, without queueing
+	// behind the single writer.
+	rec, err := getWebhook(ctx, s.read, key, id)
+	switch {
+	case err == nil && !rec.takeOver(bodyHash, staleBefore):
+		return false, rec.hash, rec.status, rec.answer, nil
+	case err != nil && !errors.Is(err, ErrNotFound):
+		return false, nil, 0, nil, fmt.Errorf("storage: claim webhook: %w", err)
+	}
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return false, nil, 0, nil, fmt.Errorf("storage: claim webhook: %w", err)
+	}
+	defer tx.Rollback()
+	ts := formatTime(now)
+	res, err := tx.ExecContext(ctx, `INSERT INTO webhook_requests (key, id, body_hash, created_at, claimed_at)
+		VALUES (?, ?, ?, ?, ?) ON CONFLICT (key, id) DO NOTHING`, key, id, bodyHash, ts, ts)
+	if err != nil {
+		return false, nil, 0, nil, fmt.Errorf("storage: claim webhook: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return false, nil, 0, nil, fmt.Errorf("storage: claim webhook: %w", err)
+	} else if n == 1 {
+		if err := tx.Commit(); err != nil {
+			return false, nil, 0, nil, fmt.Errorf("storage: claim webhook: %w", err)
+		}
+		return true, nil, 0, nil, nil
+	}
+	rec, err = getWebhook(ctx, tx, key, id)
+	if err != nil {
+		return false, nil, 0, nil, fmt.Errorf("storage: claim webhook: %w", err)
+	}
+	if !rec.takeOver(bodyHash, staleBefore) {
+		return false, rec.hash, rec.status, rec.answer, nil
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE webhook_requests SET claimed_at = ? WHERE key = ? AND id = ?`, ts, key, id); err != nil {
+		return false, nil, 0, nil, fmt.Errorf("storage: claim webhook: take over: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return false, nil, 0, nil, fmt.Errorf("storage: claim webhook: %w", err)
+	}
+	return true, nil, 0, nil, nil
+}
+
+// webhookRecord is one row of webhook_requests.
+type webhookRecord struct {
+	hash    []byte
+	status  int
+	answer  []byte
+	claimed time.Time
+}
+
+// takeOver reports whether a claim was abandoned by a delivery that died.
+func (r webhookRecord) takeOver(hash []byte, staleBefore time.Time) bool {
+	return r.status == 0 && r.claimed.Before(staleBefore) && bytes.Equal(r.hash, hash)
+}
+
+func getWebhook(ctx context.Context, q querier, key, id string) (webhookRecord, error) {
+	var (
+		r       webhookRecord
+		claimed string
+	)
+	err := q.QueryRowContext(ctx, `SELECT body_hash, status, answer, claimed_at FROM webhook_requests
+		WHERE key = ? AND id = ?`, key, id).Scan(&r.hash, &r.status, &r.answer, &claimed)
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, ErrNotFound
+	}
+	if err != nil {
+		return r, err
+	}
+	r.claimed, err = parseTime(claimed)
+	return r, err
+}
+
+// FinishWebhook stores the answer (HTTP status and body) of a claimed
+// message. A message already answered keeps its first answer; an unknown
+// one is [ErrNotFound].
+func (s *Store) FinishWebhook(ctx context.Context, key, id string, status int, answer []byte, now time.Time) error {
+	if status < 100 || status > 599 {
+		return fmt.Errorf("storage: finish webhook: status %d is not an HTTP status", status)
+	}
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("storage: finish webhook: %w", err)
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, `UPDATE webhook_requests SET status = ?, answer = ?, finished_at = ?
+		WHERE key = ? AND id = ? AND status = 0`, status, answer, formatTime(now), key, id)
+	if err != nil {
+		return fmt.Errorf("storage: finish webhook: %w", err)
+	}
+	if err := wantOneRow(res); errors.Is(err, ErrNotFound) {
+		if _, err := getWebhook(ctx, tx, key, id); err != nil {
+			return fmt.Errorf("storage: finish webhook: %w", err)
+		}
+	} else if err != nil {
+		return fmt.Errorf("storage: finish webhook: %w", err)
+	}
+	return tx.Commit()
+}
+
+// ForgetWebhook deletes a claimed message that has no answer yet, so that a
+// retry is processed afresh. Answered or unknown messages are left alone.
+func (s *Store) ForgetWebhook(ctx context.Context, key, id string) error {
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("storage: forget webhook: %w", err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `DELETE FROM webhook_requests WHERE key = ? AND id = ? AND status = 0`, key, id); err != nil {
+		return fmt.Errorf("storage: forget webhook: %w", err)
+	}
+	return tx.Commit()
+}
+
+// PurgeWebhooks deletes the messages first seen before `before` and returns
+// how many it deleted.
+func (s *Store) PurgeWebhooks(ctx context.Context, before time.Time) (int, error) {
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("storage: purge webhooks: %w", err)
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, `DELETE FROM webhook_requests WHERE created_at < ?`, formatTime(before))
+	if err != nil {
+		return 0, fmt.Errorf("storage: purge webhooks: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("storage: purge webhooks: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("storage: purge webhooks: %w", err)
+	}
+	return int(n), nil
+}
