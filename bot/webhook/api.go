@@ -1,0 +1,505 @@
+package webhook
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/clorebot/clorebot/commands"
+)
+
+// CommandService is the part of the command layer the webhook routes call;
+// *commands.Service implements it.
+type CommandService interface {
+	Handle(ctx context.Context, req commands.Request) commands.Reply
+	Job(ctx context.Context, id string) (commands.Job, error)
+	Market(ctx context.Context) ([]commands.ModelSummary, error)
+	RoleOf(id string) commands.Role
+}
+
+// APIOptions configures the signed webhook routes of DESIGN.md §5.
+type APIOptions struct {
+	// Service runs the commands (required). Its policy gives each key's
+	// identity, webhook:<name>, its role.
+	Service CommandService
+	// Keys are the inbound identities; a request signed by none gets 401.
+	Keys []Key
+	// LegacySignatures accepts the compatibility scheme (X-Webhook-Signature).
+	LegacySignatures bool
+	// PublicMarketplace serves GET /webhook/marketplace without a signature.
+	PublicMarketplace bool
+	// Tolerance bounds signed timestamps in both directions (default 5 min).
+	Tolerance time.Duration
+	// DedupWindow is how long a message id is remembered (default 24 h).
+	DedupWindow time.Duration
+	// RatePerMinute and IPRatePerMinute are the token-bucket rates per key
+	// and per remote address (bursts of the same size); 0 is unlimited.
+	RatePerMinute, IPRatePerMinute int
+	// Dedup remembers message ids and their answers; default a MemoryDedup
+	// (one process only; serve passes the database).
+	Dedup DedupStore
+	// Now is the clock (default time.Now).
+	Now    func() time.Time
+	Logger *slog.Logger
+	// TrustProxyHeaders takes the caller's address from X-Forwarded-For
+	// (the right-most entry) instead of the TCP peer: set it only behind a
+	// proxy that appends that header.
+	TrustProxyHeaders bool
+}
+
+// API serves the signed webhook routes. Mount adds them to a Server.
+type API struct {
+	o      APIOptions
+	svc    CommandService
+	dedup  DedupStore
+	keyLim *limiter
+	ipLim  *limiter
+	log    *slog.Logger
+	// dedupWait bounds how long a duplicate waits for the first answer.
+	dedupWait time.Duration
+}
+
+// NewAPI returns the webhook routes configured by o.
+func NewAPI(o APIOptions) *API {
+	if o.Tolerance <= 0 {
+		o.Tolerance = DefaultTolerance
+	}
+	if o.DedupWindow <= 0 {
+		o.DedupWindow = DefaultDedupWindow
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Dedup == nil {
+		o.Dedup = NewMemoryDedup()
+	}
+	return &API{o: o, svc: o.Service, dedup: o.Dedup, log: o.Logger, dedupWait: dedupWait,
+		keyLim: newLimiter(o.RatePerMinute), ipLim: newLimiter(o.IPRatePerMinute)}
+}
+
+func (a *API) now() time.Time { return a.o.Now() }
+
+// route is one endpoint: a method pattern and what serves it once the
+// request is admitted.
+type route struct {
+	pattern string
+	name    string // DecodeBody's route for POST bodies; "" for GET routes
+	public  bool   // served unsigned when APIOptions.PublicMarketplace
+	serve   func(ctx context.Context, c *call) answer
+}
+
+// Mount registers the webhook routes on s. Unknown paths and methods get
+// the Server's JSON 404 and 405.
+func (a *API) Mount(s *Server) {
+	for _, name := range []string{RouteCreateOrder, RouteCancelOrder, RoutePriceAlert, RouteStatus, RouteCommand} {
+		rt := route{pattern: "POST /webhook/" + name, name: name}
+		rt.serve = func(ctx context.Context, c *call) answer { return a.serveCommand(ctx, rt, c) }
+		s.Handle(rt.pattern, a.handler(rt))
+	}
+	s.Handle("GET /webhook/jobs/{id}", a.handler(route{pattern: "GET /webhook/jobs/{id}", serve: a.serveJob}))
+	s.Handle("GET /webhook/marketplace", a.handler(route{pattern: "GET /webhook/marketplace", public: true, serve: a.serveMarket}))
+}
+
+// call is an admitted request.
+type call struct {
+	r        *http.Request
+	body     []byte
+	key      string // the key that signed it; "" on a public route
+	id       string // message id for dedup and idempotency; "" when none
+	idHeader string // the header id came from, for errors
+}
+
+func (c *call) identity() string { return commands.PlatformWebhook + ":" + c.key }
+
+// answer is an HTTP answer with a JSON body.
+type answer struct {
+	status     int
+	body       []byte
+	retryAfter int  // seconds; 0 for none
+	replayed   bool // the first delivery's answer to a duplicate
+	jobID      string
+}
+
+func jsonAnswer(status int, v any) answer {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false) // usage lines hold <gpu>; the answer is JSON, never HTML
+	if err := enc.Encode(v); err != nil {
+		// Every answer type marshals; keep the contract anyway.
+		return answer{status: http.StatusInternalServerError, body: []byte(`{"error":"internal error"}` + "\n")}
+	}
+	return answer{status: status, body: buf.Bytes()}
+}
+
+func errorAnswer(status int, msg string) answer {
+	return jsonAnswer(status, errorBody{Error: msg})
+}
+
+type errorBody struct {
+	Error string `json:"error"`
+	Usage string `json:"usage,omitempty"`
+}
+
+// handler runs the checks every route shares, in the documented order,
+// then the route itself, and writes and logs the answer.
+func (a *API) handler(rt route) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		c, ans, ok := a.admit(w, r, rt)
+		if ok {
+			ans = rt.serve(r.Context(), c)
+		}
+		writeAnswer(w, ans)
+		a.logRequest(r, rt, c, ans, time.Since(start))
+	})
+}
+
+// admit checks the address's rate, the content type, the body's size, the
+// signature and the key's rate. It returns the refusal when one fails.
+func (a *API) admit(w http.ResponseWriter, r *http.Request, rt route) (*call, answer, bool) {
+	c := &call{r: r}
+	addr := remoteAddress(r, a.o.TrustProxyHeaders)
+	if ok, wait := a.ipLim.allow(addr, a.now()); !ok {
+		return c, rateLimited("address "+addr, a.o.IPRatePerMinute, wait), false
+	}
+	if r.Method == http.MethodPost {
+		if msg := contentTypeProblem(r.Header); msg != "" {
+			return c, errorAnswer(http.StatusUnsupportedMediaType, msg), false
+		}
+	}
+	body, ans, ok := readBody(w, r)
+	if !ok {
+		return c, ans, false
+	}
+	c.body = body
+	if rt.public && a.o.PublicMarketplace {
+		return c, answer{}, true
+	}
+	v, err := Verify(r.Header, body, a.o.Keys, VerifyOptions{Tolerance: a.o.Tolerance, Legacy: a.o.LegacySignatures, Now: a.o.Now})
+	if err != nil {
+		msg := "signature: refused"
+		if se, ok := errors.AsType[*SignatureError](err); ok {
+			msg = se.Error()
+		}
+		return c, errorAnswer(http.StatusUnauthorized, msg), false
+	}
+	c.key, c.id, c.idHeader = v.Key, v.ID, sigHeaderID
+	if v.Scheme == SchemeLegacy {
+		c.idHeader = sigHeaderIdempotencyKey
+		if c.id == "" && !v.Timestamp.IsZero() {
+			// Without an Idempotency-Key, a timestamped compatibility request
+			// is one message: its replays within the tolerance are duplicates.
+			sum := sha256.Sum256(body)
+			c.id = "ts-" + strconv.FormatInt(v.Timestamp.Unix(), 10) + "-" + hex.EncodeToString(sum[:16])
+			c.idHeader = sigHeaderLegacyTimestamp
+		}
+	}
+	if ok, wait := a.keyLim.allow(c.key, a.now()); !ok {
+		return c, rateLimited("key "+c.key, a.o.RatePerMinute, wait), false
+	}
+	return c, answer{}, true
+}
+
+func rateLimited(who string, perMinute int, wait time.Duration) answer {
+	secs := retryAfterSeconds(wait)
+	ans := errorAnswer(http.StatusTooManyRequests,
+		fmt.Sprintf("rate limit: %s is over %d requests per minute; retry after %ds", who, perMinute, secs))
+	ans.retryAfter = secs
+	return ans
+}
+
+// contentTypeProblem accepts application/json, with an optional UTF-8
+// charset parameter and nothing else.
+func contentTypeProblem(h http.Header) string {
+	vals := h.Values("Content-Type")
+	switch {
+	case len(vals) == 0 || strings.TrimSpace(vals[0]) == "":
+		return "Content-Type: missing; want application/json"
+	case len(vals) > 1:
+		return "Content-Type: given more than once; want one application/json"
+	}
+	mt, params, err := mime.ParseMediaType(vals[0])
+	if err != nil {
+		return "Content-Type: not a media type; want application/json"
+	}
+	if mt != "application/json" {
+		return "Content-Type: " + quote(mt) + " is not supported; want application/json"
+	}
+	for k, v := range params {
+		if k != "charset" || !strings.EqualFold(v, "utf-8") {
+			return "Content-Type: only the parameter charset=utf-8 is supported with application/json"
+		}
+	}
+	return ""
+}
+
+// readBody reads the body once, capped at MaxBodyBytes.
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, answer, bool) {
+	tooLarge := errorAnswer(http.StatusRequestEntityTooLarge, fmt.Sprintf("body: larger than %d bytes (1 MiB)", MaxBodyBytes))
+	if r.ContentLength > MaxBodyBytes {
+		return nil, tooLarge, false
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	if err != nil {
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			return nil, tooLarge, false
+		}
+		return nil, errorAnswer(http.StatusBadRequest, "body: could not be read"), false
+	}
+	return body, answer{}, true
+}
+
+// serveCommand decodes a POST body, deduplicates its message id and runs
+// its command. A body that does not decode is refused before anything is
+// recorded: decoding is a pure function of the body, so a duplicate gets
+// the same refusal anyway.
+func (a *API) serveCommand(ctx context.Context, rt route, c *call) answer {
+	b, err := DecodeBody(rt.name, c.body)
+	if err != nil {
+		if fe, ok := errors.AsType[*FieldError](err); ok {
+			return jsonAnswer(http.StatusBadRequest, errorBody{Error: fe.Error(), Usage: fe.Usage})
+		}
+		return errorAnswer(http.StatusBadRequest, "body: not accepted")
+	}
+	if c.id == "" {
+		return a.run(ctx, rt, c, b)
+	}
+	first, prev, err := a.claim(ctx, c.key, c.id, requestHash(c.r.Method, c.r.URL.Path, c.body))
+	switch {
+	case errors.Is(err, errIDReused):
+		return errorAnswer(http.StatusUnprocessableEntity, c.idHeader+
+			": already used for a different request (another body or route); send a new id for a new request")
+	case errors.Is(err, errStillProcessing):
+		ans := errorAnswer(http.StatusConflict, c.idHeader+": the first delivery of this id is still being processed; retry later")
+		ans.retryAfter = 1
+		return ans
+	case err != nil:
+		return a.internal(ctx, "claiming a webhook message id", err)
+	case !first:
+		return answer{status: prev.status, body: prev.body, replayed: true}
+	}
+	// The claim is answered whatever becomes of the caller's connection.
+	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), processTimeout)
+	defer cancel()
+	ans := a.run(pctx, rt, c, b)
+	if ans.status >= 500 {
+		err = a.dedup.ForgetWebhook(pctx, c.key, c.id)
+	} else {
+		err = a.dedup.FinishWebhook(pctx, c.key, c.id, ans.status, ans.body, a.now())
+	}
+	if err != nil {
+		// Duplicates wait, then take the stale claim over; the command
+		// layer's idempotency key keeps that from creating a second job.
+		a.log.LogAttrs(ctx, slog.LevelError, "recording a webhook answer failed",
+			slog.String("key", c.key), slog.String("webhook_id", c.id), slog.Any("error", err))
+	}
+	return ans
+}
+
+// run hands the command to the command layer.
+func (a *API) run(ctx context.Context, rt route, c *call, b Body) answer {
+	idem := ""
+	if c.id != "" {
+		idem = commands.PlatformWebhook + ":" + c.key + ":" + c.id
+	}
+	cmd := b.Command
+	reply := a.svc.Handle(ctx, commands.Request{
+		Platform: commands.PlatformWebhook, User: c.identity(), UserName: c.key, Channel: commands.PlatformWebhook,
+		ReplyTarget: b.CallbackURL, IdempotencyKey: idem, Command: &cmd,
+	})
+	return a.replyAnswer(ctx, rt, reply.Public(), b.Notes)
+}
+
+// Answer bodies.
+type (
+	queuedBody struct {
+		Status  string   `json:"status"`
+		JobID   string   `json:"job_id"`
+		Message string   `json:"message"`
+		Notes   []string `json:"notes,omitempty"`
+	}
+	okBody struct {
+		Status  string           `json:"status"`
+		Title   string           `json:"title,omitempty"`
+		Message string           `json:"message,omitempty"`
+		Fields  []commands.Field `json:"fields"`
+		Notes   []string         `json:"notes,omitempty"`
+	}
+)
+
+// Statuses of queued answers.
+const (
+	answerQueued               = "queued"
+	answerAwaitingConfirmation = "awaiting_confirmation"
+)
+
+// replyAnswer maps the command layer's reply to the HTTP answer.
+func (a *API) replyAnswer(ctx context.Context, rt route, r commands.Reply, notes []string) answer {
+	var ans answer
+	switch r.Status {
+	case commands.StatusQueued:
+		ans = jsonAnswer(http.StatusAccepted, queuedBody{Status: answerQueued, JobID: r.JobID, Message: r.Text, Notes: notes})
+	case commands.StatusConfirm:
+		// A webhook cannot click "Rent now": the job waits for the
+		// requester's or an admin's confirmation (see README).
+		ans = jsonAnswer(http.StatusAccepted, queuedBody{Status: answerAwaitingConfirmation, JobID: r.JobID, Message: r.Text, Notes: notes})
+	case commands.StatusOK:
+		status := http.StatusOK
+		if rt.name == RoutePriceAlert {
+			status = http.StatusCreated
+		}
+		fields := r.Fields
+		if fields == nil {
+			fields = []commands.Field{}
+		}
+		ans = jsonAnswer(status, okBody{Status: "ok", Title: r.Title, Message: r.Text, Fields: fields, Notes: notes})
+	case commands.StatusError:
+		ans = jsonAnswer(http.StatusBadRequest, errorBody{Error: r.Text, Usage: r.Usage})
+	case commands.StatusDenied:
+		ans = errorAnswer(http.StatusForbidden, r.Text)
+	default:
+		return a.internal(ctx, "answering a webhook", fmt.Errorf("unexpected reply status %q", r.Status))
+	}
+	ans.jobID = r.JobID
+	return ans
+}
+
+// jobBody is GET /webhook/jobs/{id}'s answer.
+type jobBody struct {
+	JobID  string          `json:"job_id"`
+	Kind   string          `json:"kind"`
+	State  string          `json:"state"`
+	Result json.RawMessage `json:"result"`
+	Error  string          `json:"error"`
+	// AwaitingConfirmation is set while a rent above policy.confirm_above
+	// waits for a click; State is "queued" then.
+	AwaitingConfirmation bool `json:"awaiting_confirmation,omitempty"`
+}
+
+const maxJobIDChars = 64
+
+// serveJob shows a job to the key that created it, or to an admin key.
+func (a *API) serveJob(ctx context.Context, c *call) answer {
+	id := c.r.PathValue("id")
+	if id == "" || len(id) > maxJobIDChars || strings.Trim(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != "" {
+		return errorAnswer(http.StatusBadRequest, "job id: want the job_id of a 202 answer (letters and digits, at most 64), got "+quote(id))
+	}
+	role := a.svc.RoleOf(c.identity())
+	if role < commands.RoleViewer {
+		return errorAnswer(http.StatusForbidden, "reading jobs needs the viewer role; "+c.identity()+" has "+role.String())
+	}
+	notYours := errorAnswer(http.StatusNotFound, "no job "+id+" of key "+c.key)
+	job, err := a.svc.Job(ctx, id)
+	switch {
+	case errors.Is(err, commands.ErrNotFound):
+		return notYours
+	case err != nil:
+		return a.internal(ctx, "reading a job", err)
+	case job.RequestedBy != c.identity() && role < commands.RoleAdmin:
+		return notYours
+	}
+	body := jobBody{JobID: job.ID, Kind: job.Kind, State: job.State, Result: job.Result, Error: job.Error}
+	if body.Result == nil {
+		body.Result = json.RawMessage("null")
+	}
+	if job.State == commands.JobAwaitingConfirmation {
+		body.State, body.AwaitingConfirmation = commands.JobQueued, true
+	}
+	return jsonAnswer(http.StatusOK, body)
+}
+
+// marketBody is GET /webhook/marketplace's answer.
+type marketBody struct {
+	Unit   string                  `json:"unit"`
+	Models []commands.ModelSummary `json:"models"`
+}
+
+func (a *API) serveMarket(ctx context.Context, c *call) answer {
+	if c.key != "" {
+		if role := a.svc.RoleOf(c.identity()); role < commands.RoleViewer {
+			return errorAnswer(http.StatusForbidden, "the marketplace needs the viewer role; "+c.identity()+" has "+role.String())
+		}
+	}
+	models, err := a.svc.Market(ctx)
+	if err != nil {
+		ref := newRef()
+		a.log.LogAttrs(ctx, slog.LevelError, "marketplace for a webhook failed", slog.String("ref", ref), slog.Any("error", err))
+		return errorAnswer(http.StatusBadGateway, "the Clore marketplace is not available right now (ref "+ref+")")
+	}
+	if models == nil {
+		models = []commands.ModelSummary{}
+	}
+	return jsonAnswer(http.StatusOK, marketBody{Unit: "USD per GPU per hour", Models: models})
+}
+
+// internal logs an internal failure under a reference the caller can quote.
+func (a *API) internal(ctx context.Context, op string, err error) answer {
+	ref := newRef()
+	a.log.LogAttrs(ctx, slog.LevelError, op+" failed", slog.String("ref", ref), slog.Any("error", err))
+	return errorAnswer(http.StatusInternalServerError, "internal error (ref "+ref+")")
+}
+
+func newRef() string { return strings.ToLower(rand.Text()[:8]) }
+
+func writeAnswer(w http.ResponseWriter, ans answer) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	if ans.replayed {
+		h.Set("Idempotent-Replayed", "true")
+	}
+	if ans.retryAfter > 0 {
+		h.Set("Retry-After", strconv.Itoa(ans.retryAfter))
+	}
+	if ans.status == http.StatusRequestEntityTooLarge {
+		h.Set("Connection", "close")
+	}
+	w.WriteHeader(ans.status)
+	_, _ = w.Write(ans.body)
+}
+
+// logRequest logs one request without its body or any secret.
+func (a *API) logRequest(r *http.Request, rt route, c *call, ans answer, took time.Duration) {
+	level := slog.LevelDebug
+	switch {
+	case ans.status >= 500:
+		level = slog.LevelError
+	case ans.status < 300 && r.Method == http.MethodPost:
+		level = slog.LevelInfo
+	}
+	ctx := r.Context()
+	if !a.log.Enabled(ctx, level) {
+		return
+	}
+	a.log.LogAttrs(ctx, level, "webhook request",
+		slog.String("route", rt.pattern), slog.Int("status", ans.status), slog.String("key", c.key),
+		slog.String("webhook_id", c.id), slog.String("job_id", ans.jobID), slog.Bool("replayed", ans.replayed),
+		slog.String("remote", remoteAddress(r, a.o.TrustProxyHeaders)), slog.Int64("duration_us", took.Microseconds()))
+}
+
+// ConfiguredKey builds the Key of a configured webhook key: the Standard
+// Webhooks HMAC key from the secret (ParseSecret) and the compatibility
+// scheme's key, the secret string's raw bytes. Errors never quote the secret.
+func ConfiguredKey(name, secret string) (Key, error) {
+	k, err := ParseSecret(secret)
+	if err != nil {
+		return Key{}, fmt.Errorf("webhook: key %s: %w", name, err)
+	}
+	return Key{Name: name, Secret: k, Legacy: []byte(secret)}, nil
+}
