@@ -30,12 +30,14 @@ type cli struct {
 	Config  string `help:"Configuration file (default clorebot.toml; optional unless named)." env:"CLOREBOT_CONFIG" placeholder:"FILE"`
 	Sandbox bool   `help:"Use the built-in simulated Clore marketplace: no API key needed."`
 
-	Serve      serveCmd   `cmd:"" help:"Run every configured front door, the scheduler and the HTTP listener."`
-	Exec       execCmd    `cmd:"" help:"Run one command (rent, cancel, status, watch, market, help) and print the reply."`
-	ConfigCmds configCmds `cmd:"" name:"config" help:"Inspect the configuration."`
-	Audit      auditCmd   `cmd:"" help:"Print the audit log of commands and buttons."`
-	Migrate    migrateCmd `cmd:"" help:"Apply pending database migrations."`
-	Version    versionCmd `cmd:"" help:"Print the version."`
+	Serve      serveCmd       `cmd:"" help:"Run every configured front door, the scheduler and the HTTP listener."`
+	Exec       execCmd        `cmd:"" help:"Run one command (rent, cancel, status, watch, market, help) and print the reply."`
+	Webhook    webhookCmds    `cmd:"" help:"Helpers for inbound webhook callers."`
+	Deliveries deliveriesCmds `cmd:"" help:"Outbound webhook deliveries and the dead-letter queue."`
+	ConfigCmds configCmds     `cmd:"" name:"config" help:"Inspect the configuration."`
+	Audit      auditCmd       `cmd:"" help:"Print the audit log of commands and buttons."`
+	Migrate    migrateCmd     `cmd:"" help:"Apply pending database migrations."`
+	Version    versionCmd     `cmd:"" help:"Print the version."`
 
 	Healthcheck healthcheckCmd `cmd:"" help:"Probe the HTTP listener's liveness (for container HEALTHCHECKs)."`
 }

@@ -17,6 +17,10 @@ import (
 	"github.com/clorebot/clorebot/storage"
 )
 
+// deliveryTick is how often outbound webhook deliveries are looked for:
+// events go out within about a second of being written.
+const deliveryTick = time.Second
+
 type serveCmd struct{}
 
 // Run serves until SIGINT or SIGTERM.
@@ -44,6 +48,8 @@ type App struct {
 	clore       *clore.Client
 	svc         *commands.Service
 	http        *webhook.Server
+	api         *webhook.API
+	dispatcher  *webhook.Dispatcher
 	addr        net.Addr
 }
 
@@ -71,10 +77,37 @@ func (a *App) Open(ctx context.Context) error {
 		Logger:            a.log,
 	})
 	var err error
+	if a.api, err = a.newAPI(); err != nil {
+		return err
+	}
+	a.api.Mount(a.http)
+	if a.dispatcher, err = a.newDispatcher(); err != nil {
+		return err
+	}
 	if a.addr, err = a.http.Listen(); err != nil {
 		return err
 	}
 	return nil
+}
+
+// newAPI builds the signed webhook routes of DESIGN.md §5 from the
+// configuration, with their dedup records in the database.
+func (a *App) newAPI() (*webhook.API, error) {
+	w := a.cfg.Webhook
+	var keys []webhook.Key
+	for _, k := range w.Keys {
+		key, err := webhook.ConfiguredKey(k.Name, k.Secret.Reveal())
+		if err != nil {
+			return nil, err
+		}
+		keys = append(keys, key)
+	}
+	return webhook.NewAPI(webhook.APIOptions{
+		Service: a.svc, Keys: keys, LegacySignatures: w.LegacySignatures, PublicMarketplace: w.PublicMarketplace,
+		Tolerance: w.Tolerance.Duration, DedupWindow: w.DedupWindow.Duration,
+		RatePerMinute: w.RatePerMinute, IPRatePerMinute: w.IPRatePerMinute,
+		Dedup: a.store, Logger: a.log,
+	}), nil
 }
 
 // openCore opens what every command needs: storage (migrated) and the Clore
@@ -141,8 +174,10 @@ func (a *App) Run(ctx context.Context) error {
 		a.logMarketplace(ctx)
 	}
 	jobCtx, stopJobs := context.WithCancel(ctx)
-	jobsDone := make(chan error, 1)
+	jobsDone := make(chan error, 3)
 	go func() { jobsDone <- a.svc.Run(jobCtx) }()
+	go func() { jobsDone <- a.dispatcher.Run(jobCtx, deliveryTick) }()
+	go func() { jobsDone <- a.api.RunPurge(jobCtx, time.Hour) }()
 	errc := make(chan error, 1)
 	go func() { errc <- a.http.Serve() }()
 	var serveErr error
@@ -160,7 +195,7 @@ func (a *App) Run(ctx context.Context) error {
 		err = errors.Join(a.http.Shutdown(sctx), <-errc)
 	}
 	stopJobs()
-	return errors.Join(serveErr, err, <-jobsDone)
+	return errors.Join(serveErr, err, <-jobsDone, <-jobsDone, <-jobsDone)
 }
 
 // logMarketplace shows at start-up that the (simulated) marketplace answers.

@@ -1,0 +1,289 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+
+	"github.com/clorebot/clorebot/bot/webhook"
+	"github.com/clorebot/clorebot/commands"
+)
+
+// e2eReceiver keeps every delivery it gets, by path.
+type e2eReceiver struct {
+	*httptest.Server
+	mu   sync.Mutex
+	reqs map[string][]receivedDelivery
+}
+
+type receivedDelivery struct {
+	header http.Header
+	body   []byte
+	typ    string
+}
+
+func newE2EReceiver(t *testing.T) *e2eReceiver {
+	t.Helper()
+	rc := &e2eReceiver{reqs: map[string][]receivedDelivery{}}
+	rc.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		var ev struct{ Type string }
+		_ = json.Unmarshal(body, &ev)
+		rc.mu.Lock()
+		rc.reqs[r.URL.Path] = append(rc.reqs[r.URL.Path], receivedDelivery{r.Header.Clone(), body, ev.Type})
+		rc.mu.Unlock()
+	}))
+	t.Cleanup(rc.Close)
+	return rc
+}
+
+// waitTypes waits until path has received every event type of want.
+func (rc *e2eReceiver) waitTypes(t *testing.T, path string, want ...string) []receivedDelivery {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		rc.mu.Lock()
+		got := slices.Clone(rc.reqs[path])
+		rc.mu.Unlock()
+		var types []string
+		for _, d := range got {
+			types = append(types, d.typ)
+		}
+		missing := slices.DeleteFunc(slices.Clone(want), func(w string) bool { return slices.Contains(types, w) })
+		if len(missing) == 0 {
+			return got
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s received %v; still missing %v", path, types, missing)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+const (
+	e2eKeySecret = "zap-secret-text-0123456789"
+	e2eSubSecret = "whsec_c3Vic2NyaWJlci1zZWNyZXQtYnl0ZXM="
+)
+
+// startServe runs `serve --sandbox` in-process with one webhook key and one
+// subscriber, and returns its base URL and the configuration's path.
+func startServe(t *testing.T, subURL string) (base, configPath string) {
+	t.Helper()
+	dir := t.TempDir()
+	configPath = filepath.Join(dir, "clorebot.toml")
+	conf := fmt.Sprintf(`[clore]
+sandbox = true
+min_interval = "20ms"
+create_interval = "50ms"
+[storage]
+path = %q
+[http]
+listen = "127.0.0.1:0"
+[sandbox]
+provision_delay = "300ms"
+[[webhook.keys]]
+name = "zap"
+secret = %q
+roles = ["renter"]
+[[webhook.subscribers]]
+url = %q
+secret = %q
+`, filepath.ToSlash(filepath.Join(dir, "clorebot.db")), e2eKeySecret, subURL, e2eSubSecret)
+	if err := os.WriteFile(configPath, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e := &env{ctx: context.Background(), cli: &cli{Config: configPath}}
+	cfg, err := e.load()
+	if err != nil {
+		t.Fatalf("load: %v", err)
+	}
+	app := NewApp(cfg, slog.New(slog.DiscardHandler))
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := app.Open(ctx); err != nil {
+		cancel()
+		t.Fatalf("Open: %v", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- app.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		case <-time.After(15 * time.Second):
+			t.Error("Run did not return after cancel")
+		}
+		if err := app.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return "http://" + app.Addr().String(), configPath
+}
+
+// signWithCLI signs body (nil for a GET route) with `clorebot webhook sign`.
+func signWithCLI(t *testing.T, configPath, path string, legacy bool, body []byte) http.Header {
+	t.Helper()
+	args := []string{"--config", configPath, "webhook", "sign", "--key", "zap", "--path", path}
+	if legacy {
+		args = append(args, "--legacy")
+	}
+	if body != nil {
+		f := filepath.Join(t.TempDir(), "body.json")
+		if err := os.WriteFile(f, body, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		args = append(args, f)
+	}
+	var stdout, stderr bytes.Buffer
+	if code := Main(context.Background(), args, nil, &stdout, &stderr); code != 0 {
+		t.Fatalf("webhook sign: exit %d\n%s", code, stderr.String())
+	}
+	h, _ := printedHeaders(t, stdout.String())
+	return h
+}
+
+func send(t *testing.T, method, url string, h http.Header, body []byte) (int, http.Header, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range h {
+		req.Header[k] = v
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header, b
+}
+
+// waitJob polls GET /webhook/jobs/{id}, signed, until the job has ended.
+func waitJob(t *testing.T, base, id string) map[string]any {
+	t.Helper()
+	key, _ := webhook.ConfiguredKey("zap", e2eKeySecret)
+	deadline := time.Now().Add(45 * time.Second)
+	for {
+		h := webhook.SignedHeaders(key.Secret, webhook.NewMessageID(), time.Now(), nil)
+		code, _, body := send(t, http.MethodGet, base+"/webhook/jobs/"+id, h, nil)
+		var job map[string]any
+		if code != http.StatusOK || json.Unmarshal(body, &job) != nil {
+			t.Fatalf("GET job %s = %d %s", id, code, body)
+		}
+		if s := job["state"]; s != commands.JobQueued && s != commands.JobRunning {
+			return job
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("job %s did not end: %s", id, body)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// The whole webhook path of `serve --sandbox`: requests signed by
+// `clorebot webhook sign` (Standard Webhooks and the compatibility scheme),
+// a rent and a cancel as durable jobs at the sandbox, a redelivery answered
+// from the dedup record, and the lifecycle events delivered, signed, to the
+// subscriber and to the request's callback_url.
+func TestServeWebhooksEndToEnd(t *testing.T) {
+	rc := newE2EReceiver(t)
+	base, configPath := startServe(t, rc.URL+"/sub")
+
+	// The marketplace, signed GET: pick the cheapest model on offer.
+	code, _, body := send(t, http.MethodGet, base+"/webhook/marketplace", signWithCLI(t, configPath, "/webhook/marketplace", false, nil), nil)
+	var market struct {
+		Models []commands.ModelSummary `json:"models"`
+	}
+	if code != http.StatusOK || json.Unmarshal(body, &market) != nil || len(market.Models) < 10 {
+		t.Fatalf("GET /webhook/marketplace = %d %.300s", code, body)
+	}
+	var gpu string
+	best := 1e9
+	for _, m := range market.Models {
+		if m.Available > 0 && m.Reliable > 0 && m.Reliable < best {
+			gpu, best = m.Model, m.Reliable
+		}
+	}
+
+	// create-order, signed by the CLI, sent twice.
+	order := fmt.Appendf(nil, `{"gpu_type": %q, "hours": 1, "callback_url": %q}`, gpu, rc.URL+"/cb")
+	h := signWithCLI(t, configPath, "/webhook/create-order", false, order)
+	code, _, first := send(t, http.MethodPost, base+"/webhook/create-order", h, order)
+	var queued struct {
+		Status string `json:"status"`
+		JobID  string `json:"job_id"`
+	}
+	if code != http.StatusAccepted || json.Unmarshal(first, &queued) != nil || queued.Status != "queued" || queued.JobID == "" {
+		t.Fatalf("create-order = %d %s", code, first)
+	}
+	code, hdr, again := send(t, http.MethodPost, base+"/webhook/create-order", h, order)
+	if code != http.StatusAccepted || !bytes.Equal(again, first) || hdr.Get("Idempotent-Replayed") != "true" {
+		t.Fatalf("redelivery = %d %s (replayed %q); want the first answer", code, again, hdr.Get("Idempotent-Replayed"))
+	}
+	job := waitJob(t, base, queued.JobID)
+	if job["state"] != commands.JobSucceeded {
+		t.Fatalf("rent job ended %v", job)
+	}
+	result, _ := job["result"].(map[string]any)
+	orderID, _ := result["order_id"].(float64)
+	if orderID == 0 {
+		t.Fatalf("no order id in the job's result: %v", job)
+	}
+
+	// cancel-order with the compatibility scheme (X-Webhook-Signature).
+	cancelBody := fmt.Appendf(nil, `{"order_id": %d, "callback_url": %q}`, int64(orderID), rc.URL+"/cb")
+	code, _, body = send(t, http.MethodPost, base+"/webhook/cancel-order", signWithCLI(t, configPath, "/webhook/cancel-order", true, cancelBody), cancelBody)
+	if code != http.StatusAccepted || json.Unmarshal(body, &queued) != nil {
+		t.Fatalf("cancel-order = %d %s", code, body)
+	}
+	if job := waitJob(t, base, queued.JobID); job["state"] != commands.JobSucceeded {
+		t.Fatalf("cancel job ended %v", job)
+	}
+
+	lifecycle := []string{"order.created", "order.running", "order.cancelled", "job.completed"}
+	sub := rc.waitTypes(t, "/sub", lifecycle...)
+	cb := rc.waitTypes(t, "/cb", lifecycle...)
+	subHook, _ := standardwebhooks.NewWebhook(e2eSubSecret)
+	cbHook, _ := standardwebhooks.NewWebhookRaw([]byte(e2eKeySecret))
+	for _, check := range []struct {
+		name string
+		wh   *standardwebhooks.Webhook
+		got  []receivedDelivery
+	}{{"subscriber", subHook, sub}, {"callback", cbHook, cb}} {
+		ids := map[string]bool{}
+		for _, d := range check.got {
+			if err := check.wh.Verify(d.body, d.header); err != nil {
+				t.Errorf("%s delivery %s does not verify with the reference library: %v", check.name, d.typ, err)
+			}
+			if ids[d.header.Get("webhook-id")] {
+				t.Errorf("%s got webhook-id %s twice", check.name, d.header.Get("webhook-id"))
+			}
+			ids[d.header.Get("webhook-id")] = true
+			if !strings.Contains(string(d.body), strconv.Itoa(int(orderID))) {
+				t.Errorf("%s delivery %s does not name order %d: %s", check.name, d.typ, int64(orderID), d.body)
+			}
+		}
+	}
+}
