@@ -1,0 +1,392 @@
+// Command webhookload measures the inbound webhook listener on loopback, in
+// one process and one run: the real API (bot/webhook over a temporary
+// SQLite database, durable dedup and a durable job per request, the sandbox
+// marketplace; jobs are not run, so nothing is rented) against a bare
+// net/http handler that verifies the same Standard Webhooks signature and
+// answers 202. It drives both with signed create-order requests (a fresh
+// webhook-id each) and with bad-signature requests, and prints requests per
+// second, p50 and p99 latency, and the API/bare ratios.
+//
+//	go run ./cmd/webhookload -duration 20s -concurrency 8
+//
+// It only ever talks to 127.0.0.1 and stops after -duration (at most 60 s).
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/clorebot/clorebot/bot/webhook"
+	"github.com/clorebot/clorebot/clore"
+	"github.com/clorebot/clorebot/clore/sandbox"
+	"github.com/clorebot/clorebot/commands"
+	"github.com/clorebot/clorebot/storage"
+)
+
+// Bounds of the flags.
+const (
+	maxDuration    = 60 * time.Second
+	maxConcurrency = 256
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "webhookload:", err)
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		if errors.Is(err, errUsage) {
+			os.Exit(2)
+		}
+		os.Exit(1)
+	}
+}
+
+var errUsage = errors.New("usage")
+
+// run parses the flags, sets both targets up, measures and reports.
+func run(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("webhookload", flag.ContinueOnError)
+	fs.SetOutput(stdout)
+	duration := fs.Duration("duration", 5*time.Second, "total measuring time, split evenly over the four runs (at most 60s)")
+	concurrency := fs.Int("concurrency", 8, fmt.Sprintf("concurrent clients in each run (1..%d)", maxConcurrency))
+	out := fs.String("out", "", "also write the results as JSON to this file")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	switch {
+	case *duration <= 0 || *duration > maxDuration:
+		return fmt.Errorf("%w: -duration must be above 0 and at most 60s, got %s", errUsage, *duration)
+	case *concurrency < 1 || *concurrency > maxConcurrency:
+		return fmt.Errorf("%w: -concurrency must be from 1 to %d, got %d", errUsage, maxConcurrency, *concurrency)
+	case fs.NArg() > 0:
+		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+	}
+	r, err := newRig(ctx)
+	if err != nil {
+		return err
+	}
+	rep, err := r.measure(ctx, *duration/4, *concurrency)
+	if cerr := r.close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	rep.print(stdout)
+	if *out != "" {
+		b, _ := json.MarshalIndent(rep, "", "  ")
+		if err := os.WriteFile(*out, append(b, '\n'), 0o644); err != nil {
+			return fmt.Errorf("write %s: %w", *out, err)
+		}
+	}
+	return nil
+}
+
+// rig is the two targets and what the API stands on.
+type rig struct {
+	dir         string
+	store       *storage.Store
+	stopSandbox func() error
+	svc         *commands.Service
+	api         *webhook.Server
+	apiURL      string
+	bare        *http.Server
+	bareURL     string
+	key         webhook.Key
+	body        []byte // a create-order the sandbox can serve
+}
+
+// newRig starts the sandbox, the command layer over a temporary database,
+// the API and the bare handler, all on 127.0.0.1.
+func newRig(ctx context.Context) (_ *rig, err error) {
+	dir, err := os.MkdirTemp("", "webhookload-")
+	if err != nil {
+		return nil, err
+	}
+	r := &rig{dir: dir}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, r.close())
+		}
+	}()
+	if r.store, err = storage.OpenAndMigrate(ctx, filepath.Join(dir, "clorebot.db")); err != nil {
+		return nil, err
+	}
+	url, stop, err := sandbox.Start(ctx, sandbox.Options{StatePath: filepath.Join(dir, "sandbox.db"), APIKey: "load", Servers: 2000})
+	if err != nil {
+		return nil, err
+	}
+	r.stopSandbox = stop
+	client := clore.New(clore.Options{BaseURL: url, APIKey: "load", Interval: time.Millisecond,
+		CreateInterval: time.Millisecond, Slots: r.store})
+	r.svc = commands.New(commands.Options{Store: r.store, Clore: client, MarketTTL: time.Hour,
+		Policy: commands.Policy{Renters: []string{"webhook:load"}, DefaultRole: commands.RoleNone, DefaultHours: 1}})
+	if r.key, err = webhook.ConfiguredKey("load", "whsec_"+base64.StdEncoding.EncodeToString([]byte("webhookload-secret-0123456789ab"))); err != nil {
+		return nil, err
+	}
+	api := webhook.NewAPI(webhook.APIOptions{Service: r.svc, Keys: []webhook.Key{r.key}, Dedup: r.store})
+	r.api = webhook.New(webhook.Options{Addr: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler)})
+	api.Mount(r.api)
+	addr, err := r.api.Listen()
+	if err != nil {
+		return nil, err
+	}
+	r.apiURL = "http://" + addr.String()
+	go r.api.Serve()
+	if err := r.startBare(); err != nil {
+		return nil, err
+	}
+	return r, r.pickBody(ctx)
+}
+
+// startBare serves the baseline: read the body once (capped), verify the
+// Standard Webhooks signature with the same keys, answer 202.
+func (r *rig) startBare() error {
+	keys := []webhook.Key{r.key}
+	h := http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		body, err := io.ReadAll(http.MaxBytesReader(w, req.Body, webhook.MaxBodyBytes))
+		w.Header().Set("Content-Type", "application/json")
+		if err != nil {
+			w.WriteHeader(http.StatusRequestEntityTooLarge)
+			return
+		}
+		if _, err := webhook.Verify(req.Header, body, keys, webhook.VerifyOptions{}); err != nil {
+			w.WriteHeader(http.StatusUnauthorized)
+			json.NewEncoder(w).Encode(map[string]string{"error": err.Error()})
+			return
+		}
+		w.WriteHeader(http.StatusAccepted)
+		io.WriteString(w, `{"status":"queued"}`+"\n")
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	r.bare = &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 15 * time.Second,
+		WriteTimeout: 30 * time.Second, IdleTimeout: 60 * time.Second}
+	r.bareURL = "http://" + ln.Addr().String()
+	go r.bare.Serve(ln)
+	return nil
+}
+
+// pickBody finds a GPU model with a free single-GPU offer, so that every
+// measured create-order is accepted; it also warms the marketplace cache.
+func (r *rig) pickBody(ctx context.Context) error {
+	models, err := r.svc.Market(ctx)
+	if err != nil {
+		return fmt.Errorf("marketplace: %w", err)
+	}
+	c := newClient(1)
+	for _, m := range models {
+		if m.Available == 0 {
+			continue
+		}
+		body, _ := json.Marshal(map[string]any{"gpu_type": m.Model, "hours": 1})
+		status, _, err := c.send(ctx, r.apiURL+"/webhook/create-order", r.key, body, true)
+		if err != nil {
+			return err
+		}
+		if status == http.StatusAccepted {
+			r.body = body
+			return nil
+		}
+	}
+	return errors.New("no GPU model of the sandbox accepts a create-order")
+}
+
+func (r *rig) close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var errs []error
+	if r.api != nil {
+		errs = append(errs, r.api.Shutdown(ctx))
+	}
+	if r.bare != nil {
+		errs = append(errs, r.bare.Shutdown(ctx))
+	}
+	if r.stopSandbox != nil {
+		errs = append(errs, r.stopSandbox())
+	}
+	if r.store != nil {
+		errs = append(errs, r.store.Close())
+	}
+	errs = append(errs, os.RemoveAll(r.dir))
+	return errors.Join(errs...)
+}
+
+// client sends signed requests over one keep-alive pool.
+type client struct{ hc *http.Client }
+
+func newClient(conns int) client {
+	return client{hc: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
+		MaxIdleConns: conns, MaxIdleConnsPerHost: conns, DisableCompression: true, IdleConnTimeout: time.Minute,
+	}}}
+}
+
+// send posts body signed with a fresh webhook-id; valid=false breaks the
+// signature. The latency covers the round trip only, not the signing.
+func (c client) send(ctx context.Context, url string, key webhook.Key, body []byte, valid bool) (int, time.Duration, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return 0, 0, err
+	}
+	req.Header = webhook.SignedHeaders(key.Secret, webhook.NewMessageID(), time.Now(), body)
+	req.Header.Set("Content-Type", "application/json")
+	if !valid {
+		req.Header.Set("webhook-signature", "v1,"+base64.StdEncoding.EncodeToString(make([]byte, 32)))
+	}
+	start := time.Now()
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return 0, 0, err
+	}
+	_, err = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode, time.Since(start), err
+}
+
+// runResult is one target under one kind of request.
+type runResult struct {
+	Run      string         `json:"run"`
+	Target   string         `json:"target"`
+	Requests int            `json:"requests"`
+	PerSec   float64        `json:"requests_per_second"`
+	P50      time.Duration  `json:"p50_ns"`
+	P99      time.Duration  `json:"p99_ns"`
+	Statuses map[string]int `json:"statuses"`
+	Errors   int            `json:"errors"`
+}
+
+// report is the whole measurement.
+type report struct {
+	Concurrency     int           `json:"concurrency"`
+	RunDuration     time.Duration `json:"run_duration_ns"`
+	Runs            []runResult   `json:"runs"`
+	SignedRatio     float64       `json:"signed_create_order_ratio_api_to_bare"`
+	BadSigRatio     float64       `json:"bad_signature_ratio_api_to_bare"`
+	JobsCreated     int           `json:"jobs_created"`
+	AcceptedByAPI   int           `json:"accepted_by_api"`
+	GOMAXPROCS      int           `json:"gomaxprocs"`
+	SandboxGPUModel string        `json:"gpu_body"`
+}
+
+// measure runs the four runs one after the other, each for d.
+func (r *rig) measure(ctx context.Context, d time.Duration, conc int) (*report, error) {
+	rep := &report{Concurrency: conc, RunDuration: d, GOMAXPROCS: runtime.GOMAXPROCS(0), SandboxGPUModel: string(r.body)}
+	runs := []struct {
+		name, target, url string
+		valid             bool
+	}{
+		{"signed create-order", "api", r.apiURL, true},
+		{"signed create-order", "bare", r.bareURL, true},
+		{"bad signature", "api", r.apiURL, false},
+		{"bad signature", "bare", r.bareURL, false},
+	}
+	for _, run := range runs {
+		res := drive(ctx, r.key, run.url+"/webhook/create-order", r.body, run.valid, conc, d)
+		res.Run, res.Target = run.name, run.target
+		rep.Runs = append(rep.Runs, res)
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+	}
+	rep.SignedRatio = rep.Runs[0].PerSec / rep.Runs[1].PerSec
+	rep.BadSigRatio = rep.Runs[2].PerSec / rep.Runs[3].PerSec
+	rep.AcceptedByAPI = rep.Runs[0].Statuses["202"] + 1 // and the warm-up
+	jobs, err := r.store.ResumableJobs(ctx, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	rep.JobsCreated = len(jobs)
+	return rep, nil
+}
+
+// drive keeps conc clients busy for d and collects latencies and statuses.
+func drive(ctx context.Context, key webhook.Key, url string, body []byte, valid bool, conc int, d time.Duration) runResult {
+	c := newClient(conc)
+	defer c.hc.CloseIdleConnections()
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	var (
+		mu       sync.Mutex
+		lats     []time.Duration
+		statuses = map[string]int{}
+		errs     int
+		wg       sync.WaitGroup
+	)
+	start := time.Now()
+	for range conc {
+		wg.Go(func() {
+			var mine []time.Duration
+			local := map[string]int{}
+			bad := 0
+			for ctx.Err() == nil {
+				status, lat, err := c.send(ctx, url, key, body, valid)
+				if err != nil {
+					if ctx.Err() == nil {
+						bad++
+					}
+					continue
+				}
+				mine = append(mine, lat)
+				local[fmt.Sprint(status)]++
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			lats = append(lats, mine...)
+			for k, v := range local {
+				statuses[k] += v
+			}
+			errs += bad
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	slices.Sort(lats)
+	res := runResult{Requests: len(lats), PerSec: float64(len(lats)) / elapsed.Seconds(), Statuses: statuses, Errors: errs}
+	if n := len(lats); n > 0 {
+		res.P50, res.P99 = lats[n*50/100], lats[min(n-1, n*99/100)]
+	}
+	return res
+}
+
+func (rep *report) print(w io.Writer) {
+	fmt.Fprintf(w, "webhookload: loopback, %d clients, %s per run, GOMAXPROCS %d\n", rep.Concurrency, rep.RunDuration, rep.GOMAXPROCS)
+	fmt.Fprintln(w, "  api  = bot/webhook: verify, durable dedup claim, decode, policy, durable job, audit row (SQLite)")
+	fmt.Fprintln(w, "  bare = net/http handler: read body, webhook.Verify, 202")
+	fmt.Fprintf(w, "%-20s %-5s %10s %10s %10s  %s\n", "run", "", "req/s", "p50", "p99", "answers")
+	for _, r := range rep.Runs {
+		answers := ""
+		for _, k := range slices.Sorted(maps.Keys(r.Statuses)) {
+			answers += fmt.Sprintf("%s×%d ", k, r.Statuses[k])
+		}
+		if r.Errors > 0 {
+			answers += fmt.Sprintf("errors×%d", r.Errors)
+		}
+		fmt.Fprintf(w, "%-20s %-5s %10.0f %10s %10s  %s\n", r.Run, r.Target, r.PerSec,
+			r.P50.Round(time.Microsecond), r.P99.Round(time.Microsecond), answers)
+	}
+	fmt.Fprintf(w, "ratio api/bare: signed create-order %.3f, bad signature %.3f\n", rep.SignedRatio, rep.BadSigRatio)
+	fmt.Fprintf(w, "durable: %d jobs for %d accepted create-orders\n", rep.JobsCreated, rep.AcceptedByAPI)
+}
