@@ -115,6 +115,23 @@ func (s *Service) handleAction(ctx context.Context, req Request) Reply {
 	return r
 }
 
+// ConfirmJob confirms a rent that awaits confirmation, as its Rent now button
+// does, for front doors without buttons (webhooks): the same checks of who
+// confirms, the same audit row.
+func (s *Service) ConfirmJob(ctx context.Context, req Request, jobID string) Reply {
+	var server int64
+	if job, err := s.store.GetJob(ctx, jobID); err == nil && job.Kind == JobRent {
+		var p rentParams
+		if json.Unmarshal(job.Params, &p) == nil {
+			server = p.Prefer
+		}
+	}
+	req.Action = &Action{ID: "rent:" + strconv.FormatInt(server, 10), Value: jobID}
+	r := s.confirmRent(ctx, req, server)
+	s.audit(ctx, req, "action "+req.Action.ID, r, nil, nil)
+	return r
+}
+
 // confirmRent queues a rent that waited for a confirmation click.
 func (s *Service) confirmRent(ctx context.Context, req Request, serverID int64) Reply {
 	job, err := s.store.GetJob(ctx, req.Action.Value)

@@ -27,6 +27,9 @@ type CommandService interface {
 	Job(ctx context.Context, id string) (commands.Job, error)
 	Market(ctx context.Context) ([]commands.ModelSummary, error)
 	RoleOf(id string) commands.Role
+	// ConfirmJob confirms a rent awaiting confirmation (above
+	// policy.confirm_above), as chat's Rent now button does.
+	ConfirmJob(ctx context.Context, req commands.Request, jobID string) commands.Reply
 }
 
 // APIOptions configures the signed webhook routes of DESIGN.md §5.
@@ -100,7 +103,9 @@ type route struct {
 	pattern string
 	name    string // DecodeBody's route for POST bodies; "" for GET routes
 	public  bool   // served unsigned when APIOptions.PublicMarketplace
-	serve   func(ctx context.Context, c *call) answer
+	// emptyBodyOK lets a POST without a body omit its Content-Type.
+	emptyBodyOK bool
+	serve       func(ctx context.Context, c *call) answer
 }
 
 // Mount registers the webhook routes on s. Unknown paths and methods get
@@ -112,6 +117,9 @@ func (a *API) Mount(s *Server) {
 		s.Handle(rt.pattern, a.handler(rt))
 	}
 	s.Handle("GET /webhook/jobs/{id}", a.handler(route{pattern: "GET /webhook/jobs/{id}", serve: a.serveJob}))
+	confirm := route{pattern: "POST /webhook/jobs/{id}/confirm", name: RouteConfirm, emptyBodyOK: true}
+	confirm.serve = func(ctx context.Context, c *call) answer { return a.serveCommand(ctx, confirm, c) }
+	s.Handle(confirm.pattern, a.handler(confirm))
 	s.Handle("GET /webhook/marketplace", a.handler(route{pattern: "GET /webhook/marketplace", public: true, serve: a.serveMarket}))
 }
 
@@ -177,7 +185,7 @@ func (a *API) admit(w http.ResponseWriter, r *http.Request, rt route) (*call, an
 	if ok, wait := a.ipLim.allow(addr, a.now()); !ok {
 		return c, rateLimited("address "+addr, a.o.IPRatePerMinute, wait), false
 	}
-	if r.Method == http.MethodPost {
+	if r.Method == http.MethodPost && !(rt.emptyBodyOK && r.ContentLength == 0) {
 		if msg := contentTypeProblem(r.Header); msg != "" {
 			return c, errorAnswer(http.StatusUnsupportedMediaType, msg), false
 		}
@@ -277,7 +285,7 @@ func (a *API) serveCommand(ctx context.Context, rt route, c *call) answer {
 		return errorAnswer(http.StatusBadRequest, "body: not accepted")
 	}
 	if c.id == "" {
-		return a.run(ctx, rt, c, b)
+		return a.exec(ctx, rt, c, b)
 	}
 	first, prev, err := a.claim(ctx, c.key, c.id, requestHash(c.r.Method, c.r.URL.Path, c.body))
 	switch {
@@ -296,7 +304,7 @@ func (a *API) serveCommand(ctx context.Context, rt route, c *call) answer {
 	// The claim is answered whatever becomes of the caller's connection.
 	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), processTimeout)
 	defer cancel()
-	ans := a.run(pctx, rt, c, b)
+	ans := a.exec(pctx, rt, c, b)
 	if ans.status >= 500 {
 		err = a.dedup.ForgetWebhook(pctx, c.key, c.id)
 	} else {
@@ -309,6 +317,26 @@ func (a *API) serveCommand(ctx context.Context, rt route, c *call) answer {
 			slog.String("key", c.key), slog.String("webhook_id", c.id), slog.Any("error", err))
 	}
 	return ans
+}
+
+// exec runs an admitted, decoded request.
+func (a *API) exec(ctx context.Context, rt route, c *call, b Body) answer {
+	if rt.name == RouteConfirm {
+		return a.confirm(ctx, rt, c)
+	}
+	return a.run(ctx, rt, c, b)
+}
+
+// confirm confirms the rent job of the path for the key, or for an admin key.
+func (a *API) confirm(ctx context.Context, rt route, c *call) answer {
+	id := c.r.PathValue("id")
+	if ans, ok := checkJobID(id); !ok {
+		return ans
+	}
+	reply := a.svc.ConfirmJob(ctx, commands.Request{
+		Platform: commands.PlatformWebhook, User: c.identity(), UserName: c.key, Channel: commands.PlatformWebhook,
+	}, id)
+	return a.replyAnswer(ctx, rt, reply.Public(), nil)
 }
 
 // run hands the command to the command layer.
@@ -357,6 +385,7 @@ func (a *API) replyAnswer(ctx context.Context, rt route, r commands.Reply, notes
 	case commands.StatusConfirm:
 		// A webhook cannot click "Rent now": the job waits for the
 		// requester's or an admin's confirmation (see README).
+		notes = append(notes, "confirm with a signed POST /webhook/jobs/"+r.JobID+"/confirm from this key or an admin key")
 		ans = jsonAnswer(http.StatusAccepted, queuedBody{Status: answerAwaitingConfirmation, JobID: r.JobID, Message: r.Text, Notes: notes})
 	case commands.StatusOK:
 		status := http.StatusOK
@@ -393,11 +422,19 @@ type jobBody struct {
 
 const maxJobIDChars = 64
 
+// checkJobID refuses a path's job id that no job can have.
+func checkJobID(id string) (answer, bool) {
+	if id == "" || len(id) > maxJobIDChars || strings.Trim(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != "" {
+		return errorAnswer(http.StatusBadRequest, "job id: want the job_id of a 202 answer (letters and digits, at most 64), got "+quote(id)), false
+	}
+	return answer{}, true
+}
+
 // serveJob shows a job to the key that created it, or to an admin key.
 func (a *API) serveJob(ctx context.Context, c *call) answer {
 	id := c.r.PathValue("id")
-	if id == "" || len(id) > maxJobIDChars || strings.Trim(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != "" {
-		return errorAnswer(http.StatusBadRequest, "job id: want the job_id of a 202 answer (letters and digits, at most 64), got "+quote(id))
+	if ans, ok := checkJobID(id); !ok {
+		return ans
 	}
 	role := a.svc.RoleOf(c.identity())
 	if role < commands.RoleViewer {

@@ -501,9 +501,47 @@ func TestRentAboveConfirmThresholdAwaitsConfirmation(t *testing.T) {
 	if resp.status != http.StatusAccepted || resp.str("status") != "awaiting_confirmation" || resp.str("job_id") == "" {
 		t.Fatalf("create-order = %d %s", resp.status, resp.raw)
 	}
-	job := h.do(h.signed("GET", "/webhook/jobs/"+resp.str("job_id"), "zapier", nil))
+	id := resp.str("job_id")
+	job := h.do(h.signed("GET", "/webhook/jobs/"+id, "zapier", nil))
 	if job.status != 200 || job.str("state") != "queued" || job.body["awaiting_confirmation"] != true {
 		t.Fatalf("job = %d %s", job.status, job.raw)
+	}
+	if !strings.Contains(resp.raw, "/webhook/jobs/"+id+"/confirm") {
+		t.Errorf("the answer does not say how to confirm: %s", resp.raw)
+	}
+
+	// Another renter key may not confirm; a bad id is refused; nothing rents.
+	confirm := func(key, id string) response {
+		r := h.signed("POST", "/webhook/jobs/"+id+"/confirm", key, nil)
+		r.Header.Del("Content-Type") // an empty body needs none
+		return h.do(r)
+	}
+	if got := confirm("cron", id); got.status != http.StatusForbidden {
+		t.Fatalf("confirm by another key = %d %s", got.status, got.raw)
+	}
+	if got := confirm("zapier", "no-such-job"); got.status != http.StatusBadRequest || !strings.Contains(got.str("error"), "unknown or expired") {
+		t.Fatalf("confirm of an unknown job = %d %s", got.status, got.raw)
+	}
+	if n := h.createOrderCalls(); n != 0 {
+		t.Fatalf("%d create_order calls before the confirmation", n)
+	}
+
+	// The requester confirms: the rent runs, once, even if the confirmation
+	// is sent again with a new id.
+	if got := confirm("zapier", id); got.status != http.StatusAccepted || got.str("status") != "queued" || got.str("job_id") != id {
+		t.Fatalf("confirm = %d %s", got.status, got.raw)
+	}
+	if got := confirm("zapier", id); got.status != http.StatusOK || !strings.Contains(got.raw, "already") {
+		t.Fatalf("second confirm = %d %s", got.status, got.raw)
+	}
+	if _, err := h.svc.RunJob(context.Background(), id); err != nil {
+		t.Fatalf("RunJob: %v", err)
+	}
+	if j, _ := h.store.GetJob(context.Background(), id); j.State != commands.JobSucceeded {
+		t.Fatalf("confirmed job ended %s: %s", j.State, j.Error)
+	}
+	if n := h.createOrderCalls(); n != 1 {
+		t.Fatalf("%d create_order calls after the confirmation, want 1", n)
 	}
 }
 

@@ -22,6 +22,8 @@ const (
 	RoutePriceAlert  = "price-alert"
 	RouteStatus      = "status"
 	RouteCommand     = "command"
+	// RouteConfirm is POST /webhook/jobs/{id}/confirm: an empty body or {}.
+	RouteConfirm = "confirm"
 )
 
 // MaxBodyBytes caps every request body (DESIGN.md §5): larger ones get 413.
@@ -95,6 +97,7 @@ var routeFields = map[string][]fieldSpec{
 	},
 	RouteStatus:  {{"order_id", kindInteger}, {"callback_url", kindString}},
 	RouteCommand: {{"text", kindString}, {"callback_url", kindString}},
+	RouteConfirm: {},
 }
 
 type fieldSpec struct {
@@ -111,8 +114,8 @@ func DecodeBody(route string, body []byte) (Body, error) {
 	if !ok {
 		return Body{}, fieldErr("route", "unknown route %s", quote(route))
 	}
-	if route == RouteStatus && len(bytes.TrimSpace(body)) == 0 {
-		body = []byte("{}") // a status request has nothing to say
+	if (route == RouteStatus || route == RouteConfirm) && len(bytes.TrimSpace(body)) == 0 {
+		body = []byte("{}") // these requests need not say anything
 	}
 	obj, err := readObject(body, specs)
 	if err != nil {
@@ -134,6 +137,7 @@ func DecodeBody(route string, body []byte) (Body, error) {
 	case RouteCommand:
 		err = obj.command(&b)
 	}
+	// RouteConfirm's job is in its path: its body has nothing to decode.
 	if err != nil {
 		return Body{}, err
 	}
