@@ -1,0 +1,37 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+	"testing"
+)
+
+// A short run of the load tool, so that it keeps working: every run answers,
+// and the accepted create-orders are durable jobs.
+func TestShortRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the sandbox")
+	}
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"-duration", "800ms", "-concurrency", "2"}, &out); err != nil {
+		t.Fatalf("run: %v\n%s", err, out.String())
+	}
+	for _, want := range []string{"signed create-order  api", "bad signature        bare", "ratio api/bare", "durable: "} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+	if strings.Contains(out.String(), "errors×") {
+		t.Errorf("transport errors:\n%s", out.String())
+	}
+}
+
+func TestFlagsAreBounded(t *testing.T) {
+	for _, args := range [][]string{{"-duration", "2m"}, {"-duration", "0s"}, {"-concurrency", "0"}, {"-concurrency", "1000"}, {"extra"}} {
+		if err := run(context.Background(), args, &bytes.Buffer{}); !errors.Is(err, errUsage) {
+			t.Errorf("run %v = %v, want a usage error", args, err)
+		}
+	}
+}
