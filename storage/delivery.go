@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/clorebot/clorebot/commands"
 )
 
 // Delivery states.
@@ -382,4 +384,36 @@ func scanDelivery(sc scanner) (Delivery, error) {
 		}
 	}
 	return d, nil
+}
+
+// EnqueueReply appends an event of type eventType with data to the outbox and
+// one delivery of it to url, due at now, in one transaction, and returns the
+// delivery's id. It serves answers that go to one receiver only (the
+// callback_url of a synchronous webhook request): the fan-out skips event
+// types it does not deliver, so nobody else receives it.
+func (s *Store) EnqueueReply(ctx context.Context, eventType string, data json.RawMessage, url, secretRef, messageID string, now time.Time) (int64, error) {
+	if eventType == "" || url == "" || secretRef == "" || messageID == "" {
+		return 0, fmt.Errorf("storage: enqueue reply: want an event type, a URL, a secret reference and a message id")
+	}
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("storage: enqueue reply: %w", err)
+	}
+	defer tx.Rollback()
+	evs, err := appendEvents(ctx, tx, []commands.Event{{Type: eventType, Data: data, CreatedAt: now}}, now)
+	if err != nil {
+		return 0, fmt.Errorf("storage: enqueue reply: %w", err)
+	}
+	at := formatTime(now)
+	var id int64
+	err = tx.QueryRowContext(ctx, `INSERT INTO deliveries (event_id, url, secret_ref, message_id, state,
+		next_at, created_at, updated_at) VALUES (?, ?, ?, ?, 'pending', ?, ?, ?) RETURNING id`,
+		evs[0].ID, url, secretRef, messageID, at, at, at).Scan(&id)
+	if err != nil {
+		return 0, fmt.Errorf("storage: enqueue reply: %w", mapConstraint(err))
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("storage: enqueue reply: %w", err)
+	}
+	return id, nil
 }

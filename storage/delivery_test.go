@@ -336,3 +336,39 @@ func TestRetryDeliveries(t *testing.T) {
 		t.Fatalf("due after retries = %v, want %v", got, want)
 	}
 }
+
+// A reply is one event and one delivery, written together; the cursor does
+// not move, and only that receiver has a delivery of it.
+func TestEnqueueReply(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newStore(t)
+	t0 := epoch.UTC()
+	before := cursor(t, s)
+	id, err := s.EnqueueReply(ctx, "status.report", []byte(`{"status":"ok"}`), "https://cb.example/x", "key:zap", "msg_r", t0)
+	if err != nil || id <= 0 {
+		t.Fatalf("EnqueueReply = %d, %v", id, err)
+	}
+	if c := cursor(t, s); c != before {
+		t.Errorf("cursor moved from %d to %d", before, c)
+	}
+	ds, err := s.ClaimDueDeliveries(ctx, t0, t0.Add(time.Minute), 10)
+	if err != nil || len(ds) != 1 {
+		t.Fatalf("ClaimDueDeliveries = %v, %v", ds, err)
+	}
+	d := ds[0]
+	if d.ID != id || d.EventType != "status.report" || string(d.EventData) != `{"status":"ok"}` ||
+		d.URL != "https://cb.example/x" || d.SecretRef != "key:zap" || d.MessageID != "msg_r" {
+		t.Errorf("delivery = %+v", d)
+	}
+	for _, bad := range [][]string{{"", "https://x", "key:k", "m"}, {"t", "", "key:k", "m"}, {"t", "https://x", "", "m"}, {"t", "https://x", "key:k", ""}} {
+		if _, err := s.EnqueueReply(ctx, bad[0], nil, bad[1], bad[2], bad[3], t0); err == nil {
+			t.Errorf("EnqueueReply%q accepted", bad)
+		}
+	}
+	if _, err := s.EnqueueReply(ctx, "t", []byte(`{not json`), "https://x", "key:k", "m2", t0); err == nil {
+		t.Error("EnqueueReply accepted data that is not JSON")
+	}
+	if _, err := s.EnqueueReply(ctx, "t", nil, "https://x", "key:k", "msg_r", t0); err == nil {
+		t.Error("EnqueueReply accepted a message id used before")
+	}
+}

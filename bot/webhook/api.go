@@ -53,6 +53,10 @@ type APIOptions struct {
 	// Dedup remembers message ids and their answers; default a MemoryDedup
 	// (one process only; serve passes the database).
 	Dedup DedupStore
+	// Replies queues the answer of a synchronous request (POST
+	// /webhook/status) for its callback_url; the Dispatcher sends it. Nil:
+	// such answers go to the caller only. serve passes the database.
+	Replies ReplyStore
 	// Now is the clock (default time.Now).
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -61,6 +65,17 @@ type APIOptions struct {
 	// proxy that appends that header.
 	TrustProxyHeaders bool
 }
+
+// ReplyStore queues one delivery of an answer to a callback_url, as an
+// outbox event of its own type (never fanned out to subscribers);
+// *storage.Store implements it.
+type ReplyStore interface {
+	EnqueueReply(ctx context.Context, eventType string, data json.RawMessage, url, secretRef, messageID string, now time.Time) (int64, error)
+}
+
+// StatusReportEvent is the type of the delivery that brings a status
+// request's answer to its callback_url.
+const StatusReportEvent = "status.report"
 
 // API serves the signed webhook routes. Mount adds them to a Server.
 type API struct {
@@ -350,7 +365,25 @@ func (a *API) run(ctx context.Context, rt route, c *call, b Body) answer {
 		Platform: commands.PlatformWebhook, User: c.identity(), UserName: c.key, Channel: commands.PlatformWebhook,
 		ReplyTarget: b.CallbackURL, IdempotencyKey: idem, Command: &cmd,
 	})
-	return a.replyAnswer(ctx, rt, reply.Public(), b.Notes)
+	ans := a.replyAnswer(ctx, rt, reply.Public(), b.Notes)
+	if rt.name == RouteStatus && b.CallbackURL != "" && ans.status == http.StatusOK {
+		a.sendToCallback(ctx, c, b.CallbackURL, ans.body)
+	}
+	return ans
+}
+
+// sendToCallback queues a status answer for the request's callback_url,
+// signed later with the key's secret. A failure to queue is logged: the
+// caller has the answer anyway.
+func (a *API) sendToCallback(ctx context.Context, c *call, url string, body []byte) {
+	if a.o.Replies == nil {
+		return
+	}
+	_, err := a.o.Replies.EnqueueReply(ctx, StatusReportEvent, json.RawMessage(body), url, keyRefPrefix+c.key, NewMessageID(), a.now())
+	if err != nil {
+		a.log.LogAttrs(ctx, slog.LevelError, "queueing a status answer for its callback failed",
+			slog.String("key", c.key), slog.Any("error", err))
+	}
 }
 
 // Answer bodies.

@@ -20,6 +20,7 @@ import (
 // delivery types are identical struct types on both sides.
 var (
 	_ webhook.DeliveryStore    = (*storage.Store)(nil)
+	_ webhook.ReplyStore       = (*storage.Store)(nil)
 	_ webhook.DeliveryObserver = (*metrics.DeliveryMetrics)(nil)
 )
 

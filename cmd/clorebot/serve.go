@@ -106,7 +106,7 @@ func (a *App) newAPI() (*webhook.API, error) {
 		Service: a.svc, Keys: keys, LegacySignatures: w.LegacySignatures, PublicMarketplace: w.PublicMarketplace,
 		Tolerance: w.Tolerance.Duration, DedupWindow: w.DedupWindow.Duration,
 		RatePerMinute: w.RatePerMinute, IPRatePerMinute: w.IPRatePerMinute,
-		Dedup: a.store, Logger: a.log,
+		Dedup: a.store, Replies: a.store, Logger: a.log,
 	}), nil
 }
 

@@ -252,6 +252,24 @@ func TestServeWebhooksEndToEnd(t *testing.T) {
 		t.Fatalf("no order id in the job's result: %v", job)
 	}
 
+	// status: answered at once, and the same answer to the callback.
+	statusBody := fmt.Appendf(nil, `{"callback_url": %q}`, rc.URL+"/status-cb")
+	code, _, status := send(t, http.MethodPost, base+"/webhook/status", signWithCLI(t, configPath, "/webhook/status", false, statusBody), statusBody)
+	if code != http.StatusOK || !strings.Contains(string(status), strconv.Itoa(int(orderID))) {
+		t.Fatalf("status = %d %s", code, status)
+	}
+	report := rc.waitTypes(t, "/status-cb", webhook.StatusReportEvent)
+	var got struct {
+		Data json.RawMessage `json:"data"`
+	}
+	if len(report) != 1 || json.Unmarshal(report[0].body, &got) != nil || !jsonEqual(got.Data, status) {
+		t.Fatalf("status callback got %d deliveries: %s; want the answer %s", len(report), report[0].body, status)
+	}
+	cbHook, _ := standardwebhooks.NewWebhookRaw([]byte(e2eKeySecret))
+	if err := cbHook.Verify(report[0].body, report[0].header); err != nil {
+		t.Errorf("status callback does not verify: %v", err)
+	}
+
 	// cancel-order with the compatibility scheme (X-Webhook-Signature).
 	cancelBody := fmt.Appendf(nil, `{"order_id": %d, "callback_url": %q}`, int64(orderID), rc.URL+"/cb")
 	code, _, body = send(t, http.MethodPost, base+"/webhook/cancel-order", signWithCLI(t, configPath, "/webhook/cancel-order", true, cancelBody), cancelBody)
@@ -266,7 +284,6 @@ func TestServeWebhooksEndToEnd(t *testing.T) {
 	sub := rc.waitTypes(t, "/sub", lifecycle...)
 	cb := rc.waitTypes(t, "/cb", lifecycle...)
 	subHook, _ := standardwebhooks.NewWebhook(e2eSubSecret)
-	cbHook, _ := standardwebhooks.NewWebhookRaw([]byte(e2eKeySecret))
 	for _, check := range []struct {
 		name string
 		wh   *standardwebhooks.Webhook
@@ -286,4 +303,12 @@ func TestServeWebhooksEndToEnd(t *testing.T) {
 			}
 		}
 	}
+}
+
+func jsonEqual(a, b []byte) bool {
+	var x, y any
+	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
+		return false
+	}
+	return fmt.Sprint(x) == fmt.Sprint(y)
 }
