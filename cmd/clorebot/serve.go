@@ -64,7 +64,7 @@ func (a *App) Open(ctx context.Context) error {
 	if err := a.openCore(ctx); err != nil {
 		return err
 	}
-	a.svc = a.newService(logNotifier{a.log}, a.log)
+	a.svc = a.newService(notifiers{logNotifier{a.log}, webhook.CallbackNotifier{Replies: a.store}}, a.log)
 	h := a.cfg.HTTP
 	a.http = webhook.New(webhook.Options{
 		Addr:              h.Listen,
@@ -224,6 +224,25 @@ func (a *App) Close() error {
 		errs = append(errs, a.store.Close())
 	}
 	return errors.Join(errs...)
+}
+
+// notifiers hands each job update to every front door's notifier; each
+// acts only on its own platform's targets.
+type notifiers []commands.Notifier
+
+// Notify implements commands.Notifier: the first reference returned, every
+// error.
+func (ns notifiers) Notify(ctx context.Context, t commands.Target, r commands.Reply) (string, error) {
+	var ref string
+	var errs []error
+	for _, n := range ns {
+		got, err := n.Notify(ctx, t, r)
+		if ref == "" {
+			ref = got
+		}
+		errs = append(errs, err)
+	}
+	return ref, errors.Join(errs...)
 }
 
 // logNotifier reports job progress in the log until chat front doors deliver it.

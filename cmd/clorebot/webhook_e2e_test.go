@@ -282,7 +282,18 @@ func TestServeWebhooksEndToEnd(t *testing.T) {
 
 	lifecycle := []string{"order.created", "order.running", "order.cancelled", "job.completed"}
 	sub := rc.waitTypes(t, "/sub", lifecycle...)
-	cb := rc.waitTypes(t, "/cb", lifecycle...)
+	cb := rc.waitTypes(t, "/cb", append(lifecycle, webhook.ConnectionEvent)...)
+	// The connection details went to the callback only, and nowhere else.
+	for _, d := range sub {
+		if d.typ == webhook.ConnectionEvent || strings.Contains(string(d.body), "Password") {
+			t.Errorf("the subscriber got connection details: %s", d.body)
+		}
+	}
+	for _, d := range cb {
+		if d.typ == webhook.ConnectionEvent && (!strings.Contains(string(d.body), "ssh -p ") || !strings.Contains(string(d.body), `"Password"`)) {
+			t.Errorf("connection delivery lacks the SSH command or password: %s", d.body)
+		}
+	}
 	subHook, _ := standardwebhooks.NewWebhook(e2eSubSecret)
 	for _, check := range []struct {
 		name string

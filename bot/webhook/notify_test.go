@@ -1,0 +1,66 @@
+package webhook
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/clorebot/clorebot/commands"
+)
+
+type recordedReply struct {
+	typ, url, ref string
+	data          json.RawMessage
+}
+
+type fakeReplies struct{ got []recordedReply }
+
+func (f *fakeReplies) EnqueueReply(_ context.Context, typ string, data json.RawMessage, url, ref, _ string, _ time.Time) (int64, error) {
+	f.got = append(f.got, recordedReply{typ, url, ref, data})
+	return int64(len(f.got)), nil
+}
+
+func TestCallbackNotifierSendsOnlyPrivatePartsToWebhookCallbacks(t *testing.T) {
+	private := &commands.PrivatePart{Title: "Connect to order #7", Fields: []commands.Field{{Name: "Password", Value: "pw"}}}
+	tests := []struct {
+		name   string
+		target commands.Target
+		reply  commands.Reply
+		sent   bool
+		err    string
+	}{
+		{"connection details to the callback", commands.Target{Platform: "webhook", User: "webhook:zap", ReplyTarget: "https://cb.example/x"},
+			commands.Reply{JobID: "j1", Private: private}, true, ""},
+		{"progress without a private part", commands.Target{Platform: "webhook", User: "webhook:zap", ReplyTarget: "https://cb.example/x"},
+			commands.Reply{JobID: "j1", Text: "Provisioning"}, false, ""},
+		{"no callback_url", commands.Target{Platform: "webhook", User: "webhook:zap"}, commands.Reply{Private: private}, false, ""},
+		{"a chat target", commands.Target{Platform: "slack", User: "slack:U1", ReplyTarget: "https://hooks.slack.com/x"},
+			commands.Reply{Private: private}, false, ""},
+		{"a callback that is no http URL", commands.Target{Platform: "webhook", User: "webhook:zap", ReplyTarget: "ftp://cb.example"},
+			commands.Reply{JobID: "j1", Private: private}, false, "callback_url"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := &fakeReplies{}
+			_, err := CallbackNotifier{Replies: f}.Notify(context.Background(), tt.target, tt.reply)
+			if (err != nil) != (tt.err != "") || err != nil && !strings.Contains(err.Error(), tt.err) {
+				t.Fatalf("Notify error = %v, want one naming %q", err, tt.err)
+			}
+			if err != nil && strings.Contains(err.Error(), "pw") {
+				t.Fatalf("the error quotes the password: %v", err)
+			}
+			if got := len(f.got) == 1; got != tt.sent {
+				t.Fatalf("sent %d deliveries, want sent=%v", len(f.got), tt.sent)
+			}
+			if tt.sent {
+				g := f.got[0]
+				if g.typ != ConnectionEvent || g.url != tt.target.ReplyTarget || g.ref != "key:zap" ||
+					!strings.Contains(string(g.data), `"job_id":"j1"`) || !strings.Contains(string(g.data), `"Password"`) {
+					t.Fatalf("delivery = %+v %s", g, g.data)
+				}
+			}
+		})
+	}
+}
