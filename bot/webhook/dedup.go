@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -109,12 +110,7 @@ func (a *API) PurgeDedup(ctx context.Context) (int, error) {
 // RunPurge calls PurgeDedup now and then every `every` until ctx ends; it
 // logs failures and returns nil when ctx ends.
 func (a *API) RunPurge(ctx context.Context, every time.Duration) error {
-	if every <= 0 {
-		every = time.Hour
-	}
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
+	repeat(ctx, cmp.Or(max(every, 0), time.Hour), func() {
 		n, err := a.PurgeDedup(ctx)
 		switch {
 		case err != nil && ctx.Err() == nil:
@@ -122,9 +118,20 @@ func (a *API) RunPurge(ctx context.Context, every time.Duration) error {
 		case n > 0:
 			a.log.LogAttrs(ctx, slog.LevelInfo, "purged webhook dedup records", slog.Int("count", n))
 		}
+	})
+	return nil
+}
+
+// repeat calls fn now and then every `every` until ctx ends. (The scheduler
+// issue moves these loops onto gocron with the other periodic work.)
+func repeat(ctx context.Context, every time.Duration, fn func()) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		fn()
 		select {
 		case <-ctx.Done():
-			return nil
+			return
 		case <-t.C:
 		}
 	}

@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -287,21 +288,12 @@ func (noDeliveryObserver) ObserveDeadLetter(string)                             
 // the end of ctx is not counted: its claim lapses and it is sent again
 // after the next start.
 func (d *Dispatcher) Run(ctx context.Context, every time.Duration) error {
-	if every <= 0 {
-		every = time.Second
-	}
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
+	repeat(ctx, cmp.Or(max(every, 0), time.Second), func() {
 		if err := d.Tick(ctx); err != nil && ctx.Err() == nil {
 			d.log.LogAttrs(ctx, slog.LevelWarn, "webhook deliveries tick failed", slog.Any("error", err))
 		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
-	}
+	})
+	return nil
 }
 
 // Tick fans new outbox events out into deliveries, then sends every
