@@ -24,7 +24,7 @@ func (a auditCmd) Run(e *env) error {
 	if err != nil {
 		return &usageError{fmt.Errorf("--since: %w", err)}
 	}
-	cfg, err := e.load()
+	cfg, err := e.loadWithoutClore()
 	if err != nil {
 		return err
 	}

@@ -56,11 +56,18 @@ type env struct {
 }
 
 // load reads and validates the configuration; its errors exit with status 2.
-func (e *env) load() (*config.Config, error) {
+func (e *env) load() (*config.Config, error) { return e.loadFor(false) }
+
+// loadWithoutClore is load for commands that never call Clore: they run
+// where no Clore API key is configured.
+func (e *env) loadWithoutClore() (*config.Config, error) { return e.loadFor(true) }
+
+func (e *env) loadFor(withoutClore bool) (*config.Config, error) {
 	cfg, err := config.Load(config.LoadOptions{
 		Path:         e.cli.Config,
 		PathExplicit: e.cli.Config != "",
 		Environ:      e.environ,
+		WithoutClore: withoutClore,
 		Override: func(c *config.Config) {
 			if e.cli.Sandbox {
 				c.Clore.Sandbox = true
@@ -153,7 +160,7 @@ type migrateCmd struct{}
 
 // Run applies pending migrations to the configured database.
 func (migrateCmd) Run(e *env) error {
-	cfg, err := e.load()
+	cfg, err := e.loadWithoutClore()
 	if err != nil {
 		return err
 	}

@@ -163,7 +163,7 @@ func (c deliveriesRetryCmd) Run(e *env) error {
 
 // openDeliveryStore opens the configured database.
 func openDeliveryStore(e *env) (*storage.Store, error) {
-	cfg, err := e.load()
+	cfg, err := e.loadWithoutClore()
 	if err != nil {
 		return nil, err
 	}

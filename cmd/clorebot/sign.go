@@ -34,7 +34,7 @@ type webhookSignCmd struct {
 // Run prints the headers, then a curl line that sends the signed request to
 // the configured listener. The signature holds for webhook.tolerance.
 func (c webhookSignCmd) Run(e *env) error {
-	cfg, err := e.load()
+	cfg, err := e.loadWithoutClore()
 	if err != nil {
 		return err
 	}

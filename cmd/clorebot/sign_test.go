@@ -166,3 +166,23 @@ func TestListenURL(t *testing.T) {
 		}
 	}
 }
+
+// Commands that never call Clore run where no Clore API key is configured
+// (a laptop that only signs requests); serve and exec still need one.
+func TestCommandsWithoutCloreNeedNoAPIKey(t *testing.T) {
+	dir := t.TempDir()
+	conf := "[storage]\npath = \"" + filepath.ToSlash(filepath.Join(dir, "c.db")) + "\"\n[[webhook.keys]]\nname = \"cron\"\nsecret = \"plain-cron-secret\"\n"
+	if err := os.WriteFile(filepath.Join(dir, "clorebot.toml"), []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	body := filepath.Join(dir, "body.json")
+	os.WriteFile(body, []byte(`{"text":"status"}`), 0o600)
+	for _, args := range [][]string{{"webhook", "sign", "--key", "cron", body}, {"deliveries", "list"}, {"audit"}, {"migrate"}} {
+		if code, out, stderr := run(t, dir, nil, args...); code != 0 {
+			t.Errorf("%v: exit %d\n%s%s", args, code, out, stderr)
+		}
+	}
+	if code, _, stderr := run(t, dir, nil, "exec", "status"); code != exitUsage || !strings.Contains(stderr, "clore.api_key") {
+		t.Errorf("exec without an API key: exit %d %s", code, stderr)
+	}
+}
