@@ -75,6 +75,9 @@ type Reply struct {
 	Usage string `json:"usage,omitempty"`
 	// Done is false while a job will update this reply again.
 	Done bool `json:"done"`
+	// Temporary marks an error that is not the request's fault (Clore or
+	// storage failed): the same request may succeed later.
+	Temporary bool `json:"temporary,omitempty"`
 }
 
 // Field is a labelled value.

@@ -178,7 +178,7 @@ func (s *Service) fail(ctx context.Context, op string, err error) Reply {
 	}
 	ref := randomID(4)
 	s.log.LogAttrs(ctx, slog.LevelError, op+" failed", slog.String("ref", ref), slog.Any("error", err))
-	return Reply{Status: StatusError, Text: fmt.Sprintf("%s failed: %s (ref %s)", op, userMessage(err), ref), Visibility: Ephemeral, Done: true}
+	return Reply{Status: StatusError, Text: fmt.Sprintf("%s failed: %s (ref %s)", op, userMessage(err), ref), Visibility: Ephemeral, Done: true, Temporary: true}
 }
 
 // userMessage is what a user may read of an error: Clore's own conditions are

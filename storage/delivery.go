@@ -390,7 +390,8 @@ func scanDelivery(sc scanner) (Delivery, error) {
 // one delivery of it to url, due at now, in one transaction, and returns the
 // delivery's id. It serves answers that go to one receiver only (the
 // callback_url of a synchronous webhook request): the fan-out skips event
-// types it does not deliver, so nobody else receives it.
+// types it does not deliver, so nobody else receives it. A messageID queued
+// before returns that delivery's id and queues nothing.
 func (s *Store) EnqueueReply(ctx context.Context, eventType string, data json.RawMessage, url, secretRef, messageID string, now time.Time) (int64, error) {
 	if eventType == "" || url == "" || secretRef == "" || messageID == "" {
 		return 0, fmt.Errorf("storage: enqueue reply: want an event type, a URL, a secret reference and a message id")
@@ -400,12 +401,18 @@ func (s *Store) EnqueueReply(ctx context.Context, eventType string, data json.Ra
 		return 0, fmt.Errorf("storage: enqueue reply: %w", err)
 	}
 	defer tx.Rollback()
+	var id int64
+	switch err := tx.QueryRowContext(ctx, `SELECT id FROM deliveries WHERE message_id = ?`, messageID).Scan(&id); {
+	case err == nil:
+		return id, nil // queued before: the same delivery
+	case !errors.Is(err, sql.ErrNoRows):
+		return 0, fmt.Errorf("storage: enqueue reply: %w", err)
+	}
 	evs, err := appendEvents(ctx, tx, []commands.Event{{Type: eventType, Data: data, CreatedAt: now}}, now)
 	if err != nil {
 		return 0, fmt.Errorf("storage: enqueue reply: %w", err)
 	}
 	at := formatTime(now)
-	var id int64
 	err = tx.QueryRowContext(ctx, `INSERT INTO deliveries (event_id, url, secret_ref, message_id, state,
 		next_at, created_at, updated_at) VALUES (?, ?, ?, ?, 'pending', ?, ?, ?) RETURNING id`,
 		evs[0].ID, url, secretRef, messageID, at, at, at).Scan(&id)

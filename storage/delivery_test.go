@@ -368,7 +368,12 @@ func TestEnqueueReply(t *testing.T) {
 	if _, err := s.EnqueueReply(ctx, "t", []byte(`{not json`), "https://x", "key:k", "m2", t0); err == nil {
 		t.Error("EnqueueReply accepted data that is not JSON")
 	}
-	if _, err := s.EnqueueReply(ctx, "t", nil, "https://x", "key:k", "msg_r", t0); err == nil {
-		t.Error("EnqueueReply accepted a message id used before")
+	// The same message id again is the same delivery: nothing new is queued.
+	events, _ := s.ListEvents(ctx, 0, 0)
+	if again, err := s.EnqueueReply(ctx, "t", nil, "https://x", "key:k", "msg_r", t0); err != nil || again != id {
+		t.Errorf("EnqueueReply with a used message id = %d, %v; want %d", again, err, id)
+	}
+	if after, _ := s.ListEvents(ctx, 0, 0); len(after) != len(events) {
+		t.Errorf("a repeated message id appended an event")
 	}
 }

@@ -69,13 +69,23 @@ type APIOptions struct {
 // ReplyStore queues one delivery of an answer to a callback_url, as an
 // outbox event of its own type (never fanned out to subscribers);
 // *storage.Store implements it.
+//
+// EnqueueReply queues nothing new for a messageID it has queued before.
 type ReplyStore interface {
 	EnqueueReply(ctx context.Context, eventType string, data json.RawMessage, url, secretRef, messageID string, now time.Time) (int64, error)
 }
 
-// StatusReportEvent is the type of the delivery that brings a status
-// request's answer to its callback_url.
-const StatusReportEvent = "status.report"
+// StatusReportEvent and CommandReplyEvent are the types of the deliveries
+// that bring the answer of a status request, or of a command answered at
+// once (/webhook/command), to its callback_url.
+const (
+	StatusReportEvent = "status.report"
+	CommandReplyEvent = "command.reply"
+)
+
+// temporaryRetryAfter is the Retry-After of a 503 for a failure that is not
+// the request's fault (Clore or storage).
+const temporaryRetryAfter = 30
 
 // API serves the signed webhook routes. Mount adds them to a Server.
 type API struct {
@@ -140,10 +150,14 @@ func (a *API) Mount(s *Server) {
 
 // call is an admitted request.
 type call struct {
-	r        *http.Request
-	body     []byte
-	key      string // the key that signed it; "" on a public route
-	id       string // message id for dedup and idempotency; "" when none
+	r    *http.Request
+	body []byte
+	key  string // the key that signed it; "" on a public route
+	id   string // message id for dedup and idempotency; "" when none
+	// replayID is a second id the request is deduplicated under: the
+	// signed timestamp and body of a compatibility request that names its
+	// own Idempotency-Key. "" when none.
+	replayID string
 	idHeader string // the header id came from, for errors
 }
 
@@ -224,12 +238,15 @@ func (a *API) admit(w http.ResponseWriter, r *http.Request, rt route) (*call, an
 	c.key, c.id, c.idHeader = v.Key, v.ID, sigHeaderID
 	if v.Scheme == SchemeLegacy {
 		c.idHeader = sigHeaderIdempotencyKey
-		if c.id == "" && !v.Timestamp.IsZero() {
-			// Without an Idempotency-Key, a timestamped compatibility request
-			// is one message: its replays within the tolerance are duplicates.
+		if !v.Timestamp.IsZero() {
+			// A timestamped compatibility request is one message: its
+			// replays within the tolerance are duplicates, whatever
+			// Idempotency-Key (which the signature does not cover) they carry.
 			sum := sha256.Sum256(body)
-			c.id = "ts-" + strconv.FormatInt(v.Timestamp.Unix(), 10) + "-" + hex.EncodeToString(sum[:16])
-			c.idHeader = sigHeaderLegacyTimestamp
+			c.replayID = "ts-" + strconv.FormatInt(v.Timestamp.Unix(), 10) + "-" + hex.EncodeToString(sum[:16])
+			if c.id == "" {
+				c.id, c.replayID, c.idHeader = c.replayID, "", sigHeaderLegacyTimestamp
+			}
 		}
 	}
 	if ok, wait := a.keyLim.allow(c.key, a.now()); !ok {
@@ -302,34 +319,58 @@ func (a *API) serveCommand(ctx context.Context, rt route, c *call) answer {
 	if c.id == "" {
 		return a.exec(ctx, rt, c, b)
 	}
-	first, prev, err := a.claim(ctx, c.key, c.id, requestHash(c.r.Method, c.r.URL.Path, c.body))
-	switch {
-	case errors.Is(err, errIDReused):
-		return errorAnswer(http.StatusUnprocessableEntity, c.idHeader+
-			": already used for a different request (another body or route); send a new id for a new request")
-	case errors.Is(err, errStillProcessing):
-		ans := errorAnswer(http.StatusConflict, c.idHeader+": the first delivery of this id is still being processed; retry later")
-		ans.retryAfter = 1
+	hash := requestHash(c.r.Method, c.r.URL.Path, c.body)
+	var claimed []string
+	release := func() {
+		for _, id := range claimed {
+			if err := a.dedup.ForgetWebhook(context.WithoutCancel(ctx), c.key, id); err != nil {
+				a.log.LogAttrs(ctx, slog.LevelError, "releasing a webhook claim failed",
+					slog.String("key", c.key), slog.String("webhook_id", id), slog.Any("error", err))
+			}
+		}
+	}
+	for _, id := range []string{c.id, c.replayID} {
+		if id == "" {
+			continue
+		}
+		first, prev, err := a.claim(ctx, c.key, id, hash)
+		var ans answer
+		switch {
+		case errors.Is(err, errIDReused):
+			ans = errorAnswer(http.StatusUnprocessableEntity, c.idHeader+
+				": already used for a different request (another body or route); send a new id for a new request")
+		case errors.Is(err, errStillProcessing):
+			ans = errorAnswer(http.StatusConflict, c.idHeader+": the first delivery of this id is still being processed; retry later")
+			ans.retryAfter = 1
+		case err != nil:
+			ans = a.internal(ctx, "claiming a webhook message id", err)
+		case !first:
+			ans = answer{status: prev.status, body: prev.body, replayed: true}
+		default:
+			claimed = append(claimed, id)
+			continue
+		}
+		release()
 		return ans
-	case err != nil:
-		return a.internal(ctx, "claiming a webhook message id", err)
-	case !first:
-		return answer{status: prev.status, body: prev.body, replayed: true}
 	}
 	// The claim is answered whatever becomes of the caller's connection.
 	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), processTimeout)
 	defer cancel()
 	ans := a.exec(pctx, rt, c, b)
 	if ans.status >= 500 {
-		err = a.dedup.ForgetWebhook(pctx, c.key, c.id)
-	} else {
-		err = a.dedup.FinishWebhook(pctx, c.key, c.id, ans.status, ans.body, a.now())
+		release()
+		return ans
 	}
-	if err != nil {
-		// Duplicates wait, then take the stale claim over; the command
-		// layer's idempotency key keeps that from creating a second job.
-		a.log.LogAttrs(ctx, slog.LevelError, "recording a webhook answer failed",
-			slog.String("key", c.key), slog.String("webhook_id", c.id), slog.Any("error", err))
+	// Recording gets time of its own, however long the command took.
+	fctx, fcancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
+	defer fcancel()
+	for _, id := range claimed {
+		if err := a.dedup.FinishWebhook(fctx, c.key, id, ans.status, ans.body, a.now()); err != nil {
+			// Duplicates wait, then take the stale claim over; the command
+			// layer's idempotency key keeps that from creating a second job.
+			a.log.LogAttrs(ctx, slog.LevelError, "recording a webhook answer failed",
+				slog.String("key", c.key), slog.String("webhook_id", id), slog.Any("error", err))
+		}
 	}
 	return ans
 }
@@ -366,8 +407,12 @@ func (a *API) run(ctx context.Context, rt route, c *call, b Body) answer {
 		ReplyTarget: b.CallbackURL, IdempotencyKey: idem, Command: &cmd,
 	})
 	ans := a.replyAnswer(ctx, rt, reply.Public(), b.Notes)
-	if rt.name == RouteStatus && b.CallbackURL != "" && ans.status == http.StatusOK {
-		a.sendToCallback(ctx, c, b.CallbackURL, ans.body)
+	if b.CallbackURL != "" && ans.status == http.StatusOK && (rt.name == RouteStatus || rt.name == RouteCommand) {
+		typ := CommandReplyEvent
+		if rt.name == RouteStatus {
+			typ = StatusReportEvent
+		}
+		a.sendToCallback(ctx, c, typ, b.CallbackURL, ans.body)
 	}
 	return ans
 }
@@ -375,11 +420,18 @@ func (a *API) run(ctx context.Context, rt route, c *call, b Body) answer {
 // sendToCallback queues a status answer for the request's callback_url,
 // signed later with the key's secret. A failure to queue is logged: the
 // caller has the answer anyway.
-func (a *API) sendToCallback(ctx context.Context, c *call, url string, body []byte) {
+func (a *API) sendToCallback(ctx context.Context, c *call, typ, url string, body []byte) {
 	if a.o.Replies == nil {
 		return
 	}
-	_, err := a.o.Replies.EnqueueReply(ctx, StatusReportEvent, json.RawMessage(body), url, keyRefPrefix+c.key, NewMessageID(), a.now())
+	// One delivery per request: a request processed again (a stale claim
+	// taken over) queues nothing new.
+	msgID := NewMessageID()
+	if c.id != "" {
+		sum := sha256.Sum256([]byte(c.key + "\x00" + c.id))
+		msgID = "msg_reply_" + hex.EncodeToString(sum[:16])
+	}
+	_, err := a.o.Replies.EnqueueReply(ctx, typ, json.RawMessage(body), url, keyRefPrefix+c.key, msgID, a.now())
 	if err != nil {
 		a.log.LogAttrs(ctx, slog.LevelError, "queueing a status answer for its callback failed",
 			slog.String("key", c.key), slog.Any("error", err))
@@ -431,6 +483,13 @@ func (a *API) replyAnswer(ctx context.Context, rt route, r commands.Reply, notes
 		}
 		ans = jsonAnswer(status, okBody{Status: "ok", Title: r.Title, Message: r.Text, Fields: fields, Notes: notes})
 	case commands.StatusError:
+		if r.Temporary {
+			// Not the request's fault: a retry may succeed, and the dedup
+			// record is dropped so that it is processed afresh.
+			ans = errorAnswer(http.StatusServiceUnavailable, r.Text)
+			ans.retryAfter = temporaryRetryAfter
+			break
+		}
 		ans = jsonAnswer(http.StatusBadRequest, errorBody{Error: r.Text, Usage: r.Usage})
 	case commands.StatusDenied:
 		ans = errorAnswer(http.StatusForbidden, r.Text)

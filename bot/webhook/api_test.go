@@ -633,3 +633,55 @@ func TestConfiguredKeyNeverQuotesTheSecret(t *testing.T) {
 		t.Fatalf("key = %+v, %v", k, err)
 	}
 }
+
+// A timestamped compatibility request replayed with a new Idempotency-Key
+// (which its signature does not cover) is still the same request.
+func TestLegacyReplayWithAnotherIdempotencyKeyIsADuplicate(t *testing.T) {
+	h := newHarness(t)
+	body := []byte(`{"gpu_type":"RTX 3090","hours":1}`)
+	ts := h.clock.Now()
+	key, _ := webhook.ConfiguredKey("cron", h.secrets["cron"])
+	var first response
+	for i := range 3 {
+		r := request("POST", "/webhook/create-order", body)
+		r.Header.Set("X-Webhook-Timestamp", strconv.FormatInt(ts.Unix(), 10))
+		r.Header.Set("X-Webhook-Signature", webhook.SignLegacy(key.Legacy, &ts, body))
+		r.Header.Set("Idempotency-Key", fmt.Sprintf("attacker-%d", i))
+		resp := h.do(r)
+		if i == 0 {
+			first = resp
+			if resp.status != http.StatusAccepted {
+				t.Fatalf("first = %d %s", resp.status, resp.raw)
+			}
+			continue
+		}
+		if resp.status != first.status || resp.raw != first.raw || resp.header.Get("Idempotent-Replayed") != "true" {
+			t.Fatalf("replay %d = %d %s; want the first answer, replayed", i, resp.status, resp.raw)
+		}
+	}
+	if n := h.count("jobs"); n != 1 {
+		t.Fatalf("%d jobs, want 1", n)
+	}
+}
+
+// A failure that is not the request's fault answers 503 and is not
+// remembered: the same delivery, retried, is processed afresh.
+func TestTemporaryFailureIsNotCached(t *testing.T) {
+	h := newHarness(t)
+	for range 3 { // the first try and the client's two retries
+		h.sb.InjectNext("marketplace", http.StatusInternalServerError, `{"code":1}`)
+	}
+	body := []byte(`{"gpu_type":"RTX 3090","hours":1}`)
+	id := webhook.NewMessageID()
+	resp := h.do(h.signedID("POST", "/webhook/create-order", "zapier", id, body))
+	if resp.status != http.StatusServiceUnavailable || resp.header.Get("Retry-After") == "" {
+		t.Fatalf("with Clore down = %d %s (Retry-After %q); want 503 with Retry-After", resp.status, resp.raw, resp.header.Get("Retry-After"))
+	}
+	resp = h.do(h.signedID("POST", "/webhook/create-order", "zapier", id, body))
+	if resp.status != http.StatusAccepted || resp.header.Get("Idempotent-Replayed") == "true" {
+		t.Fatalf("retry after Clore is back = %d %s", resp.status, resp.raw)
+	}
+	if n := h.count("jobs"); n != 1 {
+		t.Fatalf("%d jobs, want 1", n)
+	}
+}

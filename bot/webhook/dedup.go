@@ -42,6 +42,7 @@ const (
 	dedupPoll          = 50 * time.Millisecond
 	dedupWait          = 10 * time.Second
 	processTimeout     = 60 * time.Second
+	finishTimeout      = 10 * time.Second
 	staleClaim         = 2 * time.Minute
 )
 

@@ -47,7 +47,12 @@ func (n CallbackNotifier) Notify(ctx context.Context, t commands.Target, r comma
 	if n.Now != nil {
 		now = n.Now
 	}
-	if _, err := n.Replies.EnqueueReply(ctx, ConnectionEvent, data, t.ReplyTarget, keyRefPrefix+key, NewMessageID(), now()); err != nil {
+	// One delivery per job: a job resumed after a crash queues nothing new.
+	msgID := "msg_conn_" + r.JobID
+	if r.JobID == "" {
+		msgID = NewMessageID()
+	}
+	if _, err := n.Replies.EnqueueReply(ctx, ConnectionEvent, data, t.ReplyTarget, keyRefPrefix+key, msgID, now()); err != nil {
 		return "", fmt.Errorf("webhook: connection details of job %s: %w", r.JobID, err)
 	}
 	return "", nil
