@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -94,7 +95,7 @@ func (failingDedup) ClaimWebhook(context.Context, string, string, []byte, time.T
 func newTestAPI(t *testing.T, d DedupStore) (*API, *fakeService, *Server, []byte) {
 	t.Helper()
 	svc := &fakeService{}
-	key, err := ConfiguredKey("k", "whsec_c2VjcmV0LWtleS1ieXRlcw==")
+	key, err := ConfiguredKey("k", "whsec_"+base64.StdEncoding.EncodeToString([]byte("secret-key-bytes")))
 	if err != nil {
 		t.Fatal(err)
 	}

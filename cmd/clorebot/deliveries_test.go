@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"io"
@@ -121,7 +122,7 @@ events = ["order.created", "order.running"]
 func TestDeliveriesEndToEnd(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	const subSecret = "whsec_c3Vic2NyaWJlci1zZWNyZXQtYnl0ZXM="
+	subSecret := "whsec_" + base64.StdEncoding.EncodeToString([]byte("subscriber-secret-bytes"))
 	const keySecret = "a raw key secret"
 	rc := newDeliveryReceiver(t)
 	rc.subStatus.Store(http.StatusServiceUnavailable)

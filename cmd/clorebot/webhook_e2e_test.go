@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -75,10 +76,9 @@ func (rc *e2eReceiver) waitTypes(t *testing.T, path string, want ...string) []re
 	}
 }
 
-const (
-	e2eKeySecret = "zap-secret-text-0123456789"
-	e2eSubSecret = "whsec_c3Vic2NyaWJlci1zZWNyZXQtYnl0ZXM="
-)
+const e2eKeySecret = "zap-secret-text-0123456789"
+
+var e2eSubSecret = "whsec_" + base64.StdEncoding.EncodeToString([]byte("subscriber-secret-bytes"))
 
 // startServe runs `serve --sandbox` in-process with one webhook key and one
 // subscriber, and returns its base URL and the configuration's path.
