@@ -64,3 +64,38 @@ func TestCallbackNotifierSendsOnlyPrivatePartsToWebhookCallbacks(t *testing.T) {
 		})
 	}
 }
+
+// okService answers every command at once.
+type okService struct{ fakeService }
+
+func (okService) Handle(context.Context, commands.Request) commands.Reply {
+	return commands.Reply{Status: commands.StatusOK, Title: "Orders", Text: "none"}
+}
+
+// An answer given at once goes to the request's callback_url too, once per
+// request, typed by its route.
+func TestImmediateAnswersGoToTheCallbackOnce(t *testing.T) {
+	key, _ := ConfiguredKey("k", "plain-secret-for-replies")
+	replies := &fakeReplies{}
+	a := NewAPI(APIOptions{Service: &okService{}, Keys: []Key{key}, Replies: replies})
+	s := New(Options{})
+	a.Mount(s)
+	for _, tc := range []struct{ path, body, typ string }{
+		{"/webhook/status", `{"callback_url":"https://cb.example/s"}`, StatusReportEvent},
+		{"/webhook/command", `{"text":"status","callback_url":"https://cb.example/c"}`, CommandReplyEvent},
+	} {
+		before := len(replies.got)
+		for range 2 { // a redelivery is answered from the dedup record
+			if w := post(s, key.Secret, "msg_"+tc.typ, tc.path, []byte(tc.body)); w.Code != 200 {
+				t.Fatalf("%s = %d %s", tc.path, w.Code, w.Body)
+			}
+		}
+		if len(replies.got) != before+1 {
+			t.Fatalf("%s queued %d callback deliveries, want 1", tc.path, len(replies.got)-before)
+		}
+		got := replies.got[len(replies.got)-1]
+		if got.typ != tc.typ || !strings.HasPrefix(got.url, "https://cb.example/") || got.ref != "key:k" || !strings.Contains(string(got.data), `"title":"Orders"`) {
+			t.Errorf("%s queued %+v %s", tc.path, got, got.data)
+		}
+	}
+}
