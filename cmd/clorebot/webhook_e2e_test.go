@@ -96,6 +96,8 @@ path = %q
 listen = "127.0.0.1:0"
 [sandbox]
 provision_delay = "300ms"
+[webhook]
+legacy_signatures = true
 [[webhook.keys]]
 name = "zap"
 secret = %q

@@ -26,6 +26,7 @@ type Config struct {
 	Policy  Policy  `toml:"policy"`
 	Webhook Webhook `toml:"webhook"`
 	Watch   Watch   `toml:"watch"`
+	Notify  Notify  `toml:"notify"`
 	Sandbox Sandbox `toml:"sandbox"`
 	Log     Log     `toml:"log"`
 }
@@ -55,6 +56,9 @@ type HTTP struct {
 	WriteTimeout      Duration `toml:"write_timeout"`
 	IdleTimeout       Duration `toml:"idle_timeout"`
 	ShutdownTimeout   Duration `toml:"shutdown_timeout"`
+	// TrustedProxies are CIDRs whose X-Forwarded-For names the client address
+	// (per-address limits and logs); empty: the TCP peer is the client.
+	TrustedProxies []string `toml:"trusted_proxies"`
 }
 
 // Slack configures the Slack front door; it is off while every credential is empty.
@@ -90,18 +94,23 @@ type Policy struct {
 	DefaultHours        float64  `toml:"default_hours"`
 	MaxHours            float64  `toml:"max_hours"`
 	MinReliability      float64  `toml:"min_reliability"`
+	ReminderBefore      Duration `toml:"reminder_before"` // order.expiring this long before an order's end
+	ConfirmTTL          Duration `toml:"confirm_ttl"`     // a rent awaiting confirmation expires after this
 }
 
 // Webhook configures inbound signed webhooks and outbound lifecycle deliveries.
 type Webhook struct {
-	RatePerMinute     int                 `toml:"rate_per_minute"`
-	IPRatePerMinute   int                 `toml:"ip_rate_per_minute"`
-	LegacySignatures  bool                `toml:"legacy_signatures"`
-	PublicMarketplace bool                `toml:"public_marketplace"`
-	DedupWindow       Duration            `toml:"dedup_window"`
-	Tolerance         Duration            `toml:"tolerance"`
-	Keys              []WebhookKey        `toml:"keys"`
-	Subscribers       []WebhookSubscriber `toml:"subscribers"`
+	RatePerMinute     int  `toml:"rate_per_minute"`
+	IPRatePerMinute   int  `toml:"ip_rate_per_minute"`
+	LegacySignatures  bool `toml:"legacy_signatures"`
+	PublicMarketplace bool `toml:"public_marketplace"`
+	// CallbackAllowPrivate lets a request's callback_url reach loopback,
+	// private, link-local and unspecified addresses.
+	CallbackAllowPrivate bool                `toml:"callback_allow_private"`
+	DedupWindow          Duration            `toml:"dedup_window"`
+	Tolerance            Duration            `toml:"tolerance"`
+	Keys                 []WebhookKey        `toml:"keys"`
+	Subscribers          []WebhookSubscriber `toml:"subscribers"`
 }
 
 // WebhookKey is one inbound webhook identity, webhook:<Name> in policy lists.
@@ -114,6 +123,7 @@ type WebhookKey struct {
 
 // WebhookSubscriber is one outbound receiver of lifecycle events.
 type WebhookSubscriber struct {
+	Name       string   `toml:"name"` // optional, for deliveries test --subscriber NAME
 	URL        string   `toml:"url"`
 	Secret     Secret   `toml:"secret"`
 	SecretFile string   `toml:"secret_file"`
@@ -123,6 +133,23 @@ type WebhookSubscriber struct {
 // Watch configures price watches and the order lifecycle tick.
 type Watch struct {
 	Interval Duration `toml:"interval"`
+	// RearmMargin and Cooldown re-arm a triggered alert watch: once the price
+	// rose above target × (1 + RearmMargin), or after Cooldown.
+	RearmMargin float64  `toml:"rearm_margin"`
+	Cooldown    Duration `toml:"cooldown"`
+	// LowBalanceUSD is the wallet balance (USD value) under which
+	// wallet.low_balance is emitted, once a day; 0 = never.
+	LowBalanceUSD float64 `toml:"low_balance_usd"`
+}
+
+// Notify configures notification-only sinks: Slack and Discord incoming-webhook
+// URLs, each with an event filter (empty = every event). The URLs hold tokens
+// and are treated as secrets.
+type Notify struct {
+	SlackWebhookURL   Secret   `toml:"slack_webhook_url"`
+	SlackEvents       []string `toml:"slack_events"`
+	DiscordWebhookURL Secret   `toml:"discord_webhook_url"`
+	DiscordEvents     []string `toml:"discord_events"`
 }
 
 // Sandbox configures the built-in simulated marketplace used when clore.sandbox is true.
@@ -151,8 +178,8 @@ func Defaults() Config {
 			UserAgent:      "clorebot/1 (+https://github.com/clorebot/clorebot)",
 			Timeout:        seconds(30),
 			MaxRetries:     3,
-			MinInterval:    seconds(1),
-			CreateInterval: seconds(5),
+			MinInterval:    Duration{1100 * time.Millisecond},
+			CreateInterval: Duration{5500 * time.Millisecond},
 		},
 		Storage: Storage{Path: "clorebot.db"},
 		HTTP: HTTP{
@@ -162,6 +189,7 @@ func Defaults() Config {
 			WriteTimeout:      seconds(30),
 			IdleTimeout:       seconds(60),
 			ShutdownTimeout:   seconds(20),
+			TrustedProxies:    []string{},
 		},
 		Slack:   Slack{APIURL: "https://slack.com/api/"},
 		Discord: Discord{GuildIDs: []string{}, APIURL: "https://discord.com/"},
@@ -179,15 +207,18 @@ func Defaults() Config {
 			DefaultHours:        4,
 			MaxHours:            168,
 			MinReliability:      0.9,
+			ReminderBefore:      Duration{15 * time.Minute},
+			ConfirmTTL:          Duration{15 * time.Minute},
 		},
 		Webhook: Webhook{
 			RatePerMinute:    60,
 			IPRatePerMinute:  120,
-			LegacySignatures: true,
+			LegacySignatures: false,
 			DedupWindow:      Duration{24 * time.Hour},
 			Tolerance:        Duration{5 * time.Minute},
 		},
-		Watch: Watch{Interval: seconds(60)},
+		Watch:  Watch{Interval: seconds(60), RearmMargin: 0.05, Cooldown: Duration{time.Hour}, LowBalanceUSD: 10},
+		Notify: Notify{SlackEvents: []string{}, DiscordEvents: []string{}},
 		Sandbox: Sandbox{
 			Seed:           1,
 			Servers:        2000,

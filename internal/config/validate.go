@@ -123,6 +123,24 @@ func (c *Config) validatePolicy(v *validator) {
 		v.fail("policy.default_hours", "must not exceed policy.max_hours (%g), got %g", p.MaxHours, p.DefaultHours)
 	}
 	v.number("policy.min_reliability", p.MinReliability, 0, 1)
+	v.atLeast("policy.reminder_before", p.ReminderBefore, 0, "")
+	v.positive("policy.confirm_ttl", p.ConfirmTTL)
+	v.number("watch.rearm_margin", c.Watch.RearmMargin, 0, 10)
+	v.positive("watch.cooldown", c.Watch.Cooldown)
+	v.number("watch.low_balance_usd", c.Watch.LowBalanceUSD, 0, math.MaxFloat64)
+	for _, u := range []struct{ key, url string }{
+		{"notify.slack_webhook_url", string(c.Notify.SlackWebhookURL)},
+		{"notify.discord_webhook_url", string(c.Notify.DiscordWebhookURL)},
+	} {
+		if u.url != "" {
+			v.httpURL(u.key, u.url)
+		}
+	}
+	for _, cidr := range c.HTTP.TrustedProxies {
+		if _, _, err := net.ParseCIDR(cidr); err != nil {
+			v.fail("http.trusted_proxies", "want CIDRs such as 10.0.0.0/8, got %q", cidr)
+		}
+	}
 }
 
 func (c *Config) validateSandbox(v *validator) {
