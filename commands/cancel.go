@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -31,11 +30,12 @@ func (s *Service) handleCancel(ctx context.Context, req Request, a *CancelArgs) 
 	case err == nil && (o.State == OrderCancelled || o.State == OrderExpired || o.State == OrderFailed):
 		return Reply{Status: StatusOK, Text: fmt.Sprintf("Order #%d is already %s.", a.OrderID, o.State), Visibility: Ephemeral, Done: true}
 	case errors.Is(err, ErrNotFound):
-		live, err := s.clore.MyOrders(ctx, false)
-		if err != nil {
-			return s.fail(ctx, "cancel", err)
+		// Not clorebot's: the last my_orders refresh says whether the
+		// account has it (a request never calls Clore itself).
+		if s.liveOrders.Load() == nil {
+			return errorReply(ErrWarmingUp)
 		}
-		if !slices.ContainsFunc(live, func(o clore.Order) bool { return o.ID == a.OrderID }) {
+		if lo, ok := s.liveOrderSnapshot(a.OrderID); !ok || lo.Expired {
 			return errorReply(notYours)
 		}
 		if !admin {
@@ -58,7 +58,9 @@ func (r *run) cancelStep(ctx context.Context) error {
 	if err := json.Unmarshal(r.job.Params, &p); err != nil {
 		return r.fail(ctx, "internal error: unreadable job state", nil)
 	}
-	if err := r.s.clore.CancelOrder(ctx, p.CloreOrderID, ""); err != nil {
+	// Interactive priority: the user asked for this cancel and billing runs
+	// until it is done.
+	if err := r.s.clore.CancelOrder(clore.WithPriority(ctx, clore.Interactive), p.CloreOrderID, ""); err != nil {
 		if errors.Is(err, clore.ErrInvalidInput) {
 			return r.fail(ctx, fmt.Sprintf("Clore refused to cancel order #%d: %s", p.CloreOrderID, cloreReason(err)), nil)
 		}

@@ -2,6 +2,7 @@ package commands_test
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -90,7 +91,16 @@ func (h *harness) service(opts ...func(*commands.Options)) *commands.Service {
 	for _, f := range opts {
 		f(&o)
 	}
-	return commands.New(o)
+	return warm(h.t, commands.New(o))
+}
+
+// warm runs the refreshes that serve's loop runs at start.
+func warm(t *testing.T, svc *commands.Service) *commands.Service {
+	ctx := context.Background()
+	if err := errors.Join(svc.RefreshMarket(ctx), svc.RefreshOrders(ctx)); err != nil && t != nil {
+		t.Fatalf("warming the service: %v", err)
+	}
+	return svc
 }
 
 func req(user, text string) commands.Request {

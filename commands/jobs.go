@@ -24,7 +24,8 @@ func (s *Service) enqueue(id string) {
 }
 
 // Run executes queued jobs until ctx ends: jobs handed over by Handle, and
-// every few seconds the jobs a crashed or stopped worker left behind.
+// every few seconds the jobs a crashed or stopped worker left behind. It also
+// runs the early marketplace refreshes that requests ask for (one at a time).
 func (s *Service) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	ids := make(chan string)
@@ -37,6 +38,7 @@ func (s *Service) Run(ctx context.Context) error {
 			}
 		})
 	}
+	wg.Go(func() { s.serveEarlyRefreshes(ctx) })
 	sweep := time.NewTicker(5 * time.Second)
 	defer func() {
 		sweep.Stop()
@@ -184,7 +186,16 @@ func (r *run) fail(ctx context.Context, msg string, order *Order, events ...Even
 
 // event builds an outbox event about the job and its order. Data never holds secrets.
 func (r *run) event(typ string, o *Order, extra map[string]any) Event {
-	data := map[string]any{"job_id": r.job.ID, "kind": r.job.Kind, "requested_by": r.job.RequestedBy}
+	return newEvent(typ, r.job, o, extra, r.s.clock.Now())
+}
+
+// newEvent builds an outbox event about job j (zero outside a job) and its
+// order. Data never holds secrets.
+func newEvent(typ string, j Job, o *Order, extra map[string]any, now time.Time) Event {
+	data := map[string]any{"requested_by": j.RequestedBy}
+	if j.ID != "" {
+		data["job_id"], data["kind"] = j.ID, j.Kind
+	}
 	var orderID *int64
 	if o != nil {
 		orderID = o.CloreOrderID
@@ -198,7 +209,7 @@ func (r *run) event(typ string, o *Order, extra map[string]any) Event {
 		data[k] = v
 	}
 	raw, _ := json.Marshal(data)
-	return Event{Type: typ, JobID: r.job.ID, OrderID: orderID, Data: raw, CreatedAt: r.s.clock.Now()}
+	return Event{Type: typ, JobID: j.ID, OrderID: orderID, Data: raw, CreatedAt: now}
 }
 
 // notify updates the reply that started the job; failures are logged only.

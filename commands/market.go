@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/clorebot/clorebot/clore"
 )
@@ -94,10 +95,11 @@ func resolveGPU(command, query string, offers []clore.Offer) ([]string, error) {
 }
 
 func (s *Service) handleMarket(ctx context.Context, a *MarketArgs) Reply {
-	offers, err := s.offers(ctx)
+	snap, err := s.snapshot()
 	if err != nil {
 		return s.fail(ctx, "market", err)
 	}
+	offers := snap.offers
 	var want []string
 	if a.GPU != "" {
 		if want, err = resolveGPU("market", a.GPU, offers); err != nil {
@@ -106,7 +108,8 @@ func (s *Service) handleMarket(ctx context.Context, a *MarketArgs) Reply {
 	}
 	sums := Summarize(offers, s.policy.MinReliability)
 	r := Reply{Status: StatusOK, Title: "Clore marketplace", Visibility: Ephemeral, Done: true,
-		Text: fmt.Sprintf("USD per GPU per hour; reliable = reliability ≥ %.0f%%.", s.policy.MinReliability*100)}
+		Text: fmt.Sprintf("USD per GPU per hour; reliable = reliability ≥ %.0f%%. As of %s ago.",
+			s.policy.MinReliability*100, max(s.clock.Now().Sub(snap.at), 0).Round(time.Second))}
 	for _, m := range sums {
 		if want != nil && !slices.Contains(want, m.Model) {
 			continue
@@ -142,7 +145,8 @@ func usd(v float64) string {
 }
 
 // Market is the marketplace summary per GPU model (GET /webhook/marketplace),
-// from the cached snapshot.
+// from the current snapshot; ErrWarmingUp before the first refresh. It never
+// calls Clore.
 func (s *Service) Market(ctx context.Context) ([]ModelSummary, error) {
 	offers, err := s.offers(ctx)
 	if err != nil {

@@ -73,14 +73,11 @@ func (r *run) rentStep(ctx context.Context) error {
 // re-checks the guardrails and checkpoints the choice before create_order.
 func (r *run) chooseOffer(ctx context.Context, p rentParams, cp rentCheckpoint) error {
 	s := r.s
-	if cp.Attempts > 0 {
-		s.forgetMarket()
-	}
-	offers, err := s.offers(ctx)
+	offers, err := s.jobOffers(ctx, cp.Attempts > 0)
 	if err != nil {
 		return r.retryLater(ctx, err)
 	}
-	wallets, err := s.clore.Wallets(ctx)
+	wallets, err := s.clore.Wallets(clore.WithPriority(ctx, clore.Background))
 	if err != nil {
 		return r.retryLater(ctx, err)
 	}
@@ -112,6 +109,23 @@ func (r *run) chooseOffer(ctx context.Context, p rentParams, cp rentCheckpoint) 
 	return r.checkpoint(ctx, stepCreating, cp, nil)
 }
 
+// jobOffers is the marketplace snapshot for a rent job. A job, unlike a
+// request, may wait on the limiter: it refreshes the snapshot first when
+// refresh is set (after a failover: the offer it tried was stale) or when
+// there is none yet (a job resumed right after start). A failed refresh
+// leaves the current snapshot in use.
+func (s *Service) jobOffers(ctx context.Context, refresh bool) ([]clore.Offer, error) {
+	if refresh || s.market.Load() == nil {
+		if err := s.RefreshMarket(ctx); err != nil {
+			if s.market.Load() == nil {
+				return nil, err
+			}
+			s.log.LogAttrs(ctx, slog.LevelWarn, "marketplace refresh for a rent failed; using the snapshot", slog.Any("error", err))
+		}
+	}
+	return s.offers(ctx)
+}
+
 // createOrder sends create_order once. Resumed here after a crash, it first
 // looks for an order the earlier run may have created.
 func (r *run) createOrder(ctx context.Context, p rentParams, cp rentCheckpoint) error {
@@ -136,10 +150,11 @@ func (r *run) createOrder(ctx context.Context, p rentParams, cp rentCheckpoint) 
 	} else {
 		req.RequiredPrice = o.PricePerDay // Clore's guard against a price change
 	}
-	err := r.s.clore.CreateOrder(ctx, req)
+	// The one call of a rent at interactive priority: the user asked for it.
+	err := r.s.clore.CreateOrder(clore.WithPriority(ctx, clore.Interactive), req)
 	switch {
 	case err == nil:
-		r.s.forgetMarket()
+		r.s.markRented(o.ServerID)
 		return r.checkpoint(ctx, stepCreated, cp, nil)
 	case clore.OutcomeUnknown(err):
 		cp.Uncertain = true
@@ -199,7 +214,7 @@ func (s *Service) findOrder(ctx context.Context, cp rentCheckpoint, window time.
 	deadline := time.Now().Add(window)
 	delay := window / 8
 	for {
-		orders, err := s.clore.MyOrders(ctx, true)
+		orders, err := s.clore.MyOrders(clore.WithPriority(ctx, clore.Background), true)
 		if err != nil {
 			return nil, err
 		}
@@ -291,7 +306,7 @@ func (s *Service) liveOrder(ctx context.Context, id int64) (*clore.Order, error)
 
 func (r *run) provisionTimeout(ctx context.Context, o Order) error {
 	id := *o.CloreOrderID
-	if err := r.s.clore.CancelOrder(ctx, id, ""); err != nil {
+	if err := r.s.clore.CancelOrder(clore.WithPriority(ctx, clore.Background), id, ""); err != nil {
 		return r.retryLater(ctx, err)
 	}
 	o.State, o.Error = OrderFailed, "not online in time; cancelled"

@@ -78,6 +78,9 @@ type Reply struct {
 	// Temporary marks an error that is not the request's fault (Clore or
 	// storage failed): the same request may succeed later.
 	Temporary bool `json:"temporary,omitempty"`
+	// RetryAfter, with Temporary, is when a retry makes sense, in seconds
+	// (0: the front door's default). HTTP answers send it as Retry-After.
+	RetryAfter int `json:"retry_after,omitempty"`
 }
 
 // Field is a labelled value.

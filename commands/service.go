@@ -8,7 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/clorebot/clorebot/clore"
@@ -32,8 +32,11 @@ type Options struct {
 	Logger   *slog.Logger
 	Policy   Policy
 
-	DefaultImage string        // default "cloreai/ubuntu22.04-cuda-12.4"
-	MarketTTL    time.Duration // how long a marketplace snapshot serves; default 30 s
+	DefaultImage string // default "cloreai/ubuntu22.04-cuda-12.4"
+	// MarketTTL is the marketplace refresh tick (serve: watch.interval): a
+	// market or rent that finds the snapshot older asks Run for one early
+	// background refresh and answers from the snapshot it has (default 60 s).
+	MarketTTL time.Duration
 	// PollInterval spaces my_orders polls while an order provisions (default 10 s).
 	PollInterval time.Duration
 	// ProvisionTimeout cancels an order that is not online in time (default 15 min).
@@ -64,8 +67,16 @@ type Service struct {
 	log    *slog.Logger
 	policy Policy
 
-	market marketCache
-	kick   chan string
+	kick chan string
+
+	// market is the marketplace snapshot, read lock-free by requests and
+	// replaced by RefreshMarket; nil until the first refresh.
+	market       atomic.Pointer[marketSnapshot]
+	marketFlight flight
+	early        chan struct{} // asks Run for one early marketplace refresh
+	// liveOrders is the last my_orders answer, for status and cancel.
+	liveOrders   atomic.Pointer[ordersSnapshot]
+	ordersFlight flight
 }
 
 // New returns a Service.
@@ -84,7 +95,7 @@ func New(o Options) *Service {
 			*d = v
 		}
 	}
-	def(&o.MarketTTL, 30*time.Second)
+	def(&o.MarketTTL, time.Minute)
 	def(&o.PollInterval, 10*time.Second)
 	def(&o.ProvisionTimeout, 15*time.Minute)
 	def(&o.ReconcileWindow, 30*time.Second)
@@ -102,8 +113,7 @@ func New(o Options) *Service {
 		o.WorkerID = "worker-" + randomID(6)
 	}
 	s := &Service{o: o, store: o.Store, clore: o.Clore, notify: o.Notifier, clock: o.Clock,
-		log: o.Logger, policy: o.Policy, kick: make(chan string, 64)}
-	s.market.ttl = o.MarketTTL
+		log: o.Logger, policy: o.Policy, kick: make(chan string, 64), early: make(chan struct{}, 1)}
 	return s
 }
 
@@ -165,15 +175,24 @@ func errorReply(err error) Reply {
 		return Reply{Status: StatusDenied, Text: d.msg, Visibility: Ephemeral, Done: true}
 	case errors.Is(err, ErrNotFound):
 		return Reply{Status: StatusError, Text: err.Error(), Visibility: Ephemeral, Done: true}
+	case errors.Is(err, ErrWarmingUp):
+		return warmingUpReply()
 	}
 	return Reply{Status: StatusError, Text: "internal error (ref " + randomID(4) + ")", Visibility: Ephemeral, Done: true}
+}
+
+// warmingUpReply answers a request that came before the first marketplace
+// refresh: a temporary failure the front door retries or reports.
+func warmingUpReply() Reply {
+	return Reply{Status: StatusError, Text: "warming up, try again in a few seconds", Visibility: Ephemeral,
+		Done: true, Temporary: true, RetryAfter: WarmingUpRetryAfter}
 }
 
 // fail logs an internal error with a reference the user can quote.
 func (s *Service) fail(ctx context.Context, op string, err error) Reply {
 	var ue *UsageError
 	var d *denial
-	if errors.As(err, &ue) || errors.As(err, &d) {
+	if errors.As(err, &ue) || errors.As(err, &d) || errors.Is(err, ErrWarmingUp) {
 		return errorReply(err)
 	}
 	ref := randomID(4)
@@ -214,38 +233,6 @@ func (s *Service) audit(ctx context.Context, req Request, command string, r Repl
 	if err != nil {
 		s.log.LogAttrs(ctx, slog.LevelError, "audit write failed", slog.Any("error", err))
 	}
-}
-
-// marketCache keeps one marketplace snapshot for a short time, so that a
-// burst of commands costs one Clore call.
-type marketCache struct {
-	ttl    time.Duration
-	mu     sync.Mutex
-	at     time.Time
-	offers []clore.Offer
-}
-
-// offers returns a snapshot no older than the TTL.
-func (s *Service) offers(ctx context.Context) ([]clore.Offer, error) {
-	m := &s.market
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.offers != nil && s.clock.Now().Sub(m.at) < m.ttl {
-		return m.offers, nil
-	}
-	servers, err := s.clore.Marketplace(ctx)
-	if err != nil {
-		return nil, err
-	}
-	m.offers, m.at = clore.Offers(servers), s.clock.Now()
-	return m.offers, nil
-}
-
-// forgetMarket drops the snapshot (after a rent changed the marketplace).
-func (s *Service) forgetMarket() {
-	s.market.mu.Lock()
-	s.market.offers = nil
-	s.market.mu.Unlock()
 }
 
 // randomID is n random bytes, base32, lower case.

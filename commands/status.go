@@ -37,15 +37,11 @@ func (s *Service) handleStatus(ctx context.Context, req Request, a *StatusArgs) 
 			return s.fail(ctx, "status", err)
 		}
 	}
-	live := map[int64]clore.Order{}
-	if len(orders) > 0 {
-		mine, err := s.clore.MyOrders(ctx, a.OrderID != 0)
-		if err != nil {
-			return s.fail(ctx, "status", err)
-		}
-		for _, o := range mine {
-			live[o.ID] = o
-		}
+	// Stored state only: uptime and spend come from the last background
+	// my_orders refresh, never from a call made for this request.
+	var live map[int64]clore.Order
+	if snap := s.liveOrders.Load(); snap != nil {
+		live = snap.orders
 	}
 	r := Reply{Status: StatusOK, Title: "Orders", Visibility: Ephemeral, Done: true}
 	if len(orders) == 0 {

@@ -488,6 +488,9 @@ func (a *API) replyAnswer(ctx context.Context, rt route, r commands.Reply, notes
 			// record is dropped so that it is processed afresh.
 			ans = errorAnswer(http.StatusServiceUnavailable, r.Text)
 			ans.retryAfter = temporaryRetryAfter
+			if r.RetryAfter > 0 {
+				ans.retryAfter = r.RetryAfter // e.g. warming up: a few seconds
+			}
 			break
 		}
 		ans = jsonAnswer(http.StatusBadRequest, errorBody{Error: r.Text, Usage: r.Usage})
@@ -565,6 +568,11 @@ func (a *API) serveMarket(ctx context.Context, c *call) answer {
 		}
 	}
 	models, err := a.svc.Market(ctx)
+	if errors.Is(err, commands.ErrWarmingUp) {
+		ans := errorAnswer(http.StatusServiceUnavailable, "warming up: the marketplace snapshot is not loaded yet, try again in a few seconds")
+		ans.retryAfter = commands.WarmingUpRetryAfter
+		return ans
+	}
 	if err != nil {
 		ref := newRef()
 		a.log.LogAttrs(ctx, slog.LevelError, "marketplace for a webhook failed", slog.String("ref", ref), slog.Any("error", err))

@@ -7,6 +7,7 @@ import (
 	"database/sql"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -81,6 +82,13 @@ func whsec() string {
 // newHarness builds the API; opts adjust its options and the policy.
 func newHarness(t *testing.T, opts ...func(*webhook.APIOptions, *commands.Policy)) *harness {
 	t.Helper()
+	return newHarnessWarm(t, true, opts...)
+}
+
+// newHarnessWarm builds the API with (warm) or without the start-up refresh
+// of the marketplace and orders snapshots.
+func newHarnessWarm(t *testing.T, warm bool, opts ...func(*webhook.APIOptions, *commands.Policy)) *harness {
+	t.Helper()
 	dir := t.TempDir()
 	ctx := context.Background()
 	h := &harness{t: t, dbPath: filepath.Join(dir, "clorebot.db"), clock: &clock{}}
@@ -118,6 +126,12 @@ func newHarness(t *testing.T, opts ...func(*webhook.APIOptions, *commands.Policy
 	}
 	h.svc = commands.New(commands.Options{Store: st, Clore: h.client, Policy: policy,
 		PollInterval: 50 * time.Millisecond, ReconcileWindow: 400 * time.Millisecond, ProvisionTimeout: 20 * time.Second})
+	// What serve's refresh loop does at start: requests answer from these snapshots.
+	if warm {
+		if err := errors.Join(h.svc.RefreshMarket(ctx), h.svc.RefreshOrders(ctx)); err != nil {
+			t.Fatal(err)
+		}
+	}
 	o.Service = h.svc
 	h.api = webhook.NewAPI(o)
 	srv := webhook.New(webhook.Options{})
@@ -665,17 +679,30 @@ func TestLegacyReplayWithAnotherIdempotencyKeyIsADuplicate(t *testing.T) {
 }
 
 // A failure that is not the request's fault answers 503 and is not
-// remembered: the same delivery, retried, is processed afresh.
+// remembered: the same delivery, retried, is processed afresh. Before the
+// first marketplace refresh (Clore down at start) intake answers 503 with a
+// short Retry-After at once, without calling Clore.
 func TestTemporaryFailureIsNotCached(t *testing.T) {
-	h := newHarness(t)
+	h := newHarnessWarm(t, false)
 	for range 3 { // the first try and the client's two retries
 		h.sb.InjectNext("marketplace", http.StatusInternalServerError, `{"code":1}`)
+	}
+	if err := h.svc.RefreshMarket(context.Background()); err == nil {
+		t.Fatal("refresh with Clore down succeeded")
 	}
 	body := []byte(`{"gpu_type":"RTX 3090","hours":1}`)
 	id := webhook.NewMessageID()
 	resp := h.do(h.signedID("POST", "/webhook/create-order", "zapier", id, body))
-	if resp.status != http.StatusServiceUnavailable || resp.header.Get("Retry-After") == "" {
-		t.Fatalf("with Clore down = %d %s (Retry-After %q); want 503 with Retry-After", resp.status, resp.raw, resp.header.Get("Retry-After"))
+	if resp.status != http.StatusServiceUnavailable || resp.header.Get("Retry-After") != strconv.Itoa(commands.WarmingUpRetryAfter) ||
+		!strings.Contains(resp.raw, "warming up") {
+		t.Fatalf("with Clore down = %d %s (Retry-After %q); want 503 warming up with Retry-After", resp.status, resp.raw, resp.header.Get("Retry-After"))
+	}
+	if resp := h.do(h.signed("GET", "/webhook/marketplace", "zapier", nil)); resp.status != http.StatusServiceUnavailable ||
+		resp.header.Get("Retry-After") == "" {
+		t.Fatalf("marketplace while warming up = %d %s", resp.status, resp.raw)
+	}
+	if err := h.svc.RefreshMarket(context.Background()); err != nil {
+		t.Fatal(err)
 	}
 	resp = h.do(h.signedID("POST", "/webhook/create-order", "zapier", id, body))
 	if resp.status != http.StatusAccepted || resp.header.Get("Idempotent-Replayed") == "true" {

@@ -51,6 +51,11 @@ func (x execCmd) Run(e *env) error {
 		Platform: commands.PlatformCLI, User: x.identity(), Channel: "cli",
 		Text: strings.Join(x.Text, " "), IdempotencyKey: "cli:" + rand.Text(),
 	}
+	// A one-shot process has no background refresh: load what the command
+	// answers from first (this may wait on the Clore limiter).
+	if err := svc.Warm(e.ctx, req); err != nil {
+		return err
+	}
 	reply := svc.Handle(e.ctx, req)
 	print(reply)
 	if reply.JobID != "" && reply.Status == commands.StatusQueued {

@@ -170,11 +170,9 @@ func (a *App) Addr() net.Addr { return a.addr }
 func (a *App) Run(ctx context.Context) error {
 	a.log.Info("clorebot serving", slog.String("addr", a.addr.String()),
 		slog.Bool("sandbox", a.cfg.Clore.Sandbox), slog.String("version", version))
-	if a.cfg.Clore.Sandbox {
-		a.logMarketplace(ctx)
-	}
 	jobCtx, stopJobs := context.WithCancel(ctx)
-	jobsDone := make(chan error, 3)
+	jobsDone := make(chan error, 4)
+	go func() { jobsDone <- a.refreshLoop(jobCtx, a.cfg.Watch.Interval.Duration) }()
 	go func() { jobsDone <- a.svc.Run(jobCtx) }()
 	go func() { jobsDone <- a.dispatcher.Run(jobCtx, deliveryTick) }()
 	go func() { jobsDone <- a.api.RunPurge(jobCtx, time.Hour) }()
@@ -195,23 +193,32 @@ func (a *App) Run(ctx context.Context) error {
 		err = errors.Join(a.http.Shutdown(sctx), <-errc)
 	}
 	stopJobs()
-	return errors.Join(serveErr, err, <-jobsDone, <-jobsDone, <-jobsDone)
+	return errors.Join(serveErr, err, <-jobsDone, <-jobsDone, <-jobsDone, <-jobsDone)
 }
 
-// logMarketplace shows at start-up that the (simulated) marketplace answers.
-func (a *App) logMarketplace(ctx context.Context) {
-	ctx, cancel := context.WithTimeout(clore.WithPriority(ctx, clore.Background), 15*time.Second)
-	defer cancel()
-	servers, err := a.clore.Marketplace(ctx)
-	if err != nil {
-		a.log.Warn("sandbox marketplace not reachable", slog.Any("error", err))
-		return
+// refreshLoop refreshes the marketplace and order snapshots that requests
+// answer from: at once, then every interval (watch.interval), until ctx ends.
+// Until the scheduler owns this tick, serve runs it here.
+func (a *App) refreshLoop(ctx context.Context, interval time.Duration) error {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	first := true
+	for {
+		if err := a.svc.RefreshMarket(ctx); err != nil && ctx.Err() == nil {
+			a.log.Warn("marketplace refresh failed", slog.Any("error", err))
+		} else if first && err == nil {
+			first = false
+			a.log.Info("marketplace loaded", slog.Bool("sandbox", a.cfg.Clore.Sandbox))
+		}
+		if err := a.svc.RefreshOrders(ctx); err != nil && ctx.Err() == nil {
+			a.log.Warn("orders refresh failed", slog.Any("error", err))
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
 	}
-	models := map[string]bool{}
-	for _, o := range clore.Offers(servers) {
-		models[o.Model] = true
-	}
-	a.log.Info("marketplace loaded", slog.Int("servers", len(servers)), slog.Int("gpu_models", len(models)))
 }
 
 // Close releases everything Open acquired.

@@ -213,8 +213,16 @@ func TestServeWebhooksEndToEnd(t *testing.T) {
 	rc := newE2EReceiver(t)
 	base, configPath := startServe(t, rc.URL+"/sub")
 
-	// The marketplace, signed GET: pick the cheapest model on offer.
-	code, _, body := send(t, http.MethodGet, base+"/webhook/marketplace", signWithCLI(t, configPath, "/webhook/marketplace", false, nil), nil)
+	// The marketplace, signed GET: pick the cheapest model on offer. Right
+	// after start it may answer 503 (warming up) until the first refresh.
+	var code int
+	var body []byte
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		code, _, body = send(t, http.MethodGet, base+"/webhook/marketplace", signWithCLI(t, configPath, "/webhook/marketplace", false, nil), nil)
+		if code != http.StatusServiceUnavailable || time.Now().After(deadline) {
+			break
+		}
+	}
 	var market struct {
 		Models []commands.ModelSummary `json:"models"`
 	}

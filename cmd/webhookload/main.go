@@ -5,9 +5,13 @@
 // net/http handler that verifies the same Standard Webhooks signature and
 // answers 202. It drives both with signed create-order requests (a fresh
 // webhook-id each) and with bad-signature requests, and prints requests per
-// second, p50 and p99 latency, and the API/bare ratios.
+// second, p50, p99 and max latency, and the API/bare ratios. With -jobs the
+// command layer's job workers run meanwhile, their Clore calls spaced as
+// against real Clore (1.1 s, create_order 5.5 s), so that the queued rents
+// hold the limiter as in production while requests keep arriving.
 //
 //	go run ./cmd/webhookload -duration 20s -concurrency 8
+//	go run ./cmd/webhookload -duration 60s -concurrency 32 -jobs
 //
 // It only ever talks to 127.0.0.1 and stops after -duration (at most 60 s).
 package main
@@ -71,6 +75,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	duration := fs.Duration("duration", 5*time.Second, "total measuring time, split evenly over the four runs (at most 60s)")
 	concurrency := fs.Int("concurrency", 8, fmt.Sprintf("concurrent clients in each run (1..%d)", maxConcurrency))
 	out := fs.String("out", "", "also write the results as JSON to this file")
+	jobs := fs.Bool("jobs", false, "run the job workers during the runs, with Clore's spacing (1.1s, create_order 5.5s)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -82,11 +87,14 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	case fs.NArg() > 0:
 		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
 	}
-	r, err := newRig(ctx)
+	r, err := newRig(ctx, *jobs)
 	if err != nil {
 		return err
 	}
 	rep, err := r.measure(ctx, *duration/4, *concurrency)
+	if rep != nil {
+		rep.JobsRunning = *jobs
+	}
 	if cerr := r.close(); err == nil {
 		err = cerr
 	}
@@ -108,6 +116,7 @@ type rig struct {
 	dir         string
 	store       *storage.Store
 	stopSandbox func() error
+	stopJobs    func()
 	svc         *commands.Service
 	api         *webhook.Server
 	apiURL      string
@@ -119,7 +128,7 @@ type rig struct {
 
 // newRig starts the sandbox, the command layer over a temporary database,
 // the API and the bare handler, all on 127.0.0.1.
-func newRig(ctx context.Context) (_ *rig, err error) {
+func newRig(ctx context.Context, runJobs bool) (_ *rig, err error) {
 	dir, err := os.MkdirTemp("", "webhookload-")
 	if err != nil {
 		return nil, err
@@ -138,8 +147,12 @@ func newRig(ctx context.Context) (_ *rig, err error) {
 		return nil, err
 	}
 	r.stopSandbox = stop
-	client := clore.New(clore.Options{BaseURL: url, APIKey: "load", Interval: time.Millisecond,
-		CreateInterval: time.Millisecond, Slots: r.store})
+	interval, create := time.Millisecond, time.Millisecond
+	if runJobs {
+		interval, create = 1100*time.Millisecond, 5500*time.Millisecond
+	}
+	client := clore.New(clore.Options{BaseURL: url, APIKey: "load", Interval: interval,
+		CreateInterval: create, Slots: r.store})
 	r.svc = commands.New(commands.Options{Store: r.store, Clore: client, MarketTTL: time.Hour,
 		Policy: commands.Policy{Renters: []string{"webhook:load"}, DefaultRole: commands.RoleNone, DefaultHours: 1}})
 	if r.key, err = webhook.ConfiguredKey("load", "whsec_"+base64.StdEncoding.EncodeToString([]byte("webhookload-secret-0123456789ab"))); err != nil {
@@ -154,6 +167,12 @@ func newRig(ctx context.Context) (_ *rig, err error) {
 	}
 	r.apiURL = "http://" + addr.String()
 	go r.api.Serve()
+	if runJobs {
+		jctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		done := make(chan struct{})
+		go func() { defer close(done); r.svc.Run(jctx) }()
+		r.stopJobs = func() { cancel(); <-done }
+	}
 	if err := r.startBare(); err != nil {
 		return nil, err
 	}
@@ -193,6 +212,9 @@ func (r *rig) startBare() error {
 // pickBody finds a GPU model with a free single-GPU offer, so that every
 // measured create-order is accepted; it also warms the marketplace cache.
 func (r *rig) pickBody(ctx context.Context) error {
+	if err := r.svc.RefreshMarket(ctx); err != nil {
+		return err
+	}
 	models, err := r.svc.Market(ctx)
 	if err != nil {
 		return fmt.Errorf("marketplace: %w", err)
@@ -219,6 +241,9 @@ func (r *rig) close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	var errs []error
+	if r.stopJobs != nil {
+		r.stopJobs()
+	}
 	if r.api != nil {
 		errs = append(errs, r.api.Shutdown(ctx))
 	}
@@ -274,6 +299,7 @@ type runResult struct {
 	PerSec   float64        `json:"requests_per_second"`
 	P50      time.Duration  `json:"p50_ns"`
 	P99      time.Duration  `json:"p99_ns"`
+	Max      time.Duration  `json:"max_ns"`
 	Statuses map[string]int `json:"statuses"`
 	Errors   int            `json:"errors"`
 }
@@ -281,6 +307,7 @@ type runResult struct {
 // report is the whole measurement.
 type report struct {
 	Concurrency     int           `json:"concurrency"`
+	JobsRunning     bool          `json:"jobs_running"`
 	RunDuration     time.Duration `json:"run_duration_ns"`
 	Runs            []runResult   `json:"runs"`
 	SignedRatio     float64       `json:"signed_create_order_ratio_api_to_bare"`
@@ -366,16 +393,19 @@ func drive(ctx context.Context, key webhook.Key, url string, body []byte, valid 
 	slices.Sort(lats)
 	res := runResult{Requests: len(lats), PerSec: float64(len(lats)) / elapsed.Seconds(), Statuses: statuses, Errors: errs}
 	if n := len(lats); n > 0 {
-		res.P50, res.P99 = lats[n*50/100], lats[min(n-1, n*99/100)]
+		res.P50, res.P99, res.Max = lats[n*50/100], lats[min(n-1, n*99/100)], lats[n-1]
 	}
 	return res
 }
 
 func (rep *report) print(w io.Writer) {
 	fmt.Fprintf(w, "webhookload: loopback, %d clients, %s per run, GOMAXPROCS %d\n", rep.Concurrency, rep.RunDuration, rep.GOMAXPROCS)
+	if rep.JobsRunning {
+		fmt.Fprintln(w, "  job workers running meanwhile, Clore calls spaced 1.1 s / create_order 5.5 s")
+	}
 	fmt.Fprintln(w, "  api  = bot/webhook: verify, durable dedup claim, decode, policy, durable job, audit row (SQLite)")
 	fmt.Fprintln(w, "  bare = net/http handler: read body, webhook.Verify, 202")
-	fmt.Fprintf(w, "%-20s %-5s %10s %10s %10s  %s\n", "run", "", "req/s", "p50", "p99", "answers")
+	fmt.Fprintf(w, "%-20s %-5s %10s %10s %10s %10s  %s\n", "run", "", "req/s", "p50", "p99", "max", "answers")
 	for _, r := range rep.Runs {
 		answers := ""
 		for _, k := range slices.Sorted(maps.Keys(r.Statuses)) {
@@ -384,8 +414,8 @@ func (rep *report) print(w io.Writer) {
 		if r.Errors > 0 {
 			answers += fmt.Sprintf("errors×%d", r.Errors)
 		}
-		fmt.Fprintf(w, "%-20s %-5s %10.0f %10s %10s  %s\n", r.Run, r.Target, r.PerSec,
-			r.P50.Round(time.Microsecond), r.P99.Round(time.Microsecond), answers)
+		fmt.Fprintf(w, "%-20s %-5s %10.0f %10s %10s %10s  %s\n", r.Run, r.Target, r.PerSec,
+			r.P50.Round(time.Microsecond), r.P99.Round(time.Microsecond), r.Max.Round(time.Microsecond), answers)
 	}
 	fmt.Fprintf(w, "ratio api/bare: signed create-order %.3f, bad signature %.3f\n", rep.SignedRatio, rep.BadSigRatio)
 	// Requests still in flight when a run's clock ran out complete on the

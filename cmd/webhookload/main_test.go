@@ -18,7 +18,7 @@ func TestShortRun(t *testing.T) {
 	if err := run(context.Background(), []string{"-duration", "800ms", "-concurrency", "2"}, &out); err != nil {
 		t.Fatalf("run: %v\n%s", err, out.String())
 	}
-	for _, want := range []string{"signed create-order  api", "bad signature        bare", "ratio api/bare", "durable: "} {
+	for _, want := range []string{"signed create-order  api", "bad signature        bare", "max", "ratio api/bare", "durable: "} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}

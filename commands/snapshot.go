@@ -1,0 +1,237 @@
+package commands
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/clorebot/clorebot/clore"
+)
+
+// ErrWarmingUp means the marketplace snapshot (or the orders snapshot) has
+// not been loaded yet: the first background refresh has not finished. Front
+// doors answer it as a temporary failure (HTTP 503 with Retry-After; chat:
+// "warming up, try again in a few seconds").
+var ErrWarmingUp = errors.New("commands: warming up, try again in a few seconds")
+
+// WarmingUpRetryAfter is the Retry-After, in seconds, of an ErrWarmingUp answer.
+const WarmingUpRetryAfter = 5
+
+// marketSnapshot is the marketplace as the last refresh saw it. It is never
+// changed once published: updates publish a new one.
+type marketSnapshot struct {
+	offers []clore.Offer
+	at     time.Time
+}
+
+// ordersSnapshot is the account's orders (my_orders) as the last refresh
+// saw them, by Clore order id.
+type ordersSnapshot struct {
+	orders map[int64]clore.Order
+	at     time.Time
+}
+
+// flight runs one call of a function at a time: a caller arriving while a
+// call runs waits for it and shares its outcome instead of starting another.
+type flight struct {
+	mu  sync.Mutex
+	cur *flightCall
+}
+
+type flightCall struct {
+	done chan struct{}
+	err  error
+}
+
+// do runs fn unless a call is in flight, then returns that call's error. A
+// caller whose ctx ends while waiting for another's call returns ctx's error.
+func (f *flight) do(ctx context.Context, fn func() error) error {
+	f.mu.Lock()
+	if c := f.cur; c != nil {
+		f.mu.Unlock()
+		select {
+		case <-c.done:
+			return c.err
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	c := &flightCall{done: make(chan struct{})}
+	f.cur = c
+	f.mu.Unlock()
+	defer func() {
+		f.mu.Lock()
+		f.cur = nil
+		f.mu.Unlock()
+		close(c.done)
+	}()
+	c.err = fn()
+	return c.err
+}
+
+// RefreshMarket fetches the marketplace at background priority and publishes
+// it as the snapshot that intake, `market` and rent selection read. Calls that
+// overlap share one fetch. The watch tick (serve's refresh loop until the
+// scheduler owns it) calls it; a request never does.
+func (s *Service) RefreshMarket(ctx context.Context) error {
+	return s.marketFlight.do(ctx, func() error {
+		servers, err := s.clore.Marketplace(clore.WithPriority(ctx, clore.Background))
+		if err != nil {
+			return fmt.Errorf("commands: refresh marketplace: %w", err)
+		}
+		s.market.Store(&marketSnapshot{offers: clore.Offers(servers), at: s.clock.Now()})
+		return nil
+	})
+}
+
+// RefreshOrders fetches my_orders at background priority, publishes it for
+// `status` and `cancel`, and records orders that ended at Clore (see
+// settleEndedOrders). Calls that overlap share one fetch.
+func (s *Service) RefreshOrders(ctx context.Context) error {
+	return s.ordersFlight.do(ctx, func() error {
+		live, err := s.clore.MyOrders(clore.WithPriority(ctx, clore.Background), true)
+		if err != nil {
+			return fmt.Errorf("commands: refresh orders: %w", err)
+		}
+		byID := make(map[int64]clore.Order, len(live))
+		for _, o := range live {
+			byID[o.ID] = o
+		}
+		s.liveOrders.Store(&ordersSnapshot{orders: byID, at: s.clock.Now()})
+		return s.settleEndedOrders(ctx, byID)
+	})
+}
+
+// settleEndedOrders marks running orders that my_orders shows as ended as
+// expired, with an order.expired event. Orders a job is still working on
+// (creating, provisioning, cancelling) are left to that job.
+func (s *Service) settleEndedOrders(ctx context.Context, live map[int64]clore.Order) error {
+	running, err := s.store.ListOrders(ctx, OrderFilter{States: []string{OrderRunning}})
+	if err != nil {
+		return fmt.Errorf("commands: refresh orders: %w", err)
+	}
+	for _, o := range running {
+		if o.CloreOrderID == nil {
+			continue
+		}
+		lo, ok := live[*o.CloreOrderID]
+		if !ok || !lo.Expired {
+			continue
+		}
+		o.State = OrderExpired
+		if err := s.store.UpdateOrder(ctx, o, orderEvent("order.expired", o, s.clock.Now())); err != nil {
+			return fmt.Errorf("commands: refresh orders: order %d: %w", *o.CloreOrderID, err)
+		}
+	}
+	return nil
+}
+
+// orderEvent is an outbox event about an order outside any job.
+func orderEvent(typ string, o Order, now time.Time) Event {
+	return newEvent(typ, Job{RequestedBy: o.RequestedBy}, &o, nil, now)
+}
+
+// offers returns the current marketplace snapshot's offers, or ErrWarmingUp
+// before the first refresh. A snapshot older than MarketTTL asks for one
+// early background refresh; the caller never waits for it.
+func (s *Service) offers(_ context.Context) ([]clore.Offer, error) {
+	m, err := s.snapshot()
+	if err != nil {
+		return nil, err
+	}
+	return m.offers, nil
+}
+
+// snapshot is offers with the snapshot's time.
+func (s *Service) snapshot() (*marketSnapshot, error) {
+	m := s.market.Load()
+	if m == nil || s.clock.Now().Sub(m.at) >= s.o.MarketTTL {
+		s.askEarlyRefresh()
+	}
+	if m == nil {
+		return nil, ErrWarmingUp
+	}
+	return m, nil
+}
+
+// askEarlyRefresh asks Run for one marketplace refresh, without waiting.
+// Requests while one is pending or running add nothing.
+func (s *Service) askEarlyRefresh() {
+	select {
+	case s.early <- struct{}{}:
+	default:
+	}
+}
+
+// serveEarlyRefreshes runs the early refreshes that requests asked for, one
+// at a time, until ctx ends. A request for a snapshot that has been refreshed
+// meanwhile is dropped.
+func (s *Service) serveEarlyRefreshes(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.early:
+		}
+		if m := s.market.Load(); m != nil && s.clock.Now().Sub(m.at) < s.o.MarketTTL {
+			continue
+		}
+		if err := s.RefreshMarket(ctx); err != nil && ctx.Err() == nil {
+			s.log.LogAttrs(ctx, slog.LevelWarn, "early marketplace refresh failed", slog.Any("error", err))
+		}
+	}
+}
+
+// markRented publishes a snapshot in which serverID is rented, so that the
+// next rent does not pick the server this one just took.
+func (s *Service) markRented(serverID int64) {
+	for {
+		old := s.market.Load()
+		if old == nil {
+			return
+		}
+		i := slices.IndexFunc(old.offers, func(o clore.Offer) bool { return o.ServerID == serverID })
+		if i < 0 || old.offers[i].Rented {
+			return
+		}
+		offers := slices.Clone(old.offers)
+		offers[i].Rented = true
+		if s.market.CompareAndSwap(old, &marketSnapshot{offers: offers, at: old.at}) {
+			return
+		}
+	}
+}
+
+// liveOrderSnapshot is the order as the last my_orders refresh showed it.
+func (s *Service) liveOrderSnapshot(id int64) (clore.Order, bool) {
+	o := s.liveOrders.Load()
+	if o == nil {
+		return clore.Order{}, false
+	}
+	lo, ok := o.orders[id]
+	return lo, ok
+}
+
+// Warm loads what req needs before it is handled, waiting on the Clore
+// limiter: for one-shot processes (clorebot exec) that run no background
+// refresh. Long-running processes call RefreshMarket and RefreshOrders on
+// their tick instead.
+func (s *Service) Warm(ctx context.Context, req Request) error {
+	name := ""
+	if req.Command != nil {
+		name = req.Command.Name
+	} else if cmd, err := Parse(req.Text); err == nil {
+		name = cmd.Name
+	}
+	switch name {
+	case "market", "rent", "watch":
+		return s.RefreshMarket(ctx)
+	case "status", "cancel":
+		return s.RefreshOrders(ctx)
+	}
+	return nil
+}

@@ -1,0 +1,173 @@
+package commands_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/clorebot/clorebot/bot/webhook"
+	"github.com/clorebot/clorebot/clore"
+	"github.com/clorebot/clorebot/commands"
+)
+
+// The stall of issue 8: rent jobs queue create_order calls on the limiter
+// (2 s apart here) while a burst of chat commands and signed webhooks
+// arrives. No request may wait on the limiter: every one is answered within
+// a second, from the snapshots, although a Clore call made at that moment
+// waits for seconds. (Under the race detector, on a shared machine, SQLite
+// writes are several times slower: the budget is then 3 s, and the control
+// call still waits over twice that.)
+func TestNoRequestWaitsOnTheLimiter(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs for a few seconds")
+	}
+	budget := time.Second
+	if raceEnabled() {
+		budget = 3 * time.Second
+	}
+	h := newHarness(t)
+	h.policy.MaxActiveOrders, h.policy.MaxTeamActiveOrders, h.policy.MaxOrdersPerHour = 0, 0, 0
+	h.policy.MaxHourlySpend, h.policy.ConfirmAbove = 0, 0
+	slow := clore.New(clore.Options{BaseURL: h.url, APIKey: "k", Interval: time.Millisecond,
+		CreateInterval: 3 * time.Second, MaxRetries: 2, Backoff: time.Millisecond, Slots: clore.NewMemorySlots()})
+	svc := h.service(func(o *commands.Options) {
+		o.Clore, o.Workers = slow, 4
+		o.MarketTTL = time.Millisecond // every market and rent also asks for an early refresh
+	})
+	ctx, stop := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	t.Cleanup(func() { stop(); wg.Wait() })
+
+	for i := range 24 {
+		q := req("slack:ALICE", "rent 3090 --hours 1")
+		q.IdempotencyKey = fmt.Sprint("queued-", i)
+		if r := svc.Handle(ctx, q); r.Status != commands.StatusQueued {
+			t.Fatalf("queueing rent %d = %+v", i, r)
+		}
+	}
+	wg.Go(func() { svc.Run(ctx) })
+	waitFor(t, 10*time.Second, func() bool { return len(h.cloreOrders(t)) >= 1 })
+
+	// Control: a Clore call made now waits behind the workers' create_order
+	// calls, as the old request path did.
+	control := make(chan time.Duration, 1)
+	wg.Go(func() {
+		cctx, cancel := context.WithTimeout(ctx, 2*budget)
+		defer cancel()
+		start := time.Now()
+		_, _ = slow.Marketplace(cctx)
+		control <- time.Since(start)
+	})
+
+	api := stallAPI(t, svc)
+	chat := []string{"market", "market 4090", "rent 3090 --hours 1", "status", "cancel 999999", "help", "watch list"}
+	type result struct {
+		what   string
+		status string
+		took   time.Duration
+	}
+	results := make(chan result, 200)
+	var burst sync.WaitGroup
+	for i := range 8 {
+		for _, text := range chat {
+			burst.Go(func() {
+				start := time.Now()
+				q := req("slack:BOB", text)
+				q.IdempotencyKey = fmt.Sprint("burst-", i, "-", text)
+				r := svc.Handle(ctx, q)
+				status := r.Status
+				if r.Temporary {
+					status = "temporary " + status
+				}
+				results <- result{"chat " + text, status, time.Since(start)}
+			})
+		}
+		for _, call := range []struct{ method, path, body string }{
+			{"POST", "/webhook/create-order", `{"gpu_type":"RTX 3090","hours":1}`},
+			{"GET", "/webhook/marketplace", ""},
+			{"POST", "/webhook/status", `{}`},
+		} {
+			burst.Go(func() {
+				start := time.Now()
+				status := api.send(t, call.method, call.path, call.body)
+				results <- result{"webhook " + call.method + " " + call.path, fmt.Sprint(status), time.Since(start)}
+			})
+		}
+	}
+	burst.Wait()
+	close(results)
+	n := 0
+	for r := range results {
+		n++
+		if r.took >= budget {
+			t.Errorf("%s took %s (answer %s); want < %s", r.what, r.took, r.status, budget)
+		}
+		if strings.HasPrefix(r.status, "temporary") || strings.HasPrefix(r.status, "5") {
+			t.Errorf("%s answered %s", r.what, r.status)
+		}
+	}
+	if took := <-control; took < 2*budget {
+		t.Fatalf("control Clore call took %s: the limiter was not busy, the test proves nothing", took)
+	}
+	t.Logf("%d requests answered within %s while a Clore call waited over %s", n, budget, 2*budget)
+}
+
+// stallClient signs requests for the webhook API of a Service.
+type stallClient struct {
+	url string
+	key webhook.Key
+}
+
+func stallAPI(t *testing.T, svc *commands.Service) stallClient {
+	t.Helper()
+	key, err := webhook.ConfiguredKey("zapier", "whsec_"+base64.StdEncoding.EncodeToString([]byte("stall-test-secret-0123456789ab")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := webhook.NewAPI(webhook.APIOptions{Service: svc, Keys: []webhook.Key{key}})
+	srv := webhook.New(webhook.Options{})
+	api.Mount(srv)
+	ts := httptest.NewServer(srv.Handler())
+	t.Cleanup(ts.Close)
+	return stallClient{url: ts.URL, key: key}
+}
+
+func (c stallClient) send(t *testing.T, method, path, body string) int {
+	var b []byte
+	if body != "" {
+		b = []byte(body)
+	}
+	r, err := http.NewRequest(method, c.url+path, bytes.NewReader(b))
+	if err != nil {
+		t.Error(err)
+		return 0
+	}
+	r.Header = webhook.SignedHeaders(c.key.Secret, webhook.NewMessageID(), time.Now(), b)
+	if body != "" {
+		r.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(r)
+	if err != nil {
+		t.Error(err)
+		return 0
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// waitFor polls cond until it holds or d passes.
+func waitFor(t *testing.T, d time.Duration, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(d); !cond(); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met in time")
+		}
+	}
+}
