@@ -237,3 +237,29 @@ func TestRentCancelsWhenNotOnlineInTime(t *testing.T) {
 		t.Fatalf("final reply = %+v", final)
 	}
 }
+
+// A rent interrupted before create_order (clorebot exec and Ctrl-C) is
+// abandoned: nothing is rented, and a later worker does not rent it either.
+func TestAbandonJobBeforeAnOrder(t *testing.T) {
+	h := newHarness(t)
+	svc := h.service()
+	ctx := context.Background()
+	r := svc.Handle(ctx, req("slack:ALICE", "rent 3090"))
+	if r.Status != commands.StatusQueued {
+		t.Fatalf("rent: %+v", r)
+	}
+	if _, err := svc.AbandonJob(ctx, r.JobID, "slack:BOB"); err == nil {
+		t.Fatal("someone else abandoned alice's rent")
+	}
+	v, err := svc.AbandonJob(ctx, r.JobID, "slack:ALICE")
+	if err != nil || v.State != commands.JobCancelled || v.OrderMayExist {
+		t.Fatalf("abandon: %+v %v", v, err)
+	}
+	job, err := svc.RunJob(ctx, r.JobID)
+	if err != nil || job.State != commands.JobCancelled {
+		t.Fatalf("run after abandon: %+v %v", job, err)
+	}
+	if n := len(h.cloreOrders(t)); n != 0 {
+		t.Fatalf("%d orders at Clore after an abandoned rent", n)
+	}
+}

@@ -61,10 +61,13 @@ type AuditEntry struct {
 	Detail     string
 }
 
-// AuditFilter selects audit rows, oldest first.
+// AuditFilter selects audit rows, oldest first unless NewestFirst.
 type AuditFilter struct {
 	Since time.Time
 	Limit int
+	// NewestFirst orders the rows newest first, so that Limit keeps the
+	// latest ones.
+	NewestFirst bool
 }
 
 // Job states.

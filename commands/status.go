@@ -74,7 +74,7 @@ func describeOrder(o Order, live map[int64]clore.Order, now time.Time, showOwner
 			if lo.CreatedUnix > 0 {
 				parts = append(parts, "up "+roundDuration(now.Sub(time.Unix(lo.CreatedUnix, 0))))
 			}
-			parts = append(parts, fmt.Sprintf("spent %.4g %s", lo.Spend, currencyName(lo.Currency)))
+			parts = append(parts, "spent "+usd(spentUSD(o, lo)))
 		}
 	}
 	if o.ExpiresAt != nil && (o.State == OrderRunning || o.State == OrderProvisioning) {
@@ -84,6 +84,15 @@ func describeOrder(o Order, live map[int64]clore.Order, now time.Time, showOwner
 		parts = append(parts, "by "+o.RequestedBy)
 	}
 	return strings.Join(parts, " · ")
+}
+
+// spentUSD converts what Clore reports as spent (in the order's currency) to
+// USD at the order's own rate: spend / price per day = days paid for.
+func spentUSD(o Order, lo clore.Order) float64 {
+	if lo.Price > 0 {
+		return lo.Spend / lo.Price * o.USDPerHour * 24
+	}
+	return 0
 }
 
 func currencyName(c string) string {

@@ -47,7 +47,8 @@ func (s *Store) AppendAudit(ctx context.Context, e AuditEntry) (int64, error) {
 	return id, nil
 }
 
-// ListAudit returns the entries that match f, oldest first.
+// ListAudit returns the entries that match f, oldest first unless
+// f.NewestFirst.
 func (s *Store) ListAudit(ctx context.Context, f AuditFilter) ([]AuditEntry, error) {
 	q := `SELECT id, at, actor, platform, channel, command, outcome, order_id,
 		usd_per_hour, detail FROM audit`
@@ -56,7 +57,11 @@ func (s *Store) ListAudit(ctx context.Context, f AuditFilter) ([]AuditEntry, err
 		q += ` WHERE at >= ?`
 		args = append(args, formatTime(f.Since))
 	}
-	q += ` ORDER BY at, id`
+	if f.NewestFirst {
+		q += ` ORDER BY at DESC, id DESC`
+	} else {
+		q += ` ORDER BY at, id`
+	}
 	if f.Limit > 0 {
 		q += ` LIMIT ?`
 		args = append(args, f.Limit)

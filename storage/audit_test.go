@@ -40,6 +40,7 @@ func TestAuditAppendAndList(t *testing.T) {
 		{"since is inclusive", AuditFilter{Since: epoch.Add(time.Minute)}, want[1:]},
 		{"since in another zone", AuditFilter{Since: epoch.Add(30 * time.Second).In(time.FixedZone("X", 9*3600))}, want[1:]},
 		{"limit", AuditFilter{Limit: 1}, want[:1]},
+		{"newest first keeps the latest", AuditFilter{Limit: 2, NewestFirst: true}, []AuditEntry{want[2], want[1]}},
 		{"since after all", AuditFilter{Since: explicit.Add(time.Hour)}, nil},
 	}
 	for _, tt := range tests {

@@ -15,10 +15,25 @@ import (
 type auditCmd struct {
 	Since string `help:"Only rows since this long ago (24h, 7d) or this time (RFC 3339)." default:"24h"`
 	JSON  bool   `help:"One JSON object per line."`
-	Limit int    `help:"At most this many rows (0 = all)." default:"1000"`
+	Limit int    `help:"At most this many rows, the newest (0 = all)." default:"1000"`
 }
 
-// Run prints the rows, oldest first.
+// auditRow is an audit entry as `audit --json` prints it (the command
+// line's one snake_case schema).
+type auditRow struct {
+	ID         int64     `json:"id"`
+	At         time.Time `json:"at"`
+	Actor      string    `json:"actor"`
+	Platform   string    `json:"platform"`
+	Channel    string    `json:"channel,omitempty"`
+	Command    string    `json:"command"`
+	Outcome    string    `json:"outcome"`
+	OrderID    *int64    `json:"order_id,omitempty"`
+	USDPerHour *float64  `json:"usd_per_hour,omitempty"`
+	Detail     string    `json:"detail,omitempty"`
+}
+
+// Run prints the rows, newest first, and says when --limit cut older ones.
 func (a auditCmd) Run(e *env) error {
 	since, err := parseSince(a.Since, time.Now())
 	if err != nil {
@@ -33,14 +48,24 @@ func (a auditCmd) Run(e *env) error {
 		return err
 	}
 	defer st.Close()
-	rows, err := st.ListAudit(e.ctx, commands.AuditFilter{Since: since, Limit: a.Limit})
+	f := commands.AuditFilter{Since: since, NewestFirst: true}
+	if a.Limit > 0 {
+		f.Limit = a.Limit + 1 // one more tells whether rows were left out
+	}
+	rows, err := st.ListAudit(e.ctx, f)
 	if err != nil {
 		return err
+	}
+	truncated := a.Limit > 0 && len(rows) > a.Limit
+	if truncated {
+		rows = rows[:a.Limit]
+		defer fmt.Fprintf(e.stderr, "truncated: showing the newest %d rows since %s; older ones exist (raise --limit, 0 = all, or narrow --since)\n",
+			a.Limit, since.UTC().Format(time.RFC3339))
 	}
 	if a.JSON {
 		enc := json.NewEncoder(e.stdout)
 		for _, r := range rows {
-			if err := enc.Encode(r); err != nil {
+			if err := enc.Encode(auditRow(r)); err != nil {
 				return err
 			}
 		}

@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"runtime/debug"
+	"os"
+	"os/signal"
+	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/alecthomas/kong"
 
@@ -15,29 +18,33 @@ import (
 	"github.com/clorebot/clorebot/storage"
 )
 
-// Exit statuses.
+// Exit statuses. Scripts rely on them (README, "Exit statuses").
 const (
 	exitOK      = 0
-	exitFailure = 1
+	exitFailure = 1 // the command was refused or failed, or its job failed
 	exitUsage   = 2 // bad command line or bad configuration: nothing was started
+	// exitPending: a rent awaits confirmation (exec without --yes above
+	// policy.confirm_above); nothing is rented until `confirm <job-id>`.
+	exitPending = 3
+	// exitInterrupted: SIGINT/SIGTERM stopped the command (128 + SIGINT).
+	exitInterrupted = 130
 )
-
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
 
 // cli is the command line (DESIGN.md §6).
 type cli struct {
-	Config  string `help:"Configuration file (default clorebot.toml; optional unless named)." env:"CLOREBOT_CONFIG" placeholder:"FILE"`
-	Sandbox bool   `help:"Use the built-in simulated Clore marketplace: no API key needed."`
+	Config      string           `help:"Configuration file (default clorebot.toml; optional unless named)." env:"CLOREBOT_CONFIG" placeholder:"FILE"`
+	Sandbox     bool             `help:"Use the built-in simulated Clore marketplace: no API key needed."`
+	Verbose     bool             `short:"v" help:"Log at the configured level in one-shot commands too (default: warnings and errors only)."`
+	VersionFlag kong.VersionFlag `name:"version" help:"Print the version and exit."`
 
 	Serve      serveCmd       `cmd:"" help:"Run every configured front door, the scheduler and the HTTP listener."`
-	Exec       execCmd        `cmd:"" help:"Run one command (rent, cancel, status, watch, market, help) and print the reply."`
+	Exec       execCmd        `cmd:"" help:"Run one command (rent, cancel, status, watch, market, confirm, help) and print the reply."`
 	Webhook    webhookCmds    `cmd:"" help:"Helpers for inbound webhook callers."`
-	Deliveries deliveriesCmds `cmd:"" help:"Outbound webhook deliveries and the dead-letter queue."`
+	Deliveries deliveriesCmds `cmd:"" help:"Outbound webhook deliveries, the dead-letter queue and a signed test.ping."`
 	ConfigCmds configCmds     `cmd:"" name:"config" help:"Inspect the configuration."`
-	Audit      auditCmd       `cmd:"" help:"Print the audit log of commands and buttons."`
+	Audit      auditCmd       `cmd:"" help:"Print the audit log of commands and buttons, newest first."`
 	Migrate    migrateCmd     `cmd:"" help:"Apply pending database migrations."`
-	Version    versionCmd     `cmd:"" help:"Print the version."`
+	Version    versionCmd     `cmd:"" help:"Print the version, commit and build date."`
 
 	Healthcheck healthcheckCmd `cmd:"" help:"Probe the HTTP listener's liveness (for container HEALTHCHECKs)."`
 }
@@ -50,6 +57,7 @@ type configCmds struct {
 type env struct {
 	ctx     context.Context
 	cli     *cli
+	command string // kong's command path, e.g. "serve", "exec <text>"
 	environ []string
 	stdout  io.Writer
 	stderr  io.Writer
@@ -89,16 +97,23 @@ func (u *usageError) Unwrap() error { return u.err }
 // exitRequest carries kong's exit (after --help) out of the parser.
 type exitRequest struct{ code int }
 
+// exitError ends a command with a given exit status after it has said why.
+type exitError struct {
+	code int
+	msg  string // printed to stderr when not empty
+}
+
+func (x *exitError) Error() string { return x.msg }
+
 // Main runs clorebot with args and returns the exit status.
 func Main(ctx context.Context, args, environ []string, stdout, stderr io.Writer) (code int) {
 	var c cli
 	parser, err := kong.New(&c,
 		kong.Name("clorebot"),
 		kong.Description("Rent, watch and cancel Clore.ai GPU servers from Slack, Discord, webhooks and the command line."),
-		kong.UsageOnError(),
 		kong.Writers(stdout, stderr),
 		kong.Exit(func(code int) { panic(exitRequest{code}) }),
-		kong.Vars{"version": version},
+		kong.Vars{"version": versionLine()},
 	)
 	if err != nil {
 		fmt.Fprintf(stderr, "clorebot: %v\n", err)
@@ -113,16 +128,47 @@ func Main(ctx context.Context, args, environ []string, stdout, stderr io.Writer)
 			code = req.code
 		}
 	}()
-	kctx, err := parser.Parse(args)
-	if err != nil {
-		fmt.Fprintf(stderr, "clorebot: %v\n", err)
+	if len(args) == 0 {
+		// A bare clorebot: the usage, not only "expected one of ...".
+		parser.Stdout = stderr
+		if kctx, err := kong.Trace(parser, nil); err == nil {
+			_ = kctx.PrintUsage(true)
+		}
 		return exitUsage
 	}
-	err = kctx.Run(&env{ctx: ctx, cli: &c, environ: environ, stdout: stdout, stderr: stderr})
+	kctx, err := parser.Parse(args)
+	if err != nil {
+		parser.Stdout = stderr // the usage goes with the error
+		printParseError(stderr, err)
+		return exitUsage
+	}
+	ctx, stop := trapSignals(ctx, kctx.Command())
+	defer stop()
+	e := &env{ctx: ctx, cli: &c, command: kctx.Command(), environ: environ, stdout: stdout, stderr: stderr}
+	return exitStatus(stderr, kctx.Run(e))
+}
+
+// printParseError prints the error, then the usage of the command it is about.
+func printParseError(w io.Writer, err error) {
+	fmt.Fprintf(w, "clorebot: %v\n\n", err)
+	var pe *kong.ParseError
+	if errors.As(err, &pe) && pe.Context != nil {
+		_ = pe.Context.PrintUsage(true)
+	}
+}
+
+// exitStatus reports err and maps it to an exit status.
+func exitStatus(stderr io.Writer, err error) int {
 	var ue *usageError
+	var xe *exitError
 	switch {
 	case err == nil:
 		return exitOK
+	case errors.As(err, &xe):
+		if xe.msg != "" {
+			fmt.Fprintf(stderr, "clorebot: %s\n", xe.msg)
+		}
+		return xe.code
 	case errors.As(err, &ue):
 		fmt.Fprintf(stderr, "clorebot: %s\n", strings.ReplaceAll(ue.err.Error(), "\n", "\nclorebot: "))
 		return exitUsage
@@ -132,10 +178,52 @@ func Main(ctx context.Context, args, environ []string, stdout, stderr io.Writer)
 	}
 }
 
-// newLogger builds the process's slog logger from the configuration.
-func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
+// trapSignals applies DESIGN.md §6: serve and exec turn SIGINT and SIGTERM
+// into the end of ctx (serve shuts down gracefully; exec says which job is
+// still running). Every other command keeps the default action and exits at
+// once.
+func trapSignals(ctx context.Context, command string) (context.Context, context.CancelFunc) {
+	switch strings.Fields(command)[0] {
+	case "serve", "exec":
+		return signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	}
+	return ctx, func() {}
+}
+
+// oneShot reports whether the running command ends by itself (everything but
+// serve): its logs below WARN are hidden unless -v.
+func (e *env) oneShot() bool { return strings.Fields(e.command)[0] != "serve" }
+
+// logger is the command's logger: the configured one, raised to WARN in
+// one-shot commands unless -v.
+func (e *env) logger(cfg *config.Config) *slog.Logger {
+	return newLogger(cfg, e.stderr, e.oneShot() && !e.cli.Verbose)
+}
+
+// configSource names the configuration file a command loaded, for serve and
+// config check to print.
+func (e *env) configSource() string {
+	path := e.cli.Config
+	if path == "" {
+		path = config.DefaultPath
+	}
+	if _, err := os.Stat(path); err != nil {
+		return fmt.Sprintf("no configuration file (%s absent): defaults and CLOREBOT_* environment", path)
+	}
+	if abs, err := filepath.Abs(path); err == nil {
+		path = abs
+	}
+	return "configuration file " + path
+}
+
+// newLogger builds the process's slog logger from the configuration; quiet
+// raises its level to WARN at least.
+func newLogger(cfg *config.Config, w io.Writer, quiet bool) *slog.Logger {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(cfg.Log.Level)) // validated by config
+	if quiet {
+		level = max(level, slog.LevelWarn)
+	}
 	opts := &slog.HandlerOptions{Level: level}
 	if cfg.Log.Format == "json" {
 		return slog.New(slog.NewJSONHandler(w, opts))
@@ -151,8 +239,9 @@ func (configCheckCmd) Run(e *env) error {
 	if err != nil {
 		return err
 	}
+	fmt.Fprintf(e.stdout, "# %s\n", e.configSource())
 	fmt.Fprint(e.stdout, cfg.Redacted())
-	fmt.Fprintln(e.stderr, "configuration OK")
+	fmt.Fprintf(e.stderr, "configuration OK (%s)\n", e.configSource())
 	return nil
 }
 
@@ -183,18 +272,8 @@ func (migrateCmd) Run(e *env) error {
 
 type versionCmd struct{}
 
-// Run prints the version and build information.
+// Run prints the version, commit and build date.
 func (versionCmd) Run(e *env) error {
-	rev := ""
-	goVersion := ""
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		goVersion = bi.GoVersion
-		for _, s := range bi.Settings {
-			if s.Key == "vcs.revision" {
-				rev = " " + s.Value
-			}
-		}
-	}
-	fmt.Fprintf(e.stdout, "clorebot %s%s (%s)\n", version, rev, goVersion)
+	fmt.Fprintln(e.stdout, versionLine())
 	return nil
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/rand"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os/user"
@@ -15,35 +14,32 @@ import (
 
 // execCmd runs one command of the grammar through the command layer.
 type execCmd struct {
-	As   string   `help:"Identity to act as (default cli:<OS user>), e.g. slack:U123 to try the policy."`
-	JSON bool     `help:"Print replies as JSON, one object per line."`
-	Text []string `arg:"" passthrough:"" help:"The command, e.g. rent 4090 --max-price 0.5."`
+	As        string        `help:"Identity to act as (default cli:<OS user>), e.g. slack:U123 to try the policy."`
+	JSON      bool          `help:"Print one JSON object per line (type reply, progress, heartbeat, result, pending, interrupted)."`
+	Yes       bool          `help:"Confirm a rent above policy.confirm_above instead of stopping at the confirmation."`
+	Heartbeat time.Duration `help:"While a job runs, print how long it has run (and the provisioning deadline) this often." default:"15s"`
+	Text      []string      `arg:"" passthrough:"" help:"The command, e.g. rent 4090 --max-price 0.5."`
 }
 
 // errCommandFailed makes exec exit non-zero after a reply that reports failure.
-var errCommandFailed = errors.New("command failed")
+var errCommandFailed = &exitError{code: exitFailure}
 
-// Run handles the command, then runs its job (if any) to the end, printing progress.
+// Run handles the command, then runs its job (if any) to the end, printing
+// progress. A rent awaiting confirmation exits with exitPending unless --yes;
+// SIGINT exits with exitInterrupted after saying what is still running.
 func (x execCmd) Run(e *env) error {
 	cfg, err := e.load()
 	if err != nil {
 		return err
 	}
-	app := NewApp(cfg, newLogger(cfg, e.stderr))
+	app := NewApp(cfg, e.logger(cfg))
 	if err := app.openCore(e.ctx); err != nil {
 		return errors.Join(err, app.Close())
 	}
 	defer app.Close()
-	print := func(r commands.Reply) {
-		if x.JSON {
-			b, _ := json.Marshal(r)
-			fmt.Fprintln(e.stdout, string(b))
-			return
-		}
-		fmt.Fprint(e.stdout, r.PlainText(true))
-	}
+	out := &execOutput{w: e.stdout, json: x.JSON}
 	notifier := commands.NotifierFunc(func(_ context.Context, _ commands.Target, r commands.Reply) (string, error) {
-		print(r)
+		out.progress(r)
 		return "cli", nil
 	})
 	svc := app.newService(notifier, app.log)
@@ -56,24 +52,105 @@ func (x execCmd) Run(e *env) error {
 	if err := svc.Warm(e.ctx, req); err != nil {
 		return err
 	}
-	reply := svc.Handle(e.ctx, req)
-	print(reply)
+	reply := x.handle(e.ctx, svc, req)
+	out.reply(e.ctx, svc, req, reply)
+	if reply.Status == commands.StatusConfirm && reply.JobID != "" {
+		if !x.Yes {
+			out.pending(reply.JobID)
+			return &exitError{code: exitPending, msg: fmt.Sprintf(
+				"rent awaits confirmation: run `clorebot exec confirm %s` (or repeat with --yes); nothing is rented until then", reply.JobID)}
+		}
+		reply = svc.ConfirmJob(e.ctx, req, reply.JobID)
+		out.reply(e.ctx, svc, req, reply)
+	}
 	if reply.JobID != "" && reply.Status == commands.StatusQueued {
-		job, err := svc.RunJob(e.ctx, reply.JobID)
-		if errors.Is(err, commands.ErrLeased) {
-			// A running `clorebot serve` on the same database took the job.
-			fmt.Fprintln(e.stderr, "the job is being run by another clorebot process; following it")
-			job, err = follow(e.ctx, svc, reply.JobID)
-		}
-		if err != nil {
-			return err
-		}
-		if job.State != commands.JobSucceeded {
-			return errCommandFailed
-		}
-		return nil
+		return x.runJob(e, svc, req.User, reply.JobID, out)
 	}
 	return failed(reply)
+}
+
+// handle answers the request. `confirm <job-id>` goes to ConfirmJob while
+// the grammar does not know it yet (the sched helper adds it to every front
+// door); once it parses, Handle answers it like any command.
+func (x execCmd) handle(ctx context.Context, svc *commands.Service, req commands.Request) commands.Reply {
+	if f := strings.Fields(req.Text); len(f) == 2 && f[0] == "confirm" {
+		if _, err := commands.Parse(req.Text); err != nil {
+			return svc.ConfirmJob(ctx, req, f[1])
+		}
+	}
+	return svc.Handle(ctx, req)
+}
+
+// runJob runs the job to its end with a heartbeat, or follows it when a
+// running serve has it.
+func (x execCmd) runJob(e *env, svc *commands.Service, who, id string, out *execOutput) error {
+	hbCtx, stopHeartbeat := context.WithCancel(e.ctx)
+	hbDone := make(chan struct{})
+	go func() {
+		defer close(hbDone)
+		x.heartbeat(hbCtx, svc, id, out)
+	}()
+	job, err := svc.RunJob(e.ctx, id)
+	if errors.Is(err, commands.ErrLeased) {
+		// A running `clorebot serve` on the same database took the job.
+		out.note("the job is being run by another clorebot process; following it")
+		job, err = follow(e.ctx, svc, id)
+	}
+	stopHeartbeat()
+	<-hbDone
+	if e.ctx.Err() != nil {
+		return interrupted(svc, who, id, out)
+	}
+	if err != nil {
+		return err
+	}
+	v, verr := svc.ViewJob(context.WithoutCancel(e.ctx), id)
+	if verr != nil {
+		v = commands.JobView{JobID: job.ID, Kind: job.Kind, State: job.State, Error: job.Error}
+	}
+	out.result(v)
+	if job.State != commands.JobSucceeded {
+		return errCommandFailed
+	}
+	return nil
+}
+
+// heartbeat prints, every x.Heartbeat, how long the job has run and, while
+// its order provisions, the deadline after which it is cancelled.
+func (x execCmd) heartbeat(ctx context.Context, svc *commands.Service, id string, out *execOutput) {
+	if x.Heartbeat <= 0 {
+		return
+	}
+	t := time.NewTicker(x.Heartbeat)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			v, err := svc.ViewJob(ctx, id)
+			if err != nil || commands.Terminal(v.State) {
+				continue
+			}
+			out.heartbeat(v, now)
+		}
+	}
+}
+
+// interrupted says, after SIGINT, what is still running and how to follow or
+// cancel it. A rent that has not sent create_order yet is abandoned: nothing
+// was rented and nothing will be.
+func interrupted(svc *commands.Service, who, id string, out *execOutput) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	v, err := svc.AbandonJob(ctx, id, who)
+	if err != nil {
+		if v, err = svc.ViewJob(ctx, id); err != nil {
+			v = commands.JobView{JobID: id, State: "unknown"}
+		}
+	}
+	out.interrupted(v)
+	return &exitError{code: exitInterrupted}
 }
 
 func failed(r commands.Reply) error {
@@ -103,9 +180,6 @@ func follow(ctx context.Context, svc *commands.Service, id string) (commands.Job
 	for {
 		job, err := svc.Job(ctx, id)
 		if err != nil || commands.Terminal(job.State) {
-			if job.Error != "" {
-				return job, fmt.Errorf("job %s failed: %s", id, job.Error)
-			}
 			return job, err
 		}
 		select {

@@ -94,7 +94,7 @@ func TestServeSandbox(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	app := NewApp(cfg, newLogger(cfg, io.Discard))
+	app := NewApp(cfg, newLogger(cfg, io.Discard, false))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	if err := app.Open(ctx); err != nil {

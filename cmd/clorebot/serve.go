@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/clorebot/clorebot/bot/webhook"
@@ -23,17 +26,43 @@ const deliveryTick = time.Second
 
 type serveCmd struct{}
 
-// Run serves until SIGINT or SIGTERM.
+// Run serves until SIGINT or SIGTERM; SIGHUP is logged and ignored.
 func (serveCmd) Run(e *env) error {
 	cfg, err := e.load()
 	if err != nil {
 		return err
 	}
-	app := NewApp(cfg, newLogger(cfg, e.stderr))
+	log := e.logger(cfg)
+	log.Info("clorebot starting", slog.String("config", e.configSource()), slog.String("version", versionLine()))
+	defer ignoreHangups(log)()
+	app := NewApp(cfg, log)
 	if err := app.Open(e.ctx); err != nil {
 		return errors.Join(err, app.Close())
 	}
 	return errors.Join(app.Run(e.ctx), app.Close())
+}
+
+// ignoreHangups logs and ignores SIGHUP until the returned func is called:
+// a closed terminal or a `kill -HUP` meant as "reload" must not kill serve
+// without a shutdown. The configuration is read at start only.
+func ignoreHangups(log *slog.Logger) (stop func()) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-hup:
+				log.Warn("SIGHUP received and ignored: the configuration is read at start; restart clorebot to apply changes")
+			case <-done:
+				return
+			}
+		}
+	}()
+	return func() {
+		signal.Stop(hup)
+		close(done)
+	}
 }
 
 // App is a running clorebot: it owns every long-lived part and closes them in
@@ -169,7 +198,7 @@ func (a *App) Addr() net.Addr { return a.addr }
 // Run serves until ctx ends, then shuts the listener down gracefully.
 func (a *App) Run(ctx context.Context) error {
 	a.log.Info("clorebot serving", slog.String("addr", a.addr.String()),
-		slog.Bool("sandbox", a.cfg.Clore.Sandbox), slog.String("version", version))
+		slog.Bool("sandbox", a.cfg.Clore.Sandbox), slog.String("version", readBuildInfo().Version))
 	jobCtx, stopJobs := context.WithCancel(ctx)
 	jobsDone := make(chan error, 4)
 	go func() { jobsDone <- a.refreshLoop(jobCtx, a.cfg.Watch.Interval.Duration) }()

@@ -51,7 +51,7 @@ func (c webhookSignCmd) Run(e *env) error {
 	}
 	var body []byte
 	if method == "POST" {
-		if body, err = c.readBody(); err != nil {
+		if body, err = c.readBody(e.stderr); err != nil {
 			return err
 		}
 	} else if c.File != "-" {
@@ -92,12 +92,16 @@ func (c webhookSignCmd) findKey(cfg *config.Config) (webhook.Key, error) {
 }
 
 // readBody reads FILE or standard input, refusing what the listener would.
-func (c webhookSignCmd) readBody() ([]byte, error) {
+func (c webhookSignCmd) readBody(stderr io.Writer) ([]byte, error) {
 	var r io.Reader
 	if c.File == "-" {
 		r = c.stdin
 		if r == nil {
 			r = os.Stdin
+			if isTerminal(os.Stdin) {
+				// Never wait silently: say what is expected (Ctrl-C exits at once).
+				fmt.Fprintln(stderr, "reading the request body from the terminal; end it with Ctrl-D (or give a FILE)")
+			}
 		}
 	} else {
 		f, err := os.Open(c.File)
@@ -115,6 +119,12 @@ func (c webhookSignCmd) readBody() ([]byte, error) {
 		return nil, &usageError{errors.New("the body is larger than 1 MiB: the listener would refuse it")}
 	}
 	return body, nil
+}
+
+// isTerminal reports whether f is a character device (a terminal).
+func isTerminal(f *os.File) bool {
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
 // headers signs the body: Standard Webhooks, or the compatibility scheme.

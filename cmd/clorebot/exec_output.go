@@ -1,0 +1,410 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"github.com/clorebot/clorebot/commands"
+)
+
+// execLine is one line of `exec --json`: the one snake_case schema of the
+// command line (golden files in testdata/ pin it). Type is reply (the
+// command's answer), progress (a job update), heartbeat, pending (a rent
+// awaiting confirmation), result (a job's end), interrupted or note.
+type execLine struct {
+	Type           string                   `json:"type"`
+	Status         string                   `json:"status,omitempty"`
+	JobID          string                   `json:"job_id,omitempty"`
+	Kind           string                   `json:"kind,omitempty"`
+	State          string                   `json:"state,omitempty"`
+	Step           string                   `json:"step,omitempty"`
+	OrderID        *int64                   `json:"order_id,omitempty"`
+	USDPerHour     *float64                 `json:"usd_per_hour,omitempty"`
+	SSH            *commands.SSHEndpoint    `json:"ssh,omitempty"`
+	ElapsedSeconds *int64                   `json:"elapsed_seconds,omitempty"`
+	Deadline       *time.Time               `json:"deadline,omitempty"`
+	Title          string                   `json:"title,omitempty"`
+	Text           string                   `json:"text,omitempty"`
+	Usage          string                   `json:"usage,omitempty"`
+	Fields         []commands.Field         `json:"fields,omitempty"`
+	Orders         []orderRow               `json:"orders,omitempty"`
+	Models         []commands.ModelSummary  `json:"models,omitempty"`
+	ConfirmCommand string                   `json:"confirm_command,omitempty"`
+	Commands       map[string]string        `json:"commands,omitempty"`
+	Error          string                   `json:"error,omitempty"`
+	Private        *commands.PrivatePart    `json:"private,omitempty"`
+	Done           *bool                    `json:"done,omitempty"`
+}
+
+// orderRow is an order as `exec --json status` prints it.
+type orderRow struct {
+	OrderID     *int64     `json:"order_id"`
+	ServerID    int64      `json:"server_id"`
+	GPU         string     `json:"gpu"`
+	GPUCount    int        `json:"gpu_count"`
+	State       string     `json:"state"`
+	USDPerHour  float64    `json:"usd_per_hour"`
+	Spot        bool       `json:"spot"`
+	CreatedAt   time.Time  `json:"created_at"`
+	ExpiresAt   *time.Time `json:"expires_at,omitempty"`
+	RequestedBy string     `json:"requested_by"`
+}
+
+// execOutput prints what exec has to say, as text for people or as JSON
+// lines for scripts. Jobs report from the worker, heartbeats from a ticker:
+// a mutex keeps lines whole.
+type execOutput struct {
+	w    io.Writer
+	json bool
+
+	mu       sync.Mutex
+	jobShown bool // "job <id>" is printed once
+	private  *commands.PrivatePart
+}
+
+func (o *execOutput) emit(l execLine) {
+	b, _ := json.Marshal(l)
+	fmt.Fprintln(o.w, string(b))
+}
+
+// reply prints the command's answer: market and status as tables.
+func (o *execOutput) reply(ctx context.Context, svc *commands.Service, req commands.Request, r commands.Reply) {
+	var orders []orderRow
+	var models []commands.ModelSummary
+	if r.Status == commands.StatusOK && len(r.Fields) > 0 {
+		if cmd, err := commands.Parse(req.Text); err == nil {
+			switch cmd.Name {
+			case "market":
+				models = marketModels(ctx, svc, r)
+			case "status":
+				orders = statusOrders(ctx, svc, req.User, cmd.Status.OrderID)
+			}
+		}
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.json {
+		l := replyLine("reply", r)
+		l.Orders, l.Models = orders, models
+		if r.Status == commands.StatusConfirm {
+			l.ConfirmCommand = confirmCommand(r.JobID)
+		}
+		o.emit(l)
+		return
+	}
+	switch {
+	case models != nil:
+		fmt.Fprint(o.w, renderHead(r))
+		writeMarketTable(o.w, models)
+	case orders != nil:
+		fmt.Fprint(o.w, renderHead(r))
+		writeStatusTable(o.w, orders, r, time.Now())
+		fmt.Fprint(o.w, renderButtons(r))
+	default:
+		fmt.Fprint(o.w, o.renderText(r))
+	}
+}
+
+// progress prints a job's update; the connection details are kept for the
+// result line.
+func (o *execOutput) progress(r commands.Reply) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if r.Private != nil {
+		o.private = r.Private
+	}
+	if o.json {
+		o.emit(replyLine("progress", r))
+		return
+	}
+	fmt.Fprint(o.w, o.renderText(r))
+}
+
+// heartbeat says the job is alive: elapsed time and, while provisioning,
+// the deadline.
+func (o *execOutput) heartbeat(v commands.JobView, now time.Time) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	elapsed := now.Sub(v.CreatedAt).Round(time.Second)
+	if o.json {
+		secs := int64(elapsed / time.Second)
+		l := execLine{Type: "heartbeat", JobID: v.JobID, Kind: v.Kind, State: v.State, Step: v.Step,
+			OrderID: v.CloreOrderID, ElapsedSeconds: &secs}
+		if !v.Deadline.IsZero() {
+			d := v.Deadline.UTC()
+			l.Deadline = &d
+		}
+		o.emit(l)
+		return
+	}
+	what := fmt.Sprintf("job %s is %s", v.JobID, v.State)
+	if v.CloreOrderID != nil {
+		what = fmt.Sprintf("order #%d is provisioning", *v.CloreOrderID)
+	}
+	line := fmt.Sprintf("… %s: %s elapsed", what, elapsed)
+	if !v.Deadline.IsZero() {
+		line += fmt.Sprintf(", deadline %s (in %s; cancelled if not online by then)",
+			v.Deadline.UTC().Format("15:04:05 MST"), v.Deadline.Sub(now).Round(time.Second))
+	}
+	fmt.Fprintln(o.w, line)
+}
+
+// pending reports a rent that awaits confirmation (JSON only: the text
+// reply already shows the confirm command).
+func (o *execOutput) pending(jobID string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.json {
+		o.emit(execLine{Type: "pending", JobID: jobID, Kind: commands.JobRent,
+			State: commands.JobAwaitingConfirmation, ConfirmCommand: confirmCommand(jobID)})
+	}
+}
+
+// result is the job's end, structured (JSON only: in text the last progress
+// reply said it).
+func (o *execOutput) result(v commands.JobView) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if !o.json {
+		return
+	}
+	l := execLine{Type: "result", JobID: v.JobID, Kind: v.Kind, State: v.State, OrderID: v.CloreOrderID,
+		USDPerHour: v.USDPerHour, Error: v.Error}
+	if e, ok := o.private.SSH(); ok && v.State == commands.JobSucceeded {
+		l.SSH = &e
+	}
+	o.emit(l)
+}
+
+// interrupted says what is still running after Ctrl-C and how to follow or
+// cancel it.
+func (o *execOutput) interrupted(v commands.JobView) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	cmds := map[string]string{}
+	var msg string
+	switch {
+	case v.State == commands.JobCancelled:
+		msg = fmt.Sprintf("interrupted: job %s stopped before anything was rented; nothing will be.", v.JobID)
+	case commands.Terminal(v.State):
+		msg = fmt.Sprintf("interrupted: job %s had already ended (%s).", v.JobID, v.State)
+	case v.CloreOrderID != nil && v.Kind == commands.JobRent:
+		id := *v.CloreOrderID
+		cmds["follow"], cmds["cancel"] = fmt.Sprintf("clorebot exec status %d", id), fmt.Sprintf("clorebot exec cancel %d", id)
+		msg = fmt.Sprintf("interrupted: order #%d (job %s) is still provisioning at Clore and is billed", id, v.JobID)
+		if v.USDPerHour != nil {
+			msg += fmt.Sprintf(" at $%.3f/h", *v.USDPerHour)
+		}
+		msg += ".\n  A running `clorebot serve` on this database finishes the job (the next one does otherwise)."
+	case v.OrderMayExist:
+		cmds["follow"] = "clorebot exec status"
+		msg = fmt.Sprintf("interrupted: job %s may already have ordered a server (create_order was sent).\n"+
+			"  `clorebot serve` on this database resumes it and finds the order before anything else; "+
+			"then cancel it with `clorebot exec cancel <order-id>` if you do not want it.", v.JobID)
+	default:
+		msg = fmt.Sprintf("interrupted: job %s (%s) is still %s.", v.JobID, v.Kind, v.State)
+		if v.CloreOrderID != nil {
+			cmds["follow"] = fmt.Sprintf("clorebot exec status %d", *v.CloreOrderID)
+		}
+		msg += "\n  A running `clorebot serve` on this database finishes it (the next one does otherwise)."
+	}
+	if o.json {
+		o.emit(execLine{Type: "interrupted", JobID: v.JobID, Kind: v.Kind, State: v.State, Step: v.Step,
+			OrderID: v.CloreOrderID, USDPerHour: v.USDPerHour, Text: msg, Commands: cmds})
+		return
+	}
+	fmt.Fprintln(o.w, msg)
+	for _, k := range []string{"follow", "cancel"} {
+		if c, ok := cmds[k]; ok {
+			fmt.Fprintf(o.w, "  %s: %s\n", k, c)
+		}
+	}
+}
+
+// note is a remark of the command line itself.
+func (o *execOutput) note(text string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.json {
+		o.emit(execLine{Type: "note", Text: text})
+		return
+	}
+	fmt.Fprintln(o.w, text)
+}
+
+func replyLine(typ string, r commands.Reply) execLine {
+	done := r.Done
+	return execLine{Type: typ, Status: r.Status, JobID: r.JobID, Title: r.Title, Text: r.Text, Usage: r.Usage,
+		Fields: r.Fields, Private: r.Private, Done: &done}
+}
+
+func confirmCommand(jobID string) string { return "clorebot exec confirm " + jobID }
+
+// renderText is a reply for a terminal: the job id only the first time.
+func (o *execOutput) renderText(r commands.Reply) string {
+	var b strings.Builder
+	b.WriteString(renderHead(r))
+	if len(r.Fields) > 0 {
+		tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
+		for _, f := range r.Fields {
+			fmt.Fprintf(tw, "  %s\t%s\n", f.Name, f.Value)
+		}
+		_ = tw.Flush()
+	}
+	if r.Usage != "" {
+		fmt.Fprintf(&b, "usage: %s\n", strings.ReplaceAll(r.Usage, "\n", "\n       "))
+	}
+	b.WriteString(renderButtons(r))
+	if p := r.Private; p != nil {
+		if p.Title != "" {
+			fmt.Fprintf(&b, "%s (only you see this)\n", p.Title)
+		}
+		if p.Text != "" {
+			fmt.Fprintf(&b, "  %s\n", p.Text)
+		}
+		for _, f := range p.Fields {
+			fmt.Fprintf(&b, "  %s: %s\n", f.Name, f.Value)
+		}
+	}
+	if r.JobID != "" && !o.jobShown {
+		o.jobShown = true
+		fmt.Fprintf(&b, "job %s\n", r.JobID)
+	}
+	return b.String()
+}
+
+// renderHead is a reply's title and text.
+func renderHead(r commands.Reply) string {
+	var b strings.Builder
+	if r.Title != "" {
+		fmt.Fprintln(&b, r.Title)
+	}
+	if r.Text != "" {
+		switch r.Status {
+		case commands.StatusError, commands.StatusFailed:
+			b.WriteString("error: ")
+		case commands.StatusDenied:
+			b.WriteString("denied: ")
+		}
+		fmt.Fprintln(&b, r.Text)
+	}
+	return b.String()
+}
+
+// renderButtons turns buttons into the commands that do the same here.
+func renderButtons(r commands.Reply) string {
+	var b strings.Builder
+	for _, btn := range r.Buttons {
+		kind, arg, _ := strings.Cut(btn.ActionID, ":")
+		switch kind {
+		case "rent", "confirm":
+			job := cmpOr(btn.Value, r.JobID, arg)
+			if kind == "confirm" {
+				job = arg
+			}
+			fmt.Fprintf(&b, "  %s: %s\n", btn.Label, confirmCommand(job))
+		case "cancel", "extend":
+			fmt.Fprintf(&b, "  %s: clorebot exec %s %s\n", btn.Label, kind, arg)
+		default:
+			fmt.Fprintf(&b, "  [%s] (%s)\n", btn.Label, btn.ActionID)
+		}
+	}
+	return b.String()
+}
+
+func cmpOr(vals ...string) string {
+	for _, v := range vals {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// marketModels is the structured form of a market reply: the summaries of
+// the models it lists, from the same snapshot.
+func marketModels(ctx context.Context, svc *commands.Service, r commands.Reply) []commands.ModelSummary {
+	all, err := svc.Market(ctx)
+	if err != nil {
+		return nil
+	}
+	var out []commands.ModelSummary
+	for _, m := range all {
+		if slices.ContainsFunc(r.Fields, func(f commands.Field) bool { return f.Name == m.Model }) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// statusOrders is the structured form of a status reply.
+func statusOrders(ctx context.Context, svc *commands.Service, user string, id int64) []orderRow {
+	orders, err := svc.VisibleOrders(ctx, user, id)
+	if err != nil || len(orders) == 0 {
+		return nil
+	}
+	out := make([]orderRow, 0, len(orders))
+	for _, o := range orders {
+		row := orderRow{OrderID: o.CloreOrderID, ServerID: o.ServerID, GPU: o.GPUModel, GPUCount: o.GPUCount,
+			State: o.State, USDPerHour: o.USDPerHour, Spot: o.Spot, CreatedAt: o.CreatedAt.UTC(), RequestedBy: o.RequestedBy}
+		if o.ExpiresAt != nil {
+			t := o.ExpiresAt.UTC()
+			row.ExpiresAt = &t
+		}
+		out = append(out, row)
+	}
+	return out
+}
+
+// writeMarketTable prints the marketplace as an aligned table.
+func writeMarketTable(w io.Writer, models []commands.ModelSummary) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "MODEL\tFREE\tTOTAL\tFROM $/GPU/H\tSPOT\tRELIABLE\t")
+	price := func(v float64) string {
+		if v == 0 {
+			return "-"
+		}
+		return fmt.Sprintf("%.3f", v)
+	}
+	for _, m := range models {
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%s\t\n", m.Model, m.Available, m.Total, price(m.OnDemand), price(m.Spot), price(m.Reliable))
+	}
+	_ = tw.Flush()
+}
+
+// writeStatusTable prints orders as an aligned table; the spend (USD, from
+// Clore's live figures) is read from the reply's line for the order.
+func writeStatusTable(w io.Writer, orders []orderRow, r commands.Reply, now time.Time) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ORDER\tGPU\tSTATE\tUSD/H\tSPENT\tLEFT\tBY")
+	for _, o := range orders {
+		id := "(pending)"
+		if o.OrderID != nil {
+			id = "#" + strconv.FormatInt(*o.OrderID, 10)
+		}
+		spent, left := "-", "-"
+		for _, f := range r.Fields {
+			if !strings.HasPrefix(f.Name, id+" ") {
+				continue
+			}
+			for part := range strings.SplitSeq(f.Value, " · ") {
+				if s, ok := strings.CutPrefix(part, "spent "); ok {
+					spent = s
+				}
+			}
+		}
+		if o.ExpiresAt != nil && (o.State == commands.OrderRunning || o.State == commands.OrderProvisioning) {
+			left = max(o.ExpiresAt.Sub(now), 0).Round(time.Minute).String()
+		}
+		fmt.Fprintf(tw, "%s\t%s ×%d\t%s\t$%.3f\t%s\t%s\t%s\n", id, o.GPU, o.GPUCount, o.State, o.USDPerHour, spent, left, o.RequestedBy)
+	}
+	_ = tw.Flush()
+}
