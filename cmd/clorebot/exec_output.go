@@ -20,28 +20,28 @@ import (
 // command's answer), progress (a job update), heartbeat, pending (a rent
 // awaiting confirmation), result (a job's end), interrupted or note.
 type execLine struct {
-	Type           string                   `json:"type"`
-	Status         string                   `json:"status,omitempty"`
-	JobID          string                   `json:"job_id,omitempty"`
-	Kind           string                   `json:"kind,omitempty"`
-	State          string                   `json:"state,omitempty"`
-	Step           string                   `json:"step,omitempty"`
-	OrderID        *int64                   `json:"order_id,omitempty"`
-	USDPerHour     *float64                 `json:"usd_per_hour,omitempty"`
-	SSH            *commands.SSHEndpoint    `json:"ssh,omitempty"`
-	ElapsedSeconds *int64                   `json:"elapsed_seconds,omitempty"`
-	Deadline       *time.Time               `json:"deadline,omitempty"`
-	Title          string                   `json:"title,omitempty"`
-	Text           string                   `json:"text,omitempty"`
-	Usage          string                   `json:"usage,omitempty"`
-	Fields         []commands.Field         `json:"fields,omitempty"`
-	Orders         []orderRow               `json:"orders,omitempty"`
-	Models         []commands.ModelSummary  `json:"models,omitempty"`
-	ConfirmCommand string                   `json:"confirm_command,omitempty"`
-	Commands       map[string]string        `json:"commands,omitempty"`
-	Error          string                   `json:"error,omitempty"`
-	Private        *commands.PrivatePart    `json:"private,omitempty"`
-	Done           *bool                    `json:"done,omitempty"`
+	Type           string                  `json:"type"`
+	Status         string                  `json:"status,omitempty"`
+	JobID          string                  `json:"job_id,omitempty"`
+	Kind           string                  `json:"kind,omitempty"`
+	State          string                  `json:"state,omitempty"`
+	Step           string                  `json:"step,omitempty"`
+	OrderID        *int64                  `json:"order_id,omitempty"`
+	USDPerHour     *float64                `json:"usd_per_hour,omitempty"`
+	SSH            *commands.SSHEndpoint   `json:"ssh,omitempty"`
+	ElapsedSeconds *int64                  `json:"elapsed_seconds,omitempty"`
+	Deadline       *time.Time              `json:"deadline,omitempty"`
+	Title          string                  `json:"title,omitempty"`
+	Text           string                  `json:"text,omitempty"`
+	Usage          string                  `json:"usage,omitempty"`
+	Fields         []commands.Field        `json:"fields,omitempty"`
+	Orders         []orderRow              `json:"orders,omitempty"`
+	Models         []commands.ModelSummary `json:"models,omitempty"`
+	ConfirmCommand string                  `json:"confirm_command,omitempty"`
+	Commands       map[string]string       `json:"commands,omitempty"`
+	Error          string                  `json:"error,omitempty"`
+	Private        *commands.PrivatePart   `json:"private,omitempty"`
+	Done           *bool                   `json:"done,omitempty"`
 }
 
 // orderRow is an order as `exec --json status` prints it.
