@@ -28,7 +28,10 @@ type Options struct {
 	IdleTimeout       time.Duration
 	Checks            []Check
 	Metrics           http.Handler
-	Logger            *slog.Logger
+	// Middleware, if set, wraps every request after routing is known (the
+	// request's Pattern is set once it returns): metrics use it.
+	Middleware func(http.Handler) http.Handler
+	Logger     *slog.Logger
 }
 
 // Server is the HTTP listener.
@@ -62,9 +65,13 @@ func New(o Options) *Server {
 		s.mux.Handle("GET /metrics", o.Metrics)
 	}
 	s.mux.HandleFunc("/", s.noRoute)
+	var handler http.Handler = s.mux
+	if o.Middleware != nil {
+		handler = o.Middleware(handler)
+	}
 	s.srv = &http.Server{
 		Addr:              o.Addr,
-		Handler:           s.mux,
+		Handler:           handler,
 		ReadHeaderTimeout: o.ReadHeaderTimeout,
 		ReadTimeout:       o.ReadTimeout,
 		WriteTimeout:      o.WriteTimeout,

@@ -120,6 +120,18 @@ func TestServeSandbox(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	// Inbound requests by route and status, jobs and orders from the database.
+	_, body := get(t, base+"/metrics")
+	for _, want := range []string{
+		`clorebot_http_requests_total{code="200",route="GET /healthz"} 1`,
+		`clorebot_http_requests_total{code="200",route="GET /readyz"} 1`,
+		"clorebot_active_orders 0", "clorebot_team_spend_usd_per_hour 0",
+		"clorebot_clore_limiter_wait_seconds_count",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
 	cancel()
 	select {
 	case err := <-done:

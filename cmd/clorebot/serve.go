@@ -94,6 +94,7 @@ func (a *App) Open(ctx context.Context) error {
 		return err
 	}
 	a.svc = a.newService(notifiers{logNotifier{a.log}, webhook.CallbackNotifier{Replies: a.store}}, a.log)
+	a.watchState()
 	h := a.cfg.HTTP
 	a.http = webhook.New(webhook.Options{
 		Addr:              h.Listen,
@@ -103,6 +104,7 @@ func (a *App) Open(ctx context.Context) error {
 		IdleTimeout:       h.IdleTimeout.Duration,
 		Checks:            []webhook.Check{{Name: "storage", Probe: a.store.Ping}},
 		Metrics:           a.metrics.Handler(),
+		Middleware:        a.metrics.HTTP().Middleware,
 		Logger:            a.log,
 	})
 	var err error
