@@ -45,7 +45,7 @@ func (s *Service) handleCancel(ctx context.Context, req Request, a *CancelArgs) 
 	case err != nil:
 		return s.fail(ctx, "cancel", err)
 	}
-	job, err := s.submit(ctx, req, JobCancel, JobQueued, p)
+	job, err := s.submit(ctx, req, Job{Kind: JobCancel, State: JobQueued}, p, nil)
 	if err != nil {
 		return s.fail(ctx, "cancel", err)
 	}
@@ -152,18 +152,21 @@ func (s *Service) confirmRent(ctx context.Context, req Request, serverID int64) 
 	if job.State != JobAwaitingConfirmation {
 		return Reply{Status: StatusOK, Text: fmt.Sprintf("This rent is already %s.", job.State), JobID: job.ID, Visibility: Ephemeral, Done: true}
 	}
-	now, owner := s.clock.Now(), s.o.WorkerID+"/confirm-"+randomID(4)
-	claimed, err := s.store.ClaimJob(ctx, job.ID, owner, now, now.Add(s.o.Lease))
+	// The caps are counted again, for the renter, in the transaction that
+	// queues the job: a confirmed rent counts from now on.
+	g := s.guard(job.RequestedBy, job.USDPerHour, job.ID)
+	confirmed, err := s.store.ConfirmJobGuarded(ctx, job.ID, g, s.clock.Now().Add(-s.o.ConfirmTTL))
 	if err != nil {
 		return s.fail(ctx, "rent", err)
 	}
-	claimed.State = JobQueued
-	if err := s.store.SaveJob(ctx, owner, &JobUpdate{Job: claimed}); err != nil {
-		return s.fail(ctx, "rent", err)
-	}
-	if err := s.store.ReleaseJob(ctx, job.ID, owner); err != nil {
-		return s.fail(ctx, "rent", err)
+	switch confirmed.State {
+	case JobQueued:
+	case JobCancelled:
+		return Reply{Status: StatusError, Text: "This rent was not confirmed within " + s.o.ConfirmTTL.String() + "; it expired and nothing was rented. Ask again.",
+			JobID: job.ID, Visibility: Ephemeral, Done: true}
+	default:
+		return Reply{Status: StatusOK, Text: fmt.Sprintf("This rent is already %s.", confirmed.State), JobID: job.ID, Visibility: Ephemeral, Done: true}
 	}
 	s.enqueue(job.ID)
-	return queuedReply(claimed, fmt.Sprintf("Confirmed: renting on server %d…", serverID))
+	return queuedReply(confirmed, fmt.Sprintf("Confirmed: renting on server %d…", serverID))
 }

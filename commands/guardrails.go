@@ -1,47 +1,98 @@
 package commands
 
 import (
-	"context"
+	"fmt"
 	"time"
 )
 
-// checkGuardrails applies the team's limits to a rent by who costing
-// usdPerHour for the whole order (usdPerGPU per GPU). It runs when the
-// command arrives and again right before create_order.
-func (s *Service) checkGuardrails(ctx context.Context, who string, usdPerHour, usdPerGPU float64) error {
-	p := &s.policy
+// GuardUsage is what the guardrails count (DESIGN §5), as the store sees it inside
+// the write transaction that would add a job, leaving Guard.Exclude out.
+type GuardUsage struct {
+	// ActiveOrders and TeamActiveOrders count the requester's and everyone's
+	// orders not ended plus rent jobs queued or running (a job awaiting
+	// confirmation counts once confirmed). A job that has created its order
+	// counts once, as a job, until it ends.
+	ActiveOrders, TeamActiveOrders int
+	// OrdersLastHour counts the requester's rent jobs accepted (queued, run or
+	// ended, not awaiting confirmation nor expired) since Guard.Since.
+	OrdersLastHour int
+	// TeamUSDPerHour is the team's spend: USD per hour of the orders not
+	// ended, plus each queued or running rent job's reservation (Job.USDPerHour).
+	TeamUSDPerHour float64
+}
+
+// Guard is the check a store runs inside the transaction that inserts (or
+// confirms) a rent job, so that concurrent requests cannot together pass a
+// cap that each passes alone.
+type Guard struct {
+	Who     string    // the requester: per-person counts are theirs
+	Since   time.Time // start of the orders-per-hour window
+	Exclude string    // a job id left out of every count (a job re-checking itself)
+	// Check decides from the usage; a non-nil error (a *CapError) aborts the
+	// write and is returned unwrapped by the store. It must not block.
+	Check func(GuardUsage) error
+}
+
+// CapError is a guardrail refusal that names the cap (its configuration key),
+// the limit and what was counted. Its text is shown to the user.
+type CapError struct {
+	Cap   string  // policy key, e.g. "max_active_orders"
+	Limit float64 // the configured limit
+	Have  float64 // what was counted (orders, USD per hour)
+	Add   float64 // for spend: what this rent adds
+}
+
+func (e *CapError) Error() string {
+	switch e.Cap {
+	case "max_active_orders":
+		return fmt.Sprintf("you have %g active orders (queued rents included), the limit per person is %g (policy.max_active_orders); cancel one first", e.Have, e.Limit)
+	case "max_team_active_orders":
+		return fmt.Sprintf("the team has %g active orders (queued rents included), the limit is %g (policy.max_team_active_orders)", e.Have, e.Limit)
+	case "max_orders_per_hour":
+		return fmt.Sprintf("you created %g orders in the last hour, the limit is %g (policy.max_orders_per_hour)", e.Have, e.Limit)
+	case "max_hourly_spend":
+		return fmt.Sprintf("this order (%s/h) would take the team's spend to %s/h, above the limit of %s/h (policy.max_hourly_spend)",
+			usd(e.Add), usd(e.Have+e.Add), usd(e.Limit))
+	}
+	return fmt.Sprintf("%s: limit %g reached", e.Cap, e.Limit)
+}
+
+// checkPrice applies the per-GPU price cap, which needs no count.
+func (p *Policy) checkPrice(usdPerGPU float64) error {
 	if p.MaxPricePerHour > 0 && usdPerGPU > p.MaxPricePerHour*(1+1e-9) {
-		return deny("%s per GPU per hour is above the team's cap of %s", usd(usdPerGPU), usd(p.MaxPricePerHour))
-	}
-	active, err := s.store.ListOrders(ctx, OrderFilter{States: activeStates})
-	if err != nil {
-		return err
-	}
-	mine, spend := 0, 0.0
-	for _, o := range active {
-		spend += o.USDPerHour
-		if o.RequestedBy == who {
-			mine++
-		}
-	}
-	if p.MaxActiveOrders > 0 && mine >= p.MaxActiveOrders {
-		return deny("you have %d active orders, the limit per person is %d; cancel one first", mine, p.MaxActiveOrders)
-	}
-	if p.MaxTeamActiveOrders > 0 && len(active) >= p.MaxTeamActiveOrders {
-		return deny("the team has %d active orders, the limit is %d", len(active), p.MaxTeamActiveOrders)
-	}
-	if p.MaxOrdersPerHour > 0 {
-		n, err := s.store.CountOrdersSince(ctx, who, s.clock.Now().Add(-time.Hour))
-		if err != nil {
-			return err
-		}
-		if n >= p.MaxOrdersPerHour {
-			return deny("you created %d orders in the last hour, the limit is %d", n, p.MaxOrdersPerHour)
-		}
-	}
-	if p.MaxHourlySpend > 0 && spend+usdPerHour > p.MaxHourlySpend*(1+1e-9) {
-		return deny("this order (%s/h) would take the team's spend to %s/h, above the limit of %s/h",
-			usd(usdPerHour), usd(spend+usdPerHour), usd(p.MaxHourlySpend))
+		return deny("%s per GPU per hour is above the team's cap of %s (policy.max_price_per_hour)", usd(usdPerGPU), usd(p.MaxPricePerHour))
 	}
 	return nil
+}
+
+// counts reports whether any counted cap is set.
+func (p *Policy) counts() bool {
+	return p.MaxActiveOrders > 0 || p.MaxTeamActiveOrders > 0 || p.MaxOrdersPerHour > 0 || p.MaxHourlySpend > 0
+}
+
+// admit applies the counted caps to a rent adding usdPerHour to the spend.
+func (p *Policy) admit(u GuardUsage, usdPerHour float64) error {
+	switch {
+	case p.MaxActiveOrders > 0 && u.ActiveOrders >= p.MaxActiveOrders:
+		return &CapError{Cap: "max_active_orders", Limit: float64(p.MaxActiveOrders), Have: float64(u.ActiveOrders)}
+	case p.MaxTeamActiveOrders > 0 && u.TeamActiveOrders >= p.MaxTeamActiveOrders:
+		return &CapError{Cap: "max_team_active_orders", Limit: float64(p.MaxTeamActiveOrders), Have: float64(u.TeamActiveOrders)}
+	case p.MaxOrdersPerHour > 0 && u.OrdersLastHour >= p.MaxOrdersPerHour:
+		return &CapError{Cap: "max_orders_per_hour", Limit: float64(p.MaxOrdersPerHour), Have: float64(u.OrdersLastHour)}
+	case p.MaxHourlySpend > 0 && u.TeamUSDPerHour+usdPerHour > p.MaxHourlySpend*(1+1e-9):
+		return &CapError{Cap: "max_hourly_spend", Limit: p.MaxHourlySpend, Have: u.TeamUSDPerHour, Add: usdPerHour}
+	}
+	return nil
+}
+
+// guard is the Guard of a rent by who adding usdPerHour to the spend;
+// exclude names the job itself when it re-checks. It is nil when no counted
+// cap is set (the store then counts nothing).
+func (s *Service) guard(who string, usdPerHour float64, exclude string) *Guard {
+	p := s.policy
+	if !p.counts() {
+		return nil
+	}
+	return &Guard{Who: who, Since: s.clock.Now().Add(-time.Hour), Exclude: exclude,
+		Check: func(u GuardUsage) error { return p.admit(u, usdPerHour) }}
 }

@@ -25,6 +25,7 @@ type harness struct {
 	client  *clore.Client
 	policy  commands.Policy
 	replies *recorder
+	api     stallClient // the webhook API over a service, when a test mounts one
 }
 
 // recorder is a Notifier that keeps every progress reply.

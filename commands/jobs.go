@@ -63,6 +63,11 @@ func (s *Service) Run(ctx context.Context) error {
 }
 
 func (s *Service) sweep(ctx context.Context, ids chan<- string) {
+	if n, err := s.store.ExpireJobs(ctx, s.clock.Now().Add(-s.o.ConfirmTTL)); err != nil {
+		s.log.LogAttrs(ctx, slog.LevelError, "expiring unconfirmed rents", slog.Any("error", err))
+	} else if n > 0 {
+		s.log.LogAttrs(ctx, slog.LevelInfo, "unconfirmed rents expired", slog.Int("jobs", n))
+	}
 	jobs, err := s.store.ResumableJobs(ctx, s.clock.Now())
 	if err != nil {
 		s.log.LogAttrs(ctx, slog.LevelError, "listing resumable jobs", slog.Any("error", err))

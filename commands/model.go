@@ -102,12 +102,16 @@ type Job struct {
 	Params         json.RawMessage // kind-specific input
 	Checkpoint     json.RawMessage // kind-specific progress
 	Result         json.RawMessage // kind-specific outcome, for GET /webhook/jobs/{id}
-	Error          string          // user-facing failure message
-	Attempts       int
-	LeaseOwner     string
-	LeaseUntil     time.Time
-	CreatedAt      time.Time
-	UpdatedAt      time.Time
+	// USDPerHour is the spend a rent job reserves against policy.max_hourly_spend
+	// while it is queued or running: its chosen offer's total per hour, its max
+	// price × count before it has chosen.
+	USDPerHour float64
+	Error      string // user-facing failure message
+	Attempts   int
+	LeaseOwner string
+	LeaseUntil time.Time
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
 }
 
 // Event is a lifecycle event in the outbox (order.created, order.running, ...).
@@ -158,7 +162,7 @@ var (
 // state and checkpoint, the events it emits, and the order row it creates or
 // changes.
 type JobUpdate struct {
-	Job    Job     // State, Step, Checkpoint, Result, Error, Attempts, ReplyRef are written
+	Job    Job     // State, Step, Checkpoint, Result, Error, Attempts, ReplyRef, USDPerHour are written
 	Events []Event // appended to the outbox
 	Order  *Order  // inserted when ID is 0, else updated; ID set on insert
 }
@@ -170,6 +174,23 @@ type Store interface {
 	// a job with the same IdempotencyKey exists: then it returns that job and
 	// created=false. Concurrent calls with one key create exactly one job.
 	CreateJob(ctx context.Context, j Job) (stored Job, created bool, err error)
+	// CreateJobGuarded is CreateJob with the guardrails checked in the same
+	// write transaction: when no job has j's key, the store counts Usage for
+	// g (nothing when g is nil) and calls g.Check; its error aborts the insert
+	// and is returned as is (a *CapError). A duplicate key returns the stored
+	// job, created=false, unchecked.
+	CreateJobGuarded(ctx context.Context, j Job, g *Guard) (stored Job, created bool, err error)
+	// ConfirmJobGuarded moves the rent job id from awaiting confirmation to
+	// queued when g admits it, in one write transaction; a job created before
+	// expiredBefore is cancelled instead (Error says the confirmation
+	// expired). It returns the job as stored afterwards (in any other state
+	// unchanged), g.Check's error as is, or ErrNotFound.
+	ConfirmJobGuarded(ctx context.Context, id string, g *Guard, expiredBefore time.Time) (Job, error)
+	// CheckGuard counts Usage for g and returns g.Check's verdict.
+	CheckGuard(ctx context.Context, g Guard) error
+	// ExpireJobs cancels the jobs awaiting confirmation created before
+	// before, and returns how many.
+	ExpireJobs(ctx context.Context, before time.Time) (int, error)
 	GetJob(ctx context.Context, id string) (Job, error)
 	// ClaimJob leases the job to owner until `until` when it is unleased, its
 	// lease expired, or owner already holds it; otherwise ErrLeased.

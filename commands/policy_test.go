@@ -2,6 +2,7 @@ package commands_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -135,6 +136,12 @@ func TestGuardrailsOrdersPerHourAndTeam(t *testing.T) {
 			h := newHarness(t)
 			tt.policy(&h.policy)
 			for i := range 2 {
+				// Alice's rents of the last hour, ended, and their orders, running.
+				job := commands.Job{Kind: commands.JobRent, IdempotencyKey: fmt.Sprint("earlier-", i), State: commands.JobSucceeded,
+					RequestedBy: "slack:ALICE"}
+				if _, _, err := h.store.CreateJob(context.Background(), job); err != nil {
+					t.Fatal(err)
+				}
 				id := int64(100 + i)
 				o := commands.Order{CloreOrderID: &id, ServerID: id, GPUModel: "RTX 3090", GPUCount: 1, USDPerHour: 0.2,
 					RequestedBy: "slack:ALICE", State: commands.OrderRunning}

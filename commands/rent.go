@@ -86,7 +86,7 @@ func (s *Service) handleRent(ctx context.Context, req Request, a *RentArgs) (Rep
 			Text: noOfferText(p, offers)}, nil
 	}
 	best := choices[0]
-	if err := s.checkGuardrails(ctx, req.User, best.USDPerHour, best.USDPerGPU()); err != nil {
+	if err := s.policy.checkPrice(best.USDPerGPU()); err != nil {
 		return errorReply(err), nil
 	}
 	confirm := s.policy.ConfirmAbove > 0 && best.USDPerHour > s.policy.ConfirmAbove
@@ -94,7 +94,10 @@ func (s *Service) handleRent(ctx context.Context, req Request, a *RentArgs) (Rep
 	if confirm {
 		state, p.Prefer = JobAwaitingConfirmation, best.ServerID
 	}
-	job, err := s.submit(ctx, req, JobRent, state, p)
+	// The counted caps are checked in the transaction that stores the job
+	// (one awaiting confirmation is checked now and again when confirmed).
+	reserve := reservation(p, best)
+	job, err := s.submit(ctx, req, Job{Kind: JobRent, State: state, USDPerHour: reserve}, p, s.guard(req.User, reserve, ""))
 	if err != nil {
 		return s.fail(ctx, "rent", err), nil
 	}
@@ -104,6 +107,16 @@ func (s *Service) handleRent(ctx context.Context, req Request, a *RentArgs) (Rep
 	}
 	return queuedReply(job, fmt.Sprintf("Renting %s ×%d from %s/GPU/h (%s/h in all)…",
 		best.Model, best.GPUCount, usd(best.USDPerGPU()), usd(best.USDPerHour))), &price
+}
+
+// reservation is what a rent reserves against the team's spend before it
+// has chosen its offer (DESIGN §5): its max price × count, or, without any
+// price cap, the best offer's total.
+func reservation(p rentParams, best offerChoice) float64 {
+	if p.MaxPerGPU > 0 {
+		return p.MaxPerGPU * float64(p.Count)
+	}
+	return best.USDPerHour
 }
 
 func noOfferText(p rentParams, offers []clore.Offer) string {
@@ -138,9 +151,10 @@ func queuedReply(job Job, text string) Reply {
 	return Reply{Status: StatusQueued, Text: text, JobID: job.ID, Visibility: Public}
 }
 
-// submit stores a job under the request's idempotency key; a duplicate
-// request gets the first job back.
-func (s *Service) submit(ctx context.Context, req Request, kind, state string, params any) (Job, error) {
+// submit stores a job of tmpl's Kind, State and USDPerHour under the
+// request's idempotency key, checking g in the same transaction (nil: no
+// counted cap); a duplicate request gets the first job back.
+func (s *Service) submit(ctx context.Context, req Request, tmpl Job, params any, g *Guard) (Job, error) {
 	raw, err := json.Marshal(params)
 	if err != nil {
 		return Job{}, fmt.Errorf("commands: encode params: %w", err)
@@ -149,15 +163,15 @@ func (s *Service) submit(ctx context.Context, req Request, kind, state string, p
 	if key == "" {
 		key = req.Platform + ":" + randomID(12)
 	}
-	job, created, err := s.store.CreateJob(ctx, Job{
-		ID: randomID(10), Kind: kind, IdempotencyKey: key, State: state, RequestedBy: req.User,
+	job, created, err := s.store.CreateJobGuarded(ctx, Job{
+		ID: randomID(10), Kind: tmpl.Kind, IdempotencyKey: key, State: tmpl.State, RequestedBy: req.User,
 		Platform: req.Platform, Channel: req.Channel, ReplyTarget: req.ReplyTarget, Params: raw,
-		CreatedAt: s.clock.Now(),
-	})
+		USDPerHour: tmpl.USDPerHour, CreatedAt: s.clock.Now(),
+	}, g)
 	if err != nil {
 		return Job{}, err
 	}
-	if created && state == JobQueued {
+	if created && job.State == JobQueued {
 		s.enqueue(job.ID)
 	}
 	return job, nil

@@ -44,6 +44,9 @@ type Options struct {
 	// ReconcileWindow is how long to look for a created order in my_orders
 	// before concluding it does not exist (default 30 s).
 	ReconcileWindow time.Duration
+	// ConfirmTTL is how long a rent awaits confirmation before it expires
+	// (state cancelled; policy.confirm_ttl, default 15 min).
+	ConfirmTTL time.Duration
 	// MaxOfferAttempts bounds the fail-over between offers (default 3).
 	MaxOfferAttempts int
 	// WorkerID names this process's job leases (default random).
@@ -100,6 +103,7 @@ func New(o Options) *Service {
 	def(&o.ProvisionTimeout, 15*time.Minute)
 	def(&o.ReconcileWindow, 30*time.Second)
 	def(&o.Lease, 2*time.Minute)
+	def(&o.ConfirmTTL, 15*time.Minute)
 	if o.DefaultImage == "" {
 		o.DefaultImage = "cloreai/ubuntu22.04-cuda-12.4"
 	}
@@ -168,11 +172,14 @@ func (s *Service) Handle(ctx context.Context, req Request) Reply {
 func errorReply(err error) Reply {
 	var ue *UsageError
 	var d *denial
+	var ce *CapError
 	switch {
 	case errors.As(err, &ue):
 		return Reply{Status: StatusError, Text: ue.Problem, Usage: ue.Usage, Visibility: Ephemeral, Done: true}
 	case errors.As(err, &d):
 		return Reply{Status: StatusDenied, Text: d.msg, Visibility: Ephemeral, Done: true}
+	case errors.As(err, &ce):
+		return Reply{Status: StatusDenied, Text: ce.Error(), Visibility: Ephemeral, Done: true}
 	case errors.Is(err, ErrNotFound):
 		return Reply{Status: StatusError, Text: err.Error(), Visibility: Ephemeral, Done: true}
 	case errors.Is(err, ErrWarmingUp):
@@ -192,7 +199,8 @@ func warmingUpReply() Reply {
 func (s *Service) fail(ctx context.Context, op string, err error) Reply {
 	var ue *UsageError
 	var d *denial
-	if errors.As(err, &ue) || errors.As(err, &d) || errors.Is(err, ErrWarmingUp) {
+	var ce *CapError
+	if errors.As(err, &ue) || errors.As(err, &d) || errors.As(err, &ce) || errors.Is(err, ErrWarmingUp) {
 		return errorReply(err)
 	}
 	ref := randomID(4)

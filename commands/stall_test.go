@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -137,6 +138,25 @@ func stallAPI(t *testing.T, svc *commands.Service) stallClient {
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
 	return stallClient{url: ts.URL, key: key}
+}
+
+// post sends a signed POST and returns the status and the body.
+func (c stallClient) post(t *testing.T, path, body string) (int, string) {
+	r, err := http.NewRequest("POST", c.url+path, strings.NewReader(body))
+	if err != nil {
+		t.Error(err)
+		return 0, ""
+	}
+	r.Header = webhook.SignedHeaders(c.key.Secret, webhook.NewMessageID(), time.Now(), []byte(body))
+	r.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(r)
+	if err != nil {
+		t.Error(err)
+		return 0, ""
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
 }
 
 func (c stallClient) send(t *testing.T, method, path, body string) int {

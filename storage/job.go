@@ -15,7 +15,7 @@ import (
 
 const jobColumns = `id, kind, idempotency_key, state, step, requested_by, platform,
 	channel, reply_target, reply_ref, params, checkpoint, result, error, attempts,
-	lease_owner, lease_until, created_at, updated_at`
+	lease_owner, lease_until, created_at, updated_at, usd_per_hour`
 
 // leaseFree is the SQL condition under which a job's lease may be taken by
 // anyone: nobody holds it, or it expired before the bound time.
@@ -37,6 +37,35 @@ func NewJobID() string {
 // one job and all return it. An id taken by a job with another key is an
 // [ErrConflict].
 func (s *Store) CreateJob(ctx context.Context, j commands.Job) (stored commands.Job, created bool, err error) {
+	return s.CreateJobGuarded(ctx, j, nil)
+}
+
+// CreateJobGuarded is [Store.CreateJob] with the guardrails checked in the
+// same immediate transaction: when no job has j's key, it counts
+// [commands.Usage] for g and calls g.Check, whose error aborts the insert and
+// is returned as is. The write lock is held from the count to the commit, so
+// concurrent calls (from any process on the file) are checked one after the
+// other. A nil g, or one without Check, counts nothing.
+func (s *Store) CreateJobGuarded(ctx context.Context, j commands.Job, g *commands.Guard) (stored commands.Job, created bool, err error) {
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return commands.Job{}, false, fmt.Errorf("storage: create job: %w", err)
+	}
+	defer tx.Rollback()
+	stored, created, err = s.createJobTx(ctx, tx, j, g)
+	if err != nil {
+		return commands.Job{}, false, err
+	}
+	if err := tx.Commit(); err != nil {
+		return commands.Job{}, false, fmt.Errorf("storage: create job: %w", err)
+	}
+	return stored, created, nil
+}
+
+// createJobTx is CreateJobGuarded inside tx, for methods that write more in
+// the same transaction (intake: dedup record, job, audit row, outbox). Errors
+// other than g.Check's are wrapped with the operation.
+func (s *Store) createJobTx(ctx context.Context, tx *sql.Tx, j commands.Job, g *commands.Guard) (commands.Job, bool, error) {
 	if err := checkNewJob(j); err != nil {
 		return commands.Job{}, false, fmt.Errorf("storage: create job: %w", err)
 	}
@@ -50,18 +79,29 @@ func (s *Store) CreateJob(ctx context.Context, j commands.Job) (stored commands.
 	if j.UpdatedAt.IsZero() {
 		j.UpdatedAt = now
 	}
-	tx, err := s.write.BeginTx(ctx, nil)
-	if err != nil {
-		return commands.Job{}, false, fmt.Errorf("storage: create job: %w", err)
+	byKey := `SELECT ` + jobColumns + ` FROM jobs WHERE idempotency_key = ?`
+	if g != nil && g.Check != nil {
+		existing, err := scanJob(tx.QueryRowContext(ctx, byKey, j.IdempotencyKey))
+		if err == nil {
+			return existing, false, nil // a duplicate gets the first job, unchecked
+		} else if !errors.Is(err, sql.ErrNoRows) {
+			return commands.Job{}, false, fmt.Errorf("storage: create job: %w", err)
+		}
+		u, err := usage(ctx, tx, *g)
+		if err != nil {
+			return commands.Job{}, false, fmt.Errorf("storage: create job: %w", err)
+		}
+		if err := g.Check(u); err != nil {
+			return commands.Job{}, false, err
+		}
 	}
-	defer tx.Rollback()
 	res, err := tx.ExecContext(ctx, `INSERT INTO jobs (`+jobColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (idempotency_key) DO NOTHING`,
 		j.ID, j.Kind, j.IdempotencyKey, j.State, j.Step, j.RequestedBy, j.Platform,
 		j.Channel, j.ReplyTarget, j.ReplyRef, nullJSON(j.Params), nullJSON(j.Checkpoint),
 		nullJSON(j.Result), j.Error, j.Attempts, j.LeaseOwner, nullTime(j.LeaseUntil),
-		formatTime(j.CreatedAt), formatTime(j.UpdatedAt))
+		formatTime(j.CreatedAt), formatTime(j.UpdatedAt), j.USDPerHour)
 	if err != nil {
 		return commands.Job{}, false, fmt.Errorf("storage: create job: %w", mapConstraint(err))
 	}
@@ -69,13 +109,9 @@ func (s *Store) CreateJob(ctx context.Context, j commands.Job) (stored commands.
 	if err != nil {
 		return commands.Job{}, false, fmt.Errorf("storage: create job: %w", err)
 	}
-	stored, err = scanJob(tx.QueryRowContext(ctx,
-		`SELECT `+jobColumns+` FROM jobs WHERE idempotency_key = ?`, j.IdempotencyKey))
+	stored, err := scanJob(tx.QueryRowContext(ctx, byKey, j.IdempotencyKey))
 	if err != nil {
 		return commands.Job{}, false, fmt.Errorf("storage: create job: read back: %w", err)
-	}
-	if err := tx.Commit(); err != nil {
-		return commands.Job{}, false, fmt.Errorf("storage: create job: %w", err)
 	}
 	return stored, n == 1, nil
 }
@@ -224,7 +260,7 @@ func scanJob(sc scanner) (commands.Job, error) {
 	)
 	err := sc.Scan(&j.ID, &j.Kind, &j.IdempotencyKey, &j.State, &j.Step, &j.RequestedBy,
 		&j.Platform, &j.Channel, &j.ReplyTarget, &j.ReplyRef, &params, &checkpoint,
-		&result, &j.Error, &j.Attempts, &j.LeaseOwner, &leaseUntil, &created, &updated)
+		&result, &j.Error, &j.Attempts, &j.LeaseOwner, &leaseUntil, &created, &updated, &j.USDPerHour)
 	if err != nil {
 		return commands.Job{}, err
 	}
@@ -265,7 +301,8 @@ func nullTime(t time.Time) sql.NullString {
 }
 
 // SaveJob writes u in one transaction, all or nothing: the job's State, Step,
-// Checkpoint, Result, Error, Attempts and ReplyRef (UpdatedAt becomes now);
+// Checkpoint, Result, Error, Attempts, ReplyRef and USDPerHour (UpdatedAt
+// becomes now);
 // u.Order, inserted and linked to the job when its ID is 0, else updated;
 // and u.Events, appended to the outbox. It fails with [ErrLeased] unless owner
 // holds the job's lease (an expired lease that nobody else claimed still
@@ -322,10 +359,10 @@ func (s *Store) SaveJob(ctx context.Context, owner string, u *commands.JobUpdate
 // updateLeasedJob writes j's mutable fields when owner holds its lease.
 func updateLeasedJob(ctx context.Context, tx *sql.Tx, owner string, j commands.Job, now time.Time) error {
 	res, err := tx.ExecContext(ctx, `UPDATE jobs SET state = ?, step = ?, checkpoint = ?,
-		result = ?, error = ?, attempts = ?, reply_ref = ?, updated_at = ?
+		result = ?, error = ?, attempts = ?, reply_ref = ?, updated_at = ?, usd_per_hour = ?
 		WHERE id = ? AND lease_owner = ? AND lease_owner <> ''`,
 		j.State, j.Step, nullJSON(j.Checkpoint), nullJSON(j.Result), j.Error, j.Attempts,
-		j.ReplyRef, formatTime(now), j.ID, owner)
+		j.ReplyRef, formatTime(now), j.USDPerHour, j.ID, owner)
 	if err != nil {
 		return err
 	}

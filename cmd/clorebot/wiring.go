@@ -41,7 +41,7 @@ func policyFrom(cfg *config.Config) commands.Policy {
 func (a *App) newService(n commands.Notifier, log *slog.Logger) *commands.Service {
 	o := commands.Options{
 		Store: a.store, Clore: a.clore, Notifier: n, Logger: log, Policy: policyFrom(a.cfg),
-		MarketTTL: a.cfg.Watch.Interval.Duration,
+		MarketTTL: a.cfg.Watch.Interval.Duration, ConfirmTTL: a.cfg.Policy.ConfirmTTL.Duration,
 	}
 	if a.cfg.Clore.Sandbox {
 		// The sandbox provisions in seconds: poll it more often than Clore.
