@@ -31,6 +31,11 @@ var rules = []rule{
 	{"bot", []string{"storage", "scheduler", "cmd"}, "front doors reach storage only through commands' interfaces", false},
 	{"scheduler", []string{"bot", "cmd"}, "scheduler posts to chat only through a notifier interface", false},
 	{"internal", []string{"bot", "commands", "scheduler", "storage", "cmd"}, "internal helpers stay below the layers", false},
+	{"bot/chat", []string{"bot", "storage", "scheduler", "cmd"}, "bot/chat is platform-neutral: it depends on no front door", false},
+	{"bot/chat", []string{"clore", "internal"}, "bot/chat imports commands only", true},
+	{"bot/slackbot", []string{"bot/discordbot", "bot/webhook"}, "a front door imports no other front door (shared chat code is in bot/chat)", false},
+	{"bot/discordbot", []string{"bot/slackbot", "bot/webhook"}, "a front door imports no other front door (shared chat code is in bot/chat)", false},
+	{"bot/webhook", []string{"bot/slackbot", "bot/discordbot", "bot/chat"}, "a front door imports no other front door", false},
 }
 
 func TestDependencyDirection(t *testing.T) {

@@ -1,0 +1,114 @@
+package chat
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/clorebot/clorebot/commands"
+)
+
+// eventData is what lifecycle events carry that a chat message shows. It
+// never holds secrets (commands puts none in events).
+type eventData struct {
+	OrderID     *int64   `json:"order_id"`
+	GPU         string   `json:"gpu"`
+	GPUCount    int      `json:"gpu_count"`
+	USDPerHour  *float64 `json:"usd_per_hour"`
+	ExpiresAt   string   `json:"expires_at"`
+	CancelledBy string   `json:"cancelled_by"`
+	Reason      string   `json:"reason"`
+	Error       string   `json:"error"`
+	Text        string   `json:"text"`
+	Message     string   `json:"message"`
+	WatchID     *int64   `json:"watch_id"`
+	Price       *float64 `json:"usd_per_gpu_hour"`
+	Hours       *float64 `json:"hours"`
+}
+
+// EventReply words a lifecycle event for a chat thread or channel. ok is
+// false for events a chat sink does not post (job.completed and
+// order.created, which the job's own message already shows).
+func EventReply(ev commands.Event) (r commands.Reply, ok bool) {
+	var d eventData
+	_ = json.Unmarshal(ev.Data, &d)
+	order := "the order"
+	var id int64
+	if d.OrderID != nil {
+		id = *d.OrderID
+		order = "Order #" + strconv.FormatInt(id, 10)
+	} else if ev.OrderID != nil {
+		id = *ev.OrderID
+		order = "Order #" + strconv.FormatInt(id, 10)
+	}
+	r = commands.Reply{Status: commands.StatusOK, Visibility: commands.Public, Done: true}
+	switch ev.Type {
+	case "order.running":
+		r.Text = order + " is running" + d.gpuText() + "."
+	case "order.failed":
+		r.Status, r.Text = commands.StatusFailed, order+" failed"+orText(": ", d.Error, d.Reason)+"."
+	case "order.cancelled":
+		r.Text = order + " was cancelled" + orText(" by ", d.CancelledBy) + "."
+	case "order.expired":
+		r.Text = order + " has ended: its time is up."
+	case "order.expiring":
+		r.Text = order + " ends " + d.endText() + "."
+		if id > 0 {
+			r.Buttons = []commands.Button{
+				{ActionID: "extend:" + strconv.FormatInt(id, 10), Label: "Extend 1 h"},
+				CancelButton(id),
+			}
+		}
+	case "order.extended":
+		r.Text = order + " was extended; it now ends " + d.endText() + "."
+	case "watch.triggered":
+		r.Title = "Price alert"
+		r.Text = orText("", d.Text, d.Message)
+		if r.Text == "" {
+			r.Text = fmt.Sprintf("A watched offer%s is available.", d.gpuText())
+		}
+	case "wallet.low_balance":
+		r.Text = orText("", d.Text, d.Message, "The Clore wallet balance is low.")
+	default:
+		return commands.Reply{}, false
+	}
+	return r, true
+}
+
+// CancelButton is the Cancel button of an order: danger style, with a
+// confirmation question.
+func CancelButton(orderID int64) commands.Button {
+	id := strconv.FormatInt(orderID, 10)
+	return commands.Button{ActionID: "cancel:" + id, Label: "Cancel", Danger: true,
+		Confirm: "Cancel order #" + id + "? The server is released and billing stops."}
+}
+
+func (d eventData) gpuText() string {
+	if d.GPU == "" {
+		return ""
+	}
+	s := fmt.Sprintf(": %s ×%d", d.GPU, max(d.GPUCount, 1))
+	if d.USDPerHour != nil {
+		s += fmt.Sprintf(" at $%.2f/h", *d.USDPerHour)
+	}
+	return s
+}
+
+func (d eventData) endText() string {
+	t, err := time.Parse(time.RFC3339, d.ExpiresAt)
+	if err != nil {
+		return "soon"
+	}
+	return "at " + t.UTC().Format("2006-01-02 15:04 MST")
+}
+
+// orText is prefix + the first non-empty value, or "".
+func orText(prefix string, values ...string) string {
+	for _, v := range values {
+		if v != "" {
+			return prefix + v
+		}
+	}
+	return ""
+}

@@ -1,0 +1,219 @@
+package chat
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/clorebot/clorebot/commands"
+)
+
+// Messenger posts and edits the public message of a job on one platform.
+type Messenger interface {
+	// Post sends r as a new message to the conversation dest (a Request's
+	// ReplyTarget) and returns the message's reference.
+	Post(ctx context.Context, dest string, r commands.Reply) (ref string, err error)
+	// Edit replaces the message ref with r.
+	Edit(ctx context.Context, ref string, r commands.Reply) error
+}
+
+// FollowerOptions configures a Follower.
+type FollowerOptions struct {
+	Messenger Messenger
+	// MinGap spaces two edits of one message (default 1 s): updates that
+	// come faster are coalesced, the latest wins.
+	MinGap time.Duration
+	// Forget drops what is known of a job's message this long after its last
+	// update (default 1 h); a job's stored reply reference still finds it.
+	Forget time.Duration
+	Logger *slog.Logger
+}
+
+// Follower shows each job's progress as one message: the first reply posts
+// it, later ones edit it in place. Edits of one message are sent one at a
+// time, at most one per MinGap, and a burst collapses into its latest
+// reply; the final state is always sent. Run owns the goroutines that send
+// edits.
+type Follower struct {
+	o    FollowerOptions
+	mu   sync.Mutex
+	jobs map[string]*followed
+	work chan *followed
+}
+
+// followed is one job's message.
+type followed struct {
+	mu      sync.Mutex // held while posting, so that one job posts once
+	ref     string
+	pending *commands.Reply
+	sending bool
+	lastAt  time.Time
+	usedAt  time.Time
+	jobID   string
+}
+
+// NewFollower returns a Follower; call Run to send edits.
+func NewFollower(o FollowerOptions) *Follower {
+	if o.MinGap <= 0 {
+		o.MinGap = time.Second
+	}
+	if o.Forget <= 0 {
+		o.Forget = time.Hour
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Follower{o: o, jobs: map[string]*followed{}, work: make(chan *followed, 256)}
+}
+
+// ErrNoMessage is returned by Start when the job has a message already.
+var ErrNoMessage = errors.New("chat: the job has a message already")
+
+func (f *Follower) entry(jobID, known string) *followed {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	now := time.Now()
+	if len(f.jobs) > 1024 {
+		for id, e := range f.jobs {
+			e.mu.Lock()
+			old := now.Sub(e.usedAt) > f.o.Forget && !e.sending && e.pending == nil
+			e.mu.Unlock()
+			if old {
+				delete(f.jobs, id)
+			}
+		}
+	}
+	e := f.jobs[jobID]
+	if e == nil {
+		e = &followed{jobID: jobID}
+		f.jobs[jobID] = e
+	}
+	e.usedAt = now
+	if e.ref == "" && known != "" {
+		e.ref = known
+	}
+	return e
+}
+
+// Start posts r as the job's message unless the job has one (then it
+// returns the known reference and ErrNoMessage, and changes nothing): a
+// redelivered command, whose reply is the job's first progress again, never
+// posts a second message or sets the message back.
+func (f *Follower) Start(ctx context.Context, jobID, dest, known string, r commands.Reply) (string, error) {
+	e := f.entry(jobID, known)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.ref != "" {
+		return e.ref, ErrNoMessage
+	}
+	return f.post(ctx, e, dest, r)
+}
+
+// Adopt makes the existing message ref the job's message and edits it to r
+// (a click that starts a job takes over the message its button was on).
+// When the job has a message already it changes nothing and returns
+// ErrNoMessage: a second click acts once.
+func (f *Follower) Adopt(ctx context.Context, jobID, ref string, r commands.Reply) (string, error) {
+	e := f.entry(jobID, "")
+	e.mu.Lock()
+	if e.ref != "" {
+		defer e.mu.Unlock()
+		return e.ref, ErrNoMessage
+	}
+	e.ref = ref
+	e.mu.Unlock()
+	return f.Show(ctx, jobID, "", ref, r)
+}
+
+// Show makes r the job's message: it posts it when the job has none yet,
+// else queues an edit and returns at once. known is a reference stored with
+// the job, or the message a click came from ("" when none).
+func (f *Follower) Show(ctx context.Context, jobID, dest, known string, r commands.Reply) (string, error) {
+	e := f.entry(jobID, known)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.ref == "" {
+		return f.post(ctx, e, dest, r)
+	}
+	f.queue(ctx, e, r)
+	return e.ref, nil
+}
+
+// queue makes r e's next edit; called with e.mu held.
+func (f *Follower) queue(ctx context.Context, e *followed, r commands.Reply) {
+	e.pending = &r
+	if !e.sending {
+		e.sending = true
+		select {
+		case f.work <- e:
+		default:
+			// The queue is full: send from here rather than drop the update.
+			go f.flush(context.WithoutCancel(ctx), e)
+		}
+	}
+}
+
+// post sends the first message; called with e.mu held.
+func (f *Follower) post(ctx context.Context, e *followed, dest string, r commands.Reply) (string, error) {
+	ref, err := f.o.Messenger.Post(ctx, dest, r)
+	if err != nil {
+		return "", fmt.Errorf("chat: post progress of job %s: %w", e.jobID, err)
+	}
+	e.ref, e.lastAt = ref, time.Now()
+	return ref, nil
+}
+
+// Run sends queued edits until ctx ends.
+func (f *Follower) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case e := <-f.work:
+			wg.Go(func() { f.flush(ctx, e) })
+		}
+	}
+}
+
+// flush sends e's pending edits, one at a time, MinGap apart, until none is
+// left.
+func (f *Follower) flush(ctx context.Context, e *followed) {
+	for {
+		e.mu.Lock()
+		r, ref := e.pending, e.ref
+		wait := time.Until(e.lastAt.Add(f.o.MinGap))
+		if r == nil {
+			e.sending = false
+			e.mu.Unlock()
+			return
+		}
+		e.mu.Unlock()
+		if wait > 0 {
+			t := time.NewTimer(wait)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+				e.mu.Lock()
+				e.sending = false
+				e.mu.Unlock()
+				return
+			}
+		}
+		e.mu.Lock()
+		r, e.pending = e.pending, nil
+		e.mu.Unlock()
+		err := f.o.Messenger.Edit(ctx, ref, *r)
+		e.mu.Lock()
+		e.lastAt = time.Now()
+		e.mu.Unlock()
+		if err != nil {
+			f.o.Logger.LogAttrs(ctx, slog.LevelWarn, "job progress not updated", slog.String("job_id", e.jobID), slog.Any("error", err))
+		}
+	}
+}

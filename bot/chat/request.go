@@ -1,0 +1,62 @@
+package chat
+
+import (
+	"strings"
+
+	"github.com/clorebot/clorebot/commands"
+)
+
+// Origin is where a command or click came from, in platform terms.
+type Origin struct {
+	Platform string // commands.PlatformSlack, ...
+	UserID   string // the platform's user id; the identity is "<platform>:<UserID>"
+	UserName string // display name, for replies only
+	Channel  string // where it was typed, for the audit log
+	// ReplyTarget is the front door's address of the conversation, kept
+	// with the job so that its progress and events find their way back.
+	ReplyTarget string
+}
+
+// Identity is the policy identity of o's user, e.g. "slack:U123".
+func (o Origin) Identity() string { return o.Platform + ":" + o.UserID }
+
+// CommandRequest builds the Request of a typed command. key is the
+// platform's id of this very command (Slack trigger_id, Discord interaction
+// id): a redelivery carries the same one, and the command layer never makes
+// a second job of it.
+func CommandRequest(o Origin, text, key string) commands.Request {
+	return commands.Request{Platform: o.Platform, User: o.Identity(), UserName: o.UserName, Channel: o.Channel,
+		ReplyTarget: o.ReplyTarget, Text: strings.TrimSpace(text), IdempotencyKey: idempotencyKey(o.Platform, "cmd", key)}
+}
+
+// ClickRequest builds the Request of a button click. Its idempotency key is
+// the button's action id with message, the platform's id of the message
+// that carries the button, so that two clicks on one button — by one user or
+// several, one delivery or two — act once.
+func ClickRequest(o Origin, actionID, value, message string) commands.Request {
+	return commands.Request{Platform: o.Platform, User: o.Identity(), UserName: o.UserName, Channel: o.Channel,
+		ReplyTarget: o.ReplyTarget, Action: &commands.Action{ID: actionID, Value: value},
+		IdempotencyKey: idempotencyKey(o.Platform, "click", actionID+"@"+message)}
+}
+
+func idempotencyKey(platform, kind, key string) string {
+	if key == "" {
+		return "" // the command layer picks a random one
+	}
+	return platform + ":" + kind + ":" + key
+}
+
+// jobWords are the commands that become jobs: a front door acknowledges
+// them at once and shows the job's progress in a message of its own.
+var jobWords = map[string]bool{"rent": true, "cancel": true, "confirm": true, "extend": true}
+
+// BecomesJob reports whether text names a command that the command layer
+// turns into a job (rent, cancel, confirm, extend), judged from its first
+// word only: such commands are acknowledged before they are handled.
+func BecomesJob(text string) bool {
+	fields := strings.Fields(text)
+	if len(fields) > 0 && strings.EqualFold(fields[0], "/clore") {
+		fields = fields[1:]
+	}
+	return len(fields) > 0 && jobWords[strings.ToLower(fields[0])]
+}
