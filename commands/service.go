@@ -140,6 +140,7 @@ func (s *Service) Handle(ctx context.Context, req Request) Reply {
 	}
 	if err := s.policy.authorize(req.User, cmd); err != nil {
 		r := errorReply(err)
+		r.Usage = Usage(cmd.Name) // a refusal shows the usage line like any bad command
 		s.audit(ctx, req, cmd.AuditString(), r, nil, nil)
 		return r
 	}

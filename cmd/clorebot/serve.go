@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/clorebot/clorebot/bot/slackbot"
 	"github.com/clorebot/clorebot/bot/webhook"
 	"github.com/clorebot/clorebot/clore"
 	"github.com/clorebot/clorebot/clore/sandbox"
@@ -79,6 +80,8 @@ type App struct {
 	http        *webhook.Server
 	api         *webhook.API
 	dispatcher  *webhook.Dispatcher
+	slack       *slackbot.Bot
+	outbox      *commands.Outbox
 	addr        net.Addr
 }
 
@@ -93,8 +96,17 @@ func (a *App) Open(ctx context.Context) error {
 	if err := a.openCore(ctx); err != nil {
 		return err
 	}
-	a.svc = a.newService(notifiers{logNotifier{a.log}, webhook.CallbackNotifier{Replies: a.store}}, a.log)
+	ns := notifiers{logNotifier{a.log}, webhook.CallbackNotifier{Replies: a.store}}
+	var sinks []commands.Sink
+	if a.slackEnabled() {
+		a.slack = a.newSlack()
+		ns, sinks = append(ns, a.slack), append(sinks, a.slack)
+	}
+	a.svc = a.newService(ns, a.log)
 	a.watchState()
+	a.outbox = commands.NewOutbox(commands.OutboxOptions{Store: a.store, Sinks: sinks, Logger: a.log})
+	checks := []webhook.Check{{Name: "storage", Probe: a.store.Ping}}
+	a.mountSlack(&checks)
 	h := a.cfg.HTTP
 	a.http = webhook.New(webhook.Options{
 		Addr:              h.Listen,
@@ -102,7 +114,7 @@ func (a *App) Open(ctx context.Context) error {
 		ReadTimeout:       h.ReadTimeout.Duration,
 		WriteTimeout:      h.WriteTimeout.Duration,
 		IdleTimeout:       h.IdleTimeout.Duration,
-		Checks:            []webhook.Check{{Name: "storage", Probe: a.store.Ping}},
+		Checks:            checks,
 		Metrics:           a.metrics.Handler(),
 		Middleware:        a.metrics.HTTP().Middleware,
 		Logger:            a.log,
@@ -112,6 +124,7 @@ func (a *App) Open(ctx context.Context) error {
 		return err
 	}
 	a.api.Mount(a.http)
+	a.mountSlackRoutes()
 	if a.dispatcher, err = a.newDispatcher(); err != nil {
 		return err
 	}
@@ -202,9 +215,17 @@ func (a *App) Run(ctx context.Context) error {
 	a.log.Info("clorebot serving", slog.String("addr", a.addr.String()),
 		slog.Bool("sandbox", a.cfg.Clore.Sandbox), slog.String("version", readBuildInfo().Version))
 	jobCtx, stopJobs := context.WithCancel(ctx)
-	jobsDone := make(chan error, 4)
+	jobsDone := make(chan error, 6)
 	go func() { jobsDone <- a.refreshLoop(jobCtx, a.cfg.Watch.Interval.Duration) }()
 	go func() { jobsDone <- a.svc.Run(jobCtx) }()
+	go func() { jobsDone <- a.outbox.Run(jobCtx, deliveryTick) }()
+	go func() {
+		if a.slack != nil {
+			jobsDone <- a.slack.Run(jobCtx)
+			return
+		}
+		jobsDone <- nil
+	}()
 	go func() { jobsDone <- a.dispatcher.Run(jobCtx, deliveryTick) }()
 	go func() { jobsDone <- a.api.RunPurge(jobCtx, time.Hour) }()
 	errc := make(chan error, 1)
@@ -224,7 +245,7 @@ func (a *App) Run(ctx context.Context) error {
 		err = errors.Join(a.http.Shutdown(sctx), <-errc)
 	}
 	stopJobs()
-	return errors.Join(serveErr, err, <-jobsDone, <-jobsDone, <-jobsDone, <-jobsDone)
+	return errors.Join(serveErr, err, <-jobsDone, <-jobsDone, <-jobsDone, <-jobsDone, <-jobsDone, <-jobsDone)
 }
 
 // refreshLoop refreshes the marketplace and order snapshots that requests

@@ -85,6 +85,9 @@ func (c *Config) validateServices(v *validator) {
 	if c.Slack.AppToken != "" && c.Slack.BotToken == "" {
 		v.fail("slack.bot_token", "required when slack.app_token is set (Socket Mode needs both tokens)")
 	}
+	if c.Slack.SigningSecret != "" && c.Slack.BotToken == "" {
+		v.fail("slack.bot_token", "required when slack.signing_secret is set (HTTP mode answers through the Web API)")
+	}
 	v.httpURL("discord.api_url", c.Discord.APIURL)
 	if id := c.Discord.ApplicationID; id != "" && !isSnowflake(id) {
 		v.fail("discord.application_id", "want a numeric Discord id, got %q", id)

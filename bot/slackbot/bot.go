@@ -1,0 +1,268 @@
+package slackbot
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/slack-go/slack"
+	"github.com/slack-go/slack/socketmode"
+
+	"github.com/clorebot/clorebot/bot/chat"
+	"github.com/clorebot/clorebot/commands"
+)
+
+// Options configures a Bot. BotToken and Service are required; AppToken
+// turns Socket Mode on, SigningSecret HTTP mode.
+type Options struct {
+	AppToken      string // xapp-…: Socket Mode
+	BotToken      string // xoxb-…: Web API
+	SigningSecret string // HTTP mode
+	// APIURL is the Web API base (default https://slack.com/api/); tests
+	// point it at a local fake. A missing trailing slash is added.
+	APIURL     string
+	Service    chat.Handler
+	HTTPClient *http.Client
+	// AckBudget is how long an acknowledgement waits for the command
+	// layer's answer before it goes out empty and the answer follows
+	// through the response_url (default 1.5 s; Slack allows 3 s).
+	AckBudget time.Duration
+	// PingTimeout reconnects when Slack has not pinged for this long
+	// (default 30 s).
+	PingTimeout time.Duration
+	// MinBackoff and MaxBackoff bound the pause before reconnecting after
+	// the client gave up (bad token, Slack unreachable): doubling, with
+	// jitter (defaults 1 s and 2 min).
+	MinBackoff, MaxBackoff time.Duration
+	// EditGap spaces two edits of one progress message (default 1 s).
+	EditGap time.Duration
+	Logger  *slog.Logger
+}
+
+// Bot is the Slack front door. Run owns every goroutine it starts.
+type Bot struct {
+	o         Options
+	api       *slack.Client
+	msgr      *messenger
+	follow    *chat.Follower
+	envelopes *seenSet // Socket Mode envelope ids
+	replays   *seenSet // HTTP mode signatures
+	connected atomic.Bool
+	spawn     chan func(context.Context)
+	wg        sync.WaitGroup
+	log       *slog.Logger
+}
+
+// New returns a Bot; Run connects it.
+func New(o Options) *Bot {
+	if o.AckBudget <= 0 {
+		o.AckBudget = 1500 * time.Millisecond
+	}
+	if o.PingTimeout <= 0 {
+		o.PingTimeout = 30 * time.Second
+	}
+	if o.MinBackoff <= 0 {
+		o.MinBackoff = time.Second
+	}
+	if o.MaxBackoff < o.MinBackoff {
+		o.MaxBackoff = max(o.MinBackoff, 2*time.Minute)
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	opts := []slack.Option{slack.OptionAppLevelToken(o.AppToken)}
+	if o.APIURL != "" {
+		if o.APIURL[len(o.APIURL)-1] != '/' {
+			o.APIURL += "/"
+		}
+		opts = append(opts, slack.OptionAPIURL(o.APIURL))
+	}
+	if o.HTTPClient != nil {
+		opts = append(opts, slack.OptionHTTPClient(o.HTTPClient))
+	}
+	api := slack.New(o.BotToken, opts...)
+	b := &Bot{o: o, api: api, msgr: &messenger{api: api, lim: &limiter{notBefore: map[string]time.Time{}}},
+		envelopes: newSeenSet(15 * time.Minute), replays: newSeenSet(6 * time.Minute),
+		spawn: make(chan func(context.Context), 256), log: o.Logger}
+	b.follow = chat.NewFollower(chat.FollowerOptions{Messenger: b.msgr, MinGap: o.EditGap, Logger: o.Logger})
+	return b
+}
+
+// SocketMode reports whether Run connects a Socket Mode socket.
+func (b *Bot) SocketMode() bool { return b.o.AppToken != "" }
+
+// Run serves until ctx ends: the Socket Mode connection when an app token
+// is set, the progress editor, and the work HTTP mode hands over. It waits
+// for the work in flight before it returns.
+func (b *Bot) Run(ctx context.Context) error {
+	b.wg.Go(func() { _ = b.follow.Run(ctx) })
+	if b.SocketMode() {
+		b.wg.Go(func() { b.runSocket(ctx) })
+	}
+	defer b.wg.Wait()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case f := <-b.spawn:
+			b.wg.Go(func() { f(ctx) })
+		}
+	}
+}
+
+// goBackground runs f under Run's lifetime; false when the bot is shutting
+// down and f will not run.
+func (b *Bot) goBackground(ctx context.Context, f func(context.Context)) bool {
+	select {
+	case b.spawn <- f:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// Ready is the readiness probe: an error until the Socket Mode socket is
+// connected (always ready in HTTP mode).
+func (b *Bot) Ready(context.Context) error {
+	if b.SocketMode() && !b.connected.Load() {
+		return errors.New("slackbot: socket mode not connected")
+	}
+	return nil
+}
+
+// runSocket keeps a Socket Mode connection. slack-go reconnects by itself
+// after a disconnect envelope, a closed socket or missed pings; when its
+// client gives up (a bad token, Slack unreachable or gone), runSocket waits
+// a capped, jittered backoff and starts it again.
+func (b *Bot) runSocket(ctx context.Context) {
+	sm := socketmode.New(b.api, socketmode.OptionPingInterval(b.o.PingTimeout))
+	b.wg.Go(func() { b.readEvents(ctx, sm) })
+	delay := b.o.MinBackoff
+	for ctx.Err() == nil {
+		start := time.Now()
+		err := sm.RunContext(ctx)
+		b.connected.Store(false)
+		if ctx.Err() != nil {
+			return
+		}
+		if time.Since(start) > b.o.MaxBackoff {
+			delay = b.o.MinBackoff // it ran well for a while: start afresh
+		}
+		wait := delay/2 + rand.N(delay/2+1)
+		b.log.LogAttrs(ctx, slog.LevelError, "slack socket mode stopped; reconnecting",
+			slog.Any("error", err), slog.Duration("backoff", wait))
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return
+		}
+		delay = min(delay*2, b.o.MaxBackoff)
+	}
+}
+
+// readEvents drains the client's events (a stalled reader would stop the
+// socket's reads and pings) and hands each envelope to its own goroutine.
+func (b *Bot) readEvents(ctx context.Context, sm *socketmode.Client) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case evt := <-sm.Events:
+			b.onEvent(ctx, sm, evt)
+		}
+	}
+}
+
+func (b *Bot) onEvent(ctx context.Context, sm *socketmode.Client, evt socketmode.Event) {
+	switch evt.Type {
+	case socketmode.EventTypeConnected:
+		b.connected.Store(true)
+		b.log.LogAttrs(ctx, slog.LevelInfo, "slack socket mode connected")
+	case socketmode.EventTypeConnecting, socketmode.EventTypeConnectionError, socketmode.EventTypeIncomingError,
+		socketmode.EventTypeDisconnect, socketmode.EventTypeInvalidAuth:
+		if b.connected.Swap(false) {
+			b.log.LogAttrs(ctx, slog.LevelWarn, "slack socket mode disconnected", slog.String("event", string(evt.Type)))
+		}
+	case socketmode.EventTypeSlashCommand, socketmode.EventTypeInteractive, socketmode.EventTypeEventsAPI:
+		b.onEnvelope(ctx, sm, evt)
+	}
+}
+
+// onEnvelope acknowledges one envelope. An envelope seen before (Slack
+// redelivers when an ack is late or lost) is acknowledged again and
+// nothing else happens: the first delivery does the work.
+func (b *Bot) onEnvelope(ctx context.Context, sm *socketmode.Client, evt socketmode.Event) {
+	req := evt.Request
+	if req == nil {
+		return
+	}
+	if !b.envelopes.add(req.EnvelopeID) {
+		b.log.LogAttrs(ctx, slog.LevelInfo, "slack envelope redelivered; acknowledged again",
+			slog.String("envelope_id", req.EnvelopeID), slog.Int("retry_attempt", req.RetryAttempt))
+		b.ack(ctx, sm, *req, nil)
+		return
+	}
+	switch data := evt.Data.(type) {
+	case slack.SlashCommand:
+		b.wg.Go(func() { b.ack(ctx, sm, *req, b.command(ctx, data)) })
+	case slack.InteractionCallback:
+		b.ack(ctx, sm, *req, nil)
+		b.wg.Go(func() { b.click(ctx, data) })
+	default:
+		b.ack(ctx, sm, *req, nil)
+	}
+}
+
+func (b *Bot) ack(ctx context.Context, sm *socketmode.Client, req socketmode.Request, payload any) {
+	var err error
+	if payload == nil {
+		err = sm.AckCtx(ctx, req.EnvelopeID, nil)
+	} else {
+		err = sm.AckCtx(ctx, req.EnvelopeID, payload)
+	}
+	if err != nil && ctx.Err() == nil {
+		b.log.LogAttrs(ctx, slog.LevelWarn, "slack ack failed", slog.String("envelope_id", req.EnvelopeID), slog.Any("error", err))
+	}
+}
+
+// seenSet remembers ids for a while, to recognise redeliveries.
+type seenSet struct {
+	mu   sync.Mutex
+	ttl  time.Duration
+	seen map[string]time.Time
+}
+
+func newSeenSet(ttl time.Duration) *seenSet {
+	return &seenSet{ttl: ttl, seen: map[string]time.Time{}}
+}
+
+// add records id and reports whether it is new; "" is always new.
+func (s *seenSet) add(id string) bool {
+	if id == "" {
+		return true
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := time.Now()
+	if at, ok := s.seen[id]; ok && now.Sub(at) < s.ttl {
+		return false
+	}
+	if len(s.seen) >= 4096 {
+		for k, at := range s.seen {
+			if now.Sub(at) >= s.ttl {
+				delete(s.seen, k)
+			}
+		}
+	}
+	s.seen[id] = now
+	return true
+}
+
+var _ commands.Notifier = (*Bot)(nil)

@@ -1,0 +1,172 @@
+package slackbot
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+
+	"github.com/slack-go/slack"
+
+	"github.com/clorebot/clorebot/bot/chat"
+	"github.com/clorebot/clorebot/commands"
+)
+
+// ackPayload is the immediate answer to a slash command, sent in its
+// acknowledgement (Socket Mode) or as the HTTP response (HTTP mode).
+type ackPayload struct {
+	ResponseType string        `json:"response_type"`
+	Text         string        `json:"text"`
+	Blocks       []slack.Block `json:"blocks,omitempty"`
+}
+
+// payloadOf renders an instant answer for the acknowledgement: ephemeral
+// unless the reply is meant for the channel.
+func payloadOf(r commands.Reply) *ackPayload {
+	rt := slack.ResponseTypeEphemeral
+	if r.Visibility == commands.Public {
+		rt = slack.ResponseTypeInChannel
+	}
+	return &ackPayload{ResponseType: rt, Text: FallbackText(r), Blocks: Blocks(r.Public())}
+}
+
+// command answers one slash command. It returns what goes in the
+// acknowledgement — nil for an empty one — within the ack budget whatever
+// the command layer does; anything that comes later (a job's progress
+// message, a slow answer, private details) is delivered in the background
+// under ctx, the bot's lifetime.
+func (b *Bot) command(ctx context.Context, c slack.SlashCommand) any {
+	d := dest{Channel: c.ChannelID, User: c.UserID, ResponseURL: c.ResponseURL}
+	o := chat.Origin{Platform: commands.PlatformSlack, UserID: c.UserID, UserName: c.UserName,
+		Channel: c.ChannelID, ReplyTarget: d.encode()}
+	req := chat.CommandRequest(o, c.Text, c.TriggerID)
+	ans := chat.Respond(ctx, b.o.Service, req, b.o.AckBudget)
+	if ans.Now != nil {
+		if p := ans.Now.Private; p != nil {
+			b.wg.Go(func() { b.sendPrivate(ctx, d, *p) })
+		}
+		return payloadOf(*ans.Now)
+	}
+	b.wg.Go(func() {
+		select {
+		case r := <-ans.Later:
+			b.deliver(ctx, d, r)
+		case <-ctx.Done():
+		}
+	})
+	return nil
+}
+
+// deliver shows a reply that did not go in the acknowledgement: a job's
+// progress as its own public message, anything else through the
+// response_url, private details only to the requester.
+func (b *Bot) deliver(ctx context.Context, d dest, r commands.Reply) {
+	if p := r.Private; p != nil {
+		b.sendPrivate(ctx, d, *p)
+	}
+	if chat.Progress(r) {
+		_, err := b.follow.Start(ctx, r.JobID, d.encode(), "", r.Public())
+		if err == nil || errors.Is(err, chat.ErrNoMessage) {
+			return
+		}
+		b.log.LogAttrs(ctx, slog.LevelWarn, "slack progress message not posted; answering through the response_url",
+			slog.String("job_id", r.JobID), slog.Any("error", err))
+		r.Text += " (invite the bot to this channel to see the job's progress here)"
+	}
+	b.answer(ctx, d, r)
+}
+
+// answer sends r where the request came from: ephemeral to the requester,
+// or public to the channel.
+func (b *Bot) answer(ctx context.Context, d dest, r commands.Reply) {
+	var err error
+	switch {
+	case chat.ForRequester(r):
+		err = b.msgr.ephemeral(ctx, d, r)
+	case d.ResponseURL != "":
+		err = b.msgr.respond(ctx, d.ResponseURL, slack.ResponseTypeInChannel, r)
+	default:
+		err = b.msgr.thread(ctx, d.Channel, "", r)
+	}
+	if err != nil && ctx.Err() == nil {
+		b.log.LogAttrs(ctx, slog.LevelWarn, "slack answer not delivered", slog.String("status", r.Status), slog.Any("error", err))
+	}
+}
+
+func (b *Bot) sendPrivate(ctx context.Context, d dest, p commands.PrivatePart) {
+	if err := b.msgr.private(ctx, d, p); err != nil && ctx.Err() == nil {
+		b.log.LogAttrs(ctx, slog.LevelError, "slack private details not delivered", slog.String("user", d.User), slog.Any("error", err))
+	}
+}
+
+// click handles a block_actions callback (already acknowledged): every
+// button goes through the command layer, which checks who clicked. A job
+// it starts takes over the message the button was on (Cancel: cancelling…
+// → cancelled); a refusal goes to the clicker alone and changes nothing.
+func (b *Bot) click(ctx context.Context, cb slack.InteractionCallback) {
+	if cb.Type != slack.InteractionTypeBlockActions {
+		return
+	}
+	channel := cb.Channel.ID
+	if channel == "" {
+		channel = cb.Container.ChannelID
+	}
+	d := dest{Channel: channel, User: cb.User.ID, ResponseURL: cb.ResponseURL,
+		TS: cb.Container.MessageTs, Ephemeral: cb.Container.IsEphemeral}
+	for _, a := range cb.ActionCallback.BlockActions {
+		o := chat.Origin{Platform: commands.PlatformSlack, UserID: cb.User.ID, UserName: cb.User.Name,
+			Channel: channel, ReplyTarget: d.encode()}
+		r := b.o.Service.Handle(ctx, chat.ClickRequest(o, a.ActionID, a.Value, d.Channel+"/"+d.TS))
+		b.afterClick(ctx, d, r)
+	}
+}
+
+func (b *Bot) afterClick(ctx context.Context, d dest, r commands.Reply) {
+	if p := r.Private; p != nil {
+		b.sendPrivate(ctx, d, *p)
+	}
+	if !chat.Progress(r) {
+		b.answer(ctx, d, r)
+		return
+	}
+	if ref := d.messageRef(); ref != "" {
+		_, err := b.follow.Adopt(ctx, r.JobID, ref, r.Public())
+		if err != nil && !errors.Is(err, chat.ErrNoMessage) {
+			b.log.LogAttrs(ctx, slog.LevelWarn, "slack message not updated", slog.String("job_id", r.JobID), slog.Any("error", err))
+		}
+		return
+	}
+	if d.Ephemeral && d.ResponseURL != "" {
+		// The button was on the requester's ephemeral prompt: close it.
+		done := commands.Reply{Status: commands.StatusOK, Text: "Confirmed; the progress follows in the channel.", Done: true}
+		if err := b.msgr.respond(ctx, d.ResponseURL, slack.ResponseTypeEphemeral, done, slack.MsgOptionReplaceOriginal(d.ResponseURL)); err != nil {
+			b.log.LogAttrs(ctx, slog.LevelInfo, "slack ephemeral prompt not replaced", slog.Any("error", err))
+		}
+	}
+	d.ResponseURL = "" // the job's progress is a message of its own
+	b.deliver(ctx, d, r)
+}
+
+// Notify implements commands.Notifier for Slack targets: a job's progress
+// edits its one public message (posting it the first time), and the
+// private part of a reply (connection details) goes to the requester alone.
+func (b *Bot) Notify(ctx context.Context, t commands.Target, r commands.Reply) (string, error) {
+	if t.Platform != commands.PlatformSlack {
+		return "", nil
+	}
+	d, err := decodeDest(t.ReplyTarget)
+	if err != nil {
+		return "", err
+	}
+	var errs []error
+	if p := r.Private; p != nil {
+		if err := b.msgr.private(ctx, d, *p); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	known := t.Ref
+	if known == "" {
+		known = d.messageRef()
+	}
+	ref, err := b.follow.Show(ctx, r.JobID, t.ReplyTarget, known, r.Public())
+	return ref, errors.Join(append(errs, err)...)
+}

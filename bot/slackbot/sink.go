@@ -1,0 +1,65 @@
+package slackbot
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+
+	"github.com/slack-go/slack"
+
+	"github.com/clorebot/clorebot/bot/chat"
+	"github.com/clorebot/clorebot/commands"
+)
+
+// SinkName implements commands.Sink: the Slack sink's outbox cursor.
+func (b *Bot) SinkName() string { return "slack" }
+
+// Deliver implements commands.Sink. Lifecycle events whose origin is a
+// Slack request (orders rented from Slack, their cancellation wherever it
+// came from, watches set in Slack) are posted in the thread of the order's
+// message, or in the conversation when there is no message. Events of
+// other platforms, and those chat.EventReply does not word, are skipped. A
+// post Slack refuses for good (channel gone, bot removed) is logged and
+// skipped; any other failure stops the batch, to be offered again.
+func (b *Bot) Deliver(ctx context.Context, events []commands.SinkEvent) (int, error) {
+	for i, ev := range events {
+		o := ev.Origin
+		if o == nil || o.Platform != commands.PlatformSlack {
+			continue
+		}
+		r, ok := chat.EventReply(ev.Event)
+		if !ok {
+			continue
+		}
+		d, err := decodeDest(o.ReplyTarget)
+		if err != nil {
+			continue
+		}
+		err = b.msgr.thread(ctx, d.Channel, o.ReplyRef, r)
+		if err == nil {
+			continue
+		}
+		if permanent(err) {
+			b.log.LogAttrs(ctx, slog.LevelWarn, "slack lifecycle event not posted", slog.Int64("event_id", ev.ID),
+				slog.String("event_type", ev.Type), slog.Any("error", err))
+			continue
+		}
+		return i, err
+	}
+	return len(events), nil
+}
+
+// permanent reports Slack refusals that no retry changes.
+func permanent(err error) bool {
+	var se slack.SlackErrorResponse
+	if errors.As(err, &se) {
+		switch se.Err {
+		case "channel_not_found", "not_in_channel", "is_archived", "msg_too_long", "no_text",
+			"invalid_blocks", "restricted_action", "thread_not_found", "message_not_found":
+			return true
+		}
+	}
+	return false
+}
+
+var _ commands.Sink = (*Bot)(nil)

@@ -1,0 +1,55 @@
+package main
+
+import (
+	"context"
+
+	"github.com/clorebot/clorebot/bot/slackbot"
+	"github.com/clorebot/clorebot/bot/webhook"
+	"github.com/clorebot/clorebot/commands"
+)
+
+// handlerFunc adapts a function to the command layer's Handle, so that a
+// front door built before the Service can be handed it.
+type handlerFunc func(ctx context.Context, req commands.Request) commands.Reply
+
+// Handle calls f.
+func (f handlerFunc) Handle(ctx context.Context, req commands.Request) commands.Reply {
+	return f(ctx, req)
+}
+
+// slackEnabled reports whether the configuration turns the Slack front door
+// on: both tokens (Socket Mode) or the bot token and the signing secret
+// (HTTP mode).
+func (a *App) slackEnabled() bool {
+	s := a.cfg.Slack
+	return s.BotToken != "" && (s.AppToken != "" || s.SigningSecret != "")
+}
+
+// newSlack builds the Slack front door over the App's command layer (which
+// exists by the time a command arrives).
+func (a *App) newSlack() *slackbot.Bot {
+	s := a.cfg.Slack
+	return slackbot.New(slackbot.Options{
+		AppToken: s.AppToken.Reveal(), BotToken: s.BotToken.Reveal(), SigningSecret: s.SigningSecret.Reveal(),
+		APIURL:  s.APIURL,
+		Service: handlerFunc(func(ctx context.Context, req commands.Request) commands.Reply { return a.svc.Handle(ctx, req) }),
+		Logger:  a.log.With("front_door", "slack"),
+	})
+}
+
+// mountSlack adds Slack's readiness check and, with a signing secret, the
+// HTTP-mode routes.
+func (a *App) mountSlack(checks *[]webhook.Check) {
+	if a.slack == nil {
+		return
+	}
+	*checks = append(*checks, webhook.Check{Name: "slack", Probe: a.slack.Ready})
+}
+
+func (a *App) mountSlackRoutes() {
+	if a.slack == nil || a.cfg.Slack.SigningSecret == "" {
+		return
+	}
+	a.http.Handle("POST /slack/commands", a.slack.CommandsHandler())
+	a.http.Handle("POST /slack/interactivity", a.slack.InteractivityHandler())
+}

@@ -1,0 +1,307 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/clorebot/clorebot/commands"
+	"github.com/clorebot/clorebot/internal/fakeslack"
+)
+
+// Test tokens are built at run time: no token-like literal in the tree.
+var (
+	testAppToken = strings.Join([]string{"xapp", "1", "A1", "test"}, "-")
+	testBotToken = strings.Join([]string{"xoxb", "1", "test"}, "-")
+)
+
+const slackWait = 30 * time.Second
+
+// slackApp is `serve --sandbox` in-process with the Slack front door
+// pointed at a fake Slack.
+type slackApp struct {
+	app  *App
+	fake *fakeslack.Server
+	base string
+}
+
+// startSlackServe starts the fake Slack and clorebot with Socket Mode (and,
+// with a signing secret, HTTP mode). alice and bob rent, ada administers,
+// vera views; anyone else has no role.
+func startSlackServe(t *testing.T, signingSecret string, before func(*fakeslack.Server)) *slackApp {
+	t.Helper()
+	fake := fakeslack.New(fakeslack.Options{AppToken: testAppToken, BotToken: testBotToken, PingEvery: 50 * time.Millisecond})
+	t.Cleanup(fake.Close)
+	if before != nil {
+		before(fake)
+	}
+	dir := t.TempDir()
+	conf := fmt.Sprintf(`[clore]
+sandbox = true
+min_interval = "20ms"
+create_interval = "50ms"
+[storage]
+path = %q
+[http]
+listen = "127.0.0.1:0"
+[sandbox]
+provision_delay = "300ms"
+[slack]
+app_token = %q
+bot_token = %q
+signing_secret = %q
+api_url = %q
+[policy]
+admins = ["slack:UADA"]
+renters = ["slack:UALICE", "slack:UBOB"]
+viewers = ["slack:UVERA"]
+default_role = "none"
+confirm_above = 0
+`, filepath.ToSlash(filepath.Join(dir, "clorebot.db")), testAppToken, testBotToken, signingSecret, fake.APIURL())
+	path := filepath.Join(dir, "clorebot.toml")
+	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e := &env{ctx: context.Background(), cli: &cli{Config: path}}
+	cfg, err := e.load()
+	if err != nil {
+		t.Fatalf("load: %v", err)
+	}
+	logger := slog.New(slog.DiscardHandler)
+	if os.Getenv("CLOREBOT_TEST_LOG") != "" {
+		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	app := NewApp(cfg, logger)
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := app.Open(ctx); err != nil {
+		cancel()
+		t.Fatalf("Open: %v", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- app.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		case <-time.After(15 * time.Second):
+			t.Error("Run did not return after cancel")
+		}
+		if err := app.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return &slackApp{app: app, fake: fake, base: "http://" + app.Addr().String()}
+}
+
+// slash sends a /clore command and returns its ack.
+func (s *slackApp) slash(t *testing.T, envelope, user, channel, text string) fakeslack.Ack {
+	t.Helper()
+	if err := s.fake.Send(fakeslack.Envelope(envelope, "slash_commands", s.fake.Slash(user, channel, text, "trig-"+envelope), 0)); err != nil {
+		t.Fatalf("send %s: %v", envelope, err)
+	}
+	return s.ack(t, envelope)
+}
+
+// click sends a button click on a message and returns its ack.
+func (s *slackApp) click(t *testing.T, envelope, user, channel, ts, actionID string) fakeslack.Ack {
+	t.Helper()
+	if err := s.fake.Send(fakeslack.Envelope(envelope, "interactive", s.fake.Click(user, channel, ts, actionID, actionID, "trig-"+envelope), 0)); err != nil {
+		t.Fatalf("send %s: %v", envelope, err)
+	}
+	return s.ack(t, envelope)
+}
+
+// ack waits for an envelope's ack and checks Slack's 3-second deadline.
+func (s *slackApp) ack(t *testing.T, envelope string) fakeslack.Ack {
+	t.Helper()
+	a, ok := s.fake.WaitAck(envelope, slackWait)
+	if !ok {
+		t.Fatalf("envelope %s not acknowledged", envelope)
+	}
+	if d, _ := s.fake.AckLatency(envelope); d > 3*time.Second {
+		t.Errorf("envelope %s acknowledged after %v, over Slack's 3 s", envelope, d)
+	}
+	return a
+}
+
+func (s *slackApp) waitConnected(t *testing.T, opens int) {
+	t.Helper()
+	if !s.fake.WaitConnected(opens, slackWait) {
+		t.Fatalf("socket not connected after %d opens (opens = %d)", opens, s.fake.Opens())
+	}
+}
+
+// topLevel returns the messages that are not thread replies.
+func topLevel(ms []fakeslack.Message) []fakeslack.Message {
+	var out []fakeslack.Message
+	for _, m := range ms {
+		if m.ThreadTS == "" {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+var orderIDPattern = regexp.MustCompile(`Order #(\d+) is running`)
+
+func TestSlackRentProgressCancelButton(t *testing.T) {
+	s := startSlackServe(t, "", nil)
+	s.waitConnected(t, 1)
+	if resp, err := http.Get(s.base + "/readyz"); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("readyz once connected: %v %v", resp, err)
+	}
+
+	if a := s.slash(t, "env-rent", "UALICE", "C1", "rent 3090 --hours 1"); len(a.Payload) != 0 && string(a.Payload) != "null" {
+		t.Errorf("rent ack carries %s; want an empty ack and a progress message", a.Payload)
+	}
+	msgs, ok := s.fake.WaitMessages(slackWait, func(ms []fakeslack.Message) bool {
+		return len(ms) > 0 && orderIDPattern.MatchString(ms[0].Text)
+	})
+	if !ok {
+		t.Fatalf("no running progress message; messages = %+v", msgs)
+	}
+	if top := topLevel(msgs); len(top) != 1 {
+		t.Fatalf("%d top-level messages, want one progress message: %+v", len(top), top)
+	}
+	progress := msgs[0]
+	orderID := orderIDPattern.FindStringSubmatch(progress.Text)[1]
+	if !strings.Contains(string(progress.Blocks), `"action_id":"cancel:`+orderID+`"`) ||
+		!strings.Contains(string(progress.Blocks), `"style":"danger"`) || !strings.Contains(string(progress.Blocks), `"confirm"`) {
+		t.Errorf("progress message has no Cancel button (danger, with confirm) for order %s: %s", orderID, progress.Blocks)
+	}
+	if len(progress.Versions) < 2 {
+		t.Errorf("progress message never updated in place: %q", progress.Versions)
+	}
+	for _, m := range msgs {
+		if strings.Contains(m.Text+string(m.Blocks), "Password") || strings.Contains(m.Text+string(m.Blocks), "ssh -p") {
+			t.Errorf("connection details in a channel message: %+v", m)
+		}
+	}
+	eph, _ := s.fake.WaitEphemerals(slackWait, func(e []fakeslack.Ephemeral) bool { return len(e) > 0 })
+	if len(eph) == 0 || eph[0].User != "UALICE" || !strings.Contains(string(eph[0].Blocks), "Password") {
+		t.Fatalf("connection details not sent to the requester alone: %+v", eph)
+	}
+
+	// Another user's click is refused to them alone; nothing changes.
+	s.click(t, "env-bob", "UBOB", "C1", progress.TS, "cancel:"+orderID)
+	rs, ok := s.fake.WaitResponses(slackWait, func(r []fakeslack.Response) bool { return len(r) > 0 })
+	if !ok {
+		t.Fatal("bob's click got no answer")
+	}
+	deny := rs[0]
+	if deny.Body["response_type"] != "ephemeral" || !strings.Contains(fmt.Sprint(deny.Body["text"]), "only they or an admin") {
+		t.Errorf("bob's denial = %+v", deny)
+	}
+	if m := s.fake.Messages()[0]; len(m.Versions) != len(progress.Versions) {
+		t.Errorf("bob's click changed the message: %q", m.Versions)
+	}
+	if live, _ := s.app.clore.MyOrders(context.Background(), false); len(live) != 1 {
+		t.Fatalf("active orders after bob's click = %d, want 1", len(live))
+	}
+
+	// The renter's click cancels the order and updates the message.
+	s.click(t, "env-alice", "UALICE", "C1", progress.TS, "cancel:"+orderID)
+	msgs, ok = s.fake.WaitMessages(slackWait, func(ms []fakeslack.Message) bool {
+		return strings.Contains(ms[0].Text, "cancelled")
+	})
+	if !ok {
+		t.Fatalf("progress message not updated to cancelled: %q", msgs[0].Versions)
+	}
+	if v := msgs[0].Versions; !strings.Contains(strings.Join(v, "|"), "Cancelling") {
+		t.Errorf("no cancelling… state before cancelled: %q", v)
+	}
+	if live, _ := s.app.clore.MyOrders(context.Background(), false); len(live) != 0 {
+		t.Errorf("order still active at the sandbox: %+v", live)
+	}
+	if top := topLevel(msgs); len(top) != 1 {
+		t.Errorf("%d top-level messages after the cancel, want 1", len(top))
+	}
+	// Lifecycle events go to the order's thread.
+	msgs, ok = s.fake.WaitMessages(slackWait, func(ms []fakeslack.Message) bool {
+		var thread []string
+		for _, m := range ms {
+			if m.ThreadTS == progress.TS {
+				thread = append(thread, m.Text)
+			}
+		}
+		joined := strings.Join(thread, "|")
+		return strings.Contains(joined, "is running") && strings.Contains(joined, "was cancelled")
+	})
+	if !ok {
+		t.Errorf("thread of the order lacks running/cancelled events: %+v", msgs)
+	}
+}
+
+// Bad input is answered in the ack, ephemerally, with what was wrong and
+// the usage line; it makes no job and is audited as refused.
+func TestSlackBadInput(t *testing.T) {
+	s := startSlackServe(t, "", nil)
+	s.waitConnected(t, 1)
+	tests := []struct {
+		name, user, text, want string
+	}{
+		{"nothing", "UALICE", "", "no command given"},
+		{"rent without gpu", "UALICE", "rent", "rent"},
+		{"unknown command", "UALICE", "frobnicate", "frobnicate"},
+		{"negative price", "UALICE", "rent 3090 --max-price -1", "max-price"},
+		{"non-numeric price", "UALICE", "rent 3090 --max-price cheap", "max-price"},
+		{"cancel abc", "UALICE", "cancel abc", "abc"},
+		{"no role", "UNOBODY", "status", "needs the viewer role"},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := s.slash(t, fmt.Sprintf("env-bad-%d", i), tt.user, "C1", tt.text)
+			var p struct {
+				ResponseType string           `json:"response_type"`
+				Text         string           `json:"text"`
+				Blocks       []map[string]any `json:"blocks"`
+			}
+			if err := json.Unmarshal(a.Payload, &p); err != nil {
+				t.Fatalf("ack payload %s: %v", a.Payload, err)
+			}
+			blocks, _ := json.Marshal(p.Blocks)
+			if p.ResponseType != "ephemeral" || !strings.Contains(p.Text, tt.want) || !strings.Contains(string(blocks), "Usage:") {
+				t.Errorf("ack = %s; want ephemeral naming %q with the usage line", a.Payload, tt.want)
+			}
+		})
+	}
+	// A well-formed rent is acknowledged at once; a refusal follows,
+	// ephemeral, through the response_url.
+	if a := s.slash(t, "env-bad-viewer", "UVERA", "C1", "rent 3090"); len(a.Payload) != 0 {
+		t.Errorf("rent ack carries %s", a.Payload)
+	}
+	rs, ok := s.fake.WaitResponses(slackWait, func(r []fakeslack.Response) bool { return len(r) > 0 })
+	if !ok || rs[0].Body["response_type"] != "ephemeral" || !strings.Contains(fmt.Sprint(rs[0].Body["text"]), "needs the renter role") ||
+		!strings.Contains(fmt.Sprint(rs[0].Body["blocks"]), "Usage:") {
+		t.Errorf("viewer's rent answered %+v", rs)
+	}
+	audit, err := s.app.store.ListAudit(context.Background(), commands.AuditFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(audit) != len(tests)+1 {
+		t.Errorf("%d audit rows, want %d", len(audit), len(tests)+1)
+	}
+	for _, e := range audit {
+		if e.Outcome != commands.StatusError && e.Outcome != commands.StatusDenied {
+			t.Errorf("audit row %+v not a refusal", e)
+		}
+	}
+	if jobs, _ := s.app.store.ResumableJobs(context.Background(), time.Now().Add(time.Hour)); len(jobs) != 0 {
+		t.Errorf("bad input made jobs: %+v", jobs)
+	}
+	if n := len(topLevel(s.fake.Messages())); n != 0 {
+		t.Errorf("bad input posted %d channel messages", n)
+	}
+}
