@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -84,6 +85,11 @@ confirm_above = 0
 	if err := app.Open(ctx); err != nil {
 		cancel()
 		t.Fatalf("Open: %v", err)
+	}
+	// Load the snapshots requests answer from, as the first tick does.
+	if err := errors.Join(app.svc.RefreshMarket(ctx), app.svc.RefreshOrders(ctx)); err != nil {
+		cancel()
+		t.Fatalf("refresh: %v", err)
 	}
 	done := make(chan error, 1)
 	go func() { done <- app.Run(ctx) }()
