@@ -1,4 +1,4 @@
--- 0005_sink_cursors: one cursor per outbox sink (DESIGN.md §2 step 5). Each
+-- 0006_sink_cursors: one cursor per outbox sink (DESIGN.md §2 step 5). Each
 -- sink (outbound webhooks, Slack, Discord, incoming-webhook URLs) records
 -- the last outbox event it handled; a sink seen for the first time starts
 -- at the newest event (storage/sink.go), so it is not sent the history.
