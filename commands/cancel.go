@@ -20,7 +20,7 @@ type cancelParams struct {
 
 // handleCancel checks who may cancel the order and queues the job.
 func (s *Service) handleCancel(ctx context.Context, req Request, a *CancelArgs) Reply {
-	admin := s.policy.Role(req.User) >= RoleAdmin
+	admin := s.policy.Role(req.User, req.Roles...) >= RoleAdmin
 	notYours := &UsageError{Command: "cancel", Problem: fmt.Sprintf("no order #%d of yours", a.OrderID), Usage: Usage("cancel")}
 	p := cancelParams{CloreOrderID: a.OrderID}
 	o, err := s.store.GetOrderByCloreID(ctx, a.OrderID)
@@ -143,10 +143,10 @@ func (s *Service) confirmRent(ctx context.Context, req Request, serverID int64) 
 	if err != nil {
 		return s.fail(ctx, "rent", err)
 	}
-	if job.RequestedBy != req.User && s.policy.Role(req.User) < RoleAdmin {
+	if job.RequestedBy != req.User && s.policy.Role(req.User, req.Roles...) < RoleAdmin {
 		return errorReply(deny("only %s or an admin may confirm this rent", job.RequestedBy))
 	}
-	if s.policy.Role(req.User) < RoleRenter {
+	if s.policy.Role(req.User, req.Roles...) < RoleRenter {
 		return errorReply(deny("confirming a rent needs the renter role"))
 	}
 	if job.State != JobAwaitingConfirmation {

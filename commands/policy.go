@@ -56,8 +56,33 @@ type Policy struct {
 	MinReliability float64
 }
 
-// Role returns the role of an identity.
-func (p *Policy) Role(id string) Role {
+// Role returns the role of an identity: the strongest of what the policy
+// gives the identity itself and each of its platform roles
+// ("discord-role:<id>").
+func (p *Policy) Role(id string, roles ...string) Role {
+	best := p.identityRole(id)
+	for _, r := range roles {
+		if got := p.listedRole(r); got > best {
+			best = got
+		}
+	}
+	return best
+}
+
+// listedRole is the role a policy list gives a name, RoleNone when unlisted.
+func (p *Policy) listedRole(id string) Role {
+	switch {
+	case slices.Contains(p.Admins, id):
+		return RoleAdmin
+	case slices.Contains(p.Renters, id):
+		return RoleRenter
+	case slices.Contains(p.Viewers, id):
+		return RoleViewer
+	}
+	return RoleNone
+}
+
+func (p *Policy) identityRole(id string) Role {
 	switch {
 	case slices.Contains(p.Admins, id):
 		return RoleAdmin
@@ -103,9 +128,9 @@ func (d *denial) Error() string { return d.msg }
 
 func deny(format string, args ...any) error { return &denial{fmt.Sprintf(format, args...)} }
 
-// authorize checks the requester's role for a command.
-func (p *Policy) authorize(id string, c Command) error {
-	role, need := p.Role(id), needs(c)
+// authorize checks the requester's role (with its platform roles) for a command.
+func (p *Policy) authorize(id string, c Command, roles ...string) error {
+	role, need := p.Role(id, roles...), needs(c)
 	if role < need {
 		return deny("%s needs the %s role; %s has %s. Ask an admin to add you to policy.%ss.",
 			c.Name, need, id, role, need)

@@ -156,3 +156,26 @@ func TestGuardrailsOrdersPerHourAndTeam(t *testing.T) {
 		})
 	}
 }
+
+func TestPolicyPlatformRoles(t *testing.T) {
+	p := commands.Policy{Admins: []string{"discord-role:1"}, Renters: []string{"discord-role:2", "discord:9"}, DefaultRole: commands.RoleViewer}
+	tests := []struct {
+		name  string
+		id    string
+		roles []string
+		want  commands.Role
+	}{
+		{"no roles", "discord:5", nil, commands.RoleViewer},
+		{"unlisted role", "discord:5", []string{"discord-role:3"}, commands.RoleViewer},
+		{"renter role", "discord:5", []string{"discord-role:3", "discord-role:2"}, commands.RoleRenter},
+		{"admin role wins", "discord:9", []string{"discord-role:2", "discord-role:1"}, commands.RoleAdmin},
+		{"identity stronger than roles", "discord:9", []string{"discord-role:3"}, commands.RoleRenter},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := p.Role(tt.id, tt.roles...); got != tt.want {
+				t.Errorf("Role(%q, %v) = %v, want %v", tt.id, tt.roles, got, tt.want)
+			}
+		})
+	}
+}

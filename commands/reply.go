@@ -18,6 +18,10 @@ type Request struct {
 	Platform    string // PlatformSlack, ...
 	User        string // identity: "slack:U123", "discord:42", "webhook:zapier", "cli:alice"
 	UserName    string // display name, for replies only
+	// Roles are the requester's roles on the platform, as policy lists name
+	// them ("discord-role:<id>"): a role listed in policy gives its members
+	// that policy role. Only a front door that verified them sets them.
+	Roles []string
 	Channel     string // where the command was typed, for the audit log
 	ReplyTarget string // the front door's address for later updates (response_url, interaction token, callback URL, ...)
 	Text        string // the command text of DESIGN.md §3

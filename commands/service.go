@@ -138,7 +138,7 @@ func (s *Service) Handle(ctx context.Context, req Request) Reply {
 			return r
 		}
 	}
-	if err := s.policy.authorize(req.User, cmd); err != nil {
+	if err := s.policy.authorize(req.User, cmd, req.Roles...); err != nil {
 		r := errorReply(err)
 		r.Usage = Usage(cmd.Name) // a refusal shows the usage line like any bad command
 		s.audit(ctx, req, cmd.AuditString(), r, nil, nil)

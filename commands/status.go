@@ -14,7 +14,7 @@ import (
 var activeStates = []string{OrderCreating, OrderProvisioning, OrderRunning, OrderCancelling}
 
 func (s *Service) handleStatus(ctx context.Context, req Request, a *StatusArgs) Reply {
-	admin := s.policy.Role(req.User) >= RoleAdmin
+	admin := s.policy.Role(req.User, req.Roles...) >= RoleAdmin
 	var orders []Order
 	if a.OrderID != 0 {
 		o, err := s.store.GetOrderByCloreID(ctx, a.OrderID)

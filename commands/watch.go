@@ -52,7 +52,7 @@ func describeWatch(w Watch) string {
 
 func (s *Service) listWatches(ctx context.Context, req Request) Reply {
 	owner := req.User
-	if s.policy.Role(req.User) >= RoleAdmin {
+	if s.policy.Role(req.User, req.Roles...) >= RoleAdmin {
 		owner = ""
 	}
 	ws, err := s.store.ListWatches(ctx, owner, WatchActive)
@@ -75,7 +75,7 @@ func (s *Service) listWatches(ctx context.Context, req Request) Reply {
 
 func (s *Service) cancelWatch(ctx context.Context, req Request, id int64) Reply {
 	w, err := s.store.GetWatch(ctx, id)
-	if errors.Is(err, ErrNotFound) || err == nil && w.Owner != req.User && s.policy.Role(req.User) < RoleAdmin {
+	if errors.Is(err, ErrNotFound) || err == nil && w.Owner != req.User && s.policy.Role(req.User, req.Roles...) < RoleAdmin {
 		return errorReply(&UsageError{Command: "watch", Problem: fmt.Sprintf("no watch #%d of yours", id), Usage: Usage("watch")})
 	}
 	if err != nil {

@@ -269,8 +269,10 @@ func (v *validator) identities(key string, ids []string) {
 		switch {
 		case !ok || rest == "":
 			v.fail(key, "invalid identity %q: want platform:id such as slack:U123, discord:123, webhook:zapier or cli:alice", id)
-		case !slices.Contains([]string{"slack", "discord", "webhook", "cli"}, platform):
-			v.fail(key, "invalid identity %q: platform must be one of slack, discord, webhook, cli", id)
+		case !slices.Contains([]string{"slack", "discord", "discord-role", "webhook", "cli"}, platform):
+			v.fail(key, "invalid identity %q: platform must be one of slack, discord, discord-role, webhook, cli", id)
+		case platform == "discord-role" && strings.Trim(rest, "0123456789") != "":
+			v.fail(key, "invalid identity %q: want discord-role:<numeric role id>", id)
 		case strings.TrimSpace(rest) != rest || strings.ContainsAny(rest, " \t\r\n"):
 			v.fail(key, "invalid identity %q: the id must not contain spaces", id)
 		}

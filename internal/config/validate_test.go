@@ -80,11 +80,12 @@ func TestValidatePolicy(t *testing.T) {
 	}{
 		{"identities ok", func(p *Policy) {
 			p.Admins = []string{"slack:U123", "cli:alice"}
-			p.Renters = []string{"discord:123", "webhook:zapier"}
+			p.Renters = []string{"discord:123", "webhook:zapier", "discord-role:456"}
 			p.Viewers = []string{"slack:U9"}
 		}, "", nil},
+		{"discord role not numeric", func(p *Policy) { p.Renters = []string{"discord-role:ops"} }, "policy.renters", []string{`"discord-role:ops"`, "numeric role id"}},
 		{"no platform", func(p *Policy) { p.Admins = []string{"U123"} }, "policy.admins", []string{`"U123"`, "platform:id"}},
-		{"unknown platform", func(p *Policy) { p.Renters = []string{"teams:1"} }, "policy.renters", []string{"slack, discord, webhook, cli"}},
+		{"unknown platform", func(p *Policy) { p.Renters = []string{"teams:1"} }, "policy.renters", []string{"slack, discord, discord-role, webhook, cli"}},
 		{"empty id", func(p *Policy) { p.Viewers = []string{"slack:"} }, "policy.viewers", []string{`"slack:"`}},
 		{"space in id", func(p *Policy) { p.Admins = []string{"cli:al ice"} }, "policy.admins", []string{"spaces"}},
 		{"default role", func(p *Policy) { p.DefaultRole = "guest" }, "policy.default_role", []string{"admin, renter, viewer, none"}},

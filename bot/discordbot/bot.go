@@ -1,0 +1,276 @@
+package discordbot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/bwmarrin/discordgo"
+
+	"github.com/clorebot/clorebot/commands"
+)
+
+// Service is the part of the command layer the Discord front door uses.
+type Service interface {
+	// Handle answers one request (commands.Service.Handle).
+	Handle(ctx context.Context, req commands.Request) commands.Reply
+	// Market is the marketplace summary per GPU model, for GPU autocomplete.
+	Market(ctx context.Context) ([]commands.ModelSummary, error)
+	// OrdersOf lists the orders a requester may act on, for order autocomplete.
+	OrdersOf(ctx context.Context, req commands.Request, limit int) ([]commands.Order, error)
+	// CheckCancel says whether the requester may cancel an order (nil: yes).
+	CheckCancel(ctx context.Context, req commands.Request, orderID int64) *commands.Reply
+}
+
+// Options configures the Discord front door.
+type Options struct {
+	Token     string   // bot token, without "Bot "; empty: HTTP interactions only
+	AppID     string   // application id
+	PublicKey string   // hex Ed25519 key for HTTP interactions; empty: no HTTP interactions
+	GuildIDs  []string // register /clore in these guilds (at once); empty: globally
+	// APIURL is Discord's base URL (default https://discord.com/): REST goes
+	// to <APIURL>api/v9/… and the gateway is discovered from there.
+	APIURL  string
+	Service Service
+	Logger  *slog.Logger
+	Now     func() time.Time // default time.Now
+
+	// AckBudget is how long an instant command may take before the
+	// interaction is deferred instead (default 1.5 s; Discord allows 3 s).
+	AckBudget time.Duration
+	// TokenLifetime is how long progress edits the interaction's response
+	// before moving to a channel message sent with the bot token (default
+	// 14 min: Discord's interaction tokens last 15).
+	TokenLifetime time.Duration
+	// ReadyTimeout is how long a new gateway session may take to see READY
+	// before the watchdog abandons it (default 30 s).
+	ReadyTimeout time.Duration
+	// StallTimeout is how long a session may go without READY, RESUMED or a
+	// heartbeat ACK before the watchdog abandons it (default 150 s; discordgo
+	// itself reconnects after five missed ACKs, about 206 s on Discord).
+	StallTimeout time.Duration
+	// WatchdogTick is how often the watchdog looks (default ReadyTimeout/6).
+	WatchdogTick time.Duration
+	// Backoff is the first wait before a new session after a failed one
+	// (default 1 s, doubling to 2 min).
+	Backoff time.Duration
+	// Compress asks the gateway for zlib-compressed payloads (discordgo's
+	// default); tests turn it off to read frames.
+	Compress bool
+}
+
+// Bot is the Discord front door: the gateway session (with its watchdog),
+// the HTTP interactions endpoint, command registration, and the notifier
+// that carries job progress back to Discord.
+type Bot struct {
+	o    Options
+	svc  Service
+	log  *slog.Logger
+	rest *discordgo.Session // REST only: interaction responses, messages, registration
+	base *url.URL
+
+	mu    sync.Mutex
+	conn  *conn // current gateway session
+	seen  *seenSet
+	flows *flows
+
+	// wg counts interaction work still running after its first answer.
+	wg sync.WaitGroup
+}
+
+// New returns a Bot; Run starts the gateway, Handler serves HTTP interactions.
+func New(o Options) (*Bot, error) {
+	if o.Service == nil {
+		return nil, errors.New("discordbot: no service")
+	}
+	if o.APIURL == "" {
+		o.APIURL = "https://discord.com/"
+	}
+	base, err := url.Parse(o.APIURL)
+	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
+		return nil, fmt.Errorf("discordbot: api url %q: want http(s)://host/", o.APIURL)
+	}
+	if !strings.HasSuffix(base.Path, "/") {
+		base.Path += "/"
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&o.AckBudget, 1500*time.Millisecond)
+	def(&o.TokenLifetime, 14*time.Minute)
+	def(&o.ReadyTimeout, 30*time.Second)
+	def(&o.StallTimeout, 150*time.Second)
+	def(&o.WatchdogTick, o.ReadyTimeout/6)
+	def(&o.Backoff, time.Second)
+	b := &Bot{o: o, svc: o.Service, log: o.Logger, base: base, seen: newSeenSet(20 * time.Minute), flows: newFlows()}
+	if b.rest, err = b.newSession(nil); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+func (b *Bot) now() time.Time { return b.o.Now() }
+
+// newSession builds a discordgo session whose REST calls and gateway dials go
+// to the configured base URL; c, when set, is the gateway connection it
+// serves (its transport refuses once c is abandoned).
+func (b *Bot) newSession(c *conn) (*discordgo.Session, error) {
+	token := ""
+	if b.o.Token != "" {
+		token = "Bot " + b.o.Token
+	}
+	s, err := discordgo.New(token)
+	if err != nil {
+		return nil, fmt.Errorf("discordbot: new session: %w", err)
+	}
+	s.Client = &http.Client{Timeout: 20 * time.Second, Transport: &rewrite{base: b.base, conn: c, next: http.DefaultTransport}}
+	s.StateEnabled = false
+	s.Compress = b.o.Compress
+	s.Identify.Compress = b.o.Compress
+	s.Identify.Intents = discordgo.IntentsNone
+	s.ShouldReconnectVoiceOnSessionError = false
+	return s, nil
+}
+
+// rewrite sends requests for https://discord.com/ to the configured base,
+// leaving discordgo's endpoint variables alone.
+type rewrite struct {
+	base *url.URL
+	conn *conn
+	next http.RoundTripper
+}
+
+// RoundTrip implements http.RoundTripper.
+func (t *rewrite) RoundTrip(r *http.Request) (*http.Response, error) {
+	if t.conn != nil && t.conn.abandoned.Load() {
+		return nil, errAbandoned
+	}
+	if r.URL.Host != "discord.com" || (t.base.Host == "discord.com" && t.base.Scheme == "https" && t.base.Path == "/") {
+		return t.next.RoundTrip(r)
+	}
+	r = r.Clone(r.Context())
+	r.URL.Scheme, r.URL.Host = t.base.Scheme, t.base.Host
+	r.URL.Path = t.base.Path + strings.TrimPrefix(r.URL.Path, "/")
+	if r.URL.RawPath != "" {
+		r.URL.RawPath = t.base.EscapedPath() + strings.TrimPrefix(r.URL.RawPath, "/")
+	}
+	r.Host = ""
+	return t.next.RoundTrip(r)
+}
+
+var errAbandoned = errors.New("discordbot: session abandoned by the watchdog")
+
+// target is where a job started from Discord reports: the interaction's
+// token (for 15 minutes) and its channel (with the bot token after that).
+type target struct {
+	Channel string
+	Token   string
+	Created time.Time
+}
+
+const targetPrefix = "discord:v1:"
+
+// encodeTarget writes a target as a commands.Request's ReplyTarget.
+func encodeTarget(t target) string {
+	return targetPrefix + t.Channel + ":" + strconv.FormatInt(t.Created.UnixMilli(), 10) + ":" + t.Token
+}
+
+func decodeTarget(s string) (target, bool) {
+	rest, ok := strings.CutPrefix(s, targetPrefix)
+	if !ok {
+		return target{}, false
+	}
+	parts := strings.SplitN(rest, ":", 3)
+	if len(parts) != 3 {
+		return target{}, false
+	}
+	ms, err := strconv.ParseInt(parts[1], 10, 64)
+	if err != nil {
+		return target{}, false
+	}
+	return target{Channel: parts[0], Created: time.UnixMilli(ms), Token: parts[2]}, true
+}
+
+// redact removes the bot token and interaction tokens from an error: URLs
+// in transport errors carry them.
+func (b *Bot) redact(err error, tokens ...string) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	for _, t := range append(tokens, b.o.Token) {
+		if t != "" {
+			msg = strings.ReplaceAll(msg, t, "<redacted>")
+		}
+	}
+	if msg == err.Error() {
+		return err
+	}
+	return &redactedError{msg: msg, err: err}
+}
+
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e *redactedError) Error() string { return e.msg }
+func (e *redactedError) Unwrap() error { return e.err }
+
+// seenSet remembers interaction ids for a while, so that a redelivered
+// interaction (a gateway RESUME replays dispatches; an HTTP retry) is
+// answered once.
+type seenSet struct {
+	mu  sync.Mutex
+	ttl time.Duration
+	ids map[string]time.Time
+}
+
+func newSeenSet(ttl time.Duration) *seenSet {
+	return &seenSet{ttl: ttl, ids: map[string]time.Time{}}
+}
+
+// first reports whether id is new, and remembers it.
+func (s *seenSet) first(id string, now time.Time) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, dup := s.ids[id]; dup {
+		return false
+	}
+	if len(s.ids) > 4096 {
+		for k, at := range s.ids {
+			if now.Sub(at) > s.ttl {
+				delete(s.ids, k)
+			}
+		}
+	}
+	s.ids[id] = now
+	return true
+}
+
+// Wait waits for interaction work still running, until ctx ends.
+func (b *Bot) Wait(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() { b.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
