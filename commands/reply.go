@@ -18,10 +18,6 @@ type Request struct {
 	Platform    string // PlatformSlack, ...
 	User        string // identity: "slack:U123", "discord:42", "webhook:zapier", "cli:alice"
 	UserName    string // display name, for replies only
-	// Roles are the requester's roles on the platform, as policy lists name
-	// them ("discord-role:<id>"): a role listed in policy gives its members
-	// that policy role. Only a front door that verified them sets them.
-	Roles []string
 	Channel     string // where the command was typed, for the audit log
 	ReplyTarget string // the front door's address for later updates (response_url, interaction token, callback URL, ...)
 	Text        string // the command text of DESIGN.md §3
@@ -32,6 +28,10 @@ type Request struct {
 	// IdempotencyKey identifies the request across retries and duplicate
 	// deliveries: one key, at most one job and one order.
 	IdempotencyKey string
+	// Roles are the requester's roles on the platform, as policy lists name
+	// them ("discord-role:<id>"): a role listed in policy gives its members
+	// that policy role. Only a front door that verified them sets them.
+	Roles []string
 }
 
 // Action is a click on a Button.

@@ -115,6 +115,12 @@ func newHarness(t *testing.T, ho harnessOpts) *harness {
 		},
 		PollInterval: 50 * time.Millisecond, ReconcileWindow: 400 * time.Millisecond, ProvisionTimeout: 20 * time.Second,
 	})
+	if err := h.svc.RefreshMarket(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.svc.RefreshOrders(ctx); err != nil {
+		t.Fatal(err)
+	}
 	o := discordbot.Options{Token: h.token, AppID: h.fake.AppID(), APIURL: h.fake.URL, GuildIDs: []string{"G1"},
 		Service: h.svc, Logger: testLogger(t), Now: h.clock.Now}
 	if ho.bot != nil {

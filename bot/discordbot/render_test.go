@@ -59,7 +59,7 @@ func TestRenderGolden(t *testing.T) {
 		{"running_edit", renderReply(running.Public()).webhookEdit()},
 		{"private", renderPrivate(running.Private).webhookParams()},
 		{"usage_error", renderReply(commands.Reply{Status: commands.StatusError, Visibility: commands.Ephemeral, Done: true,
-			Text: `no GPU model "rtx 9999" on the marketplace (did you mean RTX 3090?)`,
+			Text:  `no GPU model "rtx 9999" on the marketplace (did you mean RTX 3090?)`,
 			Usage: "rent <gpu> [count] [--max-price USD_PER_HOUR]"}).responseData()},
 		{"denied", renderReply(commands.Reply{Status: commands.StatusDenied, Visibility: commands.Ephemeral, Done: true,
 			Text: "order #5 was rented by discord:1; only they or an admin may cancel it"}).responseData()},

@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/clorebot/clorebot/bot/discordbot"
 	"github.com/clorebot/clorebot/bot/slackbot"
 	"github.com/clorebot/clorebot/bot/webhook"
 	"github.com/clorebot/clorebot/clore"
@@ -82,6 +83,7 @@ type App struct {
 	dispatcher  *webhook.Dispatcher
 	slack       *slackbot.Bot
 	outbox      *commands.Outbox
+	discord     *discordbot.Bot
 	addr        net.Addr
 }
 
@@ -96,7 +98,7 @@ func (a *App) Open(ctx context.Context) error {
 	if err := a.openCore(ctx); err != nil {
 		return err
 	}
-	ns := notifiers{logNotifier{a.log}, webhook.CallbackNotifier{Replies: a.store}}
+	ns := notifiers{logNotifier{a.log}, webhook.CallbackNotifier{Replies: a.store}, discordNotifier{a}}
 	var sinks []commands.Sink
 	if a.slackEnabled() {
 		a.slack = a.newSlack()
@@ -104,8 +106,12 @@ func (a *App) Open(ctx context.Context) error {
 	}
 	a.svc = a.newService(ns, a.log)
 	a.watchState()
+	var err error
+	if a.discord, err = a.newDiscord(); err != nil {
+		return err
+	}
 	a.outbox = commands.NewOutbox(commands.OutboxOptions{Store: a.store, Sinks: sinks, Logger: a.log})
-	checks := []webhook.Check{{Name: "storage", Probe: a.store.Ping}}
+	checks := a.discordChecks([]webhook.Check{{Name: "storage", Probe: a.store.Ping}})
 	a.mountSlack(&checks)
 	h := a.cfg.HTTP
 	a.http = webhook.New(webhook.Options{
@@ -119,12 +125,14 @@ func (a *App) Open(ctx context.Context) error {
 		Middleware:        a.metrics.HTTP().Middleware,
 		Logger:            a.log,
 	})
-	var err error
 	if a.api, err = a.newAPI(); err != nil {
 		return err
 	}
 	a.api.Mount(a.http)
 	a.mountSlackRoutes()
+	if err := a.discordHandler(); err != nil {
+		return err
+	}
 	if a.dispatcher, err = a.newDispatcher(); err != nil {
 		return err
 	}
@@ -215,7 +223,8 @@ func (a *App) Run(ctx context.Context) error {
 	a.log.Info("clorebot serving", slog.String("addr", a.addr.String()),
 		slog.Bool("sandbox", a.cfg.Clore.Sandbox), slog.String("version", readBuildInfo().Version))
 	jobCtx, stopJobs := context.WithCancel(ctx)
-	jobsDone := make(chan error, 6)
+	jobsDone := make(chan error, 7)
+	go func() { jobsDone <- a.runDiscord(jobCtx) }()
 	go func() { jobsDone <- a.refreshLoop(jobCtx, a.cfg.Watch.Interval.Duration) }()
 	go func() { jobsDone <- a.svc.Run(jobCtx) }()
 	go func() { jobsDone <- a.outbox.Run(jobCtx, deliveryTick) }()
@@ -245,7 +254,7 @@ func (a *App) Run(ctx context.Context) error {
 		err = errors.Join(a.http.Shutdown(sctx), <-errc)
 	}
 	stopJobs()
-	return errors.Join(serveErr, err, <-jobsDone, <-jobsDone, <-jobsDone, <-jobsDone, <-jobsDone, <-jobsDone)
+	return errors.Join(serveErr, err, <-jobsDone, <-jobsDone, <-jobsDone, <-jobsDone, <-jobsDone, <-jobsDone, <-jobsDone)
 }
 
 // refreshLoop refreshes the marketplace and order snapshots that requests

@@ -98,6 +98,7 @@ type Server struct {
 	nextID      int64
 	dmChannels  map[string]string
 	interaction map[string]string // token -> interaction id
+	gate        chan struct{}     // while open (non-nil), gateway upgrades wait
 }
 
 // Resume is a RESUME the gateway received.
@@ -157,6 +158,7 @@ func New(tb testing.TB, o Options) *Server {
 
 // Close stops the server and drops every gateway connection.
 func (s *Server) Close() {
+	s.ReleaseGateway()
 	s.mu.Lock()
 	conns := append([]*gwConn(nil), s.conns...)
 	s.mu.Unlock()
@@ -214,6 +216,26 @@ func (s *Server) SetHandshake(h Handshake) {
 func (s *Server) SetHeartbeatAcks(on bool) {
 	s.mu.Lock()
 	s.ack = on
+	s.mu.Unlock()
+}
+
+// HoldGateway makes new gateway connections wait (before the websocket
+// handshake) until ReleaseGateway.
+func (s *Server) HoldGateway() {
+	s.mu.Lock()
+	if s.gate == nil {
+		s.gate = make(chan struct{})
+	}
+	s.mu.Unlock()
+}
+
+// ReleaseGateway lets held and new gateway connections through.
+func (s *Server) ReleaseGateway() {
+	s.mu.Lock()
+	if s.gate != nil {
+		close(s.gate)
+		s.gate = nil
+	}
 	s.mu.Unlock()
 }
 

@@ -23,6 +23,16 @@ func (g *gwConn) write(v any) error {
 
 func (s *Server) serveGateway(w http.ResponseWriter, r *http.Request) {
 	s.record(r, nil)
+	s.mu.Lock()
+	gate := s.gate
+	s.mu.Unlock()
+	if gate != nil {
+		select {
+		case <-gate:
+		case <-r.Context().Done():
+			return
+		}
+	}
 	c, err := s.up.Upgrade(w, r, nil)
 	if err != nil {
 		return

@@ -29,6 +29,7 @@ var rules = []rule{
 	{"commands", []string{"bot", "storage", "scheduler", "cmd", "clore/sandbox"}, "commands declares the interfaces it consumes", false},
 	{"bot", []string{"storage", "clore", "scheduler", "cmd"}, "front doors import commands and their SDK, never storage or clore", true},
 	{"bot", []string{"storage", "scheduler", "cmd"}, "front doors reach storage only through commands' interfaces", false},
+	{"bot/discordbot", []string{"bot/webhook", "bot/slackbot"}, "a front door imports no other front door", false},
 	{"scheduler", []string{"bot", "cmd"}, "scheduler posts to chat only through a notifier interface", false},
 	{"internal", []string{"bot", "commands", "scheduler", "storage", "cmd"}, "internal helpers stay below the layers", false},
 	{"bot/chat", []string{"bot", "storage", "scheduler", "cmd"}, "bot/chat is platform-neutral: it depends on no front door", false},

@@ -1,0 +1,170 @@
+package main
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	fd "github.com/clorebot/clorebot/internal/fakediscord"
+)
+
+// startDiscordServe runs `serve --sandbox` in-process with the Discord front
+// door pointed at a fake Discord, and returns its base URL.
+func startDiscordServe(t *testing.T, fake *fd.Server, token string, pub ed25519.PublicKey) string {
+	t.Helper()
+	dir := t.TempDir()
+	configPath := filepath.Join(dir, "clorebot.toml")
+	conf := fmt.Sprintf(`[clore]
+sandbox = true
+min_interval = "20ms"
+create_interval = "50ms"
+[storage]
+path = %q
+[http]
+listen = "127.0.0.1:0"
+[sandbox]
+provision_delay = "300ms"
+[watch]
+interval = "1s"
+[discord]
+bot_token = %q
+application_id = %q
+public_key = %q
+guild_ids = ["4242"]
+api_url = %q
+[policy]
+renters = ["discord:1001"]
+`, filepath.ToSlash(filepath.Join(dir, "clorebot.db")), token, fake.AppID(), hex.EncodeToString(pub), fake.URL)
+	if err := os.WriteFile(configPath, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e := &env{ctx: context.Background(), cli: &cli{Config: configPath}}
+	cfg, err := e.load()
+	if err != nil {
+		t.Fatalf("load: %v", err)
+	}
+	app := NewApp(cfg, slog.New(slog.DiscardHandler))
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := app.Open(ctx); err != nil {
+		cancel()
+		t.Fatalf("Open: %v", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- app.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		case <-time.After(15 * time.Second):
+			t.Error("Run did not return after cancel")
+		}
+		if err := app.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return "http://" + app.Addr().String()
+}
+
+func TestServeDiscord(t *testing.T) {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b)
+	token := "test." + hex.EncodeToString(b)
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fake := fd.New(t, fd.Options{Token: token})
+	fake.HoldGateway()
+	base := startDiscordServe(t, fake, token, pub)
+
+	ready := func() int {
+		resp, err := http.Get(base + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := ready(); code != http.StatusServiceUnavailable {
+		t.Errorf("/readyz before READY = %d, want 503", code)
+	}
+	fake.ReleaseGateway()
+	fake.WaitFor(t, 10*time.Second, "READY", func() bool { return fake.Connected(1) })
+	deadline := time.Now().Add(10 * time.Second)
+	for ready() != http.StatusOK {
+		if time.Now().After(deadline) {
+			t.Fatal("/readyz not ready after READY")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	fake.WaitFor(t, 10*time.Second, "registration", func() bool {
+		return len(fake.Calls("/api/v9/applications/"+fake.AppID()+"/guilds/4242/commands")) == 1
+	})
+
+	// HTTP interactions: PING answered with PONG.
+	body := `{"id":"p1","application_id":"100","type":1,"token":"t","version":1}`
+	ts := strconv.FormatInt(time.Now().Unix(), 10)
+	req, _ := http.NewRequest(http.MethodPost, base+"/discord/interactions", strings.NewReader(body))
+	req.Header.Set("X-Signature-Timestamp", ts)
+	req.Header.Set("X-Signature-Ed25519", hex.EncodeToString(ed25519.Sign(priv, []byte(ts+body))))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("PING: %d", resp.StatusCode)
+	}
+
+	// A rent over the gateway reaches the sandbox and the response shows it.
+	var model string
+	n := 0
+	fake.WaitFor(t, 10*time.Second, "a GPU offered", func() bool {
+		n++
+		id := "a" + strconv.Itoa(n)
+		i := fake.Autocomplete(id, "atok"+id, fd.Who{UserID: "1001"}, "clore", fd.Sub("rent", fd.Focus(fd.Str("gpu", ""))))
+		if fake.Interaction(i) != nil {
+			return false
+		}
+		fake.Await(3*time.Second, func() bool { _, ok := fake.Callback(id); return ok })
+		c, _ := fake.Callback(id)
+		var cb struct {
+			Data struct {
+				Choices []struct{ Value string } `json:"choices"`
+			} `json:"data"`
+		}
+		_ = jsonUnmarshal(c.Body, &cb)
+		if len(cb.Data.Choices) > 0 {
+			model = cb.Data.Choices[0].Value
+		}
+		return model != ""
+	})
+	rent := fake.Slash("r1", "rtok1", fd.Who{UserID: "1001"}, "clore", fd.Sub("rent", fd.Str("gpu", model)))
+	if err := fake.Interaction(rent); err != nil {
+		t.Fatal(err)
+	}
+	fake.WaitFor(t, 30*time.Second, "the order running", func() bool {
+		m, ok := fake.Original("rtok1")
+		return ok && strings.Contains(string(m.Body), "is running")
+	})
+	m, _ := fake.Original("rtok1")
+	if !strings.Contains(string(m.Body), "cancel:") {
+		t.Errorf("running order without a Cancel button: %s", m.Body)
+	}
+}
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
