@@ -10,9 +10,13 @@ import (
 	"time"
 )
 
-// errStopped ends a job run without a terminal state (crash hook, shutdown):
-// the job resumes later from its last checkpoint.
+// errStopped ends a job run without a terminal state (the crash hook): the
+// job resumes later from its last checkpoint, once its lease lapses.
 var errStopped = errors.New("commands: job run stopped")
+
+// errLeaseLost is the cause that stops a run whose heartbeat found that the
+// lease is no longer its own.
+var errLeaseLost = errors.New("commands: job lease lost")
 
 // enqueue hands a job to the running workers, if any; jobs nobody picks up
 // are found by Run's sweep or run by the caller (clorebot exec).
@@ -39,7 +43,7 @@ func (s *Service) Run(ctx context.Context) error {
 		})
 	}
 	wg.Go(func() { s.serveEarlyRefreshes(ctx) })
-	sweep := time.NewTicker(5 * time.Second)
+	sweep := time.NewTicker(s.o.SweepInterval)
 	defer func() {
 		sweep.Stop()
 		close(ids)
@@ -83,7 +87,9 @@ func (s *Service) sweep(ctx context.Context, ids chan<- string) {
 }
 
 // RunJob runs one job to a terminal state, resuming from its checkpoint. It
-// returns ErrLeased when another worker runs it.
+// returns ErrLeased when another worker runs it. While it runs, a heartbeat
+// renews its lease; a run that loses its lease stops (its error wraps
+// ErrLeased) before it writes or sends anything more.
 func (s *Service) RunJob(ctx context.Context, id string) (Job, error) {
 	// Each run has its own lease owner, so that two goroutines of one process
 	// never run the same job either.
@@ -93,12 +99,36 @@ func (s *Service) RunJob(ctx context.Context, id string) (Job, error) {
 	if err != nil {
 		return job, err
 	}
-	defer func() {
-		if err := s.store.ReleaseJob(context.WithoutCancel(ctx), id, owner); err != nil {
-			s.log.LogAttrs(ctx, slog.LevelWarn, "releasing job", slog.String("job_id", id), slog.Any("error", err))
-		}
+	runCtx, stop := context.WithCancelCause(ctx)
+	beat := make(chan struct{})
+	go func() {
+		defer close(beat)
+		s.heartbeat(runCtx, stop, id, owner, now.Add(s.o.Lease))
 	}()
 	r := &run{s: s, job: job, owner: owner}
+	job, err = r.loop(runCtx)
+	stop(nil)
+	<-beat
+	if cause := context.Cause(runCtx); errors.Is(cause, errLeaseLost) && err != nil {
+		err = cause // stopped because the lease was lost, whatever the step said
+	}
+	if errors.Is(err, ErrLeased) {
+		// What this run had in hand was not stored: report what was.
+		if stored, gerr := s.store.GetJob(context.WithoutCancel(ctx), id); gerr == nil {
+			job = stored
+		}
+	}
+	if errors.Is(err, errStopped) {
+		return job, err // as kill -9: the lease lapses on its own
+	}
+	if err := s.store.ReleaseJob(context.WithoutCancel(ctx), id, owner); err != nil && !errors.Is(err, ErrLeased) {
+		s.log.LogAttrs(ctx, slog.LevelWarn, "releasing job", slog.String("job_id", id), slog.Any("error", err))
+	}
+	return job, err
+}
+
+// loop runs the job's steps until it ends, awaits confirmation or ctx ends.
+func (r *run) loop(ctx context.Context) (Job, error) {
 	for !terminal(r.job.State) {
 		if r.job.State == JobAwaitingConfirmation {
 			return r.job, nil
@@ -120,6 +150,37 @@ func (s *Service) RunJob(ctx context.Context, id string) (Job, error) {
 		}
 	}
 	return r.job, nil
+}
+
+// heartbeat renews the run's lease every Lease/4 until ctx ends,
+// independently of checkpoints (a provisioning wait writes none for
+// minutes). When the lease is no longer the run's (another worker took it
+// after a pause longer than the lease), or it could not be renewed before it
+// ran out, it stops the run with errLeaseLost.
+func (s *Service) heartbeat(ctx context.Context, lost context.CancelCauseFunc, id, owner string, until time.Time) {
+	t := time.NewTicker(s.o.Lease / 4)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		now := s.clock.Now()
+		err := s.store.RenewLease(ctx, id, owner, now.Add(s.o.Lease))
+		switch {
+		case err == nil:
+			until = now.Add(s.o.Lease)
+			continue
+		case ctx.Err() != nil:
+			return
+		case errors.Is(err, ErrLeased) || errors.Is(err, ErrNotFound) || !now.Before(until):
+			s.log.LogAttrs(ctx, slog.LevelWarn, "job lease lost; stopping the run", slog.String("job_id", id), slog.Any("error", err))
+			lost(fmt.Errorf("%w: %w", errLeaseLost, ErrLeased))
+			return
+		}
+		s.log.LogAttrs(ctx, slog.LevelWarn, "renewing a job lease failed; retrying", slog.String("job_id", id), slog.Any("error", err))
+	}
 }
 
 // Job returns a job's current state, for callers that follow a job another
@@ -144,7 +205,8 @@ type run struct {
 }
 
 // save writes the job's progress with its events and order in one
-// transaction, extends the lease, then runs the crash hook.
+// transaction, only while the run holds the lease (the heartbeat keeps it),
+// then runs the crash hook.
 func (r *run) save(ctx context.Context, order *Order, events ...Event) error {
 	r.job.UpdatedAt = r.s.clock.Now()
 	u := &JobUpdate{Job: r.job, Events: events, Order: order}
@@ -152,10 +214,6 @@ func (r *run) save(ctx context.Context, order *Order, events ...Event) error {
 		return fmt.Errorf("commands: save job %s: %w", r.job.ID, err)
 	}
 	r.fresh = true
-	now := r.s.clock.Now()
-	if _, err := r.s.store.ClaimJob(ctx, r.job.ID, r.owner, now, now.Add(r.s.o.Lease)); err != nil {
-		return fmt.Errorf("commands: extend lease of job %s: %w", r.job.ID, err)
-	}
 	if hook := r.s.o.AfterCheckpoint; hook != nil {
 		if err := hook(r.job); err != nil {
 			return fmt.Errorf("%w: %w", errStopped, err)

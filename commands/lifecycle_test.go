@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -84,8 +85,13 @@ func TestRentStatusCancel(t *testing.T) {
 	}
 }
 
-// Crash after each checkpoint, then resume in a fresh worker: exactly one order.
+// kill -9 after each checkpoint, then restart: the dead run's lease lapses
+// within DefaultLease (nothing renews it), the restarted process's first
+// sweep resumes the job, and there is exactly one order.
 func TestRentResumesAfterCrash(t *testing.T) {
+	if commands.DefaultLease+commands.DefaultSweepInterval > 10*time.Second {
+		t.Fatalf("lease %s + sweep %s: a crashed job would not resume within 10 s", commands.DefaultLease, commands.DefaultSweepInterval)
+	}
 	steps := []string{"creating", "sent", "created", "provisioning"}
 	for _, step := range steps {
 		t.Run(step, func(t *testing.T) {
@@ -94,7 +100,6 @@ func TestRentResumesAfterCrash(t *testing.T) {
 			defer crash()
 			first := h.service(func(o *commands.Options) {
 				o.WorkerID = "worker-1"
-				o.Lease = time.Second
 				if step == "sent" {
 					// The process dies while create_order is on the wire.
 					o.Clore = crashAfterCreate{Clore: h.client, crash: crash}
@@ -102,7 +107,7 @@ func TestRentResumesAfterCrash(t *testing.T) {
 				}
 				o.AfterCheckpoint = func(j commands.Job) error {
 					if j.Step == step {
-						return errors.New("simulated crash")
+						return errors.New("simulated kill -9")
 					}
 					return nil
 				}
@@ -115,14 +120,31 @@ func TestRentResumesAfterCrash(t *testing.T) {
 			if err == nil || job.State == commands.JobSucceeded {
 				t.Fatalf("first run = %+v, %v; want a crash", job, err)
 			}
-			// A restarted process: another worker, after the lease expired.
+			killedAt := time.Now()
+			if step != "sent" {
+				// Killed: the lease stays until it lapses, and no longer.
+				if resumable(t, h, killedAt, r.JobID) {
+					t.Fatal("a killed run's lease was free at once; its heartbeat should have held it until it lapsed")
+				}
+			}
+			if !resumable(t, h, killedAt.Add(commands.DefaultLease), r.JobID) {
+				t.Fatalf("the killed run's lease had not lapsed after %s", commands.DefaultLease)
+			}
+			// The restarted process, DefaultLease later: its first sweep resumes the job.
 			second := h.service(func(o *commands.Options) {
 				o.WorkerID = "worker-2"
-				o.Clock = offsetClock{2 * time.Second}
+				o.Clock = offsetClock{commands.DefaultLease}
 			})
-			job, err = second.RunJob(context.Background(), r.JobID)
-			if err != nil || job.State != commands.JobSucceeded {
-				t.Fatalf("resumed job = %+v, %v", job, err)
+			runCtx, stop := context.WithCancel(context.Background())
+			done := make(chan struct{})
+			go func() { defer close(done); second.Run(runCtx) }()
+			defer func() { stop(); <-done }()
+			waitFor(t, 30*time.Second, func() bool {
+				j, _ := second.Job(context.Background(), r.JobID)
+				return commands.Terminal(j.State)
+			})
+			if job, _ := second.Job(context.Background(), r.JobID); job.State != commands.JobSucceeded {
+				t.Fatalf("resumed job = %+v", job)
 			}
 			if orders := h.cloreOrders(t); len(orders) != 1 {
 				t.Fatalf("%d orders at Clore, want exactly 1: %+v", len(orders), orders)
@@ -132,6 +154,16 @@ func TestRentResumesAfterCrash(t *testing.T) {
 			}
 		})
 	}
+}
+
+// resumable reports whether a sweep at now would resume the job.
+func resumable(t *testing.T, h *harness, now time.Time, id string) bool {
+	t.Helper()
+	jobs, err := h.store.ResumableJobs(context.Background(), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return slices.ContainsFunc(jobs, func(j commands.Job) bool { return j.ID == id })
 }
 
 // crashAfterCreate sends create_order, then "dies" before recording it.

@@ -195,6 +195,10 @@ type Store interface {
 	// ClaimJob leases the job to owner until `until` when it is unleased, its
 	// lease expired, or owner already holds it; otherwise ErrLeased.
 	ClaimJob(ctx context.Context, id, owner string, now, until time.Time) (Job, error)
+	// RenewLease moves the end of owner's lease to until while owner still
+	// holds it (an expired lease nobody else took counts); otherwise
+	// ErrLeased (another worker took it, or it was released), or ErrNotFound.
+	RenewLease(ctx context.Context, id, owner string, until time.Time) error
 	// ReleaseJob drops owner's lease.
 	ReleaseJob(ctx context.Context, id, owner string) error
 	// ResumableJobs lists queued or running jobs whose lease is free or expired at now.

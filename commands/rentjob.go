@@ -344,14 +344,20 @@ func (r *run) running(ctx context.Context, p rentParams, cp rentCheckpoint, o Or
 		Buttons: []Button{cancelButton(id)},
 		Private: connectionDetails(live, p),
 	}
-	r.notify(ctx, public)
 	o.State = OrderRunning
 	r.job.State = JobSucceeded
 	result, _ := json.Marshal(map[string]any{"order_id": id, "server_id": o.ServerID, "gpu": o.GPUModel,
 		"gpu_count": o.GPUCount, "usd_per_hour": o.USDPerHour, "expires_at": o.ExpiresAt.UTC().Format(time.RFC3339)})
 	r.job.Result = result
-	return r.checkpoint(ctx, stepProvisioning, cp, &o,
-		r.event("order.running", &o, nil), r.event("job.completed", &o, map[string]any{"state": JobSucceeded}))
+	// Stored first, under this run's lease: only the one run whose success
+	// was stored sends the connection details, so they are never sent twice
+	// (a run that lost its lease fails here and sends nothing).
+	if err := r.checkpoint(ctx, stepProvisioning, cp, &o,
+		r.event("order.running", &o, nil), r.event("job.completed", &o, map[string]any{"state": JobSucceeded})); err != nil {
+		return err
+	}
+	r.notify(context.WithoutCancel(ctx), public)
+	return nil
 }
 
 // connectionDetails are for the requester's eyes only.

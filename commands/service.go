@@ -23,6 +23,14 @@ type Clore interface {
 	CancelOrder(ctx context.Context, orderID int64, issue string) error
 }
 
+// Default job lease and sweep: a crashed process's job is free DefaultLease
+// after its last heartbeat and found by the next sweep, so it resumes within
+// DefaultLease + DefaultSweepInterval = 10 s of the next start.
+const (
+	DefaultLease         = 8 * time.Second
+	DefaultSweepInterval = 2 * time.Second
+)
+
 // Options configures a Service. Store and Clore are required.
 type Options struct {
 	Store    Store
@@ -51,12 +59,19 @@ type Options struct {
 	MaxOfferAttempts int
 	// WorkerID names this process's job leases (default random).
 	WorkerID string
-	// Lease is how long a worker holds a job between checkpoints (default 2 min).
+	// Lease is how long a job's lease lasts without renewal (default 8 s): a
+	// heartbeat renews it every Lease/4 while the run is alive, so a crashed
+	// process's jobs are free within Lease and a live run is never taken over.
 	Lease time.Duration
+	// SweepInterval is how often Run looks for jobs whose lease lapsed
+	// (default 2 s): with the default Lease, a crashed process's job resumes
+	// within 10 s of the next start.
+	SweepInterval time.Duration
 	// Workers is the number of jobs Run executes at once (default 4).
 	Workers int
 	// AfterCheckpoint, if set, runs after every checkpoint of a job; an error
-	// stops the job there as a crash would (tests use it).
+	// stops the job there as kill -9 would: the lease is not released (tests
+	// use it).
 	AfterCheckpoint func(j Job) error
 }
 
@@ -102,7 +117,8 @@ func New(o Options) *Service {
 	def(&o.PollInterval, 10*time.Second)
 	def(&o.ProvisionTimeout, 15*time.Minute)
 	def(&o.ReconcileWindow, 30*time.Second)
-	def(&o.Lease, 2*time.Minute)
+	def(&o.Lease, DefaultLease)
+	def(&o.SweepInterval, DefaultSweepInterval)
 	def(&o.ConfirmTTL, 15*time.Minute)
 	if o.DefaultImage == "" {
 		o.DefaultImage = "cloreai/ubuntu22.04-cuda-12.4"

@@ -120,3 +120,40 @@ func TestCreateJobGuardedIsAtomic(t *testing.T) {
 		t.Fatalf("duplicate = %+v, %v, %v", stored, ok, err)
 	}
 }
+
+// RenewLease extends only the owner's own lease, expired or not; it never
+// takes a lease another worker holds or that was released.
+func TestRenewLease(t *testing.T) {
+	s, clock := newStore(t)
+	ctx := context.Background()
+	j, _, err := s.CreateJob(ctx, commands.Job{Kind: commands.JobRent, IdempotencyKey: "k", State: commands.JobQueued})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := clock.Now()
+	if _, err := s.ClaimJob(ctx, j.ID, "a", now, now.Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RenewLease(ctx, j.ID, "a", now.Add(time.Minute)); err != nil {
+		t.Fatalf("owner renewing = %v", err)
+	}
+	if err := s.RenewLease(ctx, j.ID, "b", now.Add(time.Minute)); !errors.Is(err, ErrLeased) {
+		t.Fatalf("another renewing = %v, want ErrLeased", err)
+	}
+	later := now.Add(time.Hour) // a's lease lapsed; b takes the job
+	if _, err := s.ClaimJob(ctx, j.ID, "b", later, later.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RenewLease(ctx, j.ID, "a", later.Add(time.Minute)); !errors.Is(err, ErrLeased) {
+		t.Fatalf("renewing a lease taken over = %v, want ErrLeased", err)
+	}
+	if err := s.ReleaseJob(ctx, j.ID, "b"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RenewLease(ctx, j.ID, "a", later.Add(time.Minute)); !errors.Is(err, ErrLeased) {
+		t.Fatalf("renewing a released lease = %v, want ErrLeased", err)
+	}
+	if err := s.RenewLease(ctx, "nope", "a", later); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("renewing a missing job = %v, want ErrNotFound", err)
+	}
+}

@@ -196,6 +196,37 @@ func missingOrLeased(ctx context.Context, tx *sql.Tx, id string) error {
 	return ErrLeased
 }
 
+// RenewLease moves the end of owner's lease on the job with id id to until,
+// while owner still holds it: an expired lease that nobody else claimed
+// counts, one another worker claimed or that was released does not
+// ([ErrLeased]); [ErrNotFound] when there is no such job. Unlike
+// [Store.ClaimJob] it never takes a lease, so a run that lost its lease
+// cannot get it back after another worker finished the job.
+func (s *Store) RenewLease(ctx context.Context, id, owner string, until time.Time) error {
+	if owner == "" {
+		return fmt.Errorf("storage: renew lease of job %s: owner is required", id)
+	}
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("storage: renew lease of job %s: %w", id, err)
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, `UPDATE jobs SET lease_until = ? WHERE id = ? AND lease_owner = ?`,
+		formatTime(until), id, owner)
+	if err != nil {
+		return fmt.Errorf("storage: renew lease of job %s: %w", id, err)
+	}
+	if err := wantOneRow(res); errors.Is(err, ErrNotFound) {
+		return fmt.Errorf("storage: renew lease of job %s: %w", id, missingOrLeased(ctx, tx, id))
+	} else if err != nil {
+		return fmt.Errorf("storage: renew lease of job %s: %w", id, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("storage: renew lease of job %s: %w", id, err)
+	}
+	return nil
+}
+
 // ReleaseJob drops owner's lease on the job with id id so that another
 // worker may claim it at once. It does nothing when owner does not hold the
 // lease (it expired and was taken, or was released already), and returns
