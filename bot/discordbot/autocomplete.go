@@ -28,7 +28,7 @@ func (b *Bot) onAutocomplete(ctx context.Context, i *discordgo.Interaction, resp
 		case optGPU:
 			choices = b.gpuChoices(actx, typed)
 		case optOrder:
-			choices = b.orderChoices(actx, b.baseRequest(i), typed)
+			choices = b.orderChoices(actx, b.commandRequest(i, ""), typed)
 		}
 	}
 	if choices == nil {

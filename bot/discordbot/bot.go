@@ -14,6 +14,7 @@ import (
 
 	"github.com/bwmarrin/discordgo"
 
+	"github.com/clorebot/clorebot/bot/chat"
 	"github.com/clorebot/clorebot/commands"
 )
 
@@ -61,6 +62,9 @@ type Options struct {
 	// Backoff is the first wait before a new session after a failed one
 	// (default 1 s, doubling to 2 min).
 	Backoff time.Duration
+	// ProgressGap spaces two edits of a job's message (default 1 s); faster
+	// progress is coalesced, the latest wins.
+	ProgressGap time.Duration
 	// Compress asks the gateway for zlib-compressed payloads (discordgo's
 	// default); tests turn it off to read frames.
 	Compress bool
@@ -76,10 +80,12 @@ type Bot struct {
 	rest *discordgo.Session // REST only: interaction responses, messages, registration
 	base *url.URL
 
-	mu    sync.Mutex
-	conn  *conn // current gateway session
-	seen  *seenSet
-	flows *flows
+	mu     sync.Mutex
+	conn   *conn // current gateway session
+	seen   *seenSet
+	flows  *flows
+	follow *chat.Follower // each job's message
+	limit  rateLimit      // the sink's 429 wait
 
 	// wg counts interaction work still running after its first answer.
 	wg sync.WaitGroup
@@ -118,6 +124,8 @@ func New(o Options) (*Bot, error) {
 	def(&o.WatchdogTick, o.ReadyTimeout/6)
 	def(&o.Backoff, time.Second)
 	b := &Bot{o: o, svc: o.Service, log: o.Logger, base: base, seen: newSeenSet(20 * time.Minute), flows: newFlows()}
+	b.follow = chat.NewFollower(chat.FollowerOptions{Messenger: &messenger{b: b, moved: map[string]string{}},
+		MinGap: o.ProgressGap, Logger: o.Logger})
 	if b.rest, err = b.newSession(nil); err != nil {
 		return nil, err
 	}

@@ -338,7 +338,7 @@ func TestProgressMovesToChannelBeforeTokenExpires(t *testing.T) {
 		}
 		sent++
 	}
-	limited = sent - len(h.fake.Messages("C1"))
+	limited = sent - (len(h.fake.Messages("C1")) - countTokenMessages(h.fake.Messages("C1")))
 	if limited < 1 {
 		t.Errorf("the 429 was not met (%d calls)", sent)
 	}
@@ -346,4 +346,52 @@ func TestProgressMovesToChannelBeforeTokenExpires(t *testing.T) {
 
 func discordReq(w fd.Who) commands.Request {
 	return commands.Request{Platform: "discord", User: "discord:" + w.UserID}
+}
+
+// Lifecycle events of an order rented from Discord go to its channel with
+// the bot token, through a 429.
+func TestLifecycleEventsToChannel(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	h.fake.RateLimit("/api/v9/channels/C1/messages", 1, 0.05)
+	id, tok := h.next()
+	h.send(h.fake.Slash(id, tok, alice, "clore", fd.Sub("rent", fd.Str("gpu", h.cheapModel()))))
+	var orderID string
+	h.fake.WaitFor(t, 20*time.Second, "order.running in the channel", func() bool {
+		for _, m := range h.fake.Messages("C1") {
+			if m.Token == "" && strings.Contains(text(m.Body), "is running") {
+				orderID = strings.TrimPrefix(strings.Fields(strings.SplitN(text(m.Body), "Order #", 2)[1])[0], "#")
+				return true
+			}
+		}
+		return false
+	})
+	// Cancelled by command: the channel hears of it too.
+	id, tok = h.next()
+	h.send(h.fake.Slash(id, tok, alice, "clore", fd.Sub("cancel", fd.Str("order_id", orderID))))
+	h.fake.WaitFor(t, 20*time.Second, "order.cancelled in the channel", func() bool {
+		for _, m := range h.fake.Messages("C1") {
+			if m.Token == "" && strings.Contains(text(m.Body), "was cancelled") {
+				return true
+			}
+		}
+		return false
+	})
+	for _, c := range h.fake.Calls("/api/v9/channels/") {
+		if c.Auth != "Bot "+h.token {
+			t.Errorf("channel call without the bot token: %s %s", c.Method, c.Path)
+		}
+	}
+	if calls, msgs := len(h.fake.Calls("/api/v9/channels/C1/messages")), len(h.fake.Messages("C1")); calls <= msgs-countTokenMessages(h.fake.Messages("C1")) {
+		t.Errorf("the 429 was not met: %d calls for %d channel messages", calls, msgs)
+	}
+}
+
+func countTokenMessages(ms []fd.Message) int {
+	n := 0
+	for _, m := range ms {
+		if m.Token != "" {
+			n++
+		}
+	}
+	return n
 }

@@ -43,6 +43,9 @@ type conn struct {
 // watchdog finds stuck. With no bot token it only waits (HTTP interactions
 // need no gateway).
 func (b *Bot) Run(ctx context.Context) error {
+	followed := make(chan error, 1)
+	go func() { followed <- b.follow.Run(ctx) }()
+	defer func() { <-followed }()
 	if b.o.Token == "" {
 		<-ctx.Done()
 		return nil

@@ -132,6 +132,8 @@ func newHarness(t *testing.T, ho harnessOpts) *harness {
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = h.svc.Run(ctx) })
 	wg.Go(func() { _ = h.bot.Run(ctx) })
+	outbox := commands.NewOutbox(commands.OutboxOptions{Store: st, Sinks: []commands.Sink{h.bot}})
+	wg.Go(func() { _ = outbox.Run(ctx, 20*time.Millisecond) })
 	go func() { wg.Wait(); close(h.done) }()
 	t.Cleanup(func() {
 		cancel()

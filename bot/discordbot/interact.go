@@ -11,6 +11,7 @@ import (
 
 	"github.com/bwmarrin/discordgo"
 
+	"github.com/clorebot/clorebot/bot/chat"
 	"github.com/clorebot/clorebot/commands"
 )
 
@@ -46,12 +47,6 @@ func (b *Bot) report(ctx context.Context, i *discordgo.Interaction, op string, e
 		slog.String("interaction_id", i.ID), slog.Any("error", b.redact(err, i.Token)))
 }
 
-// isJob reports whether a command's text starts a job: those are deferred at
-// once (type 5) and their response is edited as the job moves on.
-func isJob(text string) bool {
-	return strings.HasPrefix(text, "rent ") || strings.HasPrefix(text, "cancel ")
-}
-
 func (b *Bot) onCommand(ctx context.Context, i *discordgo.Interaction, respond responder) {
 	text, err := commandText(i.ApplicationCommandData())
 	if err != nil {
@@ -63,104 +58,113 @@ func (b *Bot) onCommand(ctx context.Context, i *discordgo.Interaction, respond r
 		b.respondNow(ctx, i, respond, r, false)
 		return
 	}
-	req := b.baseRequest(i)
-	req.Text = text
-	if !isJob(text) {
-		b.answerWithin(ctx, i, respond, req, false)
-		return
-	}
+	b.answer(ctx, i, respond, b.commandRequest(i, text), false)
+}
+
+// answer runs a request and answers the interaction: with the reply itself
+// when it comes within the ack budget (chat.Respond), else with a deferral
+// (type 5; type 6 when update, to act on the clicked message) that the
+// reply then fills in. Commands that become jobs are deferred at once and
+// publicly: their message is the job's, updated as it moves on.
+func (b *Bot) answer(ctx context.Context, i *discordgo.Interaction, respond responder, req commands.Request, update bool) {
+	// The flow exists before the command runs: a job it starts may report
+	// progress before this answer is sent, and that progress must wait.
 	f := b.flows.start(i.Token, b.now())
-	err = respond(ctx, &discordgo.InteractionResponse{Type: discordgo.InteractionResponseDeferredChannelMessageWithSource,
-		Data: &discordgo.InteractionResponseData{}})
-	f.acknowledged(false, err)
-	b.report(ctx, i, "defer", err)
 	hctx, cancel := context.WithTimeout(ctx, handleTimeout)
 	defer cancel()
-	b.finish(ctx, i, f, b.svc.Handle(hctx, req))
+	ans := chat.Respond(hctx, b.svc, req, b.o.AckBudget)
+	if ans.Now != nil {
+		b.respondNow(ctx, i, respond, *ans.Now, update)
+		return
+	}
+	resp, ephemeral := deferral(i, req, update)
+	err := respond(ctx, resp)
+	f.acknowledged(ephemeral, err)
+	b.report(ctx, i, "defer", err)
+	r := <-ans.Later
+	if err == nil {
+		b.finish(ctx, i, f, req.ReplyTarget, r)
+	}
+}
+
+// deferral is the deferred answer of a request, and whether the response it
+// creates is ephemeral: a click that acts on its message defers an update of
+// it; commands that become jobs, and clicks, defer a public message (a
+// refusal is moved to an ephemeral one later); anything else an ephemeral one.
+func deferral(i *discordgo.Interaction, req commands.Request, update bool) (*discordgo.InteractionResponse, bool) {
+	if update {
+		return &discordgo.InteractionResponse{Type: discordgo.InteractionResponseDeferredMessageUpdate},
+			i.Message != nil && i.Message.Flags&discordgo.MessageFlagsEphemeral != 0
+	}
+	if req.Action != nil || chat.BecomesJob(req.Text) {
+		return &discordgo.InteractionResponse{Type: discordgo.InteractionResponseDeferredChannelMessageWithSource,
+			Data: &discordgo.InteractionResponseData{}}, false
+	}
+	return &discordgo.InteractionResponse{Type: discordgo.InteractionResponseDeferredChannelMessageWithSource,
+		Data: &discordgo.InteractionResponseData{Flags: discordgo.MessageFlagsEphemeral}}, true
 }
 
 // respondNow answers with a rendered reply at once (type 4, or 7 to update
 // the clicked message), then sends its private part.
 func (b *Bot) respondNow(ctx context.Context, i *discordgo.Interaction, respond responder, r commands.Reply, update bool) {
 	f := b.flows.start(i.Token, b.now())
-	m := renderReply(r.Public())
+	pub, private := chat.Split(r)
+	m := renderReply(pub)
 	typ := discordgo.InteractionResponseChannelMessageWithSource
-	if update {
-		typ = discordgo.InteractionResponseUpdateMessage
-	}
 	data := m.responseData()
 	if update {
+		typ = discordgo.InteractionResponseUpdateMessage
 		data.Flags = 0 // an update keeps the message's own flags
 	}
 	err := respond(ctx, &discordgo.InteractionResponse{Type: typ, Data: data})
 	f.acknowledged(m.Ephemeral, err)
 	b.report(ctx, i, "respond", err)
 	if err == nil {
-		b.sendPrivate(ctx, i, r)
+		b.sendPrivate(ctx, i, private)
 	}
 }
 
-// answerWithin runs a request and answers with its reply when it comes
-// within the ack budget; otherwise it defers (ephemeral, since instant
-// replies mostly are) and edits the response when the reply comes.
-func (b *Bot) answerWithin(ctx context.Context, i *discordgo.Interaction, respond responder, req commands.Request, update bool) {
-	// The flow exists before the command runs: a job it starts may report
-	// progress before this answer is sent, and that progress must wait.
-	f := b.flows.start(i.Token, b.now())
-	hctx, cancel := context.WithTimeout(ctx, handleTimeout)
-	defer cancel()
-	done := make(chan commands.Reply, 1)
-	go func() { done <- b.svc.Handle(hctx, req) }()
-	budget := time.NewTimer(b.o.AckBudget)
-	defer budget.Stop()
-	select {
-	case r := <-done:
-		b.respondNow(ctx, i, respond, r, update)
-		return
-	case <-budget.C:
-	}
-	resp := &discordgo.InteractionResponse{Type: discordgo.InteractionResponseDeferredChannelMessageWithSource,
-		Data: &discordgo.InteractionResponseData{Flags: discordgo.MessageFlagsEphemeral}}
-	ephemeral := true
-	if update {
-		resp = &discordgo.InteractionResponse{Type: discordgo.InteractionResponseDeferredMessageUpdate}
-		ephemeral = i.Message != nil && i.Message.Flags&discordgo.MessageFlagsEphemeral != 0
-	}
-	err := respond(ctx, resp)
-	f.acknowledged(ephemeral, err)
-	b.report(ctx, i, "defer", err)
-	b.finish(ctx, i, f, <-done)
-}
-
-// finish puts a reply into a deferred response: an edit, unless a job's
-// progress already replaced it, or the reply is for the requester alone
-// while the deferred response is public (then the public response is
-// deleted and the reply sent ephemerally).
-func (b *Bot) finish(ctx context.Context, i *discordgo.Interaction, f *flow, r commands.Reply) {
-	m := renderReply(r.Public())
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.progressed || f.err != nil {
-		b.sendPrivate(ctx, i, r)
-		return
-	}
-	if m.Ephemeral && !f.ephemeral {
+// finish puts a reply into a deferred response. A job's first progress
+// becomes the job's message through the follower (unless the job's progress
+// got there first, or the job has a message elsewhere: then this response
+// shows the reply as it is). A reply for the requester alone replaces a
+// public deferral with an ephemeral follow-up.
+func (b *Bot) finish(ctx context.Context, i *discordgo.Interaction, f *flow, dest string, r commands.Reply) {
+	pub, private := chat.Split(r)
+	m := renderReply(pub)
+	switch {
+	case chat.Progress(r):
+		_, err := b.follow.Start(ctx, r.JobID, dest, "", pub)
+		if errors.Is(err, chat.ErrNoMessage) && !b.isOriginal(dest, i.Token) {
+			_, err = b.rest.InteractionResponseEdit(i, m.webhookEdit(), discordgo.WithContext(ctx))
+		} else if errors.Is(err, chat.ErrNoMessage) {
+			err = nil
+		}
+		b.report(ctx, i, "job message", err)
+	case chat.ForRequester(r) && !f.ephemeral:
 		b.report(ctx, i, "delete original", b.rest.InteractionResponseDelete(i, discordgo.WithContext(ctx)))
 		_, err := b.rest.FollowupMessageCreate(i, true, m.webhookParams(), discordgo.WithContext(ctx))
 		b.report(ctx, i, "ephemeral follow-up", err)
-	} else {
+	default:
 		_, err := b.rest.InteractionResponseEdit(i, m.webhookEdit(), discordgo.WithContext(ctx))
 		b.report(ctx, i, "edit original", err)
 	}
-	b.sendPrivate(ctx, i, r)
+	b.sendPrivate(ctx, i, private)
+}
+
+// isOriginal reports whether dest is the reply target of this very
+// interaction (its token).
+func (b *Bot) isOriginal(dest, token string) bool {
+	tg, ok := decodeTarget(dest)
+	return ok && tg.Token == token
 }
 
 // sendPrivate sends a reply's private part to the requester alone.
-func (b *Bot) sendPrivate(ctx context.Context, i *discordgo.Interaction, r commands.Reply) {
-	if r.Private == nil {
+func (b *Bot) sendPrivate(ctx context.Context, i *discordgo.Interaction, p *commands.PrivatePart) {
+	if p == nil {
 		return
 	}
-	_, err := b.rest.FollowupMessageCreate(i, true, renderPrivate(r.Private).webhookParams(), discordgo.WithContext(ctx))
+	_, err := b.rest.FollowupMessageCreate(i, true, renderPrivate(p).webhookParams(), discordgo.WithContext(ctx))
 	b.report(ctx, i, "private follow-up", err)
 }
 
@@ -168,7 +172,10 @@ func (b *Bot) sendPrivate(ctx context.Context, i *discordgo.Interaction, r comma
 // before the cancel question, by the command layer for everything else.
 func (b *Bot) onClick(ctx context.Context, i *discordgo.Interaction, respond responder) {
 	a := parseCustomID(i.MessageComponentData().CustomID)
-	req := b.baseRequest(i)
+	msg := ""
+	if i.Message != nil {
+		msg = i.Message.ChannelID + "/" + i.Message.ID
+	}
 	kind, arg, _ := strings.Cut(a.ID, ":")
 	switch kind + ":" {
 	case "cancel:":
@@ -178,7 +185,7 @@ func (b *Bot) onClick(ctx context.Context, i *discordgo.Interaction, respond res
 		}
 		cctx, cancel := context.WithTimeout(ctx, b.o.AckBudget)
 		defer cancel()
-		if r := b.svc.CheckCancel(cctx, req, id); r != nil {
+		if r := b.svc.CheckCancel(cctx, b.clickRequest(i, a, msg), id); r != nil {
 			b.respondNow(ctx, i, respond, *r, false)
 			return
 		}
@@ -193,26 +200,21 @@ func (b *Bot) onClick(ctx context.Context, i *discordgo.Interaction, respond res
 			Visibility: commands.Ephemeral, Done: true}, true)
 		return
 	case cancelYes:
-		req.Action = &commands.Action{ID: "cancel:" + arg}
-		b.answerWithin(ctx, i, respond, req, true)
+		b.answer(ctx, i, respond, b.clickRequest(i, commands.Action{ID: "cancel:" + arg}, msg), true)
 		return
 	}
-	req.Action = &a
-	b.answerWithin(ctx, i, respond, req, false)
+	b.answer(ctx, i, respond, b.clickRequest(i, a, msg), false)
 }
 
-// flow is the state of one interaction's response, shared by the
-// interaction's handler and the notifier that carries its job's progress:
-// progress waits for the first answer and then wins over the handler's
-// (older) reply.
+// flow is the state of one interaction's first answer: a job's progress
+// waits for it before editing the response.
 type flow struct {
-	mu         sync.Mutex
-	ack        chan struct{}
-	ackOnce    sync.Once
-	ephemeral  bool
-	err        error // the first answer failed
-	progressed bool
-	created    time.Time
+	mu        sync.Mutex
+	ack       chan struct{}
+	ackOnce   sync.Once
+	ephemeral bool
+	err       error // the first answer failed
+	created   time.Time
 }
 
 // acknowledged records the first answer.
@@ -223,6 +225,24 @@ func (f *flow) acknowledged(ephemeral bool, err error) {
 		f.mu.Unlock()
 		close(f.ack)
 	})
+}
+
+// wait waits (a bounded time) for the first answer of the interaction whose
+// token it is, when this process is answering it.
+func (fs *flows) wait(ctx context.Context, token string) error {
+	f := fs.get(token)
+	if f == nil {
+		return nil
+	}
+	t := time.NewTimer(ackWait)
+	defer t.Stop()
+	select {
+	case <-f.ack:
+	case <-t.C:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return nil
 }
 
 // flows holds the flows of recent interactions by token.

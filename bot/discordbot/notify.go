@@ -6,26 +6,29 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/bwmarrin/discordgo"
 
+	"github.com/clorebot/clorebot/bot/chat"
 	"github.com/clorebot/clorebot/commands"
 )
 
-// refPrefix marks a job's reply that moved to a channel message sent with
+// refPrefix marks a job's message that moved to a channel message sent with
 // the bot token: "msg:<channel id>:<message id>".
 const refPrefix = "msg:"
 
 // ackWait bounds how long progress waits for the interaction's first answer.
 const ackWait = 5 * time.Second
 
-// Notify implements commands.Notifier for jobs started from Discord: it
-// edits the interaction's response while the interaction token is fresh,
-// then moves progress to a channel message sent with the bot token (edited
-// in place from then on). The private part goes to the requester alone: an
-// ephemeral follow-up while the token lasts, else a direct message. Other
-// platforms' targets are left to their notifiers.
+// Notify implements commands.Notifier for jobs started from Discord. The
+// job's public progress is one message, followed by chat.Follower (edits
+// coalesced, the latest wins): the interaction's response while its token
+// is fresh, then a channel message sent with the bot token. The private
+// part goes to the requester alone: an ephemeral follow-up while the token
+// lasts, else a direct message. Other platforms' targets are left to their
+// notifiers.
 func (b *Bot) Notify(ctx context.Context, t commands.Target, r commands.Reply) (string, error) {
 	if t.Platform != commands.PlatformDiscord {
 		return "", nil
@@ -34,35 +37,67 @@ func (b *Bot) Notify(ctx context.Context, t commands.Target, r commands.Reply) (
 	if !ok {
 		return "", fmt.Errorf("discordbot: job %s: unreadable reply target", r.JobID)
 	}
-	if f := b.flows.get(tg.Token); f != nil {
-		select {
-		case <-f.ack:
-		case <-time.After(ackWait):
-		case <-ctx.Done():
-			return "", ctx.Err()
-		}
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		f.progressed = true
+	var errs []error
+	pub, private := chat.Split(r)
+	if private != nil {
+		errs = append(errs, b.notifyPrivate(ctx, t, tg, r.JobID, private))
 	}
-	public := renderReply(r.Public())
-	public.Ephemeral = false
-	fresh := b.now().Sub(tg.Created) < b.o.TokenLifetime
-	ref := t.Ref
-	if ref == "" && fresh {
-		err := b.editOriginal(ctx, tg, public)
-		if err == nil {
-			return "", b.notifyPrivate(ctx, t, tg, r, true)
-		}
-		if !tokenGone(err) {
-			return "", fmt.Errorf("discordbot: job %s: edit response: %w", r.JobID, b.redact(err, tg.Token))
+	if _, err := b.follow.Show(ctx, r.JobID, t.ReplyTarget, "", pub); err != nil {
+		errs = append(errs, b.redact(err, tg.Token))
+	}
+	// The job's message is found again from its reply target; no reference
+	// (which would carry the token) is stored.
+	return "", errors.Join(errs...)
+}
+
+// messenger shows a job's message on Discord for chat.Follower. A message
+// reference is the job's reply target: the interaction's response, moved to
+// a channel message when the token is about to expire or gone.
+type messenger struct {
+	b *Bot
+
+	mu    sync.Mutex
+	moved map[string]string // interaction token -> "msg:<channel>:<id>"
+}
+
+// Post implements chat.Messenger: the job's first message is the response
+// the interaction deferred.
+func (m *messenger) Post(ctx context.Context, dest string, r commands.Reply) (string, error) {
+	return dest, m.Edit(ctx, dest, r)
+}
+
+// Edit implements chat.Messenger.
+func (m *messenger) Edit(ctx context.Context, ref string, r commands.Reply) error {
+	tg, ok := decodeTarget(ref)
+	if !ok {
+		return errors.New("discordbot: unreadable message reference")
+	}
+	b := m.b
+	if err := b.flows.wait(ctx, tg.Token); err != nil {
+		return err
+	}
+	msg := renderReply(r)
+	msg.Ephemeral = false
+	m.mu.Lock()
+	moved := m.moved[tg.Token]
+	m.mu.Unlock()
+	if moved == "" && b.now().Sub(tg.Created) < b.o.TokenLifetime {
+		err := b.editOriginal(ctx, tg, msg)
+		if err == nil || !tokenGone(err) {
+			return b.redact(err, tg.Token)
 		}
 	}
-	ref, err := b.channelMessage(ctx, tg.Channel, ref, public)
+	ref, err := b.channelMessage(ctx, tg.Channel, moved, msg)
 	if err != nil {
-		return "", fmt.Errorf("discordbot: job %s: channel message: %w", r.JobID, b.redact(err, tg.Token))
+		return fmt.Errorf("discordbot: channel message: %w", b.redact(err, tg.Token))
 	}
-	return ref, b.notifyPrivate(ctx, t, tg, r, fresh)
+	m.mu.Lock()
+	if len(m.moved) > 4096 {
+		clear(m.moved)
+	}
+	m.moved[tg.Token] = ref
+	m.mu.Unlock()
+	return nil
 }
 
 // editOriginal edits the interaction's original response with its token.
@@ -75,6 +110,9 @@ func (b *Bot) editOriginal(ctx context.Context, tg target, m message) error {
 // channelMessage edits the message ref names or, when there is none (or it
 // is gone), posts a new one to the channel; it returns the message's ref.
 func (b *Bot) channelMessage(ctx context.Context, channel, ref string, m message) (string, error) {
+	if b.o.Token == "" {
+		return "", errors.New("discordbot: no bot token to post to the channel with")
+	}
 	if id, ok := strings.CutPrefix(ref, refPrefix+channel+":"); ok {
 		_, err := b.rest.ChannelMessageEditComplex(m.messageEdit(channel, id), discordgo.WithContext(ctx))
 		if err == nil || !notFound(err) {
@@ -90,31 +128,31 @@ func (b *Bot) channelMessage(ctx context.Context, channel, ref string, m message
 
 // notifyPrivate sends a reply's private part to the requester alone: an
 // ephemeral follow-up while the interaction token lasts, else a DM.
-func (b *Bot) notifyPrivate(ctx context.Context, t commands.Target, tg target, r commands.Reply, fresh bool) error {
-	if r.Private == nil {
-		return nil
-	}
-	m := renderPrivate(r.Private)
-	if fresh {
+func (b *Bot) notifyPrivate(ctx context.Context, t commands.Target, tg target, jobID string, p *commands.PrivatePart) error {
+	m := renderPrivate(p)
+	if b.now().Sub(tg.Created) < b.o.TokenLifetime {
+		if err := b.flows.wait(ctx, tg.Token); err != nil {
+			return err
+		}
 		i := &discordgo.Interaction{AppID: b.o.AppID, Token: tg.Token}
 		_, err := b.rest.FollowupMessageCreate(i, true, m.webhookParams(), discordgo.WithContext(ctx))
 		if err == nil {
 			return nil
 		}
 		if !tokenGone(err) {
-			return fmt.Errorf("discordbot: job %s: private follow-up: %w", r.JobID, b.redact(err, tg.Token))
+			return fmt.Errorf("discordbot: job %s: private follow-up: %w", jobID, b.redact(err, tg.Token))
 		}
 	}
 	user, ok := strings.CutPrefix(t.User, userPrefix)
-	if !ok || user == "" {
-		return fmt.Errorf("discordbot: job %s: no Discord user to send connection details to", r.JobID)
+	if !ok || user == "" || b.o.Token == "" {
+		return fmt.Errorf("discordbot: job %s: no way left to send connection details to %s", jobID, t.User)
 	}
 	dm, err := b.rest.UserChannelCreate(user, discordgo.WithContext(ctx))
 	if err != nil {
-		return fmt.Errorf("discordbot: job %s: open DM: %w", r.JobID, b.redact(err))
+		return fmt.Errorf("discordbot: job %s: open DM: %w", jobID, b.redact(err))
 	}
 	if _, err := b.rest.ChannelMessageSendComplex(dm.ID, m.messageSend(), discordgo.WithContext(ctx)); err != nil {
-		return fmt.Errorf("discordbot: job %s: DM: %w", r.JobID, b.redact(err))
+		return fmt.Errorf("discordbot: job %s: DM: %w", jobID, b.redact(err))
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/bwmarrin/discordgo"
 
+	"github.com/clorebot/clorebot/bot/chat"
 	"github.com/clorebot/clorebot/commands"
 )
 
@@ -32,16 +33,29 @@ func invoker(i *discordgo.Interaction) (id, name string, roles []string) {
 	return id, name, roles
 }
 
-// baseRequest is the request every interaction makes: who, where, and the
-// interaction id as idempotency key (one interaction, at most one job).
-func (b *Bot) baseRequest(i *discordgo.Interaction) commands.Request {
+// origin is where an interaction came from, with its reply target: the
+// interaction's token (for 15 minutes) and its channel.
+func (b *Bot) origin(i *discordgo.Interaction) (chat.Origin, []string) {
 	id, name, roles := invoker(i)
-	return commands.Request{
-		Platform: commands.PlatformDiscord, User: userPrefix + id, UserName: name, Roles: roles,
-		Channel:        channelRef(i),
-		ReplyTarget:    encodeTarget(target{Channel: i.ChannelID, Token: i.Token, Created: b.now()}),
-		IdempotencyKey: userPrefix + "interaction:" + i.ID,
-	}
+	return chat.Origin{Platform: commands.PlatformDiscord, UserID: id, UserName: name, Channel: channelRef(i),
+		ReplyTarget: encodeTarget(target{Channel: i.ChannelID, Token: i.Token, Created: b.now()})}, roles
+}
+
+// commandRequest is the request of /clore: its idempotency key is the
+// interaction id (one interaction, at most one job), its roles the member's.
+func (b *Bot) commandRequest(i *discordgo.Interaction, text string) commands.Request {
+	o, roles := b.origin(i)
+	req := chat.CommandRequest(o, text, i.ID)
+	req.Roles = roles
+	return req
+}
+
+// clickRequest is the request of a button click on message messageID.
+func (b *Bot) clickRequest(i *discordgo.Interaction, a commands.Action, messageID string) commands.Request {
+	o, roles := b.origin(i)
+	req := chat.ClickRequest(o, a.ID, a.Value, messageID)
+	req.Roles = roles
+	return req
 }
 
 // channelRef names the channel for the audit log.

@@ -110,6 +110,9 @@ func (a *App) Open(ctx context.Context) error {
 	if a.discord, err = a.newDiscord(); err != nil {
 		return err
 	}
+	if a.discord != nil {
+		sinks = append(sinks, a.discord)
+	}
 	a.outbox = commands.NewOutbox(commands.OutboxOptions{Store: a.store, Sinks: sinks, Logger: a.log})
 	checks := a.discordChecks([]webhook.Check{{Name: "storage", Probe: a.store.Ping}})
 	a.mountSlack(&checks)
