@@ -92,10 +92,15 @@ func (f *Follower) entry(jobID, known string) *followed {
 		f.jobs[jobID] = e
 	}
 	e.usedAt = now
+	return e
+}
+
+// know takes a reference stored with the job when none is known yet;
+// called with e.mu held (ref is written under e.mu only).
+func (e *followed) know(known string) {
 	if e.ref == "" && known != "" {
 		e.ref = known
 	}
-	return e
 }
 
 // Start posts r as the job's message unless the job has one (then it
@@ -106,6 +111,7 @@ func (f *Follower) Start(ctx context.Context, jobID, dest, known string, r comma
 	e := f.entry(jobID, known)
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	e.know(known)
 	if e.ref != "" {
 		return e.ref, ErrNoMessage
 	}
@@ -135,6 +141,7 @@ func (f *Follower) Show(ctx context.Context, jobID, dest, known string, r comman
 	e := f.entry(jobID, known)
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	e.know(known)
 	if e.ref == "" {
 		return f.post(ctx, e, dest, r)
 	}
