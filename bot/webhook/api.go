@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -39,7 +40,9 @@ type APIOptions struct {
 	Service CommandService
 	// Keys are the inbound identities; a request signed by none gets 401.
 	Keys []Key
-	// LegacySignatures accepts the compatibility scheme (X-Webhook-Signature).
+	// LegacySignatures accepts the compatibility scheme (X-Webhook-Signature)
+	// on the seed's POST routes (create-order, cancel-order, price-alert,
+	// status, command); never on GETs or confirm.
 	LegacySignatures bool
 	// PublicMarketplace serves GET /webhook/marketplace without a signature.
 	PublicMarketplace bool
@@ -60,10 +63,11 @@ type APIOptions struct {
 	// Now is the clock (default time.Now).
 	Now    func() time.Time
 	Logger *slog.Logger
-	// TrustProxyHeaders takes the caller's address from X-Forwarded-For
-	// (the right-most entry) instead of the TCP peer: set it only behind a
-	// proxy that appends that header.
-	TrustProxyHeaders bool
+	// TrustedProxies are the networks of the proxies in front of clorebot
+	// (http.trusted_proxies): a request from one of them is attributed to
+	// the client its X-Forwarded-For names (see remoteAddress). Empty: the
+	// TCP peer is the client.
+	TrustedProxies []netip.Prefix
 }
 
 // ReplyStore queues one delivery of an answer to a callback_url, as an
@@ -128,6 +132,9 @@ type route struct {
 	pattern string
 	name    string // DecodeBody's route for POST bodies; "" for GET routes
 	public  bool   // served unsigned when APIOptions.PublicMarketplace
+	// legacy accepts the compatibility scheme here (when it is on): the
+	// seed's POST routes only.
+	legacy bool
 	// emptyBodyOK lets a POST without a body omit its Content-Type.
 	emptyBodyOK bool
 	serve       func(ctx context.Context, c *call) answer
@@ -137,13 +144,13 @@ type route struct {
 // the Server's JSON 404 and 405.
 func (a *API) Mount(s *Server) {
 	for _, name := range []string{RouteCreateOrder, RouteCancelOrder, RoutePriceAlert, RouteStatus, RouteCommand} {
-		rt := route{pattern: "POST /webhook/" + name, name: name}
+		rt := route{pattern: "POST /webhook/" + name, name: name, legacy: true}
 		rt.serve = func(ctx context.Context, c *call) answer { return a.serveCommand(ctx, rt, c) }
 		s.Handle(rt.pattern, a.handler(rt))
 	}
 	s.Handle("GET /webhook/jobs/{id}", a.handler(route{pattern: "GET /webhook/jobs/{id}", serve: a.serveJob}))
 	confirm := route{pattern: "POST /webhook/jobs/{id}/confirm", name: RouteConfirm, emptyBodyOK: true}
-	confirm.serve = func(ctx context.Context, c *call) answer { return a.serveCommand(ctx, confirm, c) }
+	confirm.serve = func(ctx context.Context, c *call) answer { return a.serveConfirm(ctx, confirm, c) }
 	s.Handle(confirm.pattern, a.handler(confirm))
 	s.Handle("GET /webhook/marketplace", a.handler(route{pattern: "GET /webhook/marketplace", public: true, serve: a.serveMarket}))
 }
@@ -170,6 +177,10 @@ type answer struct {
 	retryAfter int  // seconds; 0 for none
 	replayed   bool // the first delivery's answer to a duplicate
 	jobID      string
+	// stored is what the dedup record keeps as the answer to duplicates
+	// when it must differ from body (nil: body): connection details are
+	// answered once and never stored there.
+	stored []byte
 }
 
 func jsonAnswer(status int, v any) answer {
@@ -199,60 +210,98 @@ func (a *API) handler(rt route) http.Handler {
 		start := time.Now()
 		c, ans, ok := a.admit(w, r, rt)
 		if ok {
-			ans = rt.serve(r.Context(), c)
+			ans = a.once(r.Context(), rt, c)
 		}
 		writeAnswer(w, ans)
 		a.logRequest(r, rt, c, ans, time.Since(start))
 	})
 }
 
-// admit checks the address's rate, the content type, the body's size, the
-// signature and the key's rate. It returns the refusal when one fails.
+// admit checks the content type, the body's size, the signature and the
+// key's rate, and returns the refusal when one fails. Only requests that
+// fail before or at the signature count against their address's limit: a
+// signed request counts against its key, so an unsigned flood from a shared
+// address (a proxy, a NAT) cannot lock signed callers out.
 func (a *API) admit(w http.ResponseWriter, r *http.Request, rt route) (*call, answer, bool) {
 	c := &call{r: r}
-	addr := remoteAddress(r, a.o.TrustProxyHeaders)
-	if ok, wait := a.ipLim.allow(addr, a.now()); !ok {
-		return c, rateLimited("address "+addr, a.o.IPRatePerMinute, wait), false
+	addr := remoteAddress(r, a.o.TrustedProxies)
+	if !hasSignature(r.Header) {
+		// Spare reading the body of an address already over its limit.
+		if blocked, wait := a.ipLim.blocked(addr, a.now()); blocked {
+			return c, rateLimited("address "+addr, a.o.IPRatePerMinute, wait), false
+		}
+	}
+	refuse := func(ans answer) (*call, answer, bool) {
+		if ok, wait := a.ipLim.allow(addr, a.now()); !ok {
+			return c, rateLimited("address "+addr, a.o.IPRatePerMinute, wait), false
+		}
+		return c, ans, false
 	}
 	if r.Method == http.MethodPost && !(rt.emptyBodyOK && r.ContentLength == 0) {
 		if msg := contentTypeProblem(r.Header); msg != "" {
-			return c, errorAnswer(http.StatusUnsupportedMediaType, msg), false
+			return refuse(errorAnswer(http.StatusUnsupportedMediaType, msg))
 		}
 	}
 	body, ans, ok := readBody(w, r)
 	if !ok {
-		return c, ans, false
+		return refuse(ans)
 	}
 	c.body = body
 	if rt.public && a.o.PublicMarketplace {
+		if ok, wait := a.ipLim.allow(addr, a.now()); !ok {
+			return c, rateLimited("address "+addr, a.o.IPRatePerMinute, wait), false
+		}
 		return c, answer{}, true
 	}
-	v, err := Verify(r.Header, body, a.o.Keys, VerifyOptions{Tolerance: a.o.Tolerance, Legacy: a.o.LegacySignatures, Now: a.o.Now})
+	v, err := Verify(r.Header, body, a.o.Keys, VerifyOptions{Tolerance: a.o.Tolerance, Legacy: a.o.LegacySignatures && rt.legacy, Now: a.o.Now})
 	if err != nil {
 		msg := "signature: refused"
 		if se, ok := errors.AsType[*SignatureError](err); ok {
 			msg = se.Error()
 		}
-		return c, errorAnswer(http.StatusUnauthorized, msg), false
+		return refuse(errorAnswer(http.StatusUnauthorized, msg))
 	}
 	c.key, c.id, c.idHeader = v.Key, v.ID, sigHeaderID
 	if v.Scheme == SchemeLegacy {
-		c.idHeader = sigHeaderIdempotencyKey
-		if !v.Timestamp.IsZero() {
-			// A timestamped compatibility request is one message: its
-			// replays within the tolerance are duplicates, whatever
-			// Idempotency-Key (which the signature does not cover) they carry.
-			sum := sha256.Sum256(body)
-			c.replayID = "ts-" + strconv.FormatInt(v.Timestamp.Unix(), 10) + "-" + hex.EncodeToString(sum[:16])
-			if c.id == "" {
-				c.id, c.replayID, c.idHeader = c.replayID, "", sigHeaderLegacyTimestamp
-			}
-		}
+		legacyIDs(c, rt, v)
 	}
 	if ok, wait := a.keyLim.allow(c.key, a.now()); !ok {
 		return c, rateLimited("key "+c.key, a.o.RatePerMinute, wait), false
 	}
 	return c, answer{}, true
+}
+
+// hasSignature reports whether a request carries either scheme's signature.
+func hasSignature(h http.Header) bool {
+	return len(h.Values(sigHeaderSignature)) > 0 || len(h.Values(sigHeaderLegacySignature)) > 0
+}
+
+// legacyIDs sets the ids a compatibility request is deduplicated under. Its
+// Idempotency-Key is not signed, so a replay may carry any: a timestamped
+// request is also claimed under its timestamp and body, and a write without
+// a timestamp under its route and body for the whole dedup window, so that
+// the same body twice acts once. Status, a read, is deduplicated by its
+// Idempotency-Key only.
+func legacyIDs(c *call, rt route, v Verified) {
+	c.idHeader = sigHeaderIdempotencyKey
+	var replay, replayHeader string
+	switch {
+	case !v.Timestamp.IsZero():
+		sum := sha256.Sum256(c.body)
+		replay = "ts-" + strconv.FormatInt(v.Timestamp.Unix(), 10) + "-" + hex.EncodeToString(sum[:16])
+		replayHeader = sigHeaderLegacyTimestamp
+	case rt.name != RouteStatus:
+		h := sha256.New()
+		h.Write([]byte(rt.pattern + "\n"))
+		h.Write(c.body)
+		replay = "body-" + hex.EncodeToString(h.Sum(nil)[:16])
+		replayHeader = sigHeaderLegacySignature
+	}
+	if c.id == "" {
+		c.id, c.idHeader = replay, replayHeader
+		return
+	}
+	c.replayID = replay
 }
 
 func rateLimited(who string, perMinute int, wait time.Duration) answer {
@@ -304,31 +353,50 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, answer, bool) {
 	return body, answer{}, true
 }
 
-// serveCommand decodes a POST body, deduplicates its message id and runs
-// its command. A body that does not decode is refused before anything is
-// recorded: decoding is a pure function of the body, so a duplicate gets
-// the same refusal anyway.
-func (a *API) serveCommand(ctx context.Context, rt route, c *call) answer {
-	b, err := DecodeBody(rt.name, c.body)
-	if err != nil {
-		if fe, ok := errors.AsType[*FieldError](err); ok {
-			return jsonAnswer(http.StatusBadRequest, errorBody{Error: fe.Error(), Usage: fe.Usage})
-		}
-		return errorAnswer(http.StatusBadRequest, "body: not accepted")
-	}
+// once runs an admitted request once per message id. Every signed request
+// claims its id, GETs included, bound to its method, path and body: the
+// same id on another route or method is refused (422), so the headers of a
+// signed read can never be replayed as a write; a duplicate gets the first
+// answer. A failure that is not the request's fault (5xx) drops the claim,
+// so that a retry is processed afresh.
+func (a *API) once(ctx context.Context, rt route, c *call) answer {
 	if c.id == "" {
-		return a.exec(ctx, rt, c, b)
+		return rt.serve(ctx, c)
 	}
-	hash := requestHash(c.r.Method, c.r.URL.Path, c.body)
-	var claimed []string
-	release := func() {
-		for _, id := range claimed {
-			if err := a.dedup.ForgetWebhook(context.WithoutCancel(ctx), c.key, id); err != nil {
-				a.log.LogAttrs(ctx, slog.LevelError, "releasing a webhook claim failed",
-					slog.String("key", c.key), slog.String("webhook_id", id), slog.Any("error", err))
-			}
+	claimed, ans, ok := a.claimAll(ctx, c)
+	if !ok {
+		return ans
+	}
+	// The claim is answered whatever becomes of the caller's connection.
+	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), processTimeout)
+	defer cancel()
+	ans = rt.serve(pctx, c)
+	if ans.status >= 500 {
+		a.release(ctx, c, claimed)
+		return ans
+	}
+	record := ans.body
+	if ans.stored != nil {
+		record = ans.stored
+	}
+	// Recording gets time of its own, however long the command took.
+	fctx, fcancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
+	defer fcancel()
+	for _, id := range claimed {
+		if err := a.dedup.FinishWebhook(fctx, c.key, id, ans.status, record, a.now()); err != nil {
+			// Duplicates wait, then take the stale claim over; the command
+			// layer's idempotency key keeps that from creating a second job.
+			a.log.LogAttrs(ctx, slog.LevelError, "recording a webhook answer failed",
+				slog.String("key", c.key), slog.String("webhook_id", id), slog.Any("error", err))
 		}
 	}
+	return ans
+}
+
+// claimAll claims every id of c. When one is a duplicate it releases the
+// ones claimed so far and returns the duplicate's answer.
+func (a *API) claimAll(ctx context.Context, c *call) (claimed []string, refused answer, ok bool) {
+	hash := requestHash(c.r.Method, c.r.URL.Path, c.body)
 	for _, id := range []string{c.id, c.replayID} {
 		if id == "" {
 			continue
@@ -338,7 +406,7 @@ func (a *API) serveCommand(ctx context.Context, rt route, c *call) answer {
 		switch {
 		case errors.Is(err, errIDReused):
 			ans = errorAnswer(http.StatusUnprocessableEntity, c.idHeader+
-				": already used for a different request (another body or route); send a new id for a new request")
+				": already used for a different request (another body, method or route); send a new id for a new request")
 		case errors.Is(err, errStillProcessing):
 			ans = errorAnswer(http.StatusConflict, c.idHeader+": the first delivery of this id is still being processed; retry later")
 			ans.retryAfter = 1
@@ -350,44 +418,56 @@ func (a *API) serveCommand(ctx context.Context, rt route, c *call) answer {
 			claimed = append(claimed, id)
 			continue
 		}
-		release()
-		return ans
+		a.release(ctx, c, claimed)
+		return nil, ans, false
 	}
-	// The claim is answered whatever becomes of the caller's connection.
-	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), processTimeout)
-	defer cancel()
-	ans := a.exec(pctx, rt, c, b)
-	if ans.status >= 500 {
-		release()
-		return ans
-	}
-	// Recording gets time of its own, however long the command took.
-	fctx, fcancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
-	defer fcancel()
+	return claimed, answer{}, true
+}
+
+// release drops claims that have no answer, so that a retry is processed.
+func (a *API) release(ctx context.Context, c *call, claimed []string) {
 	for _, id := range claimed {
-		if err := a.dedup.FinishWebhook(fctx, c.key, id, ans.status, ans.body, a.now()); err != nil {
-			// Duplicates wait, then take the stale claim over; the command
-			// layer's idempotency key keeps that from creating a second job.
-			a.log.LogAttrs(ctx, slog.LevelError, "recording a webhook answer failed",
+		if err := a.dedup.ForgetWebhook(context.WithoutCancel(ctx), c.key, id); err != nil {
+			a.log.LogAttrs(ctx, slog.LevelError, "releasing a webhook claim failed",
 				slog.String("key", c.key), slog.String("webhook_id", id), slog.Any("error", err))
 		}
 	}
-	return ans
 }
 
-// exec runs an admitted, decoded request.
-func (a *API) exec(ctx context.Context, rt route, c *call, b Body) answer {
-	if rt.name == RouteConfirm {
-		return a.confirm(ctx, rt, c)
+// serveCommand decodes a seed route's POST body and runs its command.
+func (a *API) serveCommand(ctx context.Context, rt route, c *call) answer {
+	b, ans, ok := decode(rt, c)
+	if !ok {
+		return ans
 	}
 	return a.run(ctx, rt, c, b)
 }
 
-// confirm confirms the rent job of the path for the key, or for an admin key.
-func (a *API) confirm(ctx context.Context, rt route, c *call) answer {
+// decode reads a route's body, or answers 400 naming the field at fault.
+func decode(rt route, c *call) (Body, answer, bool) {
+	b, err := DecodeBody(rt.name, c.body)
+	if err != nil {
+		if fe, ok := errors.AsType[*FieldError](err); ok {
+			return b, jsonAnswer(http.StatusBadRequest, errorBody{Error: fe.Error(), Usage: fe.Usage}), false
+		}
+		return b, errorAnswer(http.StatusBadRequest, "body: not accepted"), false
+	}
+	return b, answer{}, true
+}
+
+// serveConfirm confirms the rent job of the path for the key, or for an
+// admin key. The body names the job too, so that the signature covers it.
+func (a *API) serveConfirm(ctx context.Context, rt route, c *call) answer {
 	id := c.r.PathValue("id")
 	if ans, ok := checkJobID(id); !ok {
 		return ans
+	}
+	b, ans, ok := decode(rt, c)
+	if !ok {
+		return ans
+	}
+	if b.JobID != id {
+		return errorAnswer(http.StatusBadRequest, "job_id: "+quote(b.JobID)+" is not the job of the path ("+id+"); send {\"job_id\": \""+id+"\"}")
 	}
 	reply := a.svc.ConfirmJob(ctx, commands.Request{
 		Platform: commands.PlatformWebhook, User: c.identity(), UserName: c.key, Channel: commands.PlatformWebhook,
@@ -627,7 +707,7 @@ func (a *API) logRequest(r *http.Request, rt route, c *call, ans answer, took ti
 	a.log.LogAttrs(ctx, level, "webhook request",
 		slog.String("route", rt.pattern), slog.Int("status", ans.status), slog.String("key", c.key),
 		slog.String("webhook_id", c.id), slog.String("job_id", ans.jobID), slog.Bool("replayed", ans.replayed),
-		slog.String("remote", remoteAddress(r, a.o.TrustProxyHeaders)), slog.Int64("duration_us", took.Microseconds()))
+		slog.String("remote", remoteAddress(r, a.o.TrustedProxies)), slog.Int64("duration_us", took.Microseconds()))
 }
 
 // ConfiguredKey builds the Key of a configured webhook key: the Standard

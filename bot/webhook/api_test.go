@@ -526,12 +526,20 @@ func TestRentAboveConfirmThresholdAwaitsConfirmation(t *testing.T) {
 
 	// Another renter key may not confirm; a bad id is refused; nothing rents.
 	confirm := func(key, id string) response {
-		r := h.signed("POST", "/webhook/jobs/"+id+"/confirm", key, nil)
-		r.Header.Del("Content-Type") // an empty body needs none
-		return h.do(r)
+		return h.do(h.signed("POST", "/webhook/jobs/"+id+"/confirm", key, []byte(`{"job_id":"`+id+`"}`)))
 	}
 	if got := confirm("cron", id); got.status != http.StatusForbidden {
 		t.Fatalf("confirm by another key = %d %s", got.status, got.raw)
+	}
+	// The body names the job it confirms: an empty one, or another job, is refused.
+	empty := h.signed("POST", "/webhook/jobs/"+id+"/confirm", "zapier", nil)
+	empty.Header.Del("Content-Type")
+	if got := h.do(empty); got.status != http.StatusBadRequest || !strings.Contains(got.str("error"), "job_id: required") {
+		t.Fatalf("confirm without a body = %d %s", got.status, got.raw)
+	}
+	other := h.signed("POST", "/webhook/jobs/"+id+"/confirm", "zapier", []byte(`{"job_id":"someotherjob"}`))
+	if got := h.do(other); got.status != http.StatusBadRequest || !strings.Contains(got.str("error"), "is not the job of the path") {
+		t.Fatalf("confirm naming another job = %d %s", got.status, got.raw)
 	}
 	if got := confirm("zapier", "no-such-job"); got.status != http.StatusBadRequest || !strings.Contains(got.str("error"), "unknown or expired") {
 		t.Fatalf("confirm of an unknown job = %d %s", got.status, got.raw)
@@ -594,18 +602,27 @@ func TestRateLimitsPerKeyAndAddress(t *testing.T) {
 	if r.status != http.StatusTooManyRequests || r.header.Get("Retry-After") != "20" || !strings.Contains(r.str("error"), "key zapier") {
 		t.Fatalf("4th request of the key = %d %v %s", r.status, r.header.Get("Retry-After"), r.raw)
 	}
-	// Another key from the same address still passes, until the address's limit.
-	if r := h.do(h.signed("POST", "/webhook/command", "cron", help)); r.status != 200 {
-		t.Fatalf("other key = %d %s", r.status, r.raw)
+	// Another key from the same address has its own limit: signed requests
+	// never count against the address.
+	for i := range 3 {
+		if r := h.do(h.signed("POST", "/webhook/command", "cron", help)); r.status != 200 {
+			t.Fatalf("other key's request %d = %d %s", i, r.status, r.raw)
+		}
 	}
-	r = h.do(h.signed("POST", "/webhook/command", "cron", help))
+	// Failed authentication counts against the address.
+	for i := range 5 {
+		if r := h.do(request("POST", "/webhook/command", help)); r.status != http.StatusUnauthorized {
+			t.Fatalf("unsigned request %d = %d %s", i, r.status, r.raw)
+		}
+	}
+	r = h.do(request("POST", "/webhook/command", help))
 	if r.status != http.StatusTooManyRequests || r.header.Get("Retry-After") == "" || !strings.Contains(r.str("error"), "address 192.0.2.10") {
-		t.Fatalf("6th request of the address = %d %s", r.status, r.raw)
+		t.Fatalf("6th unsigned request of the address = %d %s", r.status, r.raw)
 	}
 	// Another address is not limited by this one.
-	other := h.signed("POST", "/webhook/command", "cron", help)
+	other := request("POST", "/webhook/command", help)
 	other.RemoteAddr = "198.51.100.7:1000"
-	if r := h.do(other); r.status != 200 {
+	if r := h.do(other); r.status != http.StatusUnauthorized {
 		t.Fatalf("other address = %d %s", r.status, r.raw)
 	}
 	// Buckets refill with time.

@@ -22,7 +22,8 @@ const (
 	RoutePriceAlert  = "price-alert"
 	RouteStatus      = "status"
 	RouteCommand     = "command"
-	// RouteConfirm is POST /webhook/jobs/{id}/confirm: an empty body or {}.
+	// RouteConfirm is POST /webhook/jobs/{id}/confirm: {"job_id": "<id>"},
+	// the job of the path, so that the signature covers what it confirms.
 	RouteConfirm = "confirm"
 )
 
@@ -64,6 +65,8 @@ func fieldErr(field, format string, args ...any) *FieldError {
 type Body struct {
 	Command     commands.Command
 	CallbackURL string // "" when none was given
+	// JobID is the job a confirm body names (RouteConfirm only).
+	JobID string
 	// Notes are remarks for the caller, such as a field that is accepted
 	// but does not change anything yet.
 	Notes []string
@@ -97,7 +100,7 @@ var routeFields = map[string][]fieldSpec{
 	},
 	RouteStatus:  {{"order_id", kindInteger}, {"callback_url", kindString}},
 	RouteCommand: {{"text", kindString}, {"callback_url", kindString}},
-	RouteConfirm: {},
+	RouteConfirm: {{"job_id", kindString}},
 }
 
 type fieldSpec struct {
@@ -114,8 +117,13 @@ func DecodeBody(route string, body []byte) (Body, error) {
 	if !ok {
 		return Body{}, fieldErr("route", "unknown route %s", quote(route))
 	}
-	if (route == RouteStatus || route == RouteConfirm) && len(bytes.TrimSpace(body)) == 0 {
-		body = []byte("{}") // these requests need not say anything
+	if len(bytes.TrimSpace(body)) == 0 {
+		switch route {
+		case RouteStatus:
+			body = []byte("{}") // a status request need not say anything
+		case RouteConfirm:
+			return Body{}, errConfirmJobID
+		}
 	}
 	obj, err := readObject(body, specs)
 	if err != nil {
@@ -136,8 +144,9 @@ func DecodeBody(route string, body []byte) (Body, error) {
 		err = obj.status(&b)
 	case RouteCommand:
 		err = obj.command(&b)
+	case RouteConfirm:
+		err = obj.confirm(&b)
 	}
-	// RouteConfirm's job is in its path: its body has nothing to decode.
 	if err != nil {
 		return Body{}, err
 	}
@@ -461,6 +470,18 @@ func (o object) status(b *Body) error {
 		return err
 	}
 	b.Command = commands.Command{Name: "status", Status: &commands.StatusArgs{OrderID: id}}
+	return nil
+}
+
+// errConfirmJobID is a confirm body that does not name its job.
+var errConfirmJobID = fieldErr("job_id", `required: the job being confirmed, the same as in the path: {"job_id": "<id>"}`)
+
+func (o object) confirm(b *Body) error {
+	id, ok := o.str("job_id")
+	if !ok || id == "" {
+		return errConfirmJobID
+	}
+	b.JobID = id
 	return nil
 }
 

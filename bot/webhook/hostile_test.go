@@ -210,9 +210,14 @@ func TestHostileRequests(t *testing.T) {
 			if tc.refusedByPolicy {
 				audits++
 			}
+			// Every signed request that reaches a route claims its id,
+			// refused ones too: the id is bound to that request for good.
+			if tc.status == 400 || tc.status == 403 || tc.status == 404 && strings.HasPrefix(path, "/webhook/jobs/") {
+				dedups++
+			}
 		})
 	}
-	for table, want := range map[string]int{"jobs": 0, "orders": 0, "watches": 0, "outbox": 0, "audit": audits, "webhook_requests": dedups + 3} {
+	for table, want := range map[string]int{"jobs": 0, "orders": 0, "watches": 0, "outbox": 0, "audit": audits, "webhook_requests": dedups} {
 		if got := h.count(table); got != want {
 			t.Errorf("%d rows in %s, want %d", got, table, want)
 		}

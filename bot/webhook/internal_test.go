@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -42,27 +43,43 @@ func TestLimiterEvictsIdleBuckets(t *testing.T) {
 }
 
 func TestRemoteAddress(t *testing.T) {
+	trusted, err := ParseTrustedProxies([]string{"10.0.0.0/8", "192.0.2.1", "::ffff:172.16.0.0/108"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
-		remote, xff string
-		trust       bool
-		want        string
+		name, remote, xff string
+		trust             []netip.Prefix
+		want              string
 	}{
-		{"192.0.2.1:1234", "", false, "192.0.2.1"},
-		{"[2001:db8:1:2:3:4:5:6]:443", "", false, "2001:db8:1:2::/64"},
-		{"[::ffff:192.0.2.9]:1", "", false, "192.0.2.9"},
-		{"192.0.2.1:1234", "203.0.113.5", false, "192.0.2.1"},
-		{"192.0.2.1:1234", "198.51.100.1, 203.0.113.5", true, "203.0.113.5"},
-		{"192.0.2.1:1234", "garbage", true, "192.0.2.1"},
+		{"peer", "192.0.2.1:1234", "", nil, "192.0.2.1"},
+		{"IPv6 peer is its /64", "[2001:db8:1:2:3:4:5:6]:443", "", nil, "2001:db8:1:2::/64"},
+		{"mapped peer", "[::ffff:192.0.2.9]:1", "", nil, "192.0.2.9"},
+		{"no trusted proxies: header ignored", "192.0.2.1:1234", "203.0.113.5", nil, "192.0.2.1"},
+		{"untrusted peer: header ignored", "198.51.100.7:1", "203.0.113.5", trusted, "198.51.100.7"},
+		{"trusted peer names the client", "10.1.2.3:1234", "198.51.100.1, 203.0.113.5", trusted, "203.0.113.5"},
+		{"chain of trusted proxies is skipped", "10.1.2.3:1", "203.0.113.5, 10.9.9.9, 192.0.2.1", trusted, "203.0.113.5"},
+		{"client's own claims left of it are ignored", "10.1.2.3:1", "127.0.0.1, 203.0.113.5", trusted, "203.0.113.5"},
+		{"several header lines", "10.1.2.3:1", "203.0.113.5\n10.2.2.2", trusted, "203.0.113.5"},
+		{"garbage stops at the last trusted hop", "10.1.2.3:1", "garbage", trusted, "10.1.2.3"},
+		{"mapped CIDR matches IPv4", "172.16.5.5:1", "203.0.113.8", trusted, "203.0.113.8"},
 	}
 	for _, tt := range tests {
-		r := httptest.NewRequest("GET", "/", nil)
-		r.RemoteAddr = tt.remote
-		if tt.xff != "" {
-			r.Header.Set("X-Forwarded-For", tt.xff)
-		}
-		if got := remoteAddress(r, tt.trust); got != tt.want {
-			t.Errorf("remoteAddress(%s, %q, %v) = %s, want %s", tt.remote, tt.xff, tt.trust, got, tt.want)
-		}
+		t.Run(tt.name, func(t *testing.T) {
+			r := httptest.NewRequest("GET", "/", nil)
+			r.RemoteAddr = tt.remote
+			for v := range strings.SplitSeq(tt.xff, "\n") {
+				if v != "" {
+					r.Header.Add("X-Forwarded-For", v)
+				}
+			}
+			if got := remoteAddress(r, tt.trust); got != tt.want {
+				t.Errorf("remoteAddress(%s, %q) = %s, want %s", tt.remote, tt.xff, got, tt.want)
+			}
+		})
+	}
+	if _, err := ParseTrustedProxies([]string{"10.0.0.0/33"}); err == nil {
+		t.Error("a bad CIDR parsed")
 	}
 }
 
@@ -154,6 +171,7 @@ func TestInternalErrorsNameNoInternals(t *testing.T) {
 		t.Fatalf("claim failure: %d %s", w.Code, w.Body)
 	}
 	r := httptest.NewRequest("GET", "/webhook/marketplace", nil)
+	_, _, s, secret = newTestAPI(t, NewMemoryDedup())
 	for k, v := range SignedHeaders(secret, "msg_2", time.Now(), nil) {
 		r.Header[k] = v
 	}

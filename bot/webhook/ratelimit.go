@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"fmt"
 	"math"
 	"net"
 	"net/http"
@@ -73,6 +74,23 @@ func (l *limiter) allow(name string, now time.Time) (ok bool, retryAfter time.Du
 	return true, 0
 }
 
+// blocked reports, without taking a token, whether name's bucket is empty
+// at now, and how long until a token is there.
+func (l *limiter) blocked(name string, now time.Time) (bool, time.Duration) {
+	if l == nil {
+		return false, 0
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b := l.buckets[name]
+	if b == nil || b.lim.TokensAt(now) >= 1 {
+		return false, 0
+	}
+	r := b.lim.ReserveN(now, 1)
+	defer r.CancelAt(now)
+	return true, r.DelayFrom(now)
+}
+
 // sweep drops the buckets idle for a full refill, at most once per idle
 // period. l.mu is held.
 func (l *limiter) sweep(now time.Time) {
@@ -102,38 +120,77 @@ func retryAfterSeconds(d time.Duration) int {
 	return max(1, int(math.Ceil(d.Seconds())))
 }
 
-// remoteAddress names the caller for the per-address limit: the peer's IP
-// address, or its /64 network for IPv6, where one host commonly holds a
-// whole /64. With trustProxy, the right-most valid address of
-// X-Forwarded-For is used instead: the one the trusted proxy in front of
-// clorebot appended (earlier entries are the caller's own claims).
-func remoteAddress(r *http.Request, trustProxy bool) string {
-	if trustProxy {
-		if addr, ok := forwardedFor(r.Header.Values("X-Forwarded-For")); ok {
-			return addressKey(addr)
-		}
-	}
+// remoteAddress names the caller for the per-address limit and logs: the
+// peer's IP address, or its /64 network for IPv6, where one host commonly
+// holds a whole /64. When the peer is one of the trusted proxies, the client
+// is the right-most X-Forwarded-For entry that is not itself a trusted
+// proxy: each proxy appends the address it received the request from, and
+// entries further left are only what the client claimed.
+func remoteAddress(r *http.Request, trusted []netip.Prefix) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		host = r.RemoteAddr
 	}
-	addr, err := netip.ParseAddr(host)
+	peer, err := netip.ParseAddr(host)
 	if err != nil {
 		return host
 	}
-	return addressKey(addr)
+	if isTrusted(peer, trusted) {
+		peer = forwardedClient(peer, r.Header.Values("X-Forwarded-For"), trusted)
+	}
+	return addressKey(peer)
 }
 
-func forwardedFor(values []string) (netip.Addr, bool) {
+// forwardedClient walks X-Forwarded-For from the right past trusted proxies.
+// An entry that is not an address stops the walk: the last trusted hop
+// before it is the best that is known.
+func forwardedClient(peer netip.Addr, values []string, trusted []netip.Prefix) netip.Addr {
+	client := peer
 	for i := len(values) - 1; i >= 0; i-- {
 		parts := strings.Split(values[i], ",")
 		for j := len(parts) - 1; j >= 0; j-- {
-			if addr, err := netip.ParseAddr(strings.TrimSpace(parts[j])); err == nil {
-				return addr, true
+			addr, err := netip.ParseAddr(strings.TrimSpace(parts[j]))
+			if err != nil {
+				return client
+			}
+			client = addr
+			if !isTrusted(addr, trusted) {
+				return client
 			}
 		}
 	}
-	return netip.Addr{}, false
+	return client
+}
+
+func isTrusted(addr netip.Addr, trusted []netip.Prefix) bool {
+	addr = addr.Unmap().WithZone("")
+	for _, p := range trusted {
+		if p.Contains(addr) {
+			return true
+		}
+	}
+	return false
+}
+
+// ParseTrustedProxies parses http.trusted_proxies: CIDRs such as
+// 10.0.0.0/8; a bare address counts as a network of one.
+func ParseTrustedProxies(cidrs []string) ([]netip.Prefix, error) {
+	out := make([]netip.Prefix, 0, len(cidrs))
+	for _, c := range cidrs {
+		p, err := netip.ParsePrefix(strings.TrimSpace(c))
+		if err != nil {
+			a, aerr := netip.ParseAddr(strings.TrimSpace(c))
+			if aerr != nil {
+				return nil, fmt.Errorf("webhook: trusted proxy %q: want a CIDR such as 10.0.0.0/8: %w", c, err)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		if p.Addr().Is4In6() && p.Bits() >= 96 {
+			p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
 }
 
 func addressKey(addr netip.Addr) string {

@@ -129,8 +129,12 @@ func Verify(h http.Header, body []byte, keys []Key, o VerifyOptions) (Verified, 
 		return verifyLegacy(h, body, keys, o)
 	}
 	problem := "missing"
-	if o.Legacy {
+	switch {
+	case o.Legacy:
 		problem = "missing (and no " + sigHeaderLegacySignature + " either)"
+	case len(h.Values(sigHeaderLegacySignature)) > 0:
+		problem = "missing; " + sigHeaderLegacySignature + " is not accepted here (the compatibility scheme is off unless " +
+			"webhook.legacy_signatures = true, and never accepted on GETs or confirm)"
 	}
 	return Verified{}, sigErr(sigHeaderSignature, problem)
 }

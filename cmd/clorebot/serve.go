@@ -157,10 +157,14 @@ func (a *App) newAPI() (*webhook.API, error) {
 		}
 		keys = append(keys, key)
 	}
+	proxies, err := webhook.ParseTrustedProxies(a.cfg.HTTP.TrustedProxies)
+	if err != nil {
+		return nil, err
+	}
 	return webhook.NewAPI(webhook.APIOptions{
 		Service: a.svc, Keys: keys, LegacySignatures: w.LegacySignatures, PublicMarketplace: w.PublicMarketplace,
 		Tolerance: w.Tolerance.Duration, DedupWindow: w.DedupWindow.Duration,
-		RatePerMinute: w.RatePerMinute, IPRatePerMinute: w.IPRatePerMinute,
+		RatePerMinute: w.RatePerMinute, IPRatePerMinute: w.IPRatePerMinute, TrustedProxies: proxies,
 		Dedup: a.store, Replies: a.store, Logger: a.log,
 	}), nil
 }

@@ -1,0 +1,248 @@
+package webhook_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/clorebot/clorebot/bot/webhook"
+	"github.com/clorebot/clorebot/commands"
+)
+
+// awaitingJob queues a rent above confirm_above for zapier and returns its id.
+func awaitingJob(t *testing.T, h *harness) string {
+	t.Helper()
+	resp := h.do(h.signed("POST", "/webhook/create-order", "zapier", []byte(`{"gpu_type":"3090"}`)))
+	if resp.status != http.StatusAccepted || resp.str("status") != "awaiting_confirmation" {
+		t.Fatalf("create-order = %d %s", resp.status, resp.raw)
+	}
+	return resp.str("job_id")
+}
+
+// replay copies r's signature headers onto a new request.
+func replay(r *http.Request, method, path string, body []byte) *http.Request {
+	out := request(method, path, body)
+	for _, k := range []string{"webhook-id", "webhook-timestamp", "webhook-signature", "X-Webhook-Signature", "X-Webhook-Timestamp", "Idempotency-Key"} {
+		if v := r.Header.Values(k); len(v) > 0 {
+			out.Header[http.CanonicalHeaderKey(k)] = v
+		}
+	}
+	return out
+}
+
+// The headers of a signed read, replayed as a write, never act: the id is
+// bound to the method and route it was first used on, and confirm's body
+// names its job, so an empty-body signature cannot confirm anything.
+func TestAttackReplayedReadHeadersNeverConfirm(t *testing.T) {
+	h := newHarness(t, func(_ *webhook.APIOptions, p *commands.Policy) { p.ConfirmAbove = 0.01 })
+	id := awaitingJob(t, h)
+	jobPath, confirmPath := "/webhook/jobs/"+id, "/webhook/jobs/"+id+"/confirm"
+
+	seenJobGET := h.signed("GET", jobPath, "zapier", nil)
+	if r := h.do(seenJobGET); r.status != 200 {
+		t.Fatalf("GET job = %d %s", r.status, r.raw)
+	}
+	seenMarket := h.signed("GET", "/webhook/marketplace", "ops", nil)
+	if r := h.do(seenMarket); r.status != 200 {
+		t.Fatalf("GET marketplace = %d %.200s", r.status, r.raw)
+	}
+	// Captured in transit: never reached clorebot before the replay.
+	unseenJobGET := h.signed("GET", jobPath, "zapier", nil)
+	unseenAdminGET := h.signed("GET", jobPath, "ops", nil)
+
+	tests := []struct {
+		name     string
+		captured *http.Request
+		method   string
+		path     string
+		body     string
+		status   int
+		want     string
+	}{
+		{"seen job GET as confirm", seenJobGET, "POST", confirmPath, "", 422, "webhook-id: already used for a different request"},
+		{"seen job GET as confirm, with a JSON content type", seenJobGET, "POST", confirmPath, "", 422, "already used"},
+		{"seen marketplace GET (admin key) as confirm", seenMarket, "POST", confirmPath, "", 422, "already used"},
+		{"seen job GET as status", seenJobGET, "POST", "/webhook/status", "", 422, "already used"},
+		{"seen job GET on another job", seenJobGET, "GET", "/webhook/jobs/otherjob", "", 422, "already used"},
+		{"unseen job GET as confirm", unseenJobGET, "POST", confirmPath, "", 400, "job_id: required"},
+		{"unseen admin GET as confirm", unseenAdminGET, "POST", confirmPath, "", 400, "job_id: required"},
+		{"unseen GET with the body it would need", unseenJobGET, "POST", confirmPath, `{"job_id":"` + id + `"}`, 401, "webhook-signature: no signature matches"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := replay(tt.captured, tt.method, tt.path, []byte(tt.body))
+			if tt.body == "" && strings.HasSuffix(tt.path, "/confirm") && !strings.Contains(tt.name, "content type") {
+				r.Header.Del("Content-Type")
+			}
+			resp := h.do(r)
+			if resp.status != tt.status || !strings.Contains(resp.str("error"), tt.want) {
+				t.Errorf("got %d %s; want %d naming %q", resp.status, resp.raw, tt.status, tt.want)
+			}
+		})
+	}
+	job, err := h.store.GetJob(context.Background(), id)
+	if err != nil || job.State != commands.JobAwaitingConfirmation {
+		t.Fatalf("job after the replays: %s, %v; want it still awaiting confirmation", job.State, err)
+	}
+	if n := h.createOrderCalls(); n != 0 {
+		t.Fatalf("%d create_order calls", n)
+	}
+	// The same GET sent again is the same message: its first answer.
+	if r := h.do(replay(seenJobGET, "GET", jobPath, nil)); r.status != 200 || r.header.Get("Idempotent-Replayed") != "true" {
+		t.Fatalf("GET replayed on its own route = %d %s", r.status, r.raw)
+	}
+}
+
+// The compatibility scheme's empty-body signature never changes; it is not
+// accepted on GETs or confirm, and not at all unless switched on.
+func TestAttackStaticLegacyEmptyBodySignature(t *testing.T) {
+	h := newHarness(t, func(_ *webhook.APIOptions, p *commands.Policy) { p.ConfirmAbove = 0.01 })
+	id := awaitingJob(t, h)
+	static := webhook.SignLegacy([]byte(h.secrets["ops"]), nil, nil) // the admin key's
+	confirmBody := []byte(`{"job_id":"` + id + `"}`)
+	tests := []struct {
+		name, method, path string
+		body               []byte
+		sig                string
+	}{
+		{"read a job", "GET", "/webhook/jobs/" + id, nil, static},
+		{"read the marketplace", "GET", "/webhook/marketplace", nil, static},
+		{"confirm with an empty body", "POST", "/webhook/jobs/" + id + "/confirm", nil, static},
+		{"confirm with a signed body", "POST", "/webhook/jobs/" + id + "/confirm", confirmBody,
+			webhook.SignLegacy([]byte(h.secrets["ops"]), nil, confirmBody)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := request(tt.method, tt.path, tt.body)
+			r.Header.Set("X-Webhook-Signature", tt.sig)
+			resp := h.do(r)
+			if resp.status != http.StatusUnauthorized || !strings.Contains(resp.str("error"), "X-Webhook-Signature is not accepted here") {
+				t.Errorf("got %d %s; want 401", resp.status, resp.raw)
+			}
+		})
+	}
+	// Off by default: not even the seed's routes take it.
+	off := newHarness(t, func(o *webhook.APIOptions, _ *commands.Policy) { o.LegacySignatures = false })
+	body := []byte(`{"gpu_type":"3090"}`)
+	r := request("POST", "/webhook/create-order", body)
+	r.Header.Set("X-Webhook-Signature", webhook.SignLegacy([]byte(off.secrets["cron"]), nil, body))
+	if resp := off.do(r); resp.status != http.StatusUnauthorized {
+		t.Errorf("legacy create-order with the scheme off = %d %s", resp.status, resp.raw)
+	}
+	if j, _ := h.store.GetJob(context.Background(), id); j.State != commands.JobAwaitingConfirmation || h.createOrderCalls() != 0 {
+		t.Fatalf("job %s, %d create_order calls", j.State, h.createOrderCalls())
+	}
+	if off.count("jobs") != 0 {
+		t.Fatal("a job was queued with the scheme off")
+	}
+}
+
+// A captured compatibility create-order without a timestamp, sent again
+// with new, or no, Idempotency-Keys, rents once: it is deduplicated by its
+// body for the dedup window. Status is a read and is answered each time.
+func TestAttackLegacyCreateOrderReplayWithNewIdempotencyKeys(t *testing.T) {
+	h := newHarness(t)
+	legacyKey := []byte(h.secrets["cron"])
+	body := []byte(`{"gpu_type":"RTX 3090","hours":1}`)
+	sig := webhook.SignLegacy(legacyKey, nil, body)
+	var first response
+	for i, idem := range []string{"order-1", "", "attacker-2", "attacker-3", "order-1"} {
+		t.Run(fmt.Sprintf("send %d key %q", i, idem), func(t *testing.T) {
+			r := request("POST", "/webhook/create-order", body)
+			r.Header.Set("X-Webhook-Signature", sig)
+			if idem != "" {
+				r.Header.Set("Idempotency-Key", idem)
+			}
+			resp := h.do(r)
+			if i == 0 {
+				first = resp
+				if resp.status != http.StatusAccepted {
+					t.Fatalf("first = %d %s", resp.status, resp.raw)
+				}
+				return
+			}
+			if resp.status != first.status || resp.raw != first.raw || resp.header.Get("Idempotent-Replayed") != "true" {
+				t.Fatalf("replay = %d %s; want the first answer, replayed", resp.status, resp.raw)
+			}
+		})
+	}
+	if n := h.count("jobs"); n != 1 {
+		t.Fatalf("%d jobs, want 1", n)
+	}
+	// The same body on cancel-order is another request of its own route.
+	cancel := []byte(`{"order_id":424242}`)
+	for i := range 2 {
+		r := request("POST", "/webhook/cancel-order", cancel)
+		r.Header.Set("X-Webhook-Signature", webhook.SignLegacy(legacyKey, nil, cancel))
+		r.Header.Set("Idempotency-Key", fmt.Sprintf("c-%d", i))
+		if resp := h.do(r); (i == 1) != (resp.header.Get("Idempotent-Replayed") == "true") {
+			t.Fatalf("cancel %d = %d %s", i, resp.status, resp.raw)
+		}
+	}
+	// Status is not deduplicated by its body.
+	for i := range 2 {
+		r := request("POST", "/webhook/status", []byte(`{}`))
+		r.Header.Set("X-Webhook-Signature", webhook.SignLegacy(legacyKey, nil, []byte(`{}`)))
+		if resp := h.do(r); resp.status != 200 || resp.header.Get("Idempotent-Replayed") != "" {
+			t.Fatalf("status %d = %d %v %s", i, resp.status, resp.header, resp.raw)
+		}
+	}
+}
+
+// An unsigned flood from one address exhausts that address's limit; a
+// signed key on the same address keeps working, limited by its own rate.
+func TestAttackUnsignedFloodDoesNotLockOutSignedKey(t *testing.T) {
+	proxies, err := webhook.ParseTrustedProxies([]string{"10.0.0.0/8"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newHarness(t, func(o *webhook.APIOptions, _ *commands.Policy) {
+		o.RatePerMinute, o.IPRatePerMinute, o.TrustedProxies = 1000, 20, proxies
+	})
+	help := []byte(`{"text":"help"}`)
+	statuses := map[int]int{}
+	for i := range 100 {
+		flood := request("POST", "/webhook/command", help)
+		if i%2 == 0 {
+			flood.Header.Set("webhook-signature", "v1,AAAA") // bad signatures count the same
+			flood.Header.Set("webhook-id", "msg_x")
+			flood.Header.Set("webhook-timestamp", "1")
+		}
+		statuses[h.do(flood).status]++
+		if i%10 == 0 {
+			if r := h.do(h.signed("POST", "/webhook/command", "zapier", help)); r.status != 200 {
+				t.Fatalf("signed request %d during the flood = %d %s", i, r.status, r.raw)
+			}
+		}
+	}
+	if statuses[401] != 20 || statuses[429] != 80 {
+		t.Fatalf("flood statuses = %v; want 20×401 then 80×429", statuses)
+	}
+	// Behind a trusted proxy, each client has its own limit.
+	viaProxy := func(client string) int {
+		r := request("POST", "/webhook/command", help)
+		r.RemoteAddr = "10.0.0.2:5000"
+		r.Header.Set("X-Forwarded-For", client)
+		return h.do(r).status
+	}
+	for range 25 {
+		viaProxy("203.0.113.66")
+	}
+	if got := viaProxy("203.0.113.66"); got != 429 {
+		t.Fatalf("flooding client behind the proxy = %d, want 429", got)
+	}
+	if got := viaProxy("203.0.113.77"); got != 401 {
+		t.Fatalf("another client behind the same proxy = %d, want 401 (not limited)", got)
+	}
+	// An untrusted peer cannot pick its address with the header.
+	spoof := request("POST", "/webhook/command", help)
+	spoof.Header.Set("X-Forwarded-For", "203.0.113.99")
+	if r := h.do(spoof); r.status != 429 {
+		t.Fatalf("spoofed X-Forwarded-For from the flooding peer = %d, want 429", r.status)
+	}
+	if n := h.count("jobs"); n != 0 {
+		t.Fatalf("%d jobs", n)
+	}
+}
