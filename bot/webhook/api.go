@@ -44,6 +44,10 @@ type APIOptions struct {
 	// on the seed's POST routes (create-order, cancel-order, price-alert,
 	// status, command); never on GETs or confirm.
 	LegacySignatures bool
+	// CallbackAllowPrivate lets a request's callback_url name a non-public
+	// address (webhook.callback_allow_private: tests, single-host setups).
+	// Off, a literal one is refused with 400 (see NonPublic).
+	CallbackAllowPrivate bool
 	// PublicMarketplace serves GET /webhook/marketplace without a signature.
 	PublicMarketplace bool
 	// Tolerance bounds signed timestamps in both directions (default 5 min).
@@ -439,6 +443,11 @@ func (a *API) serveCommand(ctx context.Context, rt route, c *call) answer {
 	b, ans, ok := decode(rt, c)
 	if !ok {
 		return ans
+	}
+	if b.CallbackURL != "" && !a.o.CallbackAllowPrivate {
+		if problem := callbackHostProblem(b.CallbackURL); problem != "" {
+			return errorAnswer(http.StatusBadRequest, "callback_url: "+problem)
+		}
 	}
 	return a.run(ctx, rt, c, b)
 }

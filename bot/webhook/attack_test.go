@@ -246,3 +246,48 @@ func TestAttackUnsignedFloodDoesNotLockOutSignedKey(t *testing.T) {
 		t.Fatalf("%d jobs", n)
 	}
 }
+
+// A callback_url to a non-public literal host is refused at intake, on
+// every route that takes one, and changes nothing; a name is checked when
+// it is dialed (ssrf_test.go). webhook.callback_allow_private lifts it.
+func TestAttackPrivateCallbackTargetsAreRefusedAtIntake(t *testing.T) {
+	h := newHarness(t)
+	targets := []string{
+		"http://127.0.0.1:8080/", "http://127.9.9.9/", "http://[::1]:9000/x", "http://169.254.169.254/latest/meta-data/",
+		"http://10.0.0.5/", "http://172.16.0.1/", "http://192.168.1.1/admin", "http://100.64.0.1/", "http://0.0.0.0:22/",
+		"http://[::]/", "http://[fd00::1]/", "http://[fe80::1%25eth0]/", "http://[ff02::1]/", "http://224.0.0.1/",
+		"http://255.255.255.255/", "http://198.18.0.1/", "http://192.0.0.170/",
+		"http://[::ffff:127.0.0.1]/", "http://[::ffff:a9fe:a9fe]/", "http://[64:ff9b::a9fe:a9fe]/", "http://[64:ff9b::7f00:1]/",
+		"http://localhost:8080/", "http://metadata.localhost/", "http://2130706433/", "http://0x7f.0.0.1/", "http://127.1/",
+	}
+	bodies := map[string]string{
+		"/webhook/create-order": `{"gpu_type":"3090","callback_url":%q}`,
+		"/webhook/price-alert":  `{"gpu_type":"3090","target_price":0.1,"callback_url":%q}`,
+		"/webhook/status":       `{"callback_url":%q}`,
+		"/webhook/command":      `{"text":"help","callback_url":%q}`,
+	}
+	for _, target := range targets {
+		for path, tmpl := range bodies {
+			t.Run(path+" "+target, func(t *testing.T) {
+				resp := h.do(h.signed("POST", path, "zapier", fmt.Appendf(nil, tmpl, target)))
+				if resp.status != http.StatusBadRequest || !strings.HasPrefix(resp.str("error"), "callback_url: ") {
+					t.Fatalf("got %d %s; want 400 naming callback_url", resp.status, resp.raw)
+				}
+			})
+		}
+	}
+	for table, want := range map[string]int{"jobs": 0, "watches": 0, "outbox": 0, "deliveries": 0} {
+		if got := h.count(table); got != want {
+			t.Errorf("%d rows in %s, want %d", got, table, want)
+		}
+	}
+	allowed := newHarness(t, func(o *webhook.APIOptions, _ *commands.Policy) { o.CallbackAllowPrivate = true })
+	resp := allowed.do(allowed.signed("POST", "/webhook/create-order", "zapier", []byte(`{"gpu_type":"3090","callback_url":"http://127.0.0.1:8080/"}`)))
+	if resp.status != http.StatusAccepted {
+		t.Fatalf("with callback_allow_private = %d %s", resp.status, resp.raw)
+	}
+	public := h.do(h.signed("POST", "/webhook/create-order", "zapier", []byte(`{"gpu_type":"3090","callback_url":"https://hooks.example.com/cb"}`)))
+	if public.status != http.StatusAccepted {
+		t.Fatalf("public callback = %d %s", public.status, public.raw)
+	}
+}

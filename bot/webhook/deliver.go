@@ -172,9 +172,18 @@ type DispatcherOptions struct {
 	// KeySecrets maps inbound key names to their HMAC keys: answers to a
 	// request's callback_url are signed with the key that sent the request.
 	KeySecrets map[string][]byte
-	// Client sends the requests (default: a client with Timeout). Its
+	// Client sends the requests to subscribers (default: a client with
+	// Timeout), and to callbacks too when CallbackAllowPrivate is set. Its
 	// CheckRedirect is replaced: redirects are never followed.
 	Client *http.Client
+	// CallbackAllowPrivate lets callback deliveries reach non-public
+	// addresses (webhook.callback_allow_private). Off, they go through a
+	// client of their own whose dialer refuses them after resolution, and
+	// such a delivery is dead-lettered.
+	CallbackAllowPrivate bool
+	// Resolver resolves callback hosts (default net.DefaultResolver); tests
+	// point it at a local DNS server.
+	Resolver *net.Resolver
 	// Timeout bounds one attempt (default DeliveryTimeout).
 	Timeout time.Duration
 	// Schedule is the delay before each attempt (default DefaultSchedule);
@@ -194,6 +203,7 @@ type Dispatcher struct {
 	subByURL    map[string]Subscriber
 	keys        map[string][]byte
 	client      *http.Client
+	callbacks   *http.Client // callback deliveries
 	timeout     time.Duration
 	schedule    []time.Duration
 	concurrency int
@@ -220,12 +230,20 @@ func NewDispatcher(o DispatcherOptions) (*Dispatcher, error) {
 		d.keys[name] = k
 	}
 	client := &http.Client{Timeout: o.Timeout}
+	if o.Resolver != nil {
+		client.Transport = newTransport(o.Timeout, o.Resolver, nil)
+	}
 	if o.Client != nil {
 		copied := *o.Client
 		client = &copied
 	}
-	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	d.client = client
+	noRedirects := func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	client.CheckRedirect = noRedirects
+	d.client, d.callbacks = client, client
+	if !o.CallbackAllowPrivate {
+		d.callbacks = newCallbackClient(o.Timeout, o.Resolver)
+		d.callbacks.CheckRedirect = noRedirects
+	}
 	return d, nil
 }
 
@@ -479,7 +497,11 @@ func (d *Dispatcher) deliver(ctx context.Context, dl Delivery) error {
 		return d.record(ctx, dl, target, DeliveryAttempt{ID: dl.ID, At: at, Error: problem, State: DeliveryDead})
 	}
 	start := time.Now()
-	status, err := d.post(ctx, dl, secret, body, at)
+	client := d.client
+	if target == TargetCallback {
+		client = d.callbacks
+	}
+	status, err := d.post(ctx, client, dl, secret, body, at)
 	took := time.Since(start)
 	if ctx.Err() != nil {
 		return nil // shutting down: not the receiver's failure; the claim lapses
@@ -487,6 +509,11 @@ func (d *Dispatcher) deliver(ctx context.Context, dl Delivery) error {
 	a := DeliveryAttempt{ID: dl.ID, At: at, Status: status}
 	result := ResultRejected
 	switch {
+	case errors.Is(err, errNonPublic):
+		// Refused before connecting: retrying cannot help while the name
+		// resolves there.
+		problem, _ := d.transportProblem(err)
+		a.Error, a.State, result = problem+" (refused, not sent)", DeliveryDead, ResultError
 	case err != nil:
 		a.Error, result = d.transportProblem(err)
 	case status >= 200 && status < 300:
@@ -533,7 +560,7 @@ func (d *Dispatcher) record(ctx context.Context, dl Delivery, target string, a D
 }
 
 // post sends body to dl.URL, signed at `at`, and returns the HTTP status.
-func (d *Dispatcher) post(ctx context.Context, dl Delivery, secret, body []byte, at time.Time) (int, error) {
+func (d *Dispatcher) post(ctx context.Context, client *http.Client, dl Delivery, secret, body []byte, at time.Time) (int, error) {
 	ctx, cancel := context.WithTimeout(ctx, d.timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, dl.URL, bytes.NewReader(body))
@@ -545,7 +572,7 @@ func (d *Dispatcher) post(ctx context.Context, dl Delivery, secret, body []byte,
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", deliveryAgent)
-	resp, err := d.client.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		return 0, err
 	}

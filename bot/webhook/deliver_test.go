@@ -305,8 +305,9 @@ func TestDeliveriesVerifyWithTheReferenceLibrary(t *testing.T) {
 	keySecret, keyKey := dlSecret(t)
 	rc := newDLReceiver(t, always(http.StatusNoContent))
 	r := newDLRig(t, DispatcherOptions{
-		Subscribers: []Subscriber{{URL: rc.URL + "/sub", Secret: subKey}},
-		KeySecrets:  map[string][]byte{"zapier": keyKey},
+		Subscribers:          []Subscriber{{URL: rc.URL + "/sub", Secret: subKey}},
+		KeySecrets:           map[string][]byte{"zapier": keyKey},
+		CallbackAllowPrivate: true, // the receiver is on loopback
 	})
 	r.store.jobs["j1"] = commands.Job{ID: "j1", Platform: commands.PlatformWebhook,
 		RequestedBy: "webhook:zapier", ReplyTarget: rc.URL + "/callback"}
@@ -575,7 +576,7 @@ func TestCallbackTargets(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			before := len(rc.requests())
-			r := newDLRig(t, DispatcherOptions{KeySecrets: map[string][]byte{"ci": key}})
+			r := newDLRig(t, DispatcherOptions{KeySecrets: map[string][]byte{"ci": key}, CallbackAllowPrivate: true})
 			r.store.emit(tt.setup(r.store), r.clock.Now())
 			r.tick(t)
 			got := rc.requests()[before:]

@@ -180,7 +180,8 @@ func (a *App) newDispatcher() (*webhook.Dispatcher, error) {
 	}
 	return webhook.NewDispatcher(webhook.DispatcherOptions{
 		Store: a.store, Subscribers: subs, KeySecrets: keys,
-		Observer: a.metrics.Deliveries(), Logger: a.log,
+		CallbackAllowPrivate: a.cfg.Webhook.CallbackAllowPrivate,
+		Observer:             a.metrics.Deliveries(), Logger: a.log,
 	})
 }
 

@@ -165,7 +165,8 @@ func (a *App) newAPI() (*webhook.API, error) {
 		Service: a.svc, Keys: keys, LegacySignatures: w.LegacySignatures, PublicMarketplace: w.PublicMarketplace,
 		Tolerance: w.Tolerance.Duration, DedupWindow: w.DedupWindow.Duration,
 		RatePerMinute: w.RatePerMinute, IPRatePerMinute: w.IPRatePerMinute, TrustedProxies: proxies,
-		Dedup: a.store, Replies: a.store, Logger: a.log,
+		CallbackAllowPrivate: w.CallbackAllowPrivate,
+		Dedup:                a.store, Replies: a.store, Logger: a.log,
 	}), nil
 }
 

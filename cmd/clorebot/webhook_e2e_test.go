@@ -98,6 +98,7 @@ listen = "127.0.0.1:0"
 provision_delay = "300ms"
 [webhook]
 legacy_signatures = true
+callback_allow_private = true
 [[webhook.keys]]
 name = "zap"
 secret = %q
