@@ -6,12 +6,13 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/clorebot/clorebot/internal/whsec"
 )
 
 // Header names of the two signature schemes (DESIGN.md §5). Errors name the
@@ -36,7 +37,6 @@ const (
 const DefaultTolerance = 5 * time.Minute
 
 const (
-	secretPrefix  = "whsec_"
 	maxIDLength   = 256
 	maxUnixDigits = 18 // keeps time.Unix and second arithmetic far from overflow
 )
@@ -44,25 +44,12 @@ const (
 // ParseSecret turns a configured secret into an HMAC key: "whsec_" followed
 // by base64 is decoded (the Standard Webhooks form; padding is optional); any
 // other string is used as its raw bytes. An empty secret, or bad or empty
-// base64 after "whsec_", is an error that never quotes the secret.
+// base64 after "whsec_", is an error that never quotes the secret. The
+// configuration's validation applies the same rule (internal/whsec).
 func ParseSecret(s string) ([]byte, error) {
-	if s == "" {
-		return nil, errors.New("webhook: parse secret: empty")
-	}
-	enc, ok := strings.CutPrefix(s, secretPrefix)
-	if !ok {
-		return []byte(s), nil
-	}
-	key, err := base64.StdEncoding.DecodeString(enc)
+	key, err := whsec.Parse(s)
 	if err != nil {
-		var rawErr error
-		if key, rawErr = base64.RawStdEncoding.DecodeString(enc); rawErr != nil {
-			// CorruptInputError carries only an offset, never the input.
-			return nil, fmt.Errorf("webhook: parse secret: the part after %s is not base64: %w", secretPrefix, err)
-		}
-	}
-	if len(key) == 0 {
-		return nil, fmt.Errorf("webhook: parse secret: nothing after %s", secretPrefix)
+		return nil, fmt.Errorf("webhook: parse secret: %w", err)
 	}
 	return key, nil
 }

@@ -76,6 +76,7 @@ func (e *env) loadFor(withoutClore bool) (*config.Config, error) {
 		PathExplicit: e.cli.Config != "",
 		Environ:      e.environ,
 		WithoutClore: withoutClore,
+		Warn:         func(msg string) { fmt.Fprintf(e.stderr, "clorebot: warning: %s\n", msg) },
 		Override: func(c *config.Config) {
 			if e.cli.Sandbox {
 				c.Clore.Sandbox = true

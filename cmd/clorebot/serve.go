@@ -34,6 +34,9 @@ func (serveCmd) Run(e *env) error {
 	if err != nil {
 		return err
 	}
+	if err := checkServeConfig(cfg); err != nil {
+		return &usageError{err} // before anything is opened or migrated
+	}
 	log := e.logger(cfg)
 	log.Info("clorebot starting", slog.String("config", e.configSource()), slog.String("version", versionLine()))
 	defer ignoreHangups(log)()
@@ -168,6 +171,27 @@ func (a *App) newAPI() (*webhook.API, error) {
 		CallbackAllowPrivate: w.CallbackAllowPrivate,
 		Dedup:                a.store, Replies: a.store, Logger: a.log,
 	}), nil
+}
+
+// checkServeConfig builds what serve derives from the configuration alone
+// (webhook keys, trusted proxies, delivery receivers), so that a problem
+// config.Validate let through still stops serve with exit 2 before it
+// opens anything. config.Validate applies the same rules; this is the
+// backstop.
+func checkServeConfig(cfg *config.Config) error {
+	var errs []error
+	for _, k := range cfg.Webhook.Keys {
+		if _, err := webhook.ConfiguredKey(k.Name, k.Secret.Reveal()); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if _, err := webhook.ParseTrustedProxies(cfg.HTTP.TrustedProxies); err != nil {
+		errs = append(errs, err)
+	}
+	if _, _, err := deliveryOptions(cfg); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
 }
 
 // openCore opens what every command needs: storage (migrated) and the Clore

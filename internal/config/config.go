@@ -3,7 +3,11 @@ package config
 import (
 	"bytes"
 	"fmt"
+	"maps"
+	"net/url"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/BurntSushi/toml"
@@ -250,10 +254,45 @@ func (c *Config) SandboxStatePath() string {
 // Redacted renders the effective configuration as TOML with every secret shown as
 // "[redacted]" (or "" when unset). It is what `clorebot config check` prints.
 func (c *Config) Redacted() string {
+	shown := *c
+	// A URL may carry a token in its user info or query: show neither.
+	shown.Clore.APIURL = RedactURL(c.Clore.APIURL)
+	shown.Slack.APIURL = RedactURL(c.Slack.APIURL)
+	shown.Discord.APIURL = RedactURL(c.Discord.APIURL)
+	shown.Webhook.Subscribers = slices.Clone(c.Webhook.Subscribers)
+	for i := range shown.Webhook.Subscribers {
+		shown.Webhook.Subscribers[i].URL = RedactURL(c.Webhook.Subscribers[i].URL)
+	}
 	var buf bytes.Buffer
-	if err := toml.NewEncoder(&buf).Encode(c); err != nil {
+	if err := toml.NewEncoder(&buf).Encode(&shown); err != nil {
 		// Every field type marshals; an error here is a programming mistake.
 		return fmt.Sprintf("# config: render: %v\n", err)
 	}
 	return buf.String()
+}
+
+// RedactURL shows a URL without its secrets: user info and query values
+// become "[redacted]"; the fragment is dropped. A string that does not parse
+// as an absolute URL is shown as "[redacted]" whole.
+func RedactURL(raw string) string {
+	if raw == "" {
+		return ""
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme == "" || u.Opaque != "" {
+		return redacted
+	}
+	var b strings.Builder
+	b.WriteString(u.Scheme + "://")
+	if u.User != nil {
+		b.WriteString(redacted + "@")
+	}
+	b.WriteString(u.Host + u.EscapedPath())
+	if u.RawQuery != "" {
+		keys := slices.Sorted(maps.Keys(u.Query()))
+		for i, k := range keys {
+			b.WriteString([]string{"?", "&"}[min(i, 1)] + url.QueryEscape(k) + "=" + redacted)
+		}
+	}
+	return b.String()
 }

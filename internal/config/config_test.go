@@ -92,6 +92,35 @@ func TestRedactedHidesSecrets(t *testing.T) {
 	}
 }
 
+// URLs may carry tokens in their user info or query: config check shows
+// neither.
+func TestRedactedHidesURLCredentials(t *testing.T) {
+	c := sandboxed()
+	c.Clore.APIURL = "https://proxy.example/v1?auth=clore-tok-77"
+	c.Slack.APIURL = "https://slack-user:slack-pass-55@slack.example/api/"
+	c.Webhook.Subscribers = []WebhookSubscriber{
+		{URL: "https://hookuser:hook-pass-66@hooks.example.com/in?token=hook-tok-88&x=1#frag-99", Secret: "s1"},
+	}
+	out := c.Redacted()
+	for _, value := range []string{"clore-tok-77", "slack-user", "slack-pass-55", "hookuser", "hook-pass-66", "hook-tok-88", "frag-99"} {
+		if strings.Contains(out, value) {
+			t.Errorf("Redacted() shows %q:\n%s", value, out)
+		}
+	}
+	for _, want := range []string{
+		`api_url = "https://proxy.example/v1?auth=[redacted]"`,
+		`api_url = "https://[redacted]@slack.example/api/"`,
+		`url = "https://[redacted]@hooks.example.com/in?token=[redacted]&x=[redacted]"`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("Redacted() lacks %s:\n%s", want, out)
+		}
+	}
+	if c.Webhook.Subscribers[0].URL != "https://hookuser:hook-pass-66@hooks.example.com/in?token=hook-tok-88&x=1#frag-99" {
+		t.Error("Redacted() changed the configuration")
+	}
+}
+
 func TestRedactedEmptySecretIsEmpty(t *testing.T) {
 	c := sandboxed()
 	out := c.Redacted()

@@ -9,10 +9,12 @@ import (
 
 // applyEnv applies the CLOREBOT_<SECTION>_<KEY> variables of environ (in
 // os.Environ form) to cfg. Secret keys may instead name a file in
-// CLOREBOT_<SECTION>_<KEY>_FILE. Unknown CLOREBOT_ variables are errors, except
-// CLOREBOT_CONFIG, which the CLI reads. When a variable appears twice the first
-// wins, as with os.Getenv.
-func applyEnv(cfg *Config, environ []string) error {
+// CLOREBOT_<SECTION>_<KEY>_FILE. Unknown CLOREBOT_ variables are ignored with
+// one warning each (orchestrators add their own: Kubernetes service links
+// add CLOREBOT_PORT, CLOREBOT_SERVICE_HOST, ... for a Service named
+// clorebot); CLOREBOT_CONFIG is the CLI's. When a variable appears twice the
+// first wins, as with os.Getenv.
+func applyEnv(cfg *Config, environ []string) (warnings []string, err error) {
 	known := map[string]bool{}
 	for _, f := range fields() {
 		if f.Env != "" {
@@ -31,7 +33,7 @@ func applyEnv(cfg *Config, environ []string) error {
 			continue
 		}
 		if !known[name] {
-			errs = append(errs, unknownEnv(name))
+			warnings = append(warnings, unknownEnv(name))
 			continue
 		}
 		env[name] = val
@@ -44,7 +46,7 @@ func applyEnv(cfg *Config, environ []string) error {
 			errs = append(errs, err)
 		}
 	}
-	return errors.Join(errs...)
+	return warnings, errors.Join(errs...)
 }
 
 func applyEnvField(cfg *Config, f field, env map[string]string) error {
@@ -68,16 +70,18 @@ func applyEnvField(cfg *Config, f field, env map[string]string) error {
 	return nil
 }
 
-func unknownEnv(name string) error {
-	problem := "unknown environment variable (want CLOREBOT_<SECTION>_<KEY>, e.g. CLOREBOT_CLORE_API_KEY)"
+// unknownEnv is the warning for an unknown variable; it never quotes the
+// value.
+func unknownEnv(name string) string {
+	problem := "unknown environment variable, ignored (clorebot reads CLOREBOT_<SECTION>_<KEY>, e.g. CLOREBOT_CLORE_API_KEY)"
 	if base, ok := strings.CutSuffix(name, fileSuffix); ok {
 		for _, f := range fields() {
 			if f.Env == base {
-				problem = fmt.Sprintf("unknown environment variable: %s is not a secret, only secrets are read from a _FILE", f.Key)
+				problem = fmt.Sprintf("unknown environment variable, ignored: %s is not a secret, only secrets are read from a _FILE", f.Key)
 			}
 		}
 	}
-	return &KeyError{Key: name, Problem: problem}
+	return "config: " + name + ": " + problem
 }
 
 // readSecretFile returns a secret file's content without its trailing newline.

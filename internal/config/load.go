@@ -23,6 +23,10 @@ type LoadOptions struct {
 	// WithoutClore is for commands that never call Clore (webhook sign,
 	// deliveries, audit): clore.api_key may then be missing.
 	WithoutClore bool
+	// Warn receives one line per problem that does not stop clorebot: an
+	// unknown CLOREBOT_ environment variable (orchestrators add their own,
+	// such as Kubernetes' CLOREBOT_PORT). Nil: warnings are dropped.
+	Warn func(msg string)
 }
 
 // Load builds the effective configuration: Defaults, then the TOML file, then the
@@ -35,7 +39,12 @@ func Load(opts LoadOptions) (*Config, error) {
 		path = DefaultPath
 	}
 	fileErr := loadFile(&cfg, path, opts.PathExplicit)
-	envErr := applyEnv(&cfg, opts.Environ)
+	warnings, envErr := applyEnv(&cfg, opts.Environ)
+	if opts.Warn != nil {
+		for _, w := range warnings {
+			opts.Warn(w)
+		}
+	}
 	if err := errors.Join(fileErr, envErr); err != nil {
 		return nil, err
 	}

@@ -74,6 +74,9 @@ func (c *Config) validateClore(v *validator) {
 
 func (c *Config) validateServices(v *validator) {
 	v.nonEmpty("storage.path", c.Storage.Path)
+	if p := c.Storage.Path; p == ":memory:" || strings.HasPrefix(p, "file:") {
+		v.fail("storage.path", "want a file path, got %q: jobs, leases and dedup records must outlive the process and be shared with `clorebot exec`", p)
+	}
 	v.listenAddr("http.listen", c.HTTP.Listen)
 	v.positive("http.read_header_timeout", c.HTTP.ReadHeaderTimeout)
 	v.positive("http.read_timeout", c.HTTP.ReadTimeout)

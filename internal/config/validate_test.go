@@ -120,7 +120,7 @@ func TestValidatePolicy(t *testing.T) {
 }
 
 func TestValidateWebhook(t *testing.T) {
-	key := func(name string) WebhookKey { return WebhookKey{Name: name, Secret: "change-me"} }
+	key := func(name string) WebhookKey { return WebhookKey{Name: name, Secret: Secret("change-me-" + name)} }
 	sub := func(url string, events ...string) WebhookSubscriber {
 		return WebhookSubscriber{URL: url, Secret: "change-me", Events: events}
 	}
@@ -151,6 +151,22 @@ func TestValidateWebhook(t *testing.T) {
 		{"subscriber no url", func(w *Webhook) { w.Subscribers = []WebhookSubscriber{sub("")} }, "webhook.subscribers[0].url", []string{"empty"}},
 		{"subscriber no host", func(w *Webhook) { w.Subscribers = []WebhookSubscriber{sub("https://")} }, "webhook.subscribers[0].url", []string{"URL"}},
 		{"subscriber secret", func(w *Webhook) { w.Subscribers = []WebhookSubscriber{{URL: "https://x.example"}} }, "webhook.subscribers[0].secret", []string{"required"}},
+		{"whsec_ secret not base64", func(w *Webhook) { w.Keys = []WebhookKey{{Name: "a", Secret: "whsec_%%%not-base64"}} },
+			"webhook.keys[0].secret", []string{"the part after whsec_ is not base64"}},
+		{"whsec_ secret empty", func(w *Webhook) { w.Keys = []WebhookKey{{Name: "a", Secret: "whsec_"}} },
+			"webhook.keys[0].secret", []string{"nothing after whsec_"}},
+		{"subscriber whsec_ not base64", func(w *Webhook) {
+			w.Subscribers = []WebhookSubscriber{{URL: "https://x.example", Secret: "whsec_***"}}
+		}, "webhook.subscribers[0].secret", []string{"not base64"}},
+		{"two keys, one secret", func(w *Webhook) {
+			w.Keys = []WebhookKey{{Name: "a", Secret: "same-secret"}, key("b"), {Name: "c", Secret: "same-secret"}}
+		}, "webhook.keys[2].secret", []string{"the same secret as webhook.keys[0]"}},
+		{"two keys, one HMAC key written two ways", func(w *Webhook) {
+			w.Keys = []WebhookKey{{Name: "a", Secret: "whsec_YWJjZGVm"}, {Name: "b", Secret: "abcdef"}}
+		}, "webhook.keys[1].secret", []string{"the same secret as webhook.keys[0]"}},
+		{"subscriber listed twice", func(w *Webhook) {
+			w.Subscribers = []WebhookSubscriber{sub("https://x.example/a"), sub("https://x.example/a")}
+		}, "webhook.subscribers[1].url", []string{"the same URL as webhook.subscribers[0]"}},
 		{"subscriber event", func(w *Webhook) {
 			w.Subscribers = []WebhookSubscriber{sub("https://x.example", "order.running", "order.exploded")}
 		}, "webhook.subscribers[0].events", []string{`"order.exploded"`, "watch.triggered"}},

@@ -5,6 +5,8 @@ import (
 	"math"
 	"slices"
 	"strings"
+
+	"github.com/clorebot/clorebot/internal/whsec"
 )
 
 // eventNames are the outbound lifecycle events a subscriber may ask for.
@@ -25,8 +27,25 @@ func (c *Config) validateWebhook(v *validator) {
 	validateSubscribers(v, w.Subscribers)
 }
 
+// secretKey checks a secret as the webhook front door reads it and returns
+// its HMAC key (nil when it is refused or empty, which is reported apart).
+func secretKey(v *validator, key string, s Secret) []byte {
+	if s == "" {
+		return nil
+	}
+	k, err := whsec.Parse(s.Reveal())
+	if err != nil {
+		v.fail(key, "%s", err) // never quotes the secret
+		return nil
+	}
+	return k
+}
+
 func validateWebhookKeys(v *validator, keys []WebhookKey) {
 	seen := map[string]int{}
+	// Two keys with one HMAC key would verify each other's requests: every
+	// request would be attributed to the first.
+	secrets := map[string]int{}
 	for i, k := range keys {
 		prefix := fmt.Sprintf("webhook.keys[%d]", i)
 		switch {
@@ -44,6 +63,15 @@ func validateWebhookKeys(v *validator, keys []WebhookKey) {
 		if k.Secret == "" {
 			v.fail(prefix+".secret", "required (set secret or secret_file)")
 		}
+		if hk := secretKey(v, prefix+".secret", k.Secret); hk != nil {
+			for _, id := range []string{"hmac:" + string(hk), "raw:" + k.Secret.Reveal()} {
+				if first, dup := secrets[id]; dup && first != i {
+					v.fail(prefix+".secret", "the same secret as webhook.keys[%d]: every key needs its own, or requests of one are taken for the other's", first)
+					break
+				}
+				secrets[id] = i
+			}
+		}
 		for _, r := range k.Roles {
 			if !slices.Contains([]string{roleAdmin, roleRenter, roleViewer}, r) {
 				v.fail(prefix+".roles", "want roles among admin, renter, viewer, got %q", r)
@@ -53,12 +81,19 @@ func validateWebhookKeys(v *validator, keys []WebhookKey) {
 }
 
 func validateSubscribers(v *validator, subs []WebhookSubscriber) {
+	urls := map[string]int{}
 	for i, s := range subs {
 		prefix := fmt.Sprintf("webhook.subscribers[%d]", i)
 		v.httpURL(prefix+".url", s.URL)
+		if first, dup := urls[s.URL]; dup && s.URL != "" {
+			v.fail(prefix+".url", "the same URL as webhook.subscribers[%d]: list a receiver once, with every event it wants", first)
+		} else {
+			urls[s.URL] = i
+		}
 		if s.Secret == "" {
 			v.fail(prefix+".secret", "required (set secret or secret_file)")
 		}
+		secretKey(v, prefix+".secret", s.Secret)
 		for _, e := range s.Events {
 			if !slices.Contains(eventNames(), e) {
 				v.fail(prefix+".events", "unknown event %q: want some of %s (empty = all)", e, strings.Join(eventNames(), ", "))
