@@ -201,6 +201,7 @@ func TestAttackUnsignedFloodDoesNotLockOutSignedKey(t *testing.T) {
 	h := newHarness(t, func(o *webhook.APIOptions, _ *commands.Policy) {
 		o.RatePerMinute, o.IPRatePerMinute, o.TrustedProxies = 1000, 20, proxies
 	})
+	h.clock.Freeze()
 	help := []byte(`{"text":"help"}`)
 	statuses := map[int]int{}
 	for i := range 100 {

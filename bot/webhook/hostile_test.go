@@ -230,6 +230,7 @@ func TestHostileRequests(t *testing.T) {
 // Over-limit callers get 429 with Retry-After and change nothing either.
 func TestHostileFloodIsRateLimited(t *testing.T) {
 	h := newHarness(t, func(o *webhook.APIOptions, _ *commands.Policy) { o.RatePerMinute, o.IPRatePerMinute = 60, 120 })
+	h.clock.Freeze()
 	statuses := map[int]int{}
 	var retryAfter string
 	for range 200 {
