@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -62,8 +63,8 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("storage: open: %w", err)
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
-		return nil, fmt.Errorf("storage: open: create directory: %w", err)
+	if err := prepareFiles(path); err != nil {
+		return nil, fmt.Errorf("storage: open: %w", err)
 	}
 	s := &Store{Now: time.Now, path: path, migrations: migs}
 	if err := s.openPools(ctx); err != nil {
@@ -73,6 +74,50 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, errors.Join(fmt.Errorf("storage: open %s: %w", path, err), s.Close())
 	}
 	return s, nil
+}
+
+// prepareFiles creates the database's directory (0700) and file (0600)
+// when they are missing, so that neither the umask nor SQLite's default
+// (0644) decides who can read them: the database holds SSH passwords until
+// they are delivered. SQLite gives the -wal and -shm files the database
+// file's mode. An existing database readable by others is narrowed to its
+// owner; where that is not allowed (another owner), it is left as it is.
+func prepareFiles(path string) error {
+	dir := filepath.Dir(path)
+	var created []string
+	for d := dir; ; d = filepath.Dir(d) {
+		if _, err := os.Stat(d); err == nil || !errors.Is(err, fs.ErrNotExist) {
+			break
+		}
+		created = append(created, d)
+		if filepath.Dir(d) == d {
+			break
+		}
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("create directory: %w", err)
+	}
+	for _, d := range created {
+		if err := os.Chmod(d, 0o700); err != nil {
+			return fmt.Errorf("create directory: %w", err)
+		}
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	switch {
+	case err == nil:
+		if err := errors.Join(f.Chmod(0o600), f.Close()); err != nil {
+			return fmt.Errorf("create database file: %w", err)
+		}
+	case errors.Is(err, fs.ErrExist):
+		for _, p := range []string{path, path + "-wal", path + "-shm"} {
+			if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o077 != 0 {
+				_ = os.Chmod(p, fi.Mode().Perm()&^0o077) // best effort: it may belong to someone else
+			}
+		}
+	default:
+		return fmt.Errorf("create database file: %w", err)
+	}
+	return nil
 }
 
 // OpenAndMigrate opens the database at path and applies every pending

@@ -51,6 +51,13 @@ func openStore(ctx context.Context, path string, initial map[string]float64) (*s
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("sandbox: state directory: %w", err)
 	}
+	// Created 0600 here, whatever the umask: SQLite would make it 0644, and
+	// gives the WAL and SHM files the state file's mode.
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("sandbox: create state: %w", err)
+	}
+	f.Close()
 	db, err := sql.Open("sqlite", dsn(path))
 	if err != nil {
 		return nil, fmt.Errorf("sandbox: open state: %w", err)
