@@ -83,6 +83,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 // file's mode. An existing database readable by others is narrowed to its
 // owner; where that is not allowed (another owner), it is left as it is.
 func prepareFiles(path string) error {
+	path = filepath.Clean(path) // as SQLite will see it (escapePath)
 	dir := filepath.Dir(path)
 	var created []string
 	for d := dir; ; d = filepath.Dir(d) {
