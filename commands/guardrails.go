@@ -28,6 +28,9 @@ type Guard struct {
 	Who     string    // the requester: per-person counts are theirs
 	Since   time.Time // start of the orders-per-hour window
 	Exclude string    // a job id left out of every count (a job re-checking itself)
+	// Team asks for the team totals (TeamActiveOrders, TeamUSDPerHour); without
+	// it they are zero and only the requester's rows are read.
+	Team bool
 	// Check decides from the usage; a non-nil error (a *CapError) aborts the
 	// write and is returned unwrapped by the store. It must not block.
 	Check func(GuardUsage) error
@@ -94,5 +97,6 @@ func (s *Service) guard(who string, usdPerHour float64, exclude string) *Guard {
 		return nil
 	}
 	return &Guard{Who: who, Since: s.clock.Now().Add(-time.Hour), Exclude: exclude,
+		Team:  p.MaxTeamActiveOrders > 0 || p.MaxHourlySpend > 0,
 		Check: func(u GuardUsage) error { return p.admit(u, usdPerHour) }}
 }

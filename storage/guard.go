@@ -10,26 +10,35 @@ import (
 	"github.com/clorebot/clorebot/commands"
 )
 
-// usageSQL counts what the guardrails count (DESIGN §5, [commands.GuardUsage]).
-// In-flight rent jobs (queued or running) count as active orders with their
-// reservation as spend; an order counts on its own once its job has ended
-// (or when no job made it). The states are literals so that SQLite uses the
-// partial indexes of 0005. Parameters: 1 excluded job id, 2 requester,
-// 3 start of the orders-per-hour window.
-const usageSQL = `WITH inflight AS (
-		SELECT id, requested_by, usd_per_hour FROM jobs
-		WHERE kind = 'rent' AND state IN ('queued', 'running') AND id <> ?1
-	), live AS (
-		SELECT requested_by, usd_per_hour FROM orders
-		WHERE state IN ('creating', 'provisioning', 'running', 'cancelling')
-		AND (job_id IS NULL OR job_id NOT IN (SELECT id FROM inflight))
-	)
-	SELECT
-		(SELECT count(*) FROM inflight WHERE requested_by = ?2) + (SELECT count(*) FROM live WHERE requested_by = ?2),
-		(SELECT count(*) FROM inflight) + (SELECT count(*) FROM live),
-		(SELECT count(*) FROM jobs WHERE kind = 'rent' AND requested_by = ?2 AND created_at >= ?3
-			AND state NOT IN ('awaiting_confirmation', 'cancelled') AND id <> ?1),
-		(SELECT coalesce(sum(usd_per_hour), 0) FROM inflight) + (SELECT coalesce(sum(usd_per_hour), 0) FROM live)`
+// usageSQL counts what the guardrails count (DESIGN §5, [commands.GuardUsage])
+// in three index scans; %s is "" for the team totals, or a condition that
+// keeps the requester's rows only. In-flight rent jobs (queued or running)
+// count as active orders with their reservation as spend; an order counts on
+// its own once its job has ended (or when no job made it). The states are
+// literals so that SQLite uses the partial indexes of 0005 and 0007, which
+// the scans read alone. Parameters: 1 excluded job id, 2 requester, 3 start
+// of the orders-per-hour window.
+const usageSQL = `SELECT
+		i.mine + l.mine, i.n + l.n, h.n, i.usd + l.usd
+	FROM (SELECT count(*) AS n, count(*) FILTER (WHERE requested_by = ?2) AS mine,
+			coalesce(sum(usd_per_hour), 0) AS usd
+		FROM jobs INDEXED BY jobs_in_flight_idx
+		WHERE kind = 'rent' AND state IN ('queued', 'running') AND id <> ?1 %[1]s) AS i,
+	(SELECT count(*) AS n, count(*) FILTER (WHERE requested_by = ?2) AS mine,
+			coalesce(sum(usd_per_hour), 0) AS usd
+		FROM orders o
+		WHERE state IN ('creating', 'provisioning', 'running', 'cancelling') %[1]s
+		AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.id = o.job_id AND j.kind = 'rent'
+			AND j.state IN ('queued', 'running') AND j.id <> ?1)) AS l,
+	(SELECT count(*) AS n FROM jobs INDEXED BY jobs_rent_created_idx
+		WHERE kind = 'rent' AND requested_by = ?2 AND created_at >= ?3
+		AND state NOT IN ('awaiting_confirmation', 'cancelled') AND id <> ?1) AS h`
+
+// The two forms of usageSQL.
+var (
+	usageTeamSQL = fmt.Sprintf(usageSQL, "")
+	usageMineSQL = fmt.Sprintf(usageSQL, "AND requested_by = ?2")
+)
 
 // rowQuerier is a *sql.Tx or *sql.DB.
 type rowQuerier interface {
@@ -39,10 +48,17 @@ type rowQuerier interface {
 // usage counts g's usage with q (inside the caller's transaction).
 func usage(ctx context.Context, q rowQuerier, g commands.Guard) (commands.GuardUsage, error) {
 	var u commands.GuardUsage
-	err := q.QueryRowContext(ctx, usageSQL, g.Exclude, g.Who, formatTime(g.Since)).
+	query := usageMineSQL
+	if g.Team {
+		query = usageTeamSQL
+	}
+	err := q.QueryRowContext(ctx, query, g.Exclude, g.Who, formatTime(g.Since)).
 		Scan(&u.ActiveOrders, &u.TeamActiveOrders, &u.OrdersLastHour, &u.TeamUSDPerHour)
 	if err != nil {
 		return u, fmt.Errorf("count usage: %w", err)
+	}
+	if !g.Team {
+		u.TeamActiveOrders, u.TeamUSDPerHour = 0, 0
 	}
 	return u, nil
 }

@@ -15,7 +15,7 @@ import (
 func usageOf(t *testing.T, s *Store, who, exclude string, since time.Time) commands.GuardUsage {
 	t.Helper()
 	var got commands.GuardUsage
-	err := s.CheckGuard(context.Background(), commands.Guard{Who: who, Exclude: exclude, Since: since,
+	err := s.CheckGuard(context.Background(), commands.Guard{Who: who, Exclude: exclude, Since: since, Team: true,
 		Check: func(u commands.GuardUsage) error { got = u; return nil }})
 	if err != nil {
 		t.Fatal(err)
@@ -73,6 +73,14 @@ func TestGuardUsageCountsWhatDesignLists(t *testing.T) {
 	want = commands.GuardUsage{ActiveOrders: 2, TeamActiveOrders: 3, OrdersLastHour: 2, TeamUSDPerHour: 3 + 1 + 5}
 	if got := usageOf(t, s, "a", queued.ID, since); got != want {
 		t.Errorf("usage without the job itself = %+v, want %+v", got, want)
+	}
+	// Without team totals, only the requester's counts.
+	var mine commands.GuardUsage
+	if err := s.CheckGuard(ctx, commands.Guard{Who: "a", Since: since, Check: func(u commands.GuardUsage) error { mine = u; return nil }}); err != nil {
+		t.Fatal(err)
+	}
+	if want := (commands.GuardUsage{ActiveOrders: 3, OrdersLastHour: 3}); mine != want {
+		t.Errorf("per-person usage = %+v, want %+v", mine, want)
 	}
 }
 
