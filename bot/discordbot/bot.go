@@ -79,6 +79,8 @@ type Bot struct {
 	log  *slog.Logger
 	rest *discordgo.Session // REST only: interaction responses, messages, registration
 	base *url.URL
+	// transport carries every REST call to Discord.
+	transport http.RoundTripper
 
 	mu     sync.Mutex
 	conn   *conn // current gateway session
@@ -124,6 +126,11 @@ func New(o Options) (*Bot, error) {
 	def(&o.WatchdogTick, o.ReadyTimeout/6)
 	def(&o.Backoff, time.Second)
 	b := &Bot{o: o, svc: o.Service, log: o.Logger, base: base, seen: newSeenSet(20 * time.Minute), flows: newFlows()}
+	// A burst of interactions answers through many REST calls at once: keep
+	// enough connections to Discord open (the default keeps two).
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = 64
+	b.transport = t
 	b.follow = chat.NewFollower(chat.FollowerOptions{Messenger: &messenger{b: b, moved: map[string]string{}},
 		MinGap: o.ProgressGap, Logger: o.Logger})
 	if b.rest, err = b.newSession(nil); err != nil {
@@ -146,7 +153,7 @@ func (b *Bot) newSession(c *conn) (*discordgo.Session, error) {
 	if err != nil {
 		return nil, fmt.Errorf("discordbot: new session: %w", err)
 	}
-	s.Client = &http.Client{Timeout: 20 * time.Second, Transport: &rewrite{base: b.base, conn: c, next: http.DefaultTransport}}
+	s.Client = &http.Client{Timeout: 20 * time.Second, Transport: &rewrite{base: b.base, conn: c, next: b.transport}}
 	s.StateEnabled = false
 	s.Compress = b.o.Compress
 	s.Identify.Compress = b.o.Compress
@@ -159,6 +166,8 @@ func (b *Bot) newSession(c *conn) (*discordgo.Session, error) {
 // leaving discordgo's endpoint variables alone.
 type rewrite struct {
 	base *url.URL
+	// transport carries every REST call to Discord.
+	transport http.RoundTripper
 	conn *conn
 	next http.RoundTripper
 }

@@ -53,7 +53,7 @@ func (c *clock) Advance(d time.Duration) {
 // SQLite and the sandbox marketplace, driven through the fake Discord by the
 // real discordgo session.
 type harness struct {
-	t      *testing.T
+	t      testing.TB
 	fake   *fakediscord.Server
 	bot    *discordbot.Bot
 	svc    *commands.Service
@@ -85,7 +85,7 @@ type harnessOpts struct {
 	noWait bool // do not wait for READY
 }
 
-func newHarness(t *testing.T, ho harnessOpts) *harness {
+func newHarness(t testing.TB, ho harnessOpts) *harness {
 	t.Helper()
 	dir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())

@@ -72,16 +72,32 @@ func (b *Bot) answer(ctx context.Context, i *discordgo.Interaction, respond resp
 	f := b.flows.start(i.Token, b.now())
 	hctx, cancel := context.WithTimeout(ctx, handleTimeout)
 	defer cancel()
+	resp, ephemeral := deferral(i, req, update)
+	var err error
+	deferred := false
+	if update || req.Action == nil && chat.BecomesJob(req.Text) {
+		// Acknowledged before any work: the 3 s never depend on the command layer.
+		err = respond(ctx, resp)
+		f.acknowledged(ephemeral, err)
+		b.report(ctx, i, "defer", err)
+		deferred = true
+	}
 	ans := chat.Respond(hctx, b.svc, req, b.o.AckBudget)
-	if ans.Now != nil {
+	if !deferred && ans.Now != nil {
 		b.respondNow(ctx, i, respond, *ans.Now, update)
 		return
 	}
-	resp, ephemeral := deferral(i, req, update)
-	err := respond(ctx, resp)
-	f.acknowledged(ephemeral, err)
-	b.report(ctx, i, "defer", err)
-	r := <-ans.Later
+	if !deferred {
+		err = respond(ctx, resp)
+		f.acknowledged(ephemeral, err)
+		b.report(ctx, i, "defer", err)
+	}
+	var r commands.Reply
+	if ans.Now != nil {
+		r = *ans.Now
+	} else {
+		r = <-ans.Later
+	}
 	if err == nil {
 		b.finish(ctx, i, f, req.ReplyTarget, r)
 	}

@@ -1,0 +1,96 @@
+package discordbot
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/clorebot/clorebot/commands"
+	"github.com/clorebot/clorebot/internal/fakediscord"
+)
+
+// stubService answers nothing; the sink does not use the command layer.
+type stubService struct{}
+
+func (stubService) Handle(context.Context, commands.Request) commands.Reply { return commands.Reply{} }
+func (stubService) Market(context.Context) ([]commands.ModelSummary, error) {
+	return nil, nil
+}
+func (stubService) OrdersOf(context.Context, commands.Request, int) ([]commands.Order, error) {
+	return nil, nil
+}
+func (stubService) CheckCancel(context.Context, commands.Request, int64) *commands.Reply { return nil }
+
+func newSinkBot(t *testing.T) (*Bot, *fakediscord.Server) {
+	t.Helper()
+	b := make([]byte, 12)
+	_, _ = rand.Read(b)
+	token := "test." + hex.EncodeToString(b)
+	fake := fakediscord.New(t, fakediscord.Options{Token: token})
+	bot, err := New(Options{Token: token, AppID: fake.AppID(), APIURL: fake.URL, Service: stubService{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bot, fake
+}
+
+func sinkEvent(id int64, platform, channel string) commands.SinkEvent {
+	data, _ := json.Marshal(map[string]any{"order_id": 77, "gpu": "RTX 4090", "gpu_count": 1})
+	return commands.SinkEvent{
+		Event: commands.Event{ID: id, Type: "order.running", Data: data},
+		Origin: &commands.EventOrigin{Platform: platform,
+			ReplyTarget: encodeTarget(target{Channel: channel, Token: "tok", Created: time.Now()})},
+	}
+}
+
+func TestDeliver(t *testing.T) {
+	ctx := context.Background()
+	t.Run("posts Discord events, skips others, waits out a short 429", func(t *testing.T) {
+		bot, fake := newSinkBot(t)
+		fake.RateLimit("/api/v9/channels/C9/messages", 1, 0.05)
+		n, err := bot.Deliver(ctx, []commands.SinkEvent{sinkEvent(1, "slack", "S1"), sinkEvent(2, "discord", "C9"),
+			{Event: commands.Event{ID: 3, Type: "job.completed"}, Origin: sinkEvent(3, "discord", "C9").Origin}})
+		if n != 3 || err != nil {
+			t.Fatalf("Deliver = %d, %v; want 3, nil", n, err)
+		}
+		msgs := fake.Messages("C9")
+		if len(msgs) != 1 || !strings.Contains(string(msgs[0].Body), "Order #77 is running") {
+			t.Fatalf("channel C9 got %d messages: %v", len(msgs), msgs)
+		}
+		if len(fake.Messages("S1")) != 0 {
+			t.Error("a Slack event was posted to Discord")
+		}
+	})
+	t.Run("a long 429 stops the batch until retry_after", func(t *testing.T) {
+		bot, fake := newSinkBot(t)
+		fake.RateLimit("/api/v9/channels/C9/messages", 1, 30)
+		n, err := bot.Deliver(ctx, []commands.SinkEvent{sinkEvent(1, "slack", "S1"), sinkEvent(2, "discord", "C9")})
+		var rl errRateLimited
+		if n != 1 || !errors.As(err, &rl) {
+			t.Fatalf("Deliver = %d, %v; want 1 and a rate limit", n, err)
+		}
+		calls := len(fake.Calls("/api/v9/channels/"))
+		if n, err := bot.Deliver(ctx, []commands.SinkEvent{sinkEvent(2, "discord", "C9")}); n != 0 || err == nil {
+			t.Fatalf("second Deliver = %d, %v; want 0 and the rate limit", n, err)
+		}
+		if got := len(fake.Calls("/api/v9/channels/")); got != calls {
+			t.Errorf("Discord called again (%d calls) before retry_after passed", got-calls)
+		}
+	})
+	t.Run("a refused token stops the batch", func(t *testing.T) {
+		_, fake := newSinkBot(t)
+		bot, err := New(Options{Token: "test.other", AppID: fake.AppID(), APIURL: fake.URL, Service: stubService{}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, err := bot.Deliver(ctx, []commands.SinkEvent{sinkEvent(1, "discord", "C9")})
+		if n != 0 || err == nil || strings.Contains(err.Error(), "test.other") {
+			t.Fatalf("Deliver with a refused token = %d, %v; want 0 and an error without the token", n, err)
+		}
+	})
+}
