@@ -147,4 +147,3 @@ func (t hostRewrite) RoundTrip(r *http.Request) (*http.Response, error) {
 	r.Host = ""
 	return http.DefaultTransport.RoundTrip(r)
 }
-

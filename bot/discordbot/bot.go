@@ -168,8 +168,8 @@ type rewrite struct {
 	base *url.URL
 	// transport carries every REST call to Discord.
 	transport http.RoundTripper
-	conn *conn
-	next http.RoundTripper
+	conn      *conn
+	next      http.RoundTripper
 }
 
 // RoundTrip implements http.RoundTripper.
