@@ -166,10 +166,8 @@ func (b *Bot) newSession(c *conn) (*discordgo.Session, error) {
 // leaving discordgo's endpoint variables alone.
 type rewrite struct {
 	base *url.URL
-	// transport carries every REST call to Discord.
-	transport http.RoundTripper
-	conn      *conn
-	next      http.RoundTripper
+	conn *conn
+	next http.RoundTripper
 }
 
 // RoundTrip implements http.RoundTripper.
