@@ -96,6 +96,11 @@ func (r *run) cancelStep(ctx context.Context) error {
 // whoever clicks must be allowed to do what the button does.
 func (s *Service) handleAction(ctx context.Context, req Request) Reply {
 	kind, arg, _ := strings.Cut(req.Action.ID, ":")
+	if kind == "confirm" && reJobID.MatchString(arg) {
+		cmd := Command{Name: "confirm", Confirm: &ConfirmArgs{JobID: arg}}
+		req.Action, req.Command = nil, &cmd
+		return s.Handle(ctx, req)
+	}
 	id, err := strconv.ParseInt(arg, 10, 64)
 	if err != nil || id <= 0 {
 		r := errorReply(&UsageError{Problem: fmt.Sprintf("unknown action %q", req.Action.ID), Usage: Usage("")})
@@ -107,7 +112,12 @@ func (s *Service) handleAction(ctx context.Context, req Request) Reply {
 		cmd := Command{Name: "cancel", Cancel: &CancelArgs{OrderID: id}}
 		req.Action, req.Command = nil, &cmd
 		return s.Handle(ctx, req)
-	case "rent":
+	case "extend":
+		from, _ := strconv.ParseInt(req.Action.Value, 10, 64)
+		cmd := Command{Name: "extend", Extend: &ExtendArgs{OrderID: id, Hours: 1, fromEnd: from}}
+		req.Action, req.Command = nil, &cmd
+		return s.Handle(ctx, req)
+	case "rent": // Rent now buttons posted before they carried the job id
 		r := s.confirmRent(ctx, req, id)
 		s.audit(ctx, req, "action "+req.Action.ID, r, nil, nil)
 		return r
@@ -121,6 +131,13 @@ func (s *Service) handleAction(ctx context.Context, req Request) Reply {
 // does, for front doors without buttons (webhooks): the same checks of who
 // confirms, the same audit row.
 func (s *Service) ConfirmJob(ctx context.Context, req Request, jobID string) Reply {
+	r := s.confirmJob(ctx, req, jobID)
+	s.audit(ctx, req, "confirm "+jobID, r, nil, nil)
+	return r
+}
+
+// confirmJob is ConfirmJob without the audit row (Handle writes it).
+func (s *Service) confirmJob(ctx context.Context, req Request, jobID string) Reply {
 	var server int64
 	if job, err := s.store.GetJob(ctx, jobID); err == nil && job.Kind == JobRent {
 		var p rentParams
@@ -128,10 +145,8 @@ func (s *Service) ConfirmJob(ctx context.Context, req Request, jobID string) Rep
 			server = p.Prefer
 		}
 	}
-	req.Action = &Action{ID: "rent:" + strconv.FormatInt(server, 10), Value: jobID}
-	r := s.confirmRent(ctx, req, server)
-	s.audit(ctx, req, "action "+req.Action.ID, r, nil, nil)
-	return r
+	req.Action = &Action{ID: "confirm:" + jobID, Value: jobID}
+	return s.confirmRent(ctx, req, server)
 }
 
 // confirmRent queues a rent that waited for a confirmation click.

@@ -10,13 +10,29 @@ import (
 // which command it is; exactly the argument struct of that command is set,
 // the others are nil.
 type Command struct {
-	Name   string // "rent", "cancel", "status", "watch", "market", "help"
-	Rent   *RentArgs
-	Cancel *CancelArgs
-	Status *StatusArgs
-	Watch  *WatchArgs
-	Market *MarketArgs
-	Help   *HelpArgs
+	Name    string // "rent", "cancel", "status", "watch", "extend", "confirm", "market", "help"
+	Rent    *RentArgs
+	Cancel  *CancelArgs
+	Status  *StatusArgs
+	Watch   *WatchArgs
+	Extend  *ExtendArgs
+	Confirm *ConfirmArgs
+	Market  *MarketArgs
+	Help    *HelpArgs
+}
+
+// ExtendArgs are the arguments of extend <order-id> [hours].
+type ExtendArgs struct {
+	OrderID int64   // Clore order id, positive
+	Hours   float64 // added to the order's current end; default 1, 0 < H <= 8760
+	// fromEnd, set by an Extend button, is the end (Unix seconds) the button
+	// was shown for: once the order's end moved, the click does nothing.
+	fromEnd int64
+}
+
+// ConfirmArgs are the arguments of confirm <job-id>.
+type ConfirmArgs struct {
+	JobID string // a job id as replies show it: 1 to 64 letters, digits, "-" or "_"
 }
 
 // RentArgs are the arguments of rent <gpu> [count] [flags].
@@ -142,6 +158,8 @@ var grammarCommands = []grammarCommand{
 			{name: "for", arg: "DURATION", help: "stop watching after this long, e.g. 12h, 3d, 1d12h; at most 90d (default: until cancelled)"},
 		},
 	},
+	{name: "extend", usage: []string{"extend <order-id> [hours]"}},
+	{name: "confirm", usage: []string{"confirm <job-id>"}},
 	{name: "market", usage: []string{"market [gpu]"}},
 	{name: "help", usage: []string{"help [command]"}},
 }
@@ -207,6 +225,19 @@ func (c Command) render(audit bool) string {
 			a = *c.Watch
 		}
 		w.watch(a)
+	case "extend":
+		w.word("extend")
+		if c.Extend != nil {
+			w.word(strconv.FormatInt(c.Extend.OrderID, 10))
+			if c.Extend.Hours > 0 && c.Extend.Hours != 1 {
+				w.word(formatNumber(c.Extend.Hours))
+			}
+		}
+	case "confirm":
+		w.word("confirm")
+		if c.Confirm != nil {
+			w.value(c.Confirm.JobID)
+		}
 	case "market":
 		w.word("market")
 		if c.Market != nil {

@@ -43,6 +43,8 @@ func helpOverview() string {
 		{"status [order-id]", "your orders, or one order in detail"},
 		{"watch <gpu> <max-usd-per-hour>", "tell you (or rent, with --auto-rent) when a GPU is offered at or below a price"},
 		{"watch list | cancel <watch-id>", "your price watches; stop one"},
+		{"extend <order-id> [hours]", "keep one of your orders longer (default 1 hour more)"},
+		{"confirm <job-id>", "confirm a rent that awaits confirmation (the Rent now button)"},
 		{"market [gpu]", "offers and prices per GPU model"},
 		{"help [command]", "this overview, or the help of one command"},
 	}
@@ -84,6 +86,17 @@ func helpDetails(name string) (about string, notes, examples []string) {
 				"watch list shows your watches; watch cancel <watch-id> stops one.",
 			},
 			[]string{"watch 4090 0.40", "watch h100 2.10 --auto-rent --count 8 --for 3d", "watch cancel 7"}
+	case "extend":
+		return "keep an order longer: its automatic cancel moves later by the hours given.",
+			[]string{
+				"[hours] defaults to 1 and counts from the order's current end; the order's whole time stays within the team's maximum.",
+				"Only whoever rented the order, or an admin, may extend it.",
+			},
+			[]string{"extend 12345", "extend 12345 4"}
+	case "confirm":
+		return "confirm a rent that awaits confirmation: what the Rent now button does.",
+			[]string{"<job-id> is the id the confirmation message shows. The rent is checked against the team's limits again."},
+			[]string{"confirm 4xq2m7ab3kfe6c5p"}
 	case "market":
 		return "show offers and prices per GPU model, or the offers for one GPU (prices in USD per GPU per hour).",
 			nil,

@@ -132,22 +132,36 @@ type Watch struct {
 	Platform     string
 	Channel      string
 	ReplyTarget  string
-	GPUModel     string  // canonical model
-	MaxUSDPerGPU float64 // USD per GPU per hour
-	Count        int     // GPUs wanted
+	GPUModel     string   // the query as typed, normalised (e.g. "A100")
+	Models       []string // canonical models the query resolved to; empty until resolved
+	MaxUSDPerGPU float64  // USD per GPU per hour
+	Count        int      // GPUs wanted
 	AutoRent     bool
 	ExpiresAt    *time.Time
-	State        string // active, cancelled, triggered, expired
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
+	State        string // Watch* states
+	// IdempotencyKey is the key of the request that created the watch: one
+	// key, one watch. "" for none.
+	IdempotencyKey string
+	// LastTriggeredAt and LastTriggerPrice describe the last trigger (nil
+	// before the first); Triggers counts them.
+	LastTriggeredAt  *time.Time
+	LastTriggerPrice *float64 // USD per GPU per hour
+	Triggers         int
+	// JobID is the rent job of the last trigger: awaiting confirmation for an
+	// alert watch, queued for an auto-rent watch.
+	JobID     string
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
-// Watch states.
+// Watch states. An active watch is armed; a triggered one waits to re-arm
+// (alert) or for its rent to finish (auto-rent); the others are final.
 const (
 	WatchActive    = "active"
 	WatchCancelled = "cancelled"
 	WatchTriggered = "triggered"
 	WatchExpired   = "expired"
+	WatchDone      = "done" // an auto-rent watch whose rent succeeded
 )
 
 // Errors a Store returns; match with errors.Is.
@@ -219,8 +233,22 @@ type Store interface {
 	AppendAudit(ctx context.Context, e AuditEntry) (int64, error)
 	ListAudit(ctx context.Context, f AuditFilter) ([]AuditEntry, error)
 
-	CreateWatch(ctx context.Context, w *Watch) error
+	// CreateWatch inserts w and sets its ID, unless a watch with the same
+	// non-empty IdempotencyKey exists: then w becomes that watch and
+	// created is false.
+	CreateWatch(ctx context.Context, w *Watch) (created bool, err error)
 	GetWatch(ctx context.Context, id int64) (Watch, error)
 	ListWatches(ctx context.Context, owner string, states ...string) ([]Watch, error)
-	UpdateWatch(ctx context.Context, w Watch) error
+	// UpdateWatch writes w (by ID), appending events in the same transaction;
+	// ErrConflict when w.UpdatedAt is set and the stored watch changed since.
+	UpdateWatch(ctx context.Context, w Watch, events ...Event) error
+
+	// MarkOrderReminded records the order.expiring reminder of order id
+	// (local id) for the end `end`, appending events with it; false when
+	// that reminder was recorded before.
+	MarkOrderReminded(ctx context.Context, id int64, end time.Time, events ...Event) (bool, error)
+	// LastEventAt is when the newest outbox event of typ was written (zero: never).
+	LastEventAt(ctx context.Context, typ string) (time.Time, error)
+	// AppendEvents writes events to the outbox on their own.
+	AppendEvents(ctx context.Context, events ...Event) error
 }

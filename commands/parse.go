@@ -34,7 +34,7 @@ func Parse(text string) (Command, error) {
 		tokens = tokens[1:]
 	}
 	if len(tokens) == 0 {
-		return Command{}, usageErrorf("", "no command given; the commands are rent, cancel, status, watch, market and help")
+		return Command{}, usageErrorf("", "no command given; the commands are rent, cancel, status, watch, extend, confirm, market and help")
 	}
 	return parseTokens(tokens)
 }
@@ -89,6 +89,10 @@ func parseTokens(tokens []string) (Command, error) {
 		return parseStatus(pos)
 	case "watch":
 		return parseWatch(pos, flags)
+	case "extend":
+		return parseExtend(pos)
+	case "confirm":
+		return parseConfirm(pos)
 	case "market":
 		return parseMarket(pos)
 	default:
@@ -321,6 +325,41 @@ func parseCancel(pos []string) (Command, error) {
 	return Command{Name: "cancel", Cancel: &CancelArgs{OrderID: id}}, nil
 }
 
+func parseExtend(pos []string) (Command, error) {
+	switch {
+	case len(pos) == 0:
+		return Command{}, usageErrorf("extend", "extend needs an order id, e.g. extend 12345 or extend 12345 2")
+	case len(pos) > 2:
+		return Command{}, usageErrorf("extend", "extend takes an order id and hours; unexpected extra argument %s", showValue(pos[2]))
+	}
+	id, err := parseEntityID("the order id", pos[0])
+	if err != nil {
+		return Command{}, usageErrorf("extend", "%s", err.Error())
+	}
+	a := &ExtendArgs{OrderID: id, Hours: 1}
+	if len(pos) == 2 {
+		if a.Hours, err = parseHours(pos[1]); err != nil {
+			return Command{}, usageErrorf("extend", "%s", strings.Replace(err.Error(), "--hours", "the hours", 1))
+		}
+	}
+	return Command{Name: "extend", Extend: a}, nil
+}
+
+// reJobID is a job id as replies show it.
+var reJobID = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+
+func parseConfirm(pos []string) (Command, error) {
+	switch {
+	case len(pos) == 0:
+		return Command{}, usageErrorf("confirm", "confirm needs the job id of a rent awaiting confirmation, e.g. confirm 4xq2m7ab3kfe6c5p")
+	case len(pos) > 1:
+		return Command{}, usageErrorf("confirm", "confirm takes one job id; unexpected extra argument %s", showValue(pos[1]))
+	case !reJobID.MatchString(pos[0]):
+		return Command{}, usageErrorf("confirm", "the job id must be letters, digits, \"-\" or \"_\" (at most 64), got %s", showValue(pos[0]))
+	}
+	return Command{Name: "confirm", Confirm: &ConfirmArgs{JobID: strings.ToLower(pos[0])}}, nil
+}
+
 func parseStatus(pos []string) (Command, error) {
 	c := Command{Name: "status", Status: &StatusArgs{}}
 	switch {
@@ -364,7 +403,7 @@ func parseHelp(pos []string) (Command, error) {
 	spec, ok := lookupGrammarCommand(topic)
 	if !ok {
 		problem := fmt.Sprintf("no help for %s: not a command", showValue(pos[0]))
-		if s := closestWord(topic, []string{"rent", "cancel", "status", "watch", "market", "help"}, 2); s != "" {
+		if s := closestWord(topic, []string{"rent", "cancel", "status", "watch", "extend", "confirm", "market", "help"}, 2); s != "" {
 			problem += "; did you mean " + s + "?"
 		}
 		return Command{}, usageErrorf("help", "%s", problem)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 )
 
 // Role is what an identity may do.
@@ -54,6 +55,17 @@ type Policy struct {
 	DefaultHours, MaxHours float64
 	// MinReliability is the default reliability floor (0..1).
 	MinReliability float64
+
+	// RearmMargin and Cooldown re-arm a triggered alert watch: once the
+	// price rose above target × (1 + RearmMargin), or Cooldown after the
+	// trigger (watch.rearm_margin, watch.cooldown).
+	RearmMargin float64
+	Cooldown    time.Duration
+	// ReminderBefore is when order.expiring fires before an order's end.
+	ReminderBefore time.Duration
+	// LowBalanceUSD: wallet.low_balance is emitted, once a day, while the
+	// wallets' USD value is below it; 0 never.
+	LowBalanceUSD float64
 }
 
 // Role returns the role of an identity: the strongest of what the policy

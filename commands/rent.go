@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
-	"strconv"
 	"strings"
 
 	"github.com/clorebot/clorebot/clore"
@@ -142,7 +141,7 @@ func confirmReply(job Job, best offerChoice) Reply {
 		Title: "Confirm the rent",
 		Text: fmt.Sprintf("%s ×%d on server %d costs %s per hour (%s per GPU), above the team's confirmation threshold.",
 			best.Model, best.GPUCount, best.ServerID, usd(best.USDPerHour), usd(best.USDPerGPU())),
-		Buttons: []Button{{ActionID: "rent:" + strconv.FormatInt(best.ServerID, 10), Label: "Rent now", Value: job.ID,
+		Buttons: []Button{{ActionID: "confirm:" + job.ID, Label: "Rent now", Value: job.ID,
 			Confirm: fmt.Sprintf("Rent %s ×%d for %s per hour?", best.Model, best.GPUCount, usd(best.USDPerHour)), Danger: true}},
 	}
 }

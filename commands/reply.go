@@ -36,7 +36,7 @@ type Request struct {
 
 // Action is a click on a Button.
 type Action struct {
-	ID    string // e.g. "cancel:1942182", "rent:88028"
+	ID    string // e.g. "cancel:1942182", "confirm:<job id>", "extend:1942182"
 	Value string
 }
 
@@ -96,7 +96,7 @@ type Field struct {
 
 // Button is an interactive button; its click comes back as an Action.
 type Button struct {
-	ActionID string `json:"action_id"` // "cancel:<order>", "rent:<offer>", "extend:<order>"
+	ActionID string `json:"action_id"` // "cancel:<order>", "confirm:<job>", "extend:<order>"
 	Label    string `json:"label"`
 	Value    string `json:"value,omitempty"`
 	Confirm  string `json:"confirm,omitempty"` // a confirmation question, if any

@@ -95,6 +95,9 @@ type Service struct {
 	// liveOrders is the last my_orders answer, for status and cancel.
 	liveOrders   atomic.Pointer[ordersSnapshot]
 	ordersFlight flight
+
+	watchIdx  watchIndex     // price index of the newest snapshot (watch.go)
+	lifecycle lifecycleState // reminders and low-balance notices sent (lifecycle.go)
 }
 
 // New returns a Service.
@@ -177,6 +180,11 @@ func (s *Service) Handle(ctx context.Context, req Request) Reply {
 	case "cancel":
 		r = s.handleCancel(ctx, req, cmd.Cancel)
 		order = &cmd.Cancel.OrderID
+	case "confirm":
+		r = s.confirmJob(ctx, req, cmd.Confirm.JobID)
+	case "extend":
+		r = s.handleExtend(ctx, req, cmd.Extend)
+		order = &cmd.Extend.OrderID
 	default:
 		r = errorReply(&UsageError{Problem: "unknown command " + cmd.Name, Usage: Usage("")})
 	}

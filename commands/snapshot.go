@@ -123,9 +123,10 @@ func (s *Service) settleEndedOrders(ctx context.Context, live map[int64]clore.Or
 			continue
 		}
 		o.State = OrderExpired
-		if err := s.store.UpdateOrder(ctx, o, orderEvent("order.expired", o, s.clock.Now())); err != nil {
+		if err := s.store.UpdateOrder(ctx, o, s.endedEvent(o)); err != nil {
 			return fmt.Errorf("commands: refresh orders: order %d: %w", *o.CloreOrderID, err)
 		}
+		s.notifyEnded(ctx, o)
 	}
 	return nil
 }

@@ -2,11 +2,17 @@ package commands
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 )
+
+// maxWatchesPerOwner bounds the active watches of one identity, so that a
+// script gone wrong cannot fill the database or the tick.
+const maxWatchesPerOwner = 100
 
 func (s *Service) handleWatch(ctx context.Context, req Request, a *WatchArgs) Reply {
 	switch a.Action {
@@ -19,23 +25,37 @@ func (s *Service) handleWatch(ctx context.Context, req Request, a *WatchArgs) Re
 	if err != nil {
 		return s.fail(ctx, "watch", err)
 	}
-	if _, err := resolveGPU("watch", a.GPU, offers); err != nil {
+	models, err := resolveGPU("watch", a.GPU, offers)
+	if err != nil {
 		return errorReply(err)
 	}
-	if a.AutoRent && s.policy.MaxPricePerHour > 0 && a.MaxPrice > s.policy.MaxPricePerHour {
+	if a.AutoRent && s.policy.MaxPricePerHour > 0 && a.MaxPrice > s.policy.MaxPricePerHour*(1+1e-9) {
 		return errorReply(deny("an auto-rent watch at %s per GPU per hour is above the team's cap of %s",
 			usd(a.MaxPrice), usd(s.policy.MaxPricePerHour)))
 	}
+	mine, err := s.store.ListWatches(ctx, req.User, WatchActive, WatchTriggered)
+	if err != nil {
+		return s.fail(ctx, "watch", err)
+	}
+	if len(mine) >= maxWatchesPerOwner {
+		return errorReply(deny("you have %d watches, the limit is %d; cancel one first (watch list)", len(mine), maxWatchesPerOwner))
+	}
 	w := Watch{Owner: req.User, Platform: req.Platform, Channel: req.Channel, ReplyTarget: req.ReplyTarget,
-		GPUModel: a.GPU, MaxUSDPerGPU: a.MaxPrice, Count: max(a.Count, 1), AutoRent: a.AutoRent, State: WatchActive}
+		GPUModel: a.GPU, Models: models, MaxUSDPerGPU: a.MaxPrice, Count: max(a.Count, 1), AutoRent: a.AutoRent,
+		State: WatchActive, IdempotencyKey: req.IdempotencyKey}
 	if a.For > 0 {
 		until := s.clock.Now().Add(a.For)
 		w.ExpiresAt = &until
 	}
-	if err := s.store.CreateWatch(ctx, &w); err != nil {
+	created, err := s.store.CreateWatch(ctx, &w)
+	if err != nil {
 		return s.fail(ctx, "watch", err)
 	}
-	return Reply{Status: StatusOK, Title: fmt.Sprintf("Watch #%d set", w.ID), Text: describeWatch(w), Visibility: Ephemeral, Done: true}
+	title := fmt.Sprintf("Watch #%d set", w.ID)
+	if !created {
+		title = fmt.Sprintf("Watch #%d was already set by this request", w.ID)
+	}
+	return Reply{Status: StatusOK, Title: title, Text: describeWatch(w), Visibility: Ephemeral, Done: true}
 }
 
 func describeWatch(w Watch) string {
@@ -43,7 +63,11 @@ func describeWatch(w Watch) string {
 	if w.AutoRent {
 		what = "rent automatically"
 	}
-	text := fmt.Sprintf("%s when %s ×%d is offered at or below %s per GPU per hour", what, w.GPUModel, w.Count, usd(w.MaxUSDPerGPU))
+	gpu := w.GPUModel
+	if len(w.Models) > 1 || len(w.Models) == 1 && w.Models[0] != w.GPUModel {
+		gpu += " (" + strings.Join(w.Models, ", ") + ")"
+	}
+	text := fmt.Sprintf("%s when %s ×%d is offered at or below %s per GPU per hour", what, gpu, w.Count, usd(w.MaxUSDPerGPU))
 	if w.ExpiresAt != nil {
 		text += ", until " + w.ExpiresAt.UTC().Format(time.RFC3339)
 	}
@@ -55,20 +79,39 @@ func (s *Service) listWatches(ctx context.Context, req Request) Reply {
 	if s.policy.Role(req.User, req.Roles...) >= RoleAdmin {
 		owner = ""
 	}
-	ws, err := s.store.ListWatches(ctx, owner, WatchActive)
+	ws, err := s.store.ListWatches(ctx, owner, WatchActive, WatchTriggered)
 	if err != nil {
 		return s.fail(ctx, "watch list", err)
 	}
 	r := Reply{Status: StatusOK, Title: "Price watches", Visibility: Ephemeral, Done: true}
 	if len(ws) == 0 {
 		r.Text = "No active watches."
+		return r
+	}
+	idx, at, err := s.priceIndex()
+	if err == nil {
+		r.Text = fmt.Sprintf("Prices as of %s ago.", max(s.clock.Now().Sub(at), 0).Round(time.Second))
 	}
 	for _, w := range ws {
 		v := describeWatch(w)
+		v = strings.ToUpper(v[:1]) + v[1:] + " · " + w.State
+		if idx != nil && len(w.Models) > 0 {
+			if b, ok := idx.best(w.Models, w.Count); ok {
+				v += fmt.Sprintf(" · now %s (server %d)", usd(b.perGPU), b.serverID)
+			} else {
+				v += " · none offered now"
+			}
+		}
+		if w.LastTriggeredAt != nil {
+			v += " · last triggered " + w.LastTriggeredAt.UTC().Format("2006-01-02 15:04 MST")
+			if w.LastTriggerPrice != nil {
+				v += " at " + usd(*w.LastTriggerPrice)
+			}
+		}
 		if owner == "" {
 			v += " · by " + w.Owner
 		}
-		r.Fields = append(r.Fields, Field{Name: fmt.Sprintf("#%d", w.ID), Value: strings.ToUpper(v[:1]) + v[1:]})
+		r.Fields = append(r.Fields, Field{Name: fmt.Sprintf("#%d", w.ID), Value: v})
 	}
 	return r
 }
@@ -81,12 +124,294 @@ func (s *Service) cancelWatch(ctx context.Context, req Request, id int64) Reply 
 	if err != nil {
 		return s.fail(ctx, "watch cancel", err)
 	}
-	if w.State != WatchActive {
+	if w.State != WatchActive && w.State != WatchTriggered {
 		return Reply{Status: StatusOK, Text: fmt.Sprintf("Watch #%d is already %s.", id, w.State), Visibility: Ephemeral, Done: true}
 	}
 	w.State = WatchCancelled
 	if err := s.store.UpdateWatch(ctx, w); err != nil {
+		if errors.Is(err, ErrConflict) {
+			return errorReply(&UsageError{Command: "watch", Problem: fmt.Sprintf("watch #%d just changed; try again", id), Usage: Usage("watch")})
+		}
 		return s.fail(ctx, "watch cancel", err)
 	}
 	return Reply{Status: StatusOK, Text: fmt.Sprintf("Watch #%d cancelled.", id), Visibility: Ephemeral, Done: true}
+}
+
+// EvaluateWatches runs every live watch against the current marketplace
+// snapshot (it never calls Clore: the tick refreshed the snapshot just
+// before): expired watches end, armed ones whose price is met trigger,
+// triggered alerts re-arm past the hysteresis, auto-rents whose rent
+// succeeded end. Missed ticks are not replayed: one evaluation at the
+// current time covers them.
+func (s *Service) EvaluateWatches(ctx context.Context) error {
+	idx, _, err := s.priceIndex()
+	if err != nil {
+		return fmt.Errorf("commands: evaluate watches: %w", err)
+	}
+	ws, err := s.store.ListWatches(ctx, "", WatchActive, WatchTriggered)
+	if err != nil {
+		return fmt.Errorf("commands: evaluate watches: %w", err)
+	}
+	now := s.clock.Now()
+	var errs []error
+	for i := range ws {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		step, best := decideWatch(&ws[i], idx, now, s.policy.RearmMargin, s.policy.Cooldown)
+		if step == stepNone {
+			continue
+		}
+		if err := s.applyWatchStep(ctx, ws[i], step, best, idx, now); err != nil && !errors.Is(err, ErrConflict) {
+			errs = append(errs, fmt.Errorf("watch %d: %w", ws[i].ID, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// applyWatchStep carries out one decision. ErrConflict means the watch
+// changed meanwhile (cancelled by its owner): the next tick decides again.
+func (s *Service) applyWatchStep(ctx context.Context, w Watch, step watchStep, best bestOffer, idx priceIndex, now time.Time) error {
+	switch step {
+	case stepExpire:
+		w.State = WatchExpired
+		return s.store.UpdateWatch(ctx, w)
+	case stepResolve:
+		return s.resolveWatch(ctx, w)
+	case stepTrigger:
+		return s.triggerWatch(ctx, w, best, now)
+	case stepFollow:
+		return s.followAutoRent(ctx, w, idx, now)
+	case stepRearm:
+		w.State, w.JobID = WatchActive, ""
+		if err := s.store.UpdateWatch(ctx, w); err != nil {
+			return err
+		}
+		// Re-armed by the cooldown with the price still met: this tick
+		// triggers it again (once per cooldown while the price hovers).
+		if w.UpdatedAt, _ = s.watchUpdatedAt(ctx, w.ID); best.perGPU > 0 && best.perGPU <= w.MaxUSDPerGPU*(1+1e-9) {
+			return s.triggerWatch(ctx, w, best, now)
+		}
+	}
+	return nil
+}
+
+// watchUpdatedAt reads the stored UpdatedAt after a write, for the next
+// conditional write of the same tick.
+func (s *Service) watchUpdatedAt(ctx context.Context, id int64) (time.Time, error) {
+	w, err := s.store.GetWatch(ctx, id)
+	return w.UpdatedAt, err
+}
+
+// resolveWatch stores the models of a watch created before watches kept
+// them (migration 0007); a query that no longer resolves waits for a
+// snapshot where it does.
+func (s *Service) resolveWatch(ctx context.Context, w Watch) error {
+	offers, err := s.offers(ctx)
+	if err != nil {
+		return err
+	}
+	models, err := resolveGPU("watch", w.GPUModel, offers)
+	if err != nil {
+		return nil
+	}
+	w.Models = models
+	return s.store.UpdateWatch(ctx, w)
+}
+
+// watchJobKey is the idempotency key of the rent job of a watch's n-th
+// trigger: a tick repeated after a crash finds the same job.
+func watchJobKey(id int64, n int) string { return fmt.Sprintf("watch:%d:trigger:%d", id, n) }
+
+// triggerWatch fires an armed watch: an alert gets a rent job awaiting
+// confirmation (its Rent now button); an auto-rent watch queues the rent
+// as its owner, the owner's guardrails checked as the job is stored.
+func (s *Service) triggerWatch(ctx context.Context, w Watch, best bestOffer, now time.Time) error {
+	count := max(w.Count, 1)
+	p, perr := s.rentParamsFrom(&RentArgs{GPU: w.GPUModel, Count: count, MaxPrice: w.MaxUSDPerGPU}, w.Models)
+	p.Prefer = best.serverID
+	if perr == nil {
+		perr = s.policy.checkPrice(best.perGPU)
+	}
+	w.State, w.Triggers, w.LastTriggeredAt = WatchTriggered, w.Triggers+1, &now
+	price := best.perGPU
+	w.LastTriggerPrice = &price
+	var job Job
+	var err, denied error
+	switch {
+	case w.AutoRent && perr == nil:
+		// Watch first, then the job: a crash in between leaves a triggered
+		// watch whose job the next tick creates (same key), never a second
+		// rent for a watch that shows armed.
+		w.JobID = randomID(10)
+		if err := s.store.UpdateWatch(ctx, w, s.watchEvent(w, best, "")); err != nil {
+			return err
+		}
+		job, denied, err = s.submitWatchJob(ctx, w, JobQueued, p)
+		if err == nil && denied != nil {
+			err = s.clearWatchJob(ctx, w)
+		}
+	case !w.AutoRent && perr == nil:
+		// Job first: an orphaned job awaiting confirmation rents nothing.
+		if job, _, err = s.submitWatchJob(ctx, w, JobAwaitingConfirmation, p); err != nil {
+			return err
+		}
+		w.JobID = job.ID
+		err = s.store.UpdateWatch(ctx, w, s.watchEvent(w, best, job.ID))
+	default:
+		w.JobID, denied = "", perr
+		err = s.store.UpdateWatch(ctx, w, s.watchEvent(w, best, ""))
+	}
+	if err != nil {
+		return err
+	}
+	s.log.LogAttrs(ctx, slog.LevelInfo, "watch triggered", slog.Int64("watch_id", w.ID),
+		slog.Float64("usd_per_gpu_hour", best.perGPU), slog.Int64("server_id", best.serverID), slog.String("job_id", job.ID))
+	s.notifyWatch(ctx, w, watchTriggeredReply(w, best, job, denied))
+	return nil
+}
+
+// clearWatchJob forgets the job of a trigger whose rent the guardrails
+// refused: the watch stays triggered until the hysteresis re-arms it.
+func (s *Service) clearWatchJob(ctx context.Context, w Watch) error {
+	stored, err := s.store.GetWatch(ctx, w.ID)
+	if err != nil {
+		return err
+	}
+	stored.JobID = ""
+	return s.store.UpdateWatch(ctx, stored)
+}
+
+// submitWatchJob stores the rent job of a trigger under its idempotency
+// key, with the watch's JobID as the job's own (a retried trigger finds
+// it). A queued job is stored only within the owner's guardrails: denied
+// is the refusal.
+func (s *Service) submitWatchJob(ctx context.Context, w Watch, state string, p rentParams) (job Job, denied, err error) {
+	raw, err := json.Marshal(p)
+	if err != nil {
+		return Job{}, nil, fmt.Errorf("commands: encode params: %w", err)
+	}
+	id := w.JobID
+	if id == "" {
+		id = randomID(10)
+	}
+	reserve := p.MaxPerGPU * float64(p.Count)
+	var g *Guard
+	if state == JobQueued {
+		g = s.guard(w.Owner, reserve, "")
+	}
+	job, created, err := s.store.CreateJobGuarded(ctx, Job{
+		ID: id, Kind: JobRent, IdempotencyKey: watchJobKey(w.ID, w.Triggers), State: state,
+		RequestedBy: w.Owner, Platform: w.Platform, Channel: w.Channel, ReplyTarget: w.ReplyTarget,
+		Params: raw, USDPerHour: reserve, CreatedAt: s.clock.Now(),
+	}, g)
+	var capErr *CapError
+	if errors.As(err, &capErr) {
+		return Job{}, capErr, nil
+	}
+	if err != nil {
+		return Job{}, nil, err
+	}
+	if created && state == JobQueued {
+		s.enqueue(job.ID)
+	}
+	return job, nil, nil
+}
+
+// followAutoRent ends an auto-rent watch once its rent succeeded; a rent
+// that failed leaves it triggered until the hysteresis re-arms it.
+func (s *Service) followAutoRent(ctx context.Context, w Watch, idx priceIndex, now time.Time) error {
+	job, err := s.store.GetJob(ctx, w.JobID)
+	if errors.Is(err, ErrNotFound) {
+		// The tick that triggered stopped before creating the job.
+		offer, _ := idx.best(w.Models, max(w.Count, 1))
+		p, perr := s.rentParamsFrom(&RentArgs{GPU: w.GPUModel, Count: max(w.Count, 1), MaxPrice: w.MaxUSDPerGPU}, w.Models)
+		if perr != nil {
+			w.JobID = ""
+			return s.store.UpdateWatch(ctx, w)
+		}
+		p.Prefer = offer.serverID
+		_, denied, err := s.submitWatchJob(ctx, w, JobQueued, p)
+		if err == nil && denied != nil {
+			w.JobID = ""
+			err = s.store.UpdateWatch(ctx, w)
+		}
+		return err
+	}
+	if err != nil {
+		return err
+	}
+	switch job.State {
+	case JobSucceeded:
+		w.State = WatchDone
+		return s.store.UpdateWatch(ctx, w)
+	case JobFailed, JobCancelled:
+		w.JobID = "" // now an alert-like triggered watch: re-armed by price or cooldown
+		return s.store.UpdateWatch(ctx, w)
+	}
+	return nil
+}
+
+// watchEvent is the watch.triggered outbox event; deliveries find the
+// watch's callback_url through data.watch_id.
+func (s *Service) watchEvent(w Watch, best bestOffer, jobID string) Event {
+	data := map[string]any{"watch_id": w.ID, "owner": w.Owner, "gpu": w.GPUModel, "models": w.Models,
+		"count": w.Count, "target_price": w.MaxUSDPerGPU, "usd_per_gpu_hour": best.perGPU,
+		"server_id": best.serverID, "auto_rent": w.AutoRent, "trigger": w.Triggers}
+	if jobID != "" {
+		data["job_id"] = jobID
+	}
+	raw, _ := json.Marshal(data)
+	return Event{Type: "watch.triggered", JobID: jobID, Data: raw, CreatedAt: s.clock.Now()}
+}
+
+// watchTriggeredReply is the chat notification of a trigger.
+func watchTriggeredReply(w Watch, best bestOffer, job Job, denied error) Reply {
+	count := max(w.Count, 1)
+	r := Reply{Status: StatusOK, Visibility: Public, Done: true, JobID: job.ID,
+		Title: fmt.Sprintf("Watch #%d: %s ×%d at %s per GPU per hour", w.ID, w.GPUModel, count, usd(best.perGPU)),
+		Text: fmt.Sprintf("Server %d offers it for %s per hour in all (your target: %s per GPU per hour).",
+			best.serverID, usd(best.perGPU*float64(count)), usd(w.MaxUSDPerGPU))}
+	switch {
+	case w.AutoRent && denied != nil:
+		r.Status, r.Text = StatusDenied, r.Text+" Not rented: "+reason(denied)
+	case w.AutoRent:
+		r.Status, r.Done, r.Text = StatusQueued, false, r.Text+" Renting it for you…"
+	case denied != nil:
+		r.Text += " " + reason(denied)
+	default:
+		r.Status = StatusConfirm
+		r.Buttons = []Button{{ActionID: "confirm:" + job.ID, Label: "Rent now", Value: job.ID,
+			Confirm: fmt.Sprintf("Rent %s ×%d for about %s per hour?", w.GPUModel, count, usd(best.perGPU*float64(count))), Danger: true}}
+	}
+	return r
+}
+
+// reason is the user-facing text of a denial or usage error.
+func reason(err error) string {
+	var d *denial
+	var ue *UsageError
+	var ce *CapError
+	switch {
+	case errors.As(err, &d):
+		return d.msg
+	case errors.As(err, &ce):
+		return ce.Error()
+	case errors.As(err, &ue):
+		return ue.Problem
+	}
+	return "internal error"
+}
+
+// notifyWatch posts a watch's notification where it was created. Webhook
+// watches are told through the outbox (watch.triggered to the callback_url
+// and subscribers), not here.
+func (s *Service) notifyWatch(ctx context.Context, w Watch, r Reply) {
+	if w.Platform == PlatformWebhook {
+		return
+	}
+	t := Target{Platform: w.Platform, User: w.Owner, ReplyTarget: w.ReplyTarget}
+	if _, err := s.notify.Notify(ctx, t, r); err != nil {
+		s.log.LogAttrs(ctx, slog.LevelWarn, "watch notification not delivered", slog.Int64("watch_id", w.ID), slog.Any("error", err))
+	}
 }

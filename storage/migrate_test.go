@@ -224,7 +224,7 @@ func TestMigration0002OnTopOf0001(t *testing.T) {
 	if err := s.SaveJob(ctx, "w", u); err != nil {
 		t.Fatalf("SaveJob on an upgraded database: %v", err)
 	}
-	if err := s.CreateWatch(ctx, &commands.Watch{Owner: "x", State: commands.WatchActive}); err != nil {
+	if _, err := s.CreateWatch(ctx, &commands.Watch{Owner: "x", State: commands.WatchActive}); err != nil {
 		t.Fatalf("CreateWatch on an upgraded database: %v", err)
 	}
 }

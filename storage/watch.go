@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -10,40 +11,60 @@ import (
 	"github.com/clorebot/clorebot/commands"
 )
 
-const watchColumns = `id, owner, platform, channel, reply_target, gpu_model,
-	max_usd_per_gpu, count, auto_rent, expires_at, state, created_at, updated_at`
+const watchColumns = `id, owner, platform, channel, reply_target, gpu_model, models,
+	max_usd_per_gpu, count, auto_rent, expires_at, state, idempotency_key,
+	last_triggered_at, last_trigger_price, triggers, job_id, created_at, updated_at`
 
 // CreateWatch inserts w and sets its ID, UpdatedAt and, when zero, CreatedAt
-// (the store's clock). State is required.
-func (s *Store) CreateWatch(ctx context.Context, w *commands.Watch) error {
+// (the store's clock). State is required. When w.IdempotencyKey is set and a
+// watch with that key exists, nothing is inserted: w becomes the stored watch
+// and created is false.
+func (s *Store) CreateWatch(ctx context.Context, w *commands.Watch) (created bool, err error) {
 	if err := checkWatch(*w); err != nil {
-		return fmt.Errorf("storage: create watch: %w", err)
+		return false, fmt.Errorf("storage: create watch: %w", err)
+	}
+	models, err := encodeModels(w.Models)
+	if err != nil {
+		return false, fmt.Errorf("storage: create watch: %w", err)
 	}
 	now := s.now()
-	created := w.CreatedAt
-	if created.IsZero() {
-		created = now
+	createdAt := w.CreatedAt
+	if createdAt.IsZero() {
+		createdAt = now
 	}
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("storage: create watch: %w", err)
+		return false, fmt.Errorf("storage: create watch: %w", err)
 	}
 	defer tx.Rollback()
 	var id int64
 	err = tx.QueryRowContext(ctx, `INSERT INTO watches (owner, platform, channel,
-		reply_target, gpu_model, max_usd_per_gpu, count, auto_rent, expires_at, state,
-		created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-		w.Owner, w.Platform, w.Channel, w.ReplyTarget, w.GPUModel, w.MaxUSDPerGPU,
+		reply_target, gpu_model, models, max_usd_per_gpu, count, auto_rent, expires_at,
+		state, idempotency_key, last_triggered_at, last_trigger_price, triggers, job_id,
+		created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+		RETURNING id`,
+		w.Owner, w.Platform, w.Channel, w.ReplyTarget, w.GPUModel, models, w.MaxUSDPerGPU,
 		w.Count, boolInt(w.AutoRent), formatNullTime(w.ExpiresAt), w.State,
-		formatTime(created), formatTime(now)).Scan(&id)
+		nullString(w.IdempotencyKey), formatNullTime(w.LastTriggeredAt), nullFloat(w.LastTriggerPrice),
+		w.Triggers, w.JobID, formatTime(createdAt), formatTime(now)).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		stored, err := scanWatch(tx.QueryRowContext(ctx,
+			`SELECT `+watchColumns+` FROM watches WHERE idempotency_key = ?`, w.IdempotencyKey))
+		if err != nil {
+			return false, fmt.Errorf("storage: create watch: existing key: %w", err)
+		}
+		*w = stored
+		return false, nil
+	}
 	if err != nil {
-		return fmt.Errorf("storage: create watch: %w", err)
+		return false, fmt.Errorf("storage: create watch: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("storage: create watch: %w", err)
+		return false, fmt.Errorf("storage: create watch: %w", err)
 	}
-	w.ID, w.CreatedAt, w.UpdatedAt = id, created, now
-	return nil
+	w.ID, w.CreatedAt, w.UpdatedAt = id, createdAt, now
+	return true, nil
 }
 
 // checkWatch rejects a watch the store cannot hold.
@@ -52,6 +73,24 @@ func checkWatch(w commands.Watch) error {
 		return errors.New("state is required")
 	}
 	return nil
+}
+
+func encodeModels(models []string) (string, error) {
+	if models == nil {
+		models = []string{}
+	}
+	b, err := json.Marshal(models)
+	if err != nil {
+		return "", fmt.Errorf("models: %w", err)
+	}
+	return string(b), nil
+}
+
+func nullFloat(v *float64) sql.NullFloat64 {
+	if v == nil {
+		return sql.NullFloat64{}
+	}
+	return sql.NullFloat64{Float64: *v, Valid: true}
 }
 
 // GetWatch returns the watch with id id, or [ErrNotFound].
@@ -106,10 +145,16 @@ func (s *Store) ListWatches(ctx context.Context, owner string, states ...string)
 }
 
 // UpdateWatch overwrites every field of the watch with w.ID except CreatedAt
-// and sets UpdatedAt to now. It returns [ErrNotFound] when there is no such
-// watch.
-func (s *Store) UpdateWatch(ctx context.Context, w commands.Watch) error {
+// and IdempotencyKey, sets UpdatedAt to now and appends events to the outbox,
+// in one transaction. It returns [ErrNotFound] when there is no such watch,
+// and [ErrConflict] when w.UpdatedAt is set and the stored watch was
+// changed since (a tick and a `watch cancel` never overwrite each other).
+func (s *Store) UpdateWatch(ctx context.Context, w commands.Watch, events ...commands.Event) error {
 	if err := checkWatch(w); err != nil {
+		return fmt.Errorf("storage: update watch %d: %w", w.ID, err)
+	}
+	models, err := encodeModels(w.Models)
+	if err != nil {
 		return fmt.Errorf("storage: update watch %d: %w", w.ID, err)
 	}
 	tx, err := s.write.BeginTx(ctx, nil)
@@ -117,17 +162,38 @@ func (s *Store) UpdateWatch(ctx context.Context, w commands.Watch) error {
 		return fmt.Errorf("storage: update watch %d: %w", w.ID, err)
 	}
 	defer tx.Rollback()
+	now := s.now()
+	seen := ""
+	if !w.UpdatedAt.IsZero() {
+		seen = formatTime(w.UpdatedAt)
+	}
 	res, err := tx.ExecContext(ctx, `UPDATE watches SET owner = ?, platform = ?, channel = ?,
-		reply_target = ?, gpu_model = ?, max_usd_per_gpu = ?, count = ?, auto_rent = ?,
-		expires_at = ?, state = ?, updated_at = ?
-		WHERE id = ?`,
-		w.Owner, w.Platform, w.Channel, w.ReplyTarget, w.GPUModel, w.MaxUSDPerGPU,
+		reply_target = ?, gpu_model = ?, models = ?, max_usd_per_gpu = ?, count = ?, auto_rent = ?,
+		expires_at = ?, state = ?, last_triggered_at = ?, last_trigger_price = ?, triggers = ?,
+		job_id = ?, updated_at = ?
+		WHERE id = ? AND (? = '' OR updated_at = ?)`,
+		w.Owner, w.Platform, w.Channel, w.ReplyTarget, w.GPUModel, models, w.MaxUSDPerGPU,
 		w.Count, boolInt(w.AutoRent), formatNullTime(w.ExpiresAt), w.State,
-		formatTime(s.now()), w.ID)
+		formatNullTime(w.LastTriggeredAt), nullFloat(w.LastTriggerPrice), w.Triggers, w.JobID,
+		formatTime(now), w.ID, seen, seen)
 	if err != nil {
 		return fmt.Errorf("storage: update watch %d: %w", w.ID, err)
 	}
-	if err := wantOneRow(res); err != nil {
+	if n, err := res.RowsAffected(); err != nil || n != 1 {
+		var exists int
+		if err == nil {
+			err = tx.QueryRowContext(ctx, `SELECT count(*) FROM watches WHERE id = ?`, w.ID).Scan(&exists)
+		}
+		switch {
+		case err != nil:
+		case exists == 0:
+			err = ErrNotFound
+		default:
+			err = ErrConflict
+		}
+		return fmt.Errorf("storage: update watch %d: %w", w.ID, err)
+	}
+	if _, err := appendEvents(ctx, tx, events, now); err != nil {
 		return fmt.Errorf("storage: update watch %d: %w", w.ID, err)
 	}
 	if err := tx.Commit(); err != nil {
@@ -139,18 +205,34 @@ func (s *Store) UpdateWatch(ctx context.Context, w commands.Watch) error {
 // scanWatch reads one row of watchColumns.
 func scanWatch(sc scanner) (commands.Watch, error) {
 	var (
-		w                commands.Watch
-		autoRent         int64
-		expires          sql.NullString
-		created, updated string
+		w                 commands.Watch
+		autoRent          int64
+		models            string
+		key               sql.NullString
+		expires, lastTrig sql.NullString
+		lastPrice         sql.NullFloat64
+		created, updated  string
 	)
-	err := sc.Scan(&w.ID, &w.Owner, &w.Platform, &w.Channel, &w.ReplyTarget, &w.GPUModel,
-		&w.MaxUSDPerGPU, &w.Count, &autoRent, &expires, &w.State, &created, &updated)
+	err := sc.Scan(&w.ID, &w.Owner, &w.Platform, &w.Channel, &w.ReplyTarget, &w.GPUModel, &models,
+		&w.MaxUSDPerGPU, &w.Count, &autoRent, &expires, &w.State, &key,
+		&lastTrig, &lastPrice, &w.Triggers, &w.JobID, &created, &updated)
 	if err != nil {
 		return commands.Watch{}, err
 	}
-	w.AutoRent = autoRent != 0
+	w.AutoRent, w.IdempotencyKey = autoRent != 0, key.String
+	if err := json.Unmarshal([]byte(models), &w.Models); err != nil {
+		return commands.Watch{}, fmt.Errorf("models: %w", err)
+	}
+	if len(w.Models) == 0 {
+		w.Models = nil
+	}
+	if lastPrice.Valid {
+		w.LastTriggerPrice = &lastPrice.Float64
+	}
 	if w.ExpiresAt, err = parseNullTime(expires); err != nil {
+		return commands.Watch{}, err
+	}
+	if w.LastTriggeredAt, err = parseNullTime(lastTrig); err != nil {
 		return commands.Watch{}, err
 	}
 	if w.CreatedAt, err = parseTime(created); err != nil {

@@ -19,12 +19,16 @@ import (
 	"github.com/clorebot/clorebot/commands"
 	"github.com/clorebot/clorebot/internal/config"
 	"github.com/clorebot/clorebot/internal/metrics"
+	"github.com/clorebot/clorebot/scheduler"
 	"github.com/clorebot/clorebot/storage"
 )
 
 // deliveryTick is how often outbound webhook deliveries are looked for:
 // events go out within about a second of being written.
 const deliveryTick = time.Second
+
+// dedupPurgeTick is how often expired webhook dedup records are deleted.
+const dedupPurgeTick = time.Hour
 
 type serveCmd struct{}
 
@@ -87,7 +91,10 @@ type App struct {
 	slack       *slackbot.Bot
 	outbox      *commands.Outbox
 	discord     *discordbot.Bot
-	addr        net.Addr
+	sched       *scheduler.Scheduler
+	// marketLoaded is set by the first successful watch tick (singleton: no lock).
+	marketLoaded bool
+	addr         net.Addr
 }
 
 // NewApp returns an App that has opened nothing yet.
@@ -140,6 +147,9 @@ func (a *App) Open(ctx context.Context) error {
 		return err
 	}
 	if a.dispatcher, err = a.newDispatcher(); err != nil {
+		return err
+	}
+	if a.sched, err = a.newScheduler(); err != nil {
 		return err
 	}
 	if a.addr, err = a.http.Listen(); err != nil {
@@ -255,11 +265,9 @@ func (a *App) Run(ctx context.Context) error {
 	a.log.Info("clorebot serving", slog.String("addr", a.addr.String()),
 		slog.Bool("sandbox", a.cfg.Clore.Sandbox), slog.String("version", readBuildInfo().Version))
 	jobCtx, stopJobs := context.WithCancel(ctx)
-	jobsDone := make(chan error, 7)
+	jobsDone := make(chan error, 3)
 	go func() { jobsDone <- a.runDiscord(jobCtx) }()
-	go func() { jobsDone <- a.refreshLoop(jobCtx, a.cfg.Watch.Interval.Duration) }()
 	go func() { jobsDone <- a.svc.Run(jobCtx) }()
-	go func() { jobsDone <- a.outbox.Run(jobCtx, deliveryTick) }()
 	go func() {
 		if a.slack != nil {
 			jobsDone <- a.slack.Run(jobCtx)
@@ -267,8 +275,7 @@ func (a *App) Run(ctx context.Context) error {
 		}
 		jobsDone <- nil
 	}()
-	go func() { jobsDone <- a.dispatcher.Run(jobCtx, deliveryTick) }()
-	go func() { jobsDone <- a.api.RunPurge(jobCtx, time.Hour) }()
+	a.sched.Start()
 	errc := make(chan error, 1)
 	go func() { errc <- a.http.Serve() }()
 	var serveErr error
@@ -276,8 +283,8 @@ func (a *App) Run(ctx context.Context) error {
 	case serveErr = <-errc:
 	case <-ctx.Done():
 	}
-	// Stop intake, then drain jobs: an interrupted job resumes from its
-	// checkpoint at the next start.
+	// Stop intake, then drain jobs, then stop the scheduler: an interrupted
+	// job resumes from its checkpoint at the next start.
 	a.log.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), a.cfg.HTTP.ShutdownTimeout.Duration)
 	defer cancel()
@@ -286,37 +293,57 @@ func (a *App) Run(ctx context.Context) error {
 		err = errors.Join(a.http.Shutdown(sctx), <-errc)
 	}
 	stopJobs()
-	return errors.Join(serveErr, err, <-jobsDone, <-jobsDone, <-jobsDone, <-jobsDone, <-jobsDone, <-jobsDone, <-jobsDone)
+	jobsErr := errors.Join(<-jobsDone, <-jobsDone, <-jobsDone)
+	return errors.Join(serveErr, err, jobsErr, a.sched.Stop())
 }
 
-// refreshLoop refreshes the marketplace and order snapshots that requests
-// answer from: at once, then every interval (watch.interval), until ctx ends.
-// Until the scheduler owns this tick, serve runs it here.
-func (a *App) refreshLoop(ctx context.Context, interval time.Duration) error {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	first := true
-	for {
-		if err := a.svc.RefreshMarket(ctx); err != nil && ctx.Err() == nil {
-			a.log.Warn("marketplace refresh failed", slog.Any("error", err))
-		} else if first && err == nil {
-			first = false
-			a.log.Info("marketplace loaded", slog.Bool("sandbox", a.cfg.Clore.Sandbox))
-		}
-		if err := a.svc.RefreshOrders(ctx); err != nil && ctx.Err() == nil {
-			a.log.Warn("orders refresh failed", slog.Any("error", err))
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
+// newScheduler registers every periodic task of the process on one
+// scheduler; Run starts it and stops it after the job workers.
+func (a *App) newScheduler() (*scheduler.Scheduler, error) {
+	s, err := scheduler.New(scheduler.Options{Logger: a.log})
+	if err != nil {
+		return nil, err
 	}
+	err = errors.Join(
+		s.Every("watch-tick", a.cfg.Watch.Interval.Duration, a.watchTick),
+		s.Every("webhook-deliveries", deliveryTick, a.dispatcher.Tick),
+		s.Every("outbox-sinks", deliveryTick, a.outbox.Tick),
+		s.Every("webhook-dedup-purge", dedupPurgeTick, a.purgeDedup),
+	)
+	if err != nil {
+		return nil, errors.Join(err, s.Stop())
+	}
+	return s, nil
+}
+
+// purgeDedup deletes the webhook dedup records older than the dedup window.
+func (a *App) purgeDedup(ctx context.Context) error {
+	n, err := a.api.PurgeDedup(ctx)
+	if n > 0 {
+		a.log.LogAttrs(ctx, slog.LevelInfo, "purged webhook dedup records", slog.Int("count", n))
+	}
+	return err
+}
+
+// watchTick is the tick of DESIGN.md §7, every watch.interval: one
+// marketplace fetch that every request, rent and price watch reads, every
+// watch evaluated, one my_orders poll for status and the lifecycle monitor
+// (TTL reminders and cancels), the wallet check.
+func (a *App) watchTick(ctx context.Context) error {
+	err := a.svc.Tick(ctx)
+	if !a.marketLoaded && a.svc.MarketLoaded() {
+		a.marketLoaded = true
+		a.log.Info("marketplace loaded", slog.Bool("sandbox", a.cfg.Clore.Sandbox))
+	}
+	return err
 }
 
 // Close releases everything Open acquired.
 func (a *App) Close() error {
 	var errs []error
+	if a.sched != nil {
+		errs = append(errs, a.sched.Stop())
+	}
 	if a.stopSandbox != nil {
 		errs = append(errs, a.stopSandbox())
 	}

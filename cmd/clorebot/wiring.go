@@ -20,6 +20,8 @@ func policyFrom(cfg *config.Config) commands.Policy {
 		MaxActiveOrders: p.MaxActiveOrders, MaxTeamActiveOrders: p.MaxTeamActiveOrders,
 		MaxHourlySpend: p.MaxHourlySpend, ConfirmAbove: p.ConfirmAbove,
 		DefaultHours: p.DefaultHours, MaxHours: p.MaxHours, MinReliability: p.MinReliability,
+		RearmMargin: cfg.Watch.RearmMargin, Cooldown: cfg.Watch.Cooldown.Duration,
+		ReminderBefore: p.ReminderBefore.Duration, LowBalanceUSD: cfg.Watch.LowBalanceUSD,
 	}
 	for _, k := range cfg.Webhook.Keys {
 		id := commands.PlatformWebhook + ":" + k.Name

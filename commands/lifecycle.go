@@ -1,0 +1,271 @@
+package commands
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/clorebot/clorebot/clore"
+)
+
+// lifecycleState is what the lifecycle monitor keeps in memory between
+// ticks; everything that must survive a restart is in the store.
+type lifecycleState struct {
+	mu            sync.Mutex
+	walletChecked time.Time // last wallets call, at most one an hour
+}
+
+// walletCheckEvery spaces the wallets calls of the low-balance check.
+const walletCheckEvery = time.Hour
+
+// lowBalanceEvery is how often wallet.low_balance may be emitted.
+const lowBalanceEvery = 24 * time.Hour
+
+// Tick is the watch tick of DESIGN.md §7, run every watch.interval by the
+// scheduler: one marketplace fetch, every watch evaluated against it, one
+// my_orders fetch, then the order lifecycle (TTL reminders and cancels, the
+// wallet check). After downtime the first tick covers everything missed
+// once: TTLs that passed are enforced, watches are evaluated at the
+// current price.
+func (s *Service) Tick(ctx context.Context) error {
+	var errs []error
+	if err := s.RefreshMarket(ctx); err != nil {
+		errs = append(errs, err)
+	} else if err := s.EvaluateWatches(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	if err := s.RefreshOrders(ctx); err != nil {
+		errs = append(errs, err)
+	} else if err := s.MonitorOrders(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	if err := s.checkLowBalance(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// MonitorOrders enforces the TTL of every running order clorebot created
+// or adopted: order.expiring policy.ReminderBefore its end (chat: with an
+// Extend 1h button), then the cancel at the end and order.expired. Orders
+// made outside clorebot are not in the store and never touched.
+func (s *Service) MonitorOrders(ctx context.Context) error {
+	orders, err := s.store.ListOrders(ctx, OrderFilter{States: []string{OrderRunning}})
+	if err != nil {
+		return fmt.Errorf("commands: monitor orders: %w", err)
+	}
+	now := s.clock.Now()
+	var errs []error
+	for _, o := range orders {
+		if o.CloreOrderID == nil || o.ExpiresAt == nil {
+			continue
+		}
+		switch left := o.ExpiresAt.Sub(now); {
+		case left <= 0:
+			errs = append(errs, s.expireOrder(ctx, o))
+		case left <= s.policy.ReminderBefore:
+			errs = append(errs, s.remindOrder(ctx, o, now))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// expireOrder cancels an order whose TTL passed. Repeating it is safe: an
+// order Clore already ended is only recorded.
+func (s *Service) expireOrder(ctx context.Context, o Order) error {
+	id := *o.CloreOrderID
+	err := s.clore.CancelOrder(clore.WithPriority(ctx, clore.Background), id, "")
+	if err != nil && !errors.Is(err, clore.ErrInvalidInput) {
+		return fmt.Errorf("commands: expire order %d: %w", id, err)
+	}
+	o.State = OrderExpired
+	ev := newEvent("order.expired", Job{RequestedBy: o.RequestedBy}, &o, map[string]any{"reason": "ttl"}, s.clock.Now())
+	if err := s.store.UpdateOrder(ctx, o, ev); err != nil {
+		return fmt.Errorf("commands: expire order %d: %w", id, err)
+	}
+	s.log.LogAttrs(ctx, slog.LevelInfo, "order expired and cancelled", slog.Int64("order_id", id),
+		slog.String("requested_by", o.RequestedBy))
+	s.notifyOrder(ctx, o, Reply{Status: StatusOK, Visibility: Public, Done: true,
+		Title: fmt.Sprintf("Order #%d expired", id),
+		Text:  fmt.Sprintf("Order #%d (%s ×%d) reached its end and was cancelled; billing stopped.", id, o.GPUModel, o.GPUCount)})
+	return nil
+}
+
+// remindOrder sends the order.expiring reminder once per order end.
+func (s *Service) remindOrder(ctx context.Context, o Order, now time.Time) error {
+	id := *o.CloreOrderID
+	ev := newEvent("order.expiring", Job{RequestedBy: o.RequestedBy}, &o, nil, now)
+	sent, err := s.store.MarkOrderReminded(ctx, o.ID, *o.ExpiresAt, ev)
+	if err != nil || !sent {
+		return err
+	}
+	end := o.ExpiresAt.UTC()
+	s.notifyOrder(ctx, o, Reply{Status: StatusOK, Visibility: Public, Done: true,
+		Title: fmt.Sprintf("Order #%d ends in %s", id, roundDuration(end.Sub(now))),
+		Text: fmt.Sprintf("%s ×%d is cancelled automatically at %s. Extend it to keep it.",
+			o.GPUModel, o.GPUCount, end.Format("2006-01-02 15:04 MST")),
+		Buttons: []Button{extendButton(id, end), cancelButton(id)}})
+	return nil
+}
+
+// extendButton adds an hour to the end it was shown for; its Value keeps
+// that end, so that a second click on the same reminder does nothing.
+func extendButton(id int64, end time.Time) Button {
+	return Button{ActionID: fmt.Sprintf("extend:%d", id), Label: "Extend 1h", Value: strconv.FormatInt(end.Unix(), 10)}
+}
+
+// notifyOrder posts about an order to the chat it was rented from. Webhook
+// renters are told through the outbox.
+func (s *Service) notifyOrder(ctx context.Context, o Order, r Reply) {
+	platform, _, _ := strings.Cut(o.RequestedBy, ":")
+	if platform != PlatformSlack && platform != PlatformDiscord {
+		return
+	}
+	t := Target{Platform: platform, User: o.RequestedBy, ReplyTarget: o.ReplyTarget}
+	if _, err := s.notify.Notify(ctx, t, r); err != nil {
+		s.log.LogAttrs(ctx, slog.LevelWarn, "order notice not delivered", slog.Any("error", err))
+	}
+}
+
+// handleExtend moves an order's automatic cancel later: from its current
+// end, the whole time within policy.MaxHours; renter of the order or admin.
+func (s *Service) handleExtend(ctx context.Context, req Request, a *ExtendArgs) Reply {
+	notYours := &UsageError{Command: "extend", Problem: fmt.Sprintf("no order #%d of yours", a.OrderID), Usage: Usage("extend")}
+	o, err := s.store.GetOrderByCloreID(ctx, a.OrderID)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return errorReply(notYours)
+	case err != nil:
+		return s.fail(ctx, "extend", err)
+	case o.RequestedBy != req.User && s.policy.Role(req.User) < RoleAdmin:
+		return errorReply(deny("order #%d was rented by %s; only they or an admin may extend it", a.OrderID, o.RequestedBy))
+	case o.State != OrderRunning && o.State != OrderProvisioning || o.ExpiresAt == nil:
+		return errorReply(&UsageError{Command: "extend", Problem: fmt.Sprintf("order #%d is %s; only a running order can be extended", a.OrderID, o.State), Usage: Usage("extend")})
+	case a.fromEnd != 0 && a.fromEnd != o.ExpiresAt.Unix():
+		return Reply{Status: StatusOK, Visibility: Ephemeral, Done: true,
+			Text: fmt.Sprintf("Order #%d was extended already; it now ends at %s.", a.OrderID, o.ExpiresAt.UTC().Format("2006-01-02 15:04 MST"))}
+	}
+	end := o.ExpiresAt.Add(time.Duration(a.Hours * float64(time.Hour)))
+	if total := end.Sub(o.CreatedAt).Hours(); s.policy.MaxHours > 0 && total > s.policy.MaxHours*(1+1e-9) {
+		return errorReply(&UsageError{Command: "extend", Usage: Usage("extend"), Problem: fmt.Sprintf(
+			"extending order #%d by %g h would make it %.1f h in all, above the team's maximum of %g h",
+			a.OrderID, a.Hours, total, s.policy.MaxHours)})
+	}
+	if lo, ok := s.liveOrderSnapshot(a.OrderID); ok && lo.MRL > 0 && lo.CreatedUnix > 0 {
+		if limit := time.Unix(lo.CreatedUnix, 0).Add(time.Duration(lo.MRL) * time.Second); end.After(limit) {
+			return errorReply(&UsageError{Command: "extend", Usage: Usage("extend"), Problem: fmt.Sprintf(
+				"order #%d cannot run past %s: the host's maximum rental length", a.OrderID, limit.UTC().Format("2006-01-02 15:04 MST"))})
+		}
+	}
+	o.ExpiresAt = &end
+	ev := newEvent("order.extended", Job{RequestedBy: o.RequestedBy}, &o,
+		map[string]any{"hours": a.Hours, "extended_by": req.User}, s.clock.Now())
+	if err := s.store.UpdateOrder(ctx, o, ev); err != nil {
+		return s.fail(ctx, "extend", err)
+	}
+	return Reply{Status: StatusOK, Visibility: Public, Done: true,
+		Text: fmt.Sprintf("Order #%d extended by %g h: it is now cancelled automatically at %s.",
+			a.OrderID, a.Hours, end.UTC().Format("2006-01-02 15:04 MST"))}
+}
+
+// checkLowBalance emits wallet.low_balance, at most once a day, while the
+// wallets' USD value is below policy.LowBalanceUSD. It asks Clore for the
+// wallets at most once an hour.
+func (s *Service) checkLowBalance(ctx context.Context) error {
+	if s.policy.LowBalanceUSD <= 0 {
+		return nil
+	}
+	now := s.clock.Now()
+	l := &s.lifecycle
+	l.mu.Lock()
+	due := l.walletChecked.IsZero() || now.Sub(l.walletChecked) >= walletCheckEvery
+	if due {
+		l.walletChecked = now
+	}
+	l.mu.Unlock()
+	if !due {
+		return nil
+	}
+	last, err := s.store.LastEventAt(ctx, "wallet.low_balance")
+	if err != nil || !last.IsZero() && now.Sub(last) < lowBalanceEvery {
+		return err
+	}
+	wallets, err := s.clore.Wallets(clore.WithPriority(ctx, clore.Background))
+	if err != nil {
+		return fmt.Errorf("commands: wallets: %w", err)
+	}
+	total, known := s.walletsUSD(wallets)
+	if !known || total >= s.policy.LowBalanceUSD {
+		return nil
+	}
+	data := fmt.Sprintf(`{"balance_usd":%.2f,"threshold_usd":%.2f}`, total, s.policy.LowBalanceUSD)
+	return s.store.AppendEvents(ctx, Event{Type: "wallet.low_balance", Data: []byte(data), CreatedAt: now})
+}
+
+// walletsUSD values the wallets in USD: USD-Blockchain as is, the others at
+// the exchange rate the marketplace's prices imply. known is false when a
+// non-empty wallet cannot be valued.
+func (s *Service) walletsUSD(wallets []clore.Wallet) (total float64, known bool) {
+	m := s.market.Load()
+	known = true
+	for _, w := range wallets {
+		if w.Balance <= 0 {
+			continue
+		}
+		if w.Name == clore.CurrencyUSD {
+			total += w.Balance
+			continue
+		}
+		rate := 0.0
+		if m != nil {
+			for i := range m.offers {
+				o := &m.offers[i]
+				if od, usd := o.OnDemandPerDay[w.Name], o.OnDemandUSDPerDay[w.Name]; od > 0 && usd > 0 {
+					rate = usd / od
+					break
+				}
+			}
+		}
+		if rate == 0 {
+			known = false
+			continue
+		}
+		total += w.Balance * rate
+	}
+	return total, known
+}
+
+// outbid reports whether an order that ended at Clore was a spot order
+// ended before its TTL: someone outbid it.
+func (s *Service) outbid(o Order) bool {
+	return o.Spot && (o.ExpiresAt == nil || s.clock.Now().Before(*o.ExpiresAt))
+}
+
+// endedEvent is the order.expired event of an order that ended at Clore
+// (not by clorebot's cancel): reason "outbid" for a spot order ended before
+// its TTL, else "ended".
+func (s *Service) endedEvent(o Order) Event {
+	reason := "ended"
+	if s.outbid(o) {
+		reason = "outbid"
+	}
+	return newEvent("order.expired", Job{RequestedBy: o.RequestedBy}, &o, map[string]any{"reason": reason}, s.clock.Now())
+}
+
+// notifyEnded tells the renter in chat that an order ended at Clore.
+func (s *Service) notifyEnded(ctx context.Context, o Order) {
+	id := *o.CloreOrderID
+	text := fmt.Sprintf("Order #%d (%s ×%d) ended at Clore; billing stopped.", id, o.GPUModel, o.GPUCount)
+	if s.outbid(o) {
+		text = fmt.Sprintf("Spot order #%d (%s ×%d) was outbid and ended; billing stopped.", id, o.GPUModel, o.GPUCount)
+	}
+	s.notifyOrder(ctx, o, Reply{Status: StatusFailed, Visibility: Public, Done: true, Title: fmt.Sprintf("Order #%d ended", id), Text: text})
+}
+
+// MarketLoaded reports whether a marketplace snapshot exists.
+func (s *Service) MarketLoaded() bool { return s.market.Load() != nil }

@@ -1,0 +1,164 @@
+package commands_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/clorebot/clorebot/commands"
+)
+
+// rentRunning rents through the command layer and runs the job until the
+// order runs; it returns the Clore order id.
+func rentRunning(t *testing.T, svc *commands.Service, text string) int64 {
+	t.Helper()
+	ctx := context.Background()
+	r := svc.Handle(ctx, req("slack:ALICE", text))
+	if r.JobID == "" {
+		t.Fatalf("%s: %+v", text, r)
+	}
+	job, err := svc.RunJob(ctx, r.JobID)
+	if err != nil || job.State != commands.JobSucceeded {
+		t.Fatalf("%s: job %+v, %v", text, job, err)
+	}
+	var res struct {
+		OrderID int64 `json:"order_id"`
+	}
+	if err := json.Unmarshal(job.Result, &res); err != nil || res.OrderID == 0 {
+		t.Fatalf("job result %s: %v", job.Result, err)
+	}
+	return res.OrderID
+}
+
+func (h *harness) eventsOf(t *testing.T, typ string) []map[string]any {
+	t.Helper()
+	evs, err := h.store.ListEvents(context.Background(), 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []map[string]any
+	for _, e := range evs {
+		if e.Type == typ {
+			var d map[string]any
+			_ = json.Unmarshal(e.Data, &d)
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+func (h *harness) cloreOrder(t *testing.T, id int64) (expired, found bool) {
+	for _, o := range h.cloreOrders(t) {
+		if o.ID == id {
+			return o.Expired, true
+		}
+	}
+	return false, false
+}
+
+func TestTTLReminderExtendAndAutomaticCancel(t *testing.T) {
+	h := newHarness(t)
+	h.policy.ReminderBefore = 15 * time.Minute
+	clock := newFakeClock()
+	svc := h.service(func(o *commands.Options) { o.Clock = clock })
+	ctx := context.Background()
+	id := rentRunning(t, svc, "rent 4090 --hours 1")
+
+	clock.Advance(50 * time.Minute)
+	tick(t, svc)
+	tick(t, svc)
+	if n := len(h.eventsOf(t, "order.expiring")); n != 1 {
+		t.Fatalf("%d order.expiring events, want 1", n)
+	}
+	var reminder commands.Reply
+	for _, r := range h.replies.all() {
+		if strings.Contains(r.Title, fmt.Sprintf("Order #%d ends in", id)) {
+			reminder = r
+		}
+	}
+	if len(reminder.Buttons) == 0 || reminder.Buttons[0].ActionID != fmt.Sprintf("extend:%d", id) {
+		t.Fatalf("reminder has no Extend 1h button: %+v", reminder)
+	}
+	click := func(user string) commands.Reply {
+		b := reminder.Buttons[0]
+		return svc.Handle(ctx, commands.Request{Platform: commands.PlatformSlack, User: user,
+			Action: &commands.Action{ID: b.ActionID, Value: b.Value}, IdempotencyKey: "click:" + time.Now().String()})
+	}
+	if r := click("slack:BOB"); r.Status != commands.StatusDenied {
+		t.Fatalf("bob extended alice's order: %+v", r)
+	}
+	before, _ := h.store.GetOrderByCloreID(ctx, id)
+	if r := click("slack:ALICE"); r.Status != commands.StatusOK || !strings.Contains(r.Text, "extended by 1 h") {
+		t.Fatalf("extend: %+v", r)
+	}
+	if r := click("slack:ALICE"); !strings.Contains(r.Text, "extended already") {
+		t.Fatalf("second click on the same reminder: %+v", r)
+	}
+	after, _ := h.store.GetOrderByCloreID(ctx, id)
+	if got := after.ExpiresAt.Sub(*before.ExpiresAt); got != time.Hour {
+		t.Fatalf("extended by %s, want 1h", got)
+	}
+	if n := len(h.eventsOf(t, "order.extended")); n != 1 {
+		t.Fatalf("%d order.extended events", n)
+	}
+	if r := svc.Handle(ctx, req("slack:ALICE", fmt.Sprintf("extend %d 200", id))); r.Status != commands.StatusError || !strings.Contains(r.Text, "maximum") {
+		t.Fatalf("extend past max_hours: %+v", r)
+	}
+
+	clock.Advance(71 * time.Minute) // past the new end
+	tick(t, svc)
+	o, _ := h.store.GetOrderByCloreID(ctx, id)
+	if o.State != commands.OrderExpired {
+		t.Fatalf("order state %s after its end", o.State)
+	}
+	if expired, found := h.cloreOrder(t, id); !found || !expired {
+		t.Fatalf("order at Clore: found %v, expired %v; want cancelled", found, expired)
+	}
+	evs := h.eventsOf(t, "order.expired")
+	if len(evs) != 1 || evs[0]["reason"] != "ttl" {
+		t.Fatalf("order.expired events: %v", evs)
+	}
+}
+
+func TestTTLPassedWhileDownIsEnforcedAtStart(t *testing.T) {
+	h := newHarness(t)
+	svc := h.service()
+	id := rentRunning(t, svc, "rent 4090 --hours 1")
+	// The process stops; it starts again three hours later.
+	later := h.service(func(o *commands.Options) { o.Clock = offsetClock{3 * time.Hour} })
+	tick(t, later)
+	if o, _ := h.store.GetOrderByCloreID(context.Background(), id); o.State != commands.OrderExpired {
+		t.Fatalf("state %s", o.State)
+	}
+	if expired, _ := h.cloreOrder(t, id); !expired {
+		t.Fatal("order still running at Clore")
+	}
+}
+
+func TestOutbidSpotOrderIsReported(t *testing.T) {
+	h := newHarness(t)
+	svc := h.service()
+	id := rentRunning(t, svc, "rent 4090 --spot --hours 4")
+	// Someone outbids it: the order ends at Clore without clorebot.
+	if err := h.client.CancelOrder(context.Background(), id, ""); err != nil {
+		t.Fatal(err)
+	}
+	tick(t, svc)
+	if o, _ := h.store.GetOrderByCloreID(context.Background(), id); o.State != commands.OrderExpired {
+		t.Fatalf("state %s", o.State)
+	}
+	evs := h.eventsOf(t, "order.expired")
+	if len(evs) != 1 || evs[0]["reason"] != "outbid" {
+		t.Fatalf("order.expired events: %v", evs)
+	}
+	found := false
+	for _, r := range h.replies.all() {
+		found = found || strings.Contains(r.Text, "outbid")
+	}
+	if !found {
+		t.Fatal("the renter was not told")
+	}
+}

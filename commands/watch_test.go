@@ -1,0 +1,398 @@
+package commands_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/clorebot/clorebot/clore"
+	"github.com/clorebot/clorebot/clore/sandbox"
+	"github.com/clorebot/clorebot/commands"
+)
+
+// newSandboxHarness is newHarness with the sandbox in this process, so that
+// a test can queue its answers (InjectNext) and count its requests.
+func newSandboxHarness(t *testing.T) *harness {
+	t.Helper()
+	h := newHarness(t)
+	sb, err := sandbox.New(sandbox.Options{StatePath: filepath.Join(h.dir, "sandbox2.db"), APIKey: "k",
+		Servers: 2000, ProvisionDelay: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(sb)
+	t.Cleanup(func() { ts.Close(); sb.Close() })
+	h.sb, h.url = sb, ts.URL+"/v1"
+	h.client = clore.New(clore.Options{BaseURL: h.url, APIKey: "k", Interval: time.Millisecond, CreateInterval: time.Millisecond,
+		MaxRetries: 2, Backoff: time.Millisecond, Slots: h.store})
+	return h
+}
+
+// fakeClock is a clock the test moves by hand.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newFakeClock() *fakeClock { return &fakeClock{t: time.Now()} }
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// market is the sandbox's marketplace answer, which a test reprices and
+// queues (InjectNext) as the answer to the next tick's marketplace call.
+type market struct {
+	t       *testing.T
+	h       *harness
+	raw     map[string]any
+	servers []any
+}
+
+func (h *harness) market(t *testing.T) *market {
+	t.Helper()
+	r, err := http.NewRequest(http.MethodGet, h.url+"/marketplace", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Header.Set("auth", "k")
+	resp, err := http.DefaultClient.Do(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	m := &market{t: t, h: h}
+	if err := json.Unmarshal(body, &m.raw); err != nil {
+		t.Fatalf("marketplace: %v: %.200s", err, body)
+	}
+	m.servers = m.raw["servers"].([]any)
+	return m
+}
+
+// cheapest is the cheapest free single-GPU offer of model above the
+// reliability floor, as the watch tick sees it.
+func (m *market) cheapest(model string) clore.Offer {
+	m.t.Helper()
+	var best clore.Offer
+	for _, o := range m.offers() {
+		if o.Model == model && o.GPUCount == 1 && !o.Rented && o.Reliability >= m.h.policy.MinReliability &&
+			o.OnDemandUSDPerHour > 0 && (best.ServerID == 0 || o.OnDemandUSDPerHour < best.OnDemandUSDPerHour) {
+			best = o
+		}
+	}
+	if best.ServerID == 0 {
+		m.t.Fatalf("no %s offer", model)
+	}
+	return best
+}
+
+func (m *market) offers() []clore.Offer {
+	raw, _ := json.Marshal(m.raw)
+	var r struct {
+		Servers []clore.Server `json:"servers"`
+	}
+	if err := json.Unmarshal(raw, &r); err != nil {
+		m.t.Fatal(err)
+	}
+	return clore.Offers(r.Servers)
+}
+
+// scale multiplies every price of server id by f.
+func (m *market) scale(id int64, f float64) {
+	for _, s := range m.servers {
+		sv := s.(map[string]any)
+		if int64(sv["id"].(float64)) != id {
+			continue
+		}
+		price := sv["price"].(map[string]any)
+		for _, k := range []string{"on_demand", "spot", "usd"} {
+			if p, ok := price[k].(map[string]any); ok {
+				for c, v := range p {
+					if x, ok := v.(float64); ok {
+						p[c] = x * f
+					}
+				}
+			}
+		}
+		return
+	}
+	m.t.Fatalf("no server %d", id)
+}
+
+// serveNext queues the marketplace as it is now for the next marketplace call.
+func (m *market) serveNext() {
+	raw, err := json.Marshal(m.raw)
+	if err != nil {
+		m.t.Fatal(err)
+	}
+	m.h.sb.InjectNext("marketplace", http.StatusOK, string(raw))
+}
+
+// marketplaceCalls counts the marketplace requests the sandbox answered.
+func (h *harness) marketplaceCalls() int {
+	n := 0
+	for _, r := range h.sb.Requests() {
+		if strings.Contains(r.Endpoint, "marketplace") && !strings.Contains(r.Endpoint, "spot") {
+			n++
+		}
+	}
+	return n
+}
+
+func (h *harness) watches(t *testing.T) []commands.Watch {
+	t.Helper()
+	ws, err := h.store.ListWatches(context.Background(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ws
+}
+
+func tick(t *testing.T, svc *commands.Service) {
+	t.Helper()
+	if err := svc.Tick(context.Background()); err != nil {
+		t.Fatalf("tick: %v", err)
+	}
+}
+
+// alerts are the watch notifications recorded so far.
+func (r *recorder) alerts() []commands.Reply {
+	var out []commands.Reply
+	for _, x := range r.all() {
+		if strings.HasPrefix(x.Title, "Watch #") {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+func TestWatchAlertsOnceOnAPriceDropAndRearmsWithHysteresis(t *testing.T) {
+	h := newSandboxHarness(t)
+	clock := newFakeClock()
+	h.policy.RearmMargin, h.policy.Cooldown = 0.05, time.Hour
+	svc := h.service(func(o *commands.Options) { o.Clock = clock })
+	m := h.market(t)
+	best := m.cheapest("RTX 4090")
+	base := best.OnDemandUSDPerHour
+	target := base * 0.9
+	r := svc.Handle(context.Background(), req("slack:ALICE", fmt.Sprintf("watch 4090 %.4f", target)))
+	if r.Status != commands.StatusOK {
+		t.Fatalf("watch: %+v", r)
+	}
+	m.serveNext()
+	tick(t, svc)
+	if n := len(h.replies.alerts()); n != 0 {
+		t.Fatalf("%d alerts above the target", n)
+	}
+	// The price drops under the target and hovers there for many ticks.
+	m.scale(best.ServerID, 0.85)
+	for i := range 6 {
+		calls := h.marketplaceCalls()
+		m.serveNext()
+		tick(t, svc)
+		if got := h.marketplaceCalls() - calls; got != 1 {
+			t.Fatalf("tick %d made %d marketplace calls, want 1", i, got)
+		}
+		clock.Advance(time.Minute)
+	}
+	alerts := h.replies.alerts()
+	if len(alerts) != 1 {
+		t.Fatalf("%d alerts while the price hovered under the target, want 1: %+v", len(alerts), alerts)
+	}
+	a := alerts[0]
+	if a.Status != commands.StatusConfirm || len(a.Buttons) != 1 || a.Buttons[0].ActionID != "confirm:"+a.JobID || a.JobID == "" {
+		t.Fatalf("alert has no Rent now button confirm:<job id>: %+v", a)
+	}
+	job, err := h.store.GetJob(context.Background(), a.JobID)
+	if err != nil || job.State != commands.JobAwaitingConfirmation || job.RequestedBy != "slack:ALICE" {
+		t.Fatalf("alert's job = %+v, %v", job, err)
+	}
+	// Just above the target but within the margin: still not re-armed.
+	m.scale(best.ServerID, 1/0.85*0.92)
+	m.serveNext()
+	tick(t, svc)
+	if w := h.watches(t)[0]; w.State != commands.WatchTriggered {
+		t.Fatalf("re-armed within the margin: %s", w.State)
+	}
+	// Above target × (1 + margin): re-armed; a new drop alerts again.
+	m.scale(best.ServerID, 1/0.92*1.0)
+	m.serveNext()
+	tick(t, svc)
+	if w := h.watches(t)[0]; w.State != commands.WatchActive {
+		t.Fatalf("not re-armed above the margin: %s", w.State)
+	}
+	m.scale(best.ServerID, 0.85)
+	m.serveNext()
+	tick(t, svc)
+	if n := len(h.replies.alerts()); n != 2 {
+		t.Fatalf("%d alerts after re-arming and a new drop, want 2", n)
+	}
+	var events int
+	evs, _ := h.store.ListEvents(context.Background(), 0, 0)
+	for _, e := range evs {
+		if e.Type == "watch.triggered" {
+			events++
+		}
+	}
+	if events != 2 {
+		t.Fatalf("%d watch.triggered events, want 2", events)
+	}
+}
+
+func TestWatchRearmsAfterTheCooldownWhileThePriceHovers(t *testing.T) {
+	h := newSandboxHarness(t)
+	clock := newFakeClock()
+	h.policy.RearmMargin, h.policy.Cooldown = 0.05, time.Hour
+	svc := h.service(func(o *commands.Options) { o.Clock = clock })
+	best := h.market(t).cheapest("RTX 4090")
+	svc.Handle(context.Background(), req("slack:ALICE", fmt.Sprintf("watch 4090 %.4f", best.OnDemandUSDPerHour*1.01)))
+	for range 3 {
+		tick(t, svc)
+		clock.Advance(20 * time.Minute)
+	}
+	if n := len(h.replies.alerts()); n != 1 {
+		t.Fatalf("%d alerts within the cooldown, want 1", n)
+	}
+	clock.Advance(time.Minute) // 61 minutes after the trigger
+	tick(t, svc)
+	if n := len(h.replies.alerts()); n != 2 {
+		t.Fatalf("%d alerts after the cooldown, want 2", n)
+	}
+}
+
+func TestRentNowButtonRentsOnceOnTwoClicks(t *testing.T) {
+	h := newSandboxHarness(t)
+	svc := h.service()
+	best := h.market(t).cheapest("RTX 4090")
+	svc.Handle(context.Background(), req("slack:ALICE", fmt.Sprintf("watch 4090 %.4f", best.OnDemandUSDPerHour*1.01)))
+	tick(t, svc)
+	alerts := h.replies.alerts()
+	if len(alerts) != 1 {
+		t.Fatalf("%d alerts", len(alerts))
+	}
+	click := func(user string) commands.Reply {
+		return svc.Handle(context.Background(), commands.Request{Platform: commands.PlatformSlack, User: user,
+			Action:         &commands.Action{ID: alerts[0].Buttons[0].ActionID, Value: alerts[0].Buttons[0].Value},
+			IdempotencyKey: "click:" + time.Now().String()})
+	}
+	if r := click("slack:BOB"); r.Status != commands.StatusDenied {
+		t.Fatalf("someone else's click: %+v", r)
+	}
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Go(func() { click("slack:ALICE") })
+	}
+	wg.Wait()
+	if _, err := svc.RunJob(context.Background(), alerts[0].JobID); err != nil {
+		t.Fatal(err)
+	}
+	job, _ := h.store.GetJob(context.Background(), alerts[0].JobID)
+	if job.State != commands.JobSucceeded {
+		t.Fatalf("job %s: %s", job.State, job.Error)
+	}
+	if n := len(h.cloreOrders(t)); n != 1 {
+		t.Fatalf("%d orders after two clicks, want 1", n)
+	}
+	if r := click("slack:ALICE"); !strings.Contains(r.Text, "already") {
+		t.Fatalf("third click: %+v", r)
+	}
+}
+
+func TestAutoRentWatchRentsOnceOverManyTicksAndARestart(t *testing.T) {
+	h := newSandboxHarness(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	svc := h.service()
+	go svc.Run(ctx)
+	best := h.market(t).cheapest("RTX 4090")
+	r := svc.Handle(ctx, req("slack:ALICE", fmt.Sprintf("watch 4090 %.4f --auto-rent", best.OnDemandUSDPerHour*1.01)))
+	if r.Status != commands.StatusOK {
+		t.Fatalf("watch: %+v", r)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for h.watches(t)[0].State != commands.WatchDone && time.Now().Before(deadline) {
+		tick(t, svc)
+		time.Sleep(100 * time.Millisecond) // the job provisions in the sandbox meanwhile
+	}
+	if w := h.watches(t)[0]; w.State != commands.WatchDone || w.Triggers != 1 {
+		t.Fatalf("watch after the rent: %+v", w)
+	}
+	cancel()
+	// A restarted process over the same database: more low ticks, no rent.
+	svc2 := h.service()
+	for range 5 {
+		tick(t, svc2)
+	}
+	if n := len(h.cloreOrders(t)); n != 1 {
+		t.Fatalf("%d orders, want exactly 1", n)
+	}
+}
+
+func TestWatchExpires(t *testing.T) {
+	h := newSandboxHarness(t)
+	clock := newFakeClock()
+	svc := h.service(func(o *commands.Options) { o.Clock = clock })
+	svc.Handle(context.Background(), req("slack:ALICE", "watch 4090 0.01 --for 2h"))
+	tick(t, svc)
+	if w := h.watches(t)[0]; w.State != commands.WatchActive {
+		t.Fatalf("state %s before expiry", w.State)
+	}
+	clock.Advance(2*time.Hour + time.Second)
+	tick(t, svc)
+	if w := h.watches(t)[0]; w.State != commands.WatchExpired {
+		t.Fatalf("state %s after expiry", w.State)
+	}
+	if r := svc.Handle(context.Background(), req("slack:ALICE", "watch list")); r.Text != "No active watches." {
+		t.Fatalf("watch list: %+v", r)
+	}
+}
+
+func TestWatchCreationIsIdempotentAndBadInputStoresNothing(t *testing.T) {
+	h := newSandboxHarness(t)
+	svc := h.service()
+	ctx := context.Background()
+	rq := req("slack:ALICE", "watch 4090 0.30")
+	first, again := svc.Handle(ctx, rq), svc.Handle(ctx, rq)
+	if first.Status != commands.StatusOK || again.Status != commands.StatusOK || len(h.watches(t)) != 1 {
+		t.Fatalf("retried watch: %+v / %+v, %d watches", first, again, len(h.watches(t)))
+	}
+	for _, text := range []string{
+		"watch nosuchgpu 0.30", "watch 4090 0", "watch 4090 -1", "watch 4090 5000",
+		"watch 4090 0.3 --for soon", "watch 4090 0.3 --count 17", "watch 4090 9 --auto-rent",
+	} {
+		r := svc.Handle(ctx, req("slack:ALICE", text))
+		if r.Status != commands.StatusError && r.Status != commands.StatusDenied {
+			t.Errorf("%q: %+v", text, r)
+		}
+	}
+	id := h.watches(t)[0].ID
+	if r := svc.Handle(ctx, req("slack:BOB", fmt.Sprintf("watch cancel %d", id))); r.Status != commands.StatusError {
+		t.Errorf("bob cancelled alice's watch: %+v", r)
+	}
+	if n := len(h.watches(t)); n != 1 {
+		t.Fatalf("%d watches stored after bad input", n)
+	}
+	if w := h.watches(t)[0]; w.State != commands.WatchActive || len(w.Models) == 0 {
+		t.Fatalf("watch: %+v", w)
+	}
+	if r := svc.Handle(ctx, req("slack:ALICE", "watch list")); len(r.Fields) != 1 || !strings.Contains(r.Fields[0].Value, "now $") {
+		t.Fatalf("watch list: %+v", r)
+	}
+}

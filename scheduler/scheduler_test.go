@@ -1,0 +1,206 @@
+package scheduler
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+)
+
+// The tests run in synctest bubbles: gocron's timers use the bubble's fake
+// time, which advances only when every goroutine waits, so the schedule is
+// exact and nothing sleeps for real.
+
+func newScheduler(t *testing.T) *Scheduler {
+	t.Helper()
+	s, err := New(Options{StopTimeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// stop stops s, also when a test failed: no goroutine outlives its bubble.
+func stop(t *testing.T, s *Scheduler) {
+	t.Helper()
+	if err := s.Stop(); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestEveryRunsAtStartThenEachInterval(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := newScheduler(t)
+		defer stop(t, s)
+		var n atomic.Int32
+		if err := s.Every("tick", time.Minute, func(context.Context) error {
+			n.Add(1)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		s.Start()
+		synctest.Wait()
+		if got := n.Load(); got != 1 {
+			t.Fatalf("runs at start = %d, want 1", got)
+		}
+		time.Sleep(59 * time.Second)
+		synctest.Wait()
+		if got := n.Load(); got != 1 {
+			t.Fatalf("runs before the interval = %d, want 1", got)
+		}
+		time.Sleep(10 * time.Minute)
+		synctest.Wait()
+		// 0s, 60s, ..., 600s. gocron occasionally reschedules the run after
+		// the immediate start twice, which adds one run (not a backlog).
+		if got := n.Load(); got < 11 || got > 12 {
+			t.Fatalf("runs at 10m59s = %d, want 11", got)
+		}
+	})
+}
+
+// A run that outlasts its interval is never overlapped, and the runs it
+// missed are not made up one by one afterwards.
+func TestSingletonSkipsMissedRuns(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := newScheduler(t)
+		defer stop(t, s)
+		var running, overlaps, n atomic.Int32
+		if err := s.Every("slow", time.Second, func(ctx context.Context) error {
+			if running.Add(1) > 1 {
+				overlaps.Add(1)
+			}
+			defer running.Add(-1)
+			if n.Add(1) == 1 {
+				time.Sleep(10*time.Second + 500*time.Millisecond) // ten intervals
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		s.Start()
+		time.Sleep(10*time.Second + 600*time.Millisecond)
+		synctest.Wait()
+		if got := n.Load(); got != 1 {
+			t.Fatalf("runs while the first ran = %d, want 1", got)
+		}
+		time.Sleep(time.Second)
+		synctest.Wait()
+		// The ten missed intervals are not made up; gocron may add the one
+		// extra run noted above.
+		if got := n.Load(); got < 2 || got > 3 {
+			t.Fatalf("runs one interval after the slow run = %d, want 2 (missed runs made up?)", got)
+		}
+		if overlaps.Load() != 0 {
+			t.Fatalf("%d overlapping runs", overlaps.Load())
+		}
+	})
+}
+
+// Stop ends the running task's context and waits for it to return. (Not in
+// a bubble: gocron polls the wall clock while it waits for running tasks.)
+func TestStopCancelsAndWaits(t *testing.T) {
+	s := newScheduler(t)
+	started, cancelled, letGo := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	var returned atomic.Bool
+	if err := s.Every("long", time.Hour, func(ctx context.Context) error {
+		close(started)
+		<-ctx.Done()
+		close(cancelled)
+		<-letGo // cleanup after the stop
+		returned.Store(true)
+		return ctx.Err()
+	}); err != nil {
+		t.Fatal(err)
+	}
+	s.Start()
+	<-started
+	go func() {
+		<-cancelled
+		close(letGo)
+	}()
+	if err := s.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if !returned.Load() {
+		t.Fatal("Stop returned before the task did")
+	}
+}
+
+func TestFailingAndPanickingTasksKeepRunning(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := newScheduler(t)
+		defer stop(t, s)
+		var n atomic.Int32
+		if err := s.Every("bad", time.Second, func(context.Context) error {
+			if n.Add(1) == 1 {
+				panic("boom")
+			}
+			return errors.New("clore down")
+		}); err != nil {
+			t.Fatal(err)
+		}
+		s.Start()
+		time.Sleep(2*time.Second + time.Millisecond)
+		synctest.Wait()
+		if got := n.Load(); got != 3 {
+			t.Fatalf("runs = %d, want 3", got)
+		}
+	})
+}
+
+func TestEveryRefusesBadRegistrations(t *testing.T) {
+	s := newScheduler(t)
+	t.Cleanup(func() { _ = s.Stop() })
+	nop := func(context.Context) error { return nil }
+	if err := s.Every("x", 0, nop); err == nil {
+		t.Error("zero interval accepted")
+	}
+	if err := s.Every("x", time.Second, nop); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Every("x", time.Second, nop); err == nil {
+		t.Error("duplicate name accepted")
+	}
+	if err := s.RunNow("nope"); err == nil {
+		t.Error("RunNow of an unknown task accepted")
+	}
+}
+
+func TestRunNowRunsBeforeTheInterval(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := newScheduler(t)
+		defer stop(t, s)
+		var n atomic.Int32
+		if err := s.Every("tick", time.Hour, func(context.Context) error {
+			n.Add(1)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		s.Start()
+		synctest.Wait()
+		if err := s.RunNow("tick"); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		if got := n.Load(); got != 2 {
+			t.Fatalf("runs = %d, want 2", got)
+		}
+	})
+}
+
+func TestStopTwice(t *testing.T) {
+	s := newScheduler(t)
+	if err := s.Every("tick", time.Hour, func(context.Context) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	s.Start()
+	for range 2 {
+		if err := s.Stop(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
