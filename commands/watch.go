@@ -204,7 +204,7 @@ func (s *Service) watchUpdatedAt(ctx context.Context, id int64) (time.Time, erro
 }
 
 // resolveWatch stores the models of a watch created before watches kept
-// them (migration 0007); a query that no longer resolves waits for a
+// them (migration 0008); a query that no longer resolves waits for a
 // snapshot where it does.
 func (s *Service) resolveWatch(ctx context.Context, w Watch) error {
 	offers, err := s.offers(ctx)

@@ -1,4 +1,4 @@
--- 0007_watch_state: what the watch tick needs to evaluate watches and to
+-- 0008_watch_state: what the watch tick needs to evaluate watches and to
 -- survive restarts (DESIGN.md §7, issue 11).
 -- models: the canonical GPU models the watch's query resolved to, a JSON
 --   array; '[]' for rows older than this migration, which the next tick
