@@ -28,6 +28,7 @@ var (
 type deliveriesCmds struct {
 	List  deliveriesListCmd  `cmd:"" help:"List outbound webhook deliveries, newest first."`
 	Retry deliveriesRetryCmd `cmd:"" help:"Make failed or dead-lettered deliveries due now, with a fresh retry schedule; a running serve sends them."`
+	Test  deliveriesTestCmd  `cmd:"" help:"Send a signed test.ping to the subscribers now and print each receiver's status and latency."`
 }
 
 // deliveriesListCmd lists deliveries.
