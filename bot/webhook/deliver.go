@@ -194,6 +194,9 @@ type DispatcherOptions struct {
 	Now         func() time.Time // default time.Now
 	Observer    DeliveryObserver // default none
 	Logger      *slog.Logger
+	// Incoming are notification-only receivers (Slack and Discord
+	// incoming-webhook URLs): same queue and schedule, their own payload.
+	Incoming []IncomingTarget
 }
 
 // Dispatcher turns outbox events into signed deliveries and sends them.
@@ -210,6 +213,7 @@ type Dispatcher struct {
 	now         func() time.Time
 	obs         DeliveryObserver
 	log         *slog.Logger
+	incoming    []IncomingTarget
 }
 
 // NewDispatcher checks o and builds a Dispatcher. Errors never quote a
@@ -222,6 +226,7 @@ func NewDispatcher(o DispatcherOptions) (*Dispatcher, error) {
 		store: o.Store, subs: slices.Clone(o.Subscribers), subByURL: map[string]Subscriber{},
 		keys: map[string][]byte{}, timeout: o.Timeout, schedule: slices.Clone(o.Schedule),
 		concurrency: o.Concurrency, now: o.Now, obs: o.Observer, log: o.Logger,
+		incoming: slices.Clone(o.Incoming),
 	}
 	for _, s := range d.subs {
 		d.subByURL[s.URL] = s
@@ -293,7 +298,7 @@ func checkDispatcherOptions(o *DispatcherOptions) error {
 			return fmt.Errorf("key %s: empty secret", name)
 		}
 	}
-	return nil
+	return checkIncoming(o.Incoming)
 }
 
 type noDeliveryObserver struct{}
@@ -374,6 +379,7 @@ func (d *Dispatcher) targetsOf(ctx context.Context, ev commands.Event) ([]NewDel
 				SecretRef: subscriberRefPrefix + s.URL, MessageID: NewMessageID()})
 		}
 	}
+	out = append(out, d.incomingOf(ev)...)
 	who, callback, err := d.callbackOf(ctx, ev)
 	if err != nil || callback == "" {
 		return out, err
@@ -481,6 +487,9 @@ func (d *Dispatcher) sendDue(ctx context.Context) error {
 
 // deliver makes one attempt at dl and records it.
 func (d *Dispatcher) deliver(ctx context.Context, dl Delivery) error {
+	if name, ok := strings.CutPrefix(dl.SecretRef, notifyRefPrefix); ok {
+		return d.deliverIncoming(ctx, dl, name)
+	}
 	target := deliveryTarget(dl.SecretRef)
 	secret, problem := d.secretFor(dl.SecretRef)
 	if problem == "" {
@@ -506,6 +515,15 @@ func (d *Dispatcher) deliver(ctx context.Context, dl Delivery) error {
 	if ctx.Err() != nil {
 		return nil // shutting down: not the receiver's failure; the claim lapses
 	}
+	a, result := d.outcome(dl, at, status, err, 0)
+	d.obs.ObserveDeliveryAttempt(target, result, took)
+	return d.record(ctx, dl, target, a)
+}
+
+// outcome is the attempt at dl made at `at` that got status (or err): the
+// next attempt on the schedule, not before retryAfter when the receiver
+// asked for a pause (HTTP 429), or the delivery's end.
+func (d *Dispatcher) outcome(dl Delivery, at time.Time, status int, err error, retryAfter time.Duration) (DeliveryAttempt, string) {
 	a := DeliveryAttempt{ID: dl.ID, At: at, Status: status}
 	result := ResultRejected
 	switch {
@@ -529,11 +547,10 @@ func (d *Dispatcher) deliver(ctx context.Context, dl Delivery) error {
 	if a.State == "" {
 		a.State, a.NextAt = DeliveryDead, time.Time{}
 		if n := dl.Attempts + 1; n < len(d.schedule) {
-			a.State, a.NextAt = DeliveryPending, at.Add(d.schedule[n])
+			a.State, a.NextAt = DeliveryPending, at.Add(max(d.schedule[n], retryAfter))
 		}
 	}
-	d.obs.ObserveDeliveryAttempt(target, result, took)
-	return d.record(ctx, dl, target, a)
+	return a, result
 }
 
 // record stores an attempt, counts a dead letter and logs the outcome,

@@ -112,6 +112,9 @@ func newDeliveryRow(d storage.Delivery) deliveryRow {
 	if key, ok := strings.CutPrefix(d.SecretRef, "key:"); ok {
 		r.Target = webhook.TargetCallback + " (" + key + ")"
 	}
+	if name, ok := strings.CutPrefix(d.SecretRef, "notify:"); ok {
+		r.Target, r.URL = "notify ("+name+")", "(the notify."+name+"_webhook_url)"
+	}
 	if d.State == storage.DeliveryPending {
 		r.NextAt = opt(d.NextAt)
 	}
