@@ -68,3 +68,10 @@ func (s *Store) Stats(ctx context.Context, bounds []float64) (Stats, error) {
 	}
 	return st, nil
 }
+
+// SchemaStatus returns the database's schema version and the latest one
+// this build knows (doctor: "migrated").
+func (s *Store) SchemaStatus(ctx context.Context) (current, latest int, err error) {
+	current, err = s.SchemaVersion(ctx)
+	return current, s.latestVersion(), err
+}
