@@ -10,6 +10,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/clorebot/clorebot/bot/discordbot"
+	"github.com/clorebot/clorebot/bot/slackbot"
 	"github.com/clorebot/clorebot/bot/webhook"
 	"github.com/clorebot/clorebot/internal/config"
 	"github.com/clorebot/clorebot/internal/metrics"
@@ -183,10 +185,26 @@ func (a *App) newDispatcher() (*webhook.Dispatcher, error) {
 		return nil, err
 	}
 	return webhook.NewDispatcher(webhook.DispatcherOptions{
-		Store: a.store, Subscribers: subs, KeySecrets: keys,
+		Store: a.store, Subscribers: subs, KeySecrets: keys, Incoming: notifyTargets(a.cfg),
 		CallbackAllowPrivate: a.cfg.Webhook.CallbackAllowPrivate,
 		Observer:             a.metrics.Deliveries(), Logger: a.log,
 	})
+}
+
+// notifyTargets are the notification-only sinks of DESIGN §4: a Slack
+// incoming-webhook URL and a Discord webhook URL, each with its event
+// filter, rendered by the bots' own renderers. They share the subscribers'
+// durable queue and retry schedule.
+func notifyTargets(cfg *config.Config) []webhook.IncomingTarget {
+	var out []webhook.IncomingTarget
+	n := cfg.Notify
+	if u := n.SlackWebhookURL.Reveal(); u != "" {
+		out = append(out, webhook.IncomingTarget{Name: "slack", URL: u, Events: n.SlackEvents, Render: slackbot.IncomingPayload})
+	}
+	if u := n.DiscordWebhookURL.Reveal(); u != "" {
+		out = append(out, webhook.IncomingTarget{Name: "discord", URL: u, Events: n.DiscordEvents, Render: discordbot.IncomingPayload})
+	}
+	return out
 }
 
 // deliveryOptions builds the dispatcher's receivers from the configuration:

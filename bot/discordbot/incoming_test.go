@@ -1,0 +1,40 @@
+package discordbot
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/clorebot/clorebot/commands"
+)
+
+// The payloads a Discord webhook receives, per event: golden files.
+func TestIncomingPayloadGolden(t *testing.T) {
+	order := int64(1940007)
+	for _, tt := range []struct{ typ, data string }{
+		{"order.running", `{"order_id":1940007,"gpu":"RTX 4090","gpu_count":2,"usd_per_hour":0.9,"job_id":"j1","requested_by":"discord:42"}`},
+		{"order.expiring", `{"order_id":1940007,"expires_at":"2026-11-28T21:00:00Z"}`},
+		{"order.failed", `{"order_id":1940007,"reason":"provision_timeout"}`},
+	} {
+		t.Run(tt.typ, func(t *testing.T) {
+			b, skip, err := IncomingPayload(commands.Event{Type: tt.typ, OrderID: &order, Data: json.RawMessage(tt.data)})
+			if err != nil || skip {
+				t.Fatalf("skip %v err %v", skip, err)
+			}
+			var v map[string]any
+			if err := json.Unmarshal(b, &v); err != nil {
+				t.Fatal(err)
+			}
+			if c, _ := v["content"].(string); c == "" || v["embeds"] == nil {
+				t.Fatalf("payload lacks content or embeds: %s", b)
+			}
+			if strings.Contains(string(b), `"components"`) {
+				t.Fatalf("a webhook message cannot carry buttons: %s", b)
+			}
+			golden(t, "incoming_"+strings.ReplaceAll(tt.typ, ".", "_"), v)
+		})
+	}
+	if _, skip, _ := IncomingPayload(commands.Event{Type: "job.completed", Data: json.RawMessage(`{}`)}); !skip {
+		t.Error("job.completed is posted; the bot does not post it either")
+	}
+}
