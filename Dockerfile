@@ -14,7 +14,7 @@ ARG DATE=unknown
 RUN CGO_ENABLED=0 go build -trimpath -buildvcs=false \
       -ldflags "-s -w -X main.version=${VERSION} -X main.commit=${COMMIT} -X main.date=${DATE}" \
       -o /out/clorebot ./cmd/clorebot \
- && mkdir -p /out/data
+ && mkdir -p -m 0700 /out/data
 
 # Run: no shell, no package manager, a non-root user.
 FROM gcr.io/distroless/static-debian12:nonroot
