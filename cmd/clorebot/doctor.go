@@ -131,6 +131,10 @@ func (d *doctor) checkDatabase() {
 		return
 	}
 	f.Close()
+	// Before opening: storage narrows a world-readable database as it opens it.
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		d.checkMode("database", p, 0o600)
+	}
 	ctx, cancel := d.ctx()
 	defer cancel()
 	st, err := storage.Open(ctx, path)
@@ -149,9 +153,6 @@ func (d *doctor) checkDatabase() {
 		d.add(levelWarning, "database", fmt.Sprintf("%s is at schema version %d of %d: migrations pending", path, cur, latest), "clorebot migrate (serve migrates at start)")
 	default:
 		d.add(levelOK, "database", fmt.Sprintf("%s writable, migrated (schema version %d)", path, cur), "")
-	}
-	for _, p := range []string{path, path + "-wal", path + "-shm"} {
-		d.checkMode("database", p, 0o600)
 	}
 }
 

@@ -109,12 +109,6 @@ func newDoctorRig(t *testing.T) *doctorRig {
 	if code, out, stderr := run(t, r.dir, r.environ, "migrate"); code != 0 {
 		t.Fatalf("migrate: %d %s %s", code, out, stderr)
 	}
-	// DESIGN §4's modes (storage creates them so once its file-mode change lands).
-	for _, f := range []string{"clorebot.db", "clorebot.db-wal", "clorebot.db-shm"} {
-		if err := os.Chmod(filepath.Join(r.dir, f), 0o600); err != nil && !os.IsNotExist(err) {
-			t.Fatal(err)
-		}
-	}
 	return r
 }
 
