@@ -184,7 +184,8 @@ func (s *Store) ClaimDueDeliveries(ctx context.Context, now, until time.Time, li
 
 // RecordDeliveryAttempt writes the outcome of an attempt on a pending
 // delivery: attempts+1, the status and error, and the new state (pending at
-// a.NextAt, delivered, or dead). A delivery that is no longer pending (it was
+// a.NextAt, delivered, or dead). A delivered ConnectionEvent is wiped, with
+// its job's SSH password, in the same transaction. A delivery that is no longer pending (it was
 // settled elsewhere meanwhile) is left alone; a missing one is
 // [ErrNotFound].
 func (s *Store) RecordDeliveryAttempt(ctx context.Context, a DeliveryAttempt) error {
@@ -220,8 +221,18 @@ func (s *Store) RecordDeliveryAttempt(ctx context.Context, a DeliveryAttempt) er
 	} else if err != nil {
 		return fmt.Errorf("storage: record delivery attempt %d: %w", a.ID, err)
 	}
+	wiped := false
+	if a.State == DeliveryDelivered {
+		// Delivered connection details are wiped at once (secret.go).
+		if wiped, err = wipeDelivered(ctx, tx, a.ID); err != nil {
+			return fmt.Errorf("storage: record delivery attempt %d: %w", a.ID, err)
+		}
+	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("storage: record delivery attempt %d: %w", a.ID, err)
+	}
+	if wiped {
+		s.checkpointAfterWipe(ctx)
 	}
 	return nil
 }

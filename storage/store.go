@@ -171,6 +171,8 @@ func dsn(path string, readOnly bool) string {
 		"_pragma=journal_mode(WAL)",
 		"_pragma=foreign_keys(1)",
 		"_pragma=synchronous(NORMAL)",
+		// Wiped SSH passwords are overwritten in the file, not only unlinked.
+		"_pragma=secure_delete(1)",
 	}
 	if readOnly {
 		q = append(q, "_query_only=1")

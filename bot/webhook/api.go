@@ -60,6 +60,11 @@ type APIOptions struct {
 	// Dedup remembers message ids and their answers; default a MemoryDedup
 	// (one process only; serve passes the database).
 	Dedup DedupStore
+	// Connections hands a webhook rent's connection details, when it had no
+	// callback_url, to the first signed GET /webhook/jobs/{id} of the key
+	// that asked (then they are wiped). Nil: never. serve passes the
+	// database.
+	Connections ConnectionStore
 	// Replies queues the answer of a synchronous request (POST
 	// /webhook/status) for its callback_url; the Dispatcher sends it. Nil:
 	// such answers go to the caller only. serve passes the database.
@@ -602,6 +607,11 @@ type jobBody struct {
 	// AwaitingConfirmation is set while a rent above policy.confirm_above
 	// waits for a click; State is "queued" then.
 	AwaitingConfirmation bool `json:"awaiting_confirmation,omitempty"`
+	// Connection holds a rent's connection details (SSH password included)
+	// in the first answer to the key that asked, when its request had no
+	// callback_url; they are wiped then.
+	Connection json.RawMessage `json:"connection,omitempty"`
+	Notes      []string        `json:"notes,omitempty"`
 }
 
 const maxJobIDChars = 64
@@ -641,7 +651,30 @@ func (a *API) serveJob(ctx context.Context, c *call) answer {
 	if job.State == commands.JobAwaitingConfirmation {
 		body.State, body.AwaitingConfirmation = commands.JobQueued, true
 	}
-	return jsonAnswer(http.StatusOK, body)
+	if job.RequestedBy != c.identity() || job.Kind != commands.JobRent || job.State != commands.JobSucceeded || a.o.Connections == nil {
+		return jsonAnswer(http.StatusOK, body)
+	}
+	return a.handOver(ctx, c, body)
+}
+
+// handOver answers a succeeded rent's requester with its connection
+// details, once: a duplicate of this request gets the answer without them.
+func (a *API) handOver(ctx context.Context, c *call, body jobBody) answer {
+	conn, ok, err := a.o.Connections.TakeConnection(ctx, body.JobID)
+	if err != nil {
+		return a.internal(ctx, "taking a job's connection details", err)
+	}
+	if !ok {
+		return jsonAnswer(http.StatusOK, body)
+	}
+	kept := body
+	kept.Notes = []string{"the connection details were in the first answer to this request, and are not kept"}
+	body.Connection = conn
+	ans := jsonAnswer(http.StatusOK, body)
+	ans.stored = jsonAnswer(http.StatusOK, kept).body
+	a.log.LogAttrs(ctx, slog.LevelInfo, "webhook connection details handed over",
+		slog.String("key", c.key), slog.String("job_id", body.JobID))
+	return ans
 }
 
 // marketBody is GET /webhook/marketplace's answer.

@@ -132,11 +132,11 @@ func newHarnessWarm(t *testing.T, warm bool, opts ...func(*webhook.APIOptions, *
 		keys = append(keys, k)
 	}
 	policy := testPolicy()
-	o := webhook.APIOptions{Keys: keys, LegacySignatures: true, Dedup: st, Now: h.clock.Now}
+	o := webhook.APIOptions{Keys: keys, LegacySignatures: true, Dedup: st, Connections: st, Now: h.clock.Now}
 	for _, f := range opts {
 		f(&o, &policy)
 	}
-	h.svc = commands.New(commands.Options{Store: st, Clore: h.client, Policy: policy,
+	h.svc = commands.New(commands.Options{Store: st, Clore: h.client, Policy: policy, Notifier: webhook.CallbackNotifier{Store: st},
 		PollInterval: 50 * time.Millisecond, ReconcileWindow: 400 * time.Millisecond, ProvisionTimeout: 20 * time.Second})
 	// What serve's refresh loop does at start: requests answer from these snapshots.
 	if warm {

@@ -1,10 +1,18 @@
 package webhook_test
 
 import (
+	"bytes"
 	"context"
+	"database/sql"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/clorebot/clorebot/bot/webhook"
@@ -290,5 +298,157 @@ func TestAttackPrivateCallbackTargetsAreRefusedAtIntake(t *testing.T) {
 	public := h.do(h.signed("POST", "/webhook/create-order", "zapier", []byte(`{"gpu_type":"3090","callback_url":"https://hooks.example.com/cb"}`)))
 	if public.status != http.StatusAccepted {
 		t.Fatalf("public callback = %d %s", public.status, public.raw)
+	}
+}
+
+// passwordIn lists where a password is still stored: table rows, and the
+// bytes of the database and WAL files.
+func passwordIn(t *testing.T, h *harness, password string) []string {
+	t.Helper()
+	var where []string
+	db, err := sql.Open("sqlite", "file:"+h.dbPath+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for table, q := range map[string]string{
+		"jobs":             "SELECT count(*) FROM jobs WHERE instr(coalesce(params, '') || coalesce(result, '') || coalesce(checkpoint, ''), ?) > 0",
+		"outbox":           "SELECT count(*) FROM outbox WHERE instr(data, ?) > 0",
+		"webhook_requests": "SELECT count(*) FROM webhook_requests WHERE instr(CAST(answer AS TEXT), ?) > 0",
+		"audit":            "SELECT count(*) FROM audit WHERE instr(command || detail, ?) > 0",
+	} {
+		var n int
+		if err := db.QueryRow(q, password).Scan(&n); err != nil {
+			t.Fatalf("%s: %v", table, err)
+		}
+		if n > 0 {
+			where = append(where, fmt.Sprintf("%d rows of %s", n, table))
+		}
+	}
+	for _, f := range []string{h.dbPath, h.dbPath + "-wal"} {
+		if b, err := os.ReadFile(f); err == nil && bytes.Contains(b, []byte(password)) {
+			where = append(where, "the bytes of "+filepath.Base(f))
+		}
+	}
+	return where
+}
+
+// fieldValue finds a field of a connection answer.
+func fieldValue(conn map[string]any, name string) string {
+	fields, _ := conn["fields"].([]any)
+	for _, f := range fields {
+		m, _ := f.(map[string]any)
+		if m["name"] == name {
+			s, _ := m["value"].(string)
+			return s
+		}
+	}
+	return ""
+}
+
+// A webhook rent without callback_url: its connection details are in the
+// answer of the first signed GET of the job by the key that asked, never
+// in an admin's, never twice, and then the password is gone from the
+// database.
+func TestConnectionDetailsGoToTheFirstGETThenTheyAreWiped(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	resp := h.do(h.signed("POST", "/webhook/create-order", "zapier", []byte(`{"gpu_type":"RTX 3090","hours":1}`)))
+	if resp.status != http.StatusAccepted {
+		t.Fatalf("create-order = %d %s", resp.status, resp.raw)
+	}
+	id := resp.str("job_id")
+	if job, err := h.svc.RunJob(ctx, id); err != nil || job.State != commands.JobSucceeded {
+		t.Fatalf("RunJob = %+v, %v", job.State, err)
+	}
+	if admin := h.do(h.signed("GET", "/webhook/jobs/"+id, "ops", nil)); admin.status != 200 || admin.body["connection"] != nil {
+		t.Fatalf("admin's GET = %d %s; want the job without connection details", admin.status, admin.raw)
+	}
+	first := h.signed("GET", "/webhook/jobs/"+id, "zapier", nil)
+	got := h.do(first)
+	conn, _ := got.body["connection"].(map[string]any)
+	password := fieldValue(conn, "Password")
+	if got.status != 200 || len(password) < 16 {
+		t.Fatalf("first GET = %d %s; want the connection details with a password", got.status, got.raw)
+	}
+	if where := passwordIn(t, h, password); len(where) != 0 {
+		t.Fatalf("after the hand-over the password is still in %v", where)
+	}
+	again := h.do(replay(first, "GET", "/webhook/jobs/"+id, nil))
+	if again.header.Get("Idempotent-Replayed") != "true" || strings.Contains(again.raw, password) || again.body["connection"] != nil {
+		t.Fatalf("replayed GET = %s", again.raw)
+	}
+	if next := h.do(h.signed("GET", "/webhook/jobs/"+id, "zapier", nil)); next.body["connection"] != nil || next.str("state") != "succeeded" {
+		t.Fatalf("second GET = %s", next.raw)
+	}
+}
+
+// With a callback_url, the details go there, signed, and once delivered
+// the password is gone from the job, the outbox and the files.
+func TestConnectionDetailsDeliveredToTheCallbackThenWiped(t *testing.T) {
+	h := newHarness(t, func(o *webhook.APIOptions, _ *commands.Policy) { o.CallbackAllowPrivate = true })
+	ctx := context.Background()
+	var mu sync.Mutex
+	var bodies [][]byte
+	rc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		bodies = append(bodies, b)
+		mu.Unlock()
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer rc.Close()
+	body := fmt.Appendf(nil, `{"gpu_type":"RTX 3090","hours":1,"callback_url":%q}`, rc.URL+"/cb")
+	resp := h.do(h.signed("POST", "/webhook/create-order", "zapier", body))
+	if resp.status != http.StatusAccepted {
+		t.Fatalf("create-order = %d %s", resp.status, resp.raw)
+	}
+	id := resp.str("job_id")
+	if job, err := h.svc.RunJob(ctx, id); err != nil || job.State != commands.JobSucceeded {
+		t.Fatalf("RunJob = %+v, %v", job.State, err)
+	}
+	key, _ := webhook.ParseSecret(h.secrets["zapier"])
+	d, err := webhook.NewDispatcher(webhook.DispatcherOptions{Store: h.store, KeySecrets: map[string][]byte{"zapier": key},
+		CallbackAllowPrivate: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Tick(ctx); err != nil {
+		t.Fatal(err)
+	}
+	password := ""
+	mu.Lock()
+	for _, b := range bodies {
+		var p struct {
+			Type string         `json:"type"`
+			Data map[string]any `json:"data"`
+		}
+		if json.Unmarshal(b, &p) == nil && p.Type == webhook.ConnectionEvent {
+			password = fieldValue(p.Data, "Password")
+		}
+	}
+	mu.Unlock()
+	if len(password) < 16 {
+		t.Fatalf("no connection details with a password among %d deliveries", len(bodies))
+	}
+	if where := passwordIn(t, h, password); len(where) != 0 {
+		t.Fatalf("after the delivery the password is still in %v", where)
+	}
+	if got := h.do(h.signed("GET", "/webhook/jobs/"+id, "zapier", nil)); strings.Contains(got.raw, password) || got.body["connection"] != nil {
+		t.Fatalf("GET after the callback got the details again: %s", got.raw)
+	}
+}
+
+// A webhook rent may bring its SSH public key: no password is made then.
+func TestCreateOrderTakesAnSSHKey(t *testing.T) {
+	h := newHarness(t)
+	key := "ssh-ed25519 " + strings.Repeat("A", 68) + " ci@example"
+	resp := h.do(h.signed("POST", "/webhook/create-order", "zapier", fmt.Appendf(nil, `{"gpu_type":"3090","ssh_key":%q}`, key)))
+	if resp.status != http.StatusAccepted {
+		t.Fatalf("create-order = %d %s", resp.status, resp.raw)
+	}
+	job, err := h.store.GetJob(context.Background(), resp.str("job_id"))
+	if err != nil || !strings.Contains(string(job.Params), `"ssh_key":"`+key+`"`) || strings.Contains(string(job.Params), "ssh_password") {
+		t.Fatalf("job params = %s, %v; want the key and no password", job.Params, err)
 	}
 }

@@ -91,7 +91,7 @@ func (k kind) String() string {
 var routeFields = map[string][]fieldSpec{
 	RouteCreateOrder: {
 		{"gpu_type", kindString}, {"count", kindInteger}, {"max_price", kindNumber}, {"image", kindString},
-		{"use_spot", kindBool}, {"hours", kindNumber}, {"callback_url", kindString},
+		{"use_spot", kindBool}, {"hours", kindNumber}, {"ssh_key", kindString}, {"callback_url", kindString},
 	},
 	RouteCancelOrder: {{"order_id", kindInteger}, {"callback_url", kindString}},
 	RoutePriceAlert: {
@@ -421,8 +421,26 @@ func (o object) createOrder(b *Body) error {
 	if a.Hours, err = o.hours(); err != nil {
 		return err
 	}
+	if a.SSHKey, err = o.sshKey(); err != nil {
+		return err
+	}
 	b.Command = commands.Command{Name: "rent", Rent: a}
 	return nil
+}
+
+// sshKey reads an SSH public key, checked as the grammar's --ssh-key: with
+// one, Clore installs it and no password is made.
+func (o object) sshKey() (string, error) {
+	s, ok := o.str("ssh_key")
+	if !ok || s == "" {
+		return "", nil
+	}
+	key, err := commands.ParseSSHKey(s)
+	if err != nil {
+		problem := strings.TrimLeft(strings.TrimPrefix(err.Error(), "--ssh-key"), ": ")
+		return "", fieldErr("ssh_key", "%s", problem)
+	}
+	return key, nil
 }
 
 func (o object) cancelOrder(b *Body) error {

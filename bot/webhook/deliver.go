@@ -151,6 +151,21 @@ type DeliveryStore interface {
 	RecordDeliveryAttempt(ctx context.Context, a DeliveryAttempt) error
 }
 
+// SecretWiper is the part of the store that wipes connection details and
+// SSH passwords kept longer than SecretTTL, dead-lettering their pending
+// deliveries; *storage.Store implements it. A DeliveryStore that also
+// implements it is swept by Tick, at most once a minute.
+type SecretWiper interface {
+	WipeSecrets(ctx context.Context, before, now time.Time) (int, error)
+}
+
+// SecretTTL is how long SSH passwords and undelivered connection details
+// are kept at most (DESIGN.md §7).
+const SecretTTL = 24 * time.Hour
+
+// wipeEvery spaces the sweeps of SecretWiper.
+const wipeEvery = time.Minute
+
 // DeliveryObserver measures deliveries; *metrics.DeliveryMetrics implements
 // it. target is TargetSubscriber or TargetCallback, result one of Result*.
 type DeliveryObserver interface {
@@ -214,6 +229,9 @@ type Dispatcher struct {
 	obs         DeliveryObserver
 	log         *slog.Logger
 	incoming    []IncomingTarget
+
+	wipeMu   sync.Mutex
+	lastWipe time.Time
 }
 
 // NewDispatcher checks o and builds a Dispatcher. Errors never quote a
@@ -323,7 +341,30 @@ func (d *Dispatcher) Run(ctx context.Context, every time.Duration) error {
 // delivery due now, Concurrency at a time, and records each outcome. Only
 // store failures are returned; a receiver's failure is a recorded attempt.
 func (d *Dispatcher) Tick(ctx context.Context) error {
-	return errors.Join(d.fanOut(ctx), d.sendDue(ctx))
+	return errors.Join(d.fanOut(ctx), d.sendDue(ctx), d.wipeSecrets(ctx))
+}
+
+// wipeSecrets runs the store's SecretWiper, at most once per wipeEvery.
+func (d *Dispatcher) wipeSecrets(ctx context.Context) error {
+	w, ok := d.store.(SecretWiper)
+	if !ok {
+		return nil
+	}
+	d.wipeMu.Lock()
+	defer d.wipeMu.Unlock()
+	now := d.now()
+	if !d.lastWipe.IsZero() && now.Sub(d.lastWipe) < wipeEvery {
+		return nil
+	}
+	d.lastWipe = now
+	n, err := w.WipeSecrets(ctx, now.Add(-SecretTTL), now)
+	if err != nil {
+		return fmt.Errorf("webhook: wipe secrets: %w", err)
+	}
+	if n > 0 {
+		d.log.LogAttrs(ctx, slog.LevelInfo, "connection details and SSH passwords wiped", slog.Int("count", n))
+	}
+	return nil
 }
 
 // fanOut creates the deliveries of the events after the cursor, a batch at

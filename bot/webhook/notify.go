@@ -3,6 +3,7 @@ package webhook
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -12,34 +13,48 @@ import (
 
 // ConnectionEvent is the type of the delivery that brings a rent's
 // connection details (SSH command, password) to the callback_url of the
-// webhook request that started it, and to nobody else.
+// webhook request that started it, and to nobody else. It is
+// storage.ConnectionEvent.
 const ConnectionEvent = "order.connection"
 
+// ConnectionStore keeps a webhook rent's connection details until they
+// reach the requester; *storage.Store implements it.
+type ConnectionStore interface {
+	// EnqueueConnection stores jobID's connection details once: with a url,
+	// with one delivery of them there; without, for TakeConnection.
+	EnqueueConnection(ctx context.Context, jobID string, data json.RawMessage, url, secretRef, messageID string, now time.Time) error
+	// TakeConnection returns the details waiting for jobID's requester and
+	// wipes them, with the job's SSH password; ok is false when there are
+	// none (sent to a callback, taken already, or wiped after 24 h).
+	TakeConnection(ctx context.Context, jobID string) (data json.RawMessage, ok bool, err error)
+}
+
 // CallbackNotifier is the webhook front door's commands.Notifier: a job's
-// progress is in its lifecycle events already, so it sends only what events
-// never carry, the private part of a reply (connection details), as one
-// signed delivery to the request's callback_url. Other platforms' targets
-// and requests without a callback_url are left to other notifiers.
+// progress is in its lifecycle events already, so it keeps only what
+// events never carry, the private part of a reply (connection details):
+// as one signed delivery to the request's callback_url, or, without one,
+// for the first signed GET /webhook/jobs/{id} of the key that asked.
+// Other platforms' targets are left to other notifiers.
 type CallbackNotifier struct {
-	Replies ReplyStore
-	Now     func() time.Time // default time.Now
+	Store ConnectionStore
+	Now   func() time.Time // default time.Now
 }
 
 // Notify implements commands.Notifier.
 func (n CallbackNotifier) Notify(ctx context.Context, t commands.Target, r commands.Reply) (string, error) {
 	key, ok := strings.CutPrefix(t.User, commands.PlatformWebhook+":")
-	if t.Platform != commands.PlatformWebhook || !ok || t.ReplyTarget == "" || r.Private == nil || n.Replies == nil {
+	if t.Platform != commands.PlatformWebhook || !ok || r.Private == nil || n.Store == nil {
 		return "", nil
 	}
-	if problem := deliveryURLProblem(t.ReplyTarget, false); problem != "" {
-		return "", fmt.Errorf("webhook: connection details of job %s not sent: callback_url: %s", r.JobID, problem)
+	if r.JobID == "" {
+		return "", errors.New("webhook: connection details without a job: not kept")
 	}
-	data, err := json.Marshal(struct {
-		JobID  string           `json:"job_id"`
-		Title  string           `json:"title,omitempty"`
-		Text   string           `json:"text,omitempty"`
-		Fields []commands.Field `json:"fields"`
-	}{r.JobID, r.Private.Title, r.Private.Text, r.Private.Fields})
+	if t.ReplyTarget != "" {
+		if problem := deliveryURLProblem(t.ReplyTarget, false); problem != "" {
+			return "", fmt.Errorf("webhook: connection details of job %s not sent: callback_url: %s", r.JobID, problem)
+		}
+	}
+	data, err := json.Marshal(connectionBody{r.JobID, r.Private.Title, r.Private.Text, r.Private.Fields})
 	if err != nil {
 		return "", fmt.Errorf("webhook: connection details of job %s: %w", r.JobID, err)
 	}
@@ -47,13 +62,19 @@ func (n CallbackNotifier) Notify(ctx context.Context, t commands.Target, r comma
 	if n.Now != nil {
 		now = n.Now
 	}
-	// One delivery per job: a job resumed after a crash queues nothing new.
-	msgID := "msg_conn_" + r.JobID
-	if r.JobID == "" {
-		msgID = NewMessageID()
-	}
-	if _, err := n.Replies.EnqueueReply(ctx, ConnectionEvent, data, t.ReplyTarget, keyRefPrefix+key, msgID, now()); err != nil {
+	// One per job: a job resumed after a crash queues nothing new.
+	err = n.Store.EnqueueConnection(ctx, r.JobID, data, t.ReplyTarget, keyRefPrefix+key, "msg_conn_"+r.JobID, now())
+	if err != nil {
 		return "", fmt.Errorf("webhook: connection details of job %s: %w", r.JobID, err)
 	}
 	return "", nil
+}
+
+// connectionBody is the data of a ConnectionEvent, and the "connection"
+// of the job answer that hands it over.
+type connectionBody struct {
+	JobID  string           `json:"job_id"`
+	Title  string           `json:"title,omitempty"`
+	Text   string           `json:"text,omitempty"`
+	Fields []commands.Field `json:"fields"`
 }

@@ -22,43 +22,55 @@ func (f *fakeReplies) EnqueueReply(_ context.Context, typ string, data json.RawM
 	return int64(len(f.got)), nil
 }
 
-func TestCallbackNotifierSendsOnlyPrivatePartsToWebhookCallbacks(t *testing.T) {
+type fakeConnections struct{ got []recordedReply }
+
+func (f *fakeConnections) EnqueueConnection(_ context.Context, jobID string, data json.RawMessage, url, ref, _ string, _ time.Time) error {
+	f.got = append(f.got, recordedReply{jobID, url, ref, data})
+	return nil
+}
+
+func (f *fakeConnections) TakeConnection(context.Context, string) (json.RawMessage, bool, error) {
+	return nil, false, nil
+}
+
+func TestCallbackNotifierKeepsOnlyPrivatePartsOfWebhookRents(t *testing.T) {
 	private := &commands.PrivatePart{Title: "Connect to order #7", Fields: []commands.Field{{Name: "Password", Value: "pw"}}}
 	tests := []struct {
 		name   string
 		target commands.Target
 		reply  commands.Reply
-		sent   bool
+		kept   bool
 		err    string
 	}{
 		{"connection details to the callback", commands.Target{Platform: "webhook", User: "webhook:zap", ReplyTarget: "https://cb.example/x"},
 			commands.Reply{JobID: "j1", Private: private}, true, ""},
 		{"progress without a private part", commands.Target{Platform: "webhook", User: "webhook:zap", ReplyTarget: "https://cb.example/x"},
 			commands.Reply{JobID: "j1", Text: "Provisioning"}, false, ""},
-		{"no callback_url", commands.Target{Platform: "webhook", User: "webhook:zap"}, commands.Reply{Private: private}, false, ""},
+		{"no callback_url: kept for the job's GET", commands.Target{Platform: "webhook", User: "webhook:zap"},
+			commands.Reply{JobID: "j1", Private: private}, true, ""},
 		{"a chat target", commands.Target{Platform: "slack", User: "slack:U1", ReplyTarget: "https://hooks.slack.com/x"},
-			commands.Reply{Private: private}, false, ""},
+			commands.Reply{JobID: "j1", Private: private}, false, ""},
 		{"a callback that is no http URL", commands.Target{Platform: "webhook", User: "webhook:zap", ReplyTarget: "ftp://cb.example"},
 			commands.Reply{JobID: "j1", Private: private}, false, "callback_url"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := &fakeReplies{}
-			_, err := CallbackNotifier{Replies: f}.Notify(context.Background(), tt.target, tt.reply)
+			f := &fakeConnections{}
+			_, err := CallbackNotifier{Store: f}.Notify(context.Background(), tt.target, tt.reply)
 			if (err != nil) != (tt.err != "") || err != nil && !strings.Contains(err.Error(), tt.err) {
 				t.Fatalf("Notify error = %v, want one naming %q", err, tt.err)
 			}
 			if err != nil && strings.Contains(err.Error(), "pw") {
 				t.Fatalf("the error quotes the password: %v", err)
 			}
-			if got := len(f.got) == 1; got != tt.sent {
-				t.Fatalf("sent %d deliveries, want sent=%v", len(f.got), tt.sent)
+			if got := len(f.got) == 1; got != tt.kept {
+				t.Fatalf("kept %d, want kept=%v", len(f.got), tt.kept)
 			}
-			if tt.sent {
+			if tt.kept {
 				g := f.got[0]
-				if g.typ != ConnectionEvent || g.url != tt.target.ReplyTarget || g.ref != "key:zap" ||
+				if g.typ != "j1" || g.url != tt.target.ReplyTarget || g.ref != "key:zap" ||
 					!strings.Contains(string(g.data), `"job_id":"j1"`) || !strings.Contains(string(g.data), `"Password"`) {
-					t.Fatalf("delivery = %+v %s", g, g.data)
+					t.Fatalf("kept %+v %s", g, g.data)
 				}
 			}
 		})

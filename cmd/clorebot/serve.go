@@ -108,7 +108,7 @@ func (a *App) Open(ctx context.Context) error {
 	if err := a.openCore(ctx); err != nil {
 		return err
 	}
-	ns := notifiers{logNotifier{a.log}, webhook.CallbackNotifier{Replies: a.store}, discordNotifier{a}}
+	ns := notifiers{logNotifier{a.log}, webhook.CallbackNotifier{Store: a.store}, discordNotifier{a}}
 	var sinks []commands.Sink
 	if a.slackEnabled() {
 		a.slack = a.newSlack()
@@ -179,7 +179,7 @@ func (a *App) newAPI() (*webhook.API, error) {
 		Tolerance: w.Tolerance.Duration, DedupWindow: w.DedupWindow.Duration,
 		RatePerMinute: w.RatePerMinute, IPRatePerMinute: w.IPRatePerMinute, TrustedProxies: proxies,
 		CallbackAllowPrivate: w.CallbackAllowPrivate,
-		Dedup:                a.store, Replies: a.store, Logger: a.log,
+		Dedup:                a.store, Replies: a.store, Connections: a.store, Logger: a.log,
 	}), nil
 }
 

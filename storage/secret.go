@@ -1,0 +1,204 @@
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/clorebot/clorebot/commands"
+)
+
+// SSH passwords are kept only until they reach the requester (DESIGN.md
+// §7): a rent job's params hold the generated password until create_order
+// has used it and the connection details are delivered; a webhook rent's
+// connection details wait in the outbox as one ConnectionEvent, either
+// delivered to the request's callback_url or taken by the first signed GET
+// of the job. Once delivered, taken, or 24 h old, they are wiped from the
+// job and the outbox, and a delivery still pending is dead-lettered.
+
+// ConnectionEvent is the outbox event type that carries a rent's
+// connection details (SSH password included) to its requester only.
+const ConnectionEvent = "order.connection"
+
+// passwordPath is where a rent job's params hold the SSH password
+// (commands' rentParams).
+const passwordPath = "$.ssh_password"
+
+// wipedData is what a wiped ConnectionEvent's data becomes.
+func wipedData(jobID string) string {
+	b, _ := json.Marshal(map[string]any{"job_id": jobID, "wiped": true})
+	return string(b)
+}
+
+// EnqueueConnection stores a rent job's connection details as its one
+// ConnectionEvent: with a url, together with one delivery of it (signed
+// with secretRef, webhook-id messageID) due at now; without one, waiting
+// for TakeConnection. A job that has a ConnectionEvent already gets nothing
+// new (a resumed job queues its details once).
+func (s *Store) EnqueueConnection(ctx context.Context, jobID string, data json.RawMessage, url, secretRef, messageID string, now time.Time) error {
+	if jobID == "" || (url != "" && (secretRef == "" || messageID == "")) {
+		return errors.New("storage: enqueue connection: want a job id, and with a URL a secret reference and a message id")
+	}
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("storage: enqueue connection: %w", err)
+	}
+	defer tx.Rollback()
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM outbox WHERE type = ? AND job_id = ?`,
+		ConnectionEvent, jobID).Scan(&n); err != nil {
+		return fmt.Errorf("storage: enqueue connection: %w", err)
+	}
+	if n > 0 {
+		return nil
+	}
+	evs, err := appendEvents(ctx, tx, []commands.Event{{Type: ConnectionEvent, JobID: jobID, Data: data, CreatedAt: now}}, now)
+	if err != nil {
+		return fmt.Errorf("storage: enqueue connection: %w", err)
+	}
+	if url != "" {
+		at := formatTime(now)
+		if _, err := tx.ExecContext(ctx, `INSERT INTO deliveries (event_id, url, secret_ref, message_id, state,
+			next_at, created_at, updated_at) VALUES (?, ?, ?, ?, 'pending', ?, ?, ?)`,
+			evs[0].ID, url, secretRef, messageID, at, at, at); err != nil {
+			return fmt.Errorf("storage: enqueue connection: %w", mapConstraint(err))
+		}
+	}
+	return tx.Commit()
+}
+
+// TakeConnection returns the connection details of jobID that wait to be
+// picked up, and wipes them and the job's password in the same
+// transaction: only the first call gets them. ok is false when there are
+// none (never stored, sent to a callback, taken or wiped).
+func (s *Store) TakeConnection(ctx context.Context, jobID string) (data json.RawMessage, ok bool, err error) {
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, false, fmt.Errorf("storage: take connection: %w", err)
+	}
+	defer tx.Rollback()
+	var (
+		id  int64
+		raw string
+	)
+	err = tx.QueryRowContext(ctx, `SELECT o.id, o.data FROM outbox o WHERE o.type = ? AND o.job_id = ?
+		AND json_extract(o.data, '$.wiped') IS NULL
+		AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = o.id)`, ConnectionEvent, jobID).Scan(&id, &raw)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("storage: take connection: %w", err)
+	}
+	if err := wipeJob(ctx, tx, jobID); err != nil {
+		return nil, false, fmt.Errorf("storage: take connection: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, false, fmt.Errorf("storage: take connection: %w", err)
+	}
+	s.checkpointAfterWipe(ctx)
+	return json.RawMessage(raw), true, nil
+}
+
+// checkpointAfterWipe copies the WAL into the database and truncates it,
+// so that the pages that held a wiped password do not linger in the WAL
+// file (secure_delete zeroes them in the database). Best effort: with
+// readers in the middle of a transaction it does what it can, and the next
+// checkpoint does the rest.
+func (s *Store) checkpointAfterWipe(ctx context.Context) {
+	_, _ = s.write.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`)
+}
+
+// wipeJob removes the SSH password from jobID's params and wipes the
+// job's ConnectionEvents.
+func wipeJob(ctx context.Context, tx *sql.Tx, jobID string) error {
+	if _, err := tx.ExecContext(ctx, `UPDATE jobs SET params = json_remove(params, ?)
+		WHERE id = ? AND json_extract(params, ?) IS NOT NULL`, passwordPath, jobID, passwordPath); err != nil {
+		return fmt.Errorf("wipe job %s: %w", jobID, err)
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE outbox SET data = ? WHERE type = ? AND job_id = ?
+		AND json_extract(data, '$.wiped') IS NULL`, wipedData(jobID), ConnectionEvent, jobID); err != nil {
+		return fmt.Errorf("wipe job %s: %w", jobID, err)
+	}
+	return nil
+}
+
+// wipeDelivered wipes the job of a delivered ConnectionEvent delivery and
+// reports whether it was one.
+func wipeDelivered(ctx context.Context, tx *sql.Tx, deliveryID int64) (bool, error) {
+	var jobID sql.NullString
+	err := tx.QueryRowContext(ctx, `SELECT o.job_id FROM deliveries d JOIN outbox o ON o.id = d.event_id
+		WHERE d.id = ? AND o.type = ?`, deliveryID, ConnectionEvent).Scan(&jobID)
+	if errors.Is(err, sql.ErrNoRows) || err == nil && !jobID.Valid {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return true, wipeJob(ctx, tx, jobID.String)
+}
+
+// WipeSecrets is the sweep behind "24 h at most": it wipes the password of
+// every rent job created before `before`, and of every job that ended
+// without details waiting for a webhook requester (chat front doors send
+// them at once; failed and cancelled jobs never need them); it wipes the
+// ConnectionEvents created before `before` and dead-letters their pending
+// deliveries. It returns how many jobs and events it wiped.
+func (s *Store) WipeSecrets(ctx context.Context, before, now time.Time) (int, error) {
+	b := formatTime(before)
+	// A reader finds out first whether there is anything to do: most sweeps
+	// find nothing and take no write lock.
+	var found int
+	err := s.read.QueryRowContext(ctx, `SELECT
+		(SELECT count(*) FROM jobs WHERE json_extract(params, ?) IS NOT NULL) +
+		(SELECT count(*) FROM outbox WHERE type = ? AND created_at < ? AND json_extract(data, '$.wiped') IS NULL)`,
+		passwordPath, ConnectionEvent, b).Scan(&found)
+	if err != nil || found == 0 {
+		return 0, wrapErr("storage: wipe secrets", err)
+	}
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("storage: wipe secrets: %w", err)
+	}
+	defer tx.Rollback()
+	at := formatTime(now)
+	if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET state = 'dead', next_at = ?, updated_at = ?,
+		last_error = 'connection details wiped after 24 h undelivered'
+		WHERE state = 'pending' AND event_id IN (SELECT id FROM outbox WHERE type = ? AND created_at < ?)`,
+		at, at, ConnectionEvent, b); err != nil {
+		return 0, fmt.Errorf("storage: wipe secrets: %w", err)
+	}
+	res, err := tx.ExecContext(ctx, `UPDATE outbox SET data = json_object('job_id', job_id, 'wiped', json('true'))
+		WHERE type = ? AND created_at < ? AND json_extract(data, '$.wiped') IS NULL`, ConnectionEvent, b)
+	if err != nil {
+		return 0, fmt.Errorf("storage: wipe secrets: %w", err)
+	}
+	events, _ := res.RowsAffected()
+	res, err = tx.ExecContext(ctx, `UPDATE jobs SET params = json_remove(params, ?)
+		WHERE json_extract(params, ?) IS NOT NULL AND (created_at < ?
+			OR state IN ('failed', 'cancelled')
+			OR state = 'succeeded' AND platform <> ?)`,
+		passwordPath, passwordPath, b, commands.PlatformWebhook)
+	if err != nil {
+		return 0, fmt.Errorf("storage: wipe secrets: %w", err)
+	}
+	jobs, _ := res.RowsAffected()
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("storage: wipe secrets: %w", err)
+	}
+	if events+jobs > 0 {
+		s.checkpointAfterWipe(ctx)
+	}
+	return int(events + jobs), nil
+}
+
+// wrapErr wraps a non-nil err with op.
+func wrapErr(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("%s: %w", op, err)
+}
