@@ -72,7 +72,7 @@ func (h *httpInteractions) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var i discordgo.Interaction
-	if err := json.Unmarshal(body, &i); err != nil || i.ID == "" || i.Type == 0 {
+	if err := json.Unmarshal(body, &i); err != nil || i.ID == "" || i.Type == 0 || !wellFormed(&i) {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "body: not an interaction"})
 		return
 	}

@@ -85,6 +85,12 @@ func TestHTTPInteractions(t *testing.T) {
 		{"stale timestamp", func() *http.Request { return key.request(ping, now.Add(-10*time.Minute)) }, 401},
 		{"oversized", func() *http.Request { return key.request(bytes.Repeat([]byte(" "), 70<<10), now) }, 413},
 		{"not an interaction", func() *http.Request { return key.request([]byte(`{"hello":1}`), now) }, 400},
+		{"command without data", func() *http.Request {
+			return key.request([]byte(`{"id":"x1","application_id":"100","type":2,"token":"t","version":1}`), now)
+		}, 400},
+		{"click without data", func() *http.Request {
+			return key.request([]byte(`{"id":"x2","application_id":"100","type":3,"token":"t","version":1}`), now)
+		}, 400},
 	}
 	for _, tt := range refused {
 		t.Run(tt.name, func(t *testing.T) {

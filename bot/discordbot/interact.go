@@ -24,6 +24,18 @@ const handleTimeout = 30 * time.Second
 
 // handle answers one interaction, whichever way it came.
 func (b *Bot) handle(ctx context.Context, i *discordgo.Interaction, respond responder) {
+	defer func() {
+		// One malformed interaction must not take the process down.
+		if p := recover(); p != nil {
+			b.log.LogAttrs(ctx, slog.LevelError, "discord interaction handler panicked",
+				slog.String("interaction_id", i.ID), slog.Any("panic", p))
+		}
+	}()
+	if !wellFormed(i) {
+		b.log.LogAttrs(ctx, slog.LevelWarn, "discord interaction without its data", slog.String("interaction_id", i.ID),
+			slog.Int("type", int(i.Type)))
+		return
+	}
 	switch i.Type {
 	case discordgo.InteractionPing:
 		b.report(ctx, i, "pong", respond(ctx, &discordgo.InteractionResponse{Type: discordgo.InteractionResponsePong}))
@@ -36,6 +48,26 @@ func (b *Bot) handle(ctx context.Context, i *discordgo.Interaction, respond resp
 	default:
 		b.log.LogAttrs(ctx, slog.LevelWarn, "discord interaction of unknown type", slog.Int("type", int(i.Type)))
 	}
+}
+
+// wellFormed reports whether an interaction carries the data its type
+// needs (discordgo's accessors panic otherwise) and a token to answer with.
+func wellFormed(i *discordgo.Interaction) bool {
+	if i.Type == discordgo.InteractionPing {
+		return true
+	}
+	if i.Token == "" || i.ID == "" {
+		return false
+	}
+	switch i.Type {
+	case discordgo.InteractionApplicationCommand, discordgo.InteractionApplicationCommandAutocomplete:
+		_, ok := i.Data.(discordgo.ApplicationCommandInteractionData)
+		return ok
+	case discordgo.InteractionMessageComponent:
+		_, ok := i.Data.(discordgo.MessageComponentInteractionData)
+		return ok
+	}
+	return true
 }
 
 // report logs a failed Discord call of an interaction; tokens are redacted.
