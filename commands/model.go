@@ -152,6 +152,11 @@ type Watch struct {
 	JobID     string
 	CreatedAt time.Time
 	UpdatedAt time.Time
+
+	// OwnerRoles are the owner's platform roles when the watch was created
+	// (Request.Roles, e.g. "discord-role:<id>"); an auto-rent is checked
+	// against them, since no interaction brings them when it triggers.
+	OwnerRoles []string
 }
 
 // Watch states. An active watch is armed; a triggered one waits to re-arm

@@ -40,7 +40,7 @@ func (s *Service) handleWatch(ctx context.Context, req Request, a *WatchArgs) Re
 	if len(mine) >= maxWatchesPerOwner {
 		return errorReply(deny("you have %d watches, the limit is %d; cancel one first (watch list)", len(mine), maxWatchesPerOwner))
 	}
-	w := Watch{Owner: req.User, Platform: req.Platform, Channel: req.Channel, ReplyTarget: req.ReplyTarget,
+	w := Watch{Owner: req.User, OwnerRoles: req.Roles, Platform: req.Platform, Channel: req.Channel, ReplyTarget: req.ReplyTarget,
 		GPUModel: a.GPU, Models: models, MaxUSDPerGPU: a.MaxPrice, Count: max(a.Count, 1), AutoRent: a.AutoRent,
 		State: WatchActive, IdempotencyKey: req.IdempotencyKey}
 	if a.For > 0 {
@@ -232,6 +232,9 @@ func (s *Service) triggerWatch(ctx context.Context, w Watch, best bestOffer, now
 	p.Prefer = best.serverID
 	if perr == nil {
 		perr = s.policy.checkPrice(best.perGPU)
+	}
+	if role := s.policy.Role(w.Owner, w.OwnerRoles...); perr == nil && w.AutoRent && role < RoleRenter {
+		perr = deny("renting needs the renter role; %s has %s", w.Owner, role)
 	}
 	w.State, w.Triggers, w.LastTriggeredAt = WatchTriggered, w.Triggers+1, &now
 	price := best.perGPU

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -394,5 +395,36 @@ func TestWatchCreationIsIdempotentAndBadInputStoresNothing(t *testing.T) {
 	}
 	if r := svc.Handle(ctx, req("slack:ALICE", "watch list")); len(r.Fields) != 1 || !strings.Contains(r.Fields[0].Value, "now $") {
 		t.Fatalf("watch list: %+v", r)
+	}
+}
+
+// An auto-rent watch keeps its owner's platform roles: the rent it makes
+// when it triggers is checked against them, with no interaction to bring
+// them.
+func TestAutoRentWatchChecksOwnerRoles(t *testing.T) {
+	for _, keepRole := range []bool{true, false} {
+		t.Run(fmt.Sprintf("role still listed %v", keepRole), func(t *testing.T) {
+			h := newSandboxHarness(t)
+			h.policy.Renters = append(h.policy.Renters, "discord-role:7")
+			svc := h.service()
+			best := h.market(t).cheapest("RTX 4090")
+			r := svc.Handle(context.Background(), commands.Request{Platform: commands.PlatformDiscord, User: "discord:5",
+				Roles: []string{"discord-role:7"}, Channel: "G/C", IdempotencyKey: "discord:cmd:w1",
+				Text: fmt.Sprintf("watch 4090 %.4f --auto-rent", best.OnDemandUSDPerHour*1.01)})
+			if r.Status != commands.StatusOK {
+				t.Fatalf("watch by a member of a renter role: %+v", r)
+			}
+			if w := h.watches(t)[0]; !slices.Equal(w.OwnerRoles, []string{"discord-role:7"}) {
+				t.Fatalf("stored owner roles %v", w.OwnerRoles)
+			}
+			if !keepRole {
+				svc = h.service(func(o *commands.Options) { o.Policy.Renters = []string{"slack:ALICE"} })
+			}
+			tick(t, svc)
+			w := h.watches(t)[0]
+			if w.Triggers != 1 || (w.JobID != "") != keepRole {
+				t.Fatalf("after the trigger: job %q, triggers %d; want a rent job: %v", w.JobID, w.Triggers, keepRole)
+			}
+		})
 	}
 }

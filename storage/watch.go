@@ -13,7 +13,7 @@ import (
 
 const watchColumns = `id, owner, platform, channel, reply_target, gpu_model, models,
 	max_usd_per_gpu, count, auto_rent, expires_at, state, idempotency_key,
-	last_triggered_at, last_trigger_price, triggers, job_id, created_at, updated_at`
+	last_triggered_at, last_trigger_price, triggers, job_id, created_at, updated_at, owner_roles`
 
 // CreateWatch inserts w and sets its ID, UpdatedAt and, when zero, CreatedAt
 // (the store's clock). State is required. When w.IdempotencyKey is set and a
@@ -24,6 +24,10 @@ func (s *Store) CreateWatch(ctx context.Context, w *commands.Watch) (created boo
 		return false, fmt.Errorf("storage: create watch: %w", err)
 	}
 	models, err := encodeModels(w.Models)
+	if err != nil {
+		return false, fmt.Errorf("storage: create watch: %w", err)
+	}
+	roles, err := encodeModels(w.OwnerRoles) // a JSON array of strings, like models
 	if err != nil {
 		return false, fmt.Errorf("storage: create watch: %w", err)
 	}
@@ -41,13 +45,13 @@ func (s *Store) CreateWatch(ctx context.Context, w *commands.Watch) (created boo
 	err = tx.QueryRowContext(ctx, `INSERT INTO watches (owner, platform, channel,
 		reply_target, gpu_model, models, max_usd_per_gpu, count, auto_rent, expires_at,
 		state, idempotency_key, last_triggered_at, last_trigger_price, triggers, job_id,
-		created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		created_at, updated_at, owner_roles) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
 		RETURNING id`,
 		w.Owner, w.Platform, w.Channel, w.ReplyTarget, w.GPUModel, models, w.MaxUSDPerGPU,
 		w.Count, boolInt(w.AutoRent), formatNullTime(w.ExpiresAt), w.State,
 		nullString(w.IdempotencyKey), formatNullTime(w.LastTriggeredAt), nullFloat(w.LastTriggerPrice),
-		w.Triggers, w.JobID, formatTime(createdAt), formatTime(now)).Scan(&id)
+		w.Triggers, w.JobID, formatTime(createdAt), formatTime(now), roles).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		stored, err := scanWatch(tx.QueryRowContext(ctx,
 			`SELECT `+watchColumns+` FROM watches WHERE idempotency_key = ?`, w.IdempotencyKey))
@@ -212,10 +216,11 @@ func scanWatch(sc scanner) (commands.Watch, error) {
 		expires, lastTrig sql.NullString
 		lastPrice         sql.NullFloat64
 		created, updated  string
+		roles             string
 	)
 	err := sc.Scan(&w.ID, &w.Owner, &w.Platform, &w.Channel, &w.ReplyTarget, &w.GPUModel, &models,
 		&w.MaxUSDPerGPU, &w.Count, &autoRent, &expires, &w.State, &key,
-		&lastTrig, &lastPrice, &w.Triggers, &w.JobID, &created, &updated)
+		&lastTrig, &lastPrice, &w.Triggers, &w.JobID, &created, &updated, &roles)
 	if err != nil {
 		return commands.Watch{}, err
 	}
@@ -225,6 +230,12 @@ func scanWatch(sc scanner) (commands.Watch, error) {
 	}
 	if len(w.Models) == 0 {
 		w.Models = nil
+	}
+	if err := json.Unmarshal([]byte(roles), &w.OwnerRoles); err != nil {
+		return commands.Watch{}, fmt.Errorf("owner roles: %w", err)
+	}
+	if len(w.OwnerRoles) == 0 {
+		w.OwnerRoles = nil
 	}
 	if lastPrice.Valid {
 		w.LastTriggerPrice = &lastPrice.Float64
