@@ -157,3 +157,30 @@ func (c *stepClock) advance(d time.Duration) {
 	defer c.mu.Unlock()
 	c.d += d
 }
+
+// The re-check before create_order leaves the job itself out (a lone rent
+// under max_active_orders = 1 runs), but counts what arrived since the rent
+// was accepted: then the job fails naming the cap and nothing is rented.
+func TestRentRechecksBeforeCreateOrder(t *testing.T) {
+	h := newHarness(t)
+	h.policy.MaxActiveOrders = 1
+	svc := h.service()
+	ctx := context.Background()
+	r := svc.Handle(ctx, req("slack:ALICE", "rent 3090 --hours 1"))
+	if r.Status != commands.StatusQueued {
+		t.Fatalf("rent = %+v", r)
+	}
+	// An order of Alice's recorded meanwhile (another process, an adoption).
+	id := int64(424242)
+	if err := h.store.CreateOrder(ctx, &commands.Order{CloreOrderID: &id, ServerID: 1, RequestedBy: "slack:ALICE",
+		USDPerHour: 0.1, State: commands.OrderRunning}); err != nil {
+		t.Fatal(err)
+	}
+	job, err := svc.RunJob(ctx, r.JobID)
+	if err != nil || job.State != commands.JobFailed || !strings.Contains(job.Error, "max_active_orders") {
+		t.Fatalf("job = %+v, %v; want failed naming max_active_orders", job, err)
+	}
+	if orders := h.cloreOrders(t); len(orders) != 0 {
+		t.Fatalf("rented despite the cap: %+v", orders)
+	}
+}

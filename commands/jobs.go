@@ -202,6 +202,7 @@ type run struct {
 	// fresh is set once this run wrote a checkpoint itself: a step that finds
 	// its own checkpoint need not reconcile with Clore; a resumed one must.
 	fresh bool
+	guard *Guard // checked by the next save, in its transaction (checkpointGuarded)
 }
 
 // save writes the job's progress with its events and order in one
@@ -209,7 +210,7 @@ type run struct {
 // then runs the crash hook.
 func (r *run) save(ctx context.Context, order *Order, events ...Event) error {
 	r.job.UpdatedAt = r.s.clock.Now()
-	u := &JobUpdate{Job: r.job, Events: events, Order: order}
+	u := &JobUpdate{Job: r.job, Events: events, Order: order, Guard: r.guard}
 	if err := r.s.store.SaveJob(ctx, r.owner, u); err != nil {
 		return fmt.Errorf("commands: save job %s: %w", r.job.ID, err)
 	}
@@ -233,6 +234,14 @@ func (r *run) checkpoint(ctx context.Context, step string, v any, order *Order, 
 		r.job.State = JobRunning
 	}
 	return r.save(ctx, order, events...)
+}
+
+// checkpointGuarded is checkpoint with g checked in the same transaction;
+// g's refusal (a *CapError) writes nothing.
+func (r *run) checkpointGuarded(ctx context.Context, step string, v any, g *Guard) error {
+	r.guard = g
+	defer func() { r.guard = nil }()
+	return r.checkpoint(ctx, step, v, nil)
 }
 
 // fail ends the job with a message for the user, the order's failure (if any)

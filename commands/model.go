@@ -184,6 +184,9 @@ type JobUpdate struct {
 	Job    Job     // State, Step, Checkpoint, Result, Error, Attempts, ReplyRef, USDPerHour are written
 	Events []Event // appended to the outbox
 	Order  *Order  // inserted when ID is 0, else updated; ID set on insert
+	// Guard, when set, is checked in the same transaction (leaving the job
+	// out through its Exclude); its error aborts the write, returned as is.
+	Guard *Guard
 }
 
 // Store is the durable state the command layer needs. storage.Store

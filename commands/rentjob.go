@@ -96,35 +96,25 @@ func (r *run) chooseOffer(ctx context.Context, p rentParams, cp rentCheckpoint) 
 		return r.fail(ctx, msg, nil)
 	}
 	best := choices[0]
-	if err := s.recheck(ctx, r.job, best); err != nil {
-		var d *denial
-		var c *CapError
-		switch {
-		case errors.As(err, &d):
-			return r.fail(ctx, d.msg, nil)
-		case errors.As(err, &c):
-			return r.fail(ctx, c.Error(), nil)
-		}
-		return r.retryLater(ctx, err)
-	}
-	cp.Offer, cp.SentAt, cp.Uncertain = &best, s.clock.Now(), false
-	r.job.USDPerHour = best.USDPerHour // the chosen offer's total is the reservation now
-	r.notify(ctx, Reply{Status: StatusRunning, Visibility: Public, Text: fmt.Sprintf("Creating: %s ×%d on server %d at %s/h (%s per GPU)…",
-		best.Model, best.GPUCount, best.ServerID, usd(best.USDPerHour), usd(best.USDPerGPU()))})
-	return r.checkpoint(ctx, stepCreating, cp, nil)
-}
-
-// recheck applies the guardrails again right before create_order, with the
-// offer the job chose, leaving the job itself out of the counts.
-func (s *Service) recheck(ctx context.Context, j Job, best offerChoice) error {
 	if err := s.policy.checkPrice(best.USDPerGPU()); err != nil {
+		return r.fail(ctx, err.Error(), nil)
+	}
+	// The re-check before create_order: the counted caps again, with the
+	// chosen offer and leaving this job out, in the transaction that records
+	// the choice and makes the offer's total the job's reservation.
+	before := r.job
+	cp.Offer, cp.SentAt, cp.Uncertain = &best, s.clock.Now(), false
+	r.job.USDPerHour = best.USDPerHour
+	err = r.checkpointGuarded(ctx, stepCreating, cp, s.guard(r.job.RequestedBy, best.USDPerHour, r.job.ID))
+	if c := (*CapError)(nil); errors.As(err, &c) {
+		r.job = before
+		return r.fail(ctx, c.Error(), nil)
+	} else if err != nil {
 		return err
 	}
-	g := s.guard(j.RequestedBy, best.USDPerHour, j.ID)
-	if g == nil {
-		return nil
-	}
-	return s.store.CheckGuard(ctx, *g)
+	r.notify(ctx, Reply{Status: StatusRunning, Visibility: Public, Text: fmt.Sprintf("Creating: %s ×%d on server %d at %s/h (%s per GPU)…",
+		best.Model, best.GPUCount, best.ServerID, usd(best.USDPerHour), usd(best.USDPerGPU()))})
+	return nil
 }
 
 // jobOffers is the marketplace snapshot for a rent job. A job, unlike a

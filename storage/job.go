@@ -340,7 +340,9 @@ func nullTime(t time.Time) sql.NullString {
 // counts), [ErrNotFound] for a missing job or order, and [ErrConflict] when
 // the order's Clore order id belongs to another order. On success it sets
 // u.Job.UpdatedAt, u.Order's ID and times, and each event's ID, CreatedAt
-// (when zero) and Data (when empty, "{}").
+// (when zero) and Data (when empty, "{}"). When u.Guard has a Check, the
+// guardrails are counted in the same transaction and its error aborts the
+// write, returned as is.
 func (s *Store) SaveJob(ctx context.Context, owner string, u *commands.JobUpdate) error {
 	id := u.Job.ID
 	err := checkJSON(map[string]json.RawMessage{"checkpoint": u.Job.Checkpoint, "result": u.Job.Result})
@@ -358,6 +360,15 @@ func (s *Store) SaveJob(ctx context.Context, owner string, u *commands.JobUpdate
 	defer tx.Rollback()
 	if err := updateLeasedJob(ctx, tx, owner, u.Job, now); err != nil {
 		return fmt.Errorf("storage: save job %s: %w", id, err)
+	}
+	if g := u.Guard; g != nil && g.Check != nil {
+		us, err := usage(ctx, tx, *g)
+		if err != nil {
+			return fmt.Errorf("storage: save job %s: %w", id, err)
+		}
+		if err := g.Check(us); err != nil {
+			return err
+		}
 	}
 	var order Order
 	if u.Order != nil {
