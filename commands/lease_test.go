@@ -24,9 +24,9 @@ func privateReplies(r *recorder) int {
 // A provisioning wait far longer than the lease writes no checkpoint, yet
 // keeps its lease: a second worker sweeping all along never takes the job.
 func TestLongProvisioningKeepsItsLease(t *testing.T) {
-	h := newHarness(t, func(o *sandbox.Options) { o.ProvisionDelay = 2 * time.Second })
+	h := newHarness(t, func(o *sandbox.Options) { o.ProvisionDelay = 3 * time.Second })
 	short := func(o *commands.Options) {
-		o.Lease, o.SweepInterval, o.PollInterval = 300*time.Millisecond, 20*time.Millisecond, 100*time.Millisecond
+		o.Lease, o.SweepInterval, o.PollInterval = time.Second, 20*time.Millisecond, 100*time.Millisecond
 	}
 	first := h.service(short, func(o *commands.Options) { o.WorkerID = "worker-1" })
 	other := &recorder{}
@@ -35,12 +35,26 @@ func TestLongProvisioningKeepsItsLease(t *testing.T) {
 	if r.JobID == "" {
 		t.Fatalf("rent = %+v", r)
 	}
+	type result struct {
+		job commands.Job
+		err error
+	}
+	res := make(chan result, 1)
+	go func() {
+		job, err := first.RunJob(context.Background(), r.JobID)
+		res <- result{job, err}
+	}()
+	waitFor(t, 20*time.Second, func() bool {
+		j, _ := h.store.GetJob(context.Background(), r.JobID)
+		return j.Step == "provisioning"
+	})
+	// From now on a second worker sweeps every 20 ms for a lapsed lease.
 	ctx, stop := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); second.Run(ctx) }()
 	defer func() { stop(); <-done }()
-	job, err := first.RunJob(context.Background(), r.JobID)
-	if err != nil || job.State != commands.JobSucceeded {
+	got := <-res
+	if job, err := got.job, got.err; err != nil || job.State != commands.JobSucceeded {
 		t.Fatalf("first run = %+v, %v", job, err)
 	}
 	if got := other.all(); len(got) != 0 {
@@ -58,8 +72,8 @@ func TestLongProvisioningKeepsItsLease(t *testing.T) {
 // the lease) stops at its next heartbeat and sends nothing; the worker that
 // holds the lease finishes the job: one order, connection details once.
 func TestRunThatLosesItsLeaseStops(t *testing.T) {
-	h := newHarness(t, func(o *sandbox.Options) { o.ProvisionDelay = 1500 * time.Millisecond })
-	short := func(o *commands.Options) { o.Lease, o.PollInterval = 400*time.Millisecond, 50*time.Millisecond }
+	h := newHarness(t, func(o *sandbox.Options) { o.ProvisionDelay = 3 * time.Second })
+	short := func(o *commands.Options) { o.Lease, o.PollInterval = time.Second, 50*time.Millisecond }
 	first := h.service(short, func(o *commands.Options) { o.WorkerID = "worker-1" })
 	r := first.Handle(context.Background(), req("slack:ALICE", "rent 3090"))
 	type result struct {
