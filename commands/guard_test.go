@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/clorebot/clorebot/clore/sandbox"
 	"github.com/clorebot/clorebot/commands"
 	"github.com/clorebot/clorebot/storage"
 )
@@ -50,7 +51,8 @@ func TestConcurrentRentsHoldMaxActiveOrders(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h := newHarness(t)
+			// A small marketplace: the exec case loads it twelve times.
+			h := newHarness(t, func(o *sandbox.Options) { o.Servers = 300 })
 			h.policy.MaxActiveOrders = 1
 			svc := h.service()
 			h.api = stallAPI(t, svc)
