@@ -2,14 +2,19 @@ package main
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -309,5 +314,74 @@ func TestSlackBadInput(t *testing.T) {
 	}
 	if n := len(topLevel(s.fake.Messages())); n != 0 {
 		t.Errorf("bad input posted %d channel messages", n)
+	}
+}
+
+// The same rent delivered three times (the same envelope twice, then a
+// retry under a new envelope id with the same trigger) makes one job, one
+// order and one progress message.
+func TestSlackDuplicateRentActsOnce(t *testing.T) {
+	s := startSlackServe(t, "", nil)
+	s.waitConnected(t, 1)
+	payload := s.fake.Slash("UALICE", "C1", "rent 3090 --hours 1", "trig-once")
+	for _, env := range []map[string]any{
+		fakeslack.Envelope("env-once", "slash_commands", payload, 0),
+		fakeslack.Envelope("env-once", "slash_commands", payload, 0),
+		fakeslack.Envelope("env-once-retry", "slash_commands", payload, 1),
+	} {
+		if err := s.fake.Send(env); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := len(s.fake.WaitAcks("env-once", 2, slackWait)); n != 2 {
+		t.Errorf("env-once acknowledged %d times, want 2", n)
+	}
+	s.ack(t, "env-once-retry")
+	msgs, ok := s.fake.WaitMessages(slackWait, func(ms []fakeslack.Message) bool {
+		return len(ms) > 0 && orderIDPattern.MatchString(ms[0].Text)
+	})
+	if !ok {
+		t.Fatalf("no running progress message: %+v", msgs)
+	}
+	if top := topLevel(msgs); len(top) != 1 {
+		t.Errorf("%d progress messages, want 1: %+v", len(top), top)
+	}
+	if live, _ := s.app.clore.MyOrders(context.Background(), false); len(live) != 1 {
+		t.Errorf("%d orders at the sandbox, want 1", len(live))
+	}
+}
+
+// HTTP mode through serve: the routes exist with a signing secret, refuse
+// an unsigned request with 401 and answer a signed one in the response.
+func TestSlackHTTPModeRoutes(t *testing.T) {
+	secret := strings.Repeat("k9", 16)
+	s := startSlackServe(t, secret, nil)
+	body := "user_id=UALICE&user_name=alice&channel_id=C1&command=%2Fclore&text=help&trigger_id=h1&response_url=" + s.fake.ResponseURL("h1")
+	post := func(path string, sign bool) (int, string) {
+		req, _ := http.NewRequest(http.MethodPost, s.base+path, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if sign {
+			ts := strconv.FormatInt(time.Now().Unix(), 10)
+			mac := hmac.New(sha256.New, []byte(secret))
+			mac.Write([]byte("v0:" + ts + ":" + body))
+			req.Header.Set("X-Slack-Request-Timestamp", ts)
+			req.Header.Set("X-Slack-Signature", "v0="+hex.EncodeToString(mac.Sum(nil)))
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		got, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(got)
+	}
+	if code, _ := post("/slack/commands", false); code != http.StatusUnauthorized {
+		t.Errorf("unsigned command: %d, want 401", code)
+	}
+	if code, _ := post("/slack/interactivity", false); code != http.StatusUnauthorized {
+		t.Errorf("unsigned click: %d, want 401", code)
+	}
+	if code, got := post("/slack/commands", true); code != http.StatusOK || !strings.Contains(got, "clorebot help") {
+		t.Errorf("signed help: %d %s", code, got)
 	}
 }

@@ -68,6 +68,8 @@ type Server struct {
 	mu         sync.Mutex
 	changed    chan struct{}
 	opens      int
+	sockets    int // WebSocket connections accepted
+	attempts   int // apps.connections.open calls, refused ones included
 	conn       *websocket.Conn
 	connWrite  *sync.Mutex
 	pingsOff   bool
@@ -147,6 +149,8 @@ func (s *Server) open(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mu.Lock()
+	s.attempts++
+	s.notify()
 	if s.refuse {
 		s.mu.Unlock()
 		writeJSON(w, http.StatusOK, map[string]any{"ok": false, "error": "internal_error"})
@@ -166,6 +170,12 @@ func (s *Server) RefuseOpens(refuse bool) {
 	s.mu.Lock()
 	s.refuse = refuse
 	s.mu.Unlock()
+}
+
+// WaitOpenAttempts waits until apps.connections.open was called n times,
+// refused calls included.
+func (s *Server) WaitOpenAttempts(n int, timeout time.Duration) bool {
+	return s.Wait(timeout, func() bool { return s.attempts >= n })
 }
 
 // Opens is how many times apps.connections.open succeeded.
@@ -188,6 +198,7 @@ func (s *Server) socket(w http.ResponseWriter, r *http.Request) {
 		_ = s.conn.Close()
 	}
 	s.conn, s.connWrite = conn, wmu
+	s.sockets++
 	s.notify()
 	s.mu.Unlock()
 	write := func(v any) error {
@@ -259,10 +270,10 @@ func (s *Server) Connected() bool {
 	return s.conn != nil
 }
 
-// WaitConnected waits until a socket is open after at least opens
-// apps.connections.open calls.
-func (s *Server) WaitConnected(opens int, timeout time.Duration) bool {
-	return s.Wait(timeout, func() bool { return s.conn != nil && s.opens >= opens })
+// WaitConnected waits until the socket of the n-th connection (or a later
+// one) is open.
+func (s *Server) WaitConnected(n int, timeout time.Duration) bool {
+	return s.Wait(timeout, func() bool { return s.conn != nil && s.sockets >= n })
 }
 
 // ErrNotConnected is returned when no client holds the socket.
@@ -355,6 +366,16 @@ func (s *Server) WaitAck(envelopeID string, timeout time.Duration) (Ack, bool) {
 		return false
 	})
 	return a, ok
+}
+
+// WaitAcks waits until an envelope has n acks and returns them.
+func (s *Server) WaitAcks(envelopeID string, n int, timeout time.Duration) []Ack {
+	var got []Ack
+	s.Wait(timeout, func() bool {
+		got = append([]Ack(nil), s.acks[envelopeID]...)
+		return len(got) >= n
+	})
+	return got
 }
 
 // AckLatency is the time from sending an envelope to its first ack.
