@@ -72,32 +72,40 @@ func NewFollower(o FollowerOptions) *Follower {
 // ErrNoMessage is returned by Start when the job has a message already.
 var ErrNoMessage = errors.New("chat: the job has a message already")
 
-func (f *Follower) entry(jobID, known string) *followed {
+func (f *Follower) entry(jobID string) *followed {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	now := time.Now()
 	if len(f.jobs) > 1024 {
-		for id, e := range f.jobs {
-			e.mu.Lock()
-			old := now.Sub(e.usedAt) > f.o.Forget && !e.sending && e.pending == nil
-			e.mu.Unlock()
-			if old {
-				delete(f.jobs, id)
-			}
-		}
+		f.prune()
 	}
 	e := f.jobs[jobID]
 	if e == nil {
 		e = &followed{jobID: jobID}
 		f.jobs[jobID] = e
 	}
-	e.usedAt = now
 	return e
 }
 
-// know takes a reference stored with the job when none is known yet;
-// called with e.mu held (ref is written under e.mu only).
-func (e *followed) know(known string) {
+// prune forgets jobs unused for Forget; called with f.mu held. An entry
+// busy posting is left for the next time.
+func (f *Follower) prune() {
+	now := time.Now()
+	for id, e := range f.jobs {
+		if !e.mu.TryLock() {
+			continue
+		}
+		old := now.Sub(e.usedAt) > f.o.Forget && !e.sending && e.pending == nil
+		e.mu.Unlock()
+		if old {
+			delete(f.jobs, id)
+		}
+	}
+}
+
+// touch records a use of e and a reference known from elsewhere; called
+// with e.mu held.
+func (e *followed) touch(known string) {
+	e.usedAt = time.Now()
 	if e.ref == "" && known != "" {
 		e.ref = known
 	}
@@ -108,10 +116,10 @@ func (e *followed) know(known string) {
 // redelivered command, whose reply is the job's first progress again, never
 // posts a second message or sets the message back.
 func (f *Follower) Start(ctx context.Context, jobID, dest, known string, r commands.Reply) (string, error) {
-	e := f.entry(jobID, known)
+	e := f.entry(jobID)
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.know(known)
+	e.touch(known)
 	if e.ref != "" {
 		return e.ref, ErrNoMessage
 	}
@@ -123,8 +131,9 @@ func (f *Follower) Start(ctx context.Context, jobID, dest, known string, r comma
 // When the job has a message already it changes nothing and returns
 // ErrNoMessage: a second click acts once.
 func (f *Follower) Adopt(ctx context.Context, jobID, ref string, r commands.Reply) (string, error) {
-	e := f.entry(jobID, "")
+	e := f.entry(jobID)
 	e.mu.Lock()
+	e.touch("")
 	if e.ref != "" {
 		defer e.mu.Unlock()
 		return e.ref, ErrNoMessage
@@ -138,10 +147,10 @@ func (f *Follower) Adopt(ctx context.Context, jobID, ref string, r commands.Repl
 // else queues an edit and returns at once. known is a reference stored with
 // the job, or the message a click came from ("" when none).
 func (f *Follower) Show(ctx context.Context, jobID, dest, known string, r commands.Reply) (string, error) {
-	e := f.entry(jobID, known)
+	e := f.entry(jobID)
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.know(known)
+	e.touch(known)
 	if e.ref == "" {
 		return f.post(ctx, e, dest, r)
 	}

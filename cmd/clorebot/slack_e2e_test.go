@@ -169,8 +169,17 @@ var orderIDPattern = regexp.MustCompile(`Order #(\d+) is running`)
 func TestSlackRentProgressCancelButton(t *testing.T) {
 	s := startSlackServe(t, "", nil)
 	s.waitConnected(t, 1)
-	if resp, err := http.Get(s.base + "/readyz"); err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("readyz once connected: %v %v", resp, err)
+	ready := false
+	for deadline := time.Now().Add(slackWait); !ready && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		resp, err := http.Get(s.base + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		ready = resp.StatusCode == http.StatusOK
+	}
+	if !ready {
+		t.Fatal("readyz not ready once the socket is connected")
 	}
 
 	if a := s.slash(t, "env-rent", "UALICE", "C1", "rent 3090 --hours 1"); len(a.Payload) != 0 && string(a.Payload) != "null" {
