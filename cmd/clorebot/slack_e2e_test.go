@@ -42,7 +42,7 @@ type slackApp struct {
 // startSlackServe starts the fake Slack and clorebot with Socket Mode (and,
 // with a signing secret, HTTP mode). alice and bob rent, ada administers,
 // vera views; anyone else has no role.
-func startSlackServe(t *testing.T, signingSecret string, before func(*fakeslack.Server)) *slackApp {
+func startSlackServe(t testing.TB, signingSecret string, before func(*fakeslack.Server)) *slackApp {
 	t.Helper()
 	fake := fakeslack.New(fakeslack.Options{AppToken: testAppToken, BotToken: testBotToken, PingEvery: 50 * time.Millisecond})
 	t.Cleanup(fake.Close)
