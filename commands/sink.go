@@ -48,6 +48,12 @@ type Sink interface {
 	Deliver(ctx context.Context, events []SinkEvent) (handled int, err error)
 }
 
+// ErrSinkUnavailable, wrapped in an error of Sink.Deliver, says that the
+// sink itself cannot work for now (its storage failed), not that the event
+// is undeliverable: the event is offered again however often it fails,
+// never skipped.
+var ErrSinkUnavailable = errors.New("commands: sink unavailable")
+
 // SinkStore is the durable state an Outbox needs; storage.Store implements
 // it.
 type SinkStore interface {
@@ -165,7 +171,7 @@ func (x *Outbox) feed(ctx context.Context, s Sink) error {
 		}
 		n, derr := s.Deliver(ctx, batch)
 		n = min(max(n, 0), len(batch))
-		if derr != nil && n < len(batch) && x.giveUp(ctx, name, batch[n].ID, derr) {
+		if derr != nil && n < len(batch) && x.giveUp(ctx, name, batch[n].ID, derr) && !errors.Is(derr, ErrSinkUnavailable) {
 			n++ // skip the event that keeps failing
 		}
 		if n > 0 {

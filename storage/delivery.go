@@ -87,10 +87,11 @@ const deliveryColumns = `d.id, d.event_id, o.type, o.data, o.created_at, d.url, 
 const deliveryFrom = ` FROM deliveries d JOIN outbox o ON o.id = d.event_id`
 
 // DeliveryCursor returns the id of the last outbox event fanned out into
-// deliveries: the next fan-out starts after it.
+// deliveries: the next fan-out starts after it. It is the 'webhook' row of
+// the outbox sinks' cursors (see sink.go).
 func (s *Store) DeliveryCursor(ctx context.Context) (int64, error) {
 	var id int64
-	err := s.read.QueryRowContext(ctx, `SELECT event_id FROM delivery_cursor WHERE id = 1`).Scan(&id)
+	err := s.read.QueryRowContext(ctx, `SELECT event_id FROM sink_cursors WHERE name = 'webhook'`).Scan(&id)
 	if err != nil {
 		return 0, fmt.Errorf("storage: delivery cursor: %w", err)
 	}
@@ -129,7 +130,8 @@ func (s *Store) EnqueueDeliveries(ctx context.Context, upTo int64, ds []NewDeliv
 		}
 		inserted += int(n)
 	}
-	_, err = tx.ExecContext(ctx, `UPDATE delivery_cursor SET event_id = max(event_id, ?) WHERE id = 1`, upTo)
+	_, err = tx.ExecContext(ctx, `INSERT INTO sink_cursors (name, event_id) VALUES ('webhook', ?)
+		ON CONFLICT (name) DO UPDATE SET event_id = max(event_id, excluded.event_id)`, upTo)
 	if err != nil {
 		return 0, fmt.Errorf("storage: enqueue deliveries: advance cursor: %w", err)
 	}

@@ -230,8 +230,9 @@ type Dispatcher struct {
 	log         *slog.Logger
 	incoming    []IncomingTarget
 
-	wipeMu   sync.Mutex
-	lastWipe time.Time
+	wipeMu      sync.Mutex
+	lastWipe    time.Time
+	fedByOutbox bool // see FedByOutbox (sink.go)
 }
 
 // NewDispatcher checks o and builds a Dispatcher. Errors never quote a
@@ -341,6 +342,9 @@ func (d *Dispatcher) Run(ctx context.Context, every time.Duration) error {
 // delivery due now, Concurrency at a time, and records each outcome. Only
 // store failures are returned; a receiver's failure is a recorded attempt.
 func (d *Dispatcher) Tick(ctx context.Context) error {
+	if d.fedByOutbox {
+		return errors.Join(d.sendDue(ctx), d.wipeSecrets(ctx))
+	}
 	return errors.Join(d.fanOut(ctx), d.sendDue(ctx), d.wipeSecrets(ctx))
 }
 

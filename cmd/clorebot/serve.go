@@ -123,7 +123,6 @@ func (a *App) Open(ctx context.Context) error {
 	if a.discord != nil {
 		sinks = append(sinks, a.discord)
 	}
-	a.outbox = commands.NewOutbox(commands.OutboxOptions{Store: a.store, Sinks: sinks, Logger: a.log})
 	checks := a.discordChecks([]webhook.Check{{Name: "storage", Probe: a.store.Ping}})
 	a.mountSlack(&checks)
 	h := a.cfg.HTTP
@@ -149,6 +148,11 @@ func (a *App) Open(ctx context.Context) error {
 	if a.dispatcher, err = a.newDispatcher(); err != nil {
 		return err
 	}
+	// One outbox, one cursor per sink: webhook subscribers and the chat
+	// front doors are peers (DESIGN.md §2 step 5).
+	a.dispatcher.FedByOutbox()
+	sinks = append([]commands.Sink{a.dispatcher}, sinks...)
+	a.outbox = commands.NewOutbox(commands.OutboxOptions{Store: a.store, Sinks: sinks, Logger: a.log})
 	if a.sched, err = a.newScheduler(); err != nil {
 		return err
 	}
