@@ -1,4 +1,4 @@
--- 0009_webhook_sink_cursor: the outbound webhook fan-out is one outbox sink
+-- 0010_webhook_sink_cursor: the outbound webhook fan-out is one outbox sink
 -- among peers (DESIGN.md §2 step 5): its cursor moves from delivery_cursor
 -- (0004) into sink_cursors (0006) under the name 'webhook', where it keeps
 -- its position.
