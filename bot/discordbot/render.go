@@ -116,7 +116,8 @@ func renderNotice(status, text string) message {
 }
 
 // buttons lays buttons out in rows of five. A button's value, when it has
-// one, travels in the custom id after "|": Discord has no other field for it.
+// one that its action id does not end with, travels in the custom id after
+// "|": Discord has no other field for it.
 func buttons(bs []commands.Button) []discordgo.MessageComponent {
 	var rows []discordgo.MessageComponent
 	var row []discordgo.MessageComponent
@@ -125,8 +126,8 @@ func buttons(bs []commands.Button) []discordgo.MessageComponent {
 			break
 		}
 		id := b.ActionID
-		if b.Value != "" {
-			id += valueSep + b.Value
+		if b.Value != "" && !strings.HasSuffix(id, ":"+b.Value) {
+			id += valueSep + b.Value // confirm:<job id> carries its value already
 		}
 		if len(id) > maxCustomID {
 			continue // an id Discord would refuse: leave the button out rather than the message

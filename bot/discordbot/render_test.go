@@ -111,11 +111,15 @@ func TestRenderLimits(t *testing.T) {
 }
 
 func TestCustomIDRoundTrip(t *testing.T) {
-	for _, b := range []commands.Button{{ActionID: "cancel:42"}, {ActionID: "rent:88028", Value: "jobabc"}, {ActionID: "confirm:job1"}} {
+	for _, b := range []commands.Button{{ActionID: "cancel:42"}, {ActionID: "rent:88028", Value: "jobabc"}, {ActionID: "confirm:job1"},
+		{ActionID: "confirm:job2", Value: "job2"}} {
 		rows := buttons([]commands.Button{b})
 		id := customIDs(t, rows)
 		got := parseCustomID(id)
-		if got.ID != b.ActionID || got.Value != b.Value {
+		if b.Value == "job2" && id != "confirm:job2" {
+			t.Errorf("custom id %q, want confirm:job2 (DESIGN.md §2)", id)
+		}
+		if got.ID != b.ActionID || (got.Value != b.Value && !strings.HasSuffix(b.ActionID, ":"+b.Value)) {
 			t.Errorf("custom id %q reads back as %+v, want %+v", id, got, b)
 		}
 	}
