@@ -29,6 +29,9 @@ type Observer interface {
 	Request(endpoint, code string, d time.Duration)
 	// LimiterWait is called with the time a call waited for the limiter.
 	LimiterWait(p Priority, d time.Duration)
+	// MalformedEntries is called with the number of entries of an answer's
+	// list that could not be decoded and were left out (endpoint "marketplace").
+	MalformedEntries(endpoint string, n int)
 }
 
 // Options configures a Client.
@@ -49,6 +52,10 @@ type Options struct {
 	// is made from Interval, CreateInterval and Slots.
 	Limiter *Limiter
 	Slots   SlotStore
+	// FeeRefresh is how often the account's renter fees are fetched again
+	// (GET /renter_fees, first at the first Marketplace call); default 6 h,
+	// negative never fetches them (offers then carry the documented rates).
+	FeeRefresh time.Duration
 	// Observer and Logger are optional.
 	Observer Observer
 	Logger   *slog.Logger
@@ -66,6 +73,8 @@ type Client struct {
 	limiter    *Limiter
 	obs        Observer
 	log        *slog.Logger
+	feeCache   feeCache
+	malformed  malformedLog
 }
 
 // New returns a Client.
@@ -91,10 +100,14 @@ func New(o Options) *Client {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	if o.FeeRefresh == 0 {
+		o.FeeRefresh = 6 * time.Hour
+	}
 	c := &Client{
 		base: strings.TrimRight(o.BaseURL, "/"), key: o.APIKey, ua: o.UserAgent,
 		hc: o.HTTPClient, retries: o.MaxRetries, backoff: o.Backoff, maxBackoff: o.MaxBackoff,
 		limiter: o.Limiter, obs: o.Observer, log: o.Logger,
+		feeCache: feeCache{every: o.FeeRefresh},
 	}
 	if c.limiter == nil {
 		if o.Interval <= 0 {
@@ -125,19 +138,22 @@ func (c *Client) Wallets(ctx context.Context) ([]Wallet, error) {
 }
 
 // Marketplace returns every server on the marketplace (there is no filtering
-// or paging on Clore's side).
+// or paging on Clore's side), each carrying the account's renter fees (see
+// Fees) so that its offer is priced with them. A server whose entry cannot be
+// decoded is left out, counted (Observer.MalformedEntries) and logged once.
 func (c *Client) Marketplace(ctx context.Context) ([]Server, error) {
+	fees := c.refreshFees(ctx)
 	var r marketplaceResponse
 	if err := c.call(ctx, call{method: http.MethodGet, endpoint: "marketplace", safe: true}, &r); err != nil {
 		return nil, err
 	}
+	if len(r.skipped) > 0 {
+		c.reportMalformed(ctx, "marketplace", r.skipped)
+	}
+	for i := range r.Servers {
+		r.Servers[i].Fees = &fees
+	}
 	return r.Servers, nil
-}
-
-type marketplaceResponse struct {
-	envelope
-	Servers   []Server `json:"servers"`
-	MyServers []int64  `json:"my_servers,omitempty"`
 }
 
 // MyOrders returns the account's active orders, and completed ones too when

@@ -44,6 +44,7 @@ func newTestClient(base string) *Client {
 		BaseURL: base, APIKey: "test-key", UserAgent: "clorebot-test/1",
 		MaxRetries: 3, Backoff: time.Millisecond, MaxBackoff: 4 * time.Millisecond,
 		Interval: time.Millisecond, CreateInterval: time.Millisecond,
+		FeeRefresh: -1, // fakes answer every endpoint alike; fee tests opt in
 	})
 }
 

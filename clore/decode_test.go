@@ -62,10 +62,10 @@ func TestDecodeLenientServerFields(t *testing.T) {
 			t.Errorf("offer %d = %q x%d, want %q x%d", i, offers[i].Model, offers[i].GPUCount, w.model, w.count)
 		}
 	}
-	if got := offers[0].OnDemandUSDPerHour; got != 1 {
-		t.Errorf("USD/h = %v, want 1 (24 USD/day)", got)
+	if got := offers[0].OnDemandUSDPerHour; math.Abs(got-1.1) > 1e-9 {
+		t.Errorf("USD/h = %v, want 1.1 (24 USD/day + 10%% renter fee)", got)
 	}
-	if got := offers[0].PerGPU(offers[0].OnDemandUSDPerHour); got != 0.5 {
+	if got := offers[0].PerGPU(offers[0].OnDemandUSDPerHour); math.Abs(got-0.55) > 1e-9 {
 		t.Errorf("per GPU = %v", got)
 	}
 }
@@ -94,7 +94,7 @@ func TestCapturedGPUFragments(t *testing.T) {
 }
 
 // The captured price blocks: per day, USD-Blockchain is USD, the others convert
-// through price.usd.
+// through price.usd; the documented 10% renter fee comes on top.
 func TestCapturedPrices(t *testing.T) {
 	var capture struct {
 		SampleNoUsd []struct {
@@ -108,10 +108,10 @@ func TestCapturedPrices(t *testing.T) {
 	readFixture(t, "gpuvietnam__clore-step01-currency.json", &capture)
 	for _, s := range capture.SampleNoUsd {
 		o := NewOffer(&Server{ID: s.ID, AllowedCoins: s.Currencies, Price: ServerPrice{OnDemand: s.OnDemand, USD: s.USD}})
-		if math.Abs(o.OnDemandUSDPerHour-s.DailyUSD/24) > 1e-9 {
-			t.Errorf("server %d: %v USD/h, want %v", s.ID, o.OnDemandUSDPerHour, s.DailyUSD/24)
+		if want := s.DailyUSD * 1.1 / 24; math.Abs(o.OnDemandUSDPerHour-want) > 1e-9 {
+			t.Errorf("server %d: %v USD/h, want %v", s.ID, o.OnDemandUSDPerHour, want)
 		}
-		if got := o.OnDemandUSDPerDay[CurrencyCLORE]; math.Abs(got-s.USD.OnDemandCLORE) > 1e-9 {
+		if got := o.OnDemandUSDPerDay[CurrencyCLORE]; math.Abs(got-s.USD.OnDemandCLORE*1.1) > 1e-9 {
 			t.Errorf("server %d CLORE in USD = %v", s.ID, got)
 		}
 	}
@@ -179,10 +179,10 @@ func TestSpotPriceInUSD(t *testing.T) {
 		USD:      USDPrice{OnDemandCLORE: 10, OnDemandBTC: 10.4},
 	}}
 	o := NewOffer(&s)
-	if math.Abs(o.SpotUSDPerHour-5.0/24) > 1e-9 {
-		t.Errorf("spot = %v USD/h, want %v", o.SpotUSDPerHour, 5.0/24)
+	if math.Abs(o.SpotUSDPerHour-5*1.025/24) > 1e-9 {
+		t.Errorf("spot = %v USD/h, want %v (2.5%% renter fee)", o.SpotUSDPerHour, 5*1.025/24)
 	}
-	if math.Abs(o.OnDemandUSDPerHour-10.0/24) > 1e-9 {
+	if math.Abs(o.OnDemandUSDPerHour-10*1.1/24) > 1e-9 {
 		t.Errorf("on-demand = %v USD/h", o.OnDemandUSDPerHour)
 	}
 	if o.Accepts(CurrencyUSD) || !o.Accepts(CurrencyCLORE) {

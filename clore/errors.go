@@ -3,6 +3,8 @@ package clore
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 )
 
 // Codes of Clore's response envelope.
@@ -27,13 +29,32 @@ var (
 	// ErrOther is code 6 with an error string that is not one of the known ones.
 	ErrOther = errors.New("clore: request failed (code 6)")
 
-	ErrServerAlreadyRented = errors.New("clore: server already rented")
-	ErrCurrencyNotAllowed  = errors.New("clore: currency not allowed by this server")
-	ErrNotEnoughBalance    = errors.New("clore: not enough balance")
-	ErrTooLowPrice         = errors.New("clore: spot price too low")
-	ErrServerOffline       = errors.New("clore: server offline")
-	ErrExceededMaxStep     = errors.New("clore: spot price lowered by more than the allowed step")
-	ErrLowerTooSoon        = errors.New("clore: spot price can be lowered only every 600 seconds")
+	// Code-6 errors of create_order.
+	ErrServerAlreadyRented  = errors.New("clore: server already rented")
+	ErrCurrencyNotAllowed   = errors.New("clore: currency not allowed by this server")
+	ErrNotEnoughBalance     = errors.New("clore: not enough balance")
+	ErrTooLowPrice          = errors.New("clore: spot price too low")
+	ErrServerOffline        = errors.New("clore: server offline")
+	ErrServerDontExist      = errors.New("clore: no such server")
+	ErrCantRentFromYourself = errors.New("clore: the server is the account's own")
+	ErrAlreadyHaveSpotOrder = errors.New("clore: the account already has a spot order on this server")
+	ErrMachineOnGigaspot    = errors.New("clore: the server is in the GigaSPOT pool")
+
+	// Code-6 errors of cancel_order and set_spot_price.
+	ErrNotYourOrder    = errors.New("clore: the order belongs to another account")
+	ErrOrderNotActive  = errors.New("clore: the order has already ended")
+	ErrOrderDontExist  = errors.New("clore: no such order")
+	ErrIssueTooLong    = errors.New("clore: issue description too long")
+	ErrAmountTooLow    = errors.New("clore: spot price below the minimum")
+	ErrExceededMaxStep = errors.New("clore: spot price lowered by more than the allowed step")
+	ErrLowerTooSoon    = errors.New("clore: spot price can be lowered only every 600 seconds")
+
+	// Code-6 errors of the host endpoints (set_server_settings, server_config).
+	ErrHostServerDontExist = errors.New("clore: no such server of this host")
+	ErrMissingParameters   = errors.New("clore: not all parameters present")
+	ErrInvalidMRL          = errors.New("clore: invalid maximum rental length")
+	ErrInvalidSetting      = errors.New("clore: invalid server setting")
+
 	// ErrUnknownCode is a code Clore has not documented.
 	ErrUnknownCode = errors.New("clore: unknown response code")
 
@@ -42,16 +63,37 @@ var (
 	ErrTransport = errors.New("clore: transport error")
 )
 
-// code6Errors maps Clore's code-6 `error` strings (spelled inconsistently by
-// Clore: compare exactly) to sentinels.
-var code6Errors = map[string]error{
-	"server-already-rented":       ErrServerAlreadyRented,
-	"currency-not-allowed":        ErrCurrencyNotAllowed,
-	"not_enough_balance":          ErrNotEnoughBalance,
-	"too_low_price":               ErrTooLowPrice,
-	"server-offline":              ErrServerOffline,
-	"exceeded_max_step":           ErrExceededMaxStep,
-	"can_lower_every_600_seconds": ErrLowerTooSoon,
+// code6Errors maps every code-6 `error` string of Clore's error-codes
+// reference (dev.clore.ai/reference/error-codes) and of the captured answers to
+// its sentinels. Clore spells them inconsistently (hyphens, underscores):
+// compare exactly. A string with two sentinels matches both: amount_too_low
+// and too_low_price name the same condition on different pages of the docs.
+var code6Errors = map[string][]error{
+	"server-already-rented":       {ErrServerAlreadyRented},
+	"currency-not-allowed":        {ErrCurrencyNotAllowed},
+	"not_enough_balance":          {ErrNotEnoughBalance},
+	"too_low_price":               {ErrTooLowPrice},
+	"server-offline":              {ErrServerOffline},
+	"server-dont-exist":           {ErrServerDontExist},
+	"cant_rent_from_yourself":     {ErrCantRentFromYourself},
+	"you_already_have_spot_order": {ErrAlreadyHaveSpotOrder},
+	"machine-is-on-gigaspot":      {ErrMachineOnGigaspot},
+	"you_dont_own_this_order":     {ErrNotYourOrder},
+	"order_not_active":            {ErrOrderNotActive},
+	"order_dont_exist":            {ErrOrderDontExist},
+	"issue_description_too_long":  {ErrIssueTooLong},
+	"amount_too_low":              {ErrAmountTooLow, ErrTooLowPrice},
+	"exceeded_max_step":           {ErrExceededMaxStep},
+	"can_lower_every_600_seconds": {ErrLowerTooSoon},
+	"server_dont_exist":           {ErrHostServerDontExist},
+	"not_all_parameters_present":  {ErrMissingParameters},
+	"invalid_mrl":                 {ErrInvalidMRL},
+	"invalid_input":               {ErrInvalidSetting},
+}
+
+// Code6Strings returns every code-6 error string the client knows, sorted.
+func Code6Strings() []string {
+	return slices.Sorted(maps.Keys(code6Errors))
 }
 
 var codeErrors = map[int]error{
@@ -85,20 +127,27 @@ func (e *APIError) Error() string {
 
 // Is makes errors.Is(err, ErrServerAlreadyRented) and friends work.
 func (e *APIError) Is(target error) bool {
-	return e.sentinel() == target
-}
-
-func (e *APIError) sentinel() error {
 	if e.Code == CodeSeeError {
-		if s, ok := code6Errors[e.Message]; ok {
-			return s
+		if ss, ok := code6Errors[e.Message]; ok {
+			return slices.Contains(ss, target)
 		}
-		return ErrOther
+		return target == ErrOther
 	}
 	if s, ok := codeErrors[e.Code]; ok {
-		return s
+		return s == target
 	}
-	return ErrUnknownCode
+	return target == ErrUnknownCode
+}
+
+// Known reports whether the error is one Clore documents: codes 1 to 5, or
+// code 6 with a documented error string.
+func (e *APIError) Known() bool {
+	if e.Code == CodeSeeError {
+		_, ok := code6Errors[e.Message]
+		return ok
+	}
+	_, ok := codeErrors[e.Code]
+	return ok
 }
 
 // TransportError is an answer that is not Clore's envelope, or no answer at all.

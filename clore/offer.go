@@ -3,7 +3,11 @@ package clore
 import "slices"
 
 // Offer is a marketplace server normalised for choosing: canonical GPU model
-// and count, and prices in USD per hour for the whole server.
+// and count, and prices in USD per hour for the whole server. Every USD price
+// includes Clore's renter fee (Server.Fees, the documented rates by default):
+// what the account pays, so what is shown and what guardrails count. Prices
+// in a currency (OnDemandPerDay, SpotPerDay) are the host's, as create_order
+// takes them.
 type Offer struct {
 	ServerID    int64
 	Model       string // canonical, see CanonicalGPU
@@ -18,16 +22,22 @@ type Offer struct {
 	// OnDemandPerDay and SpotPerDay are Clore's prices per currency, per day, per server.
 	OnDemandPerDay Pricing
 	SpotPerDay     Pricing
-	// OnDemandUSDPerDay is the USD value per day of the on-demand price in each currency.
+	// USDPerUnit is the USD value of one unit of each priced currency, as
+	// Clore's price.usd block implies it (1 for USD-Blockchain).
+	USDPerUnit Pricing
+	// OnDemandUSDPerDay is the USD value per day of the on-demand price in
+	// each currency, renter fee included.
 	OnDemandUSDPerDay Pricing
 	// OnDemandUSDPerHour is the cheapest accepted on-demand price, USD per hour,
-	// whole server; 0 when the server has no price in an accepted currency.
+	// whole server, fee included; 0 when the server has no price in an accepted currency.
 	OnDemandUSDPerHour float64
-	// SpotUSDPerHour is the cheapest accepted spot price; 0 when none is offered.
+	// SpotUSDPerHour is the cheapest accepted spot price, fee included; 0 when none is offered.
 	SpotUSDPerHour float64
-	MaxHours       int // the host's maximum rental length
-	CUDAVersion    string
-	Rating         float64
+	// Fees are the rates the USD prices include.
+	Fees        Fees
+	MaxHours    int // the host's maximum rental length
+	CUDAVersion string
+	Rating      float64
 }
 
 // PerGPU divides a whole-server price by the GPU count.
@@ -36,6 +46,21 @@ func (o Offer) PerGPU(usdPerHour float64) float64 {
 		return usdPerHour
 	}
 	return usdPerHour / float64(o.GPUCount)
+}
+
+// USDPerHour converts a price per day in currency (an on-demand price or a
+// spot bid) to what the account pays in USD per hour, renter fee included;
+// 0 when the currency's USD value is unknown.
+func (o Offer) USDPerHour(currency string, perDay float64, spot bool) float64 {
+	return perDay * o.USDPerUnit[currency] * (1 + o.Fees.Rate(currency, spot)) / 24
+}
+
+// CreationFeeUSD is the one-time fee of an order paid in currency, in USD.
+func (o Offer) CreationFeeUSD(currency string, spot bool) float64 {
+	if fee, ok := o.Fees.Creation(currency, spot); ok && o.USDPerUnit[currency] > 0 {
+		return fee * o.USDPerUnit[currency]
+	}
+	return DefaultCreationFeeUSD
 }
 
 // Accepts reports whether the server takes payment in currency.
@@ -85,57 +110,56 @@ func newOffer(s *Server, model string, count int) Offer {
 		OnDemandPerDay: s.Price.OnDemand, SpotPerDay: s.Price.Spot,
 		MaxHours: int(s.MRL), CUDAVersion: string(s.CUDAVersion), Rating: s.Rating.Avg,
 	}
+	if s.Fees != nil {
+		o.Fees = *s.Fees
+	}
 	if o.Currencies == nil {
 		for c := range s.Price.OnDemand {
 			o.Currencies = append(o.Currencies, c)
 		}
 		slices.Sort(o.Currencies)
 	}
-	o.OnDemandUSDPerDay = usdPerDay(&s.Price)
+	o.USDPerUnit = usdPerUnit(&s.Price)
+	o.OnDemandUSDPerDay = make(Pricing, len(o.USDPerUnit))
+	for c, rate := range o.USDPerUnit {
+		if v := s.Price.OnDemand[c] * rate * (1 + o.Fees.Rate(c, false)); v > 0 {
+			o.OnDemandUSDPerDay[c] = v
+		}
+	}
 	o.OnDemandUSDPerHour = cheapest(o.Currencies, o.OnDemandUSDPerDay) / 24
-	o.SpotUSDPerHour = spotUSDPerDay(&s.Price, o.Currencies) / 24
+	o.SpotUSDPerHour = o.cheapestSpotPerHour(s.Price.USD.Spot)
 	return o
 }
 
-// usdPerDay gives the USD value of the on-demand price in each currency:
-// USD-Blockchain is USD; Clore states the others' USD equivalents in price.usd.
-func usdPerDay(p *ServerPrice) Pricing {
+// usdPerUnit derives the USD value of one unit of each on-demand priced
+// currency: USD-Blockchain is USD; Clore states the others' USD equivalents
+// in price.usd.
+func usdPerUnit(p *ServerPrice) Pricing {
 	out := make(Pricing, 3)
-	if v := p.OnDemand[CurrencyUSD]; v > 0 {
-		out[CurrencyUSD] = v
+	if p.OnDemand[CurrencyUSD] > 0 || p.Spot[CurrencyUSD] > 0 {
+		out[CurrencyUSD] = 1
 	}
-	if v := p.USD.OnDemandCLORE; v > 0 && p.OnDemand[CurrencyCLORE] > 0 {
-		out[CurrencyCLORE] = v
+	if v, n := p.USD.OnDemandCLORE, p.OnDemand[CurrencyCLORE]; v > 0 && n > 0 {
+		out[CurrencyCLORE] = v / n
 	}
-	if v := p.USD.OnDemandBTC; v > 0 && p.OnDemand[CurrencyBTC] > 0 {
-		out[CurrencyBTC] = v
+	if v, n := p.USD.OnDemandBTC, p.OnDemand[CurrencyBTC]; v > 0 && n > 0 {
+		out[CurrencyBTC] = v / n
 	}
 	return out
 }
 
-// spotUSDPerDay converts spot prices with the exchange rate implied by the
-// on-demand prices, and takes the cheapest accepted one.
-func spotUSDPerDay(p *ServerPrice, accepted []string) float64 {
+// cheapestSpotPerHour is the cheapest accepted spot price in USD per hour,
+// fee included; without a convertible spot price it falls back on Clore's
+// own USD figure (price.usd.spot).
+func (o Offer) cheapestSpotPerHour(usdSpotPerDay float64) float64 {
 	best := 0.0
-	usd := usdPerDay(p)
-	for _, c := range accepted {
-		spot := p.Spot[c]
-		if spot <= 0 {
-			continue
-		}
-		v := spot // USD-Blockchain
-		if c != CurrencyUSD {
-			if p.OnDemand[c] <= 0 || usd[c] <= 0 {
-				continue
-			}
-			v = spot * usd[c] / p.OnDemand[c]
-		}
-		if best == 0 || v < best {
+	for _, c := range o.Currencies {
+		if v := o.USDPerHour(c, o.SpotPerDay[c], true); v > 0 && (best == 0 || v < best) {
 			best = v
 		}
 	}
-	if best == 0 && p.USD.Spot > 0 {
-		best = p.USD.Spot
+	if best == 0 && usdSpotPerDay > 0 {
+		best = usdSpotPerDay * (1 + o.Fees.Rate(CurrencyUSD, true)) / 24
 	}
 	return best
 }

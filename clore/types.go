@@ -52,6 +52,9 @@ type Server struct {
 	Autoprice    FlexString  `json:"autoprice,omitempty"`
 	Gigaspot     *bool       `json:"gigaspot,omitempty"`
 	OC           *bool       `json:"oc,omitempty"`
+	// Fees are the account's renter fees, set by Client.Marketplace; nil
+	// means the documented base rates. Offers include them in USD prices.
+	Fees *Fees `json:"-"`
 }
 
 // ServerPrice is a server's price block; every price is per day.

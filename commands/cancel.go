@@ -61,7 +61,14 @@ func (r *run) cancelStep(ctx context.Context) error {
 	// Interactive priority: the user asked for this cancel and billing runs
 	// until it is done.
 	if err := r.s.clore.CancelOrder(clore.WithPriority(ctx, clore.Interactive), p.CloreOrderID, ""); err != nil {
-		if errors.Is(err, clore.ErrInvalidInput) {
+		var ae *clore.APIError
+		switch {
+		case errors.Is(err, clore.ErrOrderNotActive), errors.Is(err, clore.ErrOrderDontExist):
+			return r.cancelEnded(ctx, p) // nothing runs, nothing is billed: done at once
+		case errors.Is(err, clore.ErrNotYourOrder):
+			return r.fail(ctx, fmt.Sprintf("Order #%d belongs to another Clore account; it was not cancelled.", p.CloreOrderID), nil)
+		case errors.Is(err, clore.ErrInvalidInput), errors.As(err, &ae) && ae.Code == clore.CodeSeeError:
+			// Clore's answer to this request will not change: do not retry.
 			return r.fail(ctx, fmt.Sprintf("Clore refused to cancel order #%d: %s", p.CloreOrderID, cloreReason(err)), nil)
 		}
 		return r.retryLater(ctx, err)
@@ -89,6 +96,33 @@ func (r *run) cancelStep(ctx context.Context) error {
 		return err
 	}
 	r.notify(ctx, Reply{Status: StatusOK, Visibility: Public, Done: true, Text: fmt.Sprintf("Order #%d cancelled.", p.CloreOrderID)})
+	return nil
+}
+
+// cancelEnded finishes a cancel whose order Clore reports as already ended
+// (order_not_active) or no longer knows (order_dont_exist): the wanted state
+// is reached, so the job succeeds and says so; a stored order that was still
+// thought active is recorded as expired.
+func (r *run) cancelEnded(ctx context.Context, p cancelParams) error {
+	var order *Order
+	var events []Event
+	o, err := r.s.store.GetOrderByCloreID(ctx, p.CloreOrderID)
+	switch {
+	case err == nil && o.State != OrderCancelled && o.State != OrderExpired && o.State != OrderFailed:
+		o.State = OrderExpired
+		order = &o
+		events = append(events, r.event("order.expired", order, map[string]any{"reason": "ended before the cancel reached Clore"}))
+	case err != nil && !errors.Is(err, ErrNotFound):
+		return r.retryLater(ctx, err)
+	}
+	r.job.State = JobSucceeded
+	r.job.Result, _ = json.Marshal(map[string]any{"order_id": p.CloreOrderID, "state": OrderExpired, "already_ended": true})
+	events = append(events, r.event("job.completed", order, map[string]any{"state": JobSucceeded}))
+	if err := r.checkpoint(ctx, "cancelled", p, order, events...); err != nil {
+		return err
+	}
+	r.notify(ctx, Reply{Status: StatusOK, Visibility: Public, Done: true,
+		Text: fmt.Sprintf("Order #%d had already ended; there was nothing to cancel.", p.CloreOrderID)})
 	return nil
 }
 

@@ -14,7 +14,7 @@ type offerChoice struct {
 	GPUCount    int     `json:"gpu_count"`
 	Currency    string  `json:"currency"`
 	PricePerDay float64 `json:"price_per_day"` // in Currency: on-demand price, or the spot bid
-	USDPerHour  float64 `json:"usd_per_hour"`  // whole order
+	USDPerHour  float64 `json:"usd_per_hour"`  // whole order, Clore's renter fee included
 	Spot        bool    `json:"spot"`
 	Reliability float64 `json:"reliability"`
 }
@@ -76,21 +76,19 @@ func price(o *clore.Offer, w want, balances map[string]float64) (offerChoice, bo
 		if w.Currency != "" && cur != w.Currency {
 			continue
 		}
-		perDay, usdPerDay := o.OnDemandPerDay[cur], o.OnDemandUSDPerDay[cur]
+		perDay := o.OnDemandPerDay[cur]
 		if w.Spot {
 			perDay = o.SpotPerDay[cur]
-			if o.OnDemandPerDay[cur] > 0 {
-				usdPerDay = perDay * o.OnDemandUSDPerDay[cur] / o.OnDemandPerDay[cur]
-			}
 		}
-		if perDay <= 0 || usdPerDay <= 0 {
+		usdPerHour := o.USDPerHour(cur, perDay, w.Spot) // Clore's renter fee included
+		if perDay <= 0 || usdPerHour <= 0 {
 			continue
 		}
 		if balances != nil && balances[cur] < perDay/24 {
 			continue
 		}
 		c := offerChoice{ServerID: o.ServerID, Model: o.Model, GPUCount: o.GPUCount, Currency: cur,
-			PricePerDay: perDay, USDPerHour: usdPerDay / 24, Spot: w.Spot, Reliability: o.Reliability}
+			PricePerDay: perDay, USDPerHour: usdPerHour, Spot: w.Spot, Reliability: o.Reliability}
 		if !found || c.USDPerHour < best.USDPerHour {
 			best, found = c, true
 		}

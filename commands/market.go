@@ -108,7 +108,7 @@ func (s *Service) handleMarket(ctx context.Context, a *MarketArgs) Reply {
 	}
 	sums := Summarize(offers, s.policy.MinReliability)
 	r := Reply{Status: StatusOK, Title: "Clore marketplace", Visibility: Ephemeral, Done: true,
-		Text: fmt.Sprintf("USD per GPU per hour; reliable = reliability ≥ %.0f%%. As of %s ago.",
+		Text: fmt.Sprintf("USD per GPU per hour, Clore's renter fee included; reliable = reliability ≥ %.0f%%. As of %s ago.",
 			s.policy.MinReliability*100, max(s.clock.Now().Sub(snap.at), 0).Round(time.Second))}
 	for _, m := range sums {
 		if want != nil && !slices.Contains(want, m.Model) {

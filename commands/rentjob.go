@@ -28,6 +28,9 @@ type rentCheckpoint struct {
 	Offer     *offerChoice `json:"offer,omitempty"`
 	SentAt    time.Time    `json:"sent_at,omitzero"`
 	Uncertain bool         `json:"uncertain,omitempty"` // create_order's outcome is unknown
+	// Code1 is set when create_order's unknown outcome was Clore's opaque code
+	// 1, which is also its answer to a required_price that no longer matches.
+	Code1 bool `json:"code1,omitempty"`
 	CloreID   int64        `json:"clore_order_id,omitempty"`
 	Deadline  time.Time    `json:"deadline,omitzero"` // provisioning deadline
 }
@@ -165,14 +168,10 @@ func (r *run) createOrder(ctx context.Context, p rentParams, cp rentCheckpoint) 
 		r.s.markRented(o.ServerID)
 		return r.checkpoint(ctx, stepCreated, cp, nil)
 	case clore.OutcomeUnknown(err):
-		cp.Uncertain = true
+		cp.Uncertain, cp.Code1 = true, errors.Is(err, clore.ErrDatabase)
 		return r.checkpoint(ctx, stepCreated, cp, nil)
 	case failover(err):
-		cp.Tried, cp.Attempts, cp.Offer = append(cp.Tried, o.ServerID), cp.Attempts+1, nil
-		if cp.Attempts >= r.s.o.MaxOfferAttempts {
-			return r.fail(ctx, fmt.Sprintf("Gave up after %d offers (last: %s).", cp.Attempts, cloreReason(err)), nil)
-		}
-		return r.checkpoint(ctx, stepChoose, cp, nil)
+		return r.nextOffer(ctx, cp, cloreReason(err))
 	case errors.Is(err, clore.ErrRateLimited):
 		return sleep(ctx, 5*time.Second) // not carried out: the step runs again
 	case errors.Is(err, clore.ErrNotEnoughBalance):
@@ -183,12 +182,28 @@ func (r *run) createOrder(ctx context.Context, p rentParams, cp rentCheckpoint) 
 	return r.fail(ctx, "Clore refused the order: "+cloreReason(err), nil)
 }
 
-// failover reports create_order errors after which the next offer is tried.
+// failover reports create_order errors after which the next offer is tried:
+// Clore's documented refusals that concern this server only.
 func failover(err error) bool {
-	var ae *clore.APIError
-	return errors.Is(err, clore.ErrServerAlreadyRented) || errors.Is(err, clore.ErrCurrencyNotAllowed) ||
-		errors.Is(err, clore.ErrServerOffline) || errors.Is(err, clore.ErrTooLowPrice) ||
-		errors.As(err, &ae) && ae.Message == "price-changed"
+	for _, perServer := range []error{clore.ErrServerAlreadyRented, clore.ErrCurrencyNotAllowed,
+		clore.ErrServerOffline, clore.ErrTooLowPrice, clore.ErrServerDontExist, clore.ErrCantRentFromYourself,
+		clore.ErrMachineOnGigaspot, clore.ErrAlreadyHaveSpotOrder} {
+		if errors.Is(err, perServer) {
+			return true
+		}
+	}
+	return false
+}
+
+// nextOffer leaves the current offer for the next one, chosen again from a
+// fresh marketplace (fresh prices), at most MaxOfferAttempts offers in all.
+func (r *run) nextOffer(ctx context.Context, cp rentCheckpoint, reason string) error {
+	cp.Tried, cp.Attempts, cp.Offer = append(cp.Tried, cp.Offer.ServerID), cp.Attempts+1, nil
+	cp.Uncertain, cp.Code1 = false, false
+	if cp.Attempts >= r.s.o.MaxOfferAttempts {
+		return r.fail(ctx, fmt.Sprintf("Gave up after %d offers (last: %s).", cp.Attempts, reason), nil)
+	}
+	return r.checkpoint(ctx, stepChoose, cp, nil)
 }
 
 // cloreReason is Clore's error string, or a short description.
@@ -208,6 +223,11 @@ func (r *run) findCreatedOrder(ctx context.Context, p rentParams, cp rentCheckpo
 		return r.retryLater(ctx, err)
 	}
 	if found == nil {
+		if cp.Code1 {
+			// An opaque code 1 that created nothing: most likely the price
+			// moved under required_price. Safe to try the next offer.
+			return r.nextOffer(ctx, cp, "Clore answered code 1 and created no order")
+		}
 		if cp.Uncertain {
 			return r.fail(ctx, fmt.Sprintf("Clore did not confirm the order on server %d and it did not appear in my_orders; nothing was rented.", cp.Offer.ServerID), nil)
 		}

@@ -40,11 +40,15 @@ func jsonAnswer(status, code int, v any) answer {
 	return answer{status: status, code: code, body: body}
 }
 
-// invalidInput answers code 2. ASSUMPTION: the real HTTP status of code 2
-// is unknown; the sandbox uses 200.
+// invalidInput answers code 2 with HTTP 400, the status Clore's error-codes
+// reference gives it. ASSUMPTION: the wording of "error" is the sandbox's own.
 func invalidInput(msg string) answer {
-	return jsonAnswer(http.StatusOK, 2, errorBody{Error: msg, Code: 2})
+	return jsonAnswer(http.StatusBadRequest, 2, errorBody{Error: msg, Code: 2})
 }
+
+// databaseError is Clore's opaque code 1 (HTTP 500 {"code":1}); real Clore
+// also answers it for a create_order whose required_price does not match.
+func databaseError() answer { return codeOnly(http.StatusInternalServerError, 1) }
 
 // failure answers code 6 with an error string.
 func failure(status int, errText string) answer {

@@ -30,33 +30,51 @@
 // (HTTP 404 {"code":4}) and method (HTTP 405 {"code":4}), then the rate
 // limit (HTTP 429 {"code":5}), then Faults.ErrorRate (HTTP 500 {"code":1}).
 //
-// create_order: body and field validation (code 2), unknown server
-// (code 2), currency-not-allowed (HTTP 500), server-offline,
-// server-already-rented (background occupancy, other orders, RentByOther,
-// a lost race with probability RaceRate), too_low_price (spot),
-// price-changed (required_price), an env value containing '&' (HTTP 500
-// {"code":1}), then not_enough_balance and server-already-rented again
-// inside the transaction.
+// create_order: body and field validation (HTTP 400 code 2),
+// server-dont-exist, cant_rent_from_yourself (OwnServer),
+// machine-is-on-gigaspot (MoveToGigaspot), currency-not-allowed (HTTP 500),
+// server-offline, you_already_have_spot_order (spot), server-already-rented
+// (background occupancy, other orders, RentByOther, a lost race with
+// probability RaceRate), too_low_price (spot), a required_price that is not
+// the current price (HTTP 500 {"code":1}), an env value containing '&'
+// (HTTP 500 {"code":1}), then not_enough_balance and server-already-rented
+// again inside the transaction.
+//
+// cancel_order: validation (code 2), issue_description_too_long (over 2048
+// characters), order_dont_exist, you_dont_own_this_order, order_not_active
+// (the order already ended). set_spot_price: validation (code 2),
+// order_dont_exist, you_dont_own_this_order, order_not_active, code 2 for an
+// on-demand order, amount_too_low (below the host's minimum),
+// can_lower_every_600_seconds, exceeded_max_step. spot_marketplace of an
+// unknown server: server-dont-exist.
+//
+// Every code-6 string is one of Clore's error-codes reference
+// (dev.clore.ai/reference/error-codes); the sandbox invents none.
 //
 // # Assumptions where the real API is unknown
 //
-//   - Code 2 (invalid input) is answered with HTTP 200 and an "error"
-//     string saying what is wrong; the real status and wording are unknown.
-//     This covers malformed or non-object JSON, missing or wrong-typed
-//     fields (autossh_entrypoint must be a bool), unknown servers, a type
-//     other than "on-demand"/"spot", an unknown currency, a missing image,
-//     ssh_password or jupyter_token over 32 characters, ssh_key over 3072,
-//     ports that are not numeric or not "tcp"/"http", more than one "http"
-//     port, and spot orders without a positive spotprice.
+//   - Code 2 (invalid input) is answered with HTTP 400, the status of the
+//     error-codes reference, and an "error" string saying what is wrong (the
+//     real wording is unknown). This covers malformed or non-object JSON,
+//     missing or wrong-typed fields (autossh_entrypoint must be a bool), a
+//     type other than "on-demand"/"spot", an unknown currency, a missing
+//     image, ssh_password or jupyter_token over 32 characters, ssh_key over
+//     3072, ports that are not numeric or not "tcp"/"http", more than one
+//     "http" port, and spot orders without a positive spotprice.
 //   - A wrong method is answered HTTP 405 {"code":4}; an unknown path
 //     HTTP 404 {"code":4}. A missing or wrong key is HTTP 401 {"code":3}.
-//   - server-offline, too_low_price, not_enough_balance, price-changed,
-//     exceeded_max_step and can_lower_every_600_seconds use HTTP 200 (only
-//     server-already-rented, 200, and currency-not-allowed, 500, were
-//     observed). server-already-rented carries "status":"error".
-//   - required_price (on-demand only) is a ceiling: if it is below the
-//     current on-demand daily price in the order currency the answer is
-//     {"error":"price-changed","code":6}.
+//   - Code-6 answers use HTTP 200 except currency-not-allowed (HTTP 500), as
+//     observed; server-already-rented carries "status":"error".
+//   - required_price (on-demand only) must equal the current on-demand daily
+//     price in the order currency; any other value is an opaque HTTP 500
+//     {"code":1} that creates nothing (Clore documents no "price changed").
+//   - The rate limit has no tolerance: requests of a key must arrive at least
+//     MinInterval apart (create_order CreateInterval).
+//   - renter_fees answers the documented rates as percentages (on-demand 10,
+//     spot 2.5 in every currency), poh_config {max_reduction_percent 50,
+//     max_poh_amount 2,000,000}, the key's Options.PoHBalance and a 0.1 USD
+//     creation fee in each currency. Orders are billed at the host's price
+//     (the fee is not added to spend).
 //   - not_enough_balance when the wallet holds less than the creation fee
 //     (0.1 USD in the order currency) plus one hour of the price. Orders do
 //     not stop when a balance runs out; it may go negative.
@@ -68,14 +86,14 @@
 //     with <cc> the server's lower-cased country code, tcp_ports maps each
 //     requested tcp port (22 when none was requested) to a public port, and
 //     http_pub is set only when an "http" port was requested.
-//   - cancel_order of an unknown, foreign or already finished order, and
-//     set_spot_price of such an order or of an on-demand order, are code 2.
 //   - Spot orders occupy the server like on-demand ones; nobody outbids
 //     them. Lowering a bid is limited to 10% of the current bid per step
 //     (max_step) and once per 600 s; raising is free; a bid below the
-//     host's minimum spot price is too_low_price.
-//   - spot_marketplace of an unknown server is code 2; other users' offers
-//     are synthesised per time window.
+//     host's minimum spot price is too_low_price (create_order) or
+//     amount_too_low (set_spot_price).
+//   - Other users' spot offers are synthesised per time window.
+//   - OwnServer and MoveToGigaspot are kept in memory per Server, like the
+//     rate limit; my_servers lists the servers marked with OwnServer.
 //   - my_orders lists orders oldest first; "spot":true and "expired":true
 //     appear only when true.
 //   - price.usd.spot is the USD value of the minimum spot price (the real

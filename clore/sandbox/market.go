@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -182,8 +183,9 @@ func (m *market) window(sv *server, t time.Time) uint64 {
 }
 
 // renderMarketplace writes the whole /v1/marketplace answer for time t;
-// busy holds servers occupied by sandbox orders or overrides.
-func (m *market) renderMarketplace(t time.Time, busy map[int64]bool) []byte {
+// busy holds servers occupied by sandbox orders or overrides, own the
+// servers of the renter's own account (my_servers).
+func (m *market) renderMarketplace(t time.Time, busy map[int64]bool, own []int64) []byte {
 	b := make([]byte, 0, m.sizeHint)
 	b = append(b, `{"servers":[`...)
 	for i, sv := range m.servers {
@@ -196,7 +198,15 @@ func (m *market) renderMarketplace(t time.Time, busy map[int64]bool) []byte {
 		b = strconv.AppendBool(b, busy[sv.id] || m.rentedByOthers(sv, t))
 		b = append(b, sv.tail...)
 	}
-	return append(b, `],"my_servers":[],"code":0}`...)
+	b = append(b, `],"my_servers":[`...)
+	slices.Sort(own)
+	for i, id := range own {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendInt(b, id, 10)
+	}
+	return append(b, `],"code":0}`...)
 }
 
 // appendPrice appends the server's price object at t.

@@ -205,8 +205,8 @@ func TestNewIsFast(t *testing.T) {
 	if _, err := newMarket(1, 2000, 0.02); err != nil {
 		t.Fatal(err)
 	}
-	if d := time.Since(start); d > 50*time.Millisecond {
-		t.Errorf("generating 2000 servers took %v, want < 50ms", d)
+	if d := time.Since(start); d > 500*time.Millisecond { // generous: the machine is shared; BenchmarkMarketplace measures
+		t.Errorf("generating 2000 servers took %v, want well under 500ms", d)
 	}
 }
 
@@ -219,7 +219,7 @@ func BenchmarkMarketplace(b *testing.B) {
 	busy := map[int64]bool{m.servers[10].id: true}
 	b.ReportAllocs()
 	for b.Loop() {
-		body := m.renderMarketplace(now, busy)
+		body := m.renderMarketplace(now, busy, nil)
 		b.SetBytes(int64(len(body)))
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -95,14 +96,14 @@ func (s *Server) handleCreateOrder(ctx context.Context, c call) answer {
 	}
 	sv := s.market.byID[*req.RentingServer]
 	if sv == nil {
-		return invalidInput("server not found")
+		return failure(http.StatusOK, "server-dont-exist")
 	}
-	if a, stop := s.checkRentable(ctx, sv, req, c.now); stop {
+	if a, stop := s.checkRentable(ctx, sv, req, c); stop {
 		return a
 	}
 	for _, v := range req.Env {
 		if strings.Contains(v, "&") {
-			return codeOnly(http.StatusInternalServerError, 1) // observed live
+			return databaseError() // observed live
 		}
 	}
 	o, need := s.newOrder(c, sv, req)
@@ -119,13 +120,30 @@ func (s *Server) handleCreateOrder(ctx context.Context, c call) answer {
 }
 
 // checkRentable runs the per-server checks of create_order in the order
-// currency, online, free, lost race, spot minimum, required_price.
-func (s *Server) checkRentable(ctx context.Context, sv *server, req createOrderRequest, now time.Time) (answer, bool) {
+// own server, GigaSPOT, currency, online, a second spot order, free, lost
+// race, spot minimum, required_price.
+func (s *Server) checkRentable(ctx context.Context, sv *server, req createOrderRequest, c call) (answer, bool) {
+	now := c.now
+	if s.hooks.owns(c.keyHash, sv.id) {
+		return failure(http.StatusOK, "cant_rent_from_yourself"), true
+	}
+	if s.hooks.onGigaspot(sv.id) {
+		return failure(http.StatusOK, "machine-is-on-gigaspot"), true
+	}
 	if !sv.accepts(req.Currency) {
 		return failure(http.StatusInternalServerError, "currency-not-allowed"), true
 	}
 	if sv.offline {
 		return failure(http.StatusOK, "server-offline"), true
+	}
+	if req.Type == "spot" {
+		mine, err := s.store.hasActiveSpotOrder(ctx, c.keyHash, sv.id, now.UnixMilli())
+		if err != nil {
+			return internalError(err), true
+		}
+		if mine {
+			return failure(http.StatusOK, "you_already_have_spot_order"), true
+		}
 	}
 	if s.market.rentedByOthers(sv, now) {
 		return alreadyRented(), true
@@ -148,8 +166,8 @@ func (s *Server) checkRentable(ctx context.Context, sv *server, req createOrderR
 		return failure(http.StatusOK, "too_low_price"), true
 	}
 	if req.Type == "on-demand" && req.RequiredPrice != nil &&
-		*req.RequiredPrice < sv.onDemand(now).in(req.Currency)*(1-1e-9) {
-		return failure(http.StatusOK, "price-changed"), true
+		math.Abs(*req.RequiredPrice-sv.onDemand(now).in(req.Currency)) > 1e-9*max(*req.RequiredPrice, 1e-9) {
+		return databaseError(), true // Clore documents no "price changed": it answers an opaque code 1
 	}
 	return answer{}, false
 }
@@ -214,8 +232,9 @@ type cancelRequest struct {
 	Issue string `json:"issue"`
 }
 
-// handleCancelOrder serves POST /v1/cancel_order. An unknown, foreign or
-// already finished order is invalid input (code 2; ASSUMPTION).
+// handleCancelOrder serves POST /v1/cancel_order with the documented code-6
+// answers: order_dont_exist, you_dont_own_this_order, order_not_active (the
+// order already ended) and issue_description_too_long (over 2048 characters).
 func (s *Server) handleCancelOrder(ctx context.Context, c call) answer {
 	var req cancelRequest
 	if msg := decodeBody(c.body, &req); msg != "" {
@@ -225,16 +244,31 @@ func (s *Server) handleCancelOrder(ctx context.Context, c call) answer {
 		return invalidInput("id is required")
 	}
 	if len(req.Issue) > 2048 {
-		return invalidInput("issue longer than 2048 characters")
+		return failure(http.StatusOK, "issue_description_too_long")
 	}
 	err := s.store.cancelOrder(ctx, c.keyHash, *req.ID, c.now.UnixMilli())
-	switch {
-	case errors.Is(err, errOrderNotFound):
-		return invalidInput("order not found")
-	case errors.Is(err, errOrderNotActive):
-		return invalidInput("order is not active")
-	case err != nil:
-		return internalError(err)
+	if a, ok := orderFailure(err); ok {
+		return a
 	}
 	return codeOnly(http.StatusOK, 0)
+}
+
+// orderFailure is the answer to a failed change of an order; ok is false
+// when err is nil.
+func orderFailure(err error) (answer, bool) {
+	switch {
+	case err == nil:
+		return answer{}, false
+	case errors.Is(err, errOrderNotFound):
+		return failure(http.StatusOK, "order_dont_exist"), true
+	case errors.Is(err, errNotYourOrder):
+		return failure(http.StatusOK, "you_dont_own_this_order"), true
+	case errors.Is(err, errOrderNotActive):
+		return failure(http.StatusOK, "order_not_active"), true
+	}
+	var rej *rejection
+	if errors.As(err, &rej) {
+		return rej.a, true
+	}
+	return internalError(err), true
 }

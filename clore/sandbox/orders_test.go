@@ -112,18 +112,18 @@ func TestCreateOrderErrors(t *testing.T) {
 		wantCode   int
 		wantError  string
 	}{
-		{name: "malformed JSON", raw: `{"renting_server":`, wantStatus: 200, wantCode: 2},
-		{name: "not an object", raw: `[1,2]`, wantStatus: 200, wantCode: 2},
-		{name: "missing renting_server", body: with("renting_server", nil), wantStatus: 200, wantCode: 2},
-		{name: "renting_server wrong type", body: with("renting_server", "60017"), wantStatus: 200, wantCode: 2},
-		{name: "unknown server", body: with("renting_server", 1), wantStatus: 200, wantCode: 2},
-		{name: "bad type", body: with("type", "on_demand"), wantStatus: 200, wantCode: 2},
-		{name: "unknown currency", body: with("currency", "usd"), wantStatus: 200, wantCode: 2},
-		{name: "missing image", body: with("image", ""), wantStatus: 200, wantCode: 2},
-		{name: "long ssh_password", body: with("ssh_password", strings.Repeat("a", 33)), wantStatus: 200, wantCode: 2},
-		{name: "bad port type", body: with("ports", map[string]string{"22": "udp"}), wantStatus: 200, wantCode: 2},
-		{name: "autossh_entrypoint string", body: with("autossh_entrypoint", "true"), wantStatus: 200, wantCode: 2},
-		{name: "spot without spotprice", body: with("type", "spot"), wantStatus: 200, wantCode: 2},
+		{name: "malformed JSON", raw: `{"renting_server":`, wantStatus: 400, wantCode: 2},
+		{name: "not an object", raw: `[1,2]`, wantStatus: 400, wantCode: 2},
+		{name: "missing renting_server", body: with("renting_server", nil), wantStatus: 400, wantCode: 2},
+		{name: "renting_server wrong type", body: with("renting_server", "60017"), wantStatus: 400, wantCode: 2},
+		{name: "unknown server", body: with("renting_server", 1), wantStatus: 200, wantCode: 6, wantError: "server-dont-exist"},
+		{name: "bad type", body: with("type", "on_demand"), wantStatus: 400, wantCode: 2},
+		{name: "unknown currency", body: with("currency", "usd"), wantStatus: 400, wantCode: 2},
+		{name: "missing image", body: with("image", ""), wantStatus: 400, wantCode: 2},
+		{name: "long ssh_password", body: with("ssh_password", strings.Repeat("a", 33)), wantStatus: 400, wantCode: 2},
+		{name: "bad port type", body: with("ports", map[string]string{"22": "udp"}), wantStatus: 400, wantCode: 2},
+		{name: "autossh_entrypoint string", body: with("autossh_entrypoint", "true"), wantStatus: 400, wantCode: 2},
+		{name: "spot without spotprice", body: with("type", "spot"), wantStatus: 400, wantCode: 2},
 		{
 			name: "currency not allowed", wantStatus: 500, wantCode: 6, wantError: "currency-not-allowed",
 			body: func(t *testing.T, sb *sandbox) map[string]any {
@@ -176,11 +176,47 @@ func TestCreateOrderErrors(t *testing.T) {
 			},
 		},
 		{
-			name: "required price below current", wantStatus: 200, wantCode: 6, wantError: "price-changed",
+			name: "required price below current is an opaque code 1", wantStatus: 500, wantCode: 1,
 			body: func(t *testing.T, sb *sandbox) map[string]any {
 				s := sb.freeServer(t, currencyUSD, "")
 				b := orderBody(s.ID)
 				b["required_price"] = s.Price.OnDemand[currencyUSD] / 2
+				return b
+			},
+		},
+		{
+			name: "required price above current is an opaque code 1", wantStatus: 500, wantCode: 1,
+			body: func(t *testing.T, sb *sandbox) map[string]any {
+				s := sb.freeServer(t, currencyUSD, "")
+				b := orderBody(s.ID)
+				b["required_price"] = s.Price.OnDemand[currencyUSD] * 2
+				return b
+			},
+		},
+		{
+			name: "own server", wantStatus: 200, wantCode: 6, wantError: "cant_rent_from_yourself",
+			body: func(t *testing.T, sb *sandbox) map[string]any {
+				b := free(t, sb)
+				sb.srv.OwnServer(b["renting_server"].(int64))
+				return b
+			},
+		},
+		{
+			name: "server on GigaSPOT", wantStatus: 200, wantCode: 6, wantError: "machine-is-on-gigaspot",
+			body: func(t *testing.T, sb *sandbox) map[string]any {
+				b := free(t, sb)
+				sb.srv.MoveToGigaspot(b["renting_server"].(int64))
+				return b
+			},
+		},
+		{
+			name: "second spot order on a server", wantStatus: 200, wantCode: 6, wantError: "you_already_have_spot_order",
+			body: func(t *testing.T, sb *sandbox) map[string]any {
+				b := free(t, sb)
+				b["type"], b["spotprice"] = "spot", 1000.0
+				if r := sb.post(t, "/v1/create_order", b); r.code() != 0 {
+					t.Fatalf("first spot order: %s", r.raw)
+				}
 				return b
 			},
 		},
@@ -207,7 +243,7 @@ func TestCreateOrderErrors(t *testing.T) {
 			if _, hasStatus := r.body["status"]; hasStatus != (tc.wantError == "server-already-rented") {
 				t.Errorf("status key present = %v in %s", hasStatus, r.raw)
 			}
-			if tc.name != "rented by me" && len(sb.orders(t, true)) != 0 {
+			if tc.name != "rented by me" && tc.wantError != "you_already_have_spot_order" && len(sb.orders(t, true)) != 0 {
 				t.Error("a failed create_order stored an order")
 			}
 		})
@@ -283,17 +319,23 @@ func TestCancelOrder(t *testing.T) {
 	}
 
 	for _, tc := range []struct {
-		name string
-		body any
+		name       string
+		body       any
+		wantStatus int
+		wantCode   int
+		wantError  string
 	}{
-		{"twice", map[string]any{"id": id}},
-		{"unknown", map[string]any{"id": 42}},
-		{"missing id", map[string]any{}},
-		{"malformed", `{"id":`},
+		{"twice: the order already ended", map[string]any{"id": id}, 200, 6, "order_not_active"},
+		{"unknown", map[string]any{"id": 42}, 200, 6, "order_dont_exist"},
+		{"issue too long", map[string]any{"id": id, "issue": strings.Repeat("x", 2049)}, 200, 6, "issue_description_too_long"},
+		{"missing id", map[string]any{}, 400, 2, ""},
+		{"malformed", `{"id":`, 400, 2, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if r := sb.post(t, "/v1/cancel_order", tc.body); r.status != 200 || r.code() != 2 || r.body["error"] == "" {
-				t.Errorf("got %d %s, want 200 code 2", r.status, r.raw)
+			r := sb.post(t, "/v1/cancel_order", tc.body)
+			if r.status != tc.wantStatus || r.code() != tc.wantCode || r.body["error"] == "" ||
+				tc.wantError != "" && r.body["error"] != tc.wantError {
+				t.Errorf("got %d %s, want %d code %d %q", r.status, r.raw, tc.wantStatus, tc.wantCode, tc.wantError)
 			}
 		})
 	}
@@ -311,7 +353,7 @@ func TestKeysAreSeparate(t *testing.T) {
 		t.Fatalf("alice %s, bob %s", alice.raw, bob.raw)
 	}
 	id := alice.body["orders"].([]any)[0].(map[string]any)["id"]
-	if r := sb.call(t, http.MethodPost, "/v1/cancel_order", "bob", map[string]any{"id": id}); r.code() != 2 {
+	if r := sb.call(t, http.MethodPost, "/v1/cancel_order", "bob", map[string]any{"id": id}); r.code() != 6 || r.body["error"] != "you_dont_own_this_order" {
 		t.Errorf("bob cancels alice's order: %s", r.raw)
 	}
 	if r := sb.call(t, http.MethodGet, "/v1/wallets", "bob", nil); !strings.Contains(string(r.raw), `"balance":500,`) {

@@ -7,21 +7,21 @@ import (
 
 // rateLimiter enforces Clore's per-key limits: one request per MinInterval
 // and one create_order per CreateInterval, measured between arrival times of
-// accepted requests. Rejected requests do not move the window.
+// accepted requests, without tolerance. Rejected requests do not move the
+// window.
 type rateLimiter struct {
 	mu         sync.Mutex
-	minGap     time.Duration // MinInterval - RateTolerance
-	createGap  time.Duration // CreateInterval - RateTolerance
+	minGap     time.Duration // MinInterval
+	createGap  time.Duration // CreateInterval
 	last       map[string]time.Time
 	lastCreate map[string]time.Time
 }
 
-// newRateLimiter builds a limiter; tolerance is subtracted from both intervals.
-func newRateLimiter(minInterval, createInterval, tolerance time.Duration) *rateLimiter {
-	tolerance = max(tolerance, 0)
+// newRateLimiter builds a limiter.
+func newRateLimiter(minInterval, createInterval time.Duration) *rateLimiter {
 	return &rateLimiter{
-		minGap:     minInterval - tolerance,
-		createGap:  createInterval - tolerance,
+		minGap:     minInterval,
+		createGap:  createInterval,
 		last:       make(map[string]time.Time),
 		lastCreate: make(map[string]time.Time),
 	}

@@ -81,19 +81,21 @@ func TestRateLimit(t *testing.T) {
 		{"same instant", 0, "a", false, 429},
 		{"other key unaffected", 0, "b", false, 200},
 		{"0.5s later", 500 * time.Millisecond, "a", false, 429},
-		{"rejections do not move the window: 0.95s after accepted", 450 * time.Millisecond, "a", false, 200},
+		{"rejections do not move the window, no tolerance: 0.999s after accepted", 499 * time.Millisecond, "a", false, 429},
+		{"1s after accepted", time.Millisecond, "a", false, 200},
 		{"create 1s later", time.Second, "a", true, 200},
 		{"1.5s after create", 1500 * time.Millisecond, "a", false, 200},
 		{"create 3s after create", 1500 * time.Millisecond, "a", true, 429},
-		{"create 4.9s after create (within tolerance)", 1900 * time.Millisecond, "a", true, 200},
-		{"create 5s after create", 5 * time.Second, "a", true, 200},
+		{"create 4.999s after create (no tolerance)", 1999 * time.Millisecond, "a", true, 429},
+		{"create 5s after create", time.Millisecond, "a", true, 200},
 	}
 	srv := sb.freeServer(t, currencyUSD, "")
 	for _, st := range steps {
 		step(st.advance)
 		var r response
 		if st.create {
-			r = sb.call(t, http.MethodPost, "/v1/create_order", st.key, map[string]any{"renting_server": srv.ID})
+			r = sb.call(t, http.MethodPost, "/v1/create_order", st.key, map[string]any{"renting_server": srv.ID,
+				"type": "on-demand", "currency": currencyUSD, "image": "x"})
 		} else {
 			r = sb.call(t, http.MethodGet, "/v1/my_orders", st.key, nil)
 		}
@@ -110,8 +112,8 @@ func TestRateLimit(t *testing.T) {
 			}
 		}
 	}
-	if got429 != 3 {
-		t.Errorf("Requests() shows %d 429s, want 3", got429)
+	if got429 != 5 {
+		t.Errorf("Requests() shows %d 429s, want 5", got429)
 	}
 }
 
@@ -139,11 +141,11 @@ func TestFaultRates(t *testing.T) {
 				var seq strings.Builder
 				faults := 0
 				for range n {
-					r := sb.get(t, "/v1/spot_marketplace?market=0") // code 2, no state access
+					r := sb.get(t, "/v1/spot_marketplace?market=x") // code 2, no state access
 					if tc.isFault(r) {
 						faults++
 						seq.WriteByte('x')
-					} else if r.status != 200 || r.code() != 2 {
+					} else if r.status != 400 || r.code() != 2 {
 						t.Fatalf("unexpected answer %d %s", r.status, r.raw)
 					} else {
 						seq.WriteByte('.')
@@ -304,7 +306,7 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if got.Seed != 1 || got.Servers != 2000 || got.DriftPerHour != 0 || got.ProvisionDelay != 20*time.Second ||
-		got.MinInterval != time.Second || got.CreateInterval != 5*time.Second || got.RateTolerance != 100*time.Millisecond ||
+		got.MinInterval != time.Second || got.CreateInterval != 5*time.Second ||
 		got.Now == nil || got.InitialBalances[currencyUSD] != 500 || got.InitialBalances[currencyCLORE] != 250000 ||
 		got.InitialBalances[currencyBTC] != 0.005 {
 		t.Errorf("defaults: %+v", got)

@@ -2,7 +2,6 @@ package sandbox
 
 import (
 	"context"
-	"errors"
 	"math"
 	"net/http"
 	"strconv"
@@ -55,7 +54,7 @@ func (s *Server) handleSpotMarketplace(ctx context.Context, c call) answer {
 	}
 	sv := s.market.byID[id]
 	if sv == nil {
-		return invalidInput("server not found")
+		return failure(http.StatusOK, "server-dont-exist")
 	}
 	orders, err := s.store.activeSpotOrders(ctx, id, c.now.UnixMilli())
 	if err != nil {
@@ -117,16 +116,8 @@ func (s *Server) handleSetSpotPrice(ctx context.Context, c call) answer {
 	err := s.store.updateSpotPrice(ctx, c.keyHash, *req.OrderID, nowMS, func(o order) spotDecision {
 		return s.decideSpotPrice(o, *req.DesiredPrice, c.now)
 	})
-	var rej *rejection
-	switch {
-	case errors.As(err, &rej):
-		return rej.a
-	case errors.Is(err, errOrderNotFound):
-		return invalidInput("order not found")
-	case errors.Is(err, errOrderNotActive):
-		return invalidInput("order is not active")
-	case err != nil:
-		return internalError(err)
+	if a, ok := orderFailure(err); ok {
+		return a
 	}
 	return codeOnly(http.StatusOK, 0)
 }
@@ -137,7 +128,7 @@ func (s *Server) decideSpotPrice(o order, desired float64, now time.Time) spotDe
 		return spotDecision{reject: &rejection{invalidInput("not a spot order")}}
 	}
 	if sv := s.market.byID[o.ServerID]; sv != nil && desired < sv.spot(now).in(o.Currency) {
-		return spotDecision{reject: &rejection{failure(http.StatusOK, "too_low_price")}}
+		return spotDecision{reject: &rejection{failure(http.StatusOK, "amount_too_low")}}
 	}
 	if desired >= o.Price {
 		return spotDecision{price: desired}

@@ -49,7 +49,7 @@ func TestSpotOrders(t *testing.T) {
 		{"lower again at once", 0, bid * 0.9, "can_lower_every_600_seconds"},
 		{"raise any time", time.Second, bid * 1.5, ""},
 		{"lower after 600 s", 600 * time.Second, bid * 1.4, ""},
-		{"below the minimum", 600 * time.Second, s.Price.Spot[currencyUSD] / 2, "too_low_price"},
+		{"below the minimum", 600 * time.Second, s.Price.Spot[currencyUSD] / 2, "amount_too_low"},
 	}
 	for _, st := range steps {
 		sb.clock.Advance(st.advance)
@@ -74,7 +74,7 @@ func TestSpotOrders(t *testing.T) {
 }
 
 func TestSpotRequestErrors(t *testing.T) {
-	sb := newSandbox(t, Options{})
+	sb := newSandbox(t, Options{APIKey: anyKey})
 	s := sb.freeServer(t, currencyUSD, "")
 	if r := sb.post(t, "/v1/create_order", orderBody(s.ID)); r.code() != 0 {
 		t.Fatal(string(r.raw))
@@ -83,20 +83,29 @@ func TestSpotRequestErrors(t *testing.T) {
 	tests := []struct {
 		name, method, path string
 		body               any
+		wantStatus         int
+		wantCode           int
+		wantError          string
 	}{
-		{"market missing", "GET", "/v1/spot_marketplace", nil},
-		{"market unknown", "GET", "/v1/spot_marketplace?market=5", nil},
-		{"market not a number", "GET", "/v1/spot_marketplace?market=abc", nil},
-		{"set price unknown order", "POST", "/v1/set_spot_price", map[string]any{"order_id": 1, "desired_price": 1}},
-		{"set price on-demand order", "POST", "/v1/set_spot_price", map[string]any{"order_id": onDemandID, "desired_price": 1}},
-		{"set price missing price", "POST", "/v1/set_spot_price", map[string]any{"order_id": onDemandID}},
-		{"set price malformed", "POST", "/v1/set_spot_price", `{"order_id":"x"}`},
+		{"market missing", "GET", "/v1/spot_marketplace", nil, 400, 2, ""},
+		{"market unknown", "GET", "/v1/spot_marketplace?market=5", nil, 200, 6, "server-dont-exist"},
+		{"market not a number", "GET", "/v1/spot_marketplace?market=abc", nil, 400, 2, ""},
+		{"set price unknown order", "POST", "/v1/set_spot_price", map[string]any{"order_id": 1, "desired_price": 1}, 200, 6, "order_dont_exist"},
+		{"set price on-demand order", "POST", "/v1/set_spot_price", map[string]any{"order_id": onDemandID, "desired_price": 1}, 400, 2, ""},
+		{"set price missing price", "POST", "/v1/set_spot_price", map[string]any{"order_id": onDemandID}, 400, 2, ""},
+		{"set price malformed", "POST", "/v1/set_spot_price", `{"order_id":"x"}`, 400, 2, ""},
+		{"set price of another key's order", "POST", "/v1/set_spot_price", map[string]any{"order_id": onDemandID, "desired_price": 1}, 200, 6, "you_dont_own_this_order"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			r := sb.call(t, tc.method, tc.path, testKey, tc.body)
-			if r.status != 200 || r.code() != 2 || r.body["error"] == "" {
-				t.Errorf("got %d %s, want 200 code 2 with error", r.status, r.raw)
+			key := testKey
+			if tc.wantError == "you_dont_own_this_order" {
+				key = "someone-else"
+			}
+			r := sb.call(t, tc.method, tc.path, key, tc.body)
+			if r.status != tc.wantStatus || r.code() != tc.wantCode || r.body["error"] == "" ||
+				tc.wantError != "" && r.body["error"] != tc.wantError {
+				t.Errorf("got %d %s, want %d code %d %q", r.status, r.raw, tc.wantStatus, tc.wantCode, tc.wantError)
 			}
 		})
 	}

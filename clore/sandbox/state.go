@@ -31,6 +31,7 @@ var (
 	errNotEnoughBalance = errors.New("not enough balance")
 	errOrderNotFound    = errors.New("order not found")
 	errOrderNotActive   = errors.New("order not active")
+	errNotYourOrder     = errors.New("order of another key")
 )
 
 // store is the SQLite state shared by every Server on the same file.

@@ -140,6 +140,32 @@ func (st *store) createOrder(ctx context.Context, o order, need float64) (int64,
 	return o.ID, nil
 }
 
+// orderOfKey reads order id for keyHash: errOrderNotFound when there is no
+// such order, errNotYourOrder when it belongs to another key.
+func orderOfKey(ctx context.Context, q querier, keyHash string, id int64) (order, error) {
+	o, err := scanOrder(q.QueryRowContext(ctx, "SELECT "+orderColumns+" FROM orders WHERE id = ?", id))
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return o, errOrderNotFound
+	case err != nil:
+		return o, err
+	case o.KeyHash != keyHash:
+		return o, errNotYourOrder
+	}
+	return o, nil
+}
+
+// hasActiveSpotOrder reports whether keyHash has a running spot order on serverID.
+func (st *store) hasActiveSpotOrder(ctx context.Context, keyHash string, serverID, nowMS int64) (bool, error) {
+	var n int
+	err := st.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM orders WHERE key_hash = ? AND server_id = ? AND spot = 1
+		AND cancelled_ms IS NULL AND ends_ms > ?`, keyHash, serverID, nowMS).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("sandbox: spot orders: %w", err)
+	}
+	return n > 0, nil
+}
+
 // cancelOrder ends an active order of keyHash at nowMS.
 func (st *store) cancelOrder(ctx context.Context, keyHash string, id, nowMS int64) error {
 	tx, err := st.db.BeginTx(ctx, nil)
@@ -147,11 +173,7 @@ func (st *store) cancelOrder(ctx context.Context, keyHash string, id, nowMS int6
 		return fmt.Errorf("sandbox: cancel order: %w", err)
 	}
 	defer tx.Rollback()
-	o, err := scanOrder(tx.QueryRowContext(ctx,
-		"SELECT "+orderColumns+" FROM orders WHERE id = ? AND key_hash = ?", id, keyHash))
-	if errors.Is(err, sql.ErrNoRows) {
-		return errOrderNotFound
-	}
+	o, err := orderOfKey(ctx, tx, keyHash, id)
 	if err != nil {
 		return fmt.Errorf("sandbox: cancel order: %w", err)
 	}
@@ -183,11 +205,7 @@ func (st *store) updateSpotPrice(ctx context.Context, keyHash string, id, nowMS 
 		return fmt.Errorf("sandbox: set spot price: %w", err)
 	}
 	defer tx.Rollback()
-	o, err := scanOrder(tx.QueryRowContext(ctx,
-		"SELECT "+orderColumns+" FROM orders WHERE id = ? AND key_hash = ?", id, keyHash))
-	if errors.Is(err, sql.ErrNoRows) {
-		return errOrderNotFound
-	}
+	o, err := orderOfKey(ctx, tx, keyHash, id)
 	if err != nil {
 		return fmt.Errorf("sandbox: set spot price: %w", err)
 	}

@@ -69,5 +69,5 @@ func (s *Server) handleMarketplace(ctx context.Context, c call) answer {
 	if err != nil {
 		return internalError(err)
 	}
-	return answer{status: http.StatusOK, code: 0, body: s.market.renderMarketplace(c.now, busy)}
+	return answer{status: http.StatusOK, code: 0, body: s.market.renderMarketplace(c.now, busy, s.hooks.ownServers())}
 }

@@ -21,6 +21,7 @@ type Metrics struct {
 	cloreLatency  *prometheus.HistogramVec
 	cloreLimited  *prometheus.CounterVec
 	limiterWait   *prometheus.HistogramVec
+	malformed     *prometheus.CounterVec
 }
 
 // New registers clorebot's instruments and the Go and process collectors on a
@@ -46,8 +47,12 @@ func New() *Metrics {
 			Help:    "Time calls waited for the per-key Clore rate limiter, by priority.",
 			Buckets: []float64{0.001, 0.01, 0.1, 0.5, 1, 2, 5, 10, 30, 60},
 		}, []string{"priority"}),
+		malformed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "clorebot_clore_malformed_entries_total",
+			Help: "Entries of Clore answers (marketplace servers) left out because they could not be decoded.",
+		}, []string{"endpoint"}),
 	}
-	m.reg.MustRegister(m.cloreRequests, m.cloreLatency, m.cloreLimited, m.limiterWait,
+	m.reg.MustRegister(m.cloreRequests, m.cloreLatency, m.cloreLimited, m.limiterWait, m.malformed,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -72,6 +77,11 @@ func (m *Metrics) Request(endpoint, code string, d time.Duration) {
 // LimiterWait implements clore.Observer.
 func (m *Metrics) LimiterWait(p clore.Priority, d time.Duration) {
 	m.limiterWait.WithLabelValues(p.String()).Observe(d.Seconds())
+}
+
+// MalformedEntries implements clore.Observer.
+func (m *Metrics) MalformedEntries(endpoint string, n int) {
+	m.malformed.WithLabelValues(endpoint).Add(float64(n))
 }
 
 var _ clore.Observer = (*Metrics)(nil)
