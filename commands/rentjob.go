@@ -30,9 +30,9 @@ type rentCheckpoint struct {
 	Uncertain bool         `json:"uncertain,omitempty"` // create_order's outcome is unknown
 	// Code1 is set when create_order's unknown outcome was Clore's opaque code
 	// 1, which is also its answer to a required_price that no longer matches.
-	Code1 bool `json:"code1,omitempty"`
-	CloreID   int64        `json:"clore_order_id,omitempty"`
-	Deadline  time.Time    `json:"deadline,omitzero"` // provisioning deadline
+	Code1    bool      `json:"code1,omitempty"`
+	CloreID  int64     `json:"clore_order_id,omitempty"`
+	Deadline time.Time `json:"deadline,omitzero"` // provisioning deadline
 }
 
 // reconcileSkew allows for clock differences between us and Clore when
