@@ -19,6 +19,9 @@ import (
 // DefaultBaseURL is Clore's public API.
 const DefaultBaseURL = "https://api.clore.ai/v1"
 
+// DefaultFeeRefresh is how often the account's renter fees are fetched again.
+const DefaultFeeRefresh = 6 * time.Hour
+
 // maxBody caps an answer; the whole marketplace is a few MB.
 const maxBody = 64 << 20
 
@@ -101,7 +104,7 @@ func New(o Options) *Client {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	if o.FeeRefresh == 0 {
-		o.FeeRefresh = 6 * time.Hour
+		o.FeeRefresh = DefaultFeeRefresh
 	}
 	c := &Client{
 		base: strings.TrimRight(o.BaseURL, "/"), key: o.APIKey, ua: o.UserAgent,

@@ -28,6 +28,7 @@ type fakeClore struct {
 	calls   atomic.Int32
 	last    atomic.Pointer[http.Request]
 	bodies  chan []byte
+	url     string // base URL, /v1 included
 }
 
 func newFake(t *testing.T, answers ...fakeAnswer) (*fakeClore, *Client) {
@@ -35,7 +36,8 @@ func newFake(t *testing.T, answers ...fakeAnswer) (*fakeClore, *Client) {
 	f := &fakeClore{t: t, answers: answers, bodies: make(chan []byte, 16)}
 	srv := httptest.NewServer(f)
 	t.Cleanup(srv.Close)
-	return f, newTestClient(srv.URL + "/v1")
+	f.url = srv.URL + "/v1"
+	return f, newTestClient(f.url)
 }
 
 // newTestClient has short intervals and backoff so tests do not sleep.
