@@ -1,8 +1,10 @@
 package clore
 
 import (
+	"bytes"
 	"io"
 	"net/http"
+	"slices"
 	"testing"
 
 	"github.com/clorebot/clorebot/clore/sandbox"
@@ -21,6 +23,27 @@ func BenchmarkMarketplaceDecode(b *testing.B) {
 		}
 		if offers := Offers(r.Servers); len(offers) != 2000 {
 			b.Fatalf("%d offers", len(offers))
+		}
+	}
+}
+
+// BenchmarkMarketplaceDecodeOneMalformed is the same answer with one server's
+// reliability sent as a string: the whole list falls back to decoding server
+// by server, and 1,999 servers come back.
+func BenchmarkMarketplaceDecodeOneMalformed(b *testing.B) {
+	payload := marketplacePayload(b, 2000)
+	i := bytes.Index(payload, []byte(`"reliability":`)) + len(`"reliability":`)
+	j := i + bytes.IndexByte(payload[i:], ',')
+	payload = slices.Concat(payload[:i], []byte(`"high"`), payload[j:])
+	b.SetBytes(int64(len(payload)))
+	b.ReportAllocs()
+	for b.Loop() {
+		var r marketplaceResponse
+		if err := decode("marketplace", 200, payload, &r); err != nil {
+			b.Fatal(err)
+		}
+		if offers := Offers(r.Servers); len(offers) != 1999 || len(r.skipped) != 1 {
+			b.Fatalf("%d offers, %d skipped", len(offers), len(r.skipped))
 		}
 	}
 }

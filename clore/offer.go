@@ -22,9 +22,6 @@ type Offer struct {
 	// OnDemandPerDay and SpotPerDay are Clore's prices per currency, per day, per server.
 	OnDemandPerDay Pricing
 	SpotPerDay     Pricing
-	// USDPerUnit is the USD value of one unit of each priced currency, as
-	// Clore's price.usd block implies it (1 for USD-Blockchain).
-	USDPerUnit Pricing
 	// OnDemandUSDPerDay is the USD value per day of the on-demand price in
 	// each currency, renter fee included.
 	OnDemandUSDPerDay Pricing
@@ -33,11 +30,14 @@ type Offer struct {
 	OnDemandUSDPerHour float64
 	// SpotUSDPerHour is the cheapest accepted spot price, fee included; 0 when none is offered.
 	SpotUSDPerHour float64
+	MaxHours       int // the host's maximum rental length
+	CUDAVersion    string
+	Rating         float64
 	// Fees are the rates the USD prices include.
-	Fees        Fees
-	MaxHours    int // the host's maximum rental length
-	CUDAVersion string
-	Rating      float64
+	Fees Fees
+	// usdPerCLORE and usdPerBTC are the USD values of one unit, as Clore's
+	// price.usd block implies them; 0 when unknown.
+	usdPerCLORE, usdPerBTC float64
 }
 
 // PerGPU divides a whole-server price by the GPU count.
@@ -52,13 +52,27 @@ func (o Offer) PerGPU(usdPerHour float64) float64 {
 // spot bid) to what the account pays in USD per hour, renter fee included;
 // 0 when the currency's USD value is unknown.
 func (o Offer) USDPerHour(currency string, perDay float64, spot bool) float64 {
-	return perDay * o.USDPerUnit[currency] * (1 + o.Fees.Rate(currency, spot)) / 24
+	return perDay * o.USDPerUnit(currency) * (1 + o.Fees.Rate(currency, spot)) / 24
+}
+
+// USDPerUnit is the USD value of one unit of currency as Clore's price.usd
+// block implies it (1 for USD-Blockchain); 0 when unknown.
+func (o Offer) USDPerUnit(currency string) float64 {
+	switch currency {
+	case CurrencyUSD:
+		return 1
+	case CurrencyCLORE:
+		return o.usdPerCLORE
+	case CurrencyBTC:
+		return o.usdPerBTC
+	}
+	return 0
 }
 
 // CreationFeeUSD is the one-time fee of an order paid in currency, in USD.
 func (o Offer) CreationFeeUSD(currency string, spot bool) float64 {
-	if fee, ok := o.Fees.Creation(currency, spot); ok && o.USDPerUnit[currency] > 0 {
-		return fee * o.USDPerUnit[currency]
+	if fee, ok := o.Fees.Creation(currency, spot); ok && o.USDPerUnit(currency) > 0 {
+		return fee * o.USDPerUnit(currency)
 	}
 	return DefaultCreationFeeUSD
 }
@@ -119,10 +133,11 @@ func newOffer(s *Server, model string, count int) Offer {
 		}
 		slices.Sort(o.Currencies)
 	}
-	o.USDPerUnit = usdPerUnit(&s.Price)
-	o.OnDemandUSDPerDay = make(Pricing, len(o.USDPerUnit))
-	for c, rate := range o.USDPerUnit {
-		if v := s.Price.OnDemand[c] * rate * (1 + o.Fees.Rate(c, false)); v > 0 {
+	o.usdPerCLORE = perUnit(s.Price.USD.OnDemandCLORE, s.Price.OnDemand[CurrencyCLORE])
+	o.usdPerBTC = perUnit(s.Price.USD.OnDemandBTC, s.Price.OnDemand[CurrencyBTC])
+	o.OnDemandUSDPerDay = make(Pricing, 3)
+	for _, c := range [...]string{CurrencyUSD, CurrencyCLORE, CurrencyBTC} {
+		if v := o.USDPerHour(c, s.Price.OnDemand[c], false) * 24; v > 0 {
 			o.OnDemandUSDPerDay[c] = v
 		}
 	}
@@ -131,21 +146,13 @@ func newOffer(s *Server, model string, count int) Offer {
 	return o
 }
 
-// usdPerUnit derives the USD value of one unit of each on-demand priced
-// currency: USD-Blockchain is USD; Clore states the others' USD equivalents
-// in price.usd.
-func usdPerUnit(p *ServerPrice) Pricing {
-	out := make(Pricing, 3)
-	if p.OnDemand[CurrencyUSD] > 0 || p.Spot[CurrencyUSD] > 0 {
-		out[CurrencyUSD] = 1
+// perUnit is the USD value of one unit of a currency whose on-demand price
+// is amount and whose USD equivalent Clore states as usd; 0 when unknown.
+func perUnit(usd, amount float64) float64 {
+	if usd > 0 && amount > 0 {
+		return usd / amount
 	}
-	if v, n := p.USD.OnDemandCLORE, p.OnDemand[CurrencyCLORE]; v > 0 && n > 0 {
-		out[CurrencyCLORE] = v / n
-	}
-	if v, n := p.USD.OnDemandBTC, p.OnDemand[CurrencyBTC]; v > 0 && n > 0 {
-		out[CurrencyBTC] = v / n
-	}
-	return out
+	return 0
 }
 
 // cheapestSpotPerHour is the cheapest accepted spot price in USD per hour,
