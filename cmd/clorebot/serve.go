@@ -262,11 +262,11 @@ func (a *App) openClore(ctx context.Context) error {
 }
 
 // sandboxLimit is the spacing the sandbox enforces, without tolerance, for a
-// client that spaces its calls by configured: Clore's own limit, or the
-// configured spacing less clorebot's 10% margin (1.1 s against 1 s) when a
-// sandbox setup configures less.
+// client that spaces its calls by configured: Clore's own limit, or, when a
+// sandbox setup configures less, the configured spacing less clorebot's 10%
+// margin (1.1 s against 1 s) and at least 10 ms of loopback jitter.
 func sandboxLimit(configured, clore time.Duration) time.Duration {
-	return min(configured*10/11, clore)
+	return max(min(configured-max(configured/11, 10*time.Millisecond), clore), 0)
 }
 
 // Addr is the HTTP listener's address once Open has succeeded.
