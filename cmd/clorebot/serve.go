@@ -262,11 +262,16 @@ func (a *App) openClore(ctx context.Context) error {
 }
 
 // sandboxLimit is the spacing the sandbox enforces, without tolerance, for a
-// client that spaces its calls by configured: Clore's own limit, or, when a
-// sandbox setup configures less, the configured spacing less clorebot's 10%
-// margin (1.1 s against 1 s) and at least 10 ms of loopback jitter.
+// client that spaces its calls by configured. At clorebot's defaults (1.1 s,
+// 5.5 s) and above it is Clore's own limit (1 s, 5 s): the 10% margin real
+// Clore leaves. A sandbox setup that configures less than Clore's floors (tests,
+// demos) gets a quarter of its spacing enforced: loopback jitter under load
+// reaches tens of milliseconds, which such short spacings cannot absorb.
 func sandboxLimit(configured, clore time.Duration) time.Duration {
-	return max(min(configured-max(configured/11, 10*time.Millisecond), clore), 0)
+	if configured*10/11 >= clore {
+		return clore
+	}
+	return configured / 4
 }
 
 // Addr is the HTTP listener's address once Open has succeeded.
