@@ -56,7 +56,7 @@ type Options struct {
 	Limiter *Limiter
 	Slots   SlotStore
 	// FeeRefresh is how often the account's renter fees are fetched again
-	// (GET /renter_fees, first at the first Marketplace call); default 6 h,
+	// (GET /renter_fees, first at the second Marketplace call); default 6 h,
 	// negative never fetches them (offers then carry the documented rates).
 	FeeRefresh time.Duration
 	// Observer and Logger are optional.

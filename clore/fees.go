@@ -124,11 +124,12 @@ func (c *Client) RenterFees(ctx context.Context) (Fees, error) {
 
 // feeCache keeps the account's fees between rare refreshes.
 type feeCache struct {
-	every time.Duration // refresh period; <= 0 never fetches
-	mu    sync.Mutex
-	fees  Fees
-	next  time.Time // earliest next fetch
-	busy  bool      // a fetch is running
+	every  time.Duration // refresh period; <= 0 never fetches
+	mu     sync.Mutex
+	fees   Fees
+	next   time.Time // earliest next fetch
+	busy   bool      // a fetch is running
+	primed bool      // the first marketplace call has gone by
 }
 
 // feeRetry is the pause after a failed renter_fees call.
@@ -142,13 +143,20 @@ func (c *Client) Fees() Fees {
 	return c.feeCache.fees
 }
 
-// refreshFees fetches the account's fees when they are due (at the first
-// marketplace call, then every FeeRefresh). A failure keeps the rates known
-// so far and is tried again later; it never fails the caller. Concurrent
-// callers do not wait for a running fetch.
+// refreshFees fetches the account's fees when they are due: at the second
+// marketplace call, then every FeeRefresh. The first call goes without, so
+// that the first snapshot (which requests wait for) costs one Clore call; it
+// is priced with the documented base rates, which Proof of Holding can only
+// lower. A failure keeps the rates known so far and is tried again later; it
+// never fails the caller. Concurrent callers do not wait for a running fetch.
 func (c *Client) refreshFees(ctx context.Context) Fees {
 	fc := &c.feeCache
 	fc.mu.Lock()
+	if !fc.primed {
+		fc.primed = true
+		defer fc.mu.Unlock()
+		return fc.fees
+	}
 	if fc.every <= 0 || fc.busy || time.Now().Before(fc.next) {
 		defer fc.mu.Unlock()
 		return fc.fees

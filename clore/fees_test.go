@@ -39,13 +39,27 @@ func TestRenterFeesThroughSandbox(t *testing.T) {
 	}
 }
 
-// Offers from Client.Marketplace carry the account's fees; renter_fees is
-// asked once, not at every marketplace call.
+// Offers from Client.Marketplace carry the account's fees from the second
+// call on (the first, which the first snapshot waits for, makes one call and
+// prices with the documented base rates); renter_fees is asked once, not at
+// every marketplace call.
 func TestMarketplaceOffersIncludeAccountFees(t *testing.T) {
 	sb := newSandbox(t, sandbox.Options{Servers: 50, PoHBalance: 2_000_000})
 	c := newTestClient(sb.url)
 	c.feeCache.every = DefaultFeeRefresh
 	ctx := context.Background()
+	servers, err := c.Marketplace(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(sb.Requests()); n != 1 {
+		t.Errorf("first marketplace call made %d requests, want 1", n)
+	}
+	for _, o := range Offers(servers) {
+		if base := o.OnDemandPerDay[CurrencyUSD]; base > 0 && !near(o.USDPerHour(CurrencyUSD, base, false), base*1.1/24) {
+			t.Fatalf("first snapshot: server %d not at the documented 10%% fee", o.ServerID)
+		}
+	}
 	for range 3 {
 		servers, err := c.Marketplace(ctx)
 		if err != nil {
@@ -82,7 +96,7 @@ func TestMarketplaceWithoutRenterFees(t *testing.T) {
 	sb.InjectNext("renter_fees", 404, `{"code":4}`)
 	c := newTestClient(sb.url)
 	c.feeCache.every = DefaultFeeRefresh
-	for range 2 {
+	for range 3 {
 		servers, err := c.Marketplace(context.Background())
 		if err != nil {
 			t.Fatalf("a failed renter_fees failed the marketplace: %v", err)
