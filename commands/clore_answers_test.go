@@ -15,9 +15,9 @@ import (
 	"github.com/clorebot/clorebot/storage"
 )
 
-// newSandboxHarness is newHarness with the sandbox in this process, so that
+// newAnswersHarness is newHarness with a small sandbox in this process, so that
 // a test can queue Clore's answers (InjectNext) and count its requests.
-func newSandboxHarness(t *testing.T) *harness {
+func newAnswersHarness(t *testing.T) *harness {
 	t.Helper()
 	dir := t.TempDir()
 	st, err := storage.OpenAndMigrate(context.Background(), filepath.Join(dir, "clorebot.db"))
@@ -54,7 +54,7 @@ func (h *harness) requests(endpoint string) int {
 // order, so the job moves on to the next offer with a fresh marketplace and
 // ends with exactly one order.
 func TestRentMovesOnAfterCode1ThatCreatedNothing(t *testing.T) {
-	h := newSandboxHarness(t)
+	h := newAnswersHarness(t)
 	h.sb.InjectNext("create_order", 500, `{"code":1}`)
 	svc := h.service()
 	r := svc.Handle(context.Background(), req("slack:ALICE", "rent 3090"))
@@ -81,7 +81,7 @@ func TestRentMovesOnAfterCode1ThatCreatedNothing(t *testing.T) {
 // Code 1 can also come with an order that was created: reconciliation adopts
 // it, and no second create_order is sent.
 func TestRentAdoptsOrderBehindCode1(t *testing.T) {
-	h := newSandboxHarness(t)
+	h := newAnswersHarness(t)
 	svc := h.service(func(o *commands.Options) { o.Clore = createdThenCode1{Clore: h.client} })
 	r := svc.Handle(context.Background(), req("slack:ALICE", "rent 3090"))
 	job, err := svc.RunJob(context.Background(), r.JobID)
@@ -106,7 +106,7 @@ func (c createdThenCode1) CreateOrder(ctx context.Context, r clore.CreateOrderRe
 // Every offer answering code 1 without an order: the job gives up after
 // MaxOfferAttempts offers, having rented nothing.
 func TestRentCode1IsBounded(t *testing.T) {
-	h := newSandboxHarness(t)
+	h := newAnswersHarness(t)
 	for range 5 {
 		h.sb.InjectNext("create_order", 500, `{"code":1}`)
 	}
@@ -124,7 +124,7 @@ func TestRentCode1IsBounded(t *testing.T) {
 // Cancelling an order that already ended behind clorebot's back: Clore
 // answers order_not_active, and the job says so at once, with one call.
 func TestCancelOfEndedOrderSaysSoAtOnce(t *testing.T) {
-	h := newSandboxHarness(t)
+	h := newAnswersHarness(t)
 	svc := h.service()
 	ctx := context.Background()
 	r := svc.Handle(ctx, req("slack:ALICE", "rent 3090"))
@@ -163,7 +163,7 @@ func TestCancelRefusalsAreNotRetried(t *testing.T) {
 		{`{"error":"something_new","code":6}`, "something_new", commands.JobFailed},
 		{`{"error":"order_dont_exist","code":6}`, "already ended", commands.JobSucceeded}, // last: it ends the order
 	}
-	h := newSandboxHarness(t)
+	h := newAnswersHarness(t)
 	svc := h.service()
 	ctx := context.Background()
 	r := svc.Handle(ctx, req("slack:ALICE", "rent 3090"))
