@@ -1,0 +1,36 @@
+package commands_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/clorebot/clorebot/commands"
+)
+
+// BenchmarkEvaluateWatchesStored is EvaluateWatches with 10,000 stored
+// watches (none met, so nothing is written): reading them from SQLite plus
+// the evaluation. It makes no Clore call.
+func BenchmarkEvaluateWatchesStored(b *testing.B) {
+	h := newHarness(b)
+	svc := commands.New(commands.Options{Store: h.store, Clore: h.client, Policy: h.policy})
+	ctx := context.Background()
+	if err := svc.RefreshMarket(ctx); err != nil {
+		b.Fatal(err)
+	}
+	models := []string{"RTX 4090", "RTX 3090", "A100 80GB", "H100 80GB", "RTX 3060"}
+	for i := range 10_000 {
+		w := commands.Watch{Owner: fmt.Sprintf("slack:U%d", i%300), Platform: commands.PlatformSlack,
+			GPUModel: models[i%len(models)], Models: []string{models[i%len(models)]}, MaxUSDPerGPU: 0.001,
+			Count: 1 + i%4, State: commands.WatchActive}
+		if _, err := h.store.CreateWatch(ctx, &w); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := svc.EvaluateWatches(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,172 @@
+package scheduler_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/clorebot/clorebot/clore"
+	"github.com/clorebot/clorebot/clore/sandbox"
+	"github.com/clorebot/clorebot/commands"
+	"github.com/clorebot/clorebot/scheduler"
+	"github.com/clorebot/clorebot/storage"
+)
+
+// alerts hands every watch notification to the benchmark.
+type alerts chan commands.Reply
+
+func (a alerts) Notify(_ context.Context, _ commands.Target, r commands.Reply) (string, error) {
+	if strings.HasPrefix(r.Title, "Watch #") {
+		a <- r
+	}
+	return "", nil
+}
+
+// e2e is serve's watch tick in miniature: the real scheduler, command layer,
+// SQLite and Clore client, the sandbox on loopback.
+type e2e struct {
+	sb       *sandbox.Server
+	svc      *commands.Service
+	alerts   alerts
+	raw      map[string]any
+	serverID int64
+	price    float64 // USD per GPU per hour of serverID
+}
+
+func newE2E(b *testing.B, interval time.Duration) *e2e {
+	b.Helper()
+	dir := b.TempDir()
+	ctx := context.Background()
+	st, err := storage.OpenAndMigrate(ctx, filepath.Join(dir, "clorebot.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { st.Close() })
+	sb, err := sandbox.New(sandbox.Options{StatePath: filepath.Join(dir, "sandbox.db"), APIKey: "k", Servers: 2000})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ts := httptest.NewServer(sb)
+	b.Cleanup(func() { ts.Close(); sb.Close() })
+	client := clore.New(clore.Options{BaseURL: ts.URL + "/v1", APIKey: "k", Interval: time.Millisecond,
+		CreateInterval: time.Millisecond, Slots: st})
+	e := &e2e{sb: sb, alerts: make(alerts, 16)}
+	e.svc = commands.New(commands.Options{Store: st, Clore: client, Notifier: e.alerts,
+		Policy: commands.Policy{DefaultRole: commands.RoleAdmin, RearmMargin: 0.05, Cooldown: time.Hour}})
+	if err := e.svc.RefreshMarket(ctx); err != nil {
+		b.Fatal(err)
+	}
+	e.loadMarket(b)
+	s, err := scheduler.New(scheduler.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := s.Every("watch-tick", interval, e.svc.Tick); err != nil {
+		b.Fatal(err)
+	}
+	s.Start()
+	b.Cleanup(func() { _ = s.Stop() })
+	return e
+}
+
+// loadMarket keeps the sandbox's marketplace answer and picks the cheapest
+// single-GPU RTX 4090 server.
+func (e *e2e) loadMarket(b *testing.B) {
+	r := httptest.NewRequest(http.MethodGet, "/v1/marketplace", nil)
+	r.Header.Set("auth", "k")
+	w := httptest.NewRecorder()
+	e.sb.ServeHTTP(w, r)
+	var typed struct {
+		Servers []clore.Server `json:"servers"`
+	}
+	if err := json.Unmarshal(w.Body.Bytes(), &e.raw); err != nil {
+		b.Fatal(err)
+	}
+	if err := json.Unmarshal(w.Body.Bytes(), &typed); err != nil {
+		b.Fatal(err)
+	}
+	for _, o := range clore.Offers(typed.Servers) {
+		if o.Model == "RTX 4090" && o.GPUCount == 1 && !o.Rented && o.OnDemandUSDPerHour > 0 &&
+			(e.serverID == 0 || o.OnDemandUSDPerHour < e.price) {
+			e.serverID, e.price = o.ServerID, o.OnDemandUSDPerHour
+		}
+	}
+	if e.serverID == 0 {
+		b.Fatal("no RTX 4090 offer")
+	}
+}
+
+// drop queues, for the next marketplace call, the marketplace with the
+// chosen server at f times its price.
+func (e *e2e) drop(b *testing.B, f float64) {
+	for _, s := range e.raw["servers"].([]any) {
+		sv := s.(map[string]any)
+		if int64(sv["id"].(float64)) != e.serverID {
+			continue
+		}
+		orig := map[string]any{}
+		price := sv["price"].(map[string]any)
+		for _, k := range []string{"on_demand", "spot", "usd"} {
+			if p, ok := price[k].(map[string]any); ok {
+				cp := map[string]any{}
+				for c, v := range p {
+					cp[c] = v
+					if x, ok := v.(float64); ok {
+						p[c] = x * f
+					}
+				}
+				orig[k] = cp
+			}
+		}
+		raw, err := json.Marshal(e.raw)
+		for k, v := range orig {
+			price[k] = v
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+		e.sb.InjectNext("marketplace", http.StatusOK, string(raw))
+		return
+	}
+}
+
+// BenchmarkPriceDropToNotification measures, through the scheduler's watch
+// tick (interval 1 s), the time from a price drop in the sandbox to the
+// watch's chat notification. DESIGN's bound is one interval + 2 s.
+func BenchmarkPriceDropToNotification(b *testing.B) {
+	const interval = time.Second
+	e := newE2E(b, interval)
+	ctx := context.Background()
+	var worst, total time.Duration
+	n := 0
+	for b.Loop() {
+		r := e.svc.Handle(ctx, commands.Request{Platform: commands.PlatformSlack, User: "slack:BENCH",
+			Text: fmt.Sprintf("watch 4090 %.4f", e.price*0.9), IdempotencyKey: fmt.Sprintf("bench:%d", n)})
+		if r.Status != commands.StatusOK {
+			b.Fatalf("watch: %+v", r)
+		}
+		t0 := time.Now()
+		e.drop(b, 0.8)
+		select {
+		case <-e.alerts:
+		case <-time.After(interval + 5*time.Second):
+			b.Fatal("no notification")
+		}
+		d := time.Since(t0)
+		total, worst, n = total+d, max(worst, d), n+1
+		id := strings.TrimPrefix(strings.Fields(r.Title)[1], "#")
+		e.svc.Handle(ctx, commands.Request{Platform: commands.PlatformSlack, User: "slack:BENCH", Text: "watch cancel " + id,
+			IdempotencyKey: fmt.Sprintf("bench-cancel:%d", n)})
+	}
+	b.ReportMetric(total.Seconds()/float64(n), "s/notification")
+	b.ReportMetric(worst.Seconds(), "worst-s")
+	if worst > interval+2*time.Second {
+		b.Logf("worst %s is above one interval + 2 s (machine load?)", worst)
+	}
+}
