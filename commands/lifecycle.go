@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -90,46 +90,15 @@ func (s *Service) expireOrder(ctx context.Context, o Order) error {
 	}
 	s.log.LogAttrs(ctx, slog.LevelInfo, "order expired and cancelled", slog.Int64("order_id", id),
 		slog.String("requested_by", o.RequestedBy))
-	s.notifyOrder(ctx, o, Reply{Status: StatusOK, Visibility: Public, Done: true,
-		Title: fmt.Sprintf("Order #%d expired", id),
-		Text:  fmt.Sprintf("Order #%d (%s ×%d) reached its end and was cancelled; billing stopped.", id, o.GPUModel, o.GPUCount)})
 	return nil
 }
 
-// remindOrder sends the order.expiring reminder once per order end.
+// remindOrder writes the order.expiring reminder once per order end; chat
+// sinks post it with Extend 1h, webhooks deliver it.
 func (s *Service) remindOrder(ctx context.Context, o Order, now time.Time) error {
-	id := *o.CloreOrderID
 	ev := newEvent("order.expiring", Job{RequestedBy: o.RequestedBy}, &o, nil, now)
-	sent, err := s.store.MarkOrderReminded(ctx, o.ID, *o.ExpiresAt, ev)
-	if err != nil || !sent {
-		return err
-	}
-	end := o.ExpiresAt.UTC()
-	s.notifyOrder(ctx, o, Reply{Status: StatusOK, Visibility: Public, Done: true,
-		Title: fmt.Sprintf("Order #%d ends in %s", id, roundDuration(end.Sub(now))),
-		Text: fmt.Sprintf("%s ×%d is cancelled automatically at %s. Extend it to keep it.",
-			o.GPUModel, o.GPUCount, end.Format("2006-01-02 15:04 MST")),
-		Buttons: []Button{extendButton(id, end), cancelButton(id)}})
-	return nil
-}
-
-// extendButton adds an hour to the end it was shown for; its Value keeps
-// that end, so that a second click on the same reminder does nothing.
-func extendButton(id int64, end time.Time) Button {
-	return Button{ActionID: fmt.Sprintf("extend:%d", id), Label: "Extend 1h", Value: strconv.FormatInt(end.Unix(), 10)}
-}
-
-// notifyOrder posts about an order to the chat it was rented from. Webhook
-// renters are told through the outbox.
-func (s *Service) notifyOrder(ctx context.Context, o Order, r Reply) {
-	platform, _, _ := strings.Cut(o.RequestedBy, ":")
-	if platform != PlatformSlack && platform != PlatformDiscord {
-		return
-	}
-	t := Target{Platform: platform, User: o.RequestedBy, ReplyTarget: o.ReplyTarget}
-	if _, err := s.notify.Notify(ctx, t, r); err != nil {
-		s.log.LogAttrs(ctx, slog.LevelWarn, "order notice not delivered", slog.Any("error", err))
-	}
+	_, err := s.store.MarkOrderReminded(ctx, o.ID, *o.ExpiresAt, ev)
+	return err
 }
 
 // handleExtend moves an order's automatic cancel later: from its current
@@ -257,15 +226,33 @@ func (s *Service) endedEvent(o Order) Event {
 	return newEvent("order.expired", Job{RequestedBy: o.RequestedBy}, &o, map[string]any{"reason": reason}, s.clock.Now())
 }
 
-// notifyEnded tells the renter in chat that an order ended at Clore.
-func (s *Service) notifyEnded(ctx context.Context, o Order) {
-	id := *o.CloreOrderID
-	text := fmt.Sprintf("Order #%d (%s ×%d) ended at Clore; billing stopped.", id, o.GPUModel, o.GPUCount)
-	if s.outbid(o) {
-		text = fmt.Sprintf("Spot order #%d (%s ×%d) was outbid and ended; billing stopped.", id, o.GPUModel, o.GPUCount)
-	}
-	s.notifyOrder(ctx, o, Reply{Status: StatusFailed, Visibility: Public, Done: true, Title: fmt.Sprintf("Order #%d ended", id), Text: text})
-}
-
 // MarketLoaded reports whether a marketplace snapshot exists.
 func (s *Service) MarketLoaded() bool { return s.market.Load() != nil }
+
+// foreignOrders lists, for admins, the account's live orders that clorebot
+// neither created nor adopted (made on the Clore website or by another
+// tool), from the last my_orders refresh. clorebot never cancels them on
+// its own.
+func (s *Service) foreignOrders(ctx context.Context, live map[int64]clore.Order) []Field {
+	var out []Field
+	for id, lo := range live {
+		if lo.Expired {
+			continue
+		}
+		if _, err := s.store.GetOrderByCloreID(ctx, id); !errors.Is(err, ErrNotFound) {
+			continue
+		}
+		state := "provisioning"
+		if lo.Online {
+			state = "running"
+		}
+		kind := "on-demand"
+		if lo.Spot {
+			kind = "spot"
+		}
+		out = append(out, Field{Name: fmt.Sprintf("#%d on server %d", id, lo.ServerID),
+			Value: fmt.Sprintf("%s · %s · not created by clorebot (no TTL; cancel %d to end it)", state, kind, id)})
+	}
+	slices.SortFunc(out, func(a, b Field) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}

@@ -126,7 +126,6 @@ func (s *Service) settleEndedOrders(ctx context.Context, live map[int64]clore.Or
 		if err := s.store.UpdateOrder(ctx, o, s.endedEvent(o)); err != nil {
 			return fmt.Errorf("commands: refresh orders: order %d: %w", *o.CloreOrderID, err)
 		}
-		s.notifyEnded(ctx, o)
 	}
 	return nil
 }

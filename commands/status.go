@@ -44,7 +44,11 @@ func (s *Service) handleStatus(ctx context.Context, req Request, a *StatusArgs) 
 		live = snap.orders
 	}
 	r := Reply{Status: StatusOK, Title: "Orders", Visibility: Ephemeral, Done: true}
-	if len(orders) == 0 {
+	var foreign []Field
+	if admin && a.OrderID == 0 {
+		foreign = s.foreignOrders(ctx, live)
+	}
+	if len(orders) == 0 && len(foreign) == 0 {
 		r.Text = "No active orders."
 		return r
 	}
@@ -55,6 +59,7 @@ func (s *Service) handleStatus(ctx context.Context, req Request, a *StatusArgs) 
 			r.Buttons = append(r.Buttons, cancelButton(*o.CloreOrderID))
 		}
 	}
+	r.Fields = append(r.Fields, foreign...)
 	return r
 }
 

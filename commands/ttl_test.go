@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/clorebot/clorebot/clore"
 	"github.com/clorebot/clorebot/commands"
 )
 
@@ -73,13 +74,8 @@ func TestTTLReminderExtendAndAutomaticCancel(t *testing.T) {
 	if n := len(h.eventsOf(t, "order.expiring")); n != 1 {
 		t.Fatalf("%d order.expiring events, want 1", n)
 	}
-	var reminder commands.Reply
-	for _, r := range h.replies.all() {
-		if strings.Contains(r.Title, fmt.Sprintf("Order #%d ends in", id)) {
-			reminder = r
-		}
-	}
-	if len(reminder.Buttons) == 0 || reminder.Buttons[0].ActionID != fmt.Sprintf("extend:%d", id) {
+	reminder := h.chatReplies(t, "order.expiring")[0]
+	if len(reminder.Buttons) == 0 || reminder.Buttons[0].ActionID != fmt.Sprintf("extend:%d", id) || reminder.Buttons[0].Value == "" {
 		t.Fatalf("reminder has no Extend 1h button: %+v", reminder)
 	}
 	click := func(user string) commands.Reply {
@@ -154,11 +150,75 @@ func TestOutbidSpotOrderIsReported(t *testing.T) {
 	if len(evs) != 1 || evs[0]["reason"] != "outbid" {
 		t.Fatalf("order.expired events: %v", evs)
 	}
-	found := false
-	for _, r := range h.replies.all() {
-		found = found || strings.Contains(r.Text, "outbid")
+	if r := h.chatReplies(t, "order.expired"); len(r) != 1 || !strings.Contains(r[0].Text, "outbid") {
+		t.Fatalf("chat message of the outbid order: %+v", r)
 	}
-	if !found {
-		t.Fatal("the renter was not told")
+}
+
+func TestAdminsSeeOrdersMadeOutsideClorebotAndTheyAreNeverCancelled(t *testing.T) {
+	h := newHarness(t)
+	clock := newFakeClock()
+	svc := h.service(func(o *commands.Options) { o.Clock = clock })
+	ctx := context.Background()
+	o := h.market(t).cheapest("RTX 3090")
+	cur := ""
+	for _, c := range o.Currencies {
+		if o.OnDemandPerDay[c] > 0 {
+			cur = c
+			break
+		}
+	}
+	err := h.client.CreateOrder(ctx, clore.CreateOrderRequest{RentingServer: o.ServerID, Type: clore.OrderOnDemand,
+		Currency: cur, Image: "cloreai/ubuntu22.04-cuda-12.4", Ports: map[string]string{"22": "tcp"}, SSHPassword: "Abcdefgh12345678"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tick(t, svc)
+	r := svc.Handle(ctx, req("slack:ADA", "status"))
+	if len(r.Fields) != 1 || !strings.Contains(r.Fields[0].Value, "not created by clorebot") {
+		t.Fatalf("admin status: %+v", r)
+	}
+	if r := svc.Handle(ctx, req("slack:ALICE", "status")); len(r.Fields) != 0 {
+		t.Fatalf("a renter sees someone else's order: %+v", r)
+	}
+	clock.Advance(30 * 24 * time.Hour)
+	tick(t, svc)
+	orders := h.cloreOrders(t)
+	if len(orders) != 1 || orders[0].Expired {
+		t.Fatalf("the outside order was touched: %+v", orders)
+	}
+}
+
+func TestExtendAndConfirmGrammar(t *testing.T) {
+	for _, tc := range []struct {
+		text, want string // want: the canonical text, or "error"
+	}{
+		{"extend 12345", "extend 12345"},
+		{"extend #12345 4", "extend 12345 4"},
+		{"extend 12345 1.5h", "extend 12345 1.5"},
+		{"extend", "error"},
+		{"extend 12345 0", "error"},
+		{"extend 12345 -2", "error"},
+		{"extend 12345 9999", "error"},
+		{"extend abc", "error"},
+		{"extend 1 2 3", "error"},
+		{"confirm 4xq2m7ab3kfe6c5p", "confirm 4xq2m7ab3kfe6c5p"},
+		{"confirm", "error"},
+		{"confirm a b", "error"},
+		{"confirm ../../etc", "error"},
+		{"confirm " + strings.Repeat("a", 65), "error"},
+	} {
+		c, err := commands.Parse(tc.text)
+		switch {
+		case tc.want == "error" && err == nil:
+			t.Errorf("%q parsed as %q, want an error", tc.text, c.String())
+		case tc.want != "error" && err != nil:
+			t.Errorf("%q: %v", tc.text, err)
+		case tc.want != "error" && c.String() != tc.want:
+			t.Errorf("%q → %q, want %q", tc.text, c.String(), tc.want)
+		}
+		if err != nil && !strings.Contains(err.Error(), "Usage:") {
+			t.Errorf("%q: error without usage: %v", tc.text, err)
+		}
 	}
 }

@@ -247,12 +247,15 @@ func (s *Service) triggerWatch(ctx context.Context, w Watch, best bestOffer, now
 		// watch whose job the next tick creates (same key), never a second
 		// rent for a watch that shows armed.
 		w.JobID = randomID(10)
-		if err := s.store.UpdateWatch(ctx, w, s.watchEvent(w, best, "")); err != nil {
+		ev := s.watchEvent(w, best, "", watchTriggeredReply(w, best, Job{ID: w.JobID}, nil))
+		if err := s.store.UpdateWatch(ctx, w, ev); err != nil {
 			return err
 		}
 		job, denied, err = s.submitWatchJob(ctx, w, JobQueued, p)
 		if err == nil && denied != nil {
 			err = s.clearWatchJob(ctx, w)
+			// No event renders a refusal: tell the owner directly.
+			s.notifyWatch(ctx, w, watchTriggeredReply(w, best, job, denied))
 		}
 	case !w.AutoRent && perr == nil:
 		// Job first: an orphaned job awaiting confirmation rents nothing.
@@ -260,17 +263,16 @@ func (s *Service) triggerWatch(ctx context.Context, w Watch, best bestOffer, now
 			return err
 		}
 		w.JobID = job.ID
-		err = s.store.UpdateWatch(ctx, w, s.watchEvent(w, best, job.ID))
+		err = s.store.UpdateWatch(ctx, w, s.watchEvent(w, best, job.ID, watchTriggeredReply(w, best, job, nil)))
 	default:
 		w.JobID, denied = "", perr
-		err = s.store.UpdateWatch(ctx, w, s.watchEvent(w, best, ""))
+		err = s.store.UpdateWatch(ctx, w, s.watchEvent(w, best, "", watchTriggeredReply(w, best, job, denied)))
 	}
 	if err != nil {
 		return err
 	}
 	s.log.LogAttrs(ctx, slog.LevelInfo, "watch triggered", slog.Int64("watch_id", w.ID),
 		slog.Float64("usd_per_gpu_hour", best.perGPU), slog.Int64("server_id", best.serverID), slog.String("job_id", job.ID))
-	s.notifyWatch(ctx, w, watchTriggeredReply(w, best, job, denied))
 	return nil
 }
 
@@ -355,12 +357,14 @@ func (s *Service) followAutoRent(ctx context.Context, w Watch, idx priceIndex, n
 	return nil
 }
 
-// watchEvent is the watch.triggered outbox event; deliveries find the
-// watch's callback_url through data.watch_id.
-func (s *Service) watchEvent(w Watch, best bestOffer, jobID string) Event {
+// watchEvent is the watch.triggered outbox event. Chat sinks post its
+// text (with Rent now when confirm is set) where the watch was made;
+// webhook deliveries find the watch's callback_url through data.watch_id.
+func (s *Service) watchEvent(w Watch, best bestOffer, jobID string, r Reply) Event {
 	data := map[string]any{"watch_id": w.ID, "owner": w.Owner, "gpu": w.GPUModel, "models": w.Models,
 		"count": w.Count, "target_price": w.MaxUSDPerGPU, "usd_per_gpu_hour": best.perGPU,
-		"server_id": best.serverID, "auto_rent": w.AutoRent, "trigger": w.Triggers}
+		"server_id": best.serverID, "auto_rent": w.AutoRent, "trigger": w.Triggers,
+		"text": r.Title + ". " + r.Text, "confirm": r.Status == StatusConfirm}
 	if jobID != "" {
 		data["job_id"] = jobID
 	}
@@ -406,9 +410,9 @@ func reason(err error) string {
 	return "internal error"
 }
 
-// notifyWatch posts a watch's notification where it was created. Webhook
-// watches are told through the outbox (watch.triggered to the callback_url
-// and subscribers), not here.
+// notifyWatch posts a notice no event carries (a refused auto-rent) where
+// the watch was made. Triggers themselves reach chat and webhooks through
+// the outbox (watch.triggered).
 func (s *Service) notifyWatch(ctx context.Context, w Watch, r Reply) {
 	if w.Platform == PlatformWebhook {
 		return

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/clorebot/clorebot/bot/chat"
 	"github.com/clorebot/clorebot/clore"
 	"github.com/clorebot/clorebot/clore/sandbox"
 	"github.com/clorebot/clorebot/commands"
@@ -173,15 +174,40 @@ func tick(t *testing.T, svc *commands.Service) {
 	}
 }
 
-// alerts are the watch notifications recorded so far.
-func (r *recorder) alerts() []commands.Reply {
+// alerts are the watch.triggered events so far, as the chat sinks post
+// them.
+func (h *harness) alerts(t *testing.T) []commands.Reply {
+	t.Helper()
+	return h.chatReplies(t, "watch.triggered")
+}
+
+// chatReplies renders the outbox events of typ as Slack and Discord post them.
+func (h *harness) chatReplies(t *testing.T, typ string) []commands.Reply {
+	t.Helper()
+	evs, err := h.store.ListEvents(context.Background(), 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var out []commands.Reply
-	for _, x := range r.all() {
-		if strings.HasPrefix(x.Title, "Watch #") {
-			out = append(out, x)
+	for _, e := range evs {
+		if e.Type != typ {
+			continue
 		}
+		r, ok := chat.EventReply(e)
+		if !ok {
+			t.Fatalf("chat does not post %s", typ)
+		}
+		out = append(out, r)
 	}
 	return out
+}
+
+// jobOfButton is the job id a Rent now button confirms.
+func jobOfButton(r commands.Reply) string {
+	if len(r.Buttons) == 0 {
+		return ""
+	}
+	return strings.TrimPrefix(r.Buttons[0].ActionID, "confirm:")
 }
 
 func TestWatchAlertsOnceOnAPriceDropAndRearmsWithHysteresis(t *testing.T) {
@@ -199,7 +225,7 @@ func TestWatchAlertsOnceOnAPriceDropAndRearmsWithHysteresis(t *testing.T) {
 	}
 	m.serveNext()
 	tick(t, svc)
-	if n := len(h.replies.alerts()); n != 0 {
+	if n := len(h.alerts(t)); n != 0 {
 		t.Fatalf("%d alerts above the target", n)
 	}
 	// The price drops under the target and hovers there for many ticks.
@@ -213,15 +239,15 @@ func TestWatchAlertsOnceOnAPriceDropAndRearmsWithHysteresis(t *testing.T) {
 		}
 		clock.Advance(time.Minute)
 	}
-	alerts := h.replies.alerts()
+	alerts := h.alerts(t)
 	if len(alerts) != 1 {
 		t.Fatalf("%d alerts while the price hovered under the target, want 1: %+v", len(alerts), alerts)
 	}
 	a := alerts[0]
-	if a.Status != commands.StatusConfirm || len(a.Buttons) != 1 || a.Buttons[0].ActionID != "confirm:"+a.JobID || a.JobID == "" {
+	if a.Status != commands.StatusConfirm || len(a.Buttons) != 1 || jobOfButton(a) == "" || !strings.Contains(a.Text, "Watch #") {
 		t.Fatalf("alert has no Rent now button confirm:<job id>: %+v", a)
 	}
-	job, err := h.store.GetJob(context.Background(), a.JobID)
+	job, err := h.store.GetJob(context.Background(), jobOfButton(a))
 	if err != nil || job.State != commands.JobAwaitingConfirmation || job.RequestedBy != "slack:ALICE" {
 		t.Fatalf("alert's job = %+v, %v", job, err)
 	}
@@ -242,7 +268,7 @@ func TestWatchAlertsOnceOnAPriceDropAndRearmsWithHysteresis(t *testing.T) {
 	m.scale(best.ServerID, 0.85)
 	m.serveNext()
 	tick(t, svc)
-	if n := len(h.replies.alerts()); n != 2 {
+	if n := len(h.alerts(t)); n != 2 {
 		t.Fatalf("%d alerts after re-arming and a new drop, want 2", n)
 	}
 	var events int
@@ -268,12 +294,12 @@ func TestWatchRearmsAfterTheCooldownWhileThePriceHovers(t *testing.T) {
 		tick(t, svc)
 		clock.Advance(20 * time.Minute)
 	}
-	if n := len(h.replies.alerts()); n != 1 {
+	if n := len(h.alerts(t)); n != 1 {
 		t.Fatalf("%d alerts within the cooldown, want 1", n)
 	}
 	clock.Advance(time.Minute) // 61 minutes after the trigger
 	tick(t, svc)
-	if n := len(h.replies.alerts()); n != 2 {
+	if n := len(h.alerts(t)); n != 2 {
 		t.Fatalf("%d alerts after the cooldown, want 2", n)
 	}
 }
@@ -284,7 +310,7 @@ func TestRentNowButtonRentsOnceOnTwoClicks(t *testing.T) {
 	best := h.market(t).cheapest("RTX 4090")
 	svc.Handle(context.Background(), req("slack:ALICE", fmt.Sprintf("watch 4090 %.4f", best.OnDemandUSDPerHour*1.01)))
 	tick(t, svc)
-	alerts := h.replies.alerts()
+	alerts := h.alerts(t)
 	if len(alerts) != 1 {
 		t.Fatalf("%d alerts", len(alerts))
 	}
@@ -301,10 +327,10 @@ func TestRentNowButtonRentsOnceOnTwoClicks(t *testing.T) {
 		wg.Go(func() { click("slack:ALICE") })
 	}
 	wg.Wait()
-	if _, err := svc.RunJob(context.Background(), alerts[0].JobID); err != nil {
+	if _, err := svc.RunJob(context.Background(), jobOfButton(alerts[0])); err != nil {
 		t.Fatal(err)
 	}
-	job, _ := h.store.GetJob(context.Background(), alerts[0].JobID)
+	job, _ := h.store.GetJob(context.Background(), jobOfButton(alerts[0]))
 	if job.State != commands.JobSucceeded {
 		t.Fatalf("job %s: %s", job.State, job.Error)
 	}

@@ -25,6 +25,10 @@ type eventData struct {
 	WatchID     *int64   `json:"watch_id"`
 	Price       *float64 `json:"usd_per_gpu_hour"`
 	Hours       *float64 `json:"hours"`
+	JobID       string   `json:"job_id"`
+	// Confirm marks a watch.triggered whose rent job awaits confirmation:
+	// its message carries Rent now (confirm:<job id>).
+	Confirm bool `json:"confirm"`
 }
 
 // EventReply words a lifecycle event for a chat thread or channel. ok is
@@ -52,11 +56,17 @@ func EventReply(ev commands.Event) (r commands.Reply, ok bool) {
 		r.Text = order + " was cancelled" + orText(" by ", d.CancelledBy) + "."
 	case "order.expired":
 		r.Text = order + " has ended: its time is up."
+		switch d.Reason {
+		case "outbid":
+			r.Status, r.Text = commands.StatusFailed, order+" was outbid and ended; billing stopped."
+		case "ended":
+			r.Text = order + " was ended at Clore; billing stopped."
+		}
 	case "order.expiring":
 		r.Text = order + " ends " + d.endText() + "."
 		if id > 0 {
 			r.Buttons = []commands.Button{
-				{ActionID: "extend:" + strconv.FormatInt(id, 10), Label: "Extend 1 h"},
+				{ActionID: "extend:" + strconv.FormatInt(id, 10), Label: "Extend 1 h", Value: d.endUnix()},
 				CancelButton(id),
 			}
 		}
@@ -67,6 +77,11 @@ func EventReply(ev commands.Event) (r commands.Reply, ok bool) {
 		r.Text = orText("", d.Text, d.Message)
 		if r.Text == "" {
 			r.Text = fmt.Sprintf("A watched offer%s is available.", d.gpuText())
+		}
+		if d.Confirm && d.JobID != "" {
+			r.Status = commands.StatusConfirm
+			r.Buttons = []commands.Button{{ActionID: "confirm:" + d.JobID, Label: "Rent now", Value: d.JobID,
+				Confirm: "Rent it now? Your team's limits are checked again.", Danger: true}}
 		}
 	case "wallet.low_balance":
 		r.Text = orText("", d.Text, d.Message, "The Clore wallet balance is low.")
@@ -82,6 +97,16 @@ func CancelButton(orderID int64) commands.Button {
 	id := strconv.FormatInt(orderID, 10)
 	return commands.Button{ActionID: "cancel:" + id, Label: "Cancel", Danger: true,
 		Confirm: "Cancel order #" + id + "? The server is released and billing stops."}
+}
+
+// endUnix is the order's end as Unix seconds: the Extend button carries the
+// end it extends, so that a second click on one reminder does nothing.
+func (d eventData) endUnix() string {
+	t, err := time.Parse(time.RFC3339, d.ExpiresAt)
+	if err != nil {
+		return ""
+	}
+	return strconv.FormatInt(t.Unix(), 10)
 }
 
 func (d eventData) gpuText() string {

@@ -348,6 +348,9 @@ func (a *App) purgeDedup(ctx context.Context) error {
 // (TTL reminders and cancels), the wallet check.
 func (a *App) watchTick(ctx context.Context) error {
 	err := a.svc.Tick(ctx)
+	// What the tick wrote (watch.triggered, order.expiring, ...) goes out
+	// now rather than at the next delivery tick.
+	err = errors.Join(err, a.sched.RunNow("outbox-sinks"), a.sched.RunNow("webhook-deliveries"))
 	if !a.marketLoaded && a.svc.MarketLoaded() {
 		a.marketLoaded = true
 		a.log.Info("marketplace loaded", slog.Bool("sandbox", a.cfg.Clore.Sandbox))
