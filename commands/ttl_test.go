@@ -61,7 +61,7 @@ func (h *harness) cloreOrder(t *testing.T, id int64) (expired, found bool) {
 }
 
 func TestTTLReminderExtendAndAutomaticCancel(t *testing.T) {
-	h := newHarness(t)
+	h := newHarness(t, smallMarket)
 	h.policy.ReminderBefore = 15 * time.Minute
 	clock := newFakeClock()
 	svc := h.service(func(o *commands.Options) { o.Clock = clock })
@@ -120,7 +120,7 @@ func TestTTLReminderExtendAndAutomaticCancel(t *testing.T) {
 }
 
 func TestTTLPassedWhileDownIsEnforcedAtStart(t *testing.T) {
-	h := newHarness(t)
+	h := newHarness(t, smallMarket)
 	svc := h.service()
 	id := rentRunning(t, svc, "rent 4090 --hours 1")
 	// The process stops; it starts again three hours later.
@@ -135,7 +135,7 @@ func TestTTLPassedWhileDownIsEnforcedAtStart(t *testing.T) {
 }
 
 func TestOutbidSpotOrderIsReported(t *testing.T) {
-	h := newHarness(t)
+	h := newHarness(t, smallMarket)
 	svc := h.service()
 	id := rentRunning(t, svc, "rent 4090 --spot --hours 4")
 	// Someone outbids it: the order ends at Clore without clorebot.
@@ -156,7 +156,7 @@ func TestOutbidSpotOrderIsReported(t *testing.T) {
 }
 
 func TestAdminsSeeOrdersMadeOutsideClorebotAndTheyAreNeverCancelled(t *testing.T) {
-	h := newHarness(t)
+	h := newHarness(t, smallMarket)
 	clock := newFakeClock()
 	svc := h.service(func(o *commands.Options) { o.Clock = clock })
 	ctx := context.Background()

@@ -24,9 +24,9 @@ import (
 // a test can queue its answers (InjectNext) and count its requests.
 func newSandboxHarness(t *testing.T) *harness {
 	t.Helper()
-	h := newHarness(t)
+	h := newHarness(t, smallMarket)
 	sb, err := sandbox.New(sandbox.Options{StatePath: filepath.Join(h.dir, "sandbox2.db"), APIKey: "k",
-		Servers: 2000, ProvisionDelay: 300 * time.Millisecond})
+		Servers: smallMarketServers, ProvisionDelay: 300 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,6 +37,13 @@ func newSandboxHarness(t *testing.T) *harness {
 		MaxRetries: 2, Backoff: time.Millisecond, Slots: h.store})
 	return h
 }
+
+// smallMarketServers keeps the watch and lifecycle tests fast under the
+// race detector: every tick decodes the whole marketplace. (The benchmarks
+// use 2,000 servers.)
+const smallMarketServers = 300
+
+func smallMarket(o *sandbox.Options) { o.Servers = smallMarketServers }
 
 // fakeClock is a clock the test moves by hand.
 type fakeClock struct {
