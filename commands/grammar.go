@@ -66,6 +66,7 @@ type WatchArgs struct {
 	MaxPrice float64       // create: USD per GPU per hour, 0 < p <= 1000
 	AutoRent bool          // create: rent as soon as the price is met
 	Count    int           // create: GPUs, default 1, 1..16
+	Rent     WatchRent     // create: how the rent is made when it triggers
 	For      time.Duration // create: 0 = no expiry; at most 90 days
 	WatchID  int64         // cancel: positive
 }

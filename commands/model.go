@@ -137,8 +137,11 @@ type Watch struct {
 	MaxUSDPerGPU float64  // USD per GPU per hour
 	Count        int      // GPUs wanted
 	AutoRent     bool
-	ExpiresAt    *time.Time
-	State        string // Watch* states
+	// Rent is how the watch's rent is made (image, hours, spot, SSH key);
+	// zero fields take the defaults.
+	Rent      WatchRent
+	ExpiresAt *time.Time
+	State     string // Watch* states
 	// IdempotencyKey is the key of the request that created the watch: one
 	// key, one watch. "" for none.
 	IdempotencyKey string
@@ -157,6 +160,15 @@ type Watch struct {
 	// (Request.Roles, e.g. "discord-role:<id>"); an auto-rent is checked
 	// against them, since no interaction brings them when it triggers.
 	OwnerRoles []string
+}
+
+// WatchRent is how a watch rents when it triggers: the rent flags a
+// webhook price-alert may give. Zero fields take the defaults.
+type WatchRent struct {
+	Image  string  `json:"image,omitempty"`
+	Hours  float64 `json:"hours,omitempty"`
+	Spot   bool    `json:"spot,omitempty"`
+	SSHKey string  `json:"ssh_key,omitempty"` // a public key
 }
 
 // Watch states. An active watch is armed; a triggered one waits to re-arm

@@ -29,6 +29,9 @@ func (s *Service) handleWatch(ctx context.Context, req Request, a *WatchArgs) Re
 	if err != nil {
 		return errorReply(err)
 	}
+	if max := s.policy.MaxHours; max > 0 && a.Rent.Hours > max {
+		return errorReply(&UsageError{Command: "watch", Problem: fmt.Sprintf("hours %g is above the team's maximum of %g", a.Rent.Hours, max), Usage: Usage("watch")})
+	}
 	if a.AutoRent && s.policy.MaxPricePerHour > 0 && a.MaxPrice > s.policy.MaxPricePerHour*(1+1e-9) {
 		return errorReply(deny("an auto-rent watch at %s per GPU per hour is above the team's cap of %s",
 			usd(a.MaxPrice), usd(s.policy.MaxPricePerHour)))
@@ -41,7 +44,7 @@ func (s *Service) handleWatch(ctx context.Context, req Request, a *WatchArgs) Re
 		return errorReply(deny("you have %d watches, the limit is %d; cancel one first (watch list)", len(mine), maxWatchesPerOwner))
 	}
 	w := Watch{Owner: req.User, OwnerRoles: req.Roles, Platform: req.Platform, Channel: req.Channel, ReplyTarget: req.ReplyTarget,
-		GPUModel: a.GPU, Models: models, MaxUSDPerGPU: a.MaxPrice, Count: max(a.Count, 1), AutoRent: a.AutoRent,
+		GPUModel: a.GPU, Models: models, MaxUSDPerGPU: a.MaxPrice, Count: max(a.Count, 1), AutoRent: a.AutoRent, Rent: a.Rent,
 		State: WatchActive, IdempotencyKey: req.IdempotencyKey}
 	if a.For > 0 {
 		until := s.clock.Now().Add(a.For)
@@ -228,7 +231,8 @@ func watchJobKey(id int64, n int) string { return fmt.Sprintf("watch:%d:trigger:
 // as its owner, the owner's guardrails checked as the job is stored.
 func (s *Service) triggerWatch(ctx context.Context, w Watch, best bestOffer, now time.Time) error {
 	count := max(w.Count, 1)
-	p, perr := s.rentParamsFrom(&RentArgs{GPU: w.GPUModel, Count: count, MaxPrice: w.MaxUSDPerGPU}, w.Models)
+	p, perr := s.rentParamsFrom(&RentArgs{GPU: w.GPUModel, Count: count, MaxPrice: w.MaxUSDPerGPU,
+		Image: w.Rent.Image, Hours: w.Rent.Hours, Spot: w.Rent.Spot, SSHKey: w.Rent.SSHKey}, w.Models)
 	p.Prefer = best.serverID
 	if perr == nil {
 		perr = s.policy.checkPrice(best.perGPU)

@@ -13,7 +13,7 @@ import (
 
 const watchColumns = `id, owner, platform, channel, reply_target, gpu_model, models,
 	max_usd_per_gpu, count, auto_rent, expires_at, state, idempotency_key,
-	last_triggered_at, last_trigger_price, triggers, job_id, created_at, updated_at, owner_roles`
+	last_triggered_at, last_trigger_price, triggers, job_id, created_at, updated_at, owner_roles, rent`
 
 // CreateWatch inserts w and sets its ID, UpdatedAt and, when zero, CreatedAt
 // (the store's clock). State is required. When w.IdempotencyKey is set and a
@@ -45,13 +45,13 @@ func (s *Store) CreateWatch(ctx context.Context, w *commands.Watch) (created boo
 	err = tx.QueryRowContext(ctx, `INSERT INTO watches (owner, platform, channel,
 		reply_target, gpu_model, models, max_usd_per_gpu, count, auto_rent, expires_at,
 		state, idempotency_key, last_triggered_at, last_trigger_price, triggers, job_id,
-		created_at, updated_at, owner_roles) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		created_at, updated_at, owner_roles, rent) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
 		RETURNING id`,
 		w.Owner, w.Platform, w.Channel, w.ReplyTarget, w.GPUModel, models, w.MaxUSDPerGPU,
 		w.Count, boolInt(w.AutoRent), formatNullTime(w.ExpiresAt), w.State,
 		nullString(w.IdempotencyKey), formatNullTime(w.LastTriggeredAt), nullFloat(w.LastTriggerPrice),
-		w.Triggers, w.JobID, formatTime(createdAt), formatTime(now), roles).Scan(&id)
+		w.Triggers, w.JobID, formatTime(createdAt), formatTime(now), roles, encodeRent(w.Rent)).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		stored, err := scanWatch(tx.QueryRowContext(ctx,
 			`SELECT `+watchColumns+` FROM watches WHERE idempotency_key = ?`, w.IdempotencyKey))
@@ -174,12 +174,12 @@ func (s *Store) UpdateWatch(ctx context.Context, w commands.Watch, events ...com
 	res, err := tx.ExecContext(ctx, `UPDATE watches SET owner = ?, platform = ?, channel = ?,
 		reply_target = ?, gpu_model = ?, models = ?, max_usd_per_gpu = ?, count = ?, auto_rent = ?,
 		expires_at = ?, state = ?, last_triggered_at = ?, last_trigger_price = ?, triggers = ?,
-		job_id = ?, updated_at = ?
+		job_id = ?, updated_at = ?, rent = ?
 		WHERE id = ? AND (? = '' OR updated_at = ?)`,
 		w.Owner, w.Platform, w.Channel, w.ReplyTarget, w.GPUModel, models, w.MaxUSDPerGPU,
 		w.Count, boolInt(w.AutoRent), formatNullTime(w.ExpiresAt), w.State,
 		formatNullTime(w.LastTriggeredAt), nullFloat(w.LastTriggerPrice), w.Triggers, w.JobID,
-		formatTime(now), w.ID, seen, seen)
+		formatTime(now), encodeRent(w.Rent), w.ID, seen, seen)
 	if err != nil {
 		return fmt.Errorf("storage: update watch %d: %w", w.ID, err)
 	}
@@ -217,12 +217,16 @@ func scanWatch(sc scanner) (commands.Watch, error) {
 		lastPrice         sql.NullFloat64
 		created, updated  string
 		roles             string
+		rent              string
 	)
 	err := sc.Scan(&w.ID, &w.Owner, &w.Platform, &w.Channel, &w.ReplyTarget, &w.GPUModel, &models,
 		&w.MaxUSDPerGPU, &w.Count, &autoRent, &expires, &w.State, &key,
-		&lastTrig, &lastPrice, &w.Triggers, &w.JobID, &created, &updated, &roles)
+		&lastTrig, &lastPrice, &w.Triggers, &w.JobID, &created, &updated, &roles, &rent)
 	if err != nil {
 		return commands.Watch{}, err
+	}
+	if err := json.Unmarshal([]byte(rent), &w.Rent); err != nil {
+		return commands.Watch{}, fmt.Errorf("rent: %w", err)
 	}
 	w.AutoRent, w.IdempotencyKey = autoRent != 0, key.String
 	if err := json.Unmarshal([]byte(models), &w.Models); err != nil {
@@ -253,4 +257,13 @@ func scanWatch(sc scanner) (commands.Watch, error) {
 		return commands.Watch{}, err
 	}
 	return w, nil
+}
+
+// encodeRent is the rent column of a watch.
+func encodeRent(r commands.WatchRent) string {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return "{}" // plain fields always marshal
+	}
+	return string(b)
 }

@@ -472,13 +472,19 @@ func TestPriceAlertStatusCancelAndCommand(t *testing.T) {
 	ctx := context.Background()
 
 	alert := h.do(h.signed("POST", "/webhook/price-alert", "zapier",
-		[]byte(`{"gpu_type":"4090","target_price":0.35,"auto_rent":false,"image":"nvidia/cuda:12.4.1-base-ubuntu22.04"}`)))
-	if alert.status != http.StatusCreated || alert.str("status") != "ok" || !strings.Contains(alert.str("title"), "Watch #") || alert.body["notes"] == nil {
+		[]byte(`{"gpu_type":"4090","target_price":0.35,"auto_rent":true,"image":"nvidia/cuda:12.4.1-base-ubuntu22.04",
+			"hours":2.5,"use_spot":true,"ssh_key":"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE ci@example"}`)))
+	if alert.status != http.StatusCreated || alert.str("status") != "ok" || !strings.Contains(alert.str("title"), "Watch #") {
 		t.Fatalf("price-alert = %d %s", alert.status, alert.raw)
 	}
 	watches, err := h.store.ListWatches(ctx, "webhook:zapier", commands.WatchActive)
-	if err != nil || len(watches) != 1 || watches[0].GPUModel != "RTX 4090" || watches[0].MaxUSDPerGPU != 0.35 {
+	want := commands.WatchRent{Image: "nvidia/cuda:12.4.1-base-ubuntu22.04", Hours: 2.5, Spot: true, SSHKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE ci@example"}
+	if err != nil || len(watches) != 1 || watches[0].GPUModel != "RTX 4090" || watches[0].MaxUSDPerGPU != 0.35 || watches[0].Rent != want || !watches[0].AutoRent {
 		t.Fatalf("watches = %+v, %v", watches, err)
+	}
+	if r := h.do(h.signed("POST", "/webhook/price-alert", "zapier", []byte(`{"gpu_type":"4090","target_price":0.35,"hours":9999}`))); r.status != 400 ||
+		!strings.Contains(r.str("error"), "hours") {
+		t.Errorf("price-alert with hours beyond the maximum = %d %s", r.status, r.raw)
 	}
 	if denied := h.do(h.signed("POST", "/webhook/price-alert", "watcher", []byte(`{"gpu_type":"4090","target_price":0.35}`))); denied.status != http.StatusForbidden ||
 		!strings.Contains(denied.str("error"), "renter") {

@@ -96,7 +96,7 @@ var routeFields = map[string][]fieldSpec{
 	RouteCancelOrder: {{"order_id", kindInteger}, {"callback_url", kindString}},
 	RoutePriceAlert: {
 		{"gpu_type", kindString}, {"target_price", kindNumber}, {"auto_rent", kindBool}, {"count", kindInteger},
-		{"image", kindString}, {"callback_url", kindString},
+		{"image", kindString}, {"hours", kindNumber}, {"use_spot", kindBool}, {"ssh_key", kindString}, {"callback_url", kindString},
 	},
 	RouteStatus:  {{"order_id", kindInteger}, {"callback_url", kindString}},
 	RouteCommand: {{"text", kindString}, {"callback_url", kindString}},
@@ -471,13 +471,17 @@ func (o object) priceAlert(b *Body) error {
 	if count > 0 {
 		a.Count = int(count)
 	}
-	image, err := o.image()
-	if err != nil {
+	// How the rent is made when the watch triggers (auto_rent, or Rent now).
+	if a.Rent.Image, err = o.image(); err != nil {
 		return err
 	}
-	if image != "" {
-		b.Notes = append(b.Notes, "image is checked but not kept yet: an auto-rent watch rents with the default image")
+	if a.Rent.Hours, err = o.hours(); err != nil {
+		return err
 	}
+	if a.Rent.SSHKey, err = o.sshKey(); err != nil {
+		return err
+	}
+	a.Rent.Spot = o.boolean("use_spot")
 	b.Command = commands.Command{Name: "watch", Watch: a}
 	return nil
 }
