@@ -1,4 +1,4 @@
--- 0010_watch_rent: how a watch rents when it triggers (a webhook
+-- 0011_watch_rent: how a watch rents when it triggers (a webhook
 -- price-alert's image, hours, use_spot and ssh_key), as a JSON object;
 -- '{}' means the defaults. The SSH key is a public key, not a secret.
 
