@@ -93,6 +93,7 @@ func (s *Service) handleRent(ctx context.Context, req Request, a *RentArgs) (Rep
 	if confirm {
 		state, p.Prefer = JobAwaitingConfirmation, best.ServerID
 	}
+	p.MaxPerGPU = s.priceBound(p, best, confirm)
 	// The counted caps are checked in the transaction that stores the job
 	// (one awaiting confirmation is checked now and again when confirmed).
 	reserve := reservation(p, best)
@@ -108,9 +109,41 @@ func (s *Service) handleRent(ctx context.Context, req Request, a *RentArgs) (Rep
 		best.Model, best.GPUCount, usd(best.USDPerGPU()), usd(best.USDPerHour))), &price
 }
 
+// priceTolerance is how far above the price shown at intake (or the price
+// confirmed) a rent may go when the marketplace moved before it ran.
+const priceTolerance = 0.10
+
+// priceBound is the most per GPU per hour a rent may pay when it runs: what
+// the user was shown, never more than they asked for or the team allows.
+// Without a price cap it is the quoted best offer + priceTolerance; a
+// confirmed rent is bounded by the confirmed price + priceTolerance; a rent
+// queued without confirmation stays within policy.confirm_above in all.
+func (s *Service) priceBound(p rentParams, best offerChoice, confirm bool) float64 {
+	bound := p.MaxPerGPU
+	if quoted := best.USDPerGPU() * (1 + priceTolerance); bound == 0 || confirm {
+		bound = positiveMin(bound, quoted)
+	}
+	if !confirm && s.policy.ConfirmAbove > 0 {
+		bound = positiveMin(bound, s.policy.ConfirmAbove/float64(max(p.Count, 1)))
+	}
+	return bound
+}
+
+// positiveMin is the smaller of a and b, 0 standing for no limit.
+func positiveMin(a, b float64) float64 {
+	switch {
+	case a <= 0:
+		return b
+	case b <= 0:
+		return a
+	}
+	return min(a, b)
+}
+
 // reservation is what a rent reserves against the team's spend before it
-// has chosen its offer (DESIGN §5): its max price × count, or, without any
-// price cap, the best offer's total.
+// has chosen its offer (DESIGN §5): its price bound × count, so that a job
+// never spends more than it reserved (a job stored before rents were
+// bounded: the best offer's total).
 func reservation(p rentParams, best offerChoice) float64 {
 	if p.MaxPerGPU > 0 {
 		return p.MaxPerGPU * float64(p.Count)

@@ -33,6 +33,7 @@ type rentCheckpoint struct {
 	Code1    bool      `json:"code1,omitempty"`
 	CloreID  int64     `json:"clore_order_id,omitempty"`
 	Deadline time.Time `json:"deadline,omitzero"` // provisioning deadline
+	Bound    float64   `json:"bound,omitempty"`   // USD per GPU per hour, for a job stored without one
 }
 
 // reconcileSkew allows for clock differences between us and Clore when
@@ -87,6 +88,14 @@ func (r *run) chooseOffer(ctx context.Context, p rentParams, cp rentCheckpoint) 
 	balances := map[string]float64{}
 	for _, w := range wallets {
 		balances[w.Name] = w.Balance
+	}
+	if p.MaxPerGPU == 0 && r.job.USDPerHour > 0 {
+		// Stored before rents were bounded: bounded once by its reservation
+		// (kept in the checkpoint, so a failover does not raise it).
+		if cp.Bound == 0 {
+			cp.Bound = r.job.USDPerHour / float64(max(p.Count, 1)) * (1 + priceTolerance)
+		}
+		p.MaxPerGPU = cp.Bound
 	}
 	choices := choose(offers, p.want(cp.Tried), balances)
 	if len(choices) == 0 {

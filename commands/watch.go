@@ -262,6 +262,8 @@ func (s *Service) triggerWatch(ctx context.Context, w Watch, best bestOffer, now
 			s.notifyWatch(ctx, w, watchTriggeredReply(w, best, job, denied))
 		}
 	case !w.AutoRent && perr == nil:
+		// Confirmed, it rents at about the price the alert showed.
+		p.MaxPerGPU = positiveMin(p.MaxPerGPU, best.perGPU*(1+priceTolerance))
 		// Job first: an orphaned job awaiting confirmation rents nothing.
 		if job, _, err = s.submitWatchJob(ctx, w, JobAwaitingConfirmation, p); err != nil {
 			return err
