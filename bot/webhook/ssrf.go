@@ -33,13 +33,17 @@ var nonPublicNets = func() []netip.Prefix {
 		"169.254.0.0/16", // link-local, cloud metadata
 		"172.16.0.0/12",  // RFC 1918
 		"192.0.0.0/24",   // IETF protocol assignments
+		"192.88.99.0/24", // 6to4 relay anycast (deprecated)
 		"192.168.0.0/16", // RFC 1918
 		"198.18.0.0/15",  // benchmarking
 		"224.0.0.0/3",    // multicast, reserved and broadcast: 224/4 and above
 		"::/128",         // unspecified
 		"::1/128",        // loopback
+		"100::/64",       // discard-only
+		"2001::/32",      // Teredo: tunnels to an IPv4 address
 		"fc00::/7",       // unique local
 		"fe80::/10",      // link-local
+		"fec0::/10",      // site-local (deprecated, still routed on some LANs)
 		"ff00::/8",       // multicast
 	} {
 		out = append(out, netip.MustParsePrefix(s))
