@@ -111,7 +111,7 @@ func (s *Service) handleExtend(ctx context.Context, req Request, a *ExtendArgs) 
 		return errorReply(notYours)
 	case err != nil:
 		return s.fail(ctx, "extend", err)
-	case o.RequestedBy != req.User && s.policy.Role(req.User) < RoleAdmin:
+	case o.RequestedBy != req.User && s.policy.Role(req.User, req.Roles...) < RoleAdmin:
 		return errorReply(deny("order #%d was rented by %s; only they or an admin may extend it", a.OrderID, o.RequestedBy))
 	case o.State != OrderRunning && o.State != OrderProvisioning || o.ExpiresAt == nil:
 		return errorReply(&UsageError{Command: "extend", Problem: fmt.Sprintf("order #%d is %s; only a running order can be extended", a.OrderID, o.State), Usage: Usage("extend")})

@@ -63,6 +63,7 @@ func (h *harness) cloreOrder(t *testing.T, id int64) (expired, found bool) {
 func TestTTLReminderExtendAndAutomaticCancel(t *testing.T) {
 	h := newHarness(t, smallMarket)
 	h.policy.ReminderBefore = 15 * time.Minute
+	h.policy.Admins = append(h.policy.Admins, "discord-role:OPS")
 	clock := newFakeClock()
 	svc := h.service(func(o *commands.Options) { o.Clock = clock })
 	ctx := context.Background()
@@ -102,6 +103,12 @@ func TestTTLReminderExtendAndAutomaticCancel(t *testing.T) {
 	}
 	if r := svc.Handle(ctx, req("slack:ALICE", fmt.Sprintf("extend %d 200", id))); r.Status != commands.StatusError || !strings.Contains(r.Text, "maximum") {
 		t.Fatalf("extend past max_hours: %+v", r)
+	}
+	// An admin by a Discord role may extend others' orders (here, too far).
+	byRole := commands.Request{Platform: commands.PlatformDiscord, User: "discord:99", Roles: []string{"discord-role:OPS"},
+		Text: fmt.Sprintf("extend %d 200", id), IdempotencyKey: "role-admin"}
+	if r := svc.Handle(ctx, byRole); r.Status != commands.StatusError || !strings.Contains(r.Text, "maximum") {
+		t.Fatalf("extend by a role-based admin: %+v", r)
 	}
 
 	clock.Advance(71 * time.Minute) // past the new end
