@@ -85,8 +85,16 @@ func (h *httpInteractions) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	first := make(chan answer, 1)
+	// gone is closed once the HTTP answer was given up (the budget ran out):
+	// a late respond then fails at once instead of waiting forever.
+	gone := make(chan struct{})
 	respond := func(ctx context.Context, resp *discordgo.InteractionResponse) error {
 		a := answer{resp: resp, done: make(chan struct{})}
+		select {
+		case <-gone:
+			return errors.New("discordbot: interaction answer came too late")
+		default:
+		}
 		select {
 		case first <- a:
 		default:
@@ -95,6 +103,8 @@ func (h *httpInteractions) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-a.done:
 			return nil
+		case <-gone:
+			return errors.New("discordbot: interaction answer came too late")
 		case <-ctx.Done():
 			return ctx.Err()
 		}
@@ -111,6 +121,7 @@ func (h *httpInteractions) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		close(a.done)
 	case <-timer.C:
+		close(gone)
 		h.b.log.LogAttrs(r.Context(), slog.LevelError, "discord interaction not answered in time", slog.String("interaction_id", i.ID))
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "not answered in time"})
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	neturl "net/url"
 	"strings"
 	"sync"
 	"time"
@@ -181,9 +182,19 @@ func (m *messenger) respond(ctx context.Context, url, responseType string, r com
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("slackbot: response_url: %w", err)
+		return fmt.Errorf("slackbot: response_url: %w", redactURL(err))
 	}
 	return nil
+}
+
+// redactURL drops the address from a transport error: a response_url is a
+// bearer capability for 30 minutes and must not reach the logs.
+func redactURL(err error) error {
+	var ue *neturl.Error
+	if errors.As(err, &ue) {
+		return &neturl.Error{Op: ue.Op, URL: "[response_url]", Err: ue.Err}
+	}
+	return err
 }
 
 // private sends p to d's user only: an ephemeral message in the channel,
