@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/hex"
@@ -9,7 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -46,36 +44,8 @@ api_url = %q
 [policy]
 renters = ["discord:1001"]
 `, filepath.ToSlash(filepath.Join(dir, "clorebot.db")), token, fake.AppID(), hex.EncodeToString(pub), fake.URL)
-	if err := os.WriteFile(configPath, []byte(conf), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	e := &env{ctx: context.Background(), cli: &cli{Config: configPath}}
-	cfg, err := e.load()
-	if err != nil {
-		t.Fatalf("load: %v", err)
-	}
-	app := NewApp(cfg, slog.New(slog.DiscardHandler))
-	ctx, cancel := context.WithCancel(context.Background())
-	if err := app.Open(ctx); err != nil {
-		cancel()
-		t.Fatalf("Open: %v", err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- app.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Run: %v", err)
-			}
-		case <-time.After(15 * time.Second):
-			t.Error("Run did not return after cancel")
-		}
-		if err := app.Close(); err != nil {
-			t.Errorf("Close: %v", err)
-		}
-	})
+	writeConfig(t, configPath, conf)
+	app := runServe(t, configPath, slog.New(slog.DiscardHandler), nil)
 	return "http://" + app.Addr().String()
 }
 

@@ -73,44 +73,14 @@ default_role = "none"
 confirm_above = 0
 `, filepath.ToSlash(filepath.Join(dir, "clorebot.db")), testAppToken, testBotToken, signingSecret, fake.APIURL())
 	path := filepath.Join(dir, "clorebot.toml")
-	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	e := &env{ctx: context.Background(), cli: &cli{Config: path}}
-	cfg, err := e.load()
-	if err != nil {
-		t.Fatalf("load: %v", err)
-	}
+	writeConfig(t, path, conf)
 	logger := slog.New(slog.DiscardHandler)
 	if os.Getenv("CLOREBOT_TEST_LOG") != "" {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	app := NewApp(cfg, logger)
-	ctx, cancel := context.WithCancel(context.Background())
-	if err := app.Open(ctx); err != nil {
-		cancel()
-		t.Fatalf("Open: %v", err)
-	}
 	// Load the snapshots requests answer from, as the first tick does.
-	if err := errors.Join(app.svc.RefreshMarket(ctx), app.svc.RefreshOrders(ctx)); err != nil {
-		cancel()
-		t.Fatalf("refresh: %v", err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- app.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Run: %v", err)
-			}
-		case <-time.After(15 * time.Second):
-			t.Error("Run did not return after cancel")
-		}
-		if err := app.Close(); err != nil {
-			t.Errorf("Close: %v", err)
-		}
+	app := runServe(t, path, logger, func(ctx context.Context, app *App) error {
+		return errors.Join(app.svc.RefreshMarket(ctx), app.svc.RefreshOrders(ctx))
 	})
 	return &slackApp{app: app, fake: fake, base: "http://" + app.Addr().String()}
 }
