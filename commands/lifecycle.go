@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -53,9 +54,11 @@ func (s *Service) Tick(ctx context.Context) error {
 // MonitorOrders enforces the TTL of every running order clorebot created
 // or adopted: order.expiring policy.ReminderBefore its end (chat: with an
 // Extend 1h button), then the cancel at the end and order.expired. Orders
-// made outside clorebot are not in the store and never touched.
+// made outside clorebot are not in the store and never touched. An order
+// left cancelling by a TTL cancel that a crash interrupted is cancelled
+// again (Clore's cancel is safe to repeat).
 func (s *Service) MonitorOrders(ctx context.Context) error {
-	orders, err := s.store.ListOrders(ctx, OrderFilter{States: []string{OrderRunning}})
+	orders, err := s.store.ListOrders(ctx, OrderFilter{States: []string{OrderRunning, OrderCancelling}})
 	if err != nil {
 		return fmt.Errorf("commands: monitor orders: %w", err)
 	}
@@ -68,24 +71,49 @@ func (s *Service) MonitorOrders(ctx context.Context) error {
 		switch left := o.ExpiresAt.Sub(now); {
 		case left <= 0:
 			errs = append(errs, s.expireOrder(ctx, o))
-		case left <= s.policy.ReminderBefore:
+		case left <= s.policy.ReminderBefore && o.State == OrderRunning:
 			errs = append(errs, s.remindOrder(ctx, o, now))
 		}
 	}
 	return errors.Join(errs...)
 }
 
-// expireOrder cancels an order whose TTL passed. Repeating it is safe: an
-// order Clore already ended is only recorded.
+// expireOrder cancels an order whose TTL passed. It first claims the order
+// (running → cancelling, on the condition that its end is still the one
+// this tick read): an extend that landed since the tick read the order
+// wins and nothing is cancelled; one that comes later finds the order
+// cancelling and is refused. No lock is held across the Clore call.
+// Repeating it is safe: an order Clore already ended is only recorded.
 func (s *Service) expireOrder(ctx context.Context, o Order) error {
 	id := *o.CloreOrderID
+	if o.State == OrderRunning {
+		claimed := o
+		claimed.State = OrderCancelling
+		err := s.store.UpdateOrderIf(ctx, claimed, OrderRunning, o.ExpiresAt)
+		if errors.Is(err, ErrConflict) || errors.Is(err, ErrNotFound) {
+			s.log.LogAttrs(ctx, slog.LevelInfo, "order changed before its TTL cancel; left running", slog.Int64("order_id", id))
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("commands: expire order %d: %w", id, err)
+		}
+		o = claimed
+	}
 	err := s.clore.CancelOrder(clore.WithPriority(ctx, clore.Background), id, "")
-	if err != nil && !errors.Is(err, clore.ErrInvalidInput) {
+	if err != nil && !errors.Is(err, clore.ErrInvalidInput) && !errors.Is(err, clore.ErrOrderNotActive) && !errors.Is(err, clore.ErrOrderDontExist) {
 		return fmt.Errorf("commands: expire order %d: %w", id, err)
 	}
 	o.State = OrderExpired
-	ev := newEvent("order.expired", Job{RequestedBy: o.RequestedBy}, &o, map[string]any{"reason": "ttl"}, s.clock.Now())
-	if err := s.store.UpdateOrder(ctx, o, ev); err != nil {
+	extra := map[string]any{"reason": "ttl"}
+	if spend, ok := s.orderSpendUSD(o); ok {
+		extra["spend_usd"] = spend
+	}
+	ev := newEvent("order.expired", Job{RequestedBy: o.RequestedBy}, &o, extra, s.clock.Now())
+	err = s.store.UpdateOrderIf(ctx, o, OrderCancelling, o.ExpiresAt, ev)
+	if errors.Is(err, ErrConflict) {
+		return nil // a cancel job recorded it meanwhile
+	}
+	if err != nil {
 		return fmt.Errorf("commands: expire order %d: %w", id, err)
 	}
 	s.log.LogAttrs(ctx, slog.LevelInfo, "order expired and cancelled", slog.Int64("order_id", id),
@@ -131,10 +159,16 @@ func (s *Service) handleExtend(ctx context.Context, req Request, a *ExtendArgs) 
 				"order #%d cannot run past %s: the host's maximum rental length", a.OrderID, limit.UTC().Format("2006-01-02 15:04 MST"))})
 		}
 	}
+	was := o.ExpiresAt
 	o.ExpiresAt = &end
 	ev := newEvent("order.extended", Job{RequestedBy: o.RequestedBy}, &o,
 		map[string]any{"hours": a.Hours, "extended_by": req.User}, s.clock.Now())
-	if err := s.store.UpdateOrder(ctx, o, ev); err != nil {
+	// Conditional on the end and state read above: the TTL's cancel claims
+	// the order the same way, so exactly one of them wins.
+	if err := s.store.UpdateOrderIf(ctx, o, o.State, was, ev); errors.Is(err, ErrConflict) {
+		return errorReply(&UsageError{Command: "extend", Usage: Usage("extend"), Problem: fmt.Sprintf(
+			"order #%d changed while it was being extended (its time ran out, or another extend came first); see status %d", a.OrderID, a.OrderID)})
+	} else if err != nil {
 		return s.fail(ctx, "extend", err)
 	}
 	return Reply{Status: StatusOK, Visibility: Public, Done: true,
@@ -220,10 +254,30 @@ func (s *Service) outbid(o Order) bool {
 // its TTL, else "ended".
 func (s *Service) endedEvent(o Order) Event {
 	reason := "ended"
-	if s.outbid(o) {
+	switch {
+	case s.outbid(o):
 		reason = "outbid"
+	case o.ExpiresAt != nil && !s.clock.Now().Before(*o.ExpiresAt):
+		reason = "ttl" // a TTL cancel whose record a crash or a race cut short
 	}
-	return newEvent("order.expired", Job{RequestedBy: o.RequestedBy}, &o, map[string]any{"reason": reason}, s.clock.Now())
+	extra := map[string]any{"reason": reason}
+	if spend, ok := s.orderSpendUSD(o); ok {
+		extra["spend_usd"] = spend
+	}
+	return newEvent("order.expired", Job{RequestedBy: o.RequestedBy}, &o, extra, s.clock.Now())
+}
+
+// orderSpendUSD is what Clore reported spent on o at the last my_orders
+// refresh, in USD (to the cent); false when that refresh did not show it.
+func (s *Service) orderSpendUSD(o Order) (float64, bool) {
+	if o.CloreOrderID == nil {
+		return 0, false
+	}
+	lo, ok := s.liveOrderSnapshot(*o.CloreOrderID)
+	if !ok || lo.Price <= 0 {
+		return 0, false
+	}
+	return math.Round(spentUSD(o, lo)*100) / 100, true
 }
 
 // MarketLoaded reports whether a marketplace snapshot exists.

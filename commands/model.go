@@ -249,6 +249,10 @@ type Store interface {
 	CountOrdersSince(ctx context.Context, who string, since time.Time) (int, error)
 	// UpdateOrder writes o (by ID), appending events in the same transaction.
 	UpdateOrder(ctx context.Context, o Order, events ...Event) error
+	// UpdateOrderIf is UpdateOrder when the stored order still has state
+	// wantState and end wantEnd (nil: none); otherwise it writes nothing and
+	// returns ErrConflict.
+	UpdateOrderIf(ctx context.Context, o Order, wantState string, wantEnd *time.Time, events ...Event) error
 
 	AppendAudit(ctx context.Context, e AuditEntry) (int64, error)
 	ListAudit(ctx context.Context, f AuditFilter) ([]AuditEntry, error)

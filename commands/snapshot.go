@@ -110,7 +110,7 @@ func (s *Service) RefreshOrders(ctx context.Context) error {
 // expired, with an order.expired event. Orders a job is still working on
 // (creating, provisioning, cancelling) are left to that job.
 func (s *Service) settleEndedOrders(ctx context.Context, live map[int64]clore.Order) error {
-	running, err := s.store.ListOrders(ctx, OrderFilter{States: []string{OrderRunning}})
+	running, err := s.store.ListOrders(ctx, OrderFilter{States: []string{OrderRunning, OrderCancelling}})
 	if err != nil {
 		return fmt.Errorf("commands: refresh orders: %w", err)
 	}
@@ -122,8 +122,10 @@ func (s *Service) settleEndedOrders(ctx context.Context, live map[int64]clore.Or
 		if !ok || !lo.Expired {
 			continue
 		}
+		was := o.State
 		o.State = OrderExpired
-		if err := s.store.UpdateOrder(ctx, o, s.endedEvent(o)); err != nil {
+		// Conditional: the TTL's cancel may be recording the same end.
+		if err := s.store.UpdateOrderIf(ctx, o, was, o.ExpiresAt, s.endedEvent(o)); err != nil && !errors.Is(err, ErrConflict) {
 			return fmt.Errorf("commands: refresh orders: order %d: %w", *o.CloreOrderID, err)
 		}
 	}

@@ -105,6 +105,40 @@ func (s *Store) UpdateOrder(ctx context.Context, o Order, events ...commands.Eve
 	return nil
 }
 
+// UpdateOrderIf is UpdateOrder on the condition that the stored order is
+// still in state wantState with the end wantEnd (nil: none): the TTL's
+// cancel and an extend that race each other never overwrite one another.
+// When the condition fails nothing is written and it returns [ErrConflict].
+func (s *Store) UpdateOrderIf(ctx context.Context, o Order, wantState string, wantEnd *time.Time, events ...commands.Event) error {
+	now := s.now()
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("storage: update order %d: %w", o.ID, err)
+	}
+	defer tx.Rollback()
+	var state string
+	var end sql.NullString
+	err = tx.QueryRowContext(ctx, `SELECT state, expires_at FROM orders WHERE id = ?`, o.ID).Scan(&state, &end)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return fmt.Errorf("storage: update order %d: %w", o.ID, ErrNotFound)
+	case err != nil:
+		return fmt.Errorf("storage: update order %d: %w", o.ID, err)
+	case state != wantState || end != formatNullTime(wantEnd):
+		return fmt.Errorf("storage: update order %d: now %s: %w", o.ID, state, ErrConflict)
+	}
+	if err := updateOrder(ctx, tx, o, now); err != nil {
+		return fmt.Errorf("storage: update order %d: %w", o.ID, err)
+	}
+	if _, err := appendEvents(ctx, tx, events, now); err != nil {
+		return fmt.Errorf("storage: update order %d: %w", o.ID, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("storage: update order %d: %w", o.ID, err)
+	}
+	return nil
+}
+
 // updateOrder overwrites the order with o.ID; see UpdateOrder.
 func updateOrder(ctx context.Context, tx *sql.Tx, o Order, now time.Time) error {
 	if o.State == "" {

@@ -1,0 +1,124 @@
+package commands_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/clorebot/clorebot/commands"
+)
+
+// listHook is a Store whose ListOrders runs a hook once, after it has read:
+// what lands between the tick's read and its cancel (review A4).
+type listHook struct {
+	commands.Store
+	once sync.Once
+	hook func()
+}
+
+func (l *listHook) ListOrders(ctx context.Context, f commands.OrderFilter) ([]commands.Order, error) {
+	orders, err := l.Store.ListOrders(ctx, f)
+	if len(f.States) > 0 && f.States[0] == commands.OrderRunning {
+		l.once.Do(l.hook)
+	}
+	return orders, err
+}
+
+// cancelHook runs a hook as the TTL's cancel is on its way to Clore.
+type cancelHook struct {
+	commands.Clore
+	hook func()
+}
+
+func (c cancelHook) CancelOrder(ctx context.Context, id int64, issue string) error {
+	c.hook()
+	return c.Clore.CancelOrder(ctx, id, issue)
+}
+
+// An Extend that lands after the tick read the orders but before it
+// cancels the expired one wins: the order keeps running, with its new end.
+func TestExtendBetweenTickStartAndCancelWins(t *testing.T) {
+	h := newHarness(t, smallMarket)
+	clock := newFakeClock()
+	svc := h.service(func(o *commands.Options) { o.Clock = clock })
+	ctx := context.Background()
+	id := rentRunning(t, svc, "rent 4090 --hours 1")
+	clock.Advance(time.Hour + time.Second) // past the end
+
+	var ext commands.Reply
+	hooked := &listHook{Store: h.store, hook: func() {
+		ext = svc.Handle(ctx, req("slack:ALICE", fmt.Sprintf("extend %d 2", id)))
+	}}
+	ticker := h.service(func(o *commands.Options) { o.Clock = clock; o.Store = hooked })
+	tick(t, ticker)
+	if ext.Status != commands.StatusOK {
+		t.Fatalf("extend during the tick: %+v", ext)
+	}
+	o, _ := h.store.GetOrderByCloreID(ctx, id)
+	if o.State != commands.OrderRunning || !o.ExpiresAt.After(clock.Now()) {
+		t.Fatalf("order after the racing tick: %s, ends %s", o.State, o.ExpiresAt)
+	}
+	if expired, found := h.cloreOrder(t, id); !found || expired {
+		t.Fatalf("order at Clore: found %v, expired %v; the extend should have won", found, expired)
+	}
+	if n := len(h.eventsOf(t, "order.expired")); n != 0 {
+		t.Fatalf("%d order.expired events", n)
+	}
+}
+
+// An Extend that arrives while the TTL's cancel is on its way to Clore is
+// refused with the reason: it never reports an extension of an order that
+// is being cancelled.
+func TestExtendDuringTheTTLCancelIsRefused(t *testing.T) {
+	h := newHarness(t, smallMarket)
+	clock := newFakeClock()
+	svc := h.service(func(o *commands.Options) { o.Clock = clock })
+	ctx := context.Background()
+	id := rentRunning(t, svc, "rent 4090 --hours 1")
+	clock.Advance(time.Hour + time.Second)
+
+	var ext commands.Reply
+	ticker := h.service(func(o *commands.Options) {
+		o.Clock = clock
+		o.Clore = cancelHook{Clore: h.client, hook: func() {
+			ext = svc.Handle(ctx, req("slack:ALICE", fmt.Sprintf("extend %d 2", id)))
+		}}
+	})
+	tick(t, ticker)
+	if ext.Status != commands.StatusError || !strings.Contains(ext.Text, "cancelling") {
+		t.Fatalf("extend during the cancel: %+v", ext)
+	}
+	o, _ := h.store.GetOrderByCloreID(ctx, id)
+	if o.State != commands.OrderExpired {
+		t.Fatalf("order state %s, want expired", o.State)
+	}
+	if evs := h.eventsOf(t, "order.expired"); len(evs) != 1 || evs[0]["reason"] != "ttl" {
+		t.Fatalf("order.expired events: %v", evs)
+	}
+}
+
+// A TTL cancel that a crash interrupted after its claim (the order left
+// cancelling) is finished by the next tick.
+func TestInterruptedTTLCancelIsFinished(t *testing.T) {
+	h := newHarness(t, smallMarket)
+	clock := newFakeClock()
+	svc := h.service(func(o *commands.Options) { o.Clock = clock })
+	ctx := context.Background()
+	id := rentRunning(t, svc, "rent 4090 --hours 1")
+	clock.Advance(time.Hour + time.Second)
+	o, _ := h.store.GetOrderByCloreID(ctx, id)
+	o.State = commands.OrderCancelling // as the claim leaves it
+	if err := h.store.UpdateOrder(ctx, o); err != nil {
+		t.Fatal(err)
+	}
+	tick(t, svc)
+	if o, _ := h.store.GetOrderByCloreID(ctx, id); o.State != commands.OrderExpired {
+		t.Fatalf("order state %s, want expired", o.State)
+	}
+	if expired, found := h.cloreOrder(t, id); !found || !expired {
+		t.Fatalf("order at Clore: found %v, expired %v", found, expired)
+	}
+}
