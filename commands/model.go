@@ -152,7 +152,10 @@ type Watch struct {
 	Triggers         int
 	// JobID is the rent job of the last trigger: awaiting confirmation for an
 	// alert watch, queued for an auto-rent watch.
-	JobID     string
+	JobID string
+	// Error is why the watch ended other than by its owner or its rent's
+	// success (a refused auto-rent); "" otherwise.
+	Error     string
 	CreatedAt time.Time
 	UpdatedAt time.Time
 
@@ -179,6 +182,9 @@ const (
 	WatchTriggered = "triggered"
 	WatchExpired   = "expired"
 	WatchDone      = "done" // an auto-rent watch whose rent succeeded
+	// WatchRefused is an auto-rent watch whose rent policy refused when it
+	// triggered (role, price cap, guardrails); Watch.Error says why.
+	WatchRefused = "refused"
 )
 
 // Errors a Store returns; match with errors.Is.

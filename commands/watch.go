@@ -228,17 +228,18 @@ func watchJobKey(id int64, n int) string { return fmt.Sprintf("watch:%d:trigger:
 
 // triggerWatch fires an armed watch: an alert gets a rent job awaiting
 // confirmation (its Rent now button); an auto-rent watch queues the rent
-// as its owner, the owner's guardrails checked as the job is stored.
+// as its owner, the owner's role and guardrails checked at trigger time.
+// An auto-rent they refuse ends the watch (refuseAutoRent).
 func (s *Service) triggerWatch(ctx context.Context, w Watch, best bestOffer, now time.Time) error {
-	count := max(w.Count, 1)
-	p, perr := s.rentParamsFrom(&RentArgs{GPU: w.GPUModel, Count: count, MaxPrice: w.MaxUSDPerGPU,
-		Image: w.Rent.Image, Hours: w.Rent.Hours, Spot: w.Rent.Spot, SSHKey: w.Rent.SSHKey}, w.Models)
-	p.Prefer = best.serverID
-	if perr == nil {
-		perr = s.policy.checkPrice(best.perGPU)
-	}
-	if role := s.policy.Role(w.Owner, w.OwnerRoles...); perr == nil && w.AutoRent && role < RoleRenter {
-		perr = deny("renting needs the renter role; %s has %s", w.Owner, role)
+	p, perr := s.watchRentParams(w, best)
+	if perr == nil && w.AutoRent {
+		// Checked again, atomically, as the job is stored; this check
+		// spares the owner a "renting" notice followed by a refusal.
+		perr = s.store.CheckGuard(ctx, *s.guard(w.Owner, p.MaxPerGPU*float64(p.Count), ""))
+		var ce *CapError
+		if perr != nil && !errors.As(perr, &ce) {
+			return perr
+		}
 	}
 	w.State, w.Triggers, w.LastTriggeredAt = WatchTriggered, w.Triggers+1, &now
 	price := best.perGPU
@@ -246,7 +247,9 @@ func (s *Service) triggerWatch(ctx context.Context, w Watch, best bestOffer, now
 	var job Job
 	var err, denied error
 	switch {
-	case w.AutoRent && perr == nil:
+	case w.AutoRent && perr != nil:
+		return s.refuseAutoRent(ctx, w, best, perr)
+	case w.AutoRent:
 		// Watch first, then the job: a crash in between leaves a triggered
 		// watch whose job the next tick creates (same key), never a second
 		// rent for a watch that shows armed.
@@ -257,11 +260,14 @@ func (s *Service) triggerWatch(ctx context.Context, w Watch, best bestOffer, now
 		}
 		job, denied, err = s.submitWatchJob(ctx, w, JobQueued, p)
 		if err == nil && denied != nil {
-			err = s.clearWatchJob(ctx, w)
-			// No event renders a refusal: tell the owner directly.
-			s.notifyWatch(ctx, w, watchTriggeredReply(w, best, job, denied))
+			// The guardrails filled up between the check and the insert.
+			stored, gerr := s.store.GetWatch(ctx, w.ID)
+			if gerr != nil {
+				return gerr
+			}
+			return s.refuseAutoRent(ctx, stored, best, denied)
 		}
-	case !w.AutoRent && perr == nil:
+	case perr == nil:
 		// Confirmed, it rents at about the price the alert showed.
 		p.MaxPerGPU = positiveMin(p.MaxPerGPU, best.perGPU*(1+priceTolerance))
 		// Job first: an orphaned job awaiting confirmation rents nothing.
@@ -271,8 +277,10 @@ func (s *Service) triggerWatch(ctx context.Context, w Watch, best bestOffer, now
 		w.JobID = job.ID
 		err = s.store.UpdateWatch(ctx, w, s.watchEvent(w, best, job.ID, watchTriggeredReply(w, best, job, nil)))
 	default:
-		w.JobID, denied = "", perr
-		err = s.store.UpdateWatch(ctx, w, s.watchEvent(w, best, "", watchTriggeredReply(w, best, job, denied)))
+		// An alert whose rent policy would refuse: it says why, offers no
+		// Rent now, and re-arms as any alert.
+		w.JobID = ""
+		err = s.store.UpdateWatch(ctx, w, s.watchEvent(w, best, "", watchTriggeredReply(w, best, job, perr)))
 	}
 	if err != nil {
 		return err
@@ -282,15 +290,40 @@ func (s *Service) triggerWatch(ctx context.Context, w Watch, best bestOffer, now
 	return nil
 }
 
-// clearWatchJob forgets the job of a trigger whose rent the guardrails
-// refused: the watch stays triggered until the hysteresis re-arms it.
-func (s *Service) clearWatchJob(ctx context.Context, w Watch) error {
-	stored, err := s.store.GetWatch(ctx, w.ID)
+// watchRentParams is the rent a trigger of w at best makes, or why the
+// owner may not make it now: the team's price cap and, for an auto-rent,
+// the owner's role as policy has it at trigger time (with the platform
+// roles stored with the watch).
+func (s *Service) watchRentParams(w Watch, best bestOffer) (rentParams, error) {
+	p, err := s.rentParamsFrom(&RentArgs{GPU: w.GPUModel, Count: max(w.Count, 1), MaxPrice: w.MaxUSDPerGPU,
+		Image: w.Rent.Image, Hours: w.Rent.Hours, Spot: w.Rent.Spot, SSHKey: w.Rent.SSHKey}, w.Models)
 	if err != nil {
+		return p, err
+	}
+	p.Prefer = best.serverID
+	if err := s.policy.checkPrice(best.perGPU); err != nil {
+		return p, err
+	}
+	if role := s.policy.Role(w.Owner, w.OwnerRoles...); w.AutoRent && role < RoleRenter {
+		return p, deny("renting needs the renter role; %s has %s", w.Owner, role)
+	}
+	return p, nil
+}
+
+// refuseAutoRent ends an auto-rent watch whose rent policy refused at
+// trigger time (role, price cap, guardrails), with the reason stored and
+// told once through watch.triggered. Ending it, rather than re-arming it,
+// is deliberate: a standing auto-rent that keeps hitting a guardrail would
+// notify every cooldown and rent by surprise the moment a limit frees up,
+// long after anyone looked at it; the owner sets a new watch instead.
+func (s *Service) refuseAutoRent(ctx context.Context, w Watch, best bestOffer, denied error) error {
+	w.State, w.JobID, w.Error = WatchRefused, "", reason(denied)
+	if err := s.store.UpdateWatch(ctx, w, s.watchEvent(w, best, "", watchTriggeredReply(w, best, Job{}, denied))); err != nil {
 		return err
 	}
-	stored.JobID = ""
-	return s.store.UpdateWatch(ctx, stored)
+	s.log.LogAttrs(ctx, slog.LevelInfo, "auto-rent refused; watch ended", slog.Int64("watch_id", w.ID),
+		slog.String("owner", w.Owner), slog.String("reason", w.Error))
+	return nil
 }
 
 // submitWatchJob stores the rent job of a trigger under its idempotency
@@ -334,18 +367,19 @@ func (s *Service) submitWatchJob(ctx context.Context, w Watch, state string, p r
 func (s *Service) followAutoRent(ctx context.Context, w Watch, idx priceIndex, now time.Time) error {
 	job, err := s.store.GetJob(ctx, w.JobID)
 	if errors.Is(err, ErrNotFound) {
-		// The tick that triggered stopped before creating the job.
-		offer, _ := idx.best(w.Models, max(w.Count, 1))
-		p, perr := s.rentParamsFrom(&RentArgs{GPU: w.GPUModel, Count: max(w.Count, 1), MaxPrice: w.MaxUSDPerGPU}, w.Models)
-		if perr != nil {
-			w.JobID = ""
-			return s.store.UpdateWatch(ctx, w)
+		// The tick that triggered stopped before creating the job: create
+		// it now, checked as the trigger was (role and cap at this time).
+		offer, ok := idx.best(w.Models, max(w.Count, 1))
+		if !ok && w.LastTriggerPrice != nil {
+			offer = bestOffer{perGPU: *w.LastTriggerPrice}
 		}
-		p.Prefer = offer.serverID
+		p, perr := s.watchRentParams(w, offer)
+		if perr != nil {
+			return s.refuseAutoRent(ctx, w, offer, perr)
+		}
 		_, denied, err := s.submitWatchJob(ctx, w, JobQueued, p)
 		if err == nil && denied != nil {
-			w.JobID = ""
-			err = s.store.UpdateWatch(ctx, w)
+			return s.refuseAutoRent(ctx, w, offer, denied)
 		}
 		return err
 	}
@@ -387,7 +421,8 @@ func watchTriggeredReply(w Watch, best bestOffer, job Job, denied error) Reply {
 			best.serverID, usd(best.perGPU*float64(count)), usd(w.MaxUSDPerGPU))}
 	switch {
 	case w.AutoRent && denied != nil:
-		r.Status, r.Text = StatusDenied, r.Text+" Not rented: "+reason(denied)
+		r.Status, r.Text = StatusDenied, r.Text+" Not rented: "+strings.TrimSuffix(reason(denied), ".")+
+			". This auto-rent watch has ended; set a new one once that is resolved."
 	case w.AutoRent:
 		r.Status, r.Done, r.Text = StatusQueued, false, r.Text+" Renting it for you…"
 	case denied != nil:
@@ -414,17 +449,4 @@ func reason(err error) string {
 		return ue.Problem
 	}
 	return "internal error"
-}
-
-// notifyWatch posts a notice no event carries (a refused auto-rent) where
-// the watch was made. Triggers themselves reach chat and webhooks through
-// the outbox (watch.triggered).
-func (s *Service) notifyWatch(ctx context.Context, w Watch, r Reply) {
-	if w.Platform == PlatformWebhook {
-		return
-	}
-	t := Target{Platform: w.Platform, User: w.Owner, ReplyTarget: w.ReplyTarget}
-	if _, err := s.notify.Notify(ctx, t, r); err != nil {
-		s.log.LogAttrs(ctx, slog.LevelWarn, "watch notification not delivered", slog.Int64("watch_id", w.ID), slog.Any("error", err))
-	}
 }

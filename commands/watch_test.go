@@ -458,6 +458,9 @@ func TestAutoRentWatchChecksOwnerRoles(t *testing.T) {
 			if w.Triggers != 1 || (w.JobID != "") != keepRole {
 				t.Fatalf("after the trigger: job %q, triggers %d; want a rent job: %v", w.JobID, w.Triggers, keepRole)
 			}
+			if !keepRole && (w.State != commands.WatchRefused || !strings.Contains(w.Error, "renter role")) {
+				t.Fatalf("a refused auto-rent watch: %+v", w)
+			}
 		})
 	}
 }

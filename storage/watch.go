@@ -13,7 +13,7 @@ import (
 
 const watchColumns = `id, owner, platform, channel, reply_target, gpu_model, models,
 	max_usd_per_gpu, count, auto_rent, expires_at, state, idempotency_key,
-	last_triggered_at, last_trigger_price, triggers, job_id, created_at, updated_at, owner_roles, rent`
+	last_triggered_at, last_trigger_price, triggers, job_id, created_at, updated_at, owner_roles, rent, error`
 
 // CreateWatch inserts w and sets its ID, UpdatedAt and, when zero, CreatedAt
 // (the store's clock). State is required. When w.IdempotencyKey is set and a
@@ -45,13 +45,13 @@ func (s *Store) CreateWatch(ctx context.Context, w *commands.Watch) (created boo
 	err = tx.QueryRowContext(ctx, `INSERT INTO watches (owner, platform, channel,
 		reply_target, gpu_model, models, max_usd_per_gpu, count, auto_rent, expires_at,
 		state, idempotency_key, last_triggered_at, last_trigger_price, triggers, job_id,
-		created_at, updated_at, owner_roles, rent) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		created_at, updated_at, owner_roles, rent, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
 		RETURNING id`,
 		w.Owner, w.Platform, w.Channel, w.ReplyTarget, w.GPUModel, models, w.MaxUSDPerGPU,
 		w.Count, boolInt(w.AutoRent), formatNullTime(w.ExpiresAt), w.State,
 		nullString(w.IdempotencyKey), formatNullTime(w.LastTriggeredAt), nullFloat(w.LastTriggerPrice),
-		w.Triggers, w.JobID, formatTime(createdAt), formatTime(now), roles, encodeRent(w.Rent)).Scan(&id)
+		w.Triggers, w.JobID, formatTime(createdAt), formatTime(now), roles, encodeRent(w.Rent), w.Error).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		stored, err := scanWatch(tx.QueryRowContext(ctx,
 			`SELECT `+watchColumns+` FROM watches WHERE idempotency_key = ?`, w.IdempotencyKey))
@@ -174,12 +174,12 @@ func (s *Store) UpdateWatch(ctx context.Context, w commands.Watch, events ...com
 	res, err := tx.ExecContext(ctx, `UPDATE watches SET owner = ?, platform = ?, channel = ?,
 		reply_target = ?, gpu_model = ?, models = ?, max_usd_per_gpu = ?, count = ?, auto_rent = ?,
 		expires_at = ?, state = ?, last_triggered_at = ?, last_trigger_price = ?, triggers = ?,
-		job_id = ?, updated_at = ?, rent = ?
+		job_id = ?, updated_at = ?, rent = ?, error = ?
 		WHERE id = ? AND (? = '' OR updated_at = ?)`,
 		w.Owner, w.Platform, w.Channel, w.ReplyTarget, w.GPUModel, models, w.MaxUSDPerGPU,
 		w.Count, boolInt(w.AutoRent), formatNullTime(w.ExpiresAt), w.State,
 		formatNullTime(w.LastTriggeredAt), nullFloat(w.LastTriggerPrice), w.Triggers, w.JobID,
-		formatTime(now), encodeRent(w.Rent), w.ID, seen, seen)
+		formatTime(now), encodeRent(w.Rent), w.Error, w.ID, seen, seen)
 	if err != nil {
 		return fmt.Errorf("storage: update watch %d: %w", w.ID, err)
 	}
@@ -221,7 +221,7 @@ func scanWatch(sc scanner) (commands.Watch, error) {
 	)
 	err := sc.Scan(&w.ID, &w.Owner, &w.Platform, &w.Channel, &w.ReplyTarget, &w.GPUModel, &models,
 		&w.MaxUSDPerGPU, &w.Count, &autoRent, &expires, &w.State, &key,
-		&lastTrig, &lastPrice, &w.Triggers, &w.JobID, &created, &updated, &roles, &rent)
+		&lastTrig, &lastPrice, &w.Triggers, &w.JobID, &created, &updated, &roles, &rent, &w.Error)
 	if err != nil {
 		return commands.Watch{}, err
 	}
