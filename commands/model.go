@@ -165,6 +165,18 @@ type Watch struct {
 	OwnerRoles []string
 }
 
+// SeenPrice is the last price the watch tick saw for a canonical GPU model
+// and GPU count: the cheapest free offer, from Since on; GoneAt is set
+// once no such offer was left (the price is then the last one seen).
+type SeenPrice struct {
+	Model     string
+	Count     int
+	USDPerGPU float64 // per GPU per hour
+	ServerID  int64
+	Since     time.Time
+	GoneAt    *time.Time
+}
+
 // WatchRent is how a watch rents when it triggers: the rent flags a
 // webhook price-alert may give. Zero fields take the defaults.
 type WatchRent struct {
@@ -272,6 +284,17 @@ type Store interface {
 	// UpdateWatch writes w (by ID), appending events in the same transaction;
 	// ErrConflict when w.UpdatedAt is set and the stored watch changed since.
 	UpdateWatch(ctx context.Context, w Watch, events ...Event) error
+	// WatchChanges returns, with since 0, the live watches (active or
+	// triggered); otherwise every watch written after the change number
+	// since, in any state. upTo is the change number the answer is current
+	// to. Change numbers grow in commit order.
+	WatchChanges(ctx context.Context, since int64) (ws []Watch, upTo int64, err error)
+	// SaveWatchPrices records a watch tick at `at` and the last prices it
+	// saw that changed since the previous tick, in one transaction.
+	SaveWatchPrices(ctx context.Context, at time.Time, changed []SeenPrice) error
+	// WatchPrices returns every recorded last price and the last tick's
+	// time (zero: never).
+	WatchPrices(ctx context.Context) (prices []SeenPrice, lastTick time.Time, err error)
 
 	// MarkOrderReminded records the order.expiring reminder of order id
 	// (local id) for the end `end`, appending events with it; false when

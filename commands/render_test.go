@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -73,4 +74,36 @@ func golden(t *testing.T, name string, got []byte) {
 	if string(got) != string(want) {
 		t.Errorf("%s differs:\n got:\n%s\nwant:\n%s", name, got, want)
 	}
+}
+
+// The watch list over a fixed sandbox snapshot: state, last price seen and
+// last trigger of each watch, as an admin sees them. Its reply
+// (watch-list.json) is also what the Slack, Discord and webhook golden
+// tests render.
+func TestGoldenWatchList(t *testing.T) {
+	at := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	h := newHarness(t, func(o *sandbox.Options) { o.Now = func() time.Time { return at }; o.Servers = smallMarketServers })
+	clock := &fakeClock{t: at}
+	svc := h.service(func(o *commands.Options) { o.Clock = clock })
+	ctx := context.Background()
+	m := h.market(t)
+	for _, text := range []string{
+		fmt.Sprintf("watch 4090 %.4f", m.cheapest("RTX 4090").OnDemandUSDPerHour*1.01),
+		"watch 3090 0.01 --for 24h",
+		"watch A100 0.02 --count 2",
+	} {
+		if r := svc.Handle(ctx, req("slack:ALICE", text)); r.Status != commands.StatusOK {
+			t.Fatalf("%s: %+v", text, r)
+		}
+	}
+	tick(t, svc)
+	clock.Advance(5 * time.Minute)
+	tick(t, svc)
+	r := svc.Handle(ctx, req("slack:ADA", "watch list"))
+	js, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "watch-list.txt", []byte(r.PlainText(true)))
+	golden(t, "watch-list.json", append(js, '\n'))
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -97,6 +98,8 @@ type Service struct {
 	ordersFlight flight
 
 	watchIdx  watchIndex     // price index of the newest snapshot (watch.go)
+	watchMu   sync.Mutex     // one evaluation at a time; never held across a Clore call
+	watches   watchCache     // the live watches, in memory (watchcache.go)
 	lifecycle lifecycleState // reminders and low-balance notices sent (lifecycle.go)
 }
 

@@ -91,25 +91,28 @@ func (s *Service) listWatches(ctx context.Context, req Request) Reply {
 		r.Text = "No active watches."
 		return r
 	}
-	idx, at, err := s.priceIndex()
-	if err == nil {
-		r.Text = fmt.Sprintf("Prices as of %s ago.", max(s.clock.Now().Sub(at), 0).Round(time.Second))
+	prices, lastTick, err := s.store.WatchPrices(ctx)
+	if err != nil {
+		return s.fail(ctx, "watch list", err)
+	}
+	seen := make(map[priceKey]SeenPrice, len(prices))
+	for _, p := range prices {
+		seen[priceKey{p.Model, p.Count}] = p
+	}
+	if !lastTick.IsZero() {
+		r.Text = "Last prices seen by the watch tick of " + lastTick.UTC().Format("2006-01-02 15:04:05 MST") + "."
 	}
 	for _, w := range ws {
 		v := describeWatch(w)
 		v = strings.ToUpper(v[:1]) + v[1:] + " · " + w.State
-		if idx != nil && len(w.Models) > 0 {
-			if b, ok := idx.best(w.Models, w.Count); ok {
-				v += fmt.Sprintf(" · now %s (server %d)", usd(b.perGPU), b.serverID)
-			} else {
-				v += " · none offered now"
-			}
-		}
+		v += " · " + lastSeen(seen, w, lastTick)
 		if w.LastTriggeredAt != nil {
 			v += " · last triggered " + w.LastTriggeredAt.UTC().Format("2006-01-02 15:04 MST")
 			if w.LastTriggerPrice != nil {
 				v += " at " + usd(*w.LastTriggerPrice)
 			}
+		} else {
+			v += " · never triggered"
 		}
 		if owner == "" {
 			v += " · by " + w.Owner
@@ -117,6 +120,31 @@ func (s *Service) listWatches(ctx context.Context, req Request) Reply {
 		r.Fields = append(r.Fields, Field{Name: fmt.Sprintf("#%d", w.ID), Value: v})
 	}
 	return r
+}
+
+// lastSeen describes the last price the watch tick saw for w: the cheapest
+// of its models still offered at the last tick, else the one seen last.
+func lastSeen(seen map[priceKey]SeenPrice, w Watch, lastTick time.Time) string {
+	var cur, gone SeenPrice
+	for _, m := range w.Models {
+		p, ok := seen[priceKey{m, max(w.Count, 1)}]
+		switch {
+		case !ok:
+		case p.GoneAt == nil && (cur.Model == "" || p.USDPerGPU < cur.USDPerGPU):
+			cur = p
+		case p.GoneAt != nil && (gone.Model == "" || p.GoneAt.After(*gone.GoneAt)):
+			gone = p
+		}
+	}
+	switch {
+	case cur.Model != "":
+		return fmt.Sprintf("last price seen %s (server %d) at %s", usd(cur.USDPerGPU), cur.ServerID,
+			lastTick.UTC().Format("15:04 MST"))
+	case gone.Model != "":
+		return fmt.Sprintf("last price seen %s (server %d), none offered since %s", usd(gone.USDPerGPU), gone.ServerID,
+			gone.GoneAt.UTC().Format("2006-01-02 15:04 MST"))
+	}
+	return "no price seen yet"
 }
 
 func (s *Service) cancelWatch(ctx context.Context, req Request, id int64) Reply {
@@ -145,31 +173,53 @@ func (s *Service) cancelWatch(ctx context.Context, req Request, id int64) Reply 
 // before): expired watches end, armed ones whose price is met trigger,
 // triggered alerts re-arm past the hysteresis, auto-rents whose rent
 // succeeded end. Missed ticks are not replayed: one evaluation at the
-// current time covers them.
+// current time covers them. The watches come from memory (watchCache),
+// brought up to date with what changed in the store since the last tick;
+// the last price seen per model and count is written where it changed.
 func (s *Service) EvaluateWatches(ctx context.Context) error {
-	idx, _, err := s.priceIndex()
+	idx, at, err := s.priceIndex()
 	if err != nil {
 		return fmt.Errorf("commands: evaluate watches: %w", err)
 	}
-	ws, err := s.store.ListWatches(ctx, "", WatchActive, WatchTriggered)
-	if err != nil {
+	s.watchMu.Lock()
+	defer s.watchMu.Unlock()
+	c := &s.watches
+	if err := c.sync(ctx, s.store); err != nil {
 		return fmt.Errorf("commands: evaluate watches: %w", err)
 	}
-	now := s.clock.Now()
 	var errs []error
-	for i := range ws {
+	if err := s.recordPrices(ctx, idx, at); err != nil {
+		errs = append(errs, err) // the evaluation does not depend on it
+	}
+	c.price(idx)
+	now := s.clock.Now()
+	for _, cw := range c.live {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		step, best := decideWatch(&ws[i], idx, now, s.policy.RearmMargin, s.policy.Cooldown)
+		step, best := decideWatch(&cw.w, cw.g.best, cw.g.found, now, s.policy.RearmMargin, s.policy.Cooldown)
 		if step == stepNone {
 			continue
 		}
-		if err := s.applyWatchStep(ctx, ws[i], step, best, idx, now); err != nil && !errors.Is(err, ErrConflict) {
-			errs = append(errs, fmt.Errorf("watch %d: %w", ws[i].ID, err))
+		if err := s.applyWatchStep(ctx, cw.w, step, best, idx, now); err != nil && !errors.Is(err, ErrConflict) {
+			errs = append(errs, fmt.Errorf("watch %d: %w", cw.w.ID, err))
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// recordPrices writes the tick's time and the last prices seen that
+// changed in the snapshot of `at`.
+func (s *Service) recordPrices(ctx context.Context, idx priceIndex, at time.Time) error {
+	c := &s.watches
+	if err := c.loadSeen(ctx, s.store); err != nil {
+		return err
+	}
+	if err := s.store.SaveWatchPrices(ctx, at, c.recordSeen(idx, at)); err != nil {
+		c.seenLoaded = false // unknown what was written: read it back next time
+		return fmt.Errorf("commands: record watch prices: %w", err)
+	}
+	return nil
 }
 
 // applyWatchStep carries out one decision. ErrConflict means the watch

@@ -426,7 +426,8 @@ func TestWatchCreationIsIdempotentAndBadInputStoresNothing(t *testing.T) {
 	if w := h.watches(t)[0]; w.State != commands.WatchActive || len(w.Models) == 0 {
 		t.Fatalf("watch: %+v", w)
 	}
-	if r := svc.Handle(ctx, req("slack:ALICE", "watch list")); len(r.Fields) != 1 || !strings.Contains(r.Fields[0].Value, "now $") {
+	tick(t, svc)
+	if r := svc.Handle(ctx, req("slack:ALICE", "watch list")); len(r.Fields) != 1 || !strings.Contains(r.Fields[0].Value, "last price seen $") {
 		t.Fatalf("watch list: %+v", r)
 	}
 }
@@ -462,5 +463,42 @@ func TestAutoRentWatchChecksOwnerRoles(t *testing.T) {
 				t.Fatalf("a refused auto-rent watch: %+v", w)
 			}
 		})
+	}
+}
+
+// The tick keeps the live watches in memory: a watch made, and one
+// cancelled, by another process on the same database (clorebot exec beside
+// serve) are seen by the next tick.
+func TestTickSeesWatchesMadeAndCancelledElsewhere(t *testing.T) {
+	h := newSandboxHarness(t)
+	ctx := context.Background()
+	serve := h.service()
+	tick(t, serve) // the cache is loaded, with no watch yet
+	exec := h.service()
+	price := h.market(t).cheapest("RTX 4090").OnDemandUSDPerHour * 1.01
+	var ids []string
+	for i := range 2 {
+		r := exec.Handle(ctx, req("slack:ALICE", fmt.Sprintf("watch 4090 %.4f --count 1 --for %dh", price, i+1)))
+		if r.Status != commands.StatusOK {
+			t.Fatalf("watch: %+v", r)
+		}
+		ids = append(ids, strings.TrimPrefix(strings.Fields(r.Title)[1], "#"))
+	}
+	if r := exec.Handle(ctx, req("slack:ALICE", "watch cancel "+ids[1])); r.Status != commands.StatusOK {
+		t.Fatalf("cancel: %+v", r)
+	}
+	tick(t, serve)
+	alerts := h.alerts(t)
+	if len(alerts) != 1 || !strings.Contains(alerts[0].Text, "Watch #"+ids[0]+":") {
+		t.Fatalf("alerts: %+v", alerts)
+	}
+	for _, w := range h.watches(t) {
+		want := commands.WatchTriggered
+		if fmt.Sprint(w.ID) == ids[1] {
+			want = commands.WatchCancelled
+		}
+		if w.State != want {
+			t.Errorf("watch %d: %s, want %s", w.ID, w.State, want)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package commands
 
 import (
+	"context"
 	"encoding/json"
 	"math/rand/v2"
 	"net/http/httptest"
@@ -52,22 +53,37 @@ func benchWatches(offers []clore.Offer, n int) []Watch {
 }
 
 // BenchmarkWatchTickEvaluate is the evaluation part of one watch tick: the
-// price index of a 2,000-server snapshot built, then 10,000 active watches
-// decided against it.
+// price index of a 2,000-server snapshot built, every group of watches
+// priced in it, then 10,000 live watches decided (they are in memory: see
+// BenchmarkEvaluateWatchesStored for the tick with its store).
 func BenchmarkWatchTickEvaluate(b *testing.B) {
 	offers := benchOffers(b)
-	ws := benchWatches(offers, 10_000)
+	c := &watchCache{byID: map[int64]*cachedWatch{}, groups: map[string]*watchGroup{}}
+	for _, w := range benchWatches(offers, 10_000) {
+		c.put(w)
+	}
+	c.dirty = true
+	if err := c.sync(context.Background(), noChanges{}); err != nil {
+		b.Fatal(err)
+	}
 	now := time.Now()
 	triggered := 0
 	b.ReportAllocs()
 	for b.Loop() {
 		idx := newPriceIndex(offers, 0.5)
+		c.price(idx)
 		triggered = 0
-		for i := range ws {
-			if step, _ := decideWatch(&ws[i], idx, now, 0.05, time.Hour); step == stepTrigger {
+		for _, cw := range c.live {
+			if step, _ := decideWatch(&cw.w, cw.g.best, cw.g.found, now, 0.05, time.Hour); step == stepTrigger {
 				triggered++
 			}
 		}
 	}
 	b.ReportMetric(float64(triggered), "triggers/tick")
+	b.ReportMetric(float64(len(c.groups)), "groups")
 }
+
+// noChanges is a Store with nothing new since the cache was filled.
+type noChanges struct{ Store }
+
+func (noChanges) WatchChanges(context.Context, int64) ([]Watch, int64, error) { return nil, 0, nil }

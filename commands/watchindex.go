@@ -91,25 +91,25 @@ const (
 )
 
 // decideWatch is the pure part of the tick: what to do with w given the
-// index at now. It allocates nothing.
-func decideWatch(w *Watch, idx priceIndex, now time.Time, margin float64, cooldown time.Duration) (watchStep, bestOffer) {
+// best offer for its models and count (found false: none) at now. It
+// allocates nothing.
+func decideWatch(w *Watch, best bestOffer, found bool, now time.Time, margin float64, cooldown time.Duration) (watchStep, bestOffer) {
 	if w.ExpiresAt != nil && !now.Before(*w.ExpiresAt) {
 		return stepExpire, bestOffer{}
 	}
 	if len(w.Models) == 0 {
 		return stepResolve, bestOffer{}
 	}
-	best, ok := idx.best(w.Models, max(w.Count, 1))
 	switch w.State {
 	case WatchActive:
-		if ok && best.perGPU <= w.MaxUSDPerGPU*(1+1e-9) {
+		if found && best.perGPU <= w.MaxUSDPerGPU*(1+1e-9) {
 			return stepTrigger, best
 		}
 	case WatchTriggered:
 		if w.AutoRent && w.JobID != "" {
 			return stepFollow, best
 		}
-		risen := ok && best.perGPU > w.MaxUSDPerGPU*(1+margin)
+		risen := found && best.perGPU > w.MaxUSDPerGPU*(1+margin)
 		cooled := cooldown > 0 && w.LastTriggeredAt != nil && now.Sub(*w.LastTriggeredAt) >= cooldown
 		if risen || cooled {
 			return stepRearm, best

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/clorebot/clorebot/commands"
 )
@@ -45,7 +46,8 @@ func (s *Store) CreateWatch(ctx context.Context, w *commands.Watch) (created boo
 	err = tx.QueryRowContext(ctx, `INSERT INTO watches (owner, platform, channel,
 		reply_target, gpu_model, models, max_usd_per_gpu, count, auto_rent, expires_at,
 		state, idempotency_key, last_triggered_at, last_trigger_price, triggers, job_id,
-		created_at, updated_at, owner_roles, rent, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		created_at, updated_at, owner_roles, rent, error, seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
+		(SELECT coalesce(max(seq), 0) + 1 FROM watches))
 		ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
 		RETURNING id`,
 		w.Owner, w.Platform, w.Channel, w.ReplyTarget, w.GPUModel, models, w.MaxUSDPerGPU,
@@ -148,6 +150,115 @@ func (s *Store) ListWatches(ctx context.Context, owner string, states ...string)
 	return out, nil
 }
 
+// WatchChanges serves a reader that keeps the live watches in memory (the
+// watch tick). With since 0 it returns the live watches (active or
+// triggered); otherwise every watch written after the change number since,
+// whatever its state, so that the reader drops the ones that ended. upTo is
+// the change number the answer is current to: pass it as since next time.
+// Change numbers grow in commit order (they are assigned under the write
+// lock), so no write is ever skipped.
+func (s *Store) WatchChanges(ctx context.Context, since int64) (ws []commands.Watch, upTo int64, err error) {
+	if err := s.read.QueryRowContext(ctx, `SELECT coalesce(max(seq), 0) FROM watches`).Scan(&upTo); err != nil {
+		return nil, 0, fmt.Errorf("storage: watch changes: %w", err)
+	}
+	if upTo == since {
+		return nil, upTo, nil
+	}
+	q := `SELECT ` + watchColumns + ` FROM watches WHERE seq > ? AND seq <= ?`
+	if since == 0 {
+		q += ` AND state IN ('` + commands.WatchActive + `', '` + commands.WatchTriggered + `')`
+	}
+	rows, err := s.read.QueryContext(ctx, q+` ORDER BY seq`, since, upTo)
+	if err != nil {
+		return nil, 0, fmt.Errorf("storage: watch changes: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		w, err := scanWatch(rows)
+		if err != nil {
+			return nil, 0, fmt.Errorf("storage: watch changes: %w", err)
+		}
+		ws = append(ws, w)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, fmt.Errorf("storage: watch changes: %w", err)
+	}
+	return ws, upTo, nil
+}
+
+// SaveWatchPrices records a watch tick at `at` and the last prices it saw
+// that changed since the previous tick, in one transaction.
+func (s *Store) SaveWatchPrices(ctx context.Context, at time.Time, changed []commands.SeenPrice) error {
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("storage: save watch prices: %w", err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `INSERT INTO watch_tick (id, at) VALUES (1, ?)
+		ON CONFLICT (id) DO UPDATE SET at = excluded.at`, formatTime(at)); err != nil {
+		return fmt.Errorf("storage: save watch prices: %w", err)
+	}
+	if len(changed) > 0 {
+		stmt, err := tx.PrepareContext(ctx, `INSERT INTO watch_prices (model, count, usd_per_gpu, server_id, since, gone_at)
+			VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (model, count) DO UPDATE SET usd_per_gpu = excluded.usd_per_gpu,
+			server_id = excluded.server_id, since = excluded.since, gone_at = excluded.gone_at`)
+		if err != nil {
+			return fmt.Errorf("storage: save watch prices: %w", err)
+		}
+		defer stmt.Close()
+		for _, p := range changed {
+			if _, err := stmt.ExecContext(ctx, p.Model, p.Count, p.USDPerGPU, p.ServerID,
+				formatTime(p.Since), formatNullTime(p.GoneAt)); err != nil {
+				return fmt.Errorf("storage: save watch prices: %w", err)
+			}
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("storage: save watch prices: %w", err)
+	}
+	return nil
+}
+
+// WatchPrices returns every last price the watch tick recorded and when it
+// last ran (zero: never).
+func (s *Store) WatchPrices(ctx context.Context) (prices []commands.SeenPrice, lastTick time.Time, err error) {
+	var at string
+	err = s.read.QueryRowContext(ctx, `SELECT at FROM watch_tick WHERE id = 1`).Scan(&at)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+	case err != nil:
+		return nil, time.Time{}, fmt.Errorf("storage: watch prices: %w", err)
+	default:
+		if lastTick, err = parseTime(at); err != nil {
+			return nil, time.Time{}, fmt.Errorf("storage: watch prices: %w", err)
+		}
+	}
+	rows, err := s.read.QueryContext(ctx, `SELECT model, count, usd_per_gpu, server_id, since, gone_at FROM watch_prices`)
+	if err != nil {
+		return nil, time.Time{}, fmt.Errorf("storage: watch prices: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var p commands.SeenPrice
+		var since string
+		var gone sql.NullString
+		if err := rows.Scan(&p.Model, &p.Count, &p.USDPerGPU, &p.ServerID, &since, &gone); err != nil {
+			return nil, time.Time{}, fmt.Errorf("storage: watch prices: %w", err)
+		}
+		if p.Since, err = parseTime(since); err == nil {
+			p.GoneAt, err = parseNullTime(gone)
+		}
+		if err != nil {
+			return nil, time.Time{}, fmt.Errorf("storage: watch prices: %w", err)
+		}
+		prices = append(prices, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, time.Time{}, fmt.Errorf("storage: watch prices: %w", err)
+	}
+	return prices, lastTick, nil
+}
+
 // UpdateWatch overwrites every field of the watch with w.ID except CreatedAt
 // and IdempotencyKey, sets UpdatedAt to now and appends events to the outbox,
 // in one transaction. It returns [ErrNotFound] when there is no such watch,
@@ -174,7 +285,8 @@ func (s *Store) UpdateWatch(ctx context.Context, w commands.Watch, events ...com
 	res, err := tx.ExecContext(ctx, `UPDATE watches SET owner = ?, platform = ?, channel = ?,
 		reply_target = ?, gpu_model = ?, models = ?, max_usd_per_gpu = ?, count = ?, auto_rent = ?,
 		expires_at = ?, state = ?, last_triggered_at = ?, last_trigger_price = ?, triggers = ?,
-		job_id = ?, updated_at = ?, rent = ?, error = ?
+		job_id = ?, updated_at = ?, rent = ?, error = ?,
+		seq = (SELECT max(seq) + 1 FROM watches)
 		WHERE id = ? AND (? = '' OR updated_at = ?)`,
 		w.Owner, w.Platform, w.Channel, w.ReplyTarget, w.GPUModel, models, w.MaxUSDPerGPU,
 		w.Count, boolInt(w.AutoRent), formatNullTime(w.ExpiresAt), w.State,

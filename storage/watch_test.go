@@ -119,3 +119,60 @@ func TestListWatches(t *testing.T) {
 		})
 	}
 }
+
+// WatchChanges: the live watches first, then only what was written since,
+// ended watches included so that a reader drops them.
+func TestWatchChanges(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newStore(t)
+	mk := func(state string) commands.Watch {
+		w := commands.Watch{Owner: "slack:U1", GPUModel: "RTX 4090", Models: []string{"RTX 4090"}, MaxUSDPerGPU: 0.3, Count: 1, State: state}
+		if _, err := s.CreateWatch(ctx, &w); err != nil {
+			t.Fatal(err)
+		}
+		return w
+	}
+	a, _, _ := mk(commands.WatchActive), mk(commands.WatchCancelled), mk(commands.WatchTriggered)
+	ws, upTo, err := s.WatchChanges(ctx, 0)
+	if err != nil || len(ws) != 2 || upTo != 3 {
+		t.Fatalf("first load: %d watches, up to %d, %v", len(ws), upTo, err)
+	}
+	if again, same, err := s.WatchChanges(ctx, upTo); err != nil || len(again) != 0 || same != upTo {
+		t.Fatalf("nothing changed: %d watches, up to %d, %v", len(again), same, err)
+	}
+	a.State = commands.WatchCancelled
+	if err := s.UpdateWatch(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	d := mk(commands.WatchActive)
+	ws, upTo2, err := s.WatchChanges(ctx, upTo)
+	if err != nil || len(ws) != 2 || ws[0].ID != a.ID || ws[0].State != commands.WatchCancelled || ws[1].ID != d.ID || upTo2 != upTo+2 {
+		t.Fatalf("changes: %+v, up to %d, %v", ws, upTo2, err)
+	}
+}
+
+func TestWatchPricesRoundTrip(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newStore(t)
+	if ps, at, err := s.WatchPrices(ctx); err != nil || len(ps) != 0 || !at.IsZero() {
+		t.Fatalf("empty: %v %v %v", ps, at, err)
+	}
+	gone := epoch.Add(time.Minute)
+	in := []commands.SeenPrice{{Model: "RTX 4090", Count: 1, USDPerGPU: 0.3, ServerID: 7, Since: epoch},
+		{Model: "RTX 3090", Count: 2, USDPerGPU: 0.2, ServerID: 8, Since: epoch, GoneAt: &gone}}
+	if err := s.SaveWatchPrices(ctx, gone, in); err != nil {
+		t.Fatal(err)
+	}
+	in[0].USDPerGPU = 0.25
+	if err := s.SaveWatchPrices(ctx, gone.Add(time.Minute), in[:1]); err != nil {
+		t.Fatal(err)
+	}
+	ps, at, err := s.WatchPrices(ctx)
+	if err != nil || len(ps) != 2 || !at.Equal(gone.Add(time.Minute)) {
+		t.Fatalf("prices %+v at %v: %v", ps, at, err)
+	}
+	slices.SortFunc(ps, func(a, b commands.SeenPrice) int { return a.Count - b.Count })
+	if ps[0].USDPerGPU != 0.25 || ps[1].GoneAt == nil || !ps[1].GoneAt.Equal(gone) {
+		t.Fatalf("prices %+v", ps)
+	}
+}

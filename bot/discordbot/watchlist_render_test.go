@@ -1,0 +1,23 @@
+package discordbot
+
+import (
+	"encoding/json"
+	"os"
+	"testing"
+
+	"github.com/clorebot/clorebot/commands"
+)
+
+// The watch list (state, last price seen, last trigger) as Discord shows
+// it, from the command layer's own golden reply.
+func TestWatchListGolden(t *testing.T) {
+	raw, err := os.ReadFile("../../commands/testdata/watch-list.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r commands.Reply
+	if err := json.Unmarshal(raw, &r); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "watch_list", renderReply(r).responseData())
+}
