@@ -31,6 +31,9 @@ func (s *Service) enqueue(id string) {
 // every few seconds the jobs a crashed or stopped worker left behind. It also
 // runs the early marketplace refreshes that requests ask for (one at a time).
 func (s *Service) Run(ctx context.Context) error {
+	if s.audits.start() {
+		defer s.audits.stop() // last: what the workers audit is written too
+	}
 	var wg sync.WaitGroup
 	ids := make(chan string)
 	for range s.o.Workers {

@@ -273,6 +273,8 @@ type Store interface {
 	UpdateOrderIf(ctx context.Context, o Order, wantState string, wantEnd *time.Time, events ...Event) error
 
 	AppendAudit(ctx context.Context, e AuditEntry) (int64, error)
+	// AppendAuditBatch records es in one transaction, in order: all or none.
+	AppendAuditBatch(ctx context.Context, es []AuditEntry) error
 	ListAudit(ctx context.Context, f AuditFilter) ([]AuditEntry, error)
 
 	// CreateWatch inserts w and sets its ID, unless a watch with the same

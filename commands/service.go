@@ -97,6 +97,7 @@ type Service struct {
 	liveOrders   atomic.Pointer[ordersSnapshot]
 	ordersFlight flight
 
+	audits    *auditLog      // background audit writer (auditlog.go)
 	watchIdx  watchIndex     // price index of the newest snapshot (watch.go)
 	watchMu   sync.Mutex     // one evaluation at a time; never held across a Clore call
 	watches   watchCache     // the live watches, in memory (watchcache.go)
@@ -139,7 +140,8 @@ func New(o Options) *Service {
 		o.WorkerID = "worker-" + randomID(6)
 	}
 	s := &Service{o: o, store: o.Store, clore: o.Clore, notify: o.Notifier, clock: o.Clock,
-		log: o.Logger, policy: o.Policy, kick: make(chan string, 64), early: make(chan struct{}, 1)}
+		log: o.Logger, policy: o.Policy, kick: make(chan string, 64), early: make(chan struct{}, 1),
+		audits: newAuditLog(o.Store, o.Logger)}
 	return s
 }
 
@@ -252,9 +254,11 @@ func userMessage(err error) string {
 	return "internal error"
 }
 
-// audit records one command; it never fails the command.
+// audit records one command; it never fails the command. The row of a
+// command that created no job (r has no JobID: help, market, status, watch,
+// refusals, usage errors) goes to the background writer, so that answering
+// never waits for a commit; a job's row is written before Handle returns.
 func (s *Service) audit(ctx context.Context, req Request, command string, r Reply, order *int64, price *float64) {
-	outcome := r.Status
 	detail := r.Text
 	if len(detail) > 200 {
 		detail = detail[:200]
@@ -262,13 +266,23 @@ func (s *Service) audit(ctx context.Context, req Request, command string, r Repl
 	if r.JobID != "" {
 		detail = "job " + r.JobID
 	}
-	_, err := s.store.AppendAudit(ctx, AuditEntry{
-		At: s.clock.Now(), Actor: req.User, Platform: req.Platform, Channel: req.Channel,
-		Command: command, Outcome: outcome, OrderID: order, USDPerHour: price, Detail: detail,
-	})
-	if err != nil {
-		s.log.LogAttrs(ctx, slog.LevelError, "audit write failed", slog.Any("error", err))
+	e := AuditEntry{At: s.clock.Now(), Actor: req.User, Platform: req.Platform, Channel: req.Channel,
+		Command: command, Outcome: r.Status, OrderID: order, USDPerHour: price, Detail: detail}
+	if r.JobID == "" {
+		s.audits.add(ctx, e)
+		return
 	}
+	s.audits.write(ctx, e)
+}
+
+// FlushAudit waits until every audit row of a command answered before the
+// call is written (rows of commands that create no job are written in the
+// background while Run runs), or ctx ends.
+func (s *Service) FlushAudit(ctx context.Context) error {
+	if err := s.audits.flush(ctx); err != nil {
+		return fmt.Errorf("commands: flush audit: %w", err)
+	}
+	return nil
 }
 
 // randomID is n random bytes, base32, lower case.

@@ -18,33 +18,65 @@ type AuditEntry = commands.AuditEntry
 // entries at or after Since (zero keeps all), at most Limit (0 means no cap).
 type AuditFilter = commands.AuditFilter
 
+const insertAudit = `INSERT INTO audit (at, actor, platform, channel, command,
+	outcome, order_id, usd_per_hour, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
+
 // AppendAudit records e and returns its id. A zero e.At means now.
 func (s *Store) AppendAudit(ctx context.Context, e AuditEntry) (int64, error) {
-	at := e.At
-	if at.IsZero() {
-		at = s.now()
+	ids, err := s.appendAudit(ctx, []AuditEntry{e})
+	if err != nil {
+		return 0, fmt.Errorf("storage: append audit: %w", err)
 	}
-	var usd sql.NullFloat64
-	if e.USDPerHour != nil {
-		usd = sql.NullFloat64{Float64: *e.USDPerHour, Valid: true}
+	return ids[0], nil
+}
+
+// AppendAuditBatch records es in one transaction, in order: all of them or
+// none. A zero At means now. It is how the command layer's background audit
+// writer keeps up with a burst of commands: one commit for the batch
+// instead of one per row.
+func (s *Store) AppendAuditBatch(ctx context.Context, es []AuditEntry) error {
+	if len(es) == 0 {
+		return nil
 	}
+	if _, err := s.appendAudit(ctx, es); err != nil {
+		return fmt.Errorf("storage: append audit batch of %d: %w", len(es), err)
+	}
+	return nil
+}
+
+// appendAudit inserts es in one write transaction and returns their ids.
+func (s *Store) appendAudit(ctx context.Context, es []AuditEntry) ([]int64, error) {
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
-		return 0, fmt.Errorf("storage: append audit: %w", err)
+		return nil, err
 	}
 	defer tx.Rollback()
-	var id int64
-	err = tx.QueryRowContext(ctx, `INSERT INTO audit (at, actor, platform, channel, command,
-		outcome, order_id, usd_per_hour, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-		formatTime(at), e.Actor, e.Platform, e.Channel, e.Command, e.Outcome,
-		nullInt64(e.OrderID), usd, e.Detail).Scan(&id)
+	stmt, err := tx.PrepareContext(ctx, insertAudit)
 	if err != nil {
-		return 0, fmt.Errorf("storage: append audit: %w", err)
+		return nil, err
+	}
+	defer stmt.Close()
+	now := s.now()
+	ids := make([]int64, len(es))
+	for i, e := range es {
+		at := e.At
+		if at.IsZero() {
+			at = now
+		}
+		var usd sql.NullFloat64
+		if e.USDPerHour != nil {
+			usd = sql.NullFloat64{Float64: *e.USDPerHour, Valid: true}
+		}
+		err := stmt.QueryRowContext(ctx, formatTime(at), e.Actor, e.Platform, e.Channel, e.Command, e.Outcome,
+			nullInt64(e.OrderID), usd, e.Detail).Scan(&ids[i])
+		if err != nil {
+			return nil, err
+		}
 	}
 	if err := tx.Commit(); err != nil {
-		return 0, fmt.Errorf("storage: append audit: %w", err)
+		return nil, err
 	}
-	return id, nil
+	return ids, nil
 }
 
 // ListAudit returns the entries that match f, oldest first unless

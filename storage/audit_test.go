@@ -55,3 +55,46 @@ func TestAuditAppendAndList(t *testing.T) {
 		})
 	}
 }
+
+// A batch is written in one transaction, in order, all or nothing.
+func TestAuditAppendBatch(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newStore(t)
+	if err := s.AppendAuditBatch(ctx, nil); err != nil {
+		t.Fatalf("empty batch: %v", err)
+	}
+	batch := []AuditEntry{
+		{Actor: "slack:U1", Platform: "slack", Command: "help", Outcome: "ok"},
+		{Actor: "slack:U2", Platform: "slack", Command: "market", Outcome: "ok", USDPerHour: ptr(0.5)},
+		{At: epoch.Add(time.Hour), Actor: "discord:9", Platform: "discord", Command: "frobnicate", Outcome: "error", Detail: "unknown command"},
+	}
+	if err := s.AppendAuditBatch(ctx, batch); err != nil {
+		t.Fatalf("AppendAuditBatch: %v", err)
+	}
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := s.AppendAuditBatch(cancelled, batch); err == nil {
+		t.Error("a batch under a cancelled context was written")
+	}
+	got, err := s.ListAudit(ctx, AuditFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(batch) {
+		t.Fatalf("%d rows, want %d: %+v", len(got), len(batch), got)
+	}
+	for i, e := range got {
+		want := batch[i]
+		want.ID = e.ID
+		if want.At.IsZero() {
+			want.At = epoch.UTC()
+		}
+		want.At = want.At.UTC()
+		if !reflect.DeepEqual(e, want) {
+			t.Errorf("row %d = %+v, want %+v", i, e, want)
+		}
+		if i > 0 && e.ID <= got[i-1].ID {
+			t.Errorf("ids out of order: %d after %d", e.ID, got[i-1].ID)
+		}
+	}
+}

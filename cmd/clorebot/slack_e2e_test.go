@@ -276,6 +276,9 @@ func TestSlackBadInput(t *testing.T) {
 		!strings.Contains(fmt.Sprint(rs[0].Body["blocks"]), "Usage:") {
 		t.Errorf("viewer's rent answered %+v", rs)
 	}
+	if err := s.app.svc.FlushAudit(context.Background()); err != nil { // refusals are audited in the background
+		t.Fatal(err)
+	}
 	audit, err := s.app.store.ListAudit(context.Background(), commands.AuditFilter{})
 	if err != nil {
 		t.Fatal(err)

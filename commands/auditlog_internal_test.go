@@ -1,0 +1,164 @@
+package commands
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"testing"
+)
+
+// auditStore records audit rows; while gate is set, batch writes wait on it.
+type auditStore struct {
+	Store
+	mu      sync.Mutex
+	rows    []string
+	batches int
+	singles int
+	gate    chan struct{}
+	entered chan struct{} // a batch write began waiting on gate
+}
+
+func (s *auditStore) AppendAudit(_ context.Context, e AuditEntry) (int64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.singles++
+	s.rows = append(s.rows, e.Command)
+	return int64(len(s.rows)), nil
+}
+
+func (s *auditStore) AppendAuditBatch(_ context.Context, es []AuditEntry) error {
+	if s.gate != nil {
+		select {
+		case s.entered <- struct{}{}:
+		default:
+		}
+		<-s.gate
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.batches++
+	for _, e := range es {
+		s.rows = append(s.rows, e.Command)
+	}
+	return nil
+}
+
+func (s *auditStore) snapshot() (rows []string, batches, singles int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.rows...), s.batches, s.singles
+}
+
+func gatedStore() *auditStore {
+	return &auditStore{gate: make(chan struct{}), entered: make(chan struct{}, 1)}
+}
+
+func entry(i int) AuditEntry {
+	return AuditEntry{Command: fmt.Sprintf("help %d", i), Outcome: StatusOK}
+}
+
+// Rows queued while a batch is being written go out together in the next
+// transaction, in order; Flush returns once they are written.
+func TestAuditLogBatchesInOrder(t *testing.T) {
+	st := gatedStore()
+	l := newAuditLog(st, slog.New(slog.DiscardHandler))
+	l.start()
+	defer l.stop()
+	ctx := context.Background()
+	l.add(ctx, entry(0))
+	<-st.entered // the writer holds row 0 in a transaction that waits
+	for i := 1; i < 300; i++ {
+		l.add(ctx, entry(i))
+	}
+	close(st.gate)
+	if err := l.flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rows, batches, singles := st.snapshot()
+	if len(rows) != 300 || singles != 0 {
+		t.Fatalf("%d rows (%d written alone), want 300 in batches", len(rows), singles)
+	}
+	for i, r := range rows {
+		if r != entry(i).Command {
+			t.Fatalf("row %d = %q, want %q", i, r, entry(i).Command)
+		}
+	}
+	if batches != 2 {
+		t.Errorf("%d transactions for 300 rows, want 2 (1 + the 299 queued behind it)", batches)
+	}
+}
+
+// A full queue never drops a row: the command writes its own row at once.
+func TestAuditLogFullQueueWritesSynchronously(t *testing.T) {
+	st := gatedStore()
+	l := newAuditLog(st, slog.New(slog.DiscardHandler))
+	l.size = 4
+	l.start()
+	ctx := context.Background()
+	l.add(ctx, entry(0))
+	<-st.entered
+	for i := 1; i < 10; i++ { // 4 fit in the queue, 5 do not
+		l.add(ctx, entry(i))
+	}
+	if _, _, singles := st.snapshot(); singles != 5 {
+		t.Errorf("%d rows written synchronously with the queue full, want 5", singles)
+	}
+	close(st.gate)
+	l.stop()
+	if rows, _, _ := st.snapshot(); len(rows) != 10 {
+		t.Errorf("%d rows written, want all 10: %v", len(rows), rows)
+	}
+}
+
+// Stopping the writer (a graceful shutdown) writes what is queued first;
+// rows added before start or after stop are written synchronously.
+func TestAuditLogStopWritesQueuedRows(t *testing.T) {
+	st := gatedStore()
+	l := newAuditLog(st, slog.New(slog.DiscardHandler))
+	ctx := context.Background()
+	l.add(ctx, entry(0)) // not started: written now
+	if rows, _, singles := st.snapshot(); len(rows) != 1 || singles != 1 {
+		t.Fatalf("before start: rows %v, %d written alone", rows, singles)
+	}
+	if !l.start() || l.start() {
+		t.Fatal("start must report true once, then false while running")
+	}
+	for i := 1; i <= 50; i++ {
+		l.add(ctx, entry(i))
+	}
+	close(st.gate)
+	l.stop()
+	if rows, _, _ := st.snapshot(); len(rows) != 51 {
+		t.Fatalf("after stop: %d rows, want 51", len(rows))
+	}
+	l.add(ctx, entry(51))
+	if err := l.flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if rows, _, singles := st.snapshot(); len(rows) != 52 || singles != 2 {
+		t.Fatalf("after stop: %d rows (%d alone), want 52 with the last written alone", len(rows), singles)
+	}
+}
+
+// Commands racing a shutdown neither lose rows nor panic on a closed queue.
+func TestAuditLogConcurrentAddAndStop(t *testing.T) {
+	st := &auditStore{}
+	l := newAuditLog(st, slog.New(slog.DiscardHandler))
+	l.start()
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 100 {
+				l.add(context.Background(), entry(g*100+i))
+				if i == 50 && g == 0 {
+					l.stop()
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if rows, _, _ := st.snapshot(); len(rows) != 800 {
+		t.Fatalf("%d rows, want 800", len(rows))
+	}
+}
