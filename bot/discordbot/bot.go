@@ -84,7 +84,7 @@ type Bot struct {
 
 	mu     sync.Mutex
 	conn   *conn // current gateway session
-	seen   *seenSet
+	seen   *chat.Seen
 	flows  *flows
 	follow *chat.Follower // each job's message
 	limit  rateLimit      // the sink's 429 wait
@@ -125,7 +125,7 @@ func New(o Options) (*Bot, error) {
 	def(&o.StallTimeout, 150*time.Second)
 	def(&o.WatchdogTick, o.ReadyTimeout/6)
 	def(&o.Backoff, time.Second)
-	b := &Bot{o: o, svc: o.Service, log: o.Logger, base: base, seen: newSeenSet(20 * time.Minute), flows: newFlows()}
+	b := &Bot{o: o, svc: o.Service, log: o.Logger, base: base, seen: chat.NewSeen(20*time.Minute, 1<<16), flows: newFlows()}
 	// A burst of interactions answers through many REST calls at once: keep
 	// enough connections to Discord open (the default keeps two).
 	t := http.DefaultTransport.(*http.Transport).Clone()
@@ -246,37 +246,6 @@ type redactedError struct {
 
 func (e *redactedError) Error() string { return e.msg }
 func (e *redactedError) Unwrap() error { return e.err }
-
-// seenSet remembers interaction ids for a while, so that a redelivered
-// interaction (a gateway RESUME replays dispatches; an HTTP retry) is
-// answered once.
-type seenSet struct {
-	mu  sync.Mutex
-	ttl time.Duration
-	ids map[string]time.Time
-}
-
-func newSeenSet(ttl time.Duration) *seenSet {
-	return &seenSet{ttl: ttl, ids: map[string]time.Time{}}
-}
-
-// first reports whether id is new, and remembers it.
-func (s *seenSet) first(id string, now time.Time) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, dup := s.ids[id]; dup {
-		return false
-	}
-	if len(s.ids) > 4096 {
-		for k, at := range s.ids {
-			if now.Sub(at) > s.ttl {
-				delete(s.ids, k)
-			}
-		}
-	}
-	s.ids[id] = now
-	return true
-}
 
 // Wait waits for interaction work still running, until ctx ends.
 func (b *Bot) Wait(ctx context.Context) error {

@@ -118,7 +118,7 @@ func (b *Bot) newConn(ctx context.Context, gen int) (*conn, error) {
 		}
 	})
 	s.AddHandler(func(_ *discordgo.Session, ic *discordgo.InteractionCreate) {
-		if c.abandoned.Load() || ic.Interaction == nil || !b.seen.first(ic.ID, b.now()) {
+		if c.abandoned.Load() || ic.Interaction == nil || !b.seen.First(ic.ID, b.now()) {
 			return
 		}
 		i := ic.Interaction

@@ -80,7 +80,7 @@ func (h *httpInteractions) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, &discordgo.InteractionResponse{Type: discordgo.InteractionResponsePong})
 		return
 	}
-	if !h.b.seen.first(i.ID, h.b.now()) {
+	if !h.b.seen.First(i.ID, h.b.now()) {
 		writeJSON(w, http.StatusConflict, map[string]string{"error": "id: interaction already answered"})
 		return
 	}

@@ -44,14 +44,17 @@ type Options struct {
 	Logger  *slog.Logger
 }
 
+// seenMax bounds the envelope ids and signatures remembered for dedup.
+const seenMax = 1 << 16
+
 // Bot is the Slack front door. Run owns every goroutine it starts.
 type Bot struct {
 	o         Options
 	api       *slack.Client
 	msgr      *messenger
 	follow    *chat.Follower
-	envelopes *seenSet // Socket Mode envelope ids
-	replays   *seenSet // HTTP mode signatures
+	envelopes *chat.Seen // Socket Mode envelope ids
+	replays   *chat.Seen // HTTP mode signatures
 	connected atomic.Bool
 	spawn     chan func(context.Context)
 	wg        sync.WaitGroup
@@ -87,7 +90,7 @@ func New(o Options) *Bot {
 	}
 	api := slack.New(o.BotToken, opts...)
 	b := &Bot{o: o, api: api, msgr: &messenger{api: api, lim: &limiter{notBefore: map[string]time.Time{}}},
-		envelopes: newSeenSet(15 * time.Minute), replays: newSeenSet(6 * time.Minute),
+		envelopes: chat.NewSeen(15*time.Minute, seenMax), replays: chat.NewSeen(6*time.Minute, seenMax),
 		spawn: make(chan func(context.Context), 256), log: o.Logger}
 	b.follow = chat.NewFollower(chat.FollowerOptions{Messenger: b.msgr, MinGap: o.EditGap, Logger: o.Logger})
 	return b
@@ -203,7 +206,7 @@ func (b *Bot) onEnvelope(ctx context.Context, sm *socketmode.Client, evt socketm
 	if req == nil {
 		return
 	}
-	if !b.envelopes.add(req.EnvelopeID) {
+	if !b.envelopes.First(req.EnvelopeID, time.Now()) {
 		b.log.LogAttrs(ctx, slog.LevelInfo, "slack envelope redelivered; acknowledged again",
 			slog.String("envelope_id", req.EnvelopeID), slog.Int("retry_attempt", req.RetryAttempt))
 		b.ack(ctx, sm, *req, nil)
@@ -230,39 +233,6 @@ func (b *Bot) ack(ctx context.Context, sm *socketmode.Client, req socketmode.Req
 	if err != nil && ctx.Err() == nil {
 		b.log.LogAttrs(ctx, slog.LevelWarn, "slack ack failed", slog.String("envelope_id", req.EnvelopeID), slog.Any("error", err))
 	}
-}
-
-// seenSet remembers ids for a while, to recognise redeliveries.
-type seenSet struct {
-	mu   sync.Mutex
-	ttl  time.Duration
-	seen map[string]time.Time
-}
-
-func newSeenSet(ttl time.Duration) *seenSet {
-	return &seenSet{ttl: ttl, seen: map[string]time.Time{}}
-}
-
-// add records id and reports whether it is new; "" is always new.
-func (s *seenSet) add(id string) bool {
-	if id == "" {
-		return true
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	now := time.Now()
-	if at, ok := s.seen[id]; ok && now.Sub(at) < s.ttl {
-		return false
-	}
-	if len(s.seen) >= 4096 {
-		for k, at := range s.seen {
-			if now.Sub(at) >= s.ttl {
-				delete(s.seen, k)
-			}
-		}
-	}
-	s.seen[id] = now
-	return true
 }
 
 var _ commands.Notifier = (*Bot)(nil)

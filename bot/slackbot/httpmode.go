@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/slack-go/slack"
 )
@@ -106,7 +107,7 @@ func (b *Bot) verified(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "bad or stale Slack signature"})
 		return nil, false
 	}
-	if !b.replays.add(r.Header.Get("X-Slack-Signature")) {
+	if !b.replays.First(r.Header.Get("X-Slack-Signature"), time.Now()) {
 		b.log.LogAttrs(r.Context(), slog.LevelWarn, "slack request replayed; not acted on", slog.String("path", r.URL.Path))
 		w.WriteHeader(http.StatusOK)
 		return nil, false
