@@ -3,6 +3,7 @@ package commands
 import (
 	"fmt"
 	"strings"
+	"sync"
 )
 
 // HelpText returns the help of one command (case-insensitive): what it does,
@@ -36,7 +37,9 @@ func HelpText(topic string) string {
 	return strings.TrimSuffix(b.String(), "\n")
 }
 
-func helpOverview() string {
+// helpOverview is built once: it never changes, and help is the command
+// a team runs most.
+var helpOverview = sync.OnceValue(func() string {
 	lines := [][2]string{
 		{"rent <gpu> [count] [flags]", "rent a GPU server (on-demand unless --spot)"},
 		{"cancel <order-id>", "cancel one of your orders"},
@@ -57,7 +60,7 @@ func helpOverview() string {
 	b.WriteString(`GPU names are forgiving: 4090, rtx4090, "RTX 4090", "a100 80gb", h100.` + "\n")
 	b.WriteString("More about one command: help rent, help watch, ...")
 	return b.String()
-}
+})
 
 // helpDetails returns a command's description, notes and examples.
 func helpDetails(name string) (about string, notes, examples []string) {

@@ -4,6 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
+	"strings"
+	"time"
 
 	"github.com/clorebot/clorebot/commands"
 )
@@ -18,65 +21,76 @@ type AuditEntry = commands.AuditEntry
 // entries at or after Since (zero keeps all), at most Limit (0 means no cap).
 type AuditFilter = commands.AuditFilter
 
-const insertAudit = `INSERT INTO audit (at, actor, platform, channel, command,
-	outcome, order_id, usd_per_hour, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
-
 // AppendAudit records e and returns its id. A zero e.At means now.
 func (s *Store) AppendAudit(ctx context.Context, e AuditEntry) (int64, error) {
-	ids, err := s.appendAudit(ctx, []AuditEntry{e})
+	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, fmt.Errorf("storage: append audit: %w", err)
 	}
-	return ids[0], nil
+	defer tx.Rollback()
+	var id int64
+	err = tx.QueryRowContext(ctx, `INSERT INTO audit (at, actor, platform, channel, command,
+		outcome, order_id, usd_per_hour, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		s.auditArgs(e, s.now())...).Scan(&id)
+	if err != nil {
+		return 0, fmt.Errorf("storage: append audit: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("storage: append audit: %w", err)
+	}
+	return id, nil
 }
+
+// auditChunk is how many rows one INSERT of AppendAuditBatch carries
+// (9 parameters each, far below SQLite's limit).
+const auditChunk = 100
 
 // AppendAuditBatch records es in one transaction, in order: all of them or
 // none. A zero At means now. It is how the command layer's background audit
-// writer keeps up with a burst of commands: one commit for the batch
-// instead of one per row.
+// writer keeps up with a burst of commands: one commit for the batch, and
+// one multi-row INSERT per auditChunk rows, instead of a transaction each.
 func (s *Store) AppendAuditBatch(ctx context.Context, es []AuditEntry) error {
 	if len(es) == 0 {
 		return nil
 	}
-	if _, err := s.appendAudit(ctx, es); err != nil {
+	if err := s.appendAuditBatch(ctx, es); err != nil {
 		return fmt.Errorf("storage: append audit batch of %d: %w", len(es), err)
 	}
 	return nil
 }
 
-// appendAudit inserts es in one write transaction and returns their ids.
-func (s *Store) appendAudit(ctx context.Context, es []AuditEntry) ([]int64, error) {
+func (s *Store) appendAuditBatch(ctx context.Context, es []AuditEntry) error {
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer tx.Rollback()
-	stmt, err := tx.PrepareContext(ctx, insertAudit)
-	if err != nil {
-		return nil, err
-	}
-	defer stmt.Close()
 	now := s.now()
-	ids := make([]int64, len(es))
-	for i, e := range es {
-		at := e.At
-		if at.IsZero() {
-			at = now
+	for chunk := range slices.Chunk(es, auditChunk) {
+		q := `INSERT INTO audit (at, actor, platform, channel, command, outcome, order_id, usd_per_hour, detail) VALUES ` +
+			strings.Repeat(`(?, ?, ?, ?, ?, ?, ?, ?, ?), `, len(chunk)-1) + `(?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		args := make([]any, 0, 9*len(chunk))
+		for _, e := range chunk {
+			args = append(args, s.auditArgs(e, now)...)
 		}
-		var usd sql.NullFloat64
-		if e.USDPerHour != nil {
-			usd = sql.NullFloat64{Float64: *e.USDPerHour, Valid: true}
-		}
-		err := stmt.QueryRowContext(ctx, formatTime(at), e.Actor, e.Platform, e.Channel, e.Command, e.Outcome,
-			nullInt64(e.OrderID), usd, e.Detail).Scan(&ids[i])
-		if err != nil {
-			return nil, err
+		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+			return err
 		}
 	}
-	if err := tx.Commit(); err != nil {
-		return nil, err
+	return tx.Commit()
+}
+
+// auditArgs are the column values of e, in insert order; a zero At is now.
+func (s *Store) auditArgs(e AuditEntry, now time.Time) []any {
+	at := e.At
+	if at.IsZero() {
+		at = now
 	}
-	return ids, nil
+	var usd sql.NullFloat64
+	if e.USDPerHour != nil {
+		usd = sql.NullFloat64{Float64: *e.USDPerHour, Valid: true}
+	}
+	return []any{formatTime(at), e.Actor, e.Platform, e.Channel, e.Command, e.Outcome, nullInt64(e.OrderID), usd, e.Detail}
 }
 
 // ListAudit returns the entries that match f, oldest first unless

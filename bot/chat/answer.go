@@ -35,10 +35,8 @@ type Answer struct {
 func Respond(ctx context.Context, h Handler, req commands.Request, budget time.Duration) Answer {
 	ch := make(chan commands.Reply, 1)
 	go func() { ch <- h.Handle(ctx, req) }()
-	if req.Action == nil && BecomesJob(req.Text) {
-		if _, err := commands.Parse(req.Text); err == nil {
-			budget = 0 // a usage error is answered in the acknowledgement
-		}
+	if AckAtOnce(req) {
+		budget = 0
 	}
 	if budget > 0 {
 		t := time.NewTimer(budget)
@@ -56,6 +54,18 @@ func Respond(ctx context.Context, h Handler, req commands.Request, budget time.D
 		}
 	}
 	return Answer{Later: ch}
+}
+
+// AckAtOnce reports whether req is a well-formed command that becomes a job
+// (BecomesJob): it is acknowledged empty at once, before the command layer
+// sees it, and its answer comes later. A usage error is not: it is
+// answered in the acknowledgement.
+func AckAtOnce(req commands.Request) bool {
+	if req.Action != nil || !BecomesJob(req.Text) {
+		return false
+	}
+	_, err := commands.Parse(req.Text)
+	return err == nil
 }
 
 // Progress reports whether r is a job's progress for the channel: the

@@ -47,6 +47,16 @@ type Options struct {
 // seenMax bounds the envelope ids and signatures remembered for dedup.
 const seenMax = 1 << 16
 
+// Job commands, once acknowledged, are handed to intakeWorkers goroutines
+// through a queue of intakeQueue: a burst of rents then keeps a few
+// goroutines busy writing jobs (one SQLite writer serialises them anyway)
+// instead of hundreds competing for the CPU with the acknowledgements of
+// the commands behind them.
+const (
+	intakeWorkers = 4
+	intakeQueue   = 1024
+)
+
 // Bot is the Slack front door. Run owns every goroutine it starts.
 type Bot struct {
 	o         Options
@@ -57,6 +67,7 @@ type Bot struct {
 	replays   *chat.Seen // HTTP mode signatures
 	connected atomic.Bool
 	spawn     chan func(context.Context)
+	intake    chan func(context.Context) // acknowledged job commands (intakeWorkers)
 	wg        sync.WaitGroup
 	log       *slog.Logger
 }
@@ -91,7 +102,7 @@ func New(o Options) *Bot {
 	api := slack.New(o.BotToken, opts...)
 	b := &Bot{o: o, api: api, msgr: &messenger{api: api, lim: &limiter{notBefore: map[string]time.Time{}}},
 		envelopes: chat.NewSeen(15*time.Minute, seenMax), replays: chat.NewSeen(6*time.Minute, seenMax),
-		spawn: make(chan func(context.Context), 256), log: o.Logger}
+		spawn: make(chan func(context.Context), 256), intake: make(chan func(context.Context), intakeQueue), log: o.Logger}
 	b.follow = chat.NewFollower(chat.FollowerOptions{Messenger: b.msgr, MinGap: o.EditGap, Logger: o.Logger})
 	return b
 }
@@ -104,6 +115,9 @@ func (b *Bot) SocketMode() bool { return b.o.AppToken != "" }
 // for the work in flight before it returns.
 func (b *Bot) Run(ctx context.Context) error {
 	b.wg.Go(func() { _ = b.follow.Run(ctx) })
+	for range intakeWorkers {
+		b.wg.Go(func() { b.runIntake(ctx) })
+	}
 	if b.SocketMode() {
 		b.wg.Go(func() { b.runSocket(ctx) })
 	}
@@ -115,6 +129,37 @@ func (b *Bot) Run(ctx context.Context) error {
 		case f := <-b.spawn:
 			b.wg.Go(func() { f(ctx) })
 		}
+	}
+}
+
+// runIntake runs queued job commands until ctx ends, then those still
+// queued: each was acknowledged, and its job must be created.
+func (b *Bot) runIntake(ctx context.Context) {
+	for {
+		select {
+		case f := <-b.intake:
+			f(ctx)
+		case <-ctx.Done():
+			for {
+				select {
+				case f := <-b.intake:
+					f(ctx)
+				default:
+					return
+				}
+			}
+		}
+	}
+}
+
+// afterAck queues f, the handling of an acknowledged job command, for the
+// intake workers; when the queue is full it runs f on a goroutine of its
+// own rather than wait or drop it.
+func (b *Bot) afterAck(ctx context.Context, f func(context.Context)) {
+	select {
+	case b.intake <- f:
+	default:
+		b.wg.Go(func() { f(ctx) })
 	}
 }
 
@@ -214,6 +259,13 @@ func (b *Bot) onEnvelope(ctx context.Context, sm *socketmode.Client, evt socketm
 	}
 	switch data := evt.Data.(type) {
 	case slack.SlashCommand:
+		if chat.AckAtOnce(commands.Request{Text: data.Text}) {
+			// A job: acknowledged before anything else happens, its
+			// progress follows as a message of its own.
+			b.ack(ctx, sm, *req, nil)
+			b.afterAck(ctx, func(ctx context.Context) { b.jobCommand(ctx, data) })
+			return
+		}
 		b.wg.Go(func() { b.ack(ctx, sm, *req, b.command(ctx, data)) })
 	case slack.InteractionCallback:
 		b.ack(ctx, sm, *req, nil)

@@ -35,10 +35,7 @@ func payloadOf(r commands.Reply) *ackPayload {
 // message, a slow answer, private details) is delivered in the background
 // under ctx, the bot's lifetime.
 func (b *Bot) command(ctx context.Context, c slack.SlashCommand) any {
-	d := dest{Channel: c.ChannelID, User: c.UserID, ResponseURL: c.ResponseURL}
-	o := chat.Origin{Platform: commands.PlatformSlack, UserID: c.UserID, UserName: c.UserName,
-		Channel: c.ChannelID, ReplyTarget: d.encode()}
-	req := chat.CommandRequest(o, c.Text, c.TriggerID)
+	d, req := commandRequest(c)
 	ans := chat.Respond(ctx, b.o.Service, req, b.o.AckBudget)
 	if ans.Now != nil {
 		if p := ans.Now.Private; p != nil {
@@ -54,6 +51,22 @@ func (b *Bot) command(ctx context.Context, c slack.SlashCommand) any {
 		}
 	})
 	return nil
+}
+
+// jobCommand handles a command that becomes a job and was acknowledged
+// already (chat.AckAtOnce): its reply, the job's first progress or a
+// refusal, is delivered when the command layer has it.
+func (b *Bot) jobCommand(ctx context.Context, c slack.SlashCommand) {
+	d, req := commandRequest(c)
+	b.deliver(ctx, d, b.o.Service.Handle(ctx, req))
+}
+
+// commandRequest is the conversation of a slash command and its Request.
+func commandRequest(c slack.SlashCommand) (dest, commands.Request) {
+	d := dest{Channel: c.ChannelID, User: c.UserID, ResponseURL: c.ResponseURL}
+	o := chat.Origin{Platform: commands.PlatformSlack, UserID: c.UserID, UserName: c.UserName,
+		Channel: c.ChannelID, ReplyTarget: d.encode()}
+	return d, chat.CommandRequest(o, c.Text, c.TriggerID)
 }
 
 // deliver shows a reply that did not go in the acknowledgement: a job's

@@ -143,9 +143,10 @@ func mrkdwn(s string) *slack.TextBlockObject {
 
 // escape makes s inert in Slack's mrkdwn: no mentions, links or channel
 // names can be smuggled in through text a user typed.
-func escape(s string) string {
-	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
-}
+func escape(s string) string { return mrkdwnEscaper.Replace(s) }
+
+// mrkdwnEscaper is built once: a Replacer builds its tables on first use.
+var mrkdwnEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
 
 // truncate cuts s to at most limit characters, marking the cut.
 func truncate(s string, limit int) string {
