@@ -53,7 +53,7 @@ const seenMax = 1 << 16
 // instead of hundreds competing for the CPU with the acknowledgements of
 // the commands behind them.
 const (
-	intakeWorkers = 4
+	intakeWorkers = 2
 	intakeQueue   = 1024
 )
 
@@ -68,6 +68,7 @@ type Bot struct {
 	connected atomic.Bool
 	spawn     chan func(context.Context)
 	intake    chan func(context.Context) // acknowledged job commands (intakeWorkers)
+	acks      ackCache
 	wg        sync.WaitGroup
 	log       *slog.Logger
 }

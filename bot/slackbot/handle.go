@@ -2,8 +2,12 @@ package slackbot
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
 
 	"github.com/slack-go/slack"
 
@@ -29,6 +33,45 @@ func payloadOf(r commands.Reply) *ackPayload {
 	return &ackPayload{ResponseType: rt, Text: FallbackText(r), Blocks: Blocks(r.Public())}
 }
 
+// ackCacheSize bounds the rendered acknowledgements kept; the cache starts
+// afresh when it is full.
+const ackCacheSize = 256
+
+// ackCache keeps the JSON of acknowledgements that are the same for
+// everyone who gets them — help, usage errors, refusals: plain text with no
+// fields, buttons, job or private part — so that a burst of them is not
+// rendered and marshalled once per command.
+type ackCache struct {
+	mu sync.Mutex
+	m  map[string]json.RawMessage
+}
+
+// payload is r's acknowledgement as JSON.
+func (c *ackCache) payload(r commands.Reply) (json.RawMessage, error) {
+	if len(r.Fields) > 0 || len(r.Buttons) > 0 || r.Private != nil || r.JobID != "" {
+		return json.Marshal(payloadOf(r))
+	}
+	key := strings.Join([]string{r.Status, r.Title, r.Text, r.Usage, string(r.Visibility),
+		strconv.FormatBool(r.Done), strconv.FormatBool(r.Temporary)}, "\x00")
+	c.mu.Lock()
+	raw, ok := c.m[key]
+	c.mu.Unlock()
+	if ok {
+		return raw, nil
+	}
+	raw, err := json.Marshal(payloadOf(r))
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if c.m == nil || len(c.m) >= ackCacheSize {
+		c.m = make(map[string]json.RawMessage, ackCacheSize)
+	}
+	c.m[key] = raw
+	c.mu.Unlock()
+	return raw, nil
+}
+
 // command answers one slash command. It returns what goes in the
 // acknowledgement — nil for an empty one — within the ack budget whatever
 // the command layer does; anything that comes later (a job's progress
@@ -41,7 +84,12 @@ func (b *Bot) command(ctx context.Context, c slack.SlashCommand) any {
 		if p := ans.Now.Private; p != nil {
 			b.wg.Go(func() { b.sendPrivate(ctx, d, *p) })
 		}
-		return payloadOf(*ans.Now)
+		raw, err := b.acks.payload(*ans.Now)
+		if err != nil {
+			b.log.LogAttrs(ctx, slog.LevelError, "slack answer not rendered", slog.Any("error", err))
+			return nil
+		}
+		return raw
 	}
 	b.wg.Go(func() {
 		select {

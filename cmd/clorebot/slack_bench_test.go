@@ -126,13 +126,20 @@ func BenchmarkSlackAckLatency(b *testing.B) {
 	}
 	minimal := startMinimalSlackBot(b)
 	const help, rent = "help", "rent 3090 --hours 1"
+	// Warm-up: both bots alike, long enough for serve's first watch tick
+	// (a marketplace fetch at start) to be over.
+	for i := range 3 {
+		burst(b, s.fake, fmt.Sprintf("warm-bot%d", i), "UALICE", help, 500)
+	}
 	_, helpAck := burst(b, s.fake, "warm-bot", "UALICE", help, 200)
 	if !strings.Contains(string(helpAck), "clorebot help") {
 		b.Fatalf("help answered %s", helpAck)
 	}
 	minimal.answerLike(help, helpAck)
 	minimal.answerLike(rent, nil)
-	burst(b, minimal.fake, "warm-min", "UALICE", help, 200)
+	for i := range 4 {
+		burst(b, minimal.fake, fmt.Sprintf("warm-min%d", i), "UALICE", help, 500)
+	}
 	settle := func() {
 		if err := s.app.svc.FlushAudit(context.Background()); err != nil {
 			b.Fatal(err)
@@ -150,11 +157,13 @@ func BenchmarkSlackAckLatency(b *testing.B) {
 				runBot := func() {
 					d, _ := burst(b, s.fake, "bot"+id, "UALICE", c.text, c.n)
 					bot[k] = append(bot[k], d...)
+					b.Logf("clorebot %q round %d p50 %v p99 %v", c.text, r, percentile(d, .5), percentile(d, .99))
 					settle()
 				}
 				runBase := func() {
 					d, _ := burst(b, minimal.fake, "min"+id, "UALICE", c.text, c.n)
 					base[k] = append(base[k], d...)
+					b.Logf("minimal %q round %d p50 %v p99 %v", c.text, r, percentile(d, .5), percentile(d, .99))
 				}
 				if r%2 == 0 {
 					runBase()
