@@ -37,6 +37,12 @@ type FollowerOptions struct {
 // time, at most one per MinGap, and a burst collapses into its latest
 // reply; the final state is always sent. Run owns the goroutines that send
 // edits.
+//
+// No lock is held across a Messenger call (a platform's Web API, which
+// may sit out a rate limit for seconds): a job's state is changed under its
+// lock, the call is made outside it. While a job's first message is being
+// posted, its later replies are coalesced and become an edit once the post
+// returns; other jobs, and the cleanup of old entries, never wait for it.
 type Follower struct {
 	o    FollowerOptions
 	mu   sync.Mutex
@@ -44,12 +50,14 @@ type Follower struct {
 	work chan *followed
 }
 
-// followed is one job's message.
+// followed is one job's message. mu guards the fields and is never held
+// across a Messenger call.
 type followed struct {
-	mu      sync.Mutex // held while posting, so that one job posts once
+	mu      sync.Mutex
 	ref     string
+	posting bool // a Post of the first message is under way
 	pending *commands.Reply
-	sending bool
+	sending bool // an edit is queued or being sent
 	lastAt  time.Time
 	usedAt  time.Time
 	jobID   string
@@ -69,7 +77,8 @@ func NewFollower(o FollowerOptions) *Follower {
 	return &Follower{o: o, jobs: map[string]*followed{}, work: make(chan *followed, 256)}
 }
 
-// ErrNoMessage is returned by Start when the job has a message already.
+// ErrNoMessage is returned by Start when the job has a message already
+// (or one is being posted).
 var ErrNoMessage = errors.New("chat: the job has a message already")
 
 func (f *Follower) entry(jobID string) *followed {
@@ -87,19 +96,27 @@ func (f *Follower) entry(jobID string) *followed {
 }
 
 // prune forgets jobs unused for Forget; called with f.mu held. An entry
-// busy posting is left for the next time.
+// busy (posting, with an edit to send, or locked this instant) is left for
+// the next time: prune never waits.
 func (f *Follower) prune() {
 	now := time.Now()
 	for id, e := range f.jobs {
 		if !e.mu.TryLock() {
 			continue
 		}
-		old := now.Sub(e.usedAt) > f.o.Forget && !e.sending && e.pending == nil
+		old := now.Sub(e.usedAt) > f.o.Forget && !e.sending && !e.posting && e.pending == nil
 		e.mu.Unlock()
 		if old {
 			delete(f.jobs, id)
 		}
 	}
+}
+
+// Len is how many jobs' messages are known.
+func (f *Follower) Len() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.jobs)
 }
 
 // touch records a use of e and a reference known from elsewhere; called
@@ -111,18 +128,21 @@ func (e *followed) touch(known string) {
 	}
 }
 
-// Start posts r as the job's message unless the job has one (then it
-// returns the known reference and ErrNoMessage, and changes nothing): a
-// redelivered command, whose reply is the job's first progress again, never
-// posts a second message or sets the message back.
+// Start posts r as the job's message unless the job has one or one is
+// being posted (then it returns the known reference, possibly "", and
+// ErrNoMessage, and changes nothing): a redelivered command, whose reply is
+// the job's first progress again, never posts a second message or sets the
+// message back.
 func (f *Follower) Start(ctx context.Context, jobID, dest, known string, r commands.Reply) (string, error) {
 	e := f.entry(jobID)
 	e.mu.Lock()
-	defer e.mu.Unlock()
 	e.touch(known)
-	if e.ref != "" {
+	if e.ref != "" || e.posting {
+		defer e.mu.Unlock()
 		return e.ref, ErrNoMessage
 	}
+	e.posting = true
+	e.mu.Unlock()
 	return f.post(ctx, e, dest, r)
 }
 
@@ -133,53 +153,85 @@ func (f *Follower) Start(ctx context.Context, jobID, dest, known string, r comma
 func (f *Follower) Adopt(ctx context.Context, jobID, ref string, r commands.Reply) (string, error) {
 	e := f.entry(jobID)
 	e.mu.Lock()
+	defer e.mu.Unlock()
 	e.touch("")
-	if e.ref != "" {
-		defer e.mu.Unlock()
+	if e.ref != "" || e.posting {
 		return e.ref, ErrNoMessage
 	}
 	e.ref = ref
-	e.mu.Unlock()
-	return f.Show(ctx, jobID, "", ref, r)
+	f.queue(ctx, e, r)
+	return ref, nil
 }
 
 // Show makes r the job's message: it posts it when the job has none yet,
-// else queues an edit and returns at once. known is a reference stored with
-// the job, or the message a click came from ("" when none).
+// else queues an edit and returns at once. While the first message is being
+// posted, r waits to become its first edit (and Show returns "" at once).
+// known is a reference stored with the job, or the message a click came
+// from ("" when none).
 func (f *Follower) Show(ctx context.Context, jobID, dest, known string, r commands.Reply) (string, error) {
 	e := f.entry(jobID)
 	e.mu.Lock()
-	defer e.mu.Unlock()
 	e.touch(known)
-	if e.ref == "" {
-		return f.post(ctx, e, dest, r)
+	switch {
+	case e.ref != "":
+		defer e.mu.Unlock()
+		f.queue(ctx, e, r)
+		return e.ref, nil
+	case e.posting:
+		defer e.mu.Unlock()
+		e.pending = &r
+		return "", nil
 	}
-	f.queue(ctx, e, r)
-	return e.ref, nil
+	e.posting = true
+	e.mu.Unlock()
+	return f.post(ctx, e, dest, r)
 }
 
 // queue makes r e's next edit; called with e.mu held.
 func (f *Follower) queue(ctx context.Context, e *followed, r commands.Reply) {
 	e.pending = &r
-	if !e.sending {
-		e.sending = true
-		select {
-		case f.work <- e:
-		default:
-			// The queue is full: send from here rather than drop the update.
-			go f.flush(context.WithoutCancel(ctx), e)
-		}
+	f.kick(ctx, e)
+}
+
+// kick hands e to the edit senders unless an edit of e is under way;
+// called with e.mu held and e.pending set.
+func (f *Follower) kick(ctx context.Context, e *followed) {
+	if e.sending {
+		return
+	}
+	e.sending = true
+	select {
+	case f.work <- e:
+	default:
+		// The queue is full: send from here rather than drop the update.
+		go f.flush(context.WithoutCancel(ctx), e)
 	}
 }
 
-// post sends the first message; called with e.mu held.
+// post sends the job's first message, e.posting set by the caller, with no
+// lock held. Replies that came meanwhile become an edit; if the post
+// failed, the latest of them is posted instead (once), so that the job's
+// last state is not lost with the failed post.
 func (f *Follower) post(ctx context.Context, e *followed, dest string, r commands.Reply) (string, error) {
-	ref, err := f.o.Messenger.Post(ctx, dest, r)
-	if err != nil {
-		return "", fmt.Errorf("chat: post progress of job %s: %w", e.jobID, err)
+	for attempt := 0; ; attempt++ {
+		ref, err := f.o.Messenger.Post(ctx, dest, r)
+		e.mu.Lock()
+		if err == nil {
+			e.posting, e.ref, e.lastAt, e.usedAt = false, ref, time.Now(), time.Now()
+			if e.pending != nil {
+				f.kick(ctx, e)
+			}
+			e.mu.Unlock()
+			return ref, nil
+		}
+		if e.pending == nil || attempt > 0 || ctx.Err() != nil {
+			e.posting, e.pending = false, nil
+			e.mu.Unlock()
+			return "", fmt.Errorf("chat: post progress of job %s: %w", e.jobID, err)
+		}
+		r, e.pending = *e.pending, nil
+		e.mu.Unlock()
 	}
-	e.ref, e.lastAt = ref, time.Now()
-	return ref, nil
 }
 
 // Run sends queued edits until ctx ends.
@@ -226,7 +278,7 @@ func (f *Follower) flush(ctx context.Context, e *followed) {
 		e.mu.Unlock()
 		err := f.o.Messenger.Edit(ctx, ref, *r)
 		e.mu.Lock()
-		e.lastAt = time.Now()
+		e.lastAt, e.usedAt = time.Now(), time.Now()
 		e.mu.Unlock()
 		if err != nil {
 			f.o.Logger.LogAttrs(ctx, slog.LevelWarn, "job progress not updated", slog.String("job_id", e.jobID), slog.Any("error", err))
