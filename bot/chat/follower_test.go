@@ -16,9 +16,9 @@ import (
 type slowMessenger struct {
 	mu      sync.Mutex
 	blocked map[string]chan struct{} // dest -> closed when released
-	posts   []string                  // dest: text
-	edits   []string                  // ref: text
-	fail    map[string]bool           // dest -> Post fails once released
+	posts   []string                 // dest: text
+	edits   []string                 // ref: text
+	fail    map[string]bool          // dest -> Post fails once released
 }
 
 func newSlowMessenger() *slowMessenger {
