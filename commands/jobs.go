@@ -27,9 +27,11 @@ func (s *Service) enqueue(id string) {
 	}
 }
 
-// Run executes queued jobs until ctx ends: jobs handed over by Handle, and
-// every few seconds the jobs a crashed or stopped worker left behind. It also
-// runs the early marketplace refreshes that requests ask for (one at a time).
+// Run executes queued jobs until ctx ends: jobs handed over by Handle and
+// by Sweep. Unless Options.Scheduled is set (serve runs Sweep and the early
+// marketplace refreshes on its scheduler), it also sweeps every
+// SweepInterval for jobs a crashed or stopped worker left behind and runs
+// the early refreshes that requests ask for (one at a time).
 func (s *Service) Run(ctx context.Context) error {
 	if s.audits.start() {
 		defer s.audits.stop() // last: what the workers audit is written too
@@ -45,14 +47,18 @@ func (s *Service) Run(ctx context.Context) error {
 			}
 		})
 	}
-	wg.Go(func() { s.serveEarlyRefreshes(ctx) })
-	sweep := time.NewTicker(s.o.SweepInterval)
 	defer func() {
-		sweep.Stop()
 		close(ids)
 		wg.Wait()
 	}()
-	s.sweep(ctx, ids)
+	var sweep <-chan time.Time
+	if !s.o.Scheduled {
+		wg.Go(func() { s.serveEarlyRefreshes(ctx) })
+		t := time.NewTicker(s.o.SweepInterval)
+		defer t.Stop()
+		sweep = t.C
+		s.logSweep(ctx, s.Sweep(ctx))
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -63,30 +69,37 @@ func (s *Service) Run(ctx context.Context) error {
 			case <-ctx.Done():
 				return nil
 			}
-		case <-sweep.C:
-			s.sweep(ctx, ids)
+		case <-sweep:
+			s.logSweep(ctx, s.Sweep(ctx))
 		}
 	}
 }
 
-func (s *Service) sweep(ctx context.Context, ids chan<- string) {
+func (s *Service) logSweep(ctx context.Context, err error) {
+	if err != nil && ctx.Err() == nil {
+		s.log.LogAttrs(ctx, slog.LevelError, "job sweep failed", slog.Any("error", err))
+	}
+}
+
+// Sweep expires the rents whose confirmation ran out and hands the jobs
+// whose lease lapsed (a crashed or stopped worker's) to Run's workers. serve
+// runs it every SweepInterval on its scheduler; a job it cannot hand over
+// now (the workers are busy) is found by the next sweep.
+func (s *Service) Sweep(ctx context.Context) error {
+	var errs []error
 	if n, err := s.store.ExpireJobs(ctx, s.clock.Now().Add(-s.o.ConfirmTTL)); err != nil {
-		s.log.LogAttrs(ctx, slog.LevelError, "expiring unconfirmed rents", slog.Any("error", err))
+		errs = append(errs, fmt.Errorf("commands: sweep: expiring unconfirmed rents: %w", err))
 	} else if n > 0 {
 		s.log.LogAttrs(ctx, slog.LevelInfo, "unconfirmed rents expired", slog.Int("jobs", n))
 	}
 	jobs, err := s.store.ResumableJobs(ctx, s.clock.Now())
 	if err != nil {
-		s.log.LogAttrs(ctx, slog.LevelError, "listing resumable jobs", slog.Any("error", err))
-		return
+		errs = append(errs, fmt.Errorf("commands: sweep: listing resumable jobs: %w", err))
 	}
 	for _, j := range jobs {
-		select {
-		case ids <- j.ID:
-		case <-ctx.Done():
-			return
-		}
+		s.enqueue(j.ID)
 	}
+	return errors.Join(errs...)
 }
 
 // RunJob runs one job to a terminal state, resuming from its checkpoint. It

@@ -28,18 +28,28 @@ const walletCheckEvery = time.Hour
 const lowBalanceEvery = 24 * time.Hour
 
 // Tick is the watch tick of DESIGN.md §7, run every watch.interval by the
-// scheduler: one marketplace fetch, every watch evaluated against it, one
-// my_orders fetch, then the order lifecycle (TTL reminders and cancels, the
-// wallet check). After downtime the first tick covers everything missed
-// once: TTLs that passed are enforced, watches are evaluated at the
-// current price.
+// scheduler: TickMarket, then TickOrders. After downtime the first tick
+// covers everything missed once: TTLs that passed are enforced, watches
+// are evaluated at the current price.
 func (s *Service) Tick(ctx context.Context) error {
-	var errs []error
+	return errors.Join(s.TickMarket(ctx), s.TickOrders(ctx))
+}
+
+// TickMarket is the tick's first half: one marketplace fetch, every watch
+// evaluated against it. serve delivers what it wrote (watch.triggered)
+// before it runs the second half.
+func (s *Service) TickMarket(ctx context.Context) error {
 	if err := s.RefreshMarket(ctx); err != nil {
-		errs = append(errs, err)
-	} else if err := s.EvaluateWatches(ctx); err != nil {
-		errs = append(errs, err)
+		return err
 	}
+	return s.EvaluateWatches(ctx)
+}
+
+// TickOrders is the tick's second half, the order lifecycle: one my_orders
+// fetch (orders that ended, expired or were outbid at Clore are recorded,
+// with what they spent), TTL reminders and cancels, the wallet check.
+func (s *Service) TickOrders(ctx context.Context) error {
+	var errs []error
 	if err := s.RefreshOrders(ctx); err != nil {
 		errs = append(errs, err)
 	} else if err := s.MonitorOrders(ctx); err != nil {

@@ -328,15 +328,15 @@ func (r *run) provision(ctx context.Context, p rentParams, cp rentCheckpoint) er
 }
 
 // liveOrder is the order as my_orders shows it now; nil when it is gone.
+// It refreshes the shared orders snapshot (RefreshOrders: one call for
+// every provisioning job and the lifecycle monitor, which thus runs sooner
+// while a rent provisions) at background priority.
 func (s *Service) liveOrder(ctx context.Context, id int64) (*clore.Order, error) {
-	orders, err := s.clore.MyOrders(clore.WithPriority(ctx, clore.Background), true)
-	if err != nil {
+	if err := s.RefreshOrders(ctx); err != nil {
 		return nil, err
 	}
-	for i := range orders {
-		if orders[i].ID == id {
-			return &orders[i], nil
-		}
+	if lo, ok := s.liveOrderSnapshot(id); ok {
+		return &lo, nil
 	}
 	return nil, nil
 }

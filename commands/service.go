@@ -70,6 +70,13 @@ type Options struct {
 	SweepInterval time.Duration
 	// Workers is the number of jobs Run executes at once (default 4).
 	Workers int
+	// Scheduled means the caller runs the periodic work on its scheduler
+	// (serve): Sweep every SweepInterval, and RefreshMarketEarly whenever
+	// EarlyRefresh is called; Run then only runs jobs.
+	Scheduled bool
+	// EarlyRefresh, when set, is called (it must not block) to ask for one
+	// early marketplace refresh, instead of Run's own loop serving it.
+	EarlyRefresh func()
 	// AfterCheckpoint, if set, runs after every checkpoint of a job; an error
 	// stops the job there as kill -9 would: the lease is not released (tests
 	// use it).

@@ -163,6 +163,10 @@ func (s *Service) snapshot() (*marketSnapshot, error) {
 // askEarlyRefresh asks Run for one marketplace refresh, without waiting.
 // Requests while one is pending or running add nothing.
 func (s *Service) askEarlyRefresh() {
+	if s.o.EarlyRefresh != nil {
+		s.o.EarlyRefresh()
+		return
+	}
 	select {
 	case s.early <- struct{}{}:
 	default:
@@ -170,8 +174,7 @@ func (s *Service) askEarlyRefresh() {
 }
 
 // serveEarlyRefreshes runs the early refreshes that requests asked for, one
-// at a time, until ctx ends. A request for a snapshot that has been refreshed
-// meanwhile is dropped.
+// at a time, until ctx ends (when no scheduler runs RefreshMarketEarly).
 func (s *Service) serveEarlyRefreshes(ctx context.Context) {
 	for {
 		select {
@@ -179,13 +182,20 @@ func (s *Service) serveEarlyRefreshes(ctx context.Context) {
 			return
 		case <-s.early:
 		}
-		if m := s.market.Load(); m != nil && s.clock.Now().Sub(m.at) < s.o.MarketTTL {
-			continue
-		}
-		if err := s.RefreshMarket(ctx); err != nil && ctx.Err() == nil {
+		if err := s.RefreshMarketEarly(ctx); err != nil && ctx.Err() == nil {
 			s.log.LogAttrs(ctx, slog.LevelWarn, "early marketplace refresh failed", slog.Any("error", err))
 		}
 	}
+}
+
+// RefreshMarketEarly is the early refresh a request asked for: it fetches
+// the marketplace unless the snapshot has been refreshed meanwhile (then
+// the request is served already).
+func (s *Service) RefreshMarketEarly(ctx context.Context) error {
+	if m := s.market.Load(); m != nil && s.clock.Now().Sub(m.at) < s.o.MarketTTL {
+		return nil
+	}
+	return s.RefreshMarket(ctx)
 }
 
 // markRented publishes a snapshot in which serverID is rented, so that the

@@ -122,3 +122,30 @@ func TestInterruptedTTLCancelIsFinished(t *testing.T) {
 		t.Fatalf("order at Clore: found %v, expired %v", found, expired)
 	}
 }
+
+// While a rent provisions, the lifecycle monitor runs sooner than the tick:
+// the job's my_orders polls are the shared refresh, so an order that ended
+// at Clore meanwhile is recorded (order.expired, with what it spent)
+// without waiting for the next tick, and every provisioning job and the
+// monitor share each call.
+func TestMonitorRunsSoonerWhileARentProvisions(t *testing.T) {
+	h := newHarness(t, smallMarket)
+	svc := h.service()
+	ctx := context.Background()
+	first := rentRunning(t, svc, "rent 4090 --spot --hours 4")
+	// Outbid at Clore; no tick runs from here on.
+	if err := h.client.CancelOrder(ctx, first, ""); err != nil {
+		t.Fatal(err)
+	}
+	rentRunning(t, svc, "rent 3090 --hours 1")
+	if o, _ := h.store.GetOrderByCloreID(ctx, first); o.State != commands.OrderExpired {
+		t.Fatalf("the outbid order is %s after another rent provisioned; want it recorded without a tick", o.State)
+	}
+	evs := h.eventsOf(t, "order.expired")
+	if len(evs) != 1 || evs[0]["reason"] != "outbid" {
+		t.Fatalf("order.expired events: %v", evs)
+	}
+	if _, ok := evs[0]["spend_usd"].(float64); !ok {
+		t.Fatalf("order.expired carries no spend_usd: %v", evs[0])
+	}
+}

@@ -75,9 +75,10 @@ func newE2E(b *testing.B, interval time.Duration) *e2e {
 	}
 	outbox := commands.NewOutbox(commands.OutboxOptions{Store: st, Sinks: []commands.Sink{e.alerts}})
 	tick := func(ctx context.Context) error {
-		err := e.svc.Tick(ctx)
-		// As serve does: what the tick wrote goes out now, not a second later.
-		return errors.Join(err, s.RunNow("outbox-sinks"))
+		// As serve does: what each half of the tick wrote goes out now, not
+		// at the next outbox run.
+		err := errors.Join(e.svc.TickMarket(ctx), s.RunNow("outbox-sinks"))
+		return errors.Join(err, e.svc.TickOrders(ctx), s.RunNow("outbox-sinks"))
 	}
 	if err := errors.Join(s.Every("watch-tick", interval, tick), s.Every("outbox-sinks", time.Second, outbox.Tick)); err != nil {
 		b.Fatal(err)

@@ -30,8 +30,9 @@ type Scheduler struct {
 	s   gocron.Scheduler
 	log *slog.Logger
 
-	mu   sync.Mutex
-	jobs map[string]gocron.Job
+	mu    sync.Mutex
+	jobs  map[string]gocron.Job
+	state map[string]*taskState
 
 	stopOnce sync.Once
 	stopErr  error
@@ -57,7 +58,15 @@ func New(o Options) (*Scheduler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("scheduler: new: %w", err)
 	}
-	return &Scheduler{s: s, log: o.Logger, jobs: map[string]gocron.Job{}}, nil
+	return &Scheduler{s: s, log: o.Logger, jobs: map[string]gocron.Job{}, state: map[string]*taskState{}}, nil
+}
+
+// taskState is what RunNow knows of a task: whether a run is going, and
+// whether one more was asked for meanwhile.
+type taskState struct {
+	running bool
+	again   bool
+	kicking bool // a Kick's RunNow is on its way
 }
 
 // Every registers task under a unique name, to run when the scheduler starts
@@ -67,64 +76,125 @@ func (s *Scheduler) Every(name string, interval time.Duration, task Task) error 
 	if interval <= 0 {
 		return fmt.Errorf("scheduler: %s: interval must be positive, got %s", name, interval)
 	}
+	return s.add(name, gocron.DurationJob(interval), task, gocron.WithStartAt(gocron.WithStartImmediately()))
+}
+
+// onDemandInterval is the schedule of an on-demand task: never, in practice.
+const onDemandInterval = 100 * 365 * 24 * time.Hour
+
+// OnDemand registers task under a unique name, to run only when RunNow
+// asks, one run at a time (a singleton like every task).
+func (s *Scheduler) OnDemand(name string, task Task) error {
+	return s.add(name, gocron.DurationJob(onDemandInterval), task)
+}
+
+func (s *Scheduler) add(name string, def gocron.JobDefinition, task Task, opts ...gocron.JobOption) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, dup := s.jobs[name]; dup {
 		return fmt.Errorf("scheduler: %s: registered twice", name)
 	}
-	j, err := s.s.NewJob(gocron.DurationJob(interval),
-		gocron.NewTask(s.wrap(name, task)),
-		gocron.WithName(name),
-		gocron.WithSingletonMode(gocron.LimitModeReschedule),
-		gocron.WithStartAt(gocron.WithStartImmediately()),
-	)
+	st := &taskState{}
+	opts = append(opts, gocron.WithName(name), gocron.WithSingletonMode(gocron.LimitModeReschedule))
+	j, err := s.s.NewJob(def, gocron.NewTask(s.wrap(name, st, task)), opts...)
 	if err != nil {
 		return fmt.Errorf("scheduler: %s: %w", name, err)
 	}
-	s.jobs[name] = j
+	s.jobs[name], s.state[name] = j, st
 	return nil
 }
 
-// wrap logs a task's failure (but not the one a stop causes) and a panic,
-// which would otherwise take the process down from a scheduler goroutine.
-func (s *Scheduler) wrap(name string, task Task) func(context.Context) {
+// wrap runs task, once more when RunNow asked while it ran (what it was
+// asked for may have come after the run read its input), and logs a
+// failure (but not the one a stop causes) and a panic, which would
+// otherwise take the process down from a scheduler goroutine.
+func (s *Scheduler) wrap(name string, st *taskState, task Task) func(context.Context) {
 	return func(ctx context.Context) {
-		start := time.Now()
-		defer func() {
-			if p := recover(); p != nil {
-				s.log.LogAttrs(ctx, slog.LevelError, "scheduled task panicked",
-					slog.String("task", name), slog.Any("panic", p))
+		s.mu.Lock()
+		st.running = true
+		s.mu.Unlock()
+		for {
+			s.runOnce(ctx, name, task)
+			s.mu.Lock()
+			again := st.again && ctx.Err() == nil
+			st.again, st.running = false, again
+			s.mu.Unlock()
+			if !again {
+				return
 			}
-		}()
-		err := task(ctx)
-		switch {
-		case err != nil && ctx.Err() == nil:
-			s.log.LogAttrs(ctx, slog.LevelWarn, "scheduled task failed", slog.String("task", name),
-				slog.Duration("took", time.Since(start)), slog.Any("error", err))
-		case err == nil:
-			s.log.LogAttrs(ctx, slog.LevelDebug, "scheduled task ran", slog.String("task", name),
-				slog.Duration("took", time.Since(start)))
 		}
 	}
 }
 
-// RunNow runs the named task at once, unless it is running already (then
-// the running one serves). It is how work that cannot wait for the next
-// tick (a rent that provisions) asks for one sooner.
+func (s *Scheduler) runOnce(ctx context.Context, name string, task Task) {
+	start := time.Now()
+	defer func() {
+		if p := recover(); p != nil {
+			s.log.LogAttrs(ctx, slog.LevelError, "scheduled task panicked",
+				slog.String("task", name), slog.Any("panic", p))
+		}
+	}()
+	err := task(ctx)
+	switch {
+	case err != nil && ctx.Err() == nil:
+		s.log.LogAttrs(ctx, slog.LevelWarn, "scheduled task failed", slog.String("task", name),
+			slog.Duration("took", time.Since(start)), slog.Any("error", err))
+	case err == nil:
+		s.log.LogAttrs(ctx, slog.LevelDebug, "scheduled task ran", slog.String("task", name),
+			slog.Duration("took", time.Since(start)))
+	}
+}
+
+// RunNow runs the named task at once. When it is running already, it runs
+// once more right after (however often RunNow is called meanwhile), so
+// that what the caller wrote before asking is never left for the next
+// interval. It is how work that cannot wait for the next tick asks for one
+// sooner: events a tick wrote, an early marketplace refresh.
 func (s *Scheduler) RunNow(name string) error {
 	s.mu.Lock()
 	j, ok := s.jobs[name]
+	st := s.state[name]
+	if ok && st.running {
+		st.again = true
+		s.mu.Unlock()
+		return nil
+	}
 	s.mu.Unlock()
 	if !ok {
 		return fmt.Errorf("scheduler: run %s: no such task", name)
-	}
-	if running, err := j.IsRunning(); err == nil && running {
-		return nil
 	}
 	if err := j.RunNow(); err != nil {
 		return fmt.Errorf("scheduler: run %s: %w", name, err)
 	}
 	return nil
+}
+
+// Kick is RunNow for callers that must not wait (a request handler asking
+// for an early refresh): it returns at once, and kicks while one is on its
+// way add nothing. An unknown name is ignored.
+func (s *Scheduler) Kick(name string) {
+	s.mu.Lock()
+	st, ok := s.state[name]
+	switch {
+	case !ok || st.kicking:
+		s.mu.Unlock()
+		return
+	case st.running:
+		st.again = true
+		s.mu.Unlock()
+		return
+	}
+	st.kicking = true
+	s.mu.Unlock()
+	go func() { // bounded: gocron answers or refuses a run request within about a second
+		err := s.RunNow(name)
+		s.mu.Lock()
+		st.kicking = false
+		s.mu.Unlock()
+		if err != nil {
+			s.log.LogAttrs(context.Background(), slog.LevelDebug, "scheduled task not kicked", slog.String("task", name), slog.Any("error", err))
+		}
+	}()
 }
 
 // Start starts running the registered tasks.

@@ -204,3 +204,70 @@ func TestStopTwice(t *testing.T) {
 		}
 	}
 }
+
+// RunNow while the task runs: one more run right after it (however many
+// RunNow calls came), so what was written before asking is never left for
+// the next interval; no overlap.
+func TestRunNowWhileRunningRunsOnceMoreAfter(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := newScheduler(t)
+		defer stop(t, s)
+		var n, running, overlaps atomic.Int32
+		release := make(chan struct{})
+		if err := s.Every("outbox", time.Hour, func(context.Context) error {
+			if running.Add(1) > 1 {
+				overlaps.Add(1)
+			}
+			defer running.Add(-1)
+			if n.Add(1) == 1 {
+				<-release
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		s.Start()
+		synctest.Wait()
+		for range 3 {
+			if err := s.RunNow("outbox"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		close(release)
+		synctest.Wait()
+		if got := n.Load(); got != 2 {
+			t.Fatalf("runs = %d, want 2 (the first, then one for the RunNow calls during it)", got)
+		}
+		if overlaps.Load() != 0 {
+			t.Fatalf("%d overlapping runs", overlaps.Load())
+		}
+	})
+}
+
+// An on-demand task runs only when asked.
+func TestOnDemandRunsOnlyWhenAsked(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := newScheduler(t)
+		defer stop(t, s)
+		var n atomic.Int32
+		if err := s.OnDemand("refresh", func(context.Context) error {
+			n.Add(1)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		s.Start()
+		time.Sleep(24 * time.Hour)
+		synctest.Wait()
+		if got := n.Load(); got != 0 {
+			t.Fatalf("runs without asking = %d", got)
+		}
+		if err := s.RunNow("refresh"); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		if got := n.Load(); got != 1 {
+			t.Fatalf("runs = %d, want 1", got)
+		}
+	})
+}

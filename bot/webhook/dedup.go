@@ -2,12 +2,10 @@ package webhook
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"log/slog"
 	"sync"
 	"time"
 )
@@ -99,43 +97,13 @@ func (a *API) claim(ctx context.Context, key, id string, hash []byte) (first boo
 }
 
 // PurgeDedup deletes the dedup records older than the dedup window and
-// returns how many it deleted. serve calls it periodically (RunPurge).
+// returns how many it deleted. serve runs it on its scheduler.
 func (a *API) PurgeDedup(ctx context.Context) (int, error) {
 	n, err := a.dedup.PurgeWebhooks(ctx, a.now().Add(-a.o.DedupWindow))
 	if err != nil {
 		return 0, fmt.Errorf("webhook: purge dedup records: %w", err)
 	}
 	return n, nil
-}
-
-// RunPurge calls PurgeDedup now and then every `every` until ctx ends; it
-// logs failures and returns nil when ctx ends.
-func (a *API) RunPurge(ctx context.Context, every time.Duration) error {
-	repeat(ctx, cmp.Or(max(every, 0), time.Hour), func() {
-		n, err := a.PurgeDedup(ctx)
-		switch {
-		case err != nil && ctx.Err() == nil:
-			a.log.LogAttrs(ctx, slog.LevelWarn, "purging webhook dedup records failed", slog.Any("error", err))
-		case n > 0:
-			a.log.LogAttrs(ctx, slog.LevelInfo, "purged webhook dedup records", slog.Int("count", n))
-		}
-	})
-	return nil
-}
-
-// repeat calls fn now and then every `every` until ctx ends. (The scheduler
-// issue moves these loops onto gocron with the other periodic work.)
-func repeat(ctx context.Context, every time.Duration, fn func()) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		fn()
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
 }
 
 // MemoryDedup is a DedupStore in memory, for one process and tests: its

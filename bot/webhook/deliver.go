@@ -2,7 +2,6 @@ package webhook
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -325,19 +324,6 @@ type noDeliveryObserver struct{}
 
 func (noDeliveryObserver) ObserveDeliveryAttempt(string, string, time.Duration) {}
 func (noDeliveryObserver) ObserveDeadLetter(string)                             {}
-
-// Run calls Tick now and then every `every` (default 1 s) until ctx ends;
-// it logs failures and returns nil when ctx ends. An attempt cut short by
-// the end of ctx is not counted: its claim lapses and it is sent again
-// after the next start.
-func (d *Dispatcher) Run(ctx context.Context, every time.Duration) error {
-	repeat(ctx, cmp.Or(max(every, 0), time.Second), func() {
-		if err := d.Tick(ctx); err != nil && ctx.Err() == nil {
-			d.log.LogAttrs(ctx, slog.LevelWarn, "webhook deliveries tick failed", slog.Any("error", err))
-		}
-	})
-	return nil
-}
 
 // Tick fans new outbox events out into deliveries, then sends every
 // delivery due now, Concurrency at a time, and records each outcome. Only

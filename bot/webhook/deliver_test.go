@@ -736,29 +736,6 @@ func TestNewDispatcherRejects(t *testing.T) {
 	}
 }
 
-func TestRunStopsWithItsContext(t *testing.T) {
-	_, key := dlSecret(t)
-	rc := newDLReceiver(t, always(http.StatusOK))
-	r := newDLRig(t, DispatcherOptions{Subscribers: []Subscriber{{URL: rc.URL, Secret: key}}})
-	r.emit("order.created", "", `{}`)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- r.d.Run(ctx, time.Hour) }()
-	// Run ticks at once: wait for that delivery, then stop it.
-	deadline := time.After(10 * time.Second)
-	for len(rc.requests()) == 0 {
-		select {
-		case <-deadline:
-			t.Fatal("Run did not tick at once")
-		case <-time.After(time.Millisecond):
-		}
-	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatalf("Run = %v, want nil when its context ends", err)
-	}
-}
-
 func TestDeliveryBodyIsStable(t *testing.T) {
 	at := time.Date(2025, 3, 14, 15, 9, 26, 500000000, time.FixedZone("CET", 3600))
 	dl := Delivery{EventType: "order.running", EventAt: at, EventData: json.RawMessage(`{ "a" : 1 }`)}

@@ -30,6 +30,16 @@ const deliveryTick = time.Second
 // dedupPurgeTick is how often expired webhook dedup records are deleted.
 const dedupPurgeTick = time.Hour
 
+// The scheduler's task names.
+const (
+	taskWatchTick    = "watch-tick"
+	taskDeliveries   = "webhook-deliveries"
+	taskOutbox       = "outbox-sinks"
+	taskDedupPurge   = "webhook-dedup-purge"
+	taskJobSweep     = "job-sweep"
+	taskEarlyRefresh = "market-refresh-early"
+)
+
 type serveCmd struct{}
 
 // Run serves until SIGINT or SIGTERM; SIGHUP is logged and ignored.
@@ -114,7 +124,16 @@ func (a *App) Open(ctx context.Context) error {
 		a.slack = a.newSlack()
 		ns, sinks = append(ns, a.slack), append(sinks, a.slack)
 	}
-	a.svc = a.newService(ns, a.log)
+	a.svc = a.newService(ns, a.log, func(o *commands.Options) {
+		// The job sweep and the early marketplace refreshes run on the
+		// scheduler (newScheduler), with every other periodic task.
+		o.Scheduled = true
+		o.EarlyRefresh = func() {
+			if a.sched != nil {
+				a.sched.Kick(taskEarlyRefresh)
+			}
+		}
+	})
 	a.watchState()
 	var err error
 	if a.discord, err = a.newDiscord(); err != nil {
@@ -322,10 +341,12 @@ func (a *App) newScheduler() (*scheduler.Scheduler, error) {
 		return nil, err
 	}
 	err = errors.Join(
-		s.Every("watch-tick", a.cfg.Watch.Interval.Duration, a.watchTick),
-		s.Every("webhook-deliveries", deliveryTick, a.dispatcher.Tick),
-		s.Every("outbox-sinks", deliveryTick, a.outbox.Tick),
-		s.Every("webhook-dedup-purge", dedupPurgeTick, a.purgeDedup),
+		s.Every(taskWatchTick, a.cfg.Watch.Interval.Duration, a.watchTick),
+		s.Every(taskDeliveries, deliveryTick, a.dispatcher.Tick),
+		s.Every(taskOutbox, deliveryTick, a.outbox.Tick),
+		s.Every(taskDedupPurge, dedupPurgeTick, a.purgeDedup),
+		s.Every(taskJobSweep, commands.DefaultSweepInterval, a.svc.Sweep),
+		s.OnDemand(taskEarlyRefresh, a.svc.RefreshMarketEarly),
 	)
 	if err != nil {
 		return nil, errors.Join(err, s.Stop())
@@ -347,15 +368,22 @@ func (a *App) purgeDedup(ctx context.Context) error {
 // watch evaluated, one my_orders poll for status and the lifecycle monitor
 // (TTL reminders and cancels), the wallet check.
 func (a *App) watchTick(ctx context.Context) error {
-	err := a.svc.Tick(ctx)
-	// What the tick wrote (watch.triggered, order.expiring, ...) goes out
-	// now rather than at the next delivery tick.
-	err = errors.Join(err, a.sched.RunNow("outbox-sinks"), a.sched.RunNow("webhook-deliveries"))
+	// What each half of the tick wrote (watch.triggered; order.expiring,
+	// order.expired, ...) goes out at once rather than at the next delivery
+	// tick: an alert does not wait for the my_orders call.
+	err := errors.Join(a.svc.TickMarket(ctx), a.deliverNow())
+	err = errors.Join(err, a.svc.TickOrders(ctx), a.deliverNow())
 	if !a.marketLoaded && a.svc.MarketLoaded() {
 		a.marketLoaded = true
 		a.log.Info("marketplace loaded", slog.Bool("sandbox", a.cfg.Clore.Sandbox))
 	}
 	return err
+}
+
+// deliverNow runs the outbox and the webhook deliveries now (or once more
+// right after the runs in progress).
+func (a *App) deliverNow() error {
+	return errors.Join(a.sched.RunNow(taskOutbox), a.sched.RunNow(taskDeliveries))
 }
 
 // Close releases everything Open acquired.

@@ -84,6 +84,12 @@ var e2eSubSecret = "whsec_" + base64.StdEncoding.EncodeToString([]byte("subscrib
 // subscriber, and returns its base URL and the configuration's path.
 func startServe(t *testing.T, subURL string) (base, configPath string) {
 	t.Helper()
+	return startServeWith(t, subURL, nil)
+}
+
+// startServeWith is startServe with prepare run between Open and Run.
+func startServeWith(t *testing.T, subURL string, prepare func(context.Context, *App) error) (base, configPath string) {
+	t.Helper()
 	dir := t.TempDir()
 	configPath = filepath.Join(dir, "clorebot.toml")
 	conf := fmt.Sprintf(`[clore]
@@ -108,7 +114,7 @@ url = %q
 secret = %q
 `, filepath.ToSlash(filepath.Join(dir, "clorebot.db")), e2eKeySecret, subURL, e2eSubSecret)
 	writeConfig(t, configPath, conf)
-	app := runServe(t, configPath, slog.New(slog.DiscardHandler), nil)
+	app := runServe(t, configPath, slog.New(slog.DiscardHandler), prepare)
 	return "http://" + app.Addr().String(), configPath
 }
 
@@ -253,6 +259,18 @@ func TestServeWebhooksEndToEnd(t *testing.T) {
 		t.Errorf("status callback does not verify: %v", err)
 	}
 
+	// extend through /webhook/command: from the order's current end, by
+	// the renter (this key), announced as order.extended.
+	extendBody := fmt.Appendf(nil, `{"text": "extend %d 2"}`, int64(orderID))
+	code, _, body = send(t, http.MethodPost, base+"/webhook/command", signWithCLI(t, configPath, "/webhook/command", false, extendBody), extendBody)
+	if code != http.StatusOK || !strings.Contains(string(body), "extended by 2 h") {
+		t.Fatalf("extend = %d %s", code, body)
+	}
+	code, _, body = send(t, http.MethodPost, base+"/webhook/command", signWithCLI(t, configPath, "/webhook/command", false, []byte(`{"text": "extend 1 2"}`)), []byte(`{"text": "extend 1 2"}`))
+	if code != http.StatusBadRequest || !strings.Contains(string(body), "no order #1 of yours") {
+		t.Fatalf("extend of an unknown order = %d %s", code, body)
+	}
+
 	// cancel-order with the compatibility scheme (X-Webhook-Signature).
 	cancelBody := fmt.Appendf(nil, `{"order_id": %d, "callback_url": %q}`, int64(orderID), rc.URL+"/cb")
 	code, _, body = send(t, http.MethodPost, base+"/webhook/cancel-order", signWithCLI(t, configPath, "/webhook/cancel-order", true, cancelBody), cancelBody)
@@ -264,7 +282,7 @@ func TestServeWebhooksEndToEnd(t *testing.T) {
 	}
 
 	lifecycle := []string{"order.created", "order.running", "order.cancelled", "job.completed"}
-	sub := rc.waitTypes(t, "/sub", lifecycle...)
+	sub := rc.waitTypes(t, "/sub", append(lifecycle, "order.extended")...)
 	cb := rc.waitTypes(t, "/cb", append(lifecycle, webhook.ConnectionEvent)...)
 	// The connection details went to the callback only, and nowhere else.
 	for _, d := range sub {

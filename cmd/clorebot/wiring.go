@@ -40,7 +40,7 @@ func policyFrom(cfg *config.Config) commands.Policy {
 }
 
 // newService builds the command layer over the App's store and Clore client.
-func (a *App) newService(n commands.Notifier, log *slog.Logger) *commands.Service {
+func (a *App) newService(n commands.Notifier, log *slog.Logger, opts ...func(*commands.Options)) *commands.Service {
 	o := commands.Options{
 		Store: a.store, Clore: a.clore, Notifier: n, Logger: log, Policy: policyFrom(a.cfg),
 		MarketTTL: a.cfg.Watch.Interval.Duration, ConfirmTTL: a.cfg.Policy.ConfirmTTL.Duration,
@@ -48,6 +48,9 @@ func (a *App) newService(n commands.Notifier, log *slog.Logger) *commands.Servic
 	if a.cfg.Clore.Sandbox {
 		// The sandbox provisions in seconds: poll it more often than Clore.
 		o.PollInterval, o.ReconcileWindow = 2*time.Second, 10*time.Second
+	}
+	for _, f := range opts {
+		f(&o)
 	}
 	return commands.New(o)
 }
