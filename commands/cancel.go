@@ -19,7 +19,7 @@ type cancelParams struct {
 }
 
 // handleCancel checks who may cancel the order and queues the job.
-func (s *Service) handleCancel(ctx context.Context, req Request, a *CancelArgs) Reply {
+func (s *Service) handleCancel(ctx context.Context, req Request, a *CancelArgs, rec *intakeRecord) Reply {
 	admin := s.policy.Role(req.User, req.Roles...) >= RoleAdmin
 	notYours := &UsageError{Command: "cancel", Problem: fmt.Sprintf("no order #%d of yours", a.OrderID), Usage: Usage("cancel")}
 	p := cancelParams{CloreOrderID: a.OrderID}
@@ -45,11 +45,13 @@ func (s *Service) handleCancel(ctx context.Context, req Request, a *CancelArgs) 
 	case err != nil:
 		return s.fail(ctx, "cancel", err)
 	}
-	job, err := s.submit(ctx, req, Job{Kind: JobCancel, State: JobQueued}, p, nil)
+	r, err := s.submit(ctx, req, rec, Job{Kind: JobCancel, State: JobQueued}, p, nil, &a.OrderID, nil, func(job Job) Reply {
+		return queuedReply(job, fmt.Sprintf("Cancelling order #%d…", a.OrderID))
+	})
 	if err != nil {
 		return s.fail(ctx, "cancel", err)
 	}
-	return queuedReply(job, fmt.Sprintf("Cancelling order #%d…", a.OrderID))
+	return r
 }
 
 // cancelStep cancels the order at Clore (safe to repeat) and records it.

@@ -40,24 +40,44 @@ type want struct {
 func choose(offers []clore.Offer, w want, balances map[string]float64) []offerChoice {
 	var out []offerChoice
 	for i := range offers {
-		o := &offers[i]
-		if o.Rented || o.GPUCount != w.Count || o.Reliability < w.MinReliability ||
-			!slices.Contains(w.Models, o.Model) || slices.Contains(w.Exclude, o.ServerID) {
-			continue
+		if c, ok := suits(&offers[i], w, balances); ok {
+			out = append(out, c)
 		}
-		c, ok := price(o, w, balances)
-		if !ok || (w.MaxPerGPU > 0 && c.USDPerGPU() > w.MaxPerGPU*(1+1e-9)) {
-			continue
-		}
-		out = append(out, c)
 	}
-	slices.SortFunc(out, func(a, b offerChoice) int {
-		if a.ServerID == w.Prefer || b.ServerID == w.Prefer {
-			return cmp.Compare(boolInt(b.ServerID == w.Prefer), boolInt(a.ServerID == w.Prefer))
-		}
-		return cmp.Or(cmp.Compare(a.USDPerHour, b.USDPerHour), cmp.Compare(b.Reliability, a.Reliability), cmp.Compare(a.ServerID, b.ServerID))
-	})
+	slices.SortFunc(out, w.rank)
 	return out
+}
+
+// chooseBest is choose's first offer, found without ranking the others.
+func chooseBest(offers []clore.Offer, w want, balances map[string]float64) (best offerChoice, found bool) {
+	for i := range offers {
+		if c, ok := suits(&offers[i], w, balances); ok && (!found || w.rank(c, best) < 0) {
+			best, found = c, true
+		}
+	}
+	return best, found
+}
+
+// suits prices o when it satisfies w.
+func suits(o *clore.Offer, w want, balances map[string]float64) (offerChoice, bool) {
+	if o.Rented || o.GPUCount != w.Count || o.Reliability < w.MinReliability ||
+		!slices.Contains(w.Models, o.Model) || slices.Contains(w.Exclude, o.ServerID) {
+		return offerChoice{}, false
+	}
+	c, ok := price(o, w, balances)
+	if !ok || (w.MaxPerGPU > 0 && c.USDPerGPU() > w.MaxPerGPU*(1+1e-9)) {
+		return offerChoice{}, false
+	}
+	return c, true
+}
+
+// rank orders suitable offers: the preferred server first, then the
+// cheapest, then the more reliable.
+func (w want) rank(a, b offerChoice) int {
+	if a.ServerID == w.Prefer || b.ServerID == w.Prefer {
+		return cmp.Compare(boolInt(b.ServerID == w.Prefer), boolInt(a.ServerID == w.Prefer))
+	}
+	return cmp.Or(cmp.Compare(a.USDPerHour, b.USDPerHour), cmp.Compare(b.Reliability, a.Reliability), cmp.Compare(a.ServerID, b.ServerID))
 }
 
 func boolInt(b bool) int {

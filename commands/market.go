@@ -83,7 +83,11 @@ func models(offers []clore.Offer) []string {
 // resolveGPU maps a user's GPU query to the models on offer, or a usage error
 // that names the query and suggests the closest model.
 func resolveGPU(command, query string, offers []clore.Offer) ([]string, error) {
-	all := models(offers)
+	return resolveGPUIn(command, query, models(offers))
+}
+
+// resolveGPUIn is resolveGPU against the models on offer, all (sorted).
+func resolveGPUIn(command, query string, all []string) ([]string, error) {
 	if got := MatchGPU(query, all); len(got) > 0 {
 		return got, nil
 	}

@@ -222,6 +222,9 @@ type JobUpdate struct {
 // Store is the durable state the command layer needs. storage.Store
 // implements it; every method is one transaction.
 type Store interface {
+	// Intake writes one request's job, audit row, events and dedup record in
+	// one transaction (intake.go).
+	IntakeStore
 	// CreateJob inserts j (ID, CreatedAt set by the caller or the store) unless
 	// a job with the same IdempotencyKey exists: then it returns that job and
 	// created=false. Concurrent calls with one key create exactly one job.

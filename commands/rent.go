@@ -66,12 +66,12 @@ func (s *Service) rentParamsFrom(a *RentArgs, models []string) (rentParams, erro
 
 // handleRent checks everything that can be checked without renting, then
 // queues the job (or asks for confirmation above policy.ConfirmAbove).
-func (s *Service) handleRent(ctx context.Context, req Request, a *RentArgs) (Reply, *float64) {
-	offers, err := s.offers(ctx)
+func (s *Service) handleRent(ctx context.Context, req Request, a *RentArgs, rec *intakeRecord) (Reply, *float64) {
+	snap, err := s.snapshot()
 	if err != nil {
 		return s.fail(ctx, "rent", err), nil
 	}
-	models, err := resolveGPU("rent", a.GPU, offers)
+	models, err := resolveGPUIn("rent", a.GPU, snap.modelNames())
 	if err != nil {
 		return errorReply(err), nil
 	}
@@ -79,12 +79,12 @@ func (s *Service) handleRent(ctx context.Context, req Request, a *RentArgs) (Rep
 	if err != nil {
 		return errorReply(err), nil
 	}
-	choices := choose(offers, p.want(nil), nil)
-	if len(choices) == 0 {
+	offers := snap.offersOf(models)
+	best, ok := chooseBest(offers, p.want(nil), nil)
+	if !ok {
 		return Reply{Status: StatusError, Visibility: Ephemeral, Done: true, Usage: Usage("rent"),
 			Text: noOfferText(p, offers)}, nil
 	}
-	best := choices[0]
 	if err := s.policy.checkPrice(best.USDPerGPU()); err != nil {
 		return errorReply(err), nil
 	}
@@ -97,16 +97,19 @@ func (s *Service) handleRent(ctx context.Context, req Request, a *RentArgs) (Rep
 	// The counted caps are checked in the transaction that stores the job
 	// (one awaiting confirmation is checked now and again when confirmed).
 	reserve := reservation(p, best)
-	job, err := s.submit(ctx, req, Job{Kind: JobRent, State: state, USDPerHour: reserve}, p, s.guard(req.User, reserve, ""))
+	price := best.USDPerHour
+	r, err := s.submit(ctx, req, rec, Job{Kind: JobRent, State: state, USDPerHour: reserve}, p, s.guard(req.User, reserve, ""),
+		nil, &price, func(job Job) Reply {
+			if job.State == JobAwaitingConfirmation {
+				return confirmReply(job, best)
+			}
+			return queuedReply(job, fmt.Sprintf("Renting %s ×%d from %s/GPU/h (%s/h in all)…",
+				best.Model, best.GPUCount, usd(best.USDPerGPU()), usd(best.USDPerHour)))
+		})
 	if err != nil {
 		return s.fail(ctx, "rent", err), nil
 	}
-	price := best.USDPerHour
-	if job.State == JobAwaitingConfirmation {
-		return confirmReply(job, best), &price
-	}
-	return queuedReply(job, fmt.Sprintf("Renting %s ×%d from %s/GPU/h (%s/h in all)…",
-		best.Model, best.GPUCount, usd(best.USDPerGPU()), usd(best.USDPerHour))), &price
+	return r, &price
 }
 
 // priceTolerance is how far above the price shown at intake (or the price
@@ -185,28 +188,42 @@ func queuedReply(job Job, text string) Reply {
 
 // submit stores a job of tmpl's Kind, State and USDPerHour under the
 // request's idempotency key, checking g in the same transaction (nil: no
-// counted cap); a duplicate request gets the first job back.
-func (s *Service) submit(ctx context.Context, req Request, tmpl Job, params any, g *Guard) (Job, error) {
+// counted cap), and returns its reply: ok's of the stored job (a duplicate
+// request gets the first job), or g's refusal. The audit row (with order and
+// price) and, under rec's claim, the answer are written in the same
+// transaction. When the claim finds an earlier delivery, nothing is written
+// and the reply is zero: rec.result has the recorded answer.
+func (s *Service) submit(ctx context.Context, req Request, rec *intakeRecord, tmpl Job, params any, g *Guard,
+	order *int64, price *float64, ok func(Job) Reply) (Reply, error) {
 	raw, err := json.Marshal(params)
 	if err != nil {
-		return Job{}, fmt.Errorf("commands: encode params: %w", err)
+		return Reply{}, fmt.Errorf("commands: encode params: %w", err)
 	}
 	key := req.IdempotencyKey
 	if key == "" {
 		key = req.Platform + ":" + randomID(12)
 	}
-	job, created, err := s.store.CreateJobGuarded(ctx, Job{
+	job := Job{
 		ID: randomID(10), Kind: tmpl.Kind, IdempotencyKey: key, State: tmpl.State, RequestedBy: req.User,
 		Platform: req.Platform, Channel: req.Channel, ReplyTarget: req.ReplyTarget, Params: raw,
 		USDPerHour: tmpl.USDPerHour, CreatedAt: s.clock.Now(),
-	}, g)
+	}
+	var r Reply
+	finish := s.finishWith(req, rec, order, price, func(o IntakeOutcome) Reply {
+		if o.Refused != nil {
+			return errorReply(o.Refused)
+		}
+		return ok(o.Job)
+	}, &r)
+	res, err := s.store.Intake(ctx, IntakeUnit{Dedup: rec.claim, Job: &job, Guard: g, Finish: finish})
 	if err != nil {
-		return Job{}, err
+		return Reply{}, err
 	}
-	if created && job.State == JobQueued {
-		s.enqueue(job.ID)
+	rec.recorded, rec.result = true, res.Dedup
+	if res.Created && res.Job.State == JobQueued {
+		s.enqueue(res.Job.ID)
 	}
-	return job, nil
+	return r, nil
 }
 
 // newPassword is a random SSH password: 26 characters of base32, 130 bits

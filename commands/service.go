@@ -155,9 +155,18 @@ func New(o Options) *Service {
 // Handle answers one request. Quick commands are answered in full; rent and
 // cancel become jobs and the reply carries the job id (Done false).
 func (s *Service) Handle(ctx context.Context, req Request) Reply {
+	r, _ := s.handle(ctx, req, nil)
+	return r
+}
+
+// handle is Handle and, with a claim, HandleOnce. A command that creates a
+// job writes its audit row (and the claim's answer) in the job's
+// transaction; any other answer is audited (and recorded) at the end.
+func (s *Service) handle(ctx context.Context, req Request, claim *DedupClaim) (Reply, DedupResult) {
 	if req.Action != nil {
-		return s.handleAction(ctx, req)
+		return s.handleAction(ctx, req), DedupResult{}
 	}
+	rec := &intakeRecord{claim: claim}
 	var cmd Command
 	if req.Command != nil {
 		cmd = *req.Command
@@ -165,15 +174,16 @@ func (s *Service) Handle(ctx context.Context, req Request) Reply {
 		var err error
 		if cmd, err = Parse(req.Text); err != nil {
 			r := errorReply(err)
-			s.audit(ctx, req, "parse", r, nil, nil)
-			return r
+			s.record(ctx, req, "parse", rec, &r, nil, nil)
+			return r, rec.result
 		}
 	}
+	rec.command = cmd.AuditString()
 	if err := s.policy.authorize(req.User, cmd, req.Roles...); err != nil {
 		r := errorReply(err)
 		r.Usage = Usage(cmd.Name) // a refusal shows the usage line like any bad command
-		s.audit(ctx, req, cmd.AuditString(), r, nil, nil)
-		return r
+		s.record(ctx, req, rec.command, rec, &r, nil, nil)
+		return r, rec.result
 	}
 	var r Reply
 	var order *int64
@@ -188,10 +198,10 @@ func (s *Service) Handle(ctx context.Context, req Request) Reply {
 	case "watch":
 		r = s.handleWatch(ctx, req, cmd.Watch)
 	case "rent":
-		r, price = s.handleRent(ctx, req, cmd.Rent)
+		r, price = s.handleRent(ctx, req, cmd.Rent, rec)
 	case "cancel":
-		r = s.handleCancel(ctx, req, cmd.Cancel)
 		order = &cmd.Cancel.OrderID
+		r = s.handleCancel(ctx, req, cmd.Cancel, rec)
 	case "confirm":
 		r = s.confirmJob(ctx, req, cmd.Confirm.JobID)
 	case "extend":
@@ -200,8 +210,17 @@ func (s *Service) Handle(ctx context.Context, req Request) Reply {
 	default:
 		r = errorReply(&UsageError{Problem: "unknown command " + cmd.Name, Usage: Usage("")})
 	}
-	s.audit(ctx, req, cmd.AuditString(), r, order, price)
-	return r
+	s.record(ctx, req, rec.command, rec, &r, order, price)
+	return r, rec.result
+}
+
+// record audits a handled command, unless its row was written in its job's
+// transaction; under a dedup claim the answer is recorded with the row.
+func (s *Service) record(ctx context.Context, req Request, command string, rec *intakeRecord, r *Reply, order *int64, price *float64) {
+	if rec.recorded || s.recordRefusal(ctx, req, command, rec, r, order, price) {
+		return
+	}
+	s.audit(ctx, req, command, *r, order, price)
 }
 
 // errorReply turns an error into the reply a user sees: usage errors and

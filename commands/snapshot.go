@@ -26,6 +26,50 @@ const WarmingUpRetryAfter = 5
 type marketSnapshot struct {
 	offers []clore.Offer
 	at     time.Time
+
+	// An index built once per snapshot, so that a rent's intake reads the
+	// offers of its models only (offersOf).
+	index   sync.Once
+	models  []string                 // the models on offer, sorted
+	byModel map[string][]clore.Offer // offers per model, in offers' order
+}
+
+// newMarketSnapshot publishes offers seen at at.
+func newMarketSnapshot(offers []clore.Offer, at time.Time) *marketSnapshot {
+	return &marketSnapshot{offers: offers, at: at}
+}
+
+// buildIndex fills models and byModel once.
+func (m *marketSnapshot) buildIndex() {
+	m.index.Do(func() {
+		m.models = models(m.offers)
+		m.byModel = make(map[string][]clore.Offer, len(m.models))
+		for _, o := range m.offers {
+			m.byModel[o.Model] = append(m.byModel[o.Model], o)
+		}
+	})
+}
+
+// modelNames is the sorted list of models on offer.
+func (m *marketSnapshot) modelNames() []string {
+	m.buildIndex()
+	return m.models
+}
+
+// offersOf is the offers of the given models (in the snapshot's order for
+// one model). The slice is shared: callers must not change it.
+func (m *marketSnapshot) offersOf(models []string) []clore.Offer {
+	m.buildIndex()
+	if len(models) == 1 {
+		return m.byModel[models[0]]
+	}
+	var out []clore.Offer
+	for _, o := range m.offers {
+		if slices.Contains(models, o.Model) {
+			out = append(out, o)
+		}
+	}
+	return out
 }
 
 // ordersSnapshot is the account's orders (my_orders) as the last refresh
@@ -83,7 +127,7 @@ func (s *Service) RefreshMarket(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("commands: refresh marketplace: %w", err)
 		}
-		s.market.Store(&marketSnapshot{offers: clore.Offers(servers), at: s.clock.Now()})
+		s.market.Store(newMarketSnapshot(clore.Offers(servers), s.clock.Now()))
 		return nil
 	})
 }
@@ -212,7 +256,7 @@ func (s *Service) markRented(serverID int64) {
 		}
 		offers := slices.Clone(old.offers)
 		offers[i].Rented = true
-		if s.market.CompareAndSwap(old, &marketSnapshot{offers: offers, at: old.at}) {
+		if s.market.CompareAndSwap(old, newMarketSnapshot(offers, old.at)) {
 			return
 		}
 	}

@@ -15,7 +15,7 @@ import (
 // write goes through one immediate transaction at a time, ids are assigned in
 // commit order: a reader paging with ListEvents never sees a smaller id
 // appear after a larger one.
-func appendEvents(ctx context.Context, tx *sql.Tx, events []commands.Event, now time.Time) ([]commands.Event, error) {
+func appendEvents(ctx context.Context, tx rowQuerier, events []commands.Event, now time.Time) ([]commands.Event, error) {
 	out := make([]commands.Event, 0, len(events))
 	for i, e := range events {
 		if e.Type == "" {
@@ -29,9 +29,7 @@ func appendEvents(ctx context.Context, tx *sql.Tx, events []commands.Event, now 
 		if e.CreatedAt.IsZero() {
 			e.CreatedAt = now
 		}
-		err := tx.QueryRowContext(ctx, `INSERT INTO outbox (type, job_id, order_id, data, created_at)
-			VALUES (?, ?, ?, ?, ?) RETURNING id`,
-			e.Type, nullString(e.JobID), nullInt64(e.OrderID), string(e.Data),
+		err := tx.QueryRowContext(ctx, insertEventSQL, e.Type, nullString(e.JobID), nullInt64(e.OrderID), string(e.Data),
 			formatTime(e.CreatedAt)).Scan(&e.ID)
 		if err != nil {
 			return nil, fmt.Errorf("event %d (%s): %w", i, e.Type, err)
@@ -40,6 +38,10 @@ func appendEvents(ctx context.Context, tx *sql.Tx, events []commands.Event, now 
 	}
 	return out, nil
 }
+
+// insertEventSQL appends one event to the outbox.
+const insertEventSQL = `INSERT INTO outbox (type, job_id, order_id, data, created_at)
+	VALUES (?, ?, ?, ?, ?) RETURNING id`
 
 // ListEvents returns at most limit outbox events with ID > afterID, oldest
 // first; a limit of 0 or less means no cap.

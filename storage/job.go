@@ -52,8 +52,11 @@ func (s *Store) CreateJobGuarded(ctx context.Context, j commands.Job, g *command
 		return commands.Job{}, false, fmt.Errorf("storage: create job: %w", err)
 	}
 	defer tx.Rollback()
-	stored, created, err = s.createJobTx(ctx, tx, j, g)
-	if err != nil {
+	stored, created, refused, err := s.createJobTx(ctx, tx, j, g)
+	switch {
+	case refused != nil:
+		return commands.Job{}, false, refused
+	case err != nil:
 		return commands.Job{}, false, err
 	}
 	if err := tx.Commit(); err != nil {
@@ -62,12 +65,28 @@ func (s *Store) CreateJobGuarded(ctx context.Context, j commands.Job, g *command
 	return stored, created, nil
 }
 
+// The statements that create a job (prepared on the writer, see intake.go).
+const (
+	jobByKeySQL  = `SELECT ` + jobColumns + ` FROM jobs WHERE idempotency_key = ?`
+	insertJobSQL = `INSERT INTO jobs (` + jobColumns + `)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (idempotency_key) DO NOTHING`
+)
+
+// execQuerier is a write transaction: a *sql.Tx, or the intake writer's
+// preparedTx.
+type execQuerier interface {
+	rowQuerier
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
 // createJobTx is CreateJobGuarded inside tx, for methods that write more in
-// the same transaction (intake: dedup record, job, audit row, outbox). Errors
-// other than g.Check's are wrapped with the operation.
-func (s *Store) createJobTx(ctx context.Context, tx *sql.Tx, j commands.Job, g *commands.Guard) (commands.Job, bool, error) {
+// the same transaction (Intake: dedup record, job, audit row, outbox).
+// refused is g.Check's error, as is (nothing was inserted); err, wrapped
+// with the operation, is a failure.
+func (s *Store) createJobTx(ctx context.Context, tx execQuerier, j commands.Job, g *commands.Guard) (stored commands.Job, created bool, refused, err error) {
 	if err := checkNewJob(j); err != nil {
-		return commands.Job{}, false, fmt.Errorf("storage: create job: %w", err)
+		return commands.Job{}, false, nil, fmt.Errorf("storage: create job: %w", err)
 	}
 	if j.ID == "" {
 		j.ID = NewJobID()
@@ -79,41 +98,65 @@ func (s *Store) createJobTx(ctx context.Context, tx *sql.Tx, j commands.Job, g *
 	if j.UpdatedAt.IsZero() {
 		j.UpdatedAt = now
 	}
-	byKey := `SELECT ` + jobColumns + ` FROM jobs WHERE idempotency_key = ?`
 	if g != nil && g.Check != nil {
-		existing, err := scanJob(tx.QueryRowContext(ctx, byKey, j.IdempotencyKey))
+		existing, err := scanJob(tx.QueryRowContext(ctx, jobByKeySQL, j.IdempotencyKey))
 		if err == nil {
-			return existing, false, nil // a duplicate gets the first job, unchecked
+			return existing, false, nil, nil // a duplicate gets the first job, unchecked
 		} else if !errors.Is(err, sql.ErrNoRows) {
-			return commands.Job{}, false, fmt.Errorf("storage: create job: %w", err)
+			return commands.Job{}, false, nil, fmt.Errorf("storage: create job: %w", err)
 		}
 		u, err := usage(ctx, tx, *g)
 		if err != nil {
-			return commands.Job{}, false, fmt.Errorf("storage: create job: %w", err)
+			return commands.Job{}, false, nil, fmt.Errorf("storage: create job: %w", err)
 		}
 		if err := g.Check(u); err != nil {
-			return commands.Job{}, false, err
+			return commands.Job{}, false, err, nil
 		}
 	}
-	res, err := tx.ExecContext(ctx, `INSERT INTO jobs (`+jobColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (idempotency_key) DO NOTHING`,
+	res, err := tx.ExecContext(ctx, insertJobSQL,
 		j.ID, j.Kind, j.IdempotencyKey, j.State, j.Step, j.RequestedBy, j.Platform,
 		j.Channel, j.ReplyTarget, j.ReplyRef, nullJSON(j.Params), nullJSON(j.Checkpoint),
 		nullJSON(j.Result), j.Error, j.Attempts, j.LeaseOwner, nullTime(j.LeaseUntil),
 		formatTime(j.CreatedAt), formatTime(j.UpdatedAt), j.USDPerHour)
 	if err != nil {
-		return commands.Job{}, false, fmt.Errorf("storage: create job: %w", mapConstraint(err))
+		return commands.Job{}, false, nil, fmt.Errorf("storage: create job: %w", mapConstraint(err))
 	}
-	n, err := res.RowsAffected()
+	if n, err := res.RowsAffected(); err != nil {
+		return commands.Job{}, false, nil, fmt.Errorf("storage: create job: %w", err)
+	} else if n == 1 {
+		return storedJob(j), true, nil, nil
+	}
+	// The key exists: the first job is the answer.
+	stored, err = scanJob(tx.QueryRowContext(ctx, jobByKeySQL, j.IdempotencyKey))
 	if err != nil {
-		return commands.Job{}, false, fmt.Errorf("storage: create job: %w", err)
+		return commands.Job{}, false, nil, fmt.Errorf("storage: create job: read back: %w", err)
 	}
-	stored, err := scanJob(tx.QueryRowContext(ctx, byKey, j.IdempotencyKey))
+	return stored, false, nil, nil
+}
+
+// storedJob is j as scanJob reads it back after its insert: times in UTC
+// at the stored precision, empty JSON as nil.
+func storedJob(j commands.Job) commands.Job {
+	j.CreatedAt = roundTrip(j.CreatedAt)
+	j.UpdatedAt = roundTrip(j.UpdatedAt)
+	if !j.LeaseUntil.IsZero() {
+		j.LeaseUntil = roundTrip(j.LeaseUntil)
+	}
+	for _, v := range []*json.RawMessage{&j.Params, &j.Checkpoint, &j.Result} {
+		if len(*v) == 0 {
+			*v = nil
+		}
+	}
+	return j
+}
+
+// roundTrip is t as formatTime stores it and parseTime reads it back.
+func roundTrip(t time.Time) time.Time {
+	r, err := parseTime(formatTime(t))
 	if err != nil {
-		return commands.Job{}, false, fmt.Errorf("storage: create job: read back: %w", err)
+		return t.UTC()
 	}
-	return stored, n == 1, nil
+	return r
 }
 
 // checkNewJob rejects a job CreateJob cannot store.

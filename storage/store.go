@@ -49,6 +49,7 @@ type Store struct {
 	write      *sql.DB // exactly one connection; every write transaction
 	read       *sql.DB // query-only connections for reads
 	migrations []migration
+	intake     *intakeWriter // group commit of Intake (intake.go)
 }
 
 // Open opens (creating it and its parent directory if needed) the SQLite
@@ -66,7 +67,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if err := prepareFiles(path); err != nil {
 		return nil, fmt.Errorf("storage: open: %w", err)
 	}
-	s := &Store{Now: time.Now, path: path, migrations: migs}
+	s := &Store{Now: time.Now, path: path, migrations: migs, intake: newIntakeWriter()}
 	if err := s.openPools(ctx); err != nil {
 		return nil, errors.Join(fmt.Errorf("storage: open %s: %w", path, err), s.Close())
 	}
@@ -205,6 +206,11 @@ func (s *Store) Ping(ctx context.Context) error {
 // stopped.
 func (s *Store) Close() error {
 	var errs []error
+	if s.intake != nil {
+		if err := s.intake.stop(); err != nil {
+			errs = append(errs, fmt.Errorf("storage: close intake: %w", err))
+		}
+	}
 	if s.read != nil {
 		if err := s.read.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("storage: close reader: %w", err))

@@ -66,6 +66,21 @@ func (s *Store) ClaimWebhook(ctx context.Context, key, id string, bodyHash []byt
 	return true, nil, 0, nil, nil
 }
 
+// LookupWebhook reads the record of an inbound webhook message without
+// claiming it: found is false for an unknown message; else its request
+// hash, status (0 while the first delivery is processed) and answer. It
+// reads without the writer.
+func (s *Store) LookupWebhook(ctx context.Context, key, id string) (found bool, storedHash []byte, status int, answer []byte, err error) {
+	rec, err := getWebhook(ctx, s.read, key, id)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return false, nil, 0, nil, nil
+	case err != nil:
+		return false, nil, 0, nil, fmt.Errorf("storage: look up webhook: %w", err)
+	}
+	return true, rec.hash, rec.status, rec.answer, nil
+}
+
 // webhookRecord is one row of webhook_requests.
 type webhookRecord struct {
 	hash    []byte
@@ -79,13 +94,16 @@ func (r webhookRecord) takeOver(hash []byte, staleBefore time.Time) bool {
 	return r.status == 0 && r.claimed.Before(staleBefore) && bytes.Equal(r.hash, hash)
 }
 
+// webhookByIDSQL reads one dedup record.
+const webhookByIDSQL = `SELECT body_hash, status, answer, claimed_at FROM webhook_requests
+	WHERE key = ? AND id = ?`
+
 func getWebhook(ctx context.Context, q querier, key, id string) (webhookRecord, error) {
 	var (
 		r       webhookRecord
 		claimed string
 	)
-	err := q.QueryRowContext(ctx, `SELECT body_hash, status, answer, claimed_at FROM webhook_requests
-		WHERE key = ? AND id = ?`, key, id).Scan(&r.hash, &r.status, &r.answer, &claimed)
+	err := q.QueryRowContext(ctx, webhookByIDSQL, key, id).Scan(&r.hash, &r.status, &r.answer, &claimed)
 	if errors.Is(err, sql.ErrNoRows) {
 		return r, ErrNotFound
 	}

@@ -25,6 +25,10 @@ import (
 // *commands.Service implements it.
 type CommandService interface {
 	Handle(ctx context.Context, req commands.Request) commands.Reply
+	// HandleOnce handles a command that creates a job (Command.CreatesJob)
+	// and writes claim's dedup record, with the answer, in the job's
+	// transaction (APIOptions.AtomicIntake).
+	HandleOnce(ctx context.Context, req commands.Request, claim commands.DedupClaim) (commands.Reply, commands.DedupResult)
 	Job(ctx context.Context, id string) (commands.Job, error)
 	Market(ctx context.Context) ([]commands.ModelSummary, error)
 	RoleOf(id string) commands.Role
@@ -60,6 +64,13 @@ type APIOptions struct {
 	// Dedup remembers message ids and their answers; default a MemoryDedup
 	// (one process only; serve passes the database).
 	Dedup DedupStore
+	// AtomicIntake hands the dedup record of a request whose command creates
+	// a job (create-order, cancel-order, a command's rent or cancel) to the
+	// command layer, which writes it with the job, its audit row and its
+	// answer in one transaction (Service.HandleOnce); other requests claim
+	// their id before they are processed. It requires Dedup to be the
+	// command layer's database: serve passes the database to both.
+	AtomicIntake bool
 	// Connections hands a webhook rent's connection details, when it had no
 	// callback_url, to the first signed GET /webhook/jobs/{id} of the key
 	// that asked (then they are wiped). Nil: never. serve passes the
@@ -144,6 +155,10 @@ type route struct {
 	// legacy accepts the compatibility scheme here (when it is on): the
 	// seed's POST routes only.
 	legacy bool
+	// command routes run a command of the body through the command layer
+	// (serveCommand): with AtomicIntake, one that creates a job is recorded
+	// in its job's transaction.
+	command bool
 	// emptyBodyOK lets a POST without a body omit its Content-Type.
 	emptyBodyOK bool
 	serve       func(ctx context.Context, c *call) answer
@@ -153,7 +168,7 @@ type route struct {
 // the Server's JSON 404 and 405.
 func (a *API) Mount(s *Server) {
 	for _, name := range []string{RouteCreateOrder, RouteCancelOrder, RoutePriceAlert, RouteStatus, RouteCommand} {
-		rt := route{pattern: "POST /webhook/" + name, name: name, legacy: true}
+		rt := route{pattern: "POST /webhook/" + name, name: name, legacy: true, command: true}
 		rt.serve = func(ctx context.Context, c *call) answer { return a.serveCommand(ctx, rt, c) }
 		s.Handle(rt.pattern, a.handler(rt))
 	}
@@ -175,6 +190,9 @@ type call struct {
 	// own Idempotency-Key. "" when none.
 	replayID string
 	idHeader string // the header id came from, for errors
+	// decoded is the body of a seed POST route once decoded and checked
+	// (decodeCommand); nil before.
+	decoded *Body
 }
 
 func (c *call) identity() string { return commands.PlatformWebhook + ":" + c.key }
@@ -372,6 +390,11 @@ func (a *API) once(ctx context.Context, rt route, c *call) answer {
 	if c.id == "" {
 		return rt.serve(ctx, c)
 	}
+	if a.o.AtomicIntake && rt.command {
+		if b, _, ok := a.decodeCommand(rt, c); ok && b.Command.CreatesJob() {
+			return a.onceAtomic(ctx, rt, c, b)
+		}
+	}
 	claimed, ans, ok := a.claimAll(ctx, c)
 	if !ok {
 		return ans
@@ -414,11 +437,9 @@ func (a *API) claimAll(ctx context.Context, c *call) (claimed []string, refused 
 		var ans answer
 		switch {
 		case errors.Is(err, errIDReused):
-			ans = errorAnswer(http.StatusUnprocessableEntity, c.idHeader+
-				": already used for a different request (another body, method or route); send a new id for a new request")
+			ans = idReusedAnswer(c)
 		case errors.Is(err, errStillProcessing):
-			ans = errorAnswer(http.StatusConflict, c.idHeader+": the first delivery of this id is still being processed; retry later")
-			ans.retryAfter = 1
+			ans = stillProcessingAnswer(c)
 		case err != nil:
 			ans = a.internal(ctx, "claiming a webhook message id", err)
 		case !first:
@@ -433,6 +454,17 @@ func (a *API) claimAll(ctx context.Context, c *call) (claimed []string, refused 
 	return claimed, answer{}, true
 }
 
+func idReusedAnswer(c *call) answer {
+	return errorAnswer(http.StatusUnprocessableEntity, c.idHeader+
+		": already used for a different request (another body, method or route); send a new id for a new request")
+}
+
+func stillProcessingAnswer(c *call) answer {
+	ans := errorAnswer(http.StatusConflict, c.idHeader+": the first delivery of this id is still being processed; retry later")
+	ans.retryAfter = 1
+	return ans
+}
+
 // release drops claims that have no answer, so that a retry is processed.
 func (a *API) release(ctx context.Context, c *call, claimed []string) {
 	for _, id := range claimed {
@@ -445,16 +477,30 @@ func (a *API) release(ctx context.Context, c *call, claimed []string) {
 
 // serveCommand decodes a seed route's POST body and runs its command.
 func (a *API) serveCommand(ctx context.Context, rt route, c *call) answer {
-	b, ans, ok := decode(rt, c)
+	b, ans, ok := a.decodeCommand(rt, c)
 	if !ok {
 		return ans
 	}
+	return a.run(ctx, rt, c, b)
+}
+
+// decodeCommand decodes a seed route's POST body once and checks its
+// callback_url, or answers 400 naming the field at fault.
+func (a *API) decodeCommand(rt route, c *call) (Body, answer, bool) {
+	if c.decoded != nil {
+		return *c.decoded, answer{}, true
+	}
+	b, ans, ok := decode(rt, c)
+	if !ok {
+		return b, ans, false
+	}
 	if b.CallbackURL != "" && !a.o.CallbackAllowPrivate {
 		if problem := callbackHostProblem(b.CallbackURL); problem != "" {
-			return errorAnswer(http.StatusBadRequest, "callback_url: "+problem)
+			return b, errorAnswer(http.StatusBadRequest, "callback_url: "+problem), false
 		}
 	}
-	return a.run(ctx, rt, c, b)
+	c.decoded = &b
+	return b, answer{}, true
 }
 
 // decode reads a route's body, or answers 400 naming the field at fault.
@@ -491,16 +537,28 @@ func (a *API) serveConfirm(ctx context.Context, rt route, c *call) answer {
 
 // run hands the command to the command layer.
 func (a *API) run(ctx context.Context, rt route, c *call, b Body) answer {
+	reply := a.svc.Handle(ctx, a.request(c, b))
+	ans := a.replyAnswer(ctx, rt, reply.Public(), b.Notes)
+	a.answerCallback(ctx, rt, c, b, ans)
+	return ans
+}
+
+// request is the command layer's request for c's command b.
+func (a *API) request(c *call, b Body) commands.Request {
 	idem := ""
 	if c.id != "" {
 		idem = commands.PlatformWebhook + ":" + c.key + ":" + c.id
 	}
 	cmd := b.Command
-	reply := a.svc.Handle(ctx, commands.Request{
+	return commands.Request{
 		Platform: commands.PlatformWebhook, User: c.identity(), UserName: c.key, Channel: commands.PlatformWebhook,
 		ReplyTarget: b.CallbackURL, IdempotencyKey: idem, Command: &cmd,
-	})
-	ans := a.replyAnswer(ctx, rt, reply.Public(), b.Notes)
+	}
+}
+
+// answerCallback queues the answer of a status request, or of a command
+// answered at once, for the request's callback_url.
+func (a *API) answerCallback(ctx context.Context, rt route, c *call, b Body, ans answer) {
 	if b.CallbackURL != "" && ans.status == http.StatusOK && (rt.name == RouteStatus || rt.name == RouteCommand) {
 		typ := CommandReplyEvent
 		if rt.name == RouteStatus {
@@ -508,7 +566,6 @@ func (a *API) run(ctx context.Context, rt route, c *call, b Body) answer {
 		}
 		a.sendToCallback(ctx, c, typ, b.CallbackURL, ans.body)
 	}
-	return ans
 }
 
 // sendToCallback queues a status answer for the request's callback_url,

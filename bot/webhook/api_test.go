@@ -132,7 +132,7 @@ func newHarnessWarm(t *testing.T, warm bool, opts ...func(*webhook.APIOptions, *
 		keys = append(keys, k)
 	}
 	policy := testPolicy()
-	o := webhook.APIOptions{Keys: keys, LegacySignatures: true, Dedup: st, Connections: st, Now: h.clock.Now}
+	o := webhook.APIOptions{Keys: keys, LegacySignatures: true, Dedup: st, AtomicIntake: true, Connections: st, Now: h.clock.Now}
 	for _, f := range opts {
 		f(&o, &policy)
 	}

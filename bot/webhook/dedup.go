@@ -23,6 +23,10 @@ type DedupStore interface {
 	// claimed before staleBefore belongs to a process that died: when its
 	// hash equals bodyHash, this call takes it over and is the first.
 	ClaimWebhook(ctx context.Context, key, id string, bodyHash []byte, now, staleBefore time.Time) (first bool, storedHash []byte, status int, answer []byte, err error)
+	// LookupWebhook reads the record of (key, id) without claiming it:
+	// found false for an unknown message, else its hash and answer (status 0
+	// while it is processed).
+	LookupWebhook(ctx context.Context, key, id string) (found bool, storedHash []byte, status int, answer []byte, err error)
 	// FinishWebhook stores the answer (HTTP status, body) of a claimed record.
 	FinishWebhook(ctx context.Context, key, id string, status int, answer []byte, now time.Time) error
 	// ForgetWebhook deletes a claimed record that has no answer yet, so that a
@@ -139,6 +143,17 @@ func (m *MemoryDedup) ClaimWebhook(_ context.Context, key, id string, bodyHash [
 		return true, nil, 0, nil, nil
 	}
 	return false, bytes.Clone(r.hash), r.status, bytes.Clone(r.answer), nil
+}
+
+// LookupWebhook implements DedupStore.
+func (m *MemoryDedup) LookupWebhook(_ context.Context, key, id string) (bool, []byte, int, []byte, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r := m.records[[2]string{key, id}]
+	if r == nil {
+		return false, nil, 0, nil, nil
+	}
+	return true, bytes.Clone(r.hash), r.status, bytes.Clone(r.answer), nil
 }
 
 // FinishWebhook implements DedupStore.

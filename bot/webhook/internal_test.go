@@ -90,6 +90,9 @@ func (f *fakeService) Handle(context.Context, commands.Request) commands.Reply {
 	f.handled++
 	return commands.Reply{Status: commands.StatusQueued, JobID: "job1", Text: "queued"}
 }
+func (f *fakeService) HandleOnce(ctx context.Context, req commands.Request, _ commands.DedupClaim) (commands.Reply, commands.DedupResult) {
+	return f.Handle(ctx, req), commands.DedupResult{}
+}
 func (f *fakeService) Job(context.Context, string) (commands.Job, error) {
 	return commands.Job{}, commands.ErrNotFound
 }

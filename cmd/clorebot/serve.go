@@ -202,7 +202,7 @@ func (a *App) newAPI() (*webhook.API, error) {
 		Tolerance: w.Tolerance.Duration, DedupWindow: w.DedupWindow.Duration,
 		RatePerMinute: w.RatePerMinute, IPRatePerMinute: w.IPRatePerMinute, TrustedProxies: proxies,
 		CallbackAllowPrivate: w.CallbackAllowPrivate,
-		Dedup:                a.store, Replies: a.store, Connections: a.store, Logger: a.log,
+		Dedup:                a.store, AtomicIntake: true, Replies: a.store, Connections: a.store, Logger: a.log,
 	}), nil
 }
 

@@ -33,6 +33,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"sync"
 	"syscall"
@@ -76,6 +77,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	concurrency := fs.Int("concurrency", 8, fmt.Sprintf("concurrent clients in each run (1..%d)", maxConcurrency))
 	out := fs.String("out", "", "also write the results as JSON to this file")
 	jobs := fs.Bool("jobs", false, "run the job workers during the runs, with Clore's spacing (1.1s, create_order 5.5s)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the signed create-order run against the API to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -91,7 +93,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	rep, err := r.measure(ctx, *duration/4, *concurrency)
+	rep, err := r.measure(ctx, *duration/4, *concurrency, *cpuProfile)
 	if rep != nil {
 		rep.JobsRunning = *jobs
 	}
@@ -158,7 +160,7 @@ func newRig(ctx context.Context, runJobs bool) (_ *rig, err error) {
 	if r.key, err = webhook.ConfiguredKey("load", "whsec_"+base64.StdEncoding.EncodeToString([]byte("webhookload-secret-0123456789ab"))); err != nil {
 		return nil, err
 	}
-	api := webhook.NewAPI(webhook.APIOptions{Service: r.svc, Keys: []webhook.Key{r.key}, Dedup: r.store})
+	api := webhook.NewAPI(webhook.APIOptions{Service: r.svc, Keys: []webhook.Key{r.key}, Dedup: r.store, AtomicIntake: true})
 	r.api = webhook.New(webhook.Options{Addr: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler)})
 	api.Mount(r.api)
 	addr, err := r.api.Listen()
@@ -315,11 +317,13 @@ type report struct {
 	JobsCreated     int           `json:"jobs_created"`
 	AcceptedByAPI   int           `json:"accepted_by_api"`
 	GOMAXPROCS      int           `json:"gomaxprocs"`
+	IntakeCommits   int64         `json:"intake_commits"`
+	IntakeUnits     int64         `json:"intake_units"`
 	SandboxGPUModel string        `json:"gpu_body"`
 }
 
 // measure runs the four runs one after the other, each for d.
-func (r *rig) measure(ctx context.Context, d time.Duration, conc int) (*report, error) {
+func (r *rig) measure(ctx context.Context, d time.Duration, conc int, profile string) (*report, error) {
 	rep := &report{Concurrency: conc, RunDuration: d, GOMAXPROCS: runtime.GOMAXPROCS(0), SandboxGPUModel: string(r.body)}
 	runs := []struct {
 		name, target, url string
@@ -330,7 +334,18 @@ func (r *rig) measure(ctx context.Context, d time.Duration, conc int) (*report, 
 		{"bad signature", "api", r.apiURL, false},
 		{"bad signature", "bare", r.bareURL, false},
 	}
-	for _, run := range runs {
+	for i, run := range runs {
+		if i == 0 && profile != "" {
+			f, err := os.Create(profile)
+			if err != nil {
+				return nil, err
+			}
+			pprof.StartCPUProfile(f)
+			defer f.Close()
+		}
+		if i == 1 && profile != "" {
+			pprof.StopCPUProfile()
+		}
 		res := drive(ctx, r.key, run.url+"/webhook/create-order", r.body, run.valid, conc, d)
 		res.Run, res.Target = run.name, run.target
 		rep.Runs = append(rep.Runs, res)
@@ -346,6 +361,7 @@ func (r *rig) measure(ctx context.Context, d time.Duration, conc int) (*report, 
 		return nil, err
 	}
 	rep.JobsCreated = len(jobs)
+	rep.IntakeCommits, rep.IntakeUnits = r.store.IntakeStats()
 	return rep, nil
 }
 
@@ -421,6 +437,10 @@ func (rep *report) print(w io.Writer) {
 	// Requests still in flight when a run's clock ran out complete on the
 	// server (a claimed delivery is always answered), so there may be up to
 	// -concurrency more jobs than 202 answers counted.
+	if rep.IntakeCommits > 0 {
+		fmt.Fprintf(w, "group commit: %d intake units in %d transactions (%.1f per commit)\n",
+			rep.IntakeUnits, rep.IntakeCommits, float64(rep.IntakeUnits)/float64(rep.IntakeCommits))
+	}
 	fmt.Fprintf(w, "durable: %d jobs for %d create-orders answered 202 (plus up to %d cut off in flight)\n",
 		rep.JobsCreated, rep.AcceptedByAPI, rep.Concurrency)
 }

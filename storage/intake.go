@@ -1,0 +1,414 @@
+package storage
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/clorebot/clorebot/commands"
+)
+
+// Store implements the command layer's one-transaction intake.
+var _ commands.IntakeStore = (*Store)(nil)
+
+// intakeMaxBatch bounds how many units one intake transaction commits.
+const intakeMaxBatch = 64
+
+// ErrClosed is returned by Intake once the Store is closing.
+var ErrClosed = errors.New("storage: closed")
+
+// Intake runs u in one write transaction and returns once it is committed
+// (see [commands.IntakeStore]): the dedup record (webhook_requests), the job
+// with its guardrails checked, the audit row, the outbox events, and the
+// answer recorded under the dedup ids, all or nothing.
+//
+// Group commit: one writer goroutine takes the units of every caller waiting
+// when it is free and commits them in one transaction, each in a SAVEPOINT
+// of its own, so that one unit's failure (a duplicate job id, a bad event)
+// rolls back that unit only and the others commit; a caller is answered
+// after the COMMIT that holds its unit. Units of one transaction run one
+// after the other, so each sees the ones before it: concurrent deliveries of
+// one message id give one job and one recorded answer, and a guardrail
+// counts the jobs accepted earlier in the batch. The hot statements are
+// prepared once on the writer connection.
+//
+// Once the unit is handed to the writer, Intake waits for its outcome
+// whatever becomes of ctx: the outcome it returns is the one committed. A
+// unit whose ctx ended before the writer took it up is skipped.
+func (s *Store) Intake(ctx context.Context, u commands.IntakeUnit) (commands.IntakeResult, error) {
+	if err := checkIntake(u); err != nil {
+		return commands.IntakeResult{}, fmt.Errorf("storage: intake: %w", err)
+	}
+	w := s.intake
+	w.start(s)
+	c := &intakeCall{ctx: ctx, unit: u, done: make(chan struct{})}
+	select {
+	case w.calls <- c:
+	case <-w.quit:
+		return commands.IntakeResult{}, fmt.Errorf("storage: intake: %w", ErrClosed)
+	case <-ctx.Done():
+		return commands.IntakeResult{}, fmt.Errorf("storage: intake: %w", ctx.Err())
+	}
+	<-c.done
+	if c.err != nil {
+		return commands.IntakeResult{}, fmt.Errorf("storage: intake: %w", c.err)
+	}
+	return c.res, nil
+}
+
+// checkIntake rejects a unit the writer cannot run.
+func checkIntake(u commands.IntakeUnit) error {
+	if d := u.Dedup; d != nil {
+		if d.Key == "" || len(d.IDs) == 0 || len(d.Hash) == 0 {
+			return errors.New("dedup: key, ids and hash are required")
+		}
+		for _, id := range d.IDs {
+			if id == "" {
+				return errors.New("dedup: empty id")
+			}
+		}
+	}
+	if u.Job == nil && u.Guard != nil {
+		return errors.New("a guard without a job")
+	}
+	return nil
+}
+
+// intakeCall is one caller's unit on its way through the writer.
+type intakeCall struct {
+	ctx  context.Context
+	unit commands.IntakeUnit
+	res  commands.IntakeResult
+	err  error
+	done chan struct{} // closed once res and err are final
+}
+
+// intakeWriter is the group-commit writer of a Store.
+type intakeWriter struct {
+	calls     chan *intakeCall // unbuffered: a send is taken by the writer
+	quit      chan struct{}    // closed by Close
+	done      chan struct{}    // closed when the writer returned
+	startOnce sync.Once
+	stopOnce  sync.Once
+	started   bool
+
+	stmts map[string]*sql.Stmt // the hot statements, by SQL; writer goroutine only
+
+	commits, units atomic.Int64 // for IntakeStats
+}
+
+// IntakeStats reports how many intake transactions were committed (or
+// attempted) and how many units they held: units/commits is the group
+// commit's batch size.
+func (s *Store) IntakeStats() (commits, units int64) {
+	return s.intake.commits.Load(), s.intake.units.Load()
+}
+
+func newIntakeWriter() *intakeWriter {
+	return &intakeWriter{calls: make(chan *intakeCall), quit: make(chan struct{}), done: make(chan struct{})}
+}
+
+// start runs the writer goroutine once.
+func (w *intakeWriter) start(s *Store) {
+	w.startOnce.Do(func() {
+		w.started = true
+		go w.run(s)
+	})
+}
+
+// stop ends the writer after the batch it is committing, and closes its
+// prepared statements.
+func (w *intakeWriter) stop() error {
+	var err error
+	w.stopOnce.Do(func() {
+		close(w.quit)
+		w.startOnce.Do(func() {}) // no writer may start any more
+		if w.started {
+			<-w.done
+		}
+		for _, st := range w.stmts {
+			err = errors.Join(err, st.Close())
+		}
+	})
+	return err
+}
+
+// run takes the first waiting unit, then every other unit already waiting
+// (up to intakeMaxBatch), and commits them together.
+func (w *intakeWriter) run(s *Store) {
+	defer close(w.done)
+	batch := make([]*intakeCall, 0, intakeMaxBatch)
+	for {
+		select {
+		case c := <-w.calls:
+			batch = append(batch[:0], c)
+		case <-w.quit:
+			return
+		}
+	more:
+		for len(batch) < intakeMaxBatch {
+			select {
+			case c := <-w.calls:
+				batch = append(batch, c)
+			default:
+				break more
+			}
+		}
+		w.commit(s, batch)
+		w.commits.Add(1)
+		w.units.Add(int64(len(batch)))
+		for _, c := range batch {
+			close(c.done)
+		}
+	}
+}
+
+// intakeSQL are the statements the writer prepares once.
+var intakeSQL = []string{
+	webhookByIDSQL, insertWebhookSQL, finishTakenOverSQL,
+	jobByKeySQL, insertJobSQL, usageTeamSQL, usageMineSQL,
+	insertAuditSQL, insertEventSQL,
+	savepointSQL, releaseSQL, rollbackToSQL,
+}
+
+// prepare prepares the hot statements on the writer connection, outside
+// any transaction (a statement prepared inside one would be bound to it).
+// A statement that fails to prepare (a database not migrated yet) runs
+// unprepared and is tried again with the next batch.
+func (w *intakeWriter) prepare(ctx context.Context, s *Store) {
+	if len(w.stmts) == len(intakeSQL) {
+		return
+	}
+	if w.stmts == nil {
+		w.stmts = make(map[string]*sql.Stmt, len(intakeSQL))
+	}
+	for _, q := range intakeSQL {
+		if w.stmts[q] != nil {
+			continue
+		}
+		if st, err := s.write.PrepareContext(ctx, q); err == nil {
+			w.stmts[q] = st
+		}
+	}
+}
+
+// The statements only the writer runs.
+const (
+	insertWebhookSQL = `INSERT INTO webhook_requests (key, id, body_hash, status, answer, created_at, claimed_at, finished_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
+	finishTakenOverSQL = `UPDATE webhook_requests SET status = ?, answer = ?, claimed_at = ?, finished_at = ?
+		WHERE key = ? AND id = ? AND status = 0`
+	insertAuditSQL = `INSERT INTO audit (at, actor, platform, channel, command, outcome, order_id, usd_per_hour, detail)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	savepointSQL  = `SAVEPOINT intake_unit`
+	releaseSQL    = `RELEASE intake_unit`
+	rollbackToSQL = `ROLLBACK TO intake_unit`
+)
+
+// commit runs batch in one transaction, each unit in a savepoint, and
+// leaves each call's outcome in it. The statements run under a context of
+// their own: one caller leaving must not interrupt the others' commit.
+func (w *intakeWriter) commit(s *Store, batch []*intakeCall) {
+	ctx := context.Background()
+	w.prepare(ctx, s)
+	fail := func(err error) {
+		for _, c := range batch {
+			if c.err == nil {
+				c.res, c.err = commands.IntakeResult{}, err
+			}
+		}
+	}
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		fail(err)
+		return
+	}
+	defer tx.Rollback()
+	q := preparedTx{tx: tx, stmts: w.stmts}
+	for _, c := range batch {
+		if err := c.ctx.Err(); err != nil {
+			c.err = err
+			continue
+		}
+		if _, err := q.ExecContext(ctx, savepointSQL); err != nil {
+			fail(err)
+			return
+		}
+		c.res, c.err = s.intakeUnit(ctx, q, c.unit)
+		if c.err != nil {
+			c.res = commands.IntakeResult{}
+			if _, err := q.ExecContext(ctx, rollbackToSQL); err != nil {
+				fail(fmt.Errorf("roll back a failed unit (%w): %w", c.err, err))
+				return
+			}
+		}
+		if _, err := q.ExecContext(ctx, releaseSQL); err != nil {
+			fail(err)
+			return
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		fail(err)
+	}
+}
+
+// intakeUnit writes u inside the caller's savepoint.
+func (s *Store) intakeUnit(ctx context.Context, q preparedTx, u commands.IntakeUnit) (res commands.IntakeResult, err error) {
+	ids, takeOver, found, err := s.checkDedup(ctx, q, u.Dedup)
+	if err != nil || found.State != commands.DedupNone {
+		return commands.IntakeResult{Dedup: found}, err
+	}
+	if u.Job != nil {
+		res.Job, res.Created, res.Refused, err = s.createJobTx(ctx, q, *u.Job, u.Guard)
+		if err != nil {
+			return res, err
+		}
+	}
+	var wr commands.IntakeWrites
+	if u.Finish != nil {
+		if wr, err = finish(u.Finish, res.IntakeOutcome); err != nil {
+			return res, err
+		}
+	}
+	now := s.now()
+	if e := wr.Audit; e != nil {
+		if err := insertAudit(ctx, q, *e, now); err != nil {
+			return res, err
+		}
+	}
+	if len(wr.Events) > 0 {
+		if _, err := appendEvents(ctx, q, wr.Events, now); err != nil {
+			return res, fmt.Errorf("append events: %w", err)
+		}
+	}
+	if u.Dedup == nil || wr.Status < 100 || wr.Status > 499 {
+		return res, nil
+	}
+	if err := recordDedup(ctx, q, u.Dedup, ids, takeOver, wr); err != nil {
+		return res, err
+	}
+	res.Dedup = commands.DedupResult{State: commands.DedupRecorded, Status: wr.Status, Answer: wr.Answer}
+	return res, nil
+}
+
+// checkDedup looks the claim's ids up. A found State other than DedupNone
+// (replayed, reused, in flight) ends the unit with nothing written. ids are
+// the claim's distinct ids; takeOver marks those whose record was left at
+// status 0 by a process that died.
+func (s *Store) checkDedup(ctx context.Context, q preparedTx, d *commands.DedupClaim) (ids []string, takeOver []bool, found commands.DedupResult, err error) {
+	if d == nil {
+		return nil, nil, found, nil
+	}
+	for _, id := range d.IDs {
+		if !contains(ids, id) {
+			ids = append(ids, id)
+		}
+	}
+	takeOver = make([]bool, len(ids))
+	for i, id := range ids {
+		rec, err := getWebhook(ctx, q, d.Key, id)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			continue
+		case err != nil:
+			return nil, nil, found, fmt.Errorf("dedup: %w", err)
+		case !bytes.Equal(rec.hash, d.Hash):
+			return nil, nil, commands.DedupResult{State: commands.DedupReused}, nil
+		case rec.status != 0:
+			return nil, nil, commands.DedupResult{State: commands.DedupReplayed, Status: rec.status, Answer: rec.answer}, nil
+		case !rec.takeOver(d.Hash, d.StaleBefore):
+			return nil, nil, commands.DedupResult{State: commands.DedupInFlight}, nil
+		}
+		takeOver[i] = true
+	}
+	return ids, takeOver, found, nil
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// finish calls f; a panic fails the unit instead of the writer.
+func finish(f func(commands.IntakeOutcome) commands.IntakeWrites, o commands.IntakeOutcome) (w commands.IntakeWrites, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("finish: panic: %v", p)
+		}
+	}()
+	return f(o), nil
+}
+
+// insertAudit appends e (a zero At means now).
+func insertAudit(ctx context.Context, q execQuerier, e commands.AuditEntry, now time.Time) error {
+	at := e.At
+	if at.IsZero() {
+		at = now
+	}
+	var usd sql.NullFloat64
+	if e.USDPerHour != nil {
+		usd = sql.NullFloat64{Float64: *e.USDPerHour, Valid: true}
+	}
+	if _, err := q.ExecContext(ctx, insertAuditSQL, formatTime(at), e.Actor, e.Platform, e.Channel,
+		e.Command, e.Outcome, nullInt64(e.OrderID), usd, e.Detail); err != nil {
+		return fmt.Errorf("append audit: %w", err)
+	}
+	return nil
+}
+
+// recordDedup writes the answer under every id of the claim: a new record,
+// or one taken over from a process that died.
+func recordDedup(ctx context.Context, q preparedTx, d *commands.DedupClaim, ids []string, takeOver []bool, wr commands.IntakeWrites) error {
+	at := formatTime(d.At)
+	if d.At.IsZero() {
+		return errors.New("dedup: the claim's time is required")
+	}
+	for i, id := range ids {
+		var err error
+		if takeOver[i] {
+			var res sql.Result
+			if res, err = q.ExecContext(ctx, finishTakenOverSQL, wr.Status, wr.Answer, at, at, d.Key, id); err == nil {
+				err = wantOneRow(res)
+			}
+		} else {
+			_, err = q.ExecContext(ctx, insertWebhookSQL, d.Key, id, d.Hash, wr.Status, wr.Answer, at, at, at)
+		}
+		if err != nil {
+			return fmt.Errorf("dedup: record %s: %w", id, mapConstraint(err))
+		}
+	}
+	return nil
+}
+
+// preparedTx is a write transaction that runs the writer's prepared
+// statements (by their SQL) without parsing them again; other SQL runs as
+// usual.
+type preparedTx struct {
+	tx    *sql.Tx
+	stmts map[string]*sql.Stmt
+}
+
+// QueryRowContext implements rowQuerier.
+func (p preparedTx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	if st := p.stmts[query]; st != nil {
+		return p.tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
+	}
+	return p.tx.QueryRowContext(ctx, query, args...)
+}
+
+// ExecContext implements execQuerier.
+func (p preparedTx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if st := p.stmts[query]; st != nil {
+		return p.tx.StmtContext(ctx, st).ExecContext(ctx, args...)
+	}
+	return p.tx.ExecContext(ctx, query, args...)
+}
