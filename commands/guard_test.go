@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/clorebot/clorebot/bot/webhook"
 	"github.com/clorebot/clorebot/clore/sandbox"
 	"github.com/clorebot/clorebot/commands"
 	"github.com/clorebot/clorebot/storage"
@@ -48,6 +49,12 @@ func TestConcurrentRentsHoldMaxActiveOrders(t *testing.T) {
 			status, body := h.api.post(t, "/webhook/create-order", `{"gpu_type":"RTX 3090","hours":1}`)
 			return status == http.StatusAccepted, fmt.Sprint(status, " ", body)
 		}},
+		// As serve runs it: dedup record, job and audit row in one
+		// transaction, group-committed with the other requests.
+		{"webhook API, one-transaction intake", func(t *testing.T, h *harness, svc *commands.Service, i int) (bool, string) {
+			status, body := h.atomicAPI.post(t, "/webhook/create-order", `{"gpu_type":"RTX 3090","hours":1}`)
+			return status == http.StatusAccepted, fmt.Sprint(status, " ", body)
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -56,6 +63,7 @@ func TestConcurrentRentsHoldMaxActiveOrders(t *testing.T) {
 			h.policy.MaxActiveOrders = 1
 			svc := h.service()
 			h.api = stallAPI(t, svc)
+			h.atomicAPI = stallAPI(t, svc, func(o *webhook.APIOptions) { o.Dedup, o.AtomicIntake = h.store, true })
 			var wg sync.WaitGroup
 			accepted := make(chan bool, n)
 			refusals := make(chan string, n)

@@ -26,6 +26,8 @@ type harness struct {
 	policy  commands.Policy
 	replies *recorder
 	api     stallClient // the webhook API over a service, when a test mounts one
+	// atomicAPI is api with serve's one-transaction intake (AtomicIntake).
+	atomicAPI stallClient
 }
 
 // recorder is a Notifier that keeps every progress reply.

@@ -18,26 +18,30 @@ import (
 	"github.com/clorebot/clorebot/commands"
 )
 
-// The stall of issue 8: rent jobs queue create_order calls on the limiter
-// (2 s apart here) while a burst of chat commands and signed webhooks
-// arrives. No request may wait on the limiter: every one is answered within
-// a second, from the snapshots, although a Clore call made at that moment
-// waits for seconds. (Under the race detector, on a shared machine, SQLite
-// writes are several times slower: the budget is then 3 s for a smaller
-// burst, and the control call still waits over twice that.)
+// The stall of issue 8: rent jobs hold the Clore limiter (create_order
+// spaced an hour apart here, so a call that waits on it waits for the rest
+// of the test) while a burst of chat commands and signed webhooks arrives.
+// No request may wait on the limiter: every one is answered, from the
+// snapshots, while a Clore call made before the burst is still waiting
+// after it. The proof does not depend on the machine's speed: a request
+// that waited on the limiter would not be answered at all (each has
+// perRequest, far beyond any scheduling delay, and far below the hour). The
+// latency figure (no request over 1 s under 30,000 create-orders) is
+// cmd/webhookload's.
 func TestNoRequestWaitsOnTheLimiter(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs for a few seconds")
 	}
-	budget, rounds := time.Second, 8
+	const perRequest = 30 * time.Second
+	rounds := 8
 	if raceEnabled() {
-		budget, rounds = 3*time.Second, 3
+		rounds = 3
 	}
 	h := newHarness(t)
 	h.policy.MaxActiveOrders, h.policy.MaxTeamActiveOrders, h.policy.MaxOrdersPerHour = 0, 0, 0
 	h.policy.MaxHourlySpend, h.policy.ConfirmAbove = 0, 0
 	slow := clore.New(clore.Options{BaseURL: h.url, APIKey: "k", Interval: time.Millisecond,
-		CreateInterval: 3 * time.Second, MaxRetries: 2, Backoff: time.Millisecond, Slots: clore.NewMemorySlots()})
+		CreateInterval: time.Hour, MaxRetries: 2, Backoff: time.Millisecond, Slots: clore.NewMemorySlots()})
 	svc := h.service(func(o *commands.Options) {
 		o.Clore, o.Workers = slow, 4
 		o.MarketTTL = time.Millisecond // every market and rent also asks for an early refresh
@@ -54,17 +58,14 @@ func TestNoRequestWaitsOnTheLimiter(t *testing.T) {
 		}
 	}
 	wg.Go(func() { svc.Run(ctx) })
-	waitFor(t, 10*time.Second, func() bool { return len(h.cloreOrders(t)) >= 1 })
+	waitFor(t, 30*time.Second, func() bool { return len(h.cloreOrders(t)) >= 1 })
 
-	// Control: a Clore call made now waits behind the workers' create_order
-	// calls, as the old request path did.
-	control := make(chan time.Duration, 1)
+	// Control: a Clore call made now waits behind the workers' next
+	// create_order, an hour away, as the old request path did.
+	control := make(chan error, 1)
 	wg.Go(func() {
-		cctx, cancel := context.WithTimeout(ctx, 2*budget)
-		defer cancel()
-		start := time.Now()
-		_, _ = slow.Marketplace(cctx)
-		control <- time.Since(start)
+		_, err := slow.Marketplace(ctx)
+		control <- err
 	})
 
 	api := stallAPI(t, svc)
@@ -82,7 +83,9 @@ func TestNoRequestWaitsOnTheLimiter(t *testing.T) {
 				start := time.Now()
 				q := req("slack:BOB", text)
 				q.IdempotencyKey = fmt.Sprint("burst-", i, "-", text)
-				r := svc.Handle(ctx, q)
+				rctx, cancel := context.WithTimeout(ctx, perRequest)
+				defer cancel()
+				r := svc.Handle(rctx, q)
 				status := r.Status
 				if r.Temporary {
 					status = "temporary " + status
@@ -97,7 +100,7 @@ func TestNoRequestWaitsOnTheLimiter(t *testing.T) {
 		} {
 			burst.Go(func() {
 				start := time.Now()
-				status := api.send(t, call.method, call.path, call.body)
+				status := api.send(t, call.method, call.path, call.body, perRequest)
 				results <- result{"webhook " + call.method + " " + call.path, fmt.Sprint(status), time.Since(start)}
 			})
 		}
@@ -108,17 +111,16 @@ func TestNoRequestWaitsOnTheLimiter(t *testing.T) {
 	for r := range results {
 		n++
 		slowest = max(slowest, r.took)
-		if r.took >= budget {
-			t.Errorf("%s took %s (answer %s); want < %s", r.what, r.took, r.status, budget)
-		}
-		if strings.HasPrefix(r.status, "temporary") || strings.HasPrefix(r.status, "5") {
-			t.Errorf("%s answered %s", r.what, r.status)
+		if r.took >= perRequest || strings.HasPrefix(r.status, "temporary") || strings.HasPrefix(r.status, "5") || r.status == "0" {
+			t.Errorf("%s answered %s after %s: it waited on the limiter", r.what, r.status, r.took)
 		}
 	}
-	if took := <-control; took < 2*budget {
-		t.Fatalf("control Clore call took %s: the limiter was not busy, the test proves nothing", took)
+	select {
+	case err := <-control:
+		t.Fatalf("the control Clore call returned during the burst (%v): the limiter was not busy, the test proves nothing", err)
+	default:
 	}
-	t.Logf("%d requests answered within %s (slowest %s) while a Clore call waited over %s", n, budget, slowest, 2*budget)
+	t.Logf("%d requests answered (slowest %s) while a Clore call waited on the limiter", n, slowest)
 }
 
 // stallClient signs requests for the webhook API of a Service.
@@ -127,13 +129,17 @@ type stallClient struct {
 	key webhook.Key
 }
 
-func stallAPI(t *testing.T, svc *commands.Service) stallClient {
+func stallAPI(t *testing.T, svc *commands.Service, opts ...func(*webhook.APIOptions)) stallClient {
 	t.Helper()
 	key, err := webhook.ConfiguredKey("zapier", "whsec_"+base64.StdEncoding.EncodeToString([]byte("stall-test-secret-0123456789ab")))
 	if err != nil {
 		t.Fatal(err)
 	}
-	api := webhook.NewAPI(webhook.APIOptions{Service: svc, Keys: []webhook.Key{key}})
+	o := webhook.APIOptions{Service: svc, Keys: []webhook.Key{key}}
+	for _, f := range opts {
+		f(&o)
+	}
+	api := webhook.NewAPI(o)
 	srv := webhook.New(webhook.Options{})
 	api.Mount(srv)
 	ts := httptest.NewServer(srv.Handler())
@@ -160,7 +166,7 @@ func (c stallClient) post(t *testing.T, path, body string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
-func (c stallClient) send(t *testing.T, method, path, body string) int {
+func (c stallClient) send(t *testing.T, method, path, body string, timeout time.Duration) int {
 	var b []byte
 	if body != "" {
 		b = []byte(body)
@@ -174,10 +180,9 @@ func (c stallClient) send(t *testing.T, method, path, body string) int {
 	if body != "" {
 		r.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := http.DefaultClient.Do(r)
+	resp, err := (&http.Client{Timeout: timeout}).Do(r)
 	if err != nil {
-		t.Error(err)
-		return 0
+		return 0 // reported by the caller
 	}
 	resp.Body.Close()
 	return resp.StatusCode

@@ -174,6 +174,7 @@ func dsn(path string, readOnly bool) string {
 		"_pragma=synchronous(NORMAL)",
 		// Wiped SSH passwords are overwritten in the file, not only unlinked.
 		"_pragma=secure_delete(1)",
+		"_pragma=mmap_size(268435456)",
 	}
 	if readOnly {
 		q = append(q, "_query_only=1")

@@ -8,12 +8,18 @@
 // second, p50, p99 and max latency, and the API/bare ratios. With -jobs the
 // command layer's job workers run meanwhile, their Clore calls spaced as
 // against real Clore (1.1 s, create_order 5.5 s), so that the queued rents
-// hold the limiter as in production while requests keep arriving.
+// hold the limiter as in production while requests keep arriving. With
+// -requests each run sends that many requests instead of running for a
+// time: the API's run then leaves that many rent jobs queued, and its max
+// latency answers "does any request take over 1 s with thousands of jobs
+// queued?".
 //
 //	go run ./cmd/webhookload -duration 20s -concurrency 8
-//	go run ./cmd/webhookload -duration 60s -concurrency 32 -jobs
+//	go run ./cmd/webhookload -duration 20s -concurrency 8 -jobs
+//	go run ./cmd/webhookload -requests 30000 -concurrency 32 -jobs
 //
-// It only ever talks to 127.0.0.1 and stops after -duration (at most 60 s).
+// It only ever talks to 127.0.0.1 and stops after -duration (at most 60 s)
+// or -requests (at most 1,000,000) per run.
 package main
 
 import (
@@ -36,6 +42,7 @@ import (
 	"runtime/pprof"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -48,7 +55,11 @@ import (
 
 // Bounds of the flags.
 const (
-	maxDuration    = 60 * time.Second
+	maxDuration = 60 * time.Second
+	maxRequests = 1_000_000
+	// interleave is how many alternating slices of API and bare traffic each
+	// kind of request is measured in.
+	interleave     = 4
 	maxConcurrency = 256
 )
 
@@ -74,6 +85,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("webhookload", flag.ContinueOnError)
 	fs.SetOutput(stdout)
 	duration := fs.Duration("duration", 5*time.Second, "total measuring time, split evenly over the four runs (at most 60s)")
+	requests := fs.Int("requests", 0, fmt.Sprintf("send this many requests in each run instead of running for -duration (at most %d)", maxRequests))
 	concurrency := fs.Int("concurrency", 8, fmt.Sprintf("concurrent clients in each run (1..%d)", maxConcurrency))
 	out := fs.String("out", "", "also write the results as JSON to this file")
 	jobs := fs.Bool("jobs", false, "run the job workers during the runs, with Clore's spacing (1.1s, create_order 5.5s)")
@@ -86,6 +98,8 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return fmt.Errorf("%w: -duration must be above 0 and at most 60s, got %s", errUsage, *duration)
 	case *concurrency < 1 || *concurrency > maxConcurrency:
 		return fmt.Errorf("%w: -concurrency must be from 1 to %d, got %d", errUsage, maxConcurrency, *concurrency)
+	case *requests < 0 || *requests > maxRequests:
+		return fmt.Errorf("%w: -requests must be from 1 to %d, got %d", errUsage, maxRequests, *requests)
 	case fs.NArg() > 0:
 		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
 	}
@@ -93,7 +107,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	rep, err := r.measure(ctx, *duration/4, *concurrency, *cpuProfile)
+	rep, err := r.measure(ctx, plan{d: *duration / 4, n: *requests, conc: *concurrency, profile: *cpuProfile})
 	if rep != nil {
 		rep.JobsRunning = *jobs
 	}
@@ -311,6 +325,7 @@ type report struct {
 	Concurrency     int           `json:"concurrency"`
 	JobsRunning     bool          `json:"jobs_running"`
 	RunDuration     time.Duration `json:"run_duration_ns"`
+	Requests        int           `json:"requests_per_run,omitempty"`
 	Runs            []runResult   `json:"runs"`
 	SignedRatio     float64       `json:"signed_create_order_ratio_api_to_bare"`
 	BadSigRatio     float64       `json:"bad_signature_ratio_api_to_bare"`
@@ -323,34 +338,61 @@ type report struct {
 }
 
 // measure runs the four runs one after the other, each for d.
-func (r *rig) measure(ctx context.Context, d time.Duration, conc int, profile string) (*report, error) {
-	rep := &report{Concurrency: conc, RunDuration: d, GOMAXPROCS: runtime.GOMAXPROCS(0), SandboxGPUModel: string(r.body)}
-	runs := []struct {
-		name, target, url string
-		valid             bool
-	}{
-		{"signed create-order", "api", r.apiURL, true},
-		{"signed create-order", "bare", r.bareURL, true},
-		{"bad signature", "api", r.apiURL, false},
-		{"bad signature", "bare", r.bareURL, false},
+// plan is how each run is driven: for d, or for n requests when n > 0, by
+// conc clients; profile names the CPU profile of the first run.
+type plan struct {
+	d       time.Duration
+	n       int
+	conc    int
+	profile string
+}
+
+func (r *rig) measure(ctx context.Context, p plan) (*report, error) {
+	profile := p.profile
+	rep := &report{Concurrency: p.conc, RunDuration: p.d, Requests: p.n, GOMAXPROCS: runtime.GOMAXPROCS(0), SandboxGPUModel: string(r.body)}
+	if p.n > 0 {
+		rep.RunDuration = 0
 	}
-	for i, run := range runs {
-		if i == 0 && profile != "" {
-			f, err := os.Create(profile)
-			if err != nil {
+	// Each kind of request drives the API and the bare handler in
+	// alternating slices, so that a change of the machine's load during the
+	// run (other processes on a shared machine) weighs on both alike.
+	kinds := []struct {
+		name  string
+		valid bool
+	}{{"signed create-order", true}, {"bad signature", false}}
+	for i, kind := range kinds {
+		var api, bare samples
+		slice := plan{d: p.d / time.Duration(interleave), n: p.n / interleave, conc: p.conc}
+		for k := range interleave {
+			if p.n > 0 && k == interleave-1 {
+				slice.n = p.n - (interleave-1)*(p.n/interleave)
+			}
+			if i == 0 && k == 0 && profile != "" {
+				f, err := os.Create(profile)
+				if err != nil {
+					return nil, err
+				}
+				pprof.StartCPUProfile(f)
+				defer f.Close()
+			}
+			api.add(drive(ctx, r.key, r.apiURL+"/webhook/create-order", r.body, kind.valid, slice))
+			if i == 0 && k == 0 && profile != "" {
+				pprof.StopCPUProfile()
+			}
+			bare.add(drive(ctx, r.key, r.bareURL+"/webhook/create-order", r.body, kind.valid, slice))
+			if err := ctx.Err(); err != nil {
 				return nil, err
 			}
-			pprof.StartCPUProfile(f)
-			defer f.Close()
 		}
-		if i == 1 && profile != "" {
-			pprof.StopCPUProfile()
+		for target, smp := range map[string]samples{"api": api, "bare": bare} {
+			res := smp.result()
+			res.Run, res.Target = kind.name, target
+			rep.Runs = append(rep.Runs, res)
 		}
-		res := drive(ctx, r.key, run.url+"/webhook/create-order", r.body, run.valid, conc, d)
-		res.Run, res.Target = run.name, run.target
-		rep.Runs = append(rep.Runs, res)
-		if err := ctx.Err(); err != nil {
-			return nil, err
+		// api first, then bare
+		n := len(rep.Runs)
+		if rep.Runs[n-2].Target != "api" {
+			rep.Runs[n-2], rep.Runs[n-1] = rep.Runs[n-1], rep.Runs[n-2]
 		}
 	}
 	rep.SignedRatio = rep.Runs[0].PerSec / rep.Runs[1].PerSec
@@ -365,61 +407,96 @@ func (r *rig) measure(ctx context.Context, d time.Duration, conc int, profile st
 	return rep, nil
 }
 
-// drive keeps conc clients busy for d and collects latencies and statuses.
-func drive(ctx context.Context, key webhook.Key, url string, body []byte, valid bool, conc int, d time.Duration) runResult {
-	c := newClient(conc)
-	defer c.hc.CloseIdleConnections()
-	ctx, cancel := context.WithTimeout(ctx, d)
-	defer cancel()
-	var (
-		mu       sync.Mutex
-		lats     []time.Duration
-		statuses = map[string]int{}
-		errs     int
-		wg       sync.WaitGroup
-	)
-	start := time.Now()
-	for range conc {
-		wg.Go(func() {
-			var mine []time.Duration
-			local := map[string]int{}
-			bad := 0
-			for ctx.Err() == nil {
-				status, lat, err := c.send(ctx, url, key, body, valid)
-				if err != nil {
-					if ctx.Err() == nil {
-						bad++
-					}
-					continue
-				}
-				mine = append(mine, lat)
-				local[fmt.Sprint(status)]++
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			lats = append(lats, mine...)
-			for k, v := range local {
-				statuses[k] += v
-			}
-			errs += bad
-		})
+// samples are the raw outcome of driving one target: latencies, statuses,
+// transport errors and the time spent.
+type samples struct {
+	lats     []time.Duration
+	statuses map[string]int
+	errs     int
+	elapsed  time.Duration
+}
+
+// add merges o into s.
+func (s *samples) add(o samples) {
+	s.lats = append(s.lats, o.lats...)
+	if s.statuses == nil {
+		s.statuses = map[string]int{}
 	}
-	wg.Wait()
-	elapsed := time.Since(start)
-	slices.Sort(lats)
-	res := runResult{Requests: len(lats), PerSec: float64(len(lats)) / elapsed.Seconds(), Statuses: statuses, Errors: errs}
-	if n := len(lats); n > 0 {
-		res.P50, res.P99, res.Max = lats[n*50/100], lats[min(n-1, n*99/100)], lats[n-1]
+	for k, v := range o.statuses {
+		s.statuses[k] += v
+	}
+	s.errs += o.errs
+	s.elapsed += o.elapsed
+}
+
+// result sums the samples up.
+func (s samples) result() runResult {
+	slices.Sort(s.lats)
+	res := runResult{Requests: len(s.lats), Statuses: s.statuses, Errors: s.errs}
+	if s.elapsed > 0 {
+		res.PerSec = float64(len(s.lats)) / s.elapsed.Seconds()
+	}
+	if n := len(s.lats); n > 0 {
+		res.P50, res.P99, res.Max = s.lats[n*50/100], s.lats[min(n-1, n*99/100)], s.lats[n-1]
 	}
 	return res
 }
 
+// drive keeps p.conc clients busy for p.d, or until they sent p.n
+// requests, and collects latencies and statuses.
+func drive(ctx context.Context, key webhook.Key, url string, body []byte, valid bool, p plan) samples {
+	conc := p.conc
+	c := newClient(conc)
+	defer c.hc.CloseIdleConnections()
+	var cancel context.CancelFunc
+	if p.n > 0 {
+		ctx, cancel = context.WithCancel(ctx)
+	} else {
+		ctx, cancel = context.WithTimeout(ctx, p.d)
+	}
+	defer cancel()
+	var sent atomic.Int64
+	more := func() bool { return ctx.Err() == nil && (p.n <= 0 || sent.Add(1) <= int64(p.n)) }
+	var (
+		mu  sync.Mutex
+		all = samples{statuses: map[string]int{}}
+		wg  sync.WaitGroup
+	)
+	start := time.Now()
+	for range conc {
+		wg.Go(func() {
+			mine := samples{statuses: map[string]int{}}
+			for more() {
+				status, lat, err := c.send(ctx, url, key, body, valid)
+				if err != nil {
+					if ctx.Err() == nil {
+						mine.errs++
+					}
+					continue
+				}
+				mine.lats = append(mine.lats, lat)
+				mine.statuses[fmt.Sprint(status)]++
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			all.add(mine)
+		})
+	}
+	wg.Wait()
+	all.elapsed = time.Since(start)
+	return all
+}
+
 func (rep *report) print(w io.Writer) {
-	fmt.Fprintf(w, "webhookload: loopback, %d clients, %s per run, GOMAXPROCS %d\n", rep.Concurrency, rep.RunDuration, rep.GOMAXPROCS)
+	per := rep.RunDuration.String()
+	if rep.Requests > 0 {
+		per = fmt.Sprintf("%d requests", rep.Requests)
+	}
+	fmt.Fprintf(w, "webhookload: loopback, %d clients, %s per run, GOMAXPROCS %d\n", rep.Concurrency, per, rep.GOMAXPROCS)
 	if rep.JobsRunning {
 		fmt.Fprintln(w, "  job workers running meanwhile, Clore calls spaced 1.1 s / create_order 5.5 s")
 	}
-	fmt.Fprintln(w, "  api  = bot/webhook: verify, durable dedup claim, decode, policy, durable job, audit row (SQLite)")
+	fmt.Fprintln(w, "  api  = bot/webhook: verify, decode, policy, then dedup record + job + audit row + answer in one SQLite transaction (group commit)")
 	fmt.Fprintln(w, "  bare = net/http handler: read body, webhook.Verify, 202")
 	fmt.Fprintf(w, "%-20s %-5s %10s %10s %10s %10s  %s\n", "run", "", "req/s", "p50", "p99", "max", "answers")
 	for _, r := range rep.Runs {
