@@ -44,6 +44,13 @@ type slackApp struct {
 // vera views; anyone else has no role.
 func startSlackServe(t testing.TB, signingSecret string, before func(*fakeslack.Server)) *slackApp {
 	t.Helper()
+	return startSlackServeConfirming(t, signingSecret, before, 0)
+}
+
+// startSlackServeConfirming is startSlackServe with policy.confirm_above
+// set: rents above it await a Rent now click.
+func startSlackServeConfirming(t testing.TB, signingSecret string, before func(*fakeslack.Server), confirmAbove float64) *slackApp {
+	t.Helper()
 	fake := fakeslack.New(fakeslack.Options{AppToken: testAppToken, BotToken: testBotToken, PingEvery: 50 * time.Millisecond})
 	t.Cleanup(fake.Close)
 	if before != nil {
@@ -70,8 +77,8 @@ admins = ["slack:UADA"]
 renters = ["slack:UALICE", "slack:UBOB"]
 viewers = ["slack:UVERA"]
 default_role = "none"
-confirm_above = 0
-`, filepath.ToSlash(filepath.Join(dir, "clorebot.db")), testAppToken, testBotToken, signingSecret, fake.APIURL())
+confirm_above = %g
+`, filepath.ToSlash(filepath.Join(dir, "clorebot.db")), testAppToken, testBotToken, signingSecret, fake.APIURL(), confirmAbove)
 	path := filepath.Join(dir, "clorebot.toml")
 	writeConfig(t, path, conf)
 	logger := slog.New(slog.DiscardHandler)
@@ -139,17 +146,18 @@ var orderIDPattern = regexp.MustCompile(`Order #(\d+) is running`)
 func TestSlackRentProgressCancelButton(t *testing.T) {
 	s := startSlackServe(t, "", nil)
 	s.waitConnected(t, 1)
-	ready := false
-	for deadline := time.Now().Add(slackWait); !ready && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		resp, err := http.Get(s.base + "/readyz")
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		ready = resp.StatusCode == http.StatusOK
+	// The bot reads the socket's events in order on one goroutine, the
+	// "connected" event before any envelope: once an envelope is
+	// acknowledged, the bot knows it is connected and /readyz must say so.
+	// (A condition, not a poll against a deadline: no flake under load.)
+	s.slash(t, "env-ready", "UALICE", "C1", "help")
+	resp, err := http.Get(s.base + "/readyz")
+	if err != nil {
+		t.Fatal(err)
 	}
-	if !ready {
-		t.Fatal("readyz not ready once the socket is connected")
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("readyz = %d once the socket is connected and serving", resp.StatusCode)
 	}
 
 	if a := s.slash(t, "env-rent", "UALICE", "C1", "rent 3090 --hours 1"); len(a.Payload) != 0 && string(a.Payload) != "null" {

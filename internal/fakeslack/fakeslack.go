@@ -348,6 +348,15 @@ func (s *Server) Click(user, channel, messageTS, actionID, value, trigger string
 			"text": map[string]any{"type": "plain_text", "text": "button"}, "action_ts": "1700000001.000200"}}}
 }
 
+// EphemeralClick is the payload of a click on a button of an ephemeral
+// message (one only the clicker sees, shown through a response_url).
+func (s *Server) EphemeralClick(user, channel, actionID, value, trigger string) map[string]any {
+	p := s.Click(user, channel, "1700000099.000100", actionID, value, trigger)
+	p["container"].(map[string]any)["is_ephemeral"] = true
+	delete(p, "message")
+	return p
+}
+
 // Acks returns the acks of an envelope, in order.
 func (s *Server) Acks(envelopeID string) []Ack {
 	s.mu.Lock()
