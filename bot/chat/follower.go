@@ -20,6 +20,13 @@ type Messenger interface {
 	Edit(ctx context.Context, ref string, r commands.Reply) error
 }
 
+// JobRefs finds the message a job's progress is shown in, as stored with
+// the job; *commands.Service implements it. The Follower's memory of
+// messages does not survive a restart; this does.
+type JobRefs interface {
+	JobReplyRef(ctx context.Context, jobID string) (string, error)
+}
+
 // FollowerOptions configures a Follower.
 type FollowerOptions struct {
 	Messenger Messenger

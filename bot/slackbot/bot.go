@@ -25,8 +25,11 @@ type Options struct {
 	SigningSecret string // HTTP mode
 	// APIURL is the Web API base (default https://slack.com/api/); tests
 	// point it at a local fake. A missing trailing slash is added.
-	APIURL     string
-	Service    chat.Handler
+	APIURL  string
+	Service chat.Handler
+	// Jobs, when set, finds a job's message stored with the job, so that a
+	// command redelivered after a restart does not post a second one.
+	Jobs       chat.JobRefs
 	HTTPClient *http.Client
 	// AckBudget is how long an acknowledgement waits for the command
 	// layer's answer before it goes out empty and the answer follows
@@ -55,6 +58,9 @@ const seenMax = 1 << 16
 const (
 	intakeWorkers = 2
 	intakeQueue   = 1024
+	// intakeDrain bounds the handling of an acknowledged job command that
+	// a shutdown overtakes.
+	intakeDrain = 10 * time.Second
 )
 
 // Bot is the Slack front door. Run owns every goroutine it starts.
@@ -121,6 +127,8 @@ func (b *Bot) Run(ctx context.Context) error {
 	}
 	if b.SocketMode() {
 		b.wg.Go(func() { b.runSocket(ctx) })
+	} else {
+		close(b.intake) // only the socket's reader queues commands
 	}
 	defer b.wg.Wait()
 	for {
@@ -133,34 +141,32 @@ func (b *Bot) Run(ctx context.Context) error {
 	}
 }
 
-// runIntake runs queued job commands until ctx ends, then those still
-// queued: each was acknowledged, and its job must be created.
+// runIntake runs queued job commands until the queue is closed (the
+// socket's reader is gone) and empty. Each was acknowledged already, so
+// each is handled even during a shutdown: under a context that outlives
+// ctx by at most intakeDrain, long enough to write its job.
 func (b *Bot) runIntake(ctx context.Context) {
-	for {
-		select {
-		case f := <-b.intake:
-			f(ctx)
-		case <-ctx.Done():
-			for {
-				select {
-				case f := <-b.intake:
-					f(ctx)
-				default:
-					return
-				}
-			}
-		}
+	for f := range b.intake {
+		c, cancel := context.WithTimeout(context.WithoutCancel(ctx), intakeDrain)
+		f(c)
+		cancel()
 	}
 }
 
-// afterAck queues f, the handling of an acknowledged job command, for the
-// intake workers; when the queue is full it runs f on a goroutine of its
-// own rather than wait or drop it.
-func (b *Bot) afterAck(ctx context.Context, f func(context.Context)) {
+// queueIntake queues f, the handling of a job command, for the intake
+// workers; when the queue is full it runs f on a goroutine of its own
+// rather than wait or drop it. It is called before the command is
+// acknowledged, on the socket's reader, so that an acknowledged command is
+// always handled before Run returns.
+func (b *Bot) queueIntake(ctx context.Context, f func(context.Context)) {
 	select {
 	case b.intake <- f:
 	default:
-		b.wg.Go(func() { f(ctx) })
+		b.wg.Go(func() {
+			c, cancel := context.WithTimeout(context.WithoutCancel(ctx), intakeDrain)
+			defer cancel()
+			f(c)
+		})
 	}
 }
 
@@ -190,7 +196,10 @@ func (b *Bot) Ready(context.Context) error {
 // a capped, jittered backoff and starts it again.
 func (b *Bot) runSocket(ctx context.Context) {
 	sm := socketmode.New(b.api, socketmode.OptionPingInterval(b.o.PingTimeout))
-	b.wg.Go(func() { b.readEvents(ctx, sm) })
+	b.wg.Go(func() {
+		defer close(b.intake)
+		b.readEvents(ctx, sm)
+	})
 	delay := b.o.MinBackoff
 	for ctx.Err() == nil {
 		start := time.Now()
@@ -263,8 +272,8 @@ func (b *Bot) onEnvelope(ctx context.Context, sm *socketmode.Client, evt socketm
 		if chat.AckAtOnce(commands.Request{Text: data.Text}) {
 			// A job: acknowledged before anything else happens, its
 			// progress follows as a message of its own.
+			b.queueIntake(ctx, func(ctx context.Context) { b.jobCommand(ctx, data) })
 			b.ack(ctx, sm, *req, nil)
-			b.afterAck(ctx, func(ctx context.Context) { b.jobCommand(ctx, data) })
 			return
 		}
 		b.wg.Go(func() { b.ack(ctx, sm, *req, b.command(ctx, data)) })

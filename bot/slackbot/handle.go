@@ -125,7 +125,7 @@ func (b *Bot) deliver(ctx context.Context, d dest, r commands.Reply) {
 		b.sendPrivate(ctx, d, *p)
 	}
 	if chat.Progress(r) {
-		_, err := b.follow.Start(ctx, r.JobID, d.encode(), "", r.Public())
+		_, err := b.follow.Start(ctx, r.JobID, d.encode(), b.storedRef(ctx, r.JobID), r.Public())
 		if err == nil || errors.Is(err, chat.ErrNoMessage) {
 			return
 		}
@@ -134,6 +134,23 @@ func (b *Bot) deliver(ctx context.Context, d dest, r commands.Reply) {
 		r.Text += " (invite the bot to this channel to see the job's progress here)"
 	}
 	b.answer(ctx, d, r)
+}
+
+// storedRef is the message stored with job id, or "" (none yet, or no
+// store to ask).
+func (b *Bot) storedRef(ctx context.Context, id string) string {
+	if b.o.Jobs == nil {
+		return ""
+	}
+	ref, err := b.o.Jobs.JobReplyRef(ctx, id)
+	if err != nil {
+		b.log.LogAttrs(ctx, slog.LevelWarn, "slack: stored message of the job not read", slog.String("job_id", id), slog.Any("error", err))
+		return ""
+	}
+	if _, _, ok := splitRef(ref); !ok {
+		return ""
+	}
+	return ref
 }
 
 // answer sends r where the request came from: ephemeral to the requester,

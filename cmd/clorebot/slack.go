@@ -17,6 +17,12 @@ func (f handlerFunc) Handle(ctx context.Context, req commands.Request) commands.
 	return f(ctx, req)
 }
 
+// jobRefsFunc adapts a function to chat.JobRefs, for the same reason.
+type jobRefsFunc func(ctx context.Context, id string) (string, error)
+
+// JobReplyRef calls f.
+func (f jobRefsFunc) JobReplyRef(ctx context.Context, id string) (string, error) { return f(ctx, id) }
+
 // slackEnabled reports whether the configuration turns the Slack front door
 // on: both tokens (Socket Mode) or the bot token and the signing secret
 // (HTTP mode).
@@ -33,6 +39,7 @@ func (a *App) newSlack() *slackbot.Bot {
 		AppToken: s.AppToken.Reveal(), BotToken: s.BotToken.Reveal(), SigningSecret: s.SigningSecret.Reveal(),
 		APIURL:  s.APIURL,
 		Service: handlerFunc(func(ctx context.Context, req commands.Request) commands.Reply { return a.svc.Handle(ctx, req) }),
+		Jobs:    jobRefsFunc(func(ctx context.Context, id string) (string, error) { return a.svc.JobReplyRef(ctx, id) }),
 		Logger:  a.log.With("front_door", "slack"),
 	})
 }

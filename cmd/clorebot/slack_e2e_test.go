@@ -56,7 +56,14 @@ func startSlackServeConfirming(t testing.TB, signingSecret string, before func(*
 	if before != nil {
 		before(fake)
 	}
-	dir := t.TempDir()
+	return serveSlackIn(t, fake, t.TempDir(), signingSecret, confirmAbove)
+}
+
+// serveSlackIn runs clorebot against fake with its database, sandbox state
+// and configuration in dir, until the test ends; a second call on the same
+// dir is a restart.
+func serveSlackIn(t testing.TB, fake *fakeslack.Server, dir, signingSecret string, confirmAbove float64) *slackApp {
+	t.Helper()
 	conf := fmt.Sprintf(`[clore]
 sandbox = true
 min_interval = "20ms"
@@ -373,5 +380,61 @@ func TestSlackHTTPModeRoutes(t *testing.T) {
 	}
 	if code, got := post("/slack/commands", true); code != http.StatusOK || !strings.Contains(got, "clorebot help") {
 		t.Errorf("signed help: %d %s", code, got)
+	}
+}
+
+// Slack redelivers an envelope whose ack it did not get, also to a process
+// that restarted meanwhile and remembers neither the envelope nor the
+// job's message. The job is found by the command's trigger_id (durable),
+// and its message by the reference stored with the job: no second job, no
+// second progress message. Stopping serve is the barrier: it handles every
+// acknowledged command before it returns.
+func TestSlackRedeliveryAfterRestartPostsNothingNew(t *testing.T) {
+	fake := fakeslack.New(fakeslack.Options{AppToken: testAppToken, BotToken: testBotToken, PingEvery: 50 * time.Millisecond})
+	t.Cleanup(fake.Close)
+	dir := t.TempDir()
+	payload := fake.Slash("UALICE", "C1", "rent 3090 --hours 1", "trig-restart")
+	var first []fakeslack.Message
+	t.Run("before the restart", func(t *testing.T) {
+		s := serveSlackIn(t, fake, dir, "", 0)
+		s.waitConnected(t, 1)
+		if err := fake.Send(fakeslack.Envelope("env-restart", "slash_commands", payload, 0)); err != nil {
+			t.Fatal(err)
+		}
+		s.ack(t, "env-restart")
+		msgs, ok := fake.WaitMessages(slackWait, func(ms []fakeslack.Message) bool {
+			return len(ms) > 0 && orderIDPattern.MatchString(ms[0].Text)
+		})
+		if !ok {
+			t.Fatalf("no running progress message: %+v", msgs)
+		}
+		first = topLevel(msgs)
+	})
+	t.Run("after the restart", func(t *testing.T) {
+		s := serveSlackIn(t, fake, dir, "", 0)
+		s.waitConnected(t, 2)
+		for _, env := range []map[string]any{
+			fakeslack.Envelope("env-restart", "slash_commands", payload, 1),
+			fakeslack.Envelope("env-restart-2", "slash_commands", payload, 2),
+		} {
+			if err := fake.Send(env); err != nil {
+				t.Fatal(err)
+			}
+		}
+		s.ack(t, "env-restart")
+		s.ack(t, "env-restart-2")
+	})
+	if len(first) != 1 {
+		t.Fatalf("%d messages before the restart, want 1", len(first))
+	}
+	if top := topLevel(fake.Messages()); len(top) != 1 {
+		var texts []string
+		for _, m := range top {
+			texts = append(texts, m.Text)
+		}
+		t.Errorf("%d top-level messages after the redeliveries, want the one from before: %q", len(top), texts)
+	}
+	if n := len(fake.Responses()); n != 0 {
+		t.Errorf("the redeliveries were answered through the response_url: %+v", fake.Responses())
 	}
 }
