@@ -144,9 +144,13 @@ func TestNotReadyUntilConnected(t *testing.T) {
 	if !fake.WaitConnected(1, wait) {
 		t.Fatal("never connected")
 	}
-	deadline := time.Now().Add(wait)
-	for b.Ready(context.Background()) != nil && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
+	// Events are read in order: once an envelope is acknowledged, the
+	// "connected" event before it was seen.
+	if err := fake.Send(fakeslack.Envelope("after-connect", "slash_commands", fake.Slash("U1", "C1", "help", "t1"), 0)); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := fake.WaitAck("after-connect", wait); !ok {
+		t.Fatal("no ack once connected")
 	}
 	if err := b.Ready(context.Background()); err != nil {
 		t.Errorf("not ready once connected: %v", err)
