@@ -296,3 +296,41 @@ func TestHTTPModeSignatures(t *testing.T) {
 		t.Errorf("handled %d times, want once (the replay is not acted on)", n)
 	}
 }
+
+// Connection details go to the requester alone: an ephemeral message in
+// the channel, or — when the bot is not in the channel and Slack refuses
+// the ephemeral — a direct message; never a channel message.
+func TestPrivateDetailsFallBackToADirectMessage(t *testing.T) {
+	b, fake := startBot(t, &stubService{}, func(o *Options) { o.AppToken = "" })
+	fake.NotInChannel("C9")
+	secret := "pw-" + strconv.Itoa(int(time.Now().UnixNano()%1000))
+	r := commands.Reply{Status: commands.StatusRunning, Text: "Order #7 is running.", JobID: "job7", Visibility: commands.Public, Done: true,
+		Private: &commands.PrivatePart{Title: "Connection details", Text: "ssh root@h -p 40022, password " + secret}}
+	for _, channel := range []string{"C1", "C9"} {
+		target := commands.Target{Platform: commands.PlatformSlack, User: "slack:U1", ReplyTarget: dest{Channel: channel, User: "U1"}.encode()}
+		r.JobID = "job-" + channel
+		_, err := b.Notify(context.Background(), target, r)
+		if channel == "C1" && err != nil {
+			t.Fatalf("Notify in C1: %v", err)
+		}
+		if channel == "C9" && err == nil {
+			t.Error("Notify in C9 (bot not a member) reported no error for the public message it could not post")
+		}
+	}
+	eph := fake.Ephemerals()
+	if len(eph) != 1 || eph[0].Channel != "C1" || eph[0].User != "U1" || !strings.Contains(string(eph[0].Blocks), secret) {
+		t.Errorf("%d ephemerals; want the details once, to U1 in C1", len(eph))
+	}
+	var dms int
+	for _, m := range fake.Messages() {
+		switch {
+		case m.Channel == "U1" && strings.Contains(string(m.Blocks), secret):
+			dms++
+		case strings.Contains(m.Text+string(m.Blocks), secret):
+			t.Errorf("the password reached channel %s: %q", m.Channel, m.Text)
+		}
+	}
+	if dms != 1 {
+		t.Errorf("%d direct messages with the details, want 1 (C9, where the ephemeral was refused)", dms)
+	}
+}
