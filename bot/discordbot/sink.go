@@ -66,7 +66,7 @@ func (b *Bot) post(ctx context.Context, channel string, m message) error {
 			if wait > maxInlineRetryAfter {
 				return errRateLimited{wait}
 			}
-			if err := sleepCtx(ctx, wait); err != nil {
+			if err := chat.Sleep(ctx, wait); err != nil {
 				return err
 			}
 		}
@@ -105,17 +105,6 @@ func (l *rateLimit) wait() time.Duration {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return time.Until(l.at)
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 // permanent reports Discord refusals that no retry changes: the channel is

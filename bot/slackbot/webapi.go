@@ -12,6 +12,7 @@ import (
 
 	"github.com/slack-go/slack"
 
+	"github.com/clorebot/clorebot/bot/chat"
 	"github.com/clorebot/clorebot/commands"
 )
 
@@ -59,14 +60,7 @@ func (l *limiter) wait(ctx context.Context, method string) error {
 	if d <= 0 {
 		return nil
 	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return chat.Sleep(ctx, d)
 }
 
 // dest is a Slack conversation as a job keeps it (Request.ReplyTarget):
