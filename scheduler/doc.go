@@ -1,14 +1,18 @@
 // Package scheduler owns clorebot's periodic work: one gocron v2 scheduler,
 // started and stopped by `clorebot serve`, that runs every background task
 // of the process — the watch tick (marketplace refresh, price watches, order
-// lifecycle, TTLs), outbound webhook deliveries and housekeeping such as the
-// webhook dedup purge.
+// lifecycle, TTLs), outbound webhook deliveries and the chat sinks, the job
+// sweep, the early marketplace refresh (on demand: RunNow, Kick) and
+// housekeeping such as the webhook dedup purge.
 //
 // Every task runs in singleton mode: a run still going when the next is due
 // makes that next run skip (it is rescheduled, never queued), so a slow
 // Clore never piles up ticks, and after a pause or a restart a task runs
-// once, not once per missed interval. Tasks receive a context that ends when
-// the scheduler stops; Stop waits for running tasks to return.
+// once, not once per missed interval. Asking for a run (RunNow) while one
+// goes makes exactly one more run right after it, so what the caller wrote
+// before asking is never left for the next interval. Tasks receive a
+// context that ends when the scheduler stops; Stop waits for running tasks
+// to return.
 //
 // The package knows no front door and no storage: cmd/clorebot registers
 // plain functions (see Every), and the command layer's services do the work.
