@@ -351,24 +351,28 @@ func TestRentNowButtonRentsOnceOnTwoClicks(t *testing.T) {
 
 func TestAutoRentWatchRentsOnceOverManyTicksAndARestart(t *testing.T) {
 	h := newSandboxHarness(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	ctx := context.Background()
 	svc := h.service()
-	go svc.Run(ctx)
 	best := h.market(t).cheapest("RTX 4090")
 	r := svc.Handle(ctx, req("slack:ALICE", fmt.Sprintf("watch 4090 %.4f --auto-rent", best.OnDemandUSDPerHour*1.01)))
 	if r.Status != commands.StatusOK {
 		t.Fatalf("watch: %+v", r)
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for h.watches(t)[0].State != commands.WatchDone && time.Now().Before(deadline) {
-		tick(t, svc)
-		time.Sleep(100 * time.Millisecond) // the job provisions in the sandbox meanwhile
+	tick(t, svc)
+	w := h.watches(t)[0]
+	if w.State != commands.WatchTriggered || w.JobID == "" {
+		t.Fatalf("watch after the trigger: %+v", w)
 	}
+	// Low ticks while the rent runs: no second rent.
+	tick(t, svc)
+	tick(t, svc)
+	if job, err := svc.RunJob(ctx, w.JobID); err != nil || job.State != commands.JobSucceeded {
+		t.Fatalf("the watch's rent: %+v, %v", job, err)
+	}
+	tick(t, svc)
 	if w := h.watches(t)[0]; w.State != commands.WatchDone || w.Triggers != 1 {
 		t.Fatalf("watch after the rent: %+v", w)
 	}
-	cancel()
 	// A restarted process over the same database: more low ticks, no rent.
 	svc2 := h.service()
 	for range 5 {

@@ -271,3 +271,37 @@ func TestOnDemandRunsOnlyWhenAsked(t *testing.T) {
 		}
 	})
 }
+
+// Kick returns at once and runs the task; kicks while it runs make one
+// more run after it, however many there are.
+func TestKickRunsWithoutWaiting(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := newScheduler(t)
+		defer stop(t, s)
+		var n atomic.Int32
+		release := make(chan struct{})
+		if err := s.OnDemand("refresh", func(context.Context) error {
+			if n.Add(1) == 1 {
+				<-release
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		s.Start()
+		s.Kick("refresh")
+		s.Kick("nope") // unknown: ignored
+		synctest.Wait()
+		if got := n.Load(); got != 1 {
+			t.Fatalf("runs after a kick = %d, want 1", got)
+		}
+		for range 5 {
+			s.Kick("refresh")
+		}
+		close(release)
+		synctest.Wait()
+		if got := n.Load(); got != 2 {
+			t.Fatalf("runs = %d, want 2", got)
+		}
+	})
+}
