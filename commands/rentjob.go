@@ -338,6 +338,18 @@ func (s *Service) liveOrder(ctx context.Context, id int64) (*clore.Order, error)
 	if lo, ok := s.liveOrderSnapshot(id); ok {
 		return &lo, nil
 	}
+	// Not in the shared answer: that call may have left before the order
+	// was created (a tick's refresh this one joined). Only a call made now
+	// may say the order is gone.
+	orders, err := s.clore.MyOrders(clore.WithPriority(ctx, clore.Background), true)
+	if err != nil {
+		return nil, err
+	}
+	for i := range orders {
+		if orders[i].ID == id {
+			return &orders[i], nil
+		}
+	}
 	return nil, nil
 }
 

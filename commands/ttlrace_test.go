@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/clorebot/clorebot/clore"
 	"github.com/clorebot/clorebot/commands"
 )
 
@@ -148,4 +149,43 @@ func TestMonitorRunsSoonerWhileARentProvisions(t *testing.T) {
 	if _, ok := evs[0]["spend_usd"].(float64); !ok {
 		t.Fatalf("order.expired carries no spend_usd: %v", evs[0])
 	}
+}
+
+// staleOrders answers the second my_orders after a create_order with the
+// account's orders as they were before it: a shared refresh that left
+// before the order existed.
+type staleOrders struct {
+	commands.Clore
+	mu      sync.Mutex
+	created bool
+	after   int
+}
+
+func (c *staleOrders) CreateOrder(ctx context.Context, r clore.CreateOrderRequest) error {
+	c.mu.Lock()
+	c.created, c.after = true, 0
+	c.mu.Unlock()
+	return c.Clore.CreateOrder(ctx, r)
+}
+
+func (c *staleOrders) MyOrders(ctx context.Context, completed bool) ([]clore.Order, error) {
+	c.mu.Lock()
+	stale := false
+	if c.created {
+		c.after++
+		stale = c.after == 2
+	}
+	c.mu.Unlock()
+	if stale {
+		return nil, nil
+	}
+	return c.Clore.MyOrders(ctx, completed)
+}
+
+// A provisioning rent never concludes that its order ended from a shared
+// my_orders answer that predates the order: it asks Clore itself first.
+func TestProvisioningIgnoresAnOrdersAnswerFromBeforeTheOrder(t *testing.T) {
+	h := newHarness(t, smallMarket)
+	svc := h.service(func(o *commands.Options) { o.Clore = &staleOrders{Clore: h.client} })
+	rentRunning(t, svc, "rent 4090 --hours 1")
 }
