@@ -14,6 +14,11 @@ const (
 	auditMaxBatch  = 512
 	// auditWriteTimeout bounds one batch's transaction.
 	auditWriteTimeout = 30 * time.Second
+	// auditLinger is how long the writer waits after a row for more to
+	// join its batch: a burst of commands then costs a few large
+	// transactions rather than many small ones. It is what a SIGKILL can
+	// lose beyond the rows queued behind a write in progress.
+	auditLinger = 5 * time.Millisecond
 )
 
 // auditLog writes the audit rows of commands that create no job (help,
@@ -137,22 +142,30 @@ func (l *auditLog) flush(ctx context.Context) error {
 func (l *auditLog) run(queue <-chan auditItem, done chan<- struct{}) {
 	defer close(done)
 	batch := make([]auditItem, 0, auditMaxBatch)
+	linger := time.NewTimer(auditLinger)
 	for it := range queue {
 		batch = append(batch[:0], it)
-	gather:
-		for len(batch) < auditMaxBatch {
-			select {
-			case it, ok := <-queue:
-				if !ok {
+		if it.flushed == nil {
+			linger.Reset(auditLinger)
+		gather:
+			for len(batch) < auditMaxBatch {
+				select {
+				case it, ok := <-queue:
+					if !ok {
+						break gather
+					}
+					batch = append(batch, it)
+					if it.flushed != nil {
+						break gather // someone waits: write now
+					}
+				case <-linger.C:
 					break gather
 				}
-				batch = append(batch, it)
-			default:
-				break gather
 			}
 		}
 		l.writeBatch(batch)
 	}
+	linger.Stop()
 }
 
 // writeBatch writes the rows of batch in one transaction, then releases its

@@ -61,7 +61,19 @@ const (
 	// intakeDrain bounds the handling of an acknowledged job command that
 	// a shutdown overtakes.
 	intakeDrain = 10 * time.Second
+	// instantWorkers answer the other commands in the order they came:
+	// a burst is answered first come, first acknowledged, instead of
+	// every command of it sharing the CPU and all finishing late.
+	instantWorkers = 8
 )
+
+// instantCommand is a slash command waiting for an instant worker, and
+// when it arrived: its wait counts against the ack budget.
+type instantCommand struct {
+	cmd slack.SlashCommand
+	at  time.Time
+	ack func(payload any) // acknowledges the envelope with the answer
+}
 
 // Bot is the Slack front door. Run owns every goroutine it starts.
 type Bot struct {
@@ -74,6 +86,7 @@ type Bot struct {
 	connected atomic.Bool
 	spawn     chan func(context.Context)
 	intake    chan func(context.Context) // acknowledged job commands (intakeWorkers)
+	instant   chan instantCommand        // commands answered in their ack (instantWorkers)
 	acks      ackCache
 	wg        sync.WaitGroup
 	log       *slog.Logger
@@ -109,7 +122,8 @@ func New(o Options) *Bot {
 	api := slack.New(o.BotToken, opts...)
 	b := &Bot{o: o, api: api, msgr: &messenger{api: api, lim: &limiter{notBefore: map[string]time.Time{}}},
 		envelopes: chat.NewSeen(15*time.Minute, seenMax), replays: chat.NewSeen(6*time.Minute, seenMax),
-		spawn: make(chan func(context.Context), 256), intake: make(chan func(context.Context), intakeQueue), log: o.Logger}
+		spawn: make(chan func(context.Context), 256), intake: make(chan func(context.Context), intakeQueue),
+		instant: make(chan instantCommand, intakeQueue), log: o.Logger}
 	b.follow = chat.NewFollower(chat.FollowerOptions{Messenger: b.msgr, MinGap: o.EditGap, Logger: o.Logger})
 	return b
 }
@@ -125,10 +139,14 @@ func (b *Bot) Run(ctx context.Context) error {
 	for range intakeWorkers {
 		b.wg.Go(func() { b.runIntake(ctx) })
 	}
+	for range instantWorkers {
+		b.wg.Go(func() { b.runInstant(ctx) })
+	}
 	if b.SocketMode() {
 		b.wg.Go(func() { b.runSocket(ctx) })
 	} else {
 		close(b.intake) // only the socket's reader queues commands
+		close(b.instant)
 	}
 	defer b.wg.Wait()
 	for {
@@ -150,6 +168,26 @@ func (b *Bot) runIntake(ctx context.Context) {
 		c, cancel := context.WithTimeout(context.WithoutCancel(ctx), intakeDrain)
 		f(c)
 		cancel()
+	}
+}
+
+// runInstant answers queued slash commands in their acknowledgement, until
+// the queue is closed and empty. The time a command waited in the queue
+// is taken from its ack budget: one that waited the whole budget is
+// acknowledged empty at once and answered through the response_url.
+func (b *Bot) runInstant(ctx context.Context) {
+	for q := range b.instant {
+		q.ack(b.commandWithin(ctx, q.cmd, b.o.AckBudget-time.Since(q.at)))
+	}
+}
+
+// queueInstant queues a slash command for the instant workers; when the
+// queue is full it is answered on a goroutine of its own.
+func (b *Bot) queueInstant(ctx context.Context, q instantCommand) {
+	select {
+	case b.instant <- q:
+	default:
+		b.wg.Go(func() { q.ack(b.command(ctx, q.cmd)) })
 	}
 }
 
@@ -197,6 +235,7 @@ func (b *Bot) Ready(context.Context) error {
 func (b *Bot) runSocket(ctx context.Context) {
 	sm := socketmode.New(b.api, socketmode.OptionPingInterval(b.o.PingTimeout))
 	b.wg.Go(func() {
+		defer close(b.instant)
 		defer close(b.intake)
 		b.readEvents(ctx, sm)
 	})
@@ -276,7 +315,8 @@ func (b *Bot) onEnvelope(ctx context.Context, sm *socketmode.Client, evt socketm
 			b.ack(ctx, sm, *req, nil)
 			return
 		}
-		b.wg.Go(func() { b.ack(ctx, sm, *req, b.command(ctx, data)) })
+		r := *req
+		b.queueInstant(ctx, instantCommand{cmd: data, at: time.Now(), ack: func(p any) { b.ack(ctx, sm, r, p) }})
 	case slack.InteractionCallback:
 		b.ack(ctx, sm, *req, nil)
 		b.wg.Go(func() { b.click(ctx, data) })

@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/slack-go/slack"
+
 	"github.com/clorebot/clorebot/commands"
 	"github.com/clorebot/clorebot/internal/fakeslack"
 )
@@ -332,5 +334,36 @@ func TestPrivateDetailsFallBackToADirectMessage(t *testing.T) {
 	}
 	if dms != 1 {
 		t.Errorf("%d direct messages with the details, want 1 (C9, where the ephemeral was refused)", dms)
+	}
+}
+
+// Instant commands are answered first come, first served by a few
+// workers; the time one waited in the queue counts against its ack budget.
+// One that waited the whole budget (the workers all held by slow
+// commands) is acknowledged empty at once and answered through the
+// response_url: the queue never eats Slack's 3 s.
+func TestQueuedCommandKeepsTheAckDeadline(t *testing.T) {
+	b, fake := startBot(t, &stubService{}, func(o *Options) { o.AckBudget = time.Hour })
+	if !fake.WaitConnected(1, wait) {
+		t.Fatal("never connected")
+	}
+	acks := make(chan any, 2)
+	cmd := func(trigger string) slack.SlashCommand {
+		return slack.SlashCommand{UserID: "U1", ChannelID: "C1", Text: "help", TriggerID: trigger,
+			ResponseURL: fake.ResponseURL("cmd-" + trigger)}
+	}
+	ctx := context.Background()
+	b.queueInstant(ctx, instantCommand{cmd: cmd("fresh"), at: time.Now(), ack: func(p any) { acks <- p }})
+	if p := <-acks; p == nil {
+		t.Error("a command with its budget left was not answered in its ack")
+	}
+	b.queueInstant(ctx, instantCommand{cmd: cmd("stale"), at: time.Now().Add(-time.Hour), ack: func(p any) { acks <- p }})
+	if p := <-acks; p != nil {
+		t.Errorf("a command that waited its whole budget was acknowledged with %v; want an empty ack", p)
+	}
+	if _, ok := fake.WaitResponses(wait, func(rs []fakeslack.Response) bool {
+		return len(rs) == 1 && rs[0].Path == "/response/cmd-stale"
+	}); !ok {
+		t.Fatalf("no answer through the response_url: %+v", fake.Responses())
 	}
 }

@@ -5,9 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
-	"strconv"
-	"strings"
 	"sync"
+	"time"
 
 	"github.com/slack-go/slack"
 
@@ -43,7 +42,14 @@ const ackCacheSize = 256
 // rendered and marshalled once per command.
 type ackCache struct {
 	mu sync.Mutex
-	m  map[string]json.RawMessage
+	m  map[ackKey]json.RawMessage
+}
+
+// ackKey is what an acknowledgement of a plain reply depends on.
+type ackKey struct {
+	status, title, text, usage string
+	visibility                 commands.Visibility
+	done, temporary            bool
 }
 
 // payload is r's acknowledgement as JSON.
@@ -51,8 +57,7 @@ func (c *ackCache) payload(r commands.Reply) (json.RawMessage, error) {
 	if len(r.Fields) > 0 || len(r.Buttons) > 0 || r.Private != nil || r.JobID != "" {
 		return json.Marshal(payloadOf(r))
 	}
-	key := strings.Join([]string{r.Status, r.Title, r.Text, r.Usage, string(r.Visibility),
-		strconv.FormatBool(r.Done), strconv.FormatBool(r.Temporary)}, "\x00")
+	key := ackKey{r.Status, r.Title, r.Text, r.Usage, r.Visibility, r.Done, r.Temporary}
 	c.mu.Lock()
 	raw, ok := c.m[key]
 	c.mu.Unlock()
@@ -65,7 +70,7 @@ func (c *ackCache) payload(r commands.Reply) (json.RawMessage, error) {
 	}
 	c.mu.Lock()
 	if c.m == nil || len(c.m) >= ackCacheSize {
-		c.m = make(map[string]json.RawMessage, ackCacheSize)
+		c.m = make(map[ackKey]json.RawMessage, ackCacheSize)
 	}
 	c.m[key] = raw
 	c.mu.Unlock()
@@ -78,8 +83,14 @@ func (c *ackCache) payload(r commands.Reply) (json.RawMessage, error) {
 // message, a slow answer, private details) is delivered in the background
 // under ctx, the bot's lifetime.
 func (b *Bot) command(ctx context.Context, c slack.SlashCommand) any {
+	return b.commandWithin(ctx, c, b.o.AckBudget)
+}
+
+// commandWithin is command with budget left of the ack budget (0: none,
+// the answer follows through the response_url).
+func (b *Bot) commandWithin(ctx context.Context, c slack.SlashCommand, budget time.Duration) any {
 	d, req := commandRequest(c)
-	ans := chat.Respond(ctx, b.o.Service, req, b.o.AckBudget)
+	ans := chat.Respond(ctx, b.o.Service, req, budget)
 	if ans.Now != nil {
 		if p := ans.Now.Private; p != nil {
 			b.wg.Go(func() { b.sendPrivate(ctx, d, *p) })
