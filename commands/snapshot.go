@@ -92,17 +92,23 @@ type flightCall struct {
 }
 
 // do runs fn unless a call is in flight, then returns that call's error. A
-// caller whose ctx ends while waiting for another's call returns ctx's error.
+// caller whose ctx ends while waiting for another's call returns ctx's error;
+// one whose shared call was cancelled by the caller that made it (a stopped
+// job) makes its own call instead of taking that cancellation.
 func (f *flight) do(ctx context.Context, fn func() error) error {
 	f.mu.Lock()
-	if c := f.cur; c != nil {
+	for f.cur != nil {
+		c := f.cur
 		f.mu.Unlock()
 		select {
 		case <-c.done:
-			return c.err
 		case <-ctx.Done():
 			return ctx.Err()
 		}
+		if !errors.Is(c.err, context.Canceled) || ctx.Err() != nil {
+			return c.err
+		}
+		f.mu.Lock()
 	}
 	c := &flightCall{done: make(chan struct{})}
 	f.cur = c

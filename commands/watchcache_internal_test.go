@@ -1,6 +1,9 @@
 package commands
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"testing"
 	"time"
 )
@@ -50,5 +53,37 @@ func TestRecordSeenWritesOnlyChanges(t *testing.T) {
 	}
 	if n := len(c.recordSeen(idx2, t0.Add(3*time.Minute))); n != 0 {
 		t.Fatalf("gone key recorded again: %d changes", n)
+	}
+}
+
+// A caller that joined a shared call whose maker was cancelled makes its
+// own call rather than take that cancellation; other errors are shared.
+func TestFlightJoinerOutlivesACancelledMaker(t *testing.T) {
+	var f flight
+	started, release := make(chan struct{}), make(chan struct{})
+	makerDone := make(chan error, 1)
+	go func() {
+		makerDone <- f.do(context.Background(), func() error {
+			close(started)
+			<-release
+			return fmt.Errorf("refresh: %w", context.Canceled)
+		})
+	}()
+	<-started
+	joined := make(chan error, 1)
+	ran := false
+	go func() {
+		joined <- f.do(context.Background(), func() error { ran = true; return nil })
+	}()
+	// The joiner is waiting on the maker's call (or about to): release it.
+	close(release)
+	if err := <-makerDone; !errors.Is(err, context.Canceled) {
+		t.Fatalf("maker: %v", err)
+	}
+	if err := <-joined; err != nil {
+		t.Fatalf("joiner got %v, want its own call's result", err)
+	}
+	if !ran {
+		t.Fatal("the joiner took the maker's cancellation instead of calling itself")
 	}
 }
