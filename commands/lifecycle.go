@@ -151,7 +151,11 @@ func (s *Service) handleExtend(ctx context.Context, req Request, a *ExtendArgs) 
 		return s.fail(ctx, "extend", err)
 	case o.RequestedBy != req.User && s.policy.Role(req.User, req.Roles...) < RoleAdmin:
 		return errorReply(deny("order #%d was rented by %s; only they or an admin may extend it", a.OrderID, o.RequestedBy))
-	case o.State != OrderRunning && o.State != OrderProvisioning || o.ExpiresAt == nil:
+	case o.State == OrderProvisioning:
+		// Its rent job writes the order when it comes online and would
+		// undo an extension made meanwhile: extend once it runs.
+		return errorReply(&UsageError{Command: "extend", Problem: fmt.Sprintf("order #%d is still provisioning; extend it once it runs", a.OrderID), Usage: Usage("extend")})
+	case o.State != OrderRunning || o.ExpiresAt == nil:
 		return errorReply(&UsageError{Command: "extend", Problem: fmt.Sprintf("order #%d is %s; only a running order can be extended", a.OrderID, o.State), Usage: Usage("extend")})
 	case a.fromEnd != 0 && a.fromEnd != o.ExpiresAt.Unix():
 		return Reply{Status: StatusOK, Visibility: Ephemeral, Done: true,

@@ -189,3 +189,24 @@ func TestProvisioningIgnoresAnOrdersAnswerFromBeforeTheOrder(t *testing.T) {
 	svc := h.service(func(o *commands.Options) { o.Clore = &staleOrders{Clore: h.client} })
 	rentRunning(t, svc, "rent 4090 --hours 1")
 }
+
+// An order still provisioning cannot be extended: its rent job writes the
+// order when it comes online and would undo the extension.
+func TestExtendWaitsUntilTheOrderRuns(t *testing.T) {
+	h := newHarness(t, smallMarket)
+	svc := h.service()
+	ctx := context.Background()
+	id := rentRunning(t, svc, "rent 4090 --hours 1")
+	o, _ := h.store.GetOrderByCloreID(ctx, id)
+	o.State = commands.OrderProvisioning
+	if err := h.store.UpdateOrder(ctx, o); err != nil {
+		t.Fatal(err)
+	}
+	r := svc.Handle(ctx, req("slack:ALICE", fmt.Sprintf("extend %d 1", id)))
+	if r.Status != commands.StatusError || !strings.Contains(r.Text, "still provisioning") {
+		t.Fatalf("extend of a provisioning order: %+v", r)
+	}
+	if after, _ := h.store.GetOrderByCloreID(ctx, id); !after.ExpiresAt.Equal(*o.ExpiresAt) {
+		t.Fatalf("end moved from %s to %s", o.ExpiresAt, after.ExpiresAt)
+	}
+}
