@@ -367,3 +367,64 @@ func TestQueuedCommandKeepsTheAckDeadline(t *testing.T) {
 		t.Fatalf("no answer through the response_url: %+v", fake.Responses())
 	}
 }
+
+// ctxService records, for each request, whether its context was alive when
+// the command layer finished with it; rents wait for proceed.
+type ctxService struct {
+	proceed chan struct{}
+	mu      sync.Mutex
+	alive   []bool
+}
+
+func (s *ctxService) Handle(ctx context.Context, req commands.Request) commands.Reply {
+	if strings.HasPrefix(req.Text, "rent") {
+		<-s.proceed
+	}
+	s.mu.Lock()
+	s.alive = append(s.alive, ctx.Err() == nil)
+	s.mu.Unlock()
+	return commands.Reply{Status: commands.StatusDenied, Text: "no", Visibility: commands.Ephemeral, Done: true}
+}
+
+// A job command is acknowledged at once; a shutdown that comes right after
+// still hands every acknowledged one to the command layer, under a live
+// context, before Run returns: an acknowledged rent is never silently lost.
+func TestShutdownHandlesAcknowledgedJobCommands(t *testing.T) {
+	svc := &ctxService{proceed: make(chan struct{})}
+	fake := fakeslack.New(fakeslack.Options{AppToken: appToken, BotToken: botToken, PingEvery: 50 * time.Millisecond})
+	t.Cleanup(fake.Close)
+	b := New(Options{AppToken: appToken, BotToken: botToken, APIURL: fake.APIURL(), Service: svc})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- b.Run(ctx) }()
+	if !fake.WaitConnected(1, wait) {
+		t.Fatal("never connected")
+	}
+	const n = 6 // more than the intake workers
+	for i := range n {
+		id := fmt.Sprintf("rent-%d", i)
+		if err := fake.Send(fakeslack.Envelope(id, "slash_commands", fake.Slash("U1", "C1", "rent 3090", "t-"+id), 0)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range n {
+		if a, ok := fake.WaitAck(fmt.Sprintf("rent-%d", i), wait); !ok || len(a.Payload) != 0 && string(a.Payload) != "null" {
+			t.Fatalf("rent-%d: ack %s, %v; want an empty ack at once", i, a.Payload, ok)
+		}
+	}
+	cancel() // shutdown, with every rent acknowledged and none handled yet
+	close(svc.proceed)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	svc.mu.Lock()
+	defer svc.mu.Unlock()
+	if len(svc.alive) != n {
+		t.Fatalf("%d of %d acknowledged rents handled before Run returned", len(svc.alive), n)
+	}
+	for i, ok := range svc.alive {
+		if !ok {
+			t.Errorf("rent %d handled under a cancelled context", i)
+		}
+	}
+}
