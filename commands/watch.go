@@ -285,7 +285,9 @@ func (s *Service) triggerWatch(ctx context.Context, w Watch, best bestOffer, now
 	if perr == nil && w.AutoRent {
 		// Checked again, atomically, as the job is stored; this check
 		// spares the owner a "renting" notice followed by a refusal.
-		perr = s.store.CheckGuard(ctx, *s.guard(w.Owner, p.MaxPerGPU*float64(p.Count), ""))
+		if g := s.guard(w.Owner, p.MaxPerGPU*float64(p.Count), ""); g != nil { // nil: no counted cap
+			perr = s.store.CheckGuard(ctx, *g)
+		}
 		var ce *CapError
 		if perr != nil && !errors.As(perr, &ce) {
 			return perr

@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -128,14 +129,12 @@ func (s *Scheduler) wrap(name string, st *taskState, task Task) func(context.Con
 
 func (s *Scheduler) runOnce(ctx context.Context, name string, task Task) {
 	start := time.Now()
-	defer func() {
-		if p := recover(); p != nil {
-			s.log.LogAttrs(ctx, slog.LevelError, "scheduled task panicked",
-				slog.String("task", name), slog.Any("panic", p))
-		}
-	}()
-	err := task(ctx)
+	err := Recovered(ctx, task)
+	var pe *panicError
 	switch {
+	case errors.As(err, &pe):
+		s.log.LogAttrs(ctx, slog.LevelError, "scheduled task panicked",
+			slog.String("task", name), slog.Any("panic", pe.value))
 	case err != nil && ctx.Err() == nil:
 		s.log.LogAttrs(ctx, slog.LevelWarn, "scheduled task failed", slog.String("task", name),
 			slog.Duration("took", time.Since(start)), slog.Any("error", err))
@@ -211,3 +210,21 @@ func (s *Scheduler) Stop() error {
 	})
 	return s.stopErr
 }
+
+// Recovered runs task and turns a panic in it into an error, so that one
+// part of a task that panics does not stop the parts after it (the watch
+// tick's my_orders half, which enforces TTLs, runs whatever its marketplace
+// half did).
+func Recovered(ctx context.Context, task Task) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = &panicError{p}
+		}
+	}()
+	return task(ctx)
+}
+
+// panicError is a panic Recovered turned into an error.
+type panicError struct{ value any }
+
+func (e *panicError) Error() string { return fmt.Sprintf("panic: %v", e.value) }

@@ -3,6 +3,7 @@ package scheduler
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -304,4 +305,14 @@ func TestKickRunsWithoutWaiting(t *testing.T) {
 			t.Fatalf("runs = %d, want 2", got)
 		}
 	})
+}
+
+func TestRecoveredTurnsAPanicIntoAnError(t *testing.T) {
+	ran := false
+	err := errors.Join(
+		Recovered(context.Background(), func(context.Context) error { panic("boom") }),
+		Recovered(context.Background(), func(context.Context) error { ran = true; return nil }))
+	if err == nil || !strings.Contains(err.Error(), "panic: boom") || !ran {
+		t.Fatalf("err %v, second part ran %v: want the panic as an error and the second part run", err, ran)
+	}
 }

@@ -371,8 +371,8 @@ func (a *App) watchTick(ctx context.Context) error {
 	// What each half of the tick wrote (watch.triggered; order.expiring,
 	// order.expired, ...) goes out at once rather than at the next delivery
 	// tick: an alert does not wait for the my_orders call.
-	err := errors.Join(a.svc.TickMarket(ctx), a.deliverNow())
-	err = errors.Join(err, a.svc.TickOrders(ctx), a.deliverNow())
+	err := errors.Join(scheduler.Recovered(ctx, a.svc.TickMarket), a.deliverNow())
+	err = errors.Join(err, scheduler.Recovered(ctx, a.svc.TickOrders), a.deliverNow())
 	if !a.marketLoaded && a.svc.MarketLoaded() {
 		a.marketLoaded = true
 		a.log.Info("marketplace loaded", slog.Bool("sandbox", a.cfg.Clore.Sandbox))
