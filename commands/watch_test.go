@@ -506,3 +506,34 @@ func TestTickSeesWatchesMadeAndCancelledElsewhere(t *testing.T) {
 		}
 	}
 }
+
+// A tick, however many watches there are, asks Clore for the marketplace
+// once and for my_orders once (the wallets at most once an hour).
+func TestOneMarketplaceAndOneMyOrdersCallPerTick(t *testing.T) {
+	h := newSandboxHarness(t)
+	clock := newFakeClock()
+	svc := h.service(func(o *commands.Options) { o.Clock = clock })
+	ctx := context.Background()
+	for i := range 50 {
+		if r := svc.Handle(ctx, req([]string{"slack:ALICE", "slack:BOB", "slack:ADA"}[i%3], fmt.Sprintf("watch 4090 0.0%d --count %d", 1+i%9, 1+i%4))); r.Status != commands.StatusOK {
+			t.Fatalf("watch: %+v", r)
+		}
+	}
+	count := func(endpoint string) int {
+		n := 0
+		for _, r := range h.sb.Requests() {
+			if strings.HasSuffix(r.Endpoint, endpoint) {
+				n++
+			}
+		}
+		return n
+	}
+	for i := range 3 {
+		market, orders := count("marketplace"), count("my_orders")
+		tick(t, svc)
+		if m, o := count("marketplace")-market, count("my_orders")-orders; m != 1 || o != 1 {
+			t.Fatalf("tick %d: %d marketplace and %d my_orders calls, want 1 and 1", i, m, o)
+		}
+		clock.Advance(time.Minute)
+	}
+}
