@@ -4,6 +4,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"unicode"
 	"unicode/utf8"
 
@@ -40,7 +42,37 @@ func gpuQueryKnown(query string) bool {
 	return ok
 }
 
+// canonicalGPUQuery is spellQuery, remembered for the last queries seen:
+// every rent and market of a webhook burst asks for the same few models.
 func canonicalGPUQuery(query string) (string, bool) {
+	if v, ok := gpuQueries.Load(query); ok {
+		q := v.(spelledQuery)
+		return q.name, q.known
+	}
+	name, known := spellQuery(query)
+	if gpuQueryCount.Add(1) <= maxGPUQueries && len(query) <= 64 {
+		gpuQueries.Store(query, spelledQuery{name, known})
+	}
+	return name, known
+}
+
+// The memory of canonicalGPUQuery: at most maxGPUQueries queries (the
+// first ones seen), so that odd queries cannot make it grow.
+var (
+	gpuQueries    sync.Map // query -> spelledQuery
+	gpuQueryCount atomic.Int64
+)
+
+const maxGPUQueries = 1024
+
+type spelledQuery struct {
+	name  string
+	known bool
+}
+
+// spellQuery puts a user's GPU query into canonical form, and reports
+// whether it names a known model.
+func spellQuery(query string) (string, bool) {
 	collapsed := strings.Join(strings.Fields(query), " ")
 	words := strings.FieldsFunc(strings.ToUpper(collapsed), func(r rune) bool {
 		return unicode.IsSpace(r) || r == '-' || r == '_'

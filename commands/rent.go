@@ -3,9 +3,11 @@ package commands
 import (
 	"context"
 	"crypto/rand"
+	"encoding/base32"
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/clorebot/clorebot/clore"
 )
@@ -79,11 +81,10 @@ func (s *Service) handleRent(ctx context.Context, req Request, a *RentArgs, rec 
 	if err != nil {
 		return errorReply(err), nil
 	}
-	offers := snap.offersOf(models)
-	best, ok := chooseBest(offers, p.want(nil), nil)
+	best, ok := snap.bestFor(p.want(nil))
 	if !ok {
 		return Reply{Status: StatusError, Visibility: Ephemeral, Done: true, Usage: Usage("rent"),
-			Text: noOfferText(p, offers)}, nil
+			Text: noOfferText(p, snap.offersOf(models))}, nil
 	}
 	if err := s.policy.checkPrice(best.USDPerGPU()); err != nil {
 		return errorReply(err), nil
@@ -204,7 +205,7 @@ func (s *Service) submit(ctx context.Context, req Request, rec *intakeRecord, tm
 		key = req.Platform + ":" + randomID(12)
 	}
 	job := Job{
-		ID: randomID(10), Kind: tmpl.Kind, IdempotencyKey: key, State: tmpl.State, RequestedBy: req.User,
+		ID: newJobID(s.clock.Now()), Kind: tmpl.Kind, IdempotencyKey: key, State: tmpl.State, RequestedBy: req.User,
 		Platform: req.Platform, Channel: req.Channel, ReplyTarget: req.ReplyTarget, Params: raw,
 		USDPerHour: tmpl.USDPerHour, CreatedAt: s.clock.Now(),
 	}
@@ -224,6 +225,26 @@ func (s *Service) submit(ctx context.Context, req Request, rec *intakeRecord, tm
 		s.enqueue(res.Job.ID)
 	}
 	return r, nil
+}
+
+// jobIDEncoding is lower-case base32hex: its digits sort as the values
+// they encode.
+var jobIDEncoding = base32.NewEncoding("0123456789abcdefghijklmnopqrstuv").WithPadding(base32.NoPadding)
+
+// newJobID is a job id that sorts by creation time: 48 bits of
+// milliseconds since 1970, then 48 random bits, in 20 characters. New jobs
+// land at the end of the job id indexes instead of on a random page each,
+// which spares every intake transaction page writes. Who may read a job is
+// checked on each read (its requester or an admin), so the id need not be
+// unguessable.
+func newJobID(now time.Time) string {
+	var b [12]byte
+	ms := uint64(now.UnixMilli())
+	for i := range 6 {
+		b[i] = byte(ms >> (8 * (5 - i)))
+	}
+	_, _ = rand.Read(b[6:])
+	return jobIDEncoding.EncodeToString(b[:])
 }
 
 // newPassword is a random SSH password: 26 characters of base32, 130 bits

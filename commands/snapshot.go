@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/clorebot/clorebot/clore"
@@ -32,6 +34,49 @@ type marketSnapshot struct {
 	index   sync.Once
 	models  []string                 // the models on offer, sorted
 	byModel map[string][]clore.Offer // offers per model, in offers' order
+
+	// best remembers intake's best offer per want (bestFor), at most
+	// maxBestCached of them.
+	best       sync.Map // wantKey -> snapshotBest
+	bestCached atomic.Int64
+}
+
+// maxBestCached bounds the best offers a snapshot remembers.
+const maxBestCached = 256
+
+// snapshotBest is a remembered chooseBest answer.
+type snapshotBest struct {
+	choice offerChoice
+	found  bool
+}
+
+// wantKey identifies a want without exclusions or preference.
+type wantKey struct {
+	models         string
+	count          int
+	maxPerGPU      float64
+	spot           bool
+	currency       string
+	minReliability float64
+}
+
+// bestFor is chooseBest over the offers of w's models, remembered for the
+// snapshot's life: the snapshot never changes, and a burst of rents asks
+// the same question over and over.
+func (m *marketSnapshot) bestFor(w want) (offerChoice, bool) {
+	if len(w.Exclude) > 0 || w.Prefer != 0 {
+		return chooseBest(m.offersOf(w.Models), w, nil)
+	}
+	k := wantKey{strings.Join(w.Models, "\x00"), w.Count, w.MaxPerGPU, w.Spot, w.Currency, w.MinReliability}
+	if v, ok := m.best.Load(k); ok {
+		b := v.(snapshotBest)
+		return b.choice, b.found
+	}
+	c, found := chooseBest(m.offersOf(w.Models), w, nil)
+	if m.bestCached.Add(1) <= maxBestCached {
+		m.best.Store(k, snapshotBest{c, found})
+	}
+	return c, found
 }
 
 // newMarketSnapshot publishes offers seen at at.

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"modernc.org/sqlite"
@@ -50,6 +51,10 @@ type Store struct {
 	read       *sql.DB // query-only connections for reads
 	migrations []migration
 	intake     *intakeWriter // group commit of Intake (intake.go)
+
+	stopCheckpoints chan struct{} // closed by Close
+	checkpointsDone chan struct{} // closed when runCheckpoints returned
+	stopOnce        sync.Once
 }
 
 // Open opens (creating it and its parent directory if needed) the SQLite
@@ -74,6 +79,8 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if err := s.checkNotTooNew(ctx); err != nil {
 		return nil, errors.Join(fmt.Errorf("storage: open %s: %w", path, err), s.Close())
 	}
+	s.stopCheckpoints, s.checkpointsDone = make(chan struct{}), make(chan struct{})
+	go s.runCheckpoints(s.stopCheckpoints, s.checkpointsDone)
 	return s, nil
 }
 
@@ -162,6 +169,10 @@ func (s *Store) openPools(ctx context.Context) error {
 	return nil
 }
 
+// walAutoCheckpoint is the WAL size, in pages, past which the writer
+// checkpoints inside a COMMIT (SQLite's default is 1,000).
+const walAutoCheckpoint = 10_000
+
 // dsn builds the modernc.org/sqlite DSN for path. The driver applies
 // busy_timeout before every other pragma, so no pragma fails on a lock held by
 // another process. Readers are query-only and keep the default deferred BEGIN:
@@ -174,12 +185,13 @@ func dsn(path string, readOnly bool) string {
 		"_pragma=synchronous(NORMAL)",
 		// Wiped SSH passwords are overwritten in the file, not only unlinked.
 		"_pragma=secure_delete(1)",
+		// Pages are read through a memory map: no read syscall each.
 		"_pragma=mmap_size(268435456)",
 	}
 	if readOnly {
 		q = append(q, "_query_only=1")
 	} else {
-		q = append(q, "_txlock=immediate")
+		q = append(q, "_txlock=immediate", "_pragma=wal_autocheckpoint(10000)")
 	}
 	return "file:" + escapePath(path) + "?" + strings.Join(q, "&")
 }
@@ -207,6 +219,12 @@ func (s *Store) Ping(ctx context.Context) error {
 // stopped.
 func (s *Store) Close() error {
 	var errs []error
+	if s.stopCheckpoints != nil {
+		s.stopOnce.Do(func() {
+			close(s.stopCheckpoints)
+			<-s.checkpointsDone
+		})
+	}
 	if s.intake != nil {
 		if err := s.intake.stop(); err != nil {
 			errs = append(errs, fmt.Errorf("storage: close intake: %w", err))
