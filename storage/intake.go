@@ -166,10 +166,10 @@ func (w *intakeWriter) run(s *Store) {
 
 // gather adds the units already waiting to batch. When the last batch
 // held more than one unit (callers are arriving together), it also waits
-// up to intakeLinger for more: a commit costs several times what a unit
-// does, so a batch of eight costs little more than a batch of two, and the
-// time waited goes to the handlers about to submit. A lone caller on an
-// idle writer is committed at once.
+// up to intakeLinger for as many as the last batch held: a commit costs
+// several times what a unit does, so a batch of eight costs little more
+// than a batch of two, and the time waited goes to the handlers about to
+// submit. A lone caller on an idle writer is committed at once.
 func (w *intakeWriter) gather(batch *[]*intakeCall, lastBatch int) {
 	for len(*batch) < intakeMaxBatch {
 		select {
@@ -185,7 +185,7 @@ func (w *intakeWriter) gather(batch *[]*intakeCall, lastBatch int) {
 	}
 	t := time.NewTimer(intakeLinger)
 	defer t.Stop()
-	for len(*batch) < min(intakeMaxBatch, max(2*lastBatch, len(*batch)+1)) {
+	for len(*batch) < min(intakeMaxBatch, lastBatch) {
 		select {
 		case c := <-w.calls:
 			*batch = append(*batch, c)

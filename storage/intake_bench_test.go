@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -22,17 +23,20 @@ func BenchmarkIntake(b *testing.B) {
 		b.Run(fmt.Sprintf("one transaction/callers=%d", callers), func(b *testing.B) {
 			s := openBenchStore(b)
 			var n atomic.Int64
-			b.SetParallelism(callers)
 			c0, u0 := s.IntakeStats()
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					i := n.Add(1)
-					if _, err := s.Intake(context.Background(), benchUnit(i)); err != nil {
-						b.Error(err)
-						return
+			b.ResetTimer()
+			var wg sync.WaitGroup
+			for range callers {
+				wg.Go(func() {
+					for i := n.Add(1); i <= int64(b.N); i = n.Add(1) {
+						if _, err := s.Intake(context.Background(), benchUnit(i)); err != nil {
+							b.Error(err)
+							return
+						}
 					}
-				}
-			})
+				})
+			}
+			wg.Wait()
 			c, u := s.IntakeStats()
 			b.ReportMetric(float64(u-u0)/float64(max(c-c0, 1)), "units/commit")
 		})
@@ -40,33 +44,35 @@ func BenchmarkIntake(b *testing.B) {
 	b.Run("four transactions/callers=8", func(b *testing.B) {
 		s := openBenchStore(b)
 		var n atomic.Int64
-		b.SetParallelism(8)
-		b.RunParallel(func(pb *testing.PB) {
-			ctx := context.Background()
-			for pb.Next() {
-				i := n.Add(1)
-				u := benchUnit(i)
-				d := u.Dedup
-				now := time.Now()
-				if _, _, _, _, err := s.ClaimWebhook(ctx, d.Key, d.IDs[0], d.Hash, now, now.Add(-time.Minute)); err != nil {
-					b.Error(err)
-					return
+		var wg sync.WaitGroup
+		for range 8 {
+			wg.Go(func() {
+				ctx := context.Background()
+				for i := n.Add(1); i <= int64(b.N); i = n.Add(1) {
+					u := benchUnit(i)
+					d := u.Dedup
+					now := time.Now()
+					if _, _, _, _, err := s.ClaimWebhook(ctx, d.Key, d.IDs[0], d.Hash, now, now.Add(-time.Minute)); err != nil {
+						b.Error(err)
+						return
+					}
+					if _, _, err := s.CreateJobGuarded(ctx, *u.Job, nil); err != nil {
+						b.Error(err)
+						return
+					}
+					w := u.Finish(commands.IntakeOutcome{})
+					if _, err := s.AppendAudit(ctx, *w.Audit); err != nil {
+						b.Error(err)
+						return
+					}
+					if err := s.FinishWebhook(ctx, d.Key, d.IDs[0], w.Status, w.Answer, now); err != nil {
+						b.Error(err)
+						return
+					}
 				}
-				if _, _, err := s.CreateJobGuarded(ctx, *u.Job, nil); err != nil {
-					b.Error(err)
-					return
-				}
-				w := u.Finish(commands.IntakeOutcome{})
-				if _, err := s.AppendAudit(ctx, *w.Audit); err != nil {
-					b.Error(err)
-					return
-				}
-				if err := s.FinishWebhook(ctx, d.Key, d.IDs[0], w.Status, w.Answer, now); err != nil {
-					b.Error(err)
-					return
-				}
-			}
-		})
+			})
+		}
+		wg.Wait()
 	})
 }
 
