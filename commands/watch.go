@@ -460,6 +460,10 @@ func (s *Service) watchEvent(w Watch, best bestOffer, jobID string, r Reply) Eve
 	if jobID != "" {
 		data["job_id"] = jobID
 	}
+	if w.State == WatchRefused {
+		// The watch ended: a webhook consumer sees why without the text.
+		data["watch_state"], data["refused"] = w.State, w.Error
+	}
 	raw, _ := json.Marshal(data)
 	return Event{Type: "watch.triggered", JobID: jobID, Data: raw, CreatedAt: s.clock.Now()}
 }

@@ -77,6 +77,10 @@ func TestRefusedAutoRentEndsTheWatchOnce(t *testing.T) {
 	if n := len(h.cloreOrders(t)); n != 0 {
 		t.Fatalf("%d orders", n)
 	}
+	if evs := h.eventsOf(t, "watch.triggered"); len(evs) != 1 || evs[0]["watch_state"] != commands.WatchRefused ||
+		!strings.Contains(fmt.Sprint(evs[0]["refused"]), "spend") {
+		t.Fatalf("watch.triggered data: %v", evs)
+	}
 	if r := svc.Handle(ctx, req("slack:ALICE", "watch list")); r.Text != "No active watches." {
 		t.Fatalf("watch list: %+v", r)
 	}
