@@ -172,3 +172,69 @@ func TestSlackRentNowAndExtendButtons(t *testing.T) {
 		}
 	}
 }
+
+// A watch alert in Slack carries Rent now (confirm:<job id>): the watcher's
+// click turns the alert message itself into the job's progress and rents
+// once; another user's click is refused to them alone.
+func TestSlackWatchAlertRentNow(t *testing.T) {
+	s := startSlackServe(t, "", nil)
+	s.waitConnected(t, 1)
+	if a := s.slash(t, "env-watch", "UALICE", "C1", "watch 3090 1"); !strings.Contains(string(a.Payload), "atch") {
+		t.Fatalf("watch ack = %s", a.Payload)
+	}
+	if err := s.app.sched.RunNow(taskWatchTick); err != nil {
+		t.Fatal(err)
+	}
+	var alert fakeslack.Message
+	_, ok := s.fake.WaitMessages(slackWait, func(ms []fakeslack.Message) bool {
+		for _, m := range ms {
+			if confirmActionPattern.MatchString(string(m.Blocks)) {
+				alert = m
+				return true
+			}
+		}
+		return false
+	})
+	if !ok {
+		t.Fatalf("no watch alert with Rent now: %+v", topLevel(s.fake.Messages()))
+	}
+	action := confirmActionPattern.FindStringSubmatch(string(alert.Blocks))[1]
+	jobID := strings.TrimPrefix(action, "confirm:")
+	live := func() int {
+		orders, err := s.app.clore.MyOrders(context.Background(), false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(orders)
+	}
+	if n := live(); n != 0 {
+		t.Fatalf("the alert rented %d orders before any click", n)
+	}
+	s.sendClick(t, "env-wbob", s.fake.Click("UBOB", alert.Channel, alert.TS, action, jobID, "wbob"))
+	s.responseTo(t, "/response/act-wbob", "or an admin may confirm")
+	s.sendClick(t, "env-walice", s.fake.Click("UALICE", alert.Channel, alert.TS, action, jobID, "walice"))
+	s.sendClick(t, "env-walice-2", s.fake.Click("UALICE", alert.Channel, alert.TS, action, jobID, "walice-2"))
+	msgs, ok := s.fake.WaitMessages(slackWait, func(ms []fakeslack.Message) bool {
+		for _, m := range ms {
+			if m.TS == alert.TS && orderIDPattern.MatchString(m.Text) {
+				return true
+			}
+		}
+		return false
+	})
+	if !ok {
+		t.Fatalf("the alert message never became the running order: %+v", msgs)
+	}
+	if n := live(); n != 1 {
+		t.Errorf("%d orders after two clicks, want 1", n)
+	}
+	var progress int
+	for _, m := range topLevel(msgs) {
+		if orderIDPattern.MatchString(m.Text) {
+			progress++
+		}
+	}
+	if progress != 1 {
+		t.Errorf("%d running messages, want the alert alone", progress)
+	}
+}
