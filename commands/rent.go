@@ -210,13 +210,25 @@ func (s *Service) submit(ctx context.Context, req Request, rec *intakeRecord, tm
 		USDPerHour: tmpl.USDPerHour, CreatedAt: s.clock.Now(),
 	}
 	var r Reply
-	finish := s.finishWith(req, rec, order, price, func(o IntakeOutcome) Reply {
+	replyTo := func(o IntakeOutcome) Reply {
 		if o.Refused != nil {
 			return errorReply(o.Refused)
 		}
 		return ok(o.Job)
-	}, &r)
-	res, err := s.store.Intake(ctx, IntakeUnit{Dedup: rec.claim, Job: &job, Guard: g, Finish: finish})
+	}
+	finish := s.finishWith(req, rec, order, price, replyTo, &r)
+	// The usual outcome, this job created, is rendered here rather than in
+	// the store's writer, whose time every request in the batch waits on.
+	var accepted Reply
+	created := s.finishWith(req, rec, order, price, replyTo, &accepted)(IntakeOutcome{Job: job, Created: true})
+	unit := IntakeUnit{Dedup: rec.claim, Job: &job, Guard: g, Finish: func(o IntakeOutcome) IntakeWrites {
+		if o.Created && o.Refused == nil && o.Job.ID == job.ID && o.Job.State == job.State {
+			r = accepted
+			return created
+		}
+		return finish(o)
+	}}
+	res, err := s.store.Intake(ctx, unit)
 	if err != nil {
 		return Reply{}, err
 	}

@@ -59,7 +59,7 @@ const (
 	maxRequests = 1_000_000
 	// interleave is how many alternating slices of API and bare traffic each
 	// kind of request is measured in.
-	interleave     = 4
+	interleave     = 8
 	maxConcurrency = 256
 )
 
