@@ -220,10 +220,25 @@ func (s *Store) runCheckpoints(quit <-chan struct{}, done chan<- struct{}) {
 			return
 		case <-t.C:
 		}
-		var busy, frames, copied int
-		// Best effort: a failed checkpoint is retried at the next tick.
-		_ = s.read.QueryRowContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &frames, &copied)
+		s.checkpoint(ctx)
 	}
+}
+
+// checkpoint is one background checkpoint: PASSIVE on a reader, or, while
+// a wipe's TRUNCATE has not succeeded (wipePending), TRUNCATE on the
+// writer. Best effort: a failed or busy checkpoint is retried at the next
+// tick.
+func (s *Store) checkpoint(ctx context.Context) {
+	s.ckptMu.Lock()
+	defer s.ckptMu.Unlock()
+	if s.wipePending.Load() {
+		if s.truncateWAL(ctx) {
+			s.wipePending.Store(false)
+		}
+		return
+	}
+	var busy, frames, copied int
+	_ = s.read.QueryRowContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &frames, &copied)
 }
 
 // intakeSQL are the statements the writer prepares once.

@@ -105,11 +105,45 @@ func (s *Store) TakeConnection(ctx context.Context, jobID string) (data json.Raw
 
 // checkpointAfterWipe copies the WAL into the database and truncates it,
 // so that the pages that held a wiped password do not linger in the WAL
-// file (secure_delete zeroes them in the database). Best effort: with
-// readers in the middle of a transaction it does what it can, and the next
-// checkpoint does the rest.
+// file (secure_delete zeroes them in the database). A TRUNCATE checkpoint
+// reports a collision with another checkpoint (this process's background
+// one is excluded by ckptMu; another process's is not) or with readers
+// that outlast busy_timeout as busy=1 in its row, not as an error: it is
+// retried a few times, and while it has not succeeded the background
+// checkpointer keeps trying TRUNCATE instead of PASSIVE. It runs even when
+// ctx ends: the wipe is committed and its frames must go.
 func (s *Store) checkpointAfterWipe(ctx context.Context) {
-	_, _ = s.write.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`)
+	ctx = context.WithoutCancel(ctx)
+	s.ckptMu.Lock()
+	defer s.ckptMu.Unlock()
+	deadline := time.Now().Add(wipeCheckpointBudget)
+	for try := 1; ; try++ {
+		if s.truncateWAL(ctx) {
+			s.wipePending.Store(false)
+			return
+		}
+		if try == wipeCheckpointTries || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(time.Duration(try) * time.Millisecond)
+	}
+	s.wipePending.Store(true)
+}
+
+// checkpointAfterWipe tries at most wipeCheckpointTries times and starts no
+// new try after wipeCheckpointBudget (a try that waits out busy_timeout on
+// a long reader is not repeated).
+const (
+	wipeCheckpointTries  = 8
+	wipeCheckpointBudget = 100 * time.Millisecond
+)
+
+// truncateWAL runs a TRUNCATE checkpoint on the writer and reports whether
+// it completed (not busy). The caller holds ckptMu.
+func (s *Store) truncateWAL(ctx context.Context) bool {
+	var busy, frames, copied int
+	err := s.write.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &frames, &copied)
+	return err == nil && busy == 0
 }
 
 // wipeJob removes the SSH password from jobID's params and wipes the

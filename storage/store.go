@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"modernc.org/sqlite"
@@ -51,6 +52,14 @@ type Store struct {
 	read       *sql.DB // query-only connections for reads
 	migrations []migration
 	intake     *intakeWriter // group commit of Intake (intake.go)
+
+	// ckptMu serializes this process's checkpoints: the wipe's TRUNCATE
+	// and the background PASSIVE one (a checkpoint that finds another
+	// running answers busy and does nothing).
+	ckptMu sync.Mutex
+	// wipePending is set while a wipe's TRUNCATE checkpoint has not
+	// succeeded yet; the background checkpointer retries it.
+	wipePending atomic.Bool
 
 	stopCheckpoints chan struct{} // closed by Close
 	checkpointsDone chan struct{} // closed when runCheckpoints returned
