@@ -29,9 +29,10 @@ type Answer struct {
 // commands that become jobs (BecomesJob) get no budget: they are
 // acknowledged at once.
 //
-// Handle runs under ctx, which must outlive the acknowledgement (the front
-// door's lifetime, not the request's); its reply is always sent on Later
-// when Now is nil.
+// Handle runs under ctx, which must outlive the acknowledgement and a
+// shutdown that starts after it (Detach of the front door's lifetime, not
+// the request's context); its reply is always sent on Later when Now is
+// nil.
 func Respond(ctx context.Context, h Handler, req commands.Request, budget time.Duration) Answer {
 	ch := make(chan commands.Reply, 1)
 	go func() { ch <- h.Handle(ctx, req) }()

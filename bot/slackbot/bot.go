@@ -58,8 +58,9 @@ const seenMax = 1 << 16
 const (
 	intakeWorkers = 2
 	intakeQueue   = 1024
-	// intakeDrain bounds the handling of an acknowledged job command that
-	// a shutdown overtakes.
+	// intakeDrain bounds the handling of anything acknowledged (a command,
+	// a click), and apart from it the delivery of its answer: both run under
+	// chat.Detach, so a shutdown overtaking them waits at most this long.
 	intakeDrain = 10 * time.Second
 	// instantWorkers answer the other commands in the order they came:
 	// a burst is answered first come, first acknowledged, instead of
@@ -84,7 +85,8 @@ type Bot struct {
 	envelopes *chat.Seen // Socket Mode envelope ids
 	replays   *chat.Seen // HTTP mode signatures
 	connected atomic.Bool
-	spawn     chan func(context.Context)
+	spawn     chan func(context.Context) // unbuffered: taken only by Run's loop
+	stopping  chan struct{}              // closed when Run's loop stops taking work
 	intake    chan func(context.Context) // acknowledged job commands (intakeWorkers)
 	instant   chan instantCommand        // commands answered in their ack (instantWorkers)
 	acks      ackCache
@@ -122,7 +124,7 @@ func New(o Options) *Bot {
 	api := slack.New(o.BotToken, opts...)
 	b := &Bot{o: o, api: api, msgr: &messenger{api: api, lim: &limiter{notBefore: map[string]time.Time{}}},
 		envelopes: chat.NewSeen(15*time.Minute, seenMax), replays: chat.NewSeen(6*time.Minute, seenMax),
-		spawn: make(chan func(context.Context), 256), intake: make(chan func(context.Context), intakeQueue),
+		spawn: make(chan func(context.Context)), stopping: make(chan struct{}), intake: make(chan func(context.Context), intakeQueue),
 		instant: make(chan instantCommand, intakeQueue), log: o.Logger}
 	b.follow = chat.NewFollower(chat.FollowerOptions{Messenger: b.msgr, MinGap: o.EditGap, Logger: o.Logger})
 	return b
@@ -152,6 +154,7 @@ func (b *Bot) Run(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
+			close(b.stopping)
 			return nil
 		case f := <-b.spawn:
 			b.wg.Go(func() { f(ctx) })
@@ -161,13 +164,10 @@ func (b *Bot) Run(ctx context.Context) error {
 
 // runIntake runs queued job commands until the queue is closed (the
 // socket's reader is gone) and empty. Each was acknowledged already, so
-// each is handled even during a shutdown: under a context that outlives
-// ctx by at most intakeDrain, long enough to write its job.
+// each is handled even during a shutdown (jobCommand detaches it from ctx).
 func (b *Bot) runIntake(ctx context.Context) {
 	for f := range b.intake {
-		c, cancel := context.WithTimeout(context.WithoutCancel(ctx), intakeDrain)
-		f(c)
-		cancel()
+		f(ctx)
 	}
 }
 
@@ -200,21 +200,20 @@ func (b *Bot) queueIntake(ctx context.Context, f func(context.Context)) {
 	select {
 	case b.intake <- f:
 	default:
-		b.wg.Go(func() {
-			c, cancel := context.WithTimeout(context.WithoutCancel(ctx), intakeDrain)
-			defer cancel()
-			f(c)
-		})
+		b.wg.Go(func() { f(ctx) })
 	}
 }
 
-// goBackground runs f under Run's lifetime; false when the bot is shutting
-// down and f will not run.
-func (b *Bot) goBackground(ctx context.Context, f func(context.Context)) bool {
+// goBackground hands f to Run, which runs it on a goroutine it waits for,
+// with its lifetime ctx (f detaches what it acknowledges from it); false
+// when the bot has stopped or reqCtx ended first, and f will not run.
+func (b *Bot) goBackground(reqCtx context.Context, f func(context.Context)) bool {
 	select {
 	case b.spawn <- f:
 		return true
-	case <-ctx.Done():
+	case <-b.stopping:
+		return false
+	case <-reqCtx.Done():
 		return false
 	}
 }
@@ -319,7 +318,7 @@ func (b *Bot) onEnvelope(ctx context.Context, sm *socketmode.Client, evt socketm
 		b.queueInstant(ctx, instantCommand{cmd: data, at: time.Now(), ack: func(p any) { b.ack(ctx, sm, r, p) }})
 	case slack.InteractionCallback:
 		b.ack(ctx, sm, *req, nil)
-		b.wg.Go(func() { b.click(ctx, data) })
+		b.wg.Go(func() { b.click(ctx, data) }) // detached from ctx: acknowledged
 	default:
 		b.ack(ctx, sm, *req, nil)
 	}

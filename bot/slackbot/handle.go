@@ -80,8 +80,10 @@ func (c *ackCache) payload(r commands.Reply) (json.RawMessage, error) {
 // command answers one slash command. It returns what goes in the
 // acknowledgement — nil for an empty one — within the ack budget whatever
 // the command layer does; anything that comes later (a job's progress
-// message, a slow answer, private details) is delivered in the background
-// under ctx, the bot's lifetime.
+// message, a slow answer, private details) is delivered in the background.
+// The command is handled, and its answer delivered, detached from ctx, the
+// bot's lifetime (chat.Detach): once acknowledged, a shutdown does not
+// drop it.
 func (b *Bot) command(ctx context.Context, c slack.SlashCommand) any {
 	return b.commandWithin(ctx, c, b.o.AckBudget)
 }
@@ -90,10 +92,12 @@ func (b *Bot) command(ctx context.Context, c slack.SlashCommand) any {
 // the answer follows through the response_url).
 func (b *Bot) commandWithin(ctx context.Context, c slack.SlashCommand, budget time.Duration) any {
 	d, req := commandRequest(c)
-	ans := chat.Respond(ctx, b.o.Service, req, budget)
+	hctx, cancel := chat.Detach(ctx, intakeDrain)
+	ans := chat.Respond(hctx, b.o.Service, req, budget)
 	if ans.Now != nil {
+		cancel()
 		if p := ans.Now.Private; p != nil {
-			b.wg.Go(func() { b.sendPrivate(ctx, d, *p) })
+			b.wg.Go(func() { b.detached(ctx, func(ctx context.Context) { b.sendPrivate(ctx, d, *p) }) })
 		}
 		raw, err := b.acks.payload(*ans.Now)
 		if err != nil {
@@ -103,21 +107,34 @@ func (b *Bot) commandWithin(ctx context.Context, c slack.SlashCommand, budget ti
 		return raw
 	}
 	b.wg.Go(func() {
+		defer cancel()
 		select {
 		case r := <-ans.Later:
-			b.deliver(ctx, d, r)
-		case <-ctx.Done():
+			b.detached(ctx, func(ctx context.Context) { b.deliver(ctx, d, r) })
+		case <-hctx.Done():
 		}
 	})
 	return nil
 }
 
+// detached runs f, work already acknowledged, under chat.Detach(ctx).
+func (b *Bot) detached(ctx context.Context, f func(context.Context)) {
+	c, cancel := chat.Detach(ctx, intakeDrain)
+	defer cancel()
+	f(c)
+}
+
 // jobCommand handles a command that becomes a job and was acknowledged
-// already (chat.AckAtOnce): its reply, the job's first progress or a
-// refusal, is delivered when the command layer has it.
+// already (chat.AckAtOnce): the command layer stores the job, then its
+// reply, the job's first progress or a refusal, is delivered on a goroutine
+// of its own, so that the next acknowledged command is stored without
+// waiting on Slack (chat.postMessage may sit out a 429's Retry-After).
+// Both are detached from ctx, the bot's lifetime.
 func (b *Bot) jobCommand(ctx context.Context, c slack.SlashCommand) {
 	d, req := commandRequest(c)
-	b.deliver(ctx, d, b.o.Service.Handle(ctx, req))
+	var r commands.Reply
+	b.detached(ctx, func(hctx context.Context) { r = b.o.Service.Handle(hctx, req) })
+	b.wg.Go(func() { b.detached(ctx, func(ctx context.Context) { b.deliver(ctx, d, r) }) })
 }
 
 // commandRequest is the conversation of a slash command and its Request.
@@ -187,14 +204,18 @@ func (b *Bot) sendPrivate(ctx context.Context, d dest, p commands.PrivatePart) {
 	}
 }
 
-// click handles a block_actions callback (already acknowledged): every
-// button goes through the command layer, which checks who clicked. A job
-// it starts takes over the message the button was on (Cancel: cancelling…
-// → cancelled); a refusal goes to the clicker alone and changes nothing.
+// click handles a block_actions callback (already acknowledged, so
+// detached from ctx, the bot's lifetime: a shutdown does not drop a
+// Cancel): every button goes through the command layer, which checks who
+// clicked. A job it starts takes over the message the button was on
+// (Cancel: cancelling… → cancelled); a refusal goes to the clicker alone
+// and changes nothing.
 func (b *Bot) click(ctx context.Context, cb slack.InteractionCallback) {
 	if cb.Type != slack.InteractionTypeBlockActions {
 		return
 	}
+	ctx, cancel := chat.Detach(ctx, intakeDrain)
+	defer cancel()
 	channel := cb.Channel.ID
 	if channel == "" {
 		channel = cb.Container.ChannelID
