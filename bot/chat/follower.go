@@ -36,6 +36,10 @@ type FollowerOptions struct {
 	// Forget drops what is known of a job's message this long after its last
 	// update (default 1 h); a job's stored reply reference still finds it.
 	Forget time.Duration
+	// Drain bounds how long Run goes on sending the edits queued when its
+	// ctx ends (default 5 s), so that a job's last state reaches its
+	// message across a graceful stop.
+	Drain  time.Duration
 	Logger *slog.Logger
 }
 
@@ -51,10 +55,12 @@ type FollowerOptions struct {
 // posted, its later replies are coalesced and become an edit once the post
 // returns; other jobs, and the cleanup of old entries, never wait for it.
 type Follower struct {
-	o    FollowerOptions
-	mu   sync.Mutex
-	jobs map[string]*followed
-	work chan *followed
+	o       FollowerOptions
+	mu      sync.Mutex
+	jobs    map[string]*followed
+	work    chan *followed
+	stopMu  sync.RWMutex // held to set stopped, read-held to queue work
+	stopped bool         // Run has returned: nobody reads work
 }
 
 // followed is one job's message. mu guards the fields and is never held
@@ -77,6 +83,9 @@ func NewFollower(o FollowerOptions) *Follower {
 	}
 	if o.Forget <= 0 {
 		o.Forget = time.Hour
+	}
+	if o.Drain <= 0 {
+		o.Drain = 5 * time.Second
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -201,18 +210,32 @@ func (f *Follower) queue(ctx context.Context, e *followed, r commands.Reply) {
 }
 
 // kick hands e to the edit senders unless an edit of e is under way;
-// called with e.mu held and e.pending set.
+// called with e.mu held and e.pending set. After Run has returned, or
+// when the queue is full, the edit is sent from a goroutine of its own
+// (bounded by Drain) rather than dropped.
 func (f *Follower) kick(ctx context.Context, e *followed) {
 	if e.sending {
 		return
 	}
 	e.sending = true
-	select {
-	case f.work <- e:
-	default:
-		// The queue is full: send from here rather than drop the update.
-		go f.flush(context.WithoutCancel(ctx), e)
+	f.stopMu.RLock()
+	queued := false
+	if !f.stopped {
+		select {
+		case f.work <- e:
+			queued = true
+		default:
+		}
 	}
+	f.stopMu.RUnlock()
+	if queued {
+		return
+	}
+	go func() {
+		c, cancel := Detach(ctx, f.o.Drain)
+		defer cancel()
+		f.flush(c, e)
+	}()
 }
 
 // post sends the job's first message, e.posting set by the caller, with no
@@ -241,16 +264,69 @@ func (f *Follower) post(ctx context.Context, e *followed, dest string, r command
 	}
 }
 
-// Run sends queued edits until ctx ends.
+// Run sends queued edits until ctx ends, then drains: it goes on sending
+// the edits queued, and those queued meanwhile, for at most Drain, and
+// returns when none is left. An edit queued after Run returned is sent from
+// a goroutine of its own, which nobody waits for.
 func (f *Follower) Run(ctx context.Context) error {
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	for {
+	send, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	finished := make(chan struct{})
+	running := 0
+	start := func(e *followed) {
+		running++
+		go func() {
+			defer func() { finished <- struct{}{} }()
+			f.flush(send, e)
+		}()
+	}
+	for ctx.Err() == nil {
 		select {
 		case <-ctx.Done():
-			return nil
 		case e := <-f.work:
-			wg.Go(func() { f.flush(ctx, e) })
+			start(e)
+		case <-finished:
+			running--
+		}
+	}
+	t := time.AfterFunc(f.o.Drain, cancel)
+	defer t.Stop()
+	for {
+		if running == 0 {
+			select {
+			case e := <-f.work:
+				start(e)
+				continue
+			default:
+			}
+			f.stop(ctx)
+			return nil
+		}
+		select {
+		case e := <-f.work:
+			start(e)
+		case <-finished:
+			running--
+		}
+	}
+}
+
+// stop marks the Follower stopped; an edit queued meanwhile is sent from a
+// goroutine of its own, as later ones will be.
+func (f *Follower) stop(ctx context.Context) {
+	f.stopMu.Lock()
+	defer f.stopMu.Unlock()
+	f.stopped = true
+	for {
+		select {
+		case e := <-f.work:
+			go func() {
+				c, cancel := Detach(ctx, f.o.Drain)
+				defer cancel()
+				f.flush(c, e)
+			}()
+		default:
+			return
 		}
 	}
 }

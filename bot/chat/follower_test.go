@@ -80,8 +80,9 @@ func TestFollowerHoldsNoLockAcrossAPlatformCall(t *testing.T) {
 		m := newSlowMessenger()
 		f := NewFollower(FollowerOptions{Messenger: m, MinGap: time.Second, Forget: time.Minute})
 		ctx, cancel := context.WithCancel(t.Context())
-		defer cancel()
-		go f.Run(ctx)
+		ran := make(chan error, 1)
+		go func() { ran <- f.Run(ctx) }()
+		defer func() { cancel(); <-ran }() // Run drains on its fake clock
 		release := m.block("C-slow")
 
 		posted := make(chan error, 1)
@@ -161,4 +162,73 @@ func TestFollowerFailedPostKeepsTheLatestState(t *testing.T) {
 			t.Fatalf("posts %v", posts)
 		}
 	})
+}
+
+// Review L2: an edit queued when Run's ctx ends — a job's last state
+// written during a shutdown's drain — is still sent before Run returns,
+// MinGap respected; one queued after Run returned is sent too (from a
+// goroutine of its own), not dropped.
+func TestFollowerDrainsEditsOnStop(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		m := newSlowMessenger()
+		f := NewFollower(FollowerOptions{Messenger: m, MinGap: time.Second, Drain: 5 * time.Second})
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- f.Run(ctx) }()
+		if _, err := f.Start(ctx, "j1", "C1", "", reply("queued")); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.Show(ctx, "j1", "C1", "", reply("cancelled")); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait() // the edit waits out MinGap
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if _, edits := m.state(); len(edits) != 1 || edits[0] != "msg-C1: cancelled" {
+			t.Fatalf("edits when Run returned: %q; want the last state sent", edits)
+		}
+		if _, err := f.Show(ctx, "j1", "C1", "", reply("cancelled, refunded")); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(2 * time.Second) // fake clock: past MinGap
+		synctest.Wait()
+		if _, edits := m.state(); len(edits) != 2 || edits[1] != "msg-C1: cancelled, refunded" {
+			t.Fatalf("edits after Run returned: %q; want the late edit sent", edits)
+		}
+	})
+}
+
+// The drain is bounded: an edit that cannot be sent (the platform hangs)
+// does not keep Run from returning longer than Drain.
+func TestFollowerDrainIsBounded(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		m := &hangingEditor{slowMessenger: newSlowMessenger()}
+		f := NewFollower(FollowerOptions{Messenger: m, MinGap: time.Millisecond, Drain: 3 * time.Second})
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- f.Run(ctx) }()
+		if _, err := f.Start(ctx, "j1", "C1", "", reply("queued")); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.Show(ctx, "j1", "C1", "", reply("running")); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		start := time.Now()
+		cancel()
+		<-done
+		if d := time.Since(start); d != 3*time.Second {
+			t.Fatalf("Run returned %s after its ctx ended; want the drain bound, 3s", d)
+		}
+	})
+}
+
+// hangingEditor's edits hang until their context ends.
+type hangingEditor struct{ *slowMessenger }
+
+func (h *hangingEditor) Edit(ctx context.Context, _ string, _ commands.Reply) error {
+	<-ctx.Done()
+	return ctx.Err()
 }

@@ -137,7 +137,12 @@ func (b *Bot) SocketMode() bool { return b.o.AppToken != "" }
 // is set, the progress editor, and the work HTTP mode hands over. It waits
 // for the work in flight before it returns.
 func (b *Bot) Run(ctx context.Context) error {
-	b.wg.Go(func() { _ = b.follow.Run(ctx) })
+	// The progress editor stops last, once the work in flight is done, and
+	// then sends the edits that work queued (chat.Follower drains).
+	fctx, stopFollower := context.WithCancel(context.WithoutCancel(ctx))
+	followed := make(chan struct{})
+	go func() { defer close(followed); _ = b.follow.Run(fctx) }()
+	defer func() { stopFollower(); <-followed }()
 	for range intakeWorkers {
 		b.wg.Go(func() { b.runIntake(ctx) })
 	}
