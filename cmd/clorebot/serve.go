@@ -1,11 +1,13 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
@@ -93,6 +95,10 @@ type App struct {
 
 	store       *storage.Store
 	stopSandbox func() error
+	// sandboxHTTP is the Clore client's HTTP client when it talks to the
+	// in-process sandbox: its connections are closed before the sandbox
+	// stops.
+	sandboxHTTP *http.Client
 	clore       *clore.Client
 	svc         *commands.Service
 	http        *webhook.Server
@@ -251,9 +257,13 @@ func (a *App) openCore(ctx context.Context) error {
 func (a *App) openClore(ctx context.Context) error {
 	c := a.cfg.Clore
 	base, key := c.APIURL, c.APIKey.Reveal()
+	var hc *http.Client
 	if c.Sandbox {
 		sb := a.cfg.Sandbox
-		url, stop, err := sandbox.Start(ctx, sandbox.Options{
+		// The sandbox is the marketplace the jobs drain against: it must
+		// outlive the signal that starts the shutdown, and stops in Close,
+		// after them.
+		url, stop, err := sandbox.Start(context.WithoutCancel(ctx), sandbox.Options{
 			StatePath:      a.cfg.SandboxStatePath(),
 			APIKey:         sb.APIKey,
 			Seed:           int64(sb.Seed),
@@ -269,10 +279,12 @@ func (a *App) openClore(ctx context.Context) error {
 		}
 		a.stopSandbox = stop
 		base, key = url, sb.APIKey
+		hc = &http.Client{Timeout: cmp.Or(c.Timeout.Duration, 30*time.Second), Transport: http.DefaultTransport.(*http.Transport).Clone()}
+		a.sandboxHTTP = hc
 		a.log.Info("sandbox marketplace started", slog.String("url", url), slog.String("state", a.cfg.SandboxStatePath()))
 	}
 	a.clore = clore.New(clore.Options{
-		BaseURL: base, APIKey: key, UserAgent: c.UserAgent,
+		BaseURL: base, APIKey: key, UserAgent: c.UserAgent, HTTPClient: hc,
 		Timeout: c.Timeout.Duration, MaxRetries: c.MaxRetries,
 		Interval: c.MinInterval.Duration, CreateInterval: c.CreateInterval.Duration,
 		Slots: a.store, Observer: a.metrics, Logger: a.log,
@@ -393,6 +405,12 @@ func (a *App) Close() error {
 		errs = append(errs, a.sched.Stop())
 	}
 	if a.stopSandbox != nil {
+		// A connection the client dialed and never used is, to the
+		// sandbox's server, one whose request may still come: its graceful
+		// stop would wait 5 s for it, and fail.
+		if a.sandboxHTTP != nil {
+			a.sandboxHTTP.CloseIdleConnections()
+		}
 		errs = append(errs, a.stopSandbox())
 	}
 	if a.store != nil {
