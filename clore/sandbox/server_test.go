@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -310,5 +311,31 @@ func TestDefaults(t *testing.T) {
 		got.Now == nil || got.InitialBalances[currencyUSD] != 500 || got.InitialBalances[currencyCLORE] != 250000 ||
 		got.InitialBalances[currencyBTC] != 0.005 {
 		t.Errorf("defaults: %+v", got)
+	}
+}
+
+// A connection that never sent a request (an HTTP client's spare dial: the
+// transport dials for a request that another connection served first) does
+// not fail the stop: `serve --sandbox` exited 1 on a plain SIGTERM with
+// "sandbox: stop: context deadline exceeded" when one was open. A request
+// in progress still does.
+func TestStopDoesNotWaitForAnUnusedConnection(t *testing.T) {
+	old := stopTimeout
+	stopTimeout = 200 * time.Millisecond
+	t.Cleanup(func() { stopTimeout = old })
+	url, stop, err := Start(context.Background(), Options{StatePath: t.TempDir() + "/state.db", Servers: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := net.Dial("tcp", strings.TrimSuffix(strings.TrimPrefix(url, "http://"), "/v1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if err := stop(); err != nil {
+		t.Fatalf("stop with an unused connection open: %v", err)
+	}
+	if _, err := http.Get(url + "/wallets"); err == nil {
+		t.Error("server still answers after stop")
 	}
 }

@@ -34,6 +34,8 @@ func Start(ctx context.Context, opts Options) (url string, stop func() error, er
 		IdleTimeout:       60 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 	}
+	var conns connStates
+	hs.ConnState = conns.track
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
 
@@ -41,9 +43,15 @@ func Start(ctx context.Context, opts Options) (url string, stop func() error, er
 	var stopErr error
 	shutdown := func() {
 		once.Do(func() {
-			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			sctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
 			defer cancel()
 			err := hs.Shutdown(sctx)
+			if errors.Is(err, context.DeadlineExceeded) && conns.active() == 0 {
+				// Only connections that never sent a request are left (an
+				// HTTP client's spare dial, which net/http waits 5 s for):
+				// closing them loses nothing.
+				err = hs.Close()
+			}
 			if serveErr := <-served; !errors.Is(serveErr, http.ErrServerClosed) {
 				err = errors.Join(err, serveErr)
 			}
@@ -60,4 +68,39 @@ func Start(ctx context.Context, opts Options) (url string, stop func() error, er
 		return stopErr
 	}
 	return "http://" + ln.Addr().String() + "/v1", stop, nil
+}
+
+// stopTimeout bounds the graceful stop of Start's server.
+var stopTimeout = 5 * time.Second
+
+// connStates follows the state of the server's connections.
+type connStates struct {
+	mu sync.Mutex
+	m  map[net.Conn]http.ConnState
+}
+
+func (c *connStates) track(conn net.Conn, s http.ConnState) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = map[net.Conn]http.ConnState{}
+	}
+	if s == http.StateClosed || s == http.StateHijacked {
+		delete(c.m, conn)
+		return
+	}
+	c.m[conn] = s
+}
+
+// active is how many connections are serving a request.
+func (c *connStates) active() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for _, s := range c.m {
+		if s == http.StateActive {
+			n++
+		}
+	}
+	return n
 }
