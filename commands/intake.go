@@ -83,6 +83,12 @@ type DedupClaim struct {
 	// Answer renders the reply as the front door answers it (HTTP status
 	// and body). It is called inside the transaction (see IntakeUnit.Finish).
 	Answer func(Reply) (status int, body []byte)
+	// FromContent says the ids are derived from the request itself (its
+	// route and body), not chosen by the caller: the same request sent
+	// after its record was purged (the dedup window) finds the job it made
+	// then. It is refused (RepeatedReply) instead of being answered with
+	// that long-finished job as if it were queued.
+	FromContent bool
 }
 
 // DedupState says what became of a DedupClaim.

@@ -183,6 +183,13 @@ func confirmReply(job Job, best offerChoice) Reply {
 	}
 }
 
+// RepeatedReply refuses a request whose job exists already although its
+// dedup record does not (DedupClaim.FromContent): nothing is created.
+func RepeatedReply(job Job) Reply {
+	return Reply{Status: StatusError, Conflict: true, Visibility: Ephemeral, Done: true, JobID: job.ID,
+		Text: fmt.Sprintf("this request was already processed as job %s (%s); it is not repeated", job.ID, job.State)}
+}
+
 func queuedReply(job Job, text string) Reply {
 	return Reply{Status: StatusQueued, Text: text, JobID: job.ID, Visibility: Public}
 }
@@ -211,8 +218,11 @@ func (s *Service) submit(ctx context.Context, req Request, rec *intakeRecord, tm
 	}
 	var r Reply
 	replyTo := func(o IntakeOutcome) Reply {
-		if o.Refused != nil {
+		switch {
+		case o.Refused != nil:
 			return errorReply(o.Refused)
+		case !o.Created && rec.claim != nil && rec.claim.FromContent:
+			return RepeatedReply(o.Job)
 		}
 		return ok(o.Job)
 	}

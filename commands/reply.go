@@ -85,6 +85,9 @@ type Reply struct {
 	// RetryAfter, with Temporary, is when a retry makes sense, in seconds
 	// (0: the front door's default). HTTP answers send it as Retry-After.
 	RetryAfter int `json:"retry_after,omitempty"`
+	// Conflict, with StatusError, marks a request refused because of what
+	// is stored already (HTTP answers 409), e.g. RepeatedReply.
+	Conflict bool `json:"conflict,omitempty"`
 }
 
 // Field is a labelled value.

@@ -230,6 +230,14 @@ type errorBody struct {
 	Usage string `json:"usage,omitempty"`
 }
 
+// conflictBody is a 409 answer: the request was refused because of an
+// earlier one (JobID).
+type conflictBody struct {
+	Error string `json:"error"`
+	JobID string `json:"job_id"`
+	Hint  string `json:"hint"`
+}
+
 // handler runs the checks every route shares, in the documented order,
 // then the route itself, and writes and logs the answer.
 func (a *API) handler(rt route) http.Handler {
@@ -642,6 +650,11 @@ func (a *API) replyAnswer(ctx context.Context, rt route, r commands.Reply, notes
 			if r.RetryAfter > 0 {
 				ans.retryAfter = r.RetryAfter // e.g. warming up: a few seconds
 			}
+			break
+		}
+		if r.Conflict {
+			ans = jsonAnswer(http.StatusConflict, conflictBody{Error: r.Text, JobID: r.JobID,
+				Hint: "to repeat a request, sign it with " + sigHeaderLegacyTimestamp + " (or use Standard Webhooks)"})
 			break
 		}
 		ans = jsonAnswer(http.StatusBadRequest, errorBody{Error: r.Text, Usage: r.Usage})

@@ -11,9 +11,11 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/clorebot/clorebot/bot/webhook"
 	"github.com/clorebot/clorebot/commands"
@@ -450,5 +452,54 @@ func TestCreateOrderTakesAnSSHKey(t *testing.T) {
 	job, err := h.store.GetJob(context.Background(), resp.str("job_id"))
 	if err != nil || !strings.Contains(string(job.Params), `"ssh_key":"`+key+`"`) || strings.Contains(string(job.Params), "ssh_password") {
 		t.Fatalf("job params = %s, %v; want the key and no password", job.Params, err)
+	}
+}
+
+// A compatibility create-order without timestamp or Idempotency-Key sent
+// again after the dedup window (a daily cron sending the same body) finds
+// the job it made then: it is refused with 409 naming that job, rents
+// nothing, and gets the same 409 while that answer is remembered. Signed
+// with a timestamp, the same body rents again (review finding L1).
+func TestLegacyWriteRepeatedAfterTheWindowIsRefused(t *testing.T) {
+	h := newHarness(t, func(o *webhook.APIOptions, _ *commands.Policy) { o.DedupWindow = time.Hour })
+	key := []byte(h.secrets["cron"])
+	body := []byte(`{"gpu_type":"RTX 3090","hours":1}`)
+	send := func(ts *time.Time) response {
+		r := request("POST", "/webhook/create-order", body)
+		r.Header.Set("X-Webhook-Signature", webhook.SignLegacy(key, ts, body))
+		if ts != nil {
+			r.Header.Set("X-Webhook-Timestamp", strconv.FormatInt(ts.Unix(), 10))
+		}
+		return h.do(r)
+	}
+	first := send(nil)
+	if first.status != http.StatusAccepted || first.str("status") != "queued" {
+		t.Fatalf("first = %d %s", first.status, first.raw)
+	}
+	jobID := first.str("job_id")
+	h.clock.Advance(2 * time.Hour)
+	if n, err := h.api.PurgeDedup(context.Background()); err != nil || n != 1 {
+		t.Fatalf("purge = %d, %v", n, err)
+	}
+	for i := range 2 {
+		resp := send(nil)
+		if resp.status != http.StatusConflict || resp.str("job_id") != jobID ||
+			!strings.Contains(resp.str("error"), "already processed as job "+jobID) ||
+			!strings.Contains(resp.str("hint"), "X-Webhook-Timestamp") {
+			t.Fatalf("repeat %d after the window = %d %s; want 409 naming job %s", i, resp.status, resp.raw, jobID)
+		}
+		if (i == 1) != (resp.header.Get("Idempotent-Replayed") == "true") {
+			t.Fatalf("repeat %d: Idempotent-Replayed = %q", i, resp.header.Get("Idempotent-Replayed"))
+		}
+	}
+	if n := h.count("jobs"); n != 1 {
+		t.Fatalf("%d jobs after the refused repeats, want 1", n)
+	}
+	ts := h.clock.Now()
+	if resp := send(&ts); resp.status != http.StatusAccepted || resp.str("job_id") == jobID {
+		t.Fatalf("timestamped repeat = %d %s; want a new job", resp.status, resp.raw)
+	}
+	if n := h.count("jobs"); n != 2 {
+		t.Fatalf("%d jobs, want 2", n)
 	}
 }

@@ -27,6 +27,7 @@ func (a *API) onceAtomic(ctx context.Context, rt route, c *call, b Body) answer 
 	defer cancel()
 	now := a.now()
 	claim := commands.DedupClaim{Key: c.key, IDs: ids, Hash: hash, At: now, StaleBefore: now.Add(-staleClaim),
+		FromContent: c.idHeader == sigHeaderLegacySignature, // a compatibility write without timestamp or Idempotency-Key
 		Answer: func(r commands.Reply) (int, []byte) {
 			ans := a.replyAnswer(pctx, rt, r.Public(), b.Notes)
 			return ans.status, ans.body
