@@ -226,3 +226,37 @@ func TestClickHandledAfterShutdownStarts(t *testing.T) {
 		})
 	}
 }
+
+// After Run has returned, an HTTP-mode command is refused with 503 at once:
+// it is never handed to a bot that will not run it (the request would
+// otherwise hang until the client gives up, with a 200 it might then get
+// from nobody).
+func TestHTTPModeCommandAfterStopIsRefused(t *testing.T) {
+	secret := strings.Repeat("s3", 16)
+	fake := fakeslack.New(fakeslack.Options{AppToken: appToken, BotToken: botToken})
+	t.Cleanup(fake.Close)
+	b := New(Options{BotToken: botToken, SigningSecret: secret, APIURL: fake.APIURL(), Service: &stubService{}})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- b.Run(ctx) }()
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(b.CommandsHandler())
+	defer srv.Close()
+	body := url.Values{"user_id": {"U1"}, "channel_id": {"C1"}, "command": {"/clore"}, "text": {"help"},
+		"trigger_id": {"t2"}, "response_url": {fake.ResponseURL("h2")}}.Encode()
+	req, _ := http.NewRequest(http.MethodPost, srv.URL, strings.NewReader(body))
+	req.Header = sign(secret, time.Now().Unix(), body)
+	c, stop := context.WithTimeout(context.Background(), wait)
+	defer stop()
+	resp, err := http.DefaultClient.Do(req.WithContext(c))
+	if err != nil {
+		t.Fatalf("no answer after the bot stopped: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("status %d after the bot stopped; want 503", resp.StatusCode)
+	}
+}
