@@ -89,7 +89,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	concurrency := fs.Int("concurrency", 8, fmt.Sprintf("concurrent clients in each run (1..%d)", maxConcurrency))
 	out := fs.String("out", "", "also write the results as JSON to this file")
 	jobs := fs.Bool("jobs", false, "run the job workers during the runs, with Clore's spacing (1.1s, create_order 5.5s)")
-	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the signed create-order run against the API to this file")
+	cpuProfile := fs.String("cpuprofile", "", fmt.Sprintf("write CPU profiles of the signed create-order run against the API to this path + .0 … .%d, one per slice (read them together: go tool pprof PATH.*)", interleave-1))
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -339,7 +339,8 @@ type report struct {
 
 // measure runs the four runs one after the other, each for d.
 // plan is how each run is driven: for d, or for n requests when n > 0, by
-// conc clients; profile names the CPU profile of the first run.
+// conc clients; profile is the path prefix of the CPU profiles of the
+// API's signed create-order run (one per slice).
 type plan struct {
 	d       time.Duration
 	n       int
@@ -367,17 +368,13 @@ func (r *rig) measure(ctx context.Context, p plan) (*report, error) {
 			if p.n > 0 && k == interleave-1 {
 				slice.n = p.n - (interleave-1)*(p.n/interleave)
 			}
-			if i == 0 && k == 0 && profile != "" {
-				f, err := os.Create(profile)
-				if err != nil {
-					return nil, err
-				}
-				pprof.StartCPUProfile(f)
-				defer f.Close()
+			stop, err := startProfile(profile, i == 0, k)
+			if err != nil {
+				return nil, err
 			}
 			api.add(drive(ctx, r.key, r.apiURL+"/webhook/create-order", r.body, kind.valid, slice))
-			if i == 0 && k == 0 && profile != "" {
-				pprof.StopCPUProfile()
+			if err := stop(); err != nil {
+				return nil, err
 			}
 			bare.add(drive(ctx, r.key, r.bareURL+"/webhook/create-order", r.body, kind.valid, slice))
 			if err := ctx.Err(); err != nil {
@@ -405,6 +402,23 @@ func (r *rig) measure(ctx context.Context, p plan) (*report, error) {
 	rep.JobsCreated = len(jobs)
 	rep.IntakeCommits, rep.IntakeUnits = r.store.IntakeStats()
 	return rep, nil
+}
+
+// startProfile starts the CPU profile of slice k of the API's signed
+// create-order run (on, and a prefix given) in prefix.k, so that the
+// slices of bare traffic in between stay out of it; stop ends it.
+func startProfile(prefix string, on bool, k int) (stop func() error, err error) {
+	if prefix == "" || !on {
+		return func() error { return nil }, nil
+	}
+	f, err := os.Create(fmt.Sprintf("%s.%d", prefix, k))
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		return nil, errors.Join(err, f.Close())
+	}
+	return func() error { pprof.StopCPUProfile(); return f.Close() }, nil
 }
 
 // samples are the raw outcome of driving one target: latencies, statuses,

@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -32,6 +35,22 @@ func TestFlagsAreBounded(t *testing.T) {
 	for _, args := range [][]string{{"-duration", "2m"}, {"-duration", "0s"}, {"-concurrency", "0"}, {"-concurrency", "1000"}, {"extra"}} {
 		if err := run(context.Background(), args, &bytes.Buffer{}); !errors.Is(err, errUsage) {
 			t.Errorf("run %v = %v, want a usage error", args, err)
+		}
+	}
+}
+
+// -cpuprofile writes one profile per slice of the API's signed run.
+func TestProfilePerSlice(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the sandbox")
+	}
+	prefix := filepath.Join(t.TempDir(), "cpu.prof")
+	if err := run(context.Background(), []string{"-duration", "400ms", "-concurrency", "2", "-cpuprofile", prefix}, &bytes.Buffer{}); err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	for k := range interleave {
+		if st, err := os.Stat(fmt.Sprintf("%s.%d", prefix, k)); err != nil || st.Size() == 0 {
+			t.Errorf("profile of slice %d: %v", k, err)
 		}
 	}
 }
