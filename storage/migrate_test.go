@@ -228,3 +228,27 @@ func TestMigration0002OnTopOf0001(t *testing.T) {
 		t.Fatalf("CreateWatch on an upgraded database: %v", err)
 	}
 }
+
+// Every index of the jobs table is used by a query; the one no query read
+// (requester and creation time over every kind) is dropped.
+func TestJobsIndexes(t *testing.T) {
+	s, _ := newStore(t)
+	rows, err := s.read.QueryContext(context.Background(),
+		`SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'jobs' AND sql IS NOT NULL ORDER BY name`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var got []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, n)
+	}
+	want := []string{"jobs_in_flight_idx", "jobs_rent_created_idx", "jobs_rent_order_idx", "jobs_state_idx"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("jobs indexes = %v, want %v", got, want)
+	}
+}
