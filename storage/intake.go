@@ -202,6 +202,10 @@ const intakeLinger = 250 * time.Microsecond
 // into the database file.
 const checkpointEvery = 200 * time.Millisecond
 
+// wipeRetryMax bounds the back-off between background retries of a wipe's
+// TRUNCATE checkpoint that found readers.
+const wipeRetryMax = 10 * time.Second
+
 // runCheckpoints copies committed WAL frames into the database file every
 // checkpointEvery, from a reader connection (a PASSIVE checkpoint takes no
 // write lock), until quit is closed. SQLite would otherwise checkpoint
@@ -225,16 +229,27 @@ func (s *Store) runCheckpoints(quit <-chan struct{}, done chan<- struct{}) {
 }
 
 // checkpoint is one background checkpoint: PASSIVE on a reader, or, while
-// a wipe's TRUNCATE has not succeeded (wipePending), TRUNCATE on the
-// writer. Best effort: a failed or busy checkpoint is retried at the next
+// a wipe's TRUNCATE has not succeeded (wipePending), TRUNCATE (truncateWAL),
+// backing off while it stays busy. Best effort: a failed or busy checkpoint is retried at the next
 // tick.
 func (s *Store) checkpoint(ctx context.Context) {
 	s.ckptMu.Lock()
 	defer s.ckptMu.Unlock()
 	if s.wipePending.Load() {
+		now := time.Now()
+		if now.Before(s.wipeRetryAt) {
+			return
+		}
 		if s.truncateWAL(ctx) {
 			s.wipePending.Store(false)
+			s.wipeRetry = 0
+			return
 		}
+		// Busy: a reader still holds the old frames. Back off up to
+		// wipeRetryMax so a long reader (a backup) is not met with a
+		// write-lock grab every 200 ms for its whole life.
+		s.wipeRetry = min(max(2*s.wipeRetry, checkpointEvery), wipeRetryMax)
+		s.wipeRetryAt = now.Add(s.wipeRetry)
 		return
 	}
 	var busy, frames, copied int

@@ -138,13 +138,31 @@ const (
 	wipeCheckpointBudget = 100 * time.Millisecond
 )
 
-// truncateWAL runs a TRUNCATE checkpoint on the writer and reports whether
-// it completed (not busy). The caller holds ckptMu.
+// truncateWAL runs a TRUNCATE checkpoint and reports whether it completed
+// (not busy). The caller holds ckptMu. It runs on a reader connection with
+// a busy timeout of truncateBusyTimeout, not on the writer with 5 s: while a
+// TRUNCATE waits for readers to leave the old frames it holds SQLite's
+// write lock, so a long reader elsewhere (a backup, another process) must
+// cost writers a few milliseconds, not the reader's whole life. Busy is
+// retried later (checkpointAfterWipe, then the background checkpointer).
 func (s *Store) truncateWAL(ctx context.Context) bool {
+	conn, err := s.read.Conn(ctx)
+	if err != nil {
+		return false
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, fmt.Sprintf("PRAGMA busy_timeout = %d", truncateBusyTimeout.Milliseconds())); err != nil {
+		return false
+	}
+	defer func() { _, _ = conn.ExecContext(context.WithoutCancel(ctx), "PRAGMA busy_timeout = 5000") }()
 	var busy, frames, copied int
-	err := s.write.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &frames, &copied)
+	err = conn.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &frames, &copied)
 	return err == nil && busy == 0
 }
+
+// truncateBusyTimeout is how long one TRUNCATE checkpoint waits for
+// readers (and so holds up writers) before it answers busy.
+const truncateBusyTimeout = 25 * time.Millisecond
 
 // wipeJob removes the SSH password from jobID's params and wipes the
 // job's ConnectionEvents.

@@ -60,6 +60,11 @@ type Store struct {
 	// wipePending is set while a wipe's TRUNCATE checkpoint has not
 	// succeeded yet; the background checkpointer retries it.
 	wipePending atomic.Bool
+	// wipeRetry and wipeRetryAt pace the background retries of a pending
+	// TRUNCATE (guarded by ckptMu): a long reader keeps it busy, and each
+	// try holds SQLite's write lock for up to truncateBusyTimeout.
+	wipeRetry   time.Duration
+	wipeRetryAt time.Time
 
 	stopCheckpoints chan struct{} // closed by Close
 	checkpointsDone chan struct{} // closed when runCheckpoints returned
