@@ -31,7 +31,7 @@ func (s *Store) AppendAudit(ctx context.Context, e AuditEntry) (int64, error) {
 	var id int64
 	err = tx.QueryRowContext(ctx, `INSERT INTO audit (at, actor, platform, channel, command,
 		outcome, order_id, usd_per_hour, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-		s.auditArgs(e, s.now())...).Scan(&id)
+		auditArgs(e, s.now())...).Scan(&id)
 	if err != nil {
 		return 0, fmt.Errorf("storage: append audit: %w", err)
 	}
@@ -71,7 +71,7 @@ func (s *Store) appendAuditBatch(ctx context.Context, es []AuditEntry) error {
 			strings.Repeat(`(?, ?, ?, ?, ?, ?, ?, ?, ?), `, len(chunk)-1) + `(?, ?, ?, ?, ?, ?, ?, ?, ?)`
 		args := make([]any, 0, 9*len(chunk))
 		for _, e := range chunk {
-			args = append(args, s.auditArgs(e, now)...)
+			args = append(args, auditArgs(e, now)...)
 		}
 		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
 			return err
@@ -81,7 +81,7 @@ func (s *Store) appendAuditBatch(ctx context.Context, es []AuditEntry) error {
 }
 
 // auditArgs are the column values of e, in insert order; a zero At is now.
-func (s *Store) auditArgs(e AuditEntry, now time.Time) []any {
+func auditArgs(e AuditEntry, now time.Time) []any {
 	at := e.At
 	if at.IsZero() {
 		at = now

@@ -477,16 +477,7 @@ func finish(f func(commands.IntakeOutcome) commands.IntakeWrites, o commands.Int
 
 // insertAudit appends e (a zero At means now).
 func insertAudit(ctx context.Context, q execQuerier, e commands.AuditEntry, now time.Time) error {
-	at := e.At
-	if at.IsZero() {
-		at = now
-	}
-	var usd sql.NullFloat64
-	if e.USDPerHour != nil {
-		usd = sql.NullFloat64{Float64: *e.USDPerHour, Valid: true}
-	}
-	if _, err := q.ExecContext(ctx, insertAuditSQL, formatTime(at), e.Actor, e.Platform, e.Channel,
-		e.Command, e.Outcome, nullInt64(e.OrderID), usd, e.Detail); err != nil {
+	if _, err := q.ExecContext(ctx, insertAuditSQL, auditArgs(e, now)...); err != nil {
 		return fmt.Errorf("append audit: %w", err)
 	}
 	return nil

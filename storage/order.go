@@ -87,22 +87,7 @@ func insertOrder(ctx context.Context, tx *sql.Tx, o Order, jobID string, now tim
 // [ErrConflict] when the Clore order id belongs to another order; then nothing
 // is written.
 func (s *Store) UpdateOrder(ctx context.Context, o Order, events ...commands.Event) error {
-	now := s.now()
-	tx, err := s.write.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("storage: update order %d: %w", o.ID, err)
-	}
-	defer tx.Rollback()
-	if err := updateOrder(ctx, tx, o, now); err != nil {
-		return fmt.Errorf("storage: update order %d: %w", o.ID, err)
-	}
-	if _, err := appendEvents(ctx, tx, events, now); err != nil {
-		return fmt.Errorf("storage: update order %d: %w", o.ID, err)
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("storage: update order %d: %w", o.ID, err)
-	}
-	return nil
+	return s.updateOrderTx(ctx, o, nil, events)
 }
 
 // UpdateOrderIf is UpdateOrder on the condition that the stored order is
@@ -110,22 +95,35 @@ func (s *Store) UpdateOrder(ctx context.Context, o Order, events ...commands.Eve
 // cancel and an extend that race each other never overwrite one another.
 // When the condition fails nothing is written and it returns [ErrConflict].
 func (s *Store) UpdateOrderIf(ctx context.Context, o Order, wantState string, wantEnd *time.Time, events ...commands.Event) error {
+	return s.updateOrderTx(ctx, o, func(tx *sql.Tx) error {
+		var state string
+		var end sql.NullString
+		err := tx.QueryRowContext(ctx, `SELECT state, expires_at FROM orders WHERE id = ?`, o.ID).Scan(&state, &end)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			return ErrNotFound
+		case err != nil:
+			return err
+		case state != wantState || end != formatNullTime(wantEnd):
+			return fmt.Errorf("now %s: %w", state, ErrConflict)
+		}
+		return nil
+	}, events)
+}
+
+// updateOrderTx writes o and appends events in one transaction, after
+// check (when not nil) passed inside it.
+func (s *Store) updateOrderTx(ctx context.Context, o Order, check func(*sql.Tx) error, events []commands.Event) error {
 	now := s.now()
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("storage: update order %d: %w", o.ID, err)
 	}
 	defer tx.Rollback()
-	var state string
-	var end sql.NullString
-	err = tx.QueryRowContext(ctx, `SELECT state, expires_at FROM orders WHERE id = ?`, o.ID).Scan(&state, &end)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return fmt.Errorf("storage: update order %d: %w", o.ID, ErrNotFound)
-	case err != nil:
-		return fmt.Errorf("storage: update order %d: %w", o.ID, err)
-	case state != wantState || end != formatNullTime(wantEnd):
-		return fmt.Errorf("storage: update order %d: now %s: %w", o.ID, state, ErrConflict)
+	if check != nil {
+		if err := check(tx); err != nil {
+			return fmt.Errorf("storage: update order %d: %w", o.ID, err)
+		}
 	}
 	if err := updateOrder(ctx, tx, o, now); err != nil {
 		return fmt.Errorf("storage: update order %d: %w", o.ID, err)
