@@ -15,8 +15,19 @@ type offerChoice struct {
 	Currency    string  `json:"currency"`
 	PricePerDay float64 `json:"price_per_day"` // in Currency: on-demand price, or the spot bid
 	USDPerHour  float64 `json:"usd_per_hour"`  // whole order, Clore's renter fee included
-	Spot        bool    `json:"spot"`
-	Reliability float64 `json:"reliability"`
+	// CreationFeeUSD is Clore's one-time fee for creating the order, in USD.
+	CreationFeeUSD float64 `json:"creation_fee_usd,omitempty"`
+	Spot           bool    `json:"spot"`
+	Reliability    float64 `json:"reliability"`
+}
+
+// creationFeeNote is the one-time creation fee as a rent reply states it
+// after the hourly price ("" when none is known).
+func (c offerChoice) creationFeeNote() string {
+	if c.CreationFeeUSD <= 0 {
+		return ""
+	}
+	return ", plus " + usd(c.CreationFeeUSD) + " once to create the order"
 }
 
 // USDPerGPU is the price per GPU per hour.
@@ -108,7 +119,8 @@ func price(o *clore.Offer, w want, balances map[string]float64) (offerChoice, bo
 			continue
 		}
 		c := offerChoice{ServerID: o.ServerID, Model: o.Model, GPUCount: o.GPUCount, Currency: cur,
-			PricePerDay: perDay, USDPerHour: usdPerHour, Spot: w.Spot, Reliability: o.Reliability}
+			PricePerDay: perDay, USDPerHour: usdPerHour, CreationFeeUSD: o.CreationFeeUSD(cur, w.Spot),
+			Spot: w.Spot, Reliability: o.Reliability}
 		if !found || c.USDPerHour < best.USDPerHour {
 			best, found = c, true
 		}

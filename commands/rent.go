@@ -104,8 +104,8 @@ func (s *Service) handleRent(ctx context.Context, req Request, a *RentArgs, rec 
 			if job.State == JobAwaitingConfirmation {
 				return confirmReply(job, best)
 			}
-			return queuedReply(job, fmt.Sprintf("Renting %s ×%d from %s/GPU/h (%s/h in all)…",
-				best.Model, best.GPUCount, usd(best.USDPerGPU()), usd(best.USDPerHour)))
+			return queuedReply(job, fmt.Sprintf("Renting %s ×%d from %s/GPU/h (%s/h in all%s)…",
+				best.Model, best.GPUCount, usd(best.USDPerGPU()), usd(best.USDPerHour), best.creationFeeNote()))
 		})
 	if err != nil {
 		return s.fail(ctx, "rent", err), nil
@@ -176,8 +176,8 @@ func noOfferText(p rentParams, offers []clore.Offer) string {
 func confirmReply(job Job, best offerChoice) Reply {
 	return Reply{Status: StatusConfirm, Visibility: Ephemeral, JobID: job.ID,
 		Title: "Confirm the rent",
-		Text: fmt.Sprintf("%s ×%d on server %d costs %s per hour (%s per GPU), above the team's confirmation threshold.",
-			best.Model, best.GPUCount, best.ServerID, usd(best.USDPerHour), usd(best.USDPerGPU())),
+		Text: fmt.Sprintf("%s ×%d on server %d costs %s per hour (%s per GPU%s), above the team's confirmation threshold.",
+			best.Model, best.GPUCount, best.ServerID, usd(best.USDPerHour), usd(best.USDPerGPU()), best.creationFeeNote()),
 		Buttons: []Button{{ActionID: "confirm:" + job.ID, Label: "Rent now", Value: job.ID,
 			Confirm: fmt.Sprintf("Rent %s ×%d for %s per hour?", best.Model, best.GPUCount, usd(best.USDPerHour)), Danger: true}},
 	}
