@@ -11,10 +11,6 @@ import (
 	"github.com/clorebot/clorebot/commands"
 )
 
-// CloreOrdersURL is Clore's "My Orders" page, linked from notifications
-// where the bot would show a button.
-const CloreOrdersURL = "https://clore.ai/my-orders"
-
 // incomingMessage is the body of an execute-webhook request.
 type incomingMessage struct {
 	Content         string                            `json:"content"`
@@ -55,15 +51,11 @@ func IncomingPayload(ev commands.Event) (payload []byte, skip bool, err error) {
 // orders page.
 func linkLine(bs []commands.Button) string {
 	var parts []string
-	for _, b := range bs {
-		kind, arg, _ := strings.Cut(b.ActionID, ":")
-		switch kind {
-		case "cancel", "extend":
-			parts = append(parts, fmt.Sprintf("%s: `/clore %s %s`", b.Label, kind, arg))
-		}
+	for _, c := range chat.TypedCommands(bs) {
+		parts = append(parts, fmt.Sprintf("%s: `%s`", c.Label, c.Command))
 	}
 	if len(parts) == 0 {
 		return ""
 	}
-	return strings.Join(append(parts, "[Clore: My Orders]("+CloreOrdersURL+")"), " · ")
+	return strings.Join(append(parts, "[Clore: My Orders]("+chat.CloreOrdersURL+")"), " · ")
 }

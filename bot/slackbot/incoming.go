@@ -11,10 +11,6 @@ import (
 	"github.com/clorebot/clorebot/commands"
 )
 
-// CloreOrdersURL is Clore's "My Orders" page, linked from notifications
-// where the bot would show a button.
-const CloreOrdersURL = "https://clore.ai/my-orders"
-
 // IncomingPayload renders a lifecycle event for a Slack incoming-webhook
 // URL (notify.slack_webhook_url): the same words and Block Kit as the
 // bot's thread messages, but links and the slash command to type instead of
@@ -49,15 +45,11 @@ func withoutButtons(r commands.Reply) commands.Reply {
 // command, and Clore's orders page.
 func linkLine(bs []commands.Button) string {
 	var parts []string
-	for _, b := range bs {
-		kind, arg, _ := strings.Cut(b.ActionID, ":")
-		switch kind {
-		case "cancel", "extend":
-			parts = append(parts, fmt.Sprintf("%s: `/clore %s %s`", escape(b.Label), kind, escape(arg)))
-		}
+	for _, c := range chat.TypedCommands(bs) {
+		parts = append(parts, fmt.Sprintf("%s: `%s`", escape(c.Label), escape(c.Command)))
 	}
 	if len(parts) == 0 {
 		return ""
 	}
-	return strings.Join(append(parts, "<"+CloreOrdersURL+"|Clore: My Orders>"), " · ")
+	return strings.Join(append(parts, "<"+chat.CloreOrdersURL+"|Clore: My Orders>"), " · ")
 }
