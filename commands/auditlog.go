@@ -14,11 +14,16 @@ const (
 	auditMaxBatch  = 512
 	// auditWriteTimeout bounds one batch's transaction.
 	auditWriteTimeout = 30 * time.Second
-	// auditLinger is how long the writer waits after a row for more to
-	// join its batch: a burst of commands then costs a few large
-	// transactions rather than many small ones. It is what a SIGKILL can
-	// lose beyond the rows queued behind a write in progress.
-	auditLinger = 5 * time.Millisecond
+	// auditLinger is how long the writer waits after each row for the
+	// next one to join its batch, and auditMaxDelay how long it holds a
+	// batch's first row at most: the rows of a burst of commands are
+	// written together once the burst is over (or has lasted
+	// auditMaxDelay), in one transaction, rather than in small ones
+	// whose SQLite work would compete with the burst's acknowledgements
+	// for the CPU. auditMaxDelay is what a SIGKILL can lose beyond the
+	// rows queued behind a write in progress.
+	auditLinger   = 5 * time.Millisecond
+	auditMaxDelay = 250 * time.Millisecond
 )
 
 // auditLog writes the audit rows of commands that create no job (help,
@@ -34,7 +39,7 @@ const (
 // synchronously instead: a row is never dropped for lack of room. Stopping
 // the writer (Service.Run returning on a graceful shutdown) writes every
 // queued row first. A process killed with SIGKILL loses the rows still
-// queued: at most the last few milliseconds of answered commands that
+// queued: at most the last auditMaxDelay (a quarter second) of answered commands that
 // created nothing (see the README's audit notes).
 type auditLog struct {
 	store Store
@@ -146,6 +151,7 @@ func (l *auditLog) run(queue <-chan auditItem, done chan<- struct{}) {
 	for it := range queue {
 		batch = append(batch[:0], it)
 		if it.flushed == nil {
+			deadline := time.Now().Add(auditMaxDelay)
 			linger.Reset(auditLinger)
 		gather:
 			for len(batch) < auditMaxBatch {
@@ -158,6 +164,9 @@ func (l *auditLog) run(queue <-chan auditItem, done chan<- struct{}) {
 					if it.flushed != nil {
 						break gather // someone waits: write now
 					}
+					// Another row: the burst goes on; wait for the
+					// next, up to the first row's deadline.
+					linger.Reset(min(auditLinger, time.Until(deadline)))
 				case <-linger.C:
 					break gather
 				}

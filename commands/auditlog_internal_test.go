@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"sync"
 	"testing"
+	"testing/synctest"
+	"time"
 )
 
 // auditStore records audit rows; while gate is set, batch writes wait on it.
@@ -161,4 +163,59 @@ func TestAuditLogConcurrentAddAndStop(t *testing.T) {
 	if rows, _, _ := st.snapshot(); len(rows) != 800 {
 		t.Fatalf("%d rows, want 800", len(rows))
 	}
+}
+
+// A burst of rows (one every 2 ms, under auditLinger apart) is written as
+// one transaction once it is over, not in small ones during it; a stream
+// that never pauses is still written every auditMaxDelay; a lone row waits
+// auditLinger only.
+func TestAuditLogWritesABurstOnceItIsOver(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		st := &auditStore{}
+		l := newAuditLog(st, slog.New(slog.DiscardHandler))
+		l.start()
+		defer l.stop()
+		ctx := context.Background()
+		for i := range 40 { // 80 ms of burst
+			l.add(ctx, entry(i))
+			time.Sleep(2 * time.Millisecond)
+			synctest.Wait()
+			if _, batches, _ := st.snapshot(); batches != 0 {
+				t.Fatalf("a batch was written during the burst, after row %d", i)
+			}
+		}
+		time.Sleep(auditLinger)
+		synctest.Wait()
+		if rows, batches, singles := st.snapshot(); len(rows) != 40 || batches != 1 || singles != 0 {
+			t.Fatalf("after the burst: %d rows in %d batches (%d alone), want 40 in 1", len(rows), batches, singles)
+		}
+
+		// A stream with no pause: written every auditMaxDelay at the latest.
+		_, first, _ := st.snapshot()
+		start := time.Now()
+		for i := range 200 { // 400 ms
+			l.add(ctx, entry(i))
+			time.Sleep(2 * time.Millisecond)
+		}
+		synctest.Wait()
+		if _, batches, _ := st.snapshot(); batches-first < 1 {
+			t.Fatalf("a 400 ms stream was held in one batch (%v)", time.Since(start))
+		}
+		time.Sleep(auditLinger)
+		synctest.Wait()
+
+		// A lone row: written auditLinger later.
+		_, before, _ := st.snapshot()
+		l.add(ctx, entry(0))
+		time.Sleep(auditLinger - time.Millisecond)
+		synctest.Wait()
+		if _, b, _ := st.snapshot(); b != before {
+			t.Fatal("a lone row was written before auditLinger")
+		}
+		time.Sleep(time.Millisecond)
+		synctest.Wait()
+		if _, b, _ := st.snapshot(); b != before+1 {
+			t.Fatal("a lone row was not written auditLinger later")
+		}
+	})
 }
