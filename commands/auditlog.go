@@ -111,6 +111,14 @@ func (l *auditLog) add(ctx context.Context, e AuditEntry) {
 	}
 }
 
+// keepsUp reports whether the writer runs and its queue is less than half
+// full: add then queues a row without writing it.
+func (l *auditLog) keepsUp() bool {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.open && len(l.queue) < cap(l.queue)/2
+}
+
 // write records e synchronously.
 func (l *auditLog) write(ctx context.Context, e AuditEntry) {
 	if _, err := l.store.AppendAudit(context.WithoutCancel(ctx), e); err != nil {

@@ -219,3 +219,40 @@ func TestAuditLogWritesABurstOnceItIsOver(t *testing.T) {
 		}
 	})
 }
+
+// AnswersFromMemory: help and commands that do not parse, and only while
+// the audit writer runs with room in its queue (Handle would otherwise
+// write the row itself).
+func TestAnswersFromMemory(t *testing.T) {
+	st := gatedStore()
+	s := &Service{audits: newAuditLog(st, slog.New(slog.DiscardHandler))}
+	s.audits.size = 4
+	help := Request{Text: "help"}
+	if s.AnswersFromMemory(help) {
+		t.Error("answered from memory with the audit writer stopped")
+	}
+	s.audits.start()
+	defer func() { close(st.gate); s.audits.stop() }()
+	for text, want := range map[string]bool{
+		"help": true, "help rent": true, "": true, "frobnicate": true, "rent": true, "rent 3090 --max -1": true,
+		"cancel abc": true, "market": false, "status": false, "rent 3090": false, "cancel 12": false, "watch list": false,
+	} {
+		if got := s.AnswersFromMemory(Request{Text: text}); got != want {
+			t.Errorf("AnswersFromMemory(%q) = %v, want %v", text, got, want)
+		}
+	}
+	if s.AnswersFromMemory(Request{Text: "help", Action: &Action{}}) {
+		t.Error("a button click answered from memory")
+	}
+	ctx := context.Background()
+	s.audits.add(ctx, entry(0))
+	<-st.entered // the writer holds row 0; the queue fills behind it
+	s.audits.add(ctx, entry(1))
+	if !s.AnswersFromMemory(help) {
+		t.Error("not answered from memory with the queue a quarter full")
+	}
+	s.audits.add(ctx, entry(2))
+	if s.AnswersFromMemory(help) {
+		t.Error("answered from memory with the audit queue half full")
+	}
+}

@@ -301,6 +301,20 @@ func (s *Service) audit(ctx context.Context, req Request, command string, r Repl
 	s.audits.write(ctx, e)
 }
 
+// AnswersFromMemory reports whether Handle answers req from memory alone,
+// with no store, Clore or network call on the way: help, and a command that
+// does not parse (its usage error), while the background audit writer keeps
+// up (its queue less than half full; a full one would make Handle write the
+// row itself). A front door may answer such a request on the goroutine that
+// reads its events, as a bot with canned answers would.
+func (s *Service) AnswersFromMemory(req Request) bool {
+	if req.Action != nil || req.Command != nil || !s.audits.keepsUp() {
+		return false
+	}
+	cmd, err := Parse(req.Text)
+	return err != nil || cmd.Name == "help"
+}
+
 // FlushAudit waits until every audit row of a command answered before the
 // call is written (rows of commands that create no job are written in the
 // background while Run runs), or ctx ends.

@@ -13,6 +13,14 @@ type Handler interface {
 	Handle(ctx context.Context, req commands.Request) commands.Reply
 }
 
+// MemoryAnswerer is what a Handler may also implement: AnswersFromMemory
+// reports whether Handle answers req from memory alone (help, usage
+// errors), so that a front door can answer it on the goroutine that reads
+// its events rather than hand it to a worker.
+type MemoryAnswerer interface {
+	AnswersFromMemory(req commands.Request) bool
+}
+
 // Answer is the outcome of Respond: Now is the reply to put in the
 // acknowledgement, when it came in time and belongs there; otherwise Later
 // delivers the reply once the command layer has it.

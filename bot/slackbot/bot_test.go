@@ -428,3 +428,42 @@ func TestShutdownHandlesAcknowledgedJobCommands(t *testing.T) {
 		}
 	}
 }
+
+// memoryService answers help from memory (chat.MemoryAnswerer) and blocks
+// every other command until release is closed.
+type memoryService struct {
+	stubService
+	release chan struct{}
+}
+
+func (s *memoryService) AnswersFromMemory(req commands.Request) bool { return req.Text == "help" }
+
+func (s *memoryService) Handle(ctx context.Context, req commands.Request) commands.Reply {
+	if req.Text != "help" {
+		<-s.release
+	}
+	return s.stubService.Handle(ctx, req)
+}
+
+// A command the command layer answers from memory is answered on the
+// socket's reader: help is acknowledged with its answer while every
+// instant worker is stuck on a slow command (their acks wait on the
+// budget, which is an hour here).
+func TestHelpAnsweredOnTheReaderWhileWorkersAreBusy(t *testing.T) {
+	svc := &memoryService{release: make(chan struct{})}
+	_, fake := startBot(t, &svc.stubService, func(o *Options) { o.Service = svc; o.AckBudget = time.Hour })
+	defer close(svc.release)
+	if !fake.WaitConnected(1, wait) {
+		t.Fatal("never connected")
+	}
+	for i := range instantWorkers + 2 {
+		env := fmt.Sprintf("slow%d", i)
+		if err := fake.Send(fakeslack.Envelope(env, "slash_commands", fake.Slash("U1", "C1", "status", "trig-"+env), 0)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	helpRoundTrip(t, fake, "quick")
+	if _, ok := fake.WaitAck("slow0", 50*time.Millisecond); ok {
+		t.Fatal("a slow command was acknowledged before the command layer answered it")
+	}
+}

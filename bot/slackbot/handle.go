@@ -96,15 +96,7 @@ func (b *Bot) commandWithin(ctx context.Context, c slack.SlashCommand, budget ti
 	ans := chat.Respond(hctx, b.o.Service, req, budget)
 	if ans.Now != nil {
 		cancel()
-		if p := ans.Now.Private; p != nil {
-			b.wg.Go(func() { b.detached(ctx, func(ctx context.Context) { b.sendPrivate(ctx, d, *p) }) })
-		}
-		raw, err := b.acks.payload(*ans.Now)
-		if err != nil {
-			b.log.LogAttrs(ctx, slog.LevelError, "slack answer not rendered", slog.Any("error", err))
-			return nil
-		}
-		return raw
+		return b.now(ctx, d, *ans.Now)
 	}
 	b.wg.Go(func() {
 		defer cancel()
@@ -115,6 +107,36 @@ func (b *Bot) commandWithin(ctx context.Context, c slack.SlashCommand, budget ti
 		}
 	})
 	return nil
+}
+
+// now is the acknowledgement of r, an answer that came within the ack
+// budget; its private part, if any, follows in the background.
+func (b *Bot) now(ctx context.Context, d dest, r commands.Reply) any {
+	if p := r.Private; p != nil {
+		b.wg.Go(func() { b.detached(ctx, func(ctx context.Context) { b.sendPrivate(ctx, d, *p) }) })
+	}
+	raw, err := b.acks.payload(r)
+	if err != nil {
+		b.log.LogAttrs(ctx, slog.LevelError, "slack answer not rendered", slog.Any("error", err))
+		return nil
+	}
+	return raw
+}
+
+// fromMemory reports whether the command layer answers c from memory
+// alone (chat.MemoryAnswerer).
+func (b *Bot) fromMemory(c slack.SlashCommand) bool {
+	m, ok := b.o.Service.(chat.MemoryAnswerer)
+	return ok && m.AnswersFromMemory(commands.Request{Text: c.Text})
+}
+
+// atOnce answers a command the command layer answers from memory
+// (fromMemory), on the caller's goroutine.
+func (b *Bot) atOnce(ctx context.Context, c slack.SlashCommand) any {
+	d, req := commandRequest(c)
+	hctx, cancel := chat.Detach(ctx, intakeDrain)
+	defer cancel()
+	return b.now(ctx, d, b.o.Service.Handle(hctx, req))
 }
 
 // detached runs f, work already acknowledged, under chat.Detach(ctx).

@@ -8,13 +8,18 @@ import (
 	"github.com/clorebot/clorebot/commands"
 )
 
-// handlerFunc adapts a function to the command layer's Handle, so that a
-// front door built before the Service can be handed it.
-type handlerFunc func(ctx context.Context, req commands.Request) commands.Reply
+// lateService is the App's command layer for a front door built before the
+// Service exists (it does by the time a command arrives).
+type lateService struct{ a *App }
 
-// Handle calls f.
-func (f handlerFunc) Handle(ctx context.Context, req commands.Request) commands.Reply {
-	return f(ctx, req)
+// Handle implements chat.Handler.
+func (l lateService) Handle(ctx context.Context, req commands.Request) commands.Reply {
+	return l.a.svc.Handle(ctx, req)
+}
+
+// AnswersFromMemory implements chat.MemoryAnswerer.
+func (l lateService) AnswersFromMemory(req commands.Request) bool {
+	return l.a.svc.AnswersFromMemory(req)
 }
 
 // jobRefsFunc adapts a function to chat.JobRefs, for the same reason.
@@ -38,7 +43,7 @@ func (a *App) newSlack() *slackbot.Bot {
 	return slackbot.New(slackbot.Options{
 		AppToken: s.AppToken.Reveal(), BotToken: s.BotToken.Reveal(), SigningSecret: s.SigningSecret.Reveal(),
 		APIURL:  s.APIURL,
-		Service: handlerFunc(func(ctx context.Context, req commands.Request) commands.Reply { return a.svc.Handle(ctx, req) }),
+		Service: lateService{a},
 		Jobs:    jobRefsFunc(func(ctx context.Context, id string) (string, error) { return a.svc.JobReplyRef(ctx, id) }),
 		Logger:  a.log.With("front_door", "slack"),
 	})
