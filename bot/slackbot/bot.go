@@ -320,10 +320,10 @@ func (b *Bot) onEnvelope(ctx context.Context, sm *socketmode.Client, evt socketm
 			return
 		}
 		r := *req
-		if b.fromMemory(data) {
+		if d, req, ok := b.fromMemory(data); ok {
 			// Help or a usage error: answered from memory on this
 			// goroutine, as a bot with canned answers would.
-			b.ack(ctx, sm, r, b.atOnce(ctx, data))
+			b.ack(ctx, sm, r, b.atOnce(ctx, d, req))
 			return
 		}
 		b.queueInstant(ctx, instantCommand{cmd: data, at: time.Now(), ack: func(p any) { b.ack(ctx, sm, r, p) }})

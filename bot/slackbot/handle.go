@@ -123,17 +123,18 @@ func (b *Bot) now(ctx context.Context, d dest, r commands.Reply) any {
 	return raw
 }
 
-// fromMemory reports whether the command layer answers c from memory
-// alone (chat.MemoryAnswerer).
-func (b *Bot) fromMemory(c slack.SlashCommand) bool {
+// fromMemory returns the conversation and Request of c, and whether the
+// command layer answers that very Request from memory alone
+// (chat.MemoryAnswerer): the question is asked of what Handle will get.
+func (b *Bot) fromMemory(c slack.SlashCommand) (dest, commands.Request, bool) {
+	d, req := commandRequest(c)
 	m, ok := b.o.Service.(chat.MemoryAnswerer)
-	return ok && m.AnswersFromMemory(commands.Request{Text: c.Text})
+	return d, req, ok && m.AnswersFromMemory(req)
 }
 
-// atOnce answers a command the command layer answers from memory
+// atOnce answers req, which the command layer answers from memory
 // (fromMemory), on the caller's goroutine.
-func (b *Bot) atOnce(ctx context.Context, c slack.SlashCommand) any {
-	d, req := commandRequest(c)
+func (b *Bot) atOnce(ctx context.Context, d dest, req commands.Request) any {
 	hctx, cancel := chat.Detach(ctx, intakeDrain)
 	defer cancel()
 	return b.now(ctx, d, b.o.Service.Handle(hctx, req))
