@@ -245,6 +245,9 @@ func (r *run) checkpoint(ctx context.Context, step string, v any, order *Order, 
 	if err != nil {
 		return fmt.Errorf("commands: encode checkpoint: %w", err)
 	}
+	if step != r.job.Step {
+		r.job.Attempts = 0 // progress: the failures in a row start again
+	}
 	r.job.Step, r.job.Checkpoint = step, raw
 	if r.job.State == JobQueued {
 		r.job.State = JobRunning

@@ -107,7 +107,7 @@ type Job struct {
 	// price × count before it has chosen.
 	USDPerHour float64
 	Error      string // user-facing failure message
-	Attempts   int
+	Attempts   int    // Clore failures in a row of the current step (a rent job's retryLater)
 	LeaseOwner string
 	LeaseUntil time.Time
 	CreatedAt  time.Time

@@ -417,17 +417,28 @@ func connectionDetails(o clore.Order, p rentParams) *PrivatePart {
 	return pp
 }
 
+// maxCloreFailures is how many Clore failures in a row a rent job meets
+// while it chooses its offer before it gives up.
+const maxCloreFailures = 20
+
 // retryLater handles an error that a later attempt may not meet (Clore
 // unreachable, rate limited): the step runs again after a pause, keeping its
-// checkpoint.
+// checkpoint. While the job chooses its offer, maxCloreFailures in a row end
+// it. Once create_order may have been sent (creating after a restart,
+// created, provisioning), it never gives up on Clore: an order may exist and
+// bill, and ending the job would leave it to nobody — no TTL, no
+// provisioning deadline, not even the renter's cancel (an order clorebot
+// did not record is not theirs). It retries, the pause capped, until Clore
+// answers; its lease is kept alive meanwhile.
 func (r *run) retryLater(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
 	r.job.Attempts++
-	if r.job.Attempts > 20 {
+	if r.job.Attempts > maxCloreFailures && r.job.Step == stepChoose {
 		return r.fail(ctx, "Clore kept failing: "+userMessage(err), nil)
 	}
-	r.s.log.LogAttrs(ctx, slog.LevelWarn, "job step will be retried", slog.String("job_id", r.job.ID), slog.Any("error", err))
-	return sleep(ctx, min(time.Duration(r.job.Attempts)*2*time.Second, 30*time.Second))
+	r.s.log.LogAttrs(ctx, slog.LevelWarn, "job step will be retried", slog.String("job_id", r.job.ID),
+		slog.String("step", r.job.Step), slog.Int("failures", r.job.Attempts), slog.Any("error", err))
+	return sleep(ctx, min(time.Duration(r.job.Attempts), 15)*r.s.o.RetryBackoff)
 }

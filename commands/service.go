@@ -50,6 +50,9 @@ type Options struct {
 	PollInterval time.Duration
 	// ProvisionTimeout cancels an order that is not online in time (default 15 min).
 	ProvisionTimeout time.Duration
+	// RetryBackoff is the pause after a job's first Clore failure in a row;
+	// the n-th waits n times as long, at most 15 times (default 2 s: 30 s).
+	RetryBackoff time.Duration
 	// ReconcileWindow is how long to look for a created order in my_orders
 	// before concluding it does not exist (default 30 s).
 	ReconcileWindow time.Duration
@@ -130,6 +133,7 @@ func New(o Options) *Service {
 	def(&o.MarketTTL, time.Minute)
 	def(&o.PollInterval, 10*time.Second)
 	def(&o.ProvisionTimeout, 15*time.Minute)
+	def(&o.RetryBackoff, 2*time.Second)
 	def(&o.ReconcileWindow, 30*time.Second)
 	def(&o.Lease, DefaultLease)
 	def(&o.SweepInterval, DefaultSweepInterval)
