@@ -77,6 +77,9 @@ func (r *run) rentStep(ctx context.Context) error {
 // re-checks the guardrails and checkpoints the choice before create_order.
 func (r *run) chooseOffer(ctx context.Context, p rentParams, cp rentCheckpoint) error {
 	s := r.s
+	if !p.canLogIn() {
+		return r.fail(ctx, noCredentials, nil)
+	}
 	offers, err := s.jobOffers(ctx, cp.Attempts > 0)
 	if err != nil {
 		return r.retryLater(ctx, err)
@@ -162,6 +165,9 @@ func (r *run) createOrder(ctx context.Context, p rentParams, cp rentCheckpoint) 
 			return err
 		}
 	}
+	if !p.canLogIn() {
+		return r.fail(ctx, noCredentials, nil)
+	}
 	o := cp.Offer
 	req := clore.CreateOrderRequest{RentingServer: o.ServerID, Type: clore.OrderOnDemand, Currency: o.Currency,
 		Image: p.Image, Ports: map[string]string{"22": "tcp"}, SSHPassword: p.SSHPassword, SSHKey: p.SSHKey}
@@ -190,6 +196,16 @@ func (r *run) createOrder(ctx context.Context, p rentParams, cp rentCheckpoint) 
 	}
 	return r.fail(ctx, "Clore refused the order: "+cloreReason(err), nil)
 }
+
+// noCredentials ends a rent whose SSH password was wiped before it sent
+// create_order (the secret sweep removes it from jobs accepted over 24 h
+// ago: one resumed after a long outage): a server nobody can log in to
+// would bill for nothing.
+const noCredentials = "This rent waited over 24 hours and its SSH password was removed unused; nothing was rented. Ask again."
+
+// canLogIn reports whether the order would have a way in: a password or a
+// key.
+func (p rentParams) canLogIn() bool { return p.SSHPassword != "" || p.SSHKey != "" }
 
 // failover reports create_order errors after which the next offer is tried:
 // Clore's documented refusals that concern this server only.
