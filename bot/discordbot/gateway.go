@@ -193,7 +193,15 @@ func (b *Bot) stuck(c *conn) string {
 // gatewayResponder answers an interaction with a REST callback.
 func (b *Bot) gatewayResponder(i *discordgo.Interaction) responder {
 	return func(ctx context.Context, resp *discordgo.InteractionResponse) error {
-		return b.redact(b.rest.InteractionRespond(i, resp, discordgo.WithContext(ctx)), i.Token)
+		opts := []discordgo.RequestOption{discordgo.WithContext(ctx)}
+		if resp.Type == discordgo.InteractionResponseDeferredChannelMessageWithSource ||
+			resp.Type == discordgo.InteractionResponseDeferredMessageUpdate {
+			// No retry after a 502: had the first attempt landed, the retry
+			// would get 40060 (already acknowledged), read as another's
+			// answer; ackLanded looks at what Discord holds instead.
+			opts = append(opts, discordgo.WithRestRetries(0))
+		}
+		return b.redact(b.rest.InteractionRespond(i, resp, opts...), i.Token)
 	}
 }
 

@@ -92,7 +92,7 @@ func (h *httpInteractions) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		a := answer{resp: resp, done: make(chan struct{})}
 		select {
 		case <-gone:
-			return errors.New("discordbot: interaction answer came too late")
+			return errTooLate
 		default:
 		}
 		select {
@@ -104,7 +104,7 @@ func (h *httpInteractions) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		case <-a.done:
 			return nil
 		case <-gone:
-			return errors.New("discordbot: interaction answer came too late")
+			return errTooLate
 		case <-ctx.Done():
 			return ctx.Err()
 		}

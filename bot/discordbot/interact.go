@@ -108,10 +108,26 @@ func (b *Bot) answer(ctx context.Context, i *discordgo.Interaction, respond resp
 	var err error
 	deferred := false
 	if update || req.Action == nil && chat.BecomesJob(req.Text) {
-		// Acknowledged before any work: the 3 s never depend on the command layer.
+		// Acknowledged before any work: the 3 s never depend on the command
+		// layer. A job whose acknowledgement Discord cannot have shown is
+		// not run (review R7): the user saw "The application did not
+		// respond" and runs it again, and both would rent.
+		what := jobWord(req.Text, actionID(req))
+		if age, old := b.stale(i); old {
+			f.acknowledged(ephemeral, errTooLate)
+			b.refuse(ctx, i, what, "older than Discord's 3 s", slog.Duration("age", age))
+			return
+		}
 		err = respond(ctx, resp)
-		f.acknowledged(ephemeral, err)
 		b.report(ctx, i, "defer", err)
+		if err != nil && b.ackLanded(ctx, i, resp, err) {
+			err = nil
+		}
+		f.acknowledged(ephemeral, err)
+		if err != nil {
+			b.refuse(ctx, i, what, "acknowledgement failed", slog.Any("error", b.redact(err, i.Token)))
+			return
+		}
 		deferred = true
 	}
 	ans := chat.Respond(hctx, b.svc, req, b.o.AckBudget)
@@ -252,6 +268,14 @@ func (b *Bot) onClick(ctx context.Context, i *discordgo.Interaction, respond res
 		return
 	}
 	b.answer(ctx, i, respond, b.clickRequest(i, a, msg), false)
+}
+
+// actionID is a click request's action id, "" for a typed command.
+func actionID(req commands.Request) string {
+	if req.Action == nil {
+		return ""
+	}
+	return req.Action.ID
 }
 
 // flow is the state of one interaction's first answer: a job's progress

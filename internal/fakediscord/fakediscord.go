@@ -97,8 +97,9 @@ type Server struct {
 	limits      map[string]limit
 	nextID      int64
 	dmChannels  map[string]string
-	interaction map[string]string // token -> interaction id
-	gate        chan struct{}     // while open (non-nil), gateway upgrades wait
+	interaction map[string]string          // token -> interaction id
+	failing     map[string]callbackFailure // interaction id -> how its next callback fails
+	gate        chan struct{}              // while open (non-nil), gateway upgrades wait
 }
 
 // Resume is a RESUME the gateway received.
@@ -132,6 +133,7 @@ func New(tb testing.TB, o Options) *Server {
 		callbacks: map[string]Call{}, dispatched: map[string]time.Time{}, messages: map[string]*Message{},
 		originals: map[string]string{}, tokenChan: map[string]string{}, expired: map[string]bool{},
 		limits: map[string]limit{}, nextID: 900000, dmChannels: map[string]string{}, interaction: map[string]string{},
+		failing: map[string]callbackFailure{},
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/v9/gateway", s.gateway)
@@ -140,6 +142,7 @@ func New(tb testing.TB, o Options) *Server {
 	mux.HandleFunc("PUT /api/v9/applications/{app}/commands", s.bulkOverwrite)
 	mux.HandleFunc("PUT /api/v9/applications/{app}/guilds/{guild}/commands", s.bulkOverwrite)
 	mux.HandleFunc("POST /api/v9/interactions/{id}/{token}/callback", s.callback)
+	mux.HandleFunc("GET /api/v9/webhooks/{app}/{token}/messages/{msg}", s.getWebhookMessage)
 	mux.HandleFunc("PATCH /api/v9/webhooks/{app}/{token}/messages/{msg}", s.editWebhookMessage)
 	mux.HandleFunc("DELETE /api/v9/webhooks/{app}/{token}/messages/{msg}", s.deleteWebhookMessage)
 	mux.HandleFunc("POST /api/v9/webhooks/{app}/{token}", s.followup)

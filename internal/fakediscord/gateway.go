@@ -166,6 +166,31 @@ func (s *Server) Expect(i Interaction) {
 	s.mu.Unlock()
 }
 
+// AcknowledgedElsewhere registers an interaction that someone else (another
+// process) has already answered: the bot's callback then gets 400 with code
+// 40060, as from Discord. Callback reports that other answer.
+func (s *Server) AcknowledgedElsewhere(i Interaction) {
+	s.Expect(i)
+	s.mu.Lock()
+	s.callbacks[i.ID] = Call{Method: http.MethodPost, Body: json.RawMessage(`{"type":5}`), At: time.Now()}
+	s.mu.Unlock()
+}
+
+// callbackFailure is how an interaction's next callback fails.
+type callbackFailure struct {
+	status  int
+	applied bool
+}
+
+// FailNextCallback makes the next callback of interaction id answer status
+// (a 5xx: Discord's or a proxy's failure) with no error code; when applied,
+// the callback takes effect first, as when only its answer is lost.
+func (s *Server) FailNextCallback(id string, status int, applied bool) {
+	s.mu.Lock()
+	s.failing[id] = callbackFailure{status: status, applied: applied}
+	s.mu.Unlock()
+}
+
 // SendOp sends a non-dispatch frame such as op 7 RECONNECT or op 9
 // INVALID_SESSION on the current connection.
 func (s *Server) SendOp(op int, d any) error {

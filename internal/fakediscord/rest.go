@@ -93,6 +93,12 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, 40060, "Interaction has already been acknowledged.")
 		return
 	}
+	fail, failing := s.failing[id]
+	delete(s.failing, id)
+	if failing && !fail.applied {
+		writeError(w, fail.status, 0, http.StatusText(fail.status))
+		return
+	}
 	s.callbacks[id] = Call{Method: r.Method, Path: r.URL.Path, Body: body, At: time.Now()}
 	// Types 4 and 5 create the original response; 6 and 7 act on the
 	// clicked message, which then is the original.
@@ -102,7 +108,24 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
 		s.originals[token] = mid
 	}
 	s.notify()
+	if failing {
+		writeError(w, fail.status, 0, http.StatusText(fail.status))
+		return
+	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// getWebhookMessage answers GET /webhooks/{app}/{token}/messages/{msg}
+// (@original: the interaction's response, 404 10008 before there is one).
+func (s *Server) getWebhookMessage(w http.ResponseWriter, r *http.Request) {
+	if _, ok := s.record(r, w); !ok {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if m := s.webhookMessage(w, r); m != nil {
+		writeJSON(w, http.StatusOK, messageJSON(m))
+	}
 }
 
 // webhookMessage finds the message a webhook route names, or answers the error.
