@@ -106,8 +106,9 @@ func snowflake(t time.Time, n int) string {
 
 // notRun is what a refused job command leaves: the refusal logged at warn
 // with its interaction id (and no token), nothing handed to the command
-// layer once the bot's work is over, and no order at the marketplace.
-func (h *harness) notRun(t *testing.T, cs *countingService, logs *logRecords, id, tok string) {
+// layer once the bot's work is over, no order at the marketplace, and a DM
+// to the invoker saying so unless someone else answered the interaction.
+func (h *harness) notRun(t *testing.T, cs *countingService, logs *logRecords, id, tok string, wantDM bool) {
 	t.Helper()
 	rec := logs.wait(t, 10*time.Second, "job command not run", id)
 	if rec.level != slog.LevelWarn || strings.Contains(rec.all, tok) || strings.Contains(rec.all, h.token) {
@@ -128,6 +129,14 @@ func (h *harness) notRun(t *testing.T, cs *countingService, logs *logRecords, id
 	if msgs := h.fake.Messages("C1"); len(msgs) != 0 {
 		t.Errorf("%d channel message(s), want none", len(msgs))
 	}
+	dms := h.fake.Messages("dm-" + alice.UserID)
+	switch {
+	case !wantDM && len(dms) != 0:
+		t.Errorf("%d DM(s) though another answer stands, want none", len(dms))
+	case wantDM && (len(dms) != 1 || !strings.Contains(text(dms[0].Body), "/clore rent was not run") ||
+		!strings.Contains(text(dms[0].Body), "Nothing was done")):
+		t.Errorf("DMs %v, want one saying the rent was not run", dms)
+	}
 }
 
 // Review R7: a rent (or any job command) whose deferral Discord definitely
@@ -135,24 +144,26 @@ func (h *harness) notRun(t *testing.T, cs *countingService, logs *logRecords, id
 // a gateway RESUME) or 40060 already acknowledged — is not handed to the
 // command layer: the user saw "The application did not respond" and will
 // run it again; two runs would rent twice. An interaction whose snowflake
-// says it is older than Discord accepts is not even answered.
+// says it is older than Discord accepts is not even answered. The invoker
+// is told by DM that nothing was done, unless another answer stands.
 func TestJobCommandWhoseAckIsRefusedIsNotRun(t *testing.T) {
 	tests := []struct {
 		name      string
 		send      func(h *harness, i fd.Interaction) error
 		id        func(h *harness) string
-		callbacks int // callback attempts the bot makes
+		callbacks int  // callback attempts the bot makes
+		dm        bool // the invoker is told by DM
 	}{
 		{"10062 unknown interaction", func(h *harness, i fd.Interaction) error {
 			return h.fake.Dispatch("INTERACTION_CREATE", i) // not expected: the fake answers 404 10062
-		}, nil, 1},
+		}, nil, 1, true},
 		{"40060 already acknowledged", func(h *harness, i fd.Interaction) error {
 			h.fake.AcknowledgedElsewhere(i)
 			return h.fake.Dispatch("INTERACTION_CREATE", i)
-		}, nil, 1},
+		}, nil, 1, false},
 		{"snowflake older than 3 s", func(h *harness, i fd.Interaction) error {
 			return h.fake.Interaction(i) // Discord would take the callback: the bot must not send it
-		}, func(h *harness) string { return snowflake(h.clock.Now().Add(-10*time.Second), 1) }, 0},
+		}, func(h *harness) string { return snowflake(h.clock.Now().Add(-10*time.Second), 1) }, 0, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -166,7 +177,7 @@ func TestJobCommandWhoseAckIsRefusedIsNotRun(t *testing.T) {
 			if err := tt.send(h, i); err != nil {
 				t.Fatal(err)
 			}
-			h.notRun(t, cs, logs, id, tok)
+			h.notRun(t, cs, logs, id, tok, tt.dm)
 			if n := len(h.fake.Calls("/api/v9/interactions/" + id + "/")); n != tt.callbacks {
 				t.Errorf("%d callback(s), want %d", n, tt.callbacks)
 			}
@@ -214,7 +225,7 @@ func TestJobCommandAckAmbiguousFailure(t *testing.T) {
 		if err := h.fake.Interaction(h.fake.Slash(id, tok, alice, "clore", fd.Sub("rent", fd.Str("gpu", model)))); err != nil {
 			t.Fatal(err)
 		}
-		h.notRun(t, cs, logs, id, tok)
+		h.notRun(t, cs, logs, id, tok, true)
 		if n := len(h.fake.Calls("/api/v9/interactions/" + id + "/")); n != 1 {
 			t.Errorf("%d callback(s), want 1 (a deferral is not retried after a 502)", n)
 		}

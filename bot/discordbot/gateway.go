@@ -192,15 +192,8 @@ func (b *Bot) stuck(c *conn) string {
 
 // gatewayResponder answers an interaction with a REST callback.
 func (b *Bot) gatewayResponder(i *discordgo.Interaction) responder {
-	return func(ctx context.Context, resp *discordgo.InteractionResponse) error {
-		opts := []discordgo.RequestOption{discordgo.WithContext(ctx)}
-		if resp.Type == discordgo.InteractionResponseDeferredChannelMessageWithSource ||
-			resp.Type == discordgo.InteractionResponseDeferredMessageUpdate {
-			// No retry after a 502: had the first attempt landed, the retry
-			// would get 40060 (already acknowledged), read as another's
-			// answer; ackLanded looks at what Discord holds instead.
-			opts = append(opts, discordgo.WithRestRetries(0))
-		}
+	return func(ctx context.Context, resp *discordgo.InteractionResponse, opts ...discordgo.RequestOption) error {
+		opts = append([]discordgo.RequestOption{discordgo.WithContext(ctx)}, opts...)
 		return b.redact(b.rest.InteractionRespond(i, resp, opts...), i.Token)
 	}
 }

@@ -88,7 +88,7 @@ func (h *httpInteractions) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// gone is closed once the HTTP answer was given up (the budget ran out):
 	// a late respond then fails at once instead of waiting forever.
 	gone := make(chan struct{})
-	respond := func(ctx context.Context, resp *discordgo.InteractionResponse) error {
+	respond := func(ctx context.Context, resp *discordgo.InteractionResponse, _ ...discordgo.RequestOption) error {
 		a := answer{resp: resp, done: make(chan struct{})}
 		select {
 		case <-gone:

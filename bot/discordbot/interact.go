@@ -16,8 +16,9 @@ import (
 )
 
 // responder sends an interaction's first answer: a REST callback for the
-// gateway, the HTTP response for HTTP interactions. It is called once.
-type responder func(ctx context.Context, resp *discordgo.InteractionResponse) error
+// gateway (with opts), the HTTP response for HTTP interactions. It is
+// called once.
+type responder func(ctx context.Context, resp *discordgo.InteractionResponse, opts ...discordgo.RequestOption) error
 
 // handleTimeout bounds one command's work in the command layer.
 const handleTimeout = 30 * time.Second
@@ -116,9 +117,13 @@ func (b *Bot) answer(ctx context.Context, i *discordgo.Interaction, respond resp
 		if age, old := b.stale(i); old {
 			f.acknowledged(ephemeral, errTooLate)
 			b.refuse(ctx, i, what, "older than Discord's 3 s", slog.Duration("age", age))
+			b.tellNotRun(ctx, i, what, nil)
 			return
 		}
-		err = respond(ctx, resp)
+		// Not retried after a 502: had the first attempt landed, the retry
+		// would get 40060 (already acknowledged), read as another's answer;
+		// ackLanded looks at what Discord holds instead.
+		err = respond(ctx, resp, discordgo.WithRestRetries(0))
 		b.report(ctx, i, "defer", err)
 		if err != nil && b.ackLanded(ctx, i, resp, err) {
 			err = nil
@@ -126,6 +131,7 @@ func (b *Bot) answer(ctx context.Context, i *discordgo.Interaction, respond resp
 		f.acknowledged(ephemeral, err)
 		if err != nil {
 			b.refuse(ctx, i, what, "acknowledgement failed", slog.Any("error", b.redact(err, i.Token)))
+			b.tellNotRun(ctx, i, what, err)
 			return
 		}
 		deferred = true

@@ -103,19 +103,41 @@ func (b *Bot) refuse(ctx context.Context, i *discordgo.Interaction, what, why st
 	b.log.LogAttrs(ctx, slog.LevelWarn, "discord job command not run: its interaction was not acknowledged", attrs...)
 }
 
-// jobWord names a job request for the log: its command word or action kind,
-// never its arguments.
+// tellNotRun tells the invoker by DM that their job command was not run, so
+// that nobody wonders whether it rented: unless someone else answered the
+// interaction (40060: that answer stands), and when a bot token allows DMs.
+func (b *Bot) tellNotRun(ctx context.Context, i *discordgo.Interaction, what string, err error) {
+	var re *discordgo.RESTError
+	if errors.As(err, &re) && re.Message != nil && re.Message.Code == discordgo.ErrCodeInteractionHasAlreadyBeenAcknowledged {
+		return
+	}
+	user, _, _ := invoker(i)
+	if user == "" || b.o.Token == "" {
+		return
+	}
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	dm, err := b.rest.UserChannelCreate(user, discordgo.WithContext(cctx))
+	if err == nil {
+		_, err = b.rest.ChannelMessageSend(dm.ID, "Your "+what+" was not run: Discord did not take clorebot's answer in time "+
+			"(it showed \"The application did not respond\"). Nothing was done; run it again.", discordgo.WithContext(cctx))
+	}
+	b.report(ctx, i, "not-run DM", err)
+}
+
+// jobWord names a job request for the log and the user: its command word
+// or the kind of its button, never its arguments.
 func jobWord(text string, action string) string {
 	if action != "" {
 		kind, _, _ := strings.Cut(action, ":")
-		return "click " + kind
+		return kind + " click"
 	}
 	fields := strings.Fields(text)
 	if len(fields) > 0 && strings.EqualFold(fields[0], "/clore") {
 		fields = fields[1:]
 	}
 	if len(fields) == 0 {
-		return ""
+		return "/clore"
 	}
-	return strings.ToLower(fields[0])
+	return "/clore " + strings.ToLower(fields[0])
 }
