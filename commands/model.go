@@ -37,6 +37,10 @@ type Order struct {
 	UpdatedAt    time.Time
 	ExpiresAt    *time.Time // auto-cancel time; nil for never
 	Error        string
+	// JobID is the rent job that created the order ("" for an order made
+	// another way). The store sets it when the job's update inserts the
+	// order; writes of the order leave it as it is.
+	JobID string
 }
 
 // OrderFilter selects orders. Zero fields select everything.

@@ -21,7 +21,7 @@ var goldenReplies = map[string]commands.Reply{
 	"running": {
 		Status: commands.StatusOK, Visibility: commands.Public, Done: true, JobID: "j1",
 		Title: "Order #1942182 is running",
-		Text:  "RTX 4090 ×1 at $0.350/h ($0.350 per GPU), until 2026-11-23 16:00 UTC. Connection details were sent to slack:U1 privately.",
+		Text:  "RTX 4090 ×1 at $0.350/h ($0.350 per GPU), until 2026-11-23 16:00 UTC. Connection details were sent to slack:U1 privately. `status 1942182` shows them again.",
 		Buttons: []commands.Button{{ActionID: "cancel:1942182", Label: "Cancel #1942182",
 			Confirm: "Cancel order #1942182? The server is released and billing stops.", Danger: true}},
 		Private: &commands.PrivatePart{Title: "Connect to order #1942182", Fields: []commands.Field{

@@ -385,9 +385,9 @@ func (r *run) running(ctx context.Context, p rentParams, cp rentCheckpoint, o Or
 	id := *o.CloreOrderID
 	public := Reply{Status: StatusOK, Visibility: Public, Done: true, JobID: r.job.ID,
 		Title: fmt.Sprintf("Order #%d is running", id),
-		Text: fmt.Sprintf("%s ×%d at %s/h (%s per GPU), until %s. Connection details were sent to %s privately.",
+		Text: fmt.Sprintf("%s ×%d at %s/h (%s per GPU), until %s. Connection details were sent to %s privately.%s",
 			o.GPUModel, o.GPUCount, usd(o.USDPerHour), usd(o.USDPerHour/float64(max(o.GPUCount, 1))),
-			o.ExpiresAt.UTC().Format("2006-01-02 15:04 MST"), r.job.RequestedBy),
+			o.ExpiresAt.UTC().Format("2006-01-02 15:04 MST"), r.job.RequestedBy, seeAgainHint(r.job.Platform, id)),
 		Buttons: []Button{cancelButton(id)},
 		Private: connectionDetails(live, p),
 	}
@@ -398,7 +398,9 @@ func (r *run) running(ctx context.Context, p rentParams, cp rentCheckpoint, o Or
 	r.job.Result = result
 	// Stored first, under this run's lease: only the one run whose success
 	// was stored sends the connection details, so they are never sent twice
-	// (a run that lost its lease fails here and sends nothing).
+	// (a run that lost its lease fails here and sends nothing). A send that
+	// fails, or a crash right after the checkpoint, is not retried: the
+	// renter reads them again with `status <order-id>` (statusDetails).
 	if err := r.checkpoint(ctx, stepProvisioning, cp, &o,
 		r.event("order.running", &o, nil), r.event("job.completed", &o, map[string]any{"state": JobSucceeded})); err != nil {
 		return err

@@ -60,6 +60,12 @@ func (s *Service) handleStatus(ctx context.Context, req Request, a *StatusArgs) 
 		}
 	}
 	r.Fields = append(r.Fields, foreign...)
+	if a.OrderID != 0 {
+		// Only the renter's own status of one order carries its connection
+		// details, in the private part: never in the public one, never for
+		// an admin looking at someone else's order.
+		r.Private = s.statusDetails(ctx, req, orders[0])
+	}
 	return r
 }
 

@@ -36,7 +36,7 @@ type OrderFilter = commands.OrderFilter
 
 const orderColumns = `id, clore_order_id, server_id, gpu_model, gpu_count, currency, spot,
 	price_per_day, usd_per_hour, image, requested_by, reply_target, state,
-	created_at, updated_at, expires_at, error`
+	created_at, updated_at, expires_at, error, job_id`
 
 // CreateOrder inserts o and sets its ID, UpdatedAt and, when zero, CreatedAt.
 // A Clore order id that another order already has is an [ErrConflict].
@@ -78,14 +78,15 @@ func insertOrder(ctx context.Context, tx *sql.Tx, o Order, jobID string, now tim
 	if err != nil {
 		return Order{}, mapConstraint(err)
 	}
+	o.JobID = jobID
 	return o, nil
 }
 
-// UpdateOrder overwrites every field of the order with o.ID except CreatedAt,
-// sets UpdatedAt to now and appends events to the outbox, all in one
-// transaction. It returns [ErrNotFound] when there is no such order and
-// [ErrConflict] when the Clore order id belongs to another order; then nothing
-// is written.
+// UpdateOrder overwrites every field of the order with o.ID except
+// CreatedAt and JobID, sets UpdatedAt to now and appends events to the
+// outbox, all in one transaction. It returns [ErrNotFound] when there is no
+// such order and [ErrConflict] when the Clore order id belongs to another
+// order; then nothing is written.
 func (s *Store) UpdateOrder(ctx context.Context, o Order, events ...commands.Event) error {
 	return s.updateOrderTx(ctx, o, nil, events)
 }
@@ -256,11 +257,11 @@ func scanOrder(sc scanner) (Order, error) {
 		cloreID          sql.NullInt64
 		spot             int64
 		created, updated string
-		expires          sql.NullString
+		expires, jobID   sql.NullString
 	)
 	err := sc.Scan(&o.ID, &cloreID, &o.ServerID, &o.GPUModel, &o.GPUCount, &o.Currency,
 		&spot, &o.PricePerDay, &o.USDPerHour, &o.Image, &o.RequestedBy, &o.ReplyTarget,
-		&o.State, &created, &updated, &expires, &o.Error)
+		&o.State, &created, &updated, &expires, &o.Error, &jobID)
 	if err != nil {
 		return Order{}, err
 	}
@@ -268,6 +269,7 @@ func scanOrder(sc scanner) (Order, error) {
 		o.CloreOrderID = &cloreID.Int64
 	}
 	o.Spot = spot != 0
+	o.JobID = jobID.String
 	if o.CreatedAt, err = parseTime(created); err != nil {
 		return Order{}, err
 	}

@@ -18,6 +18,10 @@ import (
 // delivered to the request's callback_url or taken by the first signed GET
 // of the job. Once delivered, taken, or 24 h old, they are wiped from the
 // job and the outbox, and a delivery still pending is dead-lettered.
+// Chat and CLI rents have no delivery that can be known to have arrived
+// (an ephemeral message, a DM, a terminal): their succeeded job keeps the
+// password for the 24 h, so that its renter can read it again with
+// `status <order-id>` after a failed send or a crash (review R2).
 
 // ConnectionEvent is the outbox event type that carries a rent's
 // connection details (SSH password included) to its requester only.
@@ -194,9 +198,10 @@ func wipeDelivered(ctx context.Context, tx *sql.Tx, deliveryID int64) (bool, err
 }
 
 // WipeSecrets is the sweep behind "24 h at most": it wipes the password of
-// every rent job created before `before`, and of every job that ended
-// without details waiting for a webhook requester (chat front doors send
-// them at once; failed and cancelled jobs never need them); it wipes the
+// every rent job created before `before`, and of every failed or cancelled
+// job (they never need it); a succeeded job keeps it until `before` passes
+// its creation (a webhook rent's is wiped sooner, when its details are
+// delivered or taken), for its renter's `status <order-id>`. It wipes the
 // ConnectionEvents created before `before` and dead-letters their pending
 // deliveries. It returns how many jobs and events it wiped.
 func (s *Store) WipeSecrets(ctx context.Context, before, now time.Time) (int, error) {
@@ -205,9 +210,9 @@ func (s *Store) WipeSecrets(ctx context.Context, before, now time.Time) (int, er
 	// find nothing and take no write lock.
 	var found int
 	err := s.read.QueryRowContext(ctx, `SELECT
-		(SELECT count(*) FROM jobs WHERE json_extract(params, ?) IS NOT NULL) +
+		(SELECT count(*) FROM jobs WHERE `+wipeJobsWhere+`) +
 		(SELECT count(*) FROM outbox WHERE type = ? AND created_at < ? AND json_extract(data, '$.wiped') IS NULL)`,
-		passwordPath, ConnectionEvent, b).Scan(&found)
+		passwordPath, b, ConnectionEvent, b).Scan(&found)
 	if err != nil || found == 0 {
 		return 0, wrapErr("storage: wipe secrets", err)
 	}
@@ -229,11 +234,8 @@ func (s *Store) WipeSecrets(ctx context.Context, before, now time.Time) (int, er
 		return 0, fmt.Errorf("storage: wipe secrets: %w", err)
 	}
 	events, _ := res.RowsAffected()
-	res, err = tx.ExecContext(ctx, `UPDATE jobs SET params = json_remove(params, ?)
-		WHERE json_extract(params, ?) IS NOT NULL AND (created_at < ?
-			OR state IN ('failed', 'cancelled')
-			OR state = 'succeeded' AND platform <> ?)`,
-		passwordPath, passwordPath, b, commands.PlatformWebhook)
+	res, err = tx.ExecContext(ctx, `UPDATE jobs SET params = json_remove(params, ?) WHERE `+wipeJobsWhere,
+		passwordPath, passwordPath, b)
 	if err != nil {
 		return 0, fmt.Errorf("storage: wipe secrets: %w", err)
 	}
@@ -246,6 +248,10 @@ func (s *Store) WipeSecrets(ctx context.Context, before, now time.Time) (int, er
 	}
 	return int(events + jobs), nil
 }
+
+// wipeJobsWhere selects the jobs whose password WipeSecrets removes; its
+// parameters are passwordPath and the cut-off time.
+const wipeJobsWhere = `json_extract(params, ?) IS NOT NULL AND (created_at < ? OR state IN ('failed', 'cancelled'))`
 
 // wrapErr wraps a non-nil err with op.
 func wrapErr(op string, err error) error {

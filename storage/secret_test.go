@@ -118,8 +118,9 @@ func TestTakeConnectionOnce(t *testing.T) {
 }
 
 // After 24 h at most, whatever happened: pending deliveries are
-// dead-lettered and every password is wiped. Jobs that ended without
-// details waiting (chat rents, failed ones) are wiped at the first sweep.
+// dead-lettered and every password is wiped. Failed jobs are wiped at the
+// first sweep; a succeeded chat or CLI rent keeps its password for the
+// 24 h, for its renter's `status <order-id>` (review R2).
 func TestWipeSecretsAfter24Hours(t *testing.T) {
 	ctx := context.Background()
 	s, clock := newStore(t)
@@ -127,6 +128,7 @@ func TestWipeSecretsAfter24Hours(t *testing.T) {
 	pending := rentJob(t, s, "pending", commands.PlatformWebhook, commands.JobSucceeded, start)
 	pickup := rentJob(t, s, "pickup", commands.PlatformWebhook, commands.JobSucceeded, start)
 	chat := rentJob(t, s, "chat", "slack", commands.JobSucceeded, start)
+	cli := rentJob(t, s, "cli", commands.PlatformCLI, commands.JobSucceeded, start)
 	failed := rentJob(t, s, "failed", commands.PlatformWebhook, commands.JobFailed, start)
 	running := rentJob(t, s, "running", commands.PlatformWebhook, commands.JobRunning, start)
 	if err := s.EnqueueConnection(ctx, pending.ID, connectionData(pending.ID), "https://cb.example/x", "key:zap", "msg_p", start); err != nil {
@@ -145,7 +147,7 @@ func TestWipeSecretsAfter24Hours(t *testing.T) {
 		}
 		return string(j.Params)
 	}
-	for id, kept := range map[string]bool{pending.ID: true, pickup.ID: true, chat.ID: false, failed.ID: false, running.ID: true} {
+	for id, kept := range map[string]bool{pending.ID: true, pickup.ID: true, chat.ID: true, cli.ID: true, failed.ID: false, running.ID: true} {
 		if got := strings.Contains(params(id), testPassword); got != kept {
 			t.Errorf("job %s: password kept = %v, want %v", id, got, kept)
 		}

@@ -43,7 +43,7 @@ func golden(t *testing.T, name string, v any) {
 func TestRenderGolden(t *testing.T) {
 	running := commands.Reply{Status: commands.StatusOK, Visibility: commands.Public, Done: true, JobID: "job7",
 		Title: "Order #1942182 is running",
-		Text:  "RTX 4090 ×1 at $0.410/h ($0.410 per GPU), until 2026-01-01 16:00 UTC. Connection details were sent to discord:1001 privately.",
+		Text:  "RTX 4090 ×1 at $0.410/h ($0.410 per GPU), until 2026-01-01 16:00 UTC. Connection details were sent to discord:1001 privately. `status 1942182` shows them again.",
 		Buttons: []commands.Button{{ActionID: "cancel:1942182", Label: "Cancel #1942182", Danger: true,
 			Confirm: "Cancel order #1942182? The server is released and billing stops."},
 			{ActionID: "extend:1942182", Label: "Extend 1 h"}},

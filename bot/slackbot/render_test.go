@@ -50,7 +50,7 @@ func TestBlockKitGolden(t *testing.T) {
 		{"denied", commands.Reply{Status: commands.StatusDenied, Text: "order #1942182 was rented by slack:UALICE; only they or an admin may cancel it", Usage: commands.Usage("cancel"), Visibility: commands.Ephemeral, Done: true}},
 		{"queued", commands.Reply{Status: commands.StatusQueued, Text: "Renting RTX 4090 ×1 from $0.40/GPU/h ($0.40/h in all)…", JobID: "exqtbhnpajb4wjjp", Visibility: commands.Public}},
 		{"provisioning", commands.Reply{Status: commands.StatusRunning, Text: "Provisioning order #1942182: RTX 4090 ×1 at $0.40/h…", JobID: "exqtbhnpajb4wjjp", Visibility: commands.Public}},
-		{"running", commands.Reply{Status: commands.StatusOK, Title: "Order #1942182 is running", Text: "RTX 4090 ×1 at $0.40/h, until 2026-11-28 20:00 UTC. Connection details were sent to slack:UALICE privately.",
+		{"running", commands.Reply{Status: commands.StatusOK, Title: "Order #1942182 is running", Text: "RTX 4090 ×1 at $0.40/h, until 2026-11-28 20:00 UTC. Connection details were sent to slack:UALICE privately. `status 1942182` shows them again.",
 			Buttons: []commands.Button{chat.CancelButton(order)}, JobID: "exqtbhnpajb4wjjp", Visibility: commands.Public, Done: true,
 			Private: &commands.PrivatePart{Title: "Connect to order #1942182", Fields: []commands.Field{{Name: "SSH", Value: "ssh -p 2022 root@n1.example"}, {Name: "Password", Value: "not-in-public"}}}}},
 		{"failed", commands.Reply{Status: commands.StatusFailed, Text: "Gave up after 3 offers (last: server-already-rented).", JobID: "exqtbhnpajb4wjjp", Visibility: commands.Public, Done: true}},

@@ -108,6 +108,7 @@ func (o *execOutput) reply(ctx context.Context, svc *commands.Service, req comma
 		fmt.Fprint(o.w, renderHead(r))
 		writeStatusTable(o.w, orders, r, time.Now())
 		fmt.Fprint(o.w, renderButtons(r))
+		fmt.Fprint(o.w, renderPrivate(r.Private)) // the renter's `status <order-id>`: connection details
 	default:
 		fmt.Fprint(o.w, o.renderText(r))
 	}
@@ -203,12 +204,14 @@ func (o *execOutput) interrupted(v commands.JobView) {
 		if v.USDPerHour != nil {
 			msg += fmt.Sprintf(" at $%.3f/h", *v.USDPerHour)
 		}
-		msg += ".\n  A running `clorebot serve` on this database finishes the job (the next one does otherwise)."
+		msg += ".\n  A running `clorebot serve` on this database finishes the job (the next one does otherwise);" +
+			fmt.Sprintf("\n  once the order runs, `clorebot exec status %d` shows its connection details (as this user).", id)
 	case v.OrderMayExist:
 		cmds["follow"] = "clorebot exec status"
 		msg = fmt.Sprintf("interrupted: job %s may already have ordered a server (create_order was sent).\n"+
 			"  `clorebot serve` on this database resumes it and finds the order before anything else; "+
-			"then cancel it with `clorebot exec cancel <order-id>` if you do not want it.", v.JobID)
+			"`clorebot exec status <order-id>` shows its connection details once it runs; "+
+			"cancel it with `clorebot exec cancel <order-id>` if you do not want it.", v.JobID)
 	default:
 		msg = fmt.Sprintf("interrupted: job %s (%s) is still %s.", v.JobID, v.Kind, v.State)
 		if v.CloreOrderID != nil {
@@ -263,20 +266,29 @@ func (o *execOutput) renderText(r commands.Reply) string {
 		fmt.Fprintf(&b, "usage: %s\n", strings.ReplaceAll(r.Usage, "\n", "\n       "))
 	}
 	b.WriteString(renderButtons(r))
-	if p := r.Private; p != nil {
-		if p.Title != "" {
-			fmt.Fprintf(&b, "%s (only you see this)\n", p.Title)
-		}
-		if p.Text != "" {
-			fmt.Fprintf(&b, "  %s\n", p.Text)
-		}
-		for _, f := range p.Fields {
-			fmt.Fprintf(&b, "  %s: %s\n", f.Name, f.Value)
-		}
-	}
+	b.WriteString(renderPrivate(r.Private))
 	if r.JobID != "" && !o.jobShown {
 		o.jobShown = true
 		fmt.Fprintf(&b, "job %s\n", r.JobID)
+	}
+	return b.String()
+}
+
+// renderPrivate is a reply's private part for the requester's terminal
+// ("" for none).
+func renderPrivate(p *commands.PrivatePart) string {
+	if p == nil {
+		return ""
+	}
+	var b strings.Builder
+	if p.Title != "" {
+		fmt.Fprintf(&b, "%s (only you see this)\n", p.Title)
+	}
+	if p.Text != "" {
+		fmt.Fprintf(&b, "  %s\n", p.Text)
+	}
+	for _, f := range p.Fields {
+		fmt.Fprintf(&b, "  %s: %s\n", f.Name, f.Value)
 	}
 	return b.String()
 }
