@@ -164,8 +164,11 @@ type Watch struct {
 	UpdatedAt time.Time
 
 	// OwnerRoles are the owner's platform roles when the watch was created
-	// (Request.Roles, e.g. "discord-role:<id>"); an auto-rent is checked
-	// against them, since no interaction brings them when it triggers.
+	// (Request.Roles, e.g. "discord-role:<id>"). They only say that the
+	// owner's role depended on platform roles: an auto-rent whose owner is
+	// not a renter by identity alone asks the platform's RoleSource for the
+	// owner's current roles when it triggers, and is refused when the
+	// roles no longer make a renter or cannot be had (review R8).
 	OwnerRoles []string
 }
 
@@ -313,4 +316,20 @@ type Store interface {
 	LastEventAt(ctx context.Context, typ string) (time.Time, error)
 	// AppendEvents writes events to the outbox on their own.
 	AppendEvents(ctx context.Context, events ...Event) error
+}
+
+// RoleSource is a front door's answer to "which platform roles does this
+// user have now". An auto-rent watch whose owner is a renter only through
+// platform roles (Watch.OwnerRoles) asks it when it triggers, since no
+// interaction brings the owner's roles then; a member whose renter role was
+// removed (someone who left the team) then rents nothing (review R8).
+type RoleSource interface {
+	// CurrentRoles returns the roles user (an identity, "discord:<id>") has
+	// now where the watch was set (Watch.Channel: on Discord
+	// "<guild id>/<channel id>"), named as policy lists name them
+	// ("discord-role:<id>"). A user who is no longer a member there has no
+	// roles: nil, nil. An error means the roles are unknown (the caller
+	// refuses); it is logged, never shown in chat. It is a network call:
+	// the caller holds no lock and no transaction across it.
+	CurrentRoles(ctx context.Context, user, where string) ([]string, error)
 }

@@ -80,6 +80,11 @@ type Options struct {
 	// EarlyRefresh, when set, is called (it must not block) to ask for one
 	// early marketplace refresh, instead of Run's own loop serving it.
 	EarlyRefresh func()
+	// RoleSources answer, per platform (a Request.Platform such as
+	// PlatformDiscord), the current platform roles of an auto-rent watch's
+	// owner when it triggers. An owner who is a renter only through platform
+	// roles, on a platform with no source here, has every auto-rent refused.
+	RoleSources map[string]RoleSource
 	// AfterCheckpoint, if set, runs after every checkpoint of a job; an error
 	// stops the job there as kill -9 would: the lease is not released (tests
 	// use it).
@@ -109,7 +114,7 @@ type Service struct {
 
 	audits    *auditLog      // background audit writer (auditlog.go)
 	watchIdx  watchIndex     // price index of the newest snapshot (watch.go)
-	watchMu   sync.Mutex     // one evaluation at a time; never held across a Clore call
+	watchMu   sync.Mutex     // one evaluation pass at a time; never held across a Clore call or a role lookup
 	watches   watchCache     // the live watches, in memory (watchcache.go)
 	lifecycle lifecycleState // reminders and low-balance notices sent (lifecycle.go)
 }

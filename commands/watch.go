@@ -176,36 +176,80 @@ func (s *Service) cancelWatch(ctx context.Context, req Request, id int64) Reply 
 // current time covers them. The watches come from memory (watchCache),
 // brought up to date with what changed in the store since the last tick;
 // the last price seen per model and count is written where it changed.
+//
+// An auto-rent about to rent for an owner who is a renter only through
+// platform roles is held back: once the pass is over, the owners' front
+// doors are asked for their current roles with no lock held (only those
+// watches ask: a tick over many watches makes a call per such trigger, not
+// per watch), and the held-back watches are decided again with the answers.
 func (s *Service) EvaluateWatches(ctx context.Context) error {
 	idx, at, err := s.priceIndex()
 	if err != nil {
 		return fmt.Errorf("commands: evaluate watches: %w", err)
 	}
+	now := s.clock.Now()
+	held, errs, err := s.evaluatePass(ctx, idx, at, now, nil, nil)
+	if err != nil || len(held) == 0 {
+		return errors.Join(append(errs, err)...)
+	}
+	roles, err := s.askRoles(ctx, held)
+	if err != nil {
+		return errors.Join(append(errs, err)...)
+	}
+	ids := make([]int64, len(held))
+	for i, w := range held {
+		ids[i] = w.ID
+	}
+	_, more, err := s.evaluatePass(ctx, idx, at, now, roles, ids)
+	return errors.Join(append(append(errs, more...), err)...)
+}
+
+// evaluatePass evaluates, under watchMu, every live watch (roles nil) and
+// returns the ones held back for their owners' current roles; or, with the
+// roles asked for, only the watches of ids (a watch still without an
+// answer, past maxRoleLookups, is left for the next tick). err stops the
+// tick; errs are the watches that failed.
+func (s *Service) evaluatePass(ctx context.Context, idx priceIndex, at, now time.Time, roles tickRoles, ids []int64) (held []Watch, errs []error, err error) {
 	s.watchMu.Lock()
 	defer s.watchMu.Unlock()
 	c := &s.watches
 	if err := c.sync(ctx, s.store); err != nil {
-		return fmt.Errorf("commands: evaluate watches: %w", err)
+		return nil, nil, fmt.Errorf("commands: evaluate watches: %w", err)
 	}
-	var errs []error
-	if err := s.recordPrices(ctx, idx, at); err != nil {
-		errs = append(errs, err) // the evaluation does not depend on it
+	if roles == nil {
+		if err := s.recordPrices(ctx, idx, at); err != nil {
+			errs = append(errs, err) // the evaluation does not depend on it
+		}
 	}
 	c.price(idx)
-	now := s.clock.Now()
-	for _, cw := range c.live {
+	live := c.live
+	if roles != nil {
+		live = nil
+		for _, id := range ids {
+			if cw := c.byID[id]; cw != nil { // else no longer live (cancelled meanwhile)
+				live = append(live, cw)
+			}
+		}
+	}
+	for _, cw := range live {
 		if ctx.Err() != nil {
-			return ctx.Err()
+			return nil, errs, ctx.Err()
 		}
 		step, best := decideWatch(&cw.w, cw.g.best, cw.g.found, now, s.policy.RearmMargin, s.policy.Cooldown)
 		if step == stepNone {
 			continue
 		}
-		if err := s.applyWatchStep(ctx, cw.w, step, best, idx, now); err != nil && !errors.Is(err, ErrConflict) {
+		err := s.applyWatchStep(ctx, cw.w, step, best, idx, now, roles)
+		switch {
+		case errors.Is(err, errAskRoles):
+			if roles == nil {
+				held = append(held, cw.w)
+			}
+		case err != nil && !errors.Is(err, ErrConflict):
 			errs = append(errs, fmt.Errorf("watch %d: %w", cw.w.ID, err))
 		}
 	}
-	return errors.Join(errs...)
+	return held, errs, nil
 }
 
 // recordPrices writes the tick's time and the last prices seen that
@@ -224,7 +268,9 @@ func (s *Service) recordPrices(ctx context.Context, idx priceIndex, at time.Time
 
 // applyWatchStep carries out one decision. ErrConflict means the watch
 // changed meanwhile (cancelled by its owner): the next tick decides again.
-func (s *Service) applyWatchStep(ctx context.Context, w Watch, step watchStep, best bestOffer, idx priceIndex, now time.Time) error {
+// errAskRoles means the step needs the owner's current roles (nothing was
+// written).
+func (s *Service) applyWatchStep(ctx context.Context, w Watch, step watchStep, best bestOffer, idx priceIndex, now time.Time, roles tickRoles) error {
 	switch step {
 	case stepExpire:
 		w.State = WatchExpired
@@ -232,18 +278,24 @@ func (s *Service) applyWatchStep(ctx context.Context, w Watch, step watchStep, b
 	case stepResolve:
 		return s.resolveWatch(ctx, w)
 	case stepTrigger:
-		return s.triggerWatch(ctx, w, best, now)
+		return s.triggerWatch(ctx, w, best, now, roles)
 	case stepFollow:
-		return s.followAutoRent(ctx, w, idx, now)
+		return s.followAutoRent(ctx, w, idx, roles)
 	case stepRearm:
+		met := best.perGPU > 0 && best.perGPU <= w.MaxUSDPerGPU*(1+1e-9)
+		if met && w.AutoRent {
+			if _, err := s.autoRentRole(w, roles); errors.Is(err, errAskRoles) {
+				return err // before the re-arm: the held-back pass does both
+			}
+		}
 		w.State, w.JobID = WatchActive, ""
 		if err := s.store.UpdateWatch(ctx, w); err != nil {
 			return err
 		}
 		// Re-armed by the cooldown with the price still met: this tick
 		// triggers it again (once per cooldown while the price hovers).
-		if w.UpdatedAt, _ = s.watchUpdatedAt(ctx, w.ID); best.perGPU > 0 && best.perGPU <= w.MaxUSDPerGPU*(1+1e-9) {
-			return s.triggerWatch(ctx, w, best, now)
+		if w.UpdatedAt, _ = s.watchUpdatedAt(ctx, w.ID); met {
+			return s.triggerWatch(ctx, w, best, now, roles)
 		}
 	}
 	return nil
@@ -279,9 +331,13 @@ func watchJobKey(id int64, n int) string { return fmt.Sprintf("watch:%d:trigger:
 // triggerWatch fires an armed watch: an alert gets a rent job awaiting
 // confirmation (its Rent now button); an auto-rent watch queues the rent
 // as its owner, the owner's role and guardrails checked at trigger time.
-// An auto-rent they refuse ends the watch (refuseAutoRent).
-func (s *Service) triggerWatch(ctx context.Context, w Watch, best bestOffer, now time.Time) error {
-	p, perr := s.watchRentParams(w, best)
+// An auto-rent they refuse ends the watch (refuseAutoRent); errAskRoles
+// (nothing written) asks for the owner's current roles first.
+func (s *Service) triggerWatch(ctx context.Context, w Watch, best bestOffer, now time.Time, roles tickRoles) error {
+	p, perr := s.watchRentParams(w, best, roles)
+	if errors.Is(perr, errAskRoles) {
+		return perr
+	}
 	if perr == nil && w.AutoRent {
 		// Checked again, atomically, as the job is stored; this check
 		// spares the owner a "renting" notice followed by a refusal.
@@ -344,9 +400,10 @@ func (s *Service) triggerWatch(ctx context.Context, w Watch, best bestOffer, now
 
 // watchRentParams is the rent a trigger of w at best makes, or why the
 // owner may not make it now: the team's price cap and, for an auto-rent,
-// the owner's role as policy has it at trigger time (with the platform
-// roles stored with the watch).
-func (s *Service) watchRentParams(w Watch, best bestOffer) (rentParams, error) {
+// the owner's role as policy has it at trigger time, with the owner's
+// current platform roles as roles has them (autoRentRole; errAskRoles when
+// they are needed and not asked for yet).
+func (s *Service) watchRentParams(w Watch, best bestOffer, roles tickRoles) (rentParams, error) {
 	p, err := s.rentParamsFrom(&RentArgs{GPU: w.GPUModel, Count: max(w.Count, 1), MaxPrice: w.MaxUSDPerGPU,
 		Image: w.Rent.Image, Hours: w.Rent.Hours, Spot: w.Rent.Spot, SSHKey: w.Rent.SSHKey}, w.Models)
 	if err != nil {
@@ -356,7 +413,14 @@ func (s *Service) watchRentParams(w Watch, best bestOffer) (rentParams, error) {
 	if err := s.policy.checkPrice(best.perGPU); err != nil {
 		return p, err
 	}
-	if role := s.policy.Role(w.Owner, w.OwnerRoles...); w.AutoRent && role < RoleRenter {
+	if !w.AutoRent {
+		return p, nil
+	}
+	role, err := s.autoRentRole(w, roles)
+	if err != nil {
+		return p, err
+	}
+	if role < RoleRenter {
 		return p, deny("renting needs the renter role; %s has %s", w.Owner, role)
 	}
 	return p, nil
@@ -416,7 +480,7 @@ func (s *Service) submitWatchJob(ctx context.Context, w Watch, state string, p r
 
 // followAutoRent ends an auto-rent watch once its rent succeeded; a rent
 // that failed leaves it triggered until the hysteresis re-arms it.
-func (s *Service) followAutoRent(ctx context.Context, w Watch, idx priceIndex, now time.Time) error {
+func (s *Service) followAutoRent(ctx context.Context, w Watch, idx priceIndex, roles tickRoles) error {
 	job, err := s.store.GetJob(ctx, w.JobID)
 	if errors.Is(err, ErrNotFound) {
 		// The tick that triggered stopped before creating the job: create
@@ -425,7 +489,10 @@ func (s *Service) followAutoRent(ctx context.Context, w Watch, idx priceIndex, n
 		if !ok && w.LastTriggerPrice != nil {
 			offer = bestOffer{perGPU: *w.LastTriggerPrice}
 		}
-		p, perr := s.watchRentParams(w, offer)
+		p, perr := s.watchRentParams(w, offer, roles)
+		if errors.Is(perr, errAskRoles) {
+			return perr
+		}
 		if perr != nil {
 			return s.refuseAutoRent(ctx, w, offer, perr)
 		}

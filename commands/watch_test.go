@@ -436,15 +436,19 @@ func TestWatchCreationIsIdempotentAndBadInputStoresNothing(t *testing.T) {
 	}
 }
 
-// An auto-rent watch keeps its owner's platform roles: the rent it makes
-// when it triggers is checked against them, with no interaction to bring
-// them.
+// An auto-rent watch keeps its owner's platform roles; when it triggers,
+// the owner's current roles are asked for (review R8) and checked against
+// the policy of that time.
 func TestAutoRentWatchChecksOwnerRoles(t *testing.T) {
 	for _, keepRole := range []bool{true, false} {
 		t.Run(fmt.Sprintf("role still listed %v", keepRole), func(t *testing.T) {
 			h := newSandboxHarness(t)
 			h.policy.Renters = append(h.policy.Renters, "discord-role:7")
-			svc := h.service()
+			src := &fakeRoles{roles: map[string][]string{"discord:5": {"discord-role:7"}}}
+			withSource := func(o *commands.Options) {
+				o.RoleSources = map[string]commands.RoleSource{commands.PlatformDiscord: src}
+			}
+			svc := h.service(withSource)
 			best := h.market(t).cheapest("RTX 4090")
 			r := svc.Handle(context.Background(), commands.Request{Platform: commands.PlatformDiscord, User: "discord:5",
 				Roles: []string{"discord-role:7"}, Channel: "G/C", IdempotencyKey: "discord:cmd:w1",
@@ -456,7 +460,7 @@ func TestAutoRentWatchChecksOwnerRoles(t *testing.T) {
 				t.Fatalf("stored owner roles %v", w.OwnerRoles)
 			}
 			if !keepRole {
-				svc = h.service(func(o *commands.Options) { o.Policy.Renters = []string{"slack:ALICE"} })
+				svc = h.service(withSource, func(o *commands.Options) { o.Policy.Renters = []string{"slack:ALICE"} })
 			}
 			tick(t, svc)
 			w := h.watches(t)[0]

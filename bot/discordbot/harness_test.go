@@ -114,6 +114,7 @@ func newHarness(t testing.TB, ho harnessOpts) *harness {
 			MaxHourlySpend: 500, DefaultHours: 4, MaxHours: 168, MinReliability: 0,
 		},
 		PollInterval: 50 * time.Millisecond, ReconcileWindow: 400 * time.Millisecond, ProvisionTimeout: 20 * time.Second,
+		RoleSources: map[string]commands.RoleSource{commands.PlatformDiscord: botRoles{h}},
 	})
 	if err := h.svc.RefreshMarket(ctx); err != nil {
 		t.Fatal(err)
@@ -243,4 +244,12 @@ func (h *harness) cheapModel() string {
 	}
 	h.t.Fatal("no cheap model in the sandbox")
 	return ""
+}
+
+// botRoles is the bot as the command layer's RoleSource, as serve wires it
+// (the command layer is built before the bot).
+type botRoles struct{ h *harness }
+
+func (r botRoles) CurrentRoles(ctx context.Context, user, where string) ([]string, error) {
+	return r.h.bot.CurrentRoles(ctx, user, where)
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/clorebot/clorebot/bot/discordbot"
@@ -73,4 +74,16 @@ func (n discordNotifier) Notify(ctx context.Context, t commands.Target, r comman
 		return "", nil
 	}
 	return n.a.discord.Notify(ctx, t, r)
+}
+
+// discordRoles asks the Discord front door, once it exists (the command
+// layer is built before it), for a member's current roles.
+type discordRoles struct{ a *App }
+
+// CurrentRoles implements commands.RoleSource.
+func (r discordRoles) CurrentRoles(ctx context.Context, user, where string) ([]string, error) {
+	if r.a.discord == nil {
+		return nil, errors.New("discord: no Discord front door")
+	}
+	return r.a.discord.CurrentRoles(ctx, user, where)
 }

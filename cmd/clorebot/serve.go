@@ -139,6 +139,13 @@ func (a *App) Open(ctx context.Context) error {
 				a.sched.Kick(taskEarlyRefresh)
 			}
 		}
+		// An auto-rent of a renter only through Discord roles asks the
+		// Discord front door for the owner's current roles (review R8);
+		// without a bot token there is no source and such auto-rents are
+		// refused.
+		if a.cfg.Discord.BotToken.Reveal() != "" {
+			o.RoleSources = map[string]commands.RoleSource{commands.PlatformDiscord: discordRoles{a}}
+		}
 	})
 	a.watchState()
 	var err error

@@ -1,6 +1,7 @@
 // Package fakediscord is a local Discord for tests and benchmarks: the REST
 // routes a bot uses (gateway discovery, command registration, interaction
-// callbacks, webhook edits and follow-ups, channel messages, DM channels) and
+// callbacks, webhook edits and follow-ups, channel messages, DM channels,
+// guild members) and
 // a gateway websocket (HELLO, IDENTIFY/RESUME, READY/RESUMED, heartbeat ACKs,
 // dispatches, op 7, op 9, dropped sockets), speaking Discord's wire format
 // (API v9, JSON text frames) on 127.0.0.1. It records every call so that
@@ -97,9 +98,10 @@ type Server struct {
 	limits      map[string]limit
 	nextID      int64
 	dmChannels  map[string]string
-	interaction map[string]string          // token -> interaction id
-	failing     map[string]callbackFailure // interaction id -> how its next callback fails
-	gate        chan struct{}              // while open (non-nil), gateway upgrades wait
+	interaction map[string]string              // token -> interaction id
+	failing     map[string]callbackFailure     // interaction id -> how its next callback fails
+	gate        chan struct{}                  // while open (non-nil), gateway upgrades wait
+	members     map[string]map[string][]string // guild id -> user id -> role ids
 }
 
 // Resume is a RESUME the gateway received.
@@ -134,6 +136,7 @@ func New(tb testing.TB, o Options) *Server {
 		originals: map[string]string{}, tokenChan: map[string]string{}, expired: map[string]bool{},
 		limits: map[string]limit{}, nextID: 900000, dmChannels: map[string]string{}, interaction: map[string]string{},
 		failing: map[string]callbackFailure{},
+		members: map[string]map[string][]string{},
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/v9/gateway", s.gateway)
@@ -149,6 +152,7 @@ func New(tb testing.TB, o Options) *Server {
 	mux.HandleFunc("POST /api/v9/channels/{ch}/messages", s.channelMessage)
 	mux.HandleFunc("PATCH /api/v9/channels/{ch}/messages/{msg}", s.editChannelMessage)
 	mux.HandleFunc("POST /api/v9/users/@me/channels", s.dmChannel)
+	mux.HandleFunc("GET /api/v9/guilds/{guild}/members/{user}", s.guildMember)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.record(r, nil)
 		writeError(w, http.StatusNotFound, 0, "404: Not Found")
