@@ -91,7 +91,8 @@ func (x execCmd) runJob(e *env, svc *commands.Service, who, id string, out *exec
 		x.heartbeat(hbCtx, svc, id, out)
 	}()
 	job, err := svc.RunJob(e.ctx, id)
-	if errors.Is(err, commands.ErrLeased) {
+	followed := errors.Is(err, commands.ErrLeased)
+	if followed {
 		// A running `clorebot serve` on the same database took the job.
 		out.note("the job is being run by another clorebot process; following it")
 		job, err = follow(e.ctx, svc, id)
@@ -108,11 +109,37 @@ func (x execCmd) runJob(e *env, svc *commands.Service, who, id string, out *exec
 	if verr != nil {
 		v = commands.JobView{JobID: job.ID, Kind: job.Kind, State: job.State, Error: job.Error}
 	}
+	if followed {
+		handedOver(e.ctx, svc, who, v, out)
+	}
 	out.result(v)
 	if job.State != commands.JobSucceeded {
 		return errCommandFailed
 	}
 	return nil
+}
+
+// handedOver prints the connection details of a rent that another process
+// finished while exec followed it: that process has no terminal to print
+// them to (review R3). They come from the command layer as the renter's
+// `status <order-id>` shows them; when they cannot, exec says how to ask.
+func handedOver(ctx context.Context, svc *commands.Service, who string, v commands.JobView, out *execOutput) {
+	if v.Kind != commands.JobRent || v.State != commands.JobSucceeded || v.CloreOrderID == nil {
+		return
+	}
+	req := commands.Request{Platform: commands.PlatformCLI, User: who, Channel: "cli",
+		Text: fmt.Sprintf("status %d", *v.CloreOrderID)}
+	// This one-shot process has no orders snapshot yet: the ssh command
+	// comes from my_orders (this may wait on the Clore limiter).
+	var r commands.Reply
+	if err := svc.Warm(ctx, req); err == nil {
+		r = svc.Handle(ctx, req)
+	}
+	if r.Private == nil {
+		out.note(fmt.Sprintf("`clorebot exec status %d` shows the order's connection details.", *v.CloreOrderID))
+		return
+	}
+	out.progress(commands.Reply{Status: commands.StatusOK, Visibility: commands.Private, Done: true, JobID: v.JobID, Private: r.Private})
 }
 
 // heartbeat prints, every x.Heartbeat, how long the job has run and, while

@@ -3,10 +3,18 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"log/slog"
+	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/clorebot/clorebot/commands"
+	"github.com/clorebot/clorebot/internal/config"
 )
 
 // Review R3: `exec rent` interrupted while its order provisions, then
@@ -72,5 +80,90 @@ func TestInterruptedExecRentFinishedByServeShowsDetailsToItsRenter(t *testing.T)
 	_, other, _ := run(t, dir, environ, "exec", "--sandbox", "--as", "cli:mallory", "status", id)
 	if strings.Contains(other, m[1]) || strings.Contains(other, "only you see this") {
 		t.Fatalf("`exec status %s` by another identity shows the renter's connection details:\n%s", id, other)
+	}
+}
+
+// Review R3, the other way there: exec's own run finds the job leased by a
+// serve's sweep and follows it. The serve finishes it and pushes the
+// details to no terminal; exec, once the job succeeded, prints them as the
+// renter's `status <order-id>` shows them. The one push of the job stays
+// the serve's.
+func TestExecFollowingAJobServeRunsPrintsItsDetails(t *testing.T) {
+	dir := t.TempDir()
+	cfg, err := config.Load(config.LoadOptions{
+		Path: filepath.Join(dir, "absent.toml"),
+		Environ: []string{"CLOREBOT_STORAGE_PATH=" + filepath.Join(dir, "clorebot.db"), "CLOREBOT_SANDBOX_PROVISION_DELAY=200ms",
+			"CLOREBOT_CLORE_MIN_INTERVAL=10ms", "CLOREBOT_CLORE_CREATE_INTERVAL=20ms"},
+		Override: func(c *config.Config) { c.Clore.Sandbox = true },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := NewApp(cfg, slog.New(slog.DiscardHandler))
+	ctx := context.Background()
+	if err := app.openCore(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer app.Close()
+
+	// The serve: it claims the job, then waits at its first checkpoint
+	// until exec follows.
+	claimed, proceed := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	var pushes atomic.Int32
+	serveSvc := app.newService(commands.NotifierFunc(func(_ context.Context, _ commands.Target, r commands.Reply) (string, error) {
+		if r.Private != nil {
+			pushes.Add(1)
+		}
+		return "", nil
+	}), app.log, func(o *commands.Options) {
+		o.AfterCheckpoint = func(commands.Job) error {
+			once.Do(func() { close(claimed); <-proceed })
+			return nil
+		}
+	})
+	text := newWatchBuffer()
+	out := &execOutput{w: text}
+	execSvc := app.newService(commands.NotifierFunc(func(_ context.Context, _ commands.Target, r commands.Reply) (string, error) {
+		out.progress(r)
+		return "cli", nil
+	}), app.log)
+	req := commands.Request{Platform: commands.PlatformCLI, User: "cli:alice", Channel: "cli", Text: "rent 3090", IdempotencyKey: "cli:follow"}
+	if err := execSvc.Warm(ctx, req); err != nil {
+		t.Fatal(err)
+	}
+	reply := execSvc.Handle(ctx, req)
+	if reply.JobID == "" {
+		t.Fatalf("rent = %+v", reply)
+	}
+	served := make(chan error, 1)
+	go func() { _, err := serveSvc.RunJob(ctx, reply.JobID); served <- err }()
+	<-claimed
+	ran := make(chan error, 1)
+	go func() { ran <- execCmd{}.runJob(&env{ctx: ctx}, execSvc, req.User, reply.JobID, out) }()
+	<-text.seen("following it")
+	close(proceed)
+	if err := <-served; err != nil {
+		t.Fatalf("the serve's run: %v", err)
+	}
+	if err := <-ran; err != nil {
+		t.Fatalf("exec following the job: %v\n%s", err, text)
+	}
+	job, err := app.store.GetJob(ctx, reply.JobID)
+	if err != nil || job.State != commands.JobSucceeded {
+		t.Fatalf("job = %+v, %v", job, err)
+	}
+	var p struct {
+		SSHPassword string `json:"ssh_password"`
+	}
+	if err := json.Unmarshal(job.Params, &p); err != nil || p.SSHPassword == "" {
+		t.Fatalf("job params: %v (password kept: %v)", err, p.SSHPassword != "")
+	}
+	if !strings.Contains(text.String(), "  Password: "+p.SSHPassword+"\n") ||
+		!regexp.MustCompile(`(?m)^  SSH: ssh -p \d+ root@\S+$`).MatchString(text.String()) {
+		t.Fatalf("exec followed the job to its end but printed no connection details:\n%s", text)
+	}
+	if n := pushes.Load(); n != 1 {
+		t.Fatalf("the job pushed its connection details %d times, want once (the serve's run)", n)
 	}
 }
