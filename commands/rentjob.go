@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/clorebot/clorebot/clore"
@@ -412,14 +411,8 @@ func (r *run) running(ctx context.Context, p rentParams, cp rentCheckpoint, o Or
 // connectionDetails are for the requester's eyes only.
 func connectionDetails(o clore.Order, p rentParams) *PrivatePart {
 	pp := &PrivatePart{Title: fmt.Sprintf("Connect to order #%d", o.ID)}
-	host := ""
-	if len(o.PubCluster) > 0 {
-		host = o.PubCluster[0]
-	}
-	for _, tp := range o.TCPPorts {
-		if inner, outer, ok := strings.Cut(tp, ":"); ok && inner == "22" && host != "" {
-			pp.Fields = append(pp.Fields, Field{Name: "SSH", Value: fmt.Sprintf("ssh -p %s root@%s", outer, host)})
-		}
+	if cmd := sshCommand(o); cmd != "" {
+		pp.Fields = append(pp.Fields, Field{Name: "SSH", Value: cmd})
 	}
 	if p.SSHPassword != "" {
 		pp.Fields = append(pp.Fields, Field{Name: "Password", Value: p.SSHPassword})
