@@ -5,9 +5,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/hex"
-	"fmt"
 	"log/slog"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -33,29 +31,7 @@ func TestDiscordRentWhoseAckIsRefusedDoesNotRent(t *testing.T) {
 		t.Fatal(err)
 	}
 	fake := fd.New(t, fd.Options{Token: token})
-	dir := t.TempDir()
-	configPath := filepath.Join(dir, "clorebot.toml")
-	writeConfig(t, configPath, fmt.Sprintf(`[clore]
-sandbox = true
-min_interval = "20ms"
-create_interval = "50ms"
-[storage]
-path = %q
-[http]
-listen = "127.0.0.1:0"
-[sandbox]
-provision_delay = "300ms"
-[watch]
-interval = "1s"
-[discord]
-bot_token = %q
-application_id = %q
-public_key = %q
-guild_ids = ["4242"]
-api_url = %q
-[policy]
-renters = ["discord:1001"]
-`, filepath.ToSlash(filepath.Join(dir, "clorebot.db")), token, fake.AppID(), hex.EncodeToString(pub), fake.URL))
+	configPath := writeDiscordConfig(t, t.TempDir(), fake, token, interactionsConfig(pub), `renters = ["discord:1001"]`)
 	refused := make(chan struct{})
 	app := runServe(t, configPath, slog.New(&refusalSignal{id: "late1", refused: refused}), nil)
 	fake.WaitFor(t, 10*time.Second, "READY", func() bool { return fake.Connected(1) })

@@ -21,9 +21,24 @@ import (
 // door pointed at a fake Discord, and returns its base URL.
 func startDiscordServe(t *testing.T, fake *fd.Server, token string, pub ed25519.PublicKey) string {
 	t.Helper()
-	dir := t.TempDir()
+	configPath := writeDiscordConfig(t, t.TempDir(), fake, token, interactionsConfig(pub), `renters = ["discord:1001"]`)
+	app := runServe(t, configPath, slog.New(slog.DiscardHandler), nil)
+	return "http://" + app.Addr().String()
+}
+
+// interactionsConfig is the [discord] lines of the HTTP interactions
+// endpoint (public key pub) and the test guild.
+func interactionsConfig(pub ed25519.PublicKey) string {
+	return fmt.Sprintf("public_key = %q\nguild_ids = [\"4242\"]\n", hex.EncodeToString(pub))
+}
+
+// writeDiscordConfig writes, in dir, the configuration of `serve --sandbox`
+// with the Discord front door pointed at fake (bot token token), discord
+// more [discord] lines and policy the [policy] lines, and returns its path.
+func writeDiscordConfig(t *testing.T, dir string, fake *fd.Server, token, discord, policy string) string {
+	t.Helper()
 	configPath := filepath.Join(dir, "clorebot.toml")
-	conf := fmt.Sprintf(`[clore]
+	writeConfig(t, configPath, fmt.Sprintf(`[clore]
 sandbox = true
 min_interval = "20ms"
 create_interval = "50ms"
@@ -38,15 +53,11 @@ interval = "1s"
 [discord]
 bot_token = %q
 application_id = %q
-public_key = %q
-guild_ids = ["4242"]
 api_url = %q
-[policy]
-renters = ["discord:1001"]
-`, filepath.ToSlash(filepath.Join(dir, "clorebot.db")), token, fake.AppID(), hex.EncodeToString(pub), fake.URL)
-	writeConfig(t, configPath, conf)
-	app := runServe(t, configPath, slog.New(slog.DiscardHandler), nil)
-	return "http://" + app.Addr().String()
+%s[policy]
+%s
+`, filepath.ToSlash(filepath.Join(dir, "clorebot.db")), token, fake.AppID(), fake.URL, discord, policy))
+	return configPath
 }
 
 func TestServeDiscord(t *testing.T) {

@@ -4,9 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"fmt"
 	"log/slog"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -25,27 +23,7 @@ func TestServeAutoRentAsksDiscordForTheOwnersCurrentRoles(t *testing.T) {
 	_, _ = rand.Read(b)
 	token := "test." + hex.EncodeToString(b)
 	fake := fd.New(t, fd.Options{Token: token})
-	dir := t.TempDir()
-	configPath := filepath.Join(dir, "clorebot.toml")
-	writeConfig(t, configPath, fmt.Sprintf(`[clore]
-sandbox = true
-min_interval = "20ms"
-create_interval = "50ms"
-[storage]
-path = %q
-[http]
-listen = "127.0.0.1:0"
-[sandbox]
-provision_delay = "300ms"
-[watch]
-interval = "1s"
-[discord]
-bot_token = %q
-application_id = %q
-api_url = %q
-[policy]
-renters = ["discord-role:777"]
-`, filepath.ToSlash(filepath.Join(dir, "clorebot.db")), token, fake.AppID(), fake.URL))
+	configPath := writeDiscordConfig(t, t.TempDir(), fake, token, "", `renters = ["discord-role:777"]`)
 	app := runServe(t, configPath, slog.New(slog.DiscardHandler), nil)
 	fake.WaitFor(t, 10*time.Second, "READY", func() bool { return fake.Connected(1) })
 	ctx := context.Background()
