@@ -43,6 +43,44 @@ func (s *Service) statusDetails(ctx context.Context, req Request, o Order) *Priv
 	return storedDetails(*o.CloreOrderID, lo, known, p, job.Platform)
 }
 
+// ConnectionDetails are the connection details of the order that rent job
+// jobID created, for its requester user only: what `status <order-id>`
+// shows its renter. It returns nil (and no error) for anyone else, for a
+// job that is not a succeeded rent, for an order no longer running, and
+// while the orders snapshot does not show the order yet (its host and port
+// unknown: details handed over once must be whole). A front door that hands
+// details over on request (a webhook GET of the job) calls it when the job
+// never queued them: a process killed between the job's success and the
+// hand-off (review R2, its webhook part).
+func (s *Service) ConnectionDetails(ctx context.Context, user, jobID string) (*PrivatePart, error) {
+	job, err := s.store.GetJob(ctx, jobID)
+	if err != nil {
+		return nil, fmt.Errorf("commands: connection details: %w", err)
+	}
+	if user == "" || job.RequestedBy != user || job.Kind != JobRent || job.State != JobSucceeded {
+		return nil, nil
+	}
+	var res struct {
+		OrderID int64 `json:"order_id"`
+	}
+	if err := json.Unmarshal(job.Result, &res); err != nil || res.OrderID == 0 {
+		return nil, fmt.Errorf("commands: connection details: job %s has no order in its result", jobID)
+	}
+	o, err := s.store.GetOrderByCloreID(ctx, res.OrderID)
+	if err != nil {
+		return nil, fmt.Errorf("commands: connection details: order %d: %w", res.OrderID, err)
+	}
+	lo, known := s.liveOrderSnapshot(res.OrderID)
+	if o.State != OrderRunning || !known {
+		return nil, nil
+	}
+	var p rentParams
+	if err := json.Unmarshal(job.Params, &p); err != nil {
+		return nil, fmt.Errorf("commands: connection details: job %s params: %w", jobID, err)
+	}
+	return storedDetails(res.OrderID, lo, known, p, job.Platform), nil
+}
+
 // unreadableDetails logs err (it never holds a secret: the params' JSON
 // error names no value) and tells the renter to ask again.
 func (s *Service) unreadableDetails(ctx context.Context, id int64, err error) *PrivatePart {

@@ -35,6 +35,9 @@ type CommandService interface {
 	// ConfirmJob confirms a rent awaiting confirmation (above
 	// policy.confirm_above), as chat's Rent now button does.
 	ConfirmJob(ctx context.Context, req commands.Request, jobID string) commands.Reply
+	// ConnectionDetails are a succeeded rent's connection details for its
+	// requester (nil for anyone else, or not yet known).
+	ConnectionDetails(ctx context.Context, user, jobID string) (*commands.PrivatePart, error)
 }
 
 // APIOptions configures the signed webhook routes of DESIGN.md §5.
@@ -731,6 +734,9 @@ func (a *API) serveJob(ctx context.Context, c *call) answer {
 // details, once: a duplicate of this request gets the answer without them.
 func (a *API) handOver(ctx context.Context, c *call, body jobBody) answer {
 	conn, ok, err := a.o.Connections.TakeConnection(ctx, body.JobID)
+	if err == nil && !ok {
+		conn, ok, err = a.recoverConnection(ctx, c, body.JobID)
+	}
 	if err != nil {
 		return a.internal(ctx, "taking a job's connection details", err)
 	}
@@ -745,6 +751,26 @@ func (a *API) handOver(ctx context.Context, c *call, body jobBody) answer {
 	a.log.LogAttrs(ctx, slog.LevelInfo, "webhook connection details handed over",
 		slog.String("key", c.key), slog.String("job_id", body.JobID))
 	return ans
+}
+
+// recoverConnection hands over the connection details of a succeeded rent
+// that never queued them (its process was killed between the job's success
+// and CallbackNotifier.Notify): they are queued now from what the command
+// layer has (EnqueueConnection does nothing for a job that queued them
+// before: taken, delivered to its callback or wiped), then taken like any.
+func (a *API) recoverConnection(ctx context.Context, c *call, jobID string) (json.RawMessage, bool, error) {
+	pp, err := a.svc.ConnectionDetails(ctx, c.identity(), jobID)
+	if err != nil || pp == nil {
+		return nil, false, err
+	}
+	data, err := json.Marshal(connectionBody{jobID, pp.Title, pp.Text, pp.Fields})
+	if err != nil {
+		return nil, false, err
+	}
+	if err := a.o.Connections.EnqueueConnection(ctx, jobID, data, "", "", "", a.now()); err != nil {
+		return nil, false, err
+	}
+	return a.o.Connections.TakeConnection(ctx, jobID)
 }
 
 // marketBody is GET /webhook/marketplace's answer.

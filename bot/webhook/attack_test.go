@@ -503,3 +503,51 @@ func TestLegacyWriteRepeatedAfterTheWindowIsRefused(t *testing.T) {
 		t.Fatalf("%d jobs, want 2", n)
 	}
 }
+
+// Review R2, its webhook part: a webhook rent whose process was killed
+// between the job's stored success and the queueing of its connection
+// details (CallbackNotifier.Notify) had them nowhere: not for the
+// callback, not for GET /webhook/jobs/{id}. The first GET by the key that
+// asked now gets them from the command layer, once the orders snapshot
+// shows the order (details handed over once must be whole), and never an
+// admin's GET; afterwards the password is gone from the database.
+func TestConnectionDetailsOfARentKilledBeforeQueueingThem(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	resp := h.do(h.signed("POST", "/webhook/create-order", "zapier", []byte(`{"gpu_type":"RTX 3090","hours":1}`)))
+	if resp.status != http.StatusAccepted {
+		t.Fatalf("create-order = %d %s", resp.status, resp.raw)
+	}
+	id := resp.str("job_id")
+	// The process that ran the job stored its success and died before
+	// notifying: a service with no notifier stands for it.
+	killed := commands.New(commands.Options{Store: h.store, Clore: h.client, Policy: testPolicy(),
+		PollInterval: 50 * time.Millisecond, ReconcileWindow: 400 * time.Millisecond, ProvisionTimeout: 20 * time.Second})
+	if err := killed.RefreshMarket(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if job, err := killed.RunJob(ctx, id); err != nil || job.State != commands.JobSucceeded {
+		t.Fatalf("RunJob = %+v, %v", job.State, err)
+	}
+	if got := h.do(h.signed("GET", "/webhook/jobs/"+id, "zapier", nil)); got.status != 200 || got.body["connection"] != nil {
+		t.Fatalf("GET before the orders snapshot shows the order = %d %s; want the job without (incomplete) details", got.status, got.raw)
+	}
+	if err := h.svc.RefreshOrders(ctx); err != nil { // serve's next tick
+		t.Fatal(err)
+	}
+	if admin := h.do(h.signed("GET", "/webhook/jobs/"+id, "ops", nil)); admin.status != 200 || admin.body["connection"] != nil {
+		t.Fatalf("admin's GET = %d %s; want the job without connection details", admin.status, admin.raw)
+	}
+	got := h.do(h.signed("GET", "/webhook/jobs/"+id, "zapier", nil))
+	conn, _ := got.body["connection"].(map[string]any)
+	password := fieldValue(conn, "Password")
+	if got.status != 200 || len(password) < 16 || !strings.HasPrefix(fieldValue(conn, "SSH"), "ssh -p ") {
+		t.Fatalf("first GET after the refresh = %d %s; want the connection details with the ssh command and a password", got.status, got.raw)
+	}
+	if where := passwordIn(t, h, password); len(where) != 0 {
+		t.Fatalf("after the hand-over the password is still in %v", where)
+	}
+	if next := h.do(h.signed("GET", "/webhook/jobs/"+id, "zapier", nil)); next.body["connection"] != nil {
+		t.Fatalf("second GET = %s; the details are handed over once", next.raw)
+	}
+}

@@ -100,6 +100,9 @@ func (f *fakeService) Market(context.Context) ([]commands.ModelSummary, error) {
 	return nil, errors.New("down")
 }
 func (f *fakeService) RoleOf(string) commands.Role { return commands.RoleAdmin }
+func (f *fakeService) ConnectionDetails(context.Context, string, string) (*commands.PrivatePart, error) {
+	return nil, nil
+}
 func (f *fakeService) ConfirmJob(context.Context, commands.Request, string) commands.Reply {
 	f.handled++
 	return commands.Reply{Status: commands.StatusQueued, JobID: "job1", Text: "confirmed"}
