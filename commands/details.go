@@ -35,12 +35,23 @@ func (s *Service) statusDetails(ctx context.Context, req Request, o Order) *Priv
 	if job.Kind != JobRent || job.RequestedBy != req.User {
 		return nil
 	}
+	pp, _, err := s.jobDetails(job, *o.CloreOrderID)
+	if err != nil {
+		return s.unreadableDetails(ctx, *o.CloreOrderID, fmt.Errorf("commands: status details: %w", err))
+	}
+	return pp
+}
+
+// jobDetails builds the connection details of order id from its rent job's
+// params and the orders snapshot; known is false when the snapshot does not
+// show the order yet (its host and port unknown).
+func (s *Service) jobDetails(job Job, id int64) (pp *PrivatePart, known bool, err error) {
 	var p rentParams
 	if err := json.Unmarshal(job.Params, &p); err != nil {
-		return s.unreadableDetails(ctx, *o.CloreOrderID, fmt.Errorf("commands: status details: job %s params: %w", job.ID, err))
+		return nil, false, fmt.Errorf("job %s params: %w", job.ID, err)
 	}
-	lo, known := s.liveOrderSnapshot(*o.CloreOrderID)
-	return storedDetails(*o.CloreOrderID, lo, known, p, job.Platform)
+	lo, known := s.liveOrderSnapshot(id)
+	return storedDetails(id, lo, known, p, job.Platform), known, nil
 }
 
 // ConnectionDetails are the connection details of the order that rent job
@@ -70,15 +81,17 @@ func (s *Service) ConnectionDetails(ctx context.Context, user, jobID string) (*P
 	if err != nil {
 		return nil, fmt.Errorf("commands: connection details: order %d: %w", res.OrderID, err)
 	}
-	lo, known := s.liveOrderSnapshot(res.OrderID)
-	if o.State != OrderRunning || !known {
+	if o.State != OrderRunning {
 		return nil, nil
 	}
-	var p rentParams
-	if err := json.Unmarshal(job.Params, &p); err != nil {
-		return nil, fmt.Errorf("commands: connection details: job %s params: %w", jobID, err)
+	pp, known, err := s.jobDetails(job, res.OrderID)
+	if err != nil {
+		return nil, fmt.Errorf("commands: connection details: %w", err)
 	}
-	return storedDetails(res.OrderID, lo, known, p, job.Platform), nil
+	if !known {
+		return nil, nil
+	}
+	return pp, nil
 }
 
 // unreadableDetails logs err (it never holds a secret: the params' JSON
