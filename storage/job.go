@@ -299,13 +299,23 @@ func (s *Store) ReleaseJob(ctx context.Context, id, owner string) error {
 	return nil
 }
 
+// resumableJobsSQL reads the queued and running jobs whose lease is free,
+// oldest first: rent jobs through jobs_in_flight_idx, the other kinds
+// through jobs_open_other_idx (0016_intake_btrees.sql), so that no index
+// on the state alone is written by every accepted rent.
+const resumableJobsSQL = `SELECT ` + jobColumns + ` FROM (
+		SELECT ` + jobColumns + `, rowid AS r FROM jobs INDEXED BY jobs_in_flight_idx
+		WHERE kind = 'rent' AND state IN ('` + commands.JobQueued + `', '` + commands.JobRunning + `') AND ` + leaseFree + `
+		UNION ALL
+		SELECT ` + jobColumns + `, rowid AS r FROM jobs INDEXED BY jobs_open_other_idx
+		WHERE kind <> 'rent' AND state IN ('` + commands.JobQueued + `', '` + commands.JobRunning + `') AND ` + leaseFree + `
+	) ORDER BY created_at, r`
+
 // ResumableJobs lists the queued or running jobs whose lease is free or
 // expired at now, oldest first: the jobs a worker should claim and resume.
 func (s *Store) ResumableJobs(ctx context.Context, now time.Time) ([]commands.Job, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT `+jobColumns+` FROM jobs
-		WHERE state IN (?, ?) AND `+leaseFree+`
-		ORDER BY created_at, rowid`,
-		commands.JobQueued, commands.JobRunning, formatTime(now))
+	at := formatTime(now)
+	rows, err := s.read.QueryContext(ctx, resumableJobsSQL, at, at)
 	if err != nil {
 		return nil, fmt.Errorf("storage: resumable jobs: %w", err)
 	}

@@ -155,15 +155,26 @@ func (s *Store) ForgetWebhook(ctx context.Context, key, id string) error {
 	return tx.Commit()
 }
 
+// purgeWebhooksSQL deletes the records older than ?1 written before the
+// first younger one.
+const purgeWebhooksSQL = `DELETE FROM webhook_requests
+	WHERE rowid < coalesce((SELECT rowid FROM webhook_requests WHERE created_at >= ?1 ORDER BY rowid LIMIT 1), 1 << 62)
+	AND created_at < ?1`
+
 // PurgeWebhooks deletes the messages first seen before `before` and returns
-// how many it deleted.
+// how many it deleted. It deletes the oldest records in the order they were
+// written, up to the first one seen at or after `before` (the table keeps
+// no index on the time: see 0016_intake_btrees.sql), so its cost is the
+// rows it deletes. Records are written in the order they are seen; one
+// written after a younger one (a clock stepped back) is deleted with a
+// later purge, once that one is old too, and is only kept longer.
 func (s *Store) PurgeWebhooks(ctx context.Context, before time.Time) (int, error) {
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, fmt.Errorf("storage: purge webhooks: %w", err)
 	}
 	defer tx.Rollback()
-	res, err := tx.ExecContext(ctx, `DELETE FROM webhook_requests WHERE created_at < ?`, formatTime(before))
+	res, err := tx.ExecContext(ctx, purgeWebhooksSQL, formatTime(before))
 	if err != nil {
 		return 0, fmt.Errorf("storage: purge webhooks: %w", err)
 	}
