@@ -40,6 +40,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"runtime/trace"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -89,6 +90,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	concurrency := fs.Int("concurrency", 8, fmt.Sprintf("concurrent clients in each run (1..%d)", maxConcurrency))
 	out := fs.String("out", "", "also write the results as JSON to this file")
 	jobs := fs.Bool("jobs", false, "run the job workers during the runs, with Clore's spacing (1.1s, create_order 5.5s)")
+	traceOut := fs.String("trace", "", "write an execution trace of the first slice of the signed create-order run against the API to this path (that slice is then not in the CPU profiles)")
 	cpuProfile := fs.String("cpuprofile", "", fmt.Sprintf("write CPU profiles of the signed create-order run against the API to this path + .0 … .%d, one per slice (read them together: go tool pprof PATH.*)", interleave-1))
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -107,7 +109,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	rep, err := r.measure(ctx, plan{d: *duration / 4, n: *requests, conc: *concurrency, profile: *cpuProfile})
+	rep, err := r.measure(ctx, plan{d: *duration / 4, n: *requests, conc: *concurrency, profile: *cpuProfile, trace: *traceOut})
 	if rep != nil {
 		rep.JobsRunning = *jobs
 	}
@@ -346,6 +348,7 @@ type plan struct {
 	n       int
 	conc    int
 	profile string
+	trace   string
 }
 
 func (r *rig) measure(ctx context.Context, p plan) (*report, error) {
@@ -368,7 +371,7 @@ func (r *rig) measure(ctx context.Context, p plan) (*report, error) {
 			if p.n > 0 && k == interleave-1 {
 				slice.n = p.n - (interleave-1)*(p.n/interleave)
 			}
-			stop, err := startProfile(profile, i == 0, k)
+			stop, err := startProfile(profile, p.trace, i == 0, k)
 			if err != nil {
 				return nil, err
 			}
@@ -406,8 +409,19 @@ func (r *rig) measure(ctx context.Context, p plan) (*report, error) {
 
 // startProfile starts the CPU profile of slice k of the API's signed
 // create-order run (on, and a prefix given) in prefix.k, so that the
-// slices of bare traffic in between stay out of it; stop ends it.
-func startProfile(prefix string, on bool, k int) (stop func() error, err error) {
+// slices of bare traffic in between stay out of it; stop ends it. With a
+// trace path, the first slice is traced (go tool trace) instead.
+func startProfile(prefix, tracePath string, on bool, k int) (stop func() error, err error) {
+	if tracePath != "" && on && k == 0 {
+		f, err := os.Create(tracePath)
+		if err != nil {
+			return nil, err
+		}
+		if err := trace.Start(f); err != nil {
+			return nil, errors.Join(err, f.Close())
+		}
+		return func() error { trace.Stop(); return f.Close() }, nil
+	}
 	if prefix == "" || !on {
 		return func() error { return nil }, nil
 	}
