@@ -96,23 +96,7 @@ func TestPurgeWebhooksDeletesTheOldPrefix(t *testing.T) {
 func TestIntakeBtreesQueryPlans(t *testing.T) {
 	s, _ := newStore(t)
 	ctx := context.Background()
-	plan := func(q string, args ...any) string {
-		rows, err := s.read.QueryContext(ctx, "EXPLAIN QUERY PLAN "+q, args...)
-		if err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-		defer rows.Close()
-		var out []string
-		for rows.Next() {
-			var id, parent, notused int
-			var detail string
-			if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
-				t.Fatal(err)
-			}
-			out = append(out, detail)
-		}
-		return strings.Join(out, "; ")
-	}
+	plan := func(q string, args ...any) string { return queryPlan(t, s, q, args...) }
 	at := formatTime(epoch)
 	if p := plan(resumableJobsSQL, at, at); !strings.Contains(p, "jobs_in_flight_idx") || !strings.Contains(p, "jobs_open_other_idx") {
 		t.Errorf("sweep plan: %s", p)
@@ -164,21 +148,8 @@ func TestListAuditSinceReadsTheWindow(t *testing.T) {
 	if err != nil || len(got) != 2 || got[0].Actor != "in-2" || got[1].Actor != "in-1" {
 		t.Errorf("newest two = %+v, %v", got, err)
 	}
-	p := ""
-	rows, err := s.read.QueryContext(ctx, `EXPLAIN QUERY PLAN SELECT id FROM audit
+	p := queryPlan(t, s, `SELECT id FROM audit
 		WHERE id > coalesce((SELECT id FROM audit WHERE at < ? ORDER BY id DESC LIMIT 1), 0) AND at >= ?`, "a", "b")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var id, parent, notused int
-		var detail string
-		if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
-			t.Fatal(err)
-		}
-		p += detail + "; "
-	}
 	if !strings.Contains(p, "rowid>?") {
 		t.Errorf("the listing reads more than its window: %s", p)
 	}

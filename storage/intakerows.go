@@ -120,23 +120,11 @@ var errFastPathMiss = errors.New("storage: intake: the unit needs the careful pa
 // queueJob checks j as createJobTx does and queues its row; the caller
 // knows it carries no guard to count.
 func (s *Store) queueJob(p *pendingRows, j commands.Job) (commands.Job, error) {
-	if err := checkNewJob(j); err != nil {
-		return commands.Job{}, fmt.Errorf("storage: create job: %w", err)
+	j, err := s.newJob(j)
+	if err != nil {
+		return commands.Job{}, err
 	}
-	if j.ID == "" {
-		j.ID = NewJobID()
-	}
-	now := s.now()
-	if j.CreatedAt.IsZero() {
-		j.CreatedAt = now
-	}
-	if j.UpdatedAt.IsZero() {
-		j.UpdatedAt = now
-	}
-	p.jobs = append(p.jobs, j.ID, j.Kind, j.IdempotencyKey, j.State, j.Step, j.RequestedBy, j.Platform,
-		j.Channel, j.ReplyTarget, j.ReplyRef, nullJSON(j.Params), nullJSON(j.Checkpoint),
-		nullJSON(j.Result), j.Error, j.Attempts, j.LeaseOwner, nullTime(j.LeaseUntil),
-		formatTime(j.CreatedAt), formatTime(j.UpdatedAt), j.USDPerHour)
+	p.jobs = jobArgs(p.jobs, j)
 	return storedJob(j), nil
 }
 

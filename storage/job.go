@@ -85,18 +85,8 @@ type execQuerier interface {
 // refused is g.Check's error, as is (nothing was inserted); err, wrapped
 // with the operation, is a failure.
 func (s *Store) createJobTx(ctx context.Context, tx execQuerier, j commands.Job, g *commands.Guard) (stored commands.Job, created bool, refused, err error) {
-	if err := checkNewJob(j); err != nil {
-		return commands.Job{}, false, nil, fmt.Errorf("storage: create job: %w", err)
-	}
-	if j.ID == "" {
-		j.ID = NewJobID()
-	}
-	now := s.now()
-	if j.CreatedAt.IsZero() {
-		j.CreatedAt = now
-	}
-	if j.UpdatedAt.IsZero() {
-		j.UpdatedAt = now
+	if j, err = s.newJob(j); err != nil {
+		return commands.Job{}, false, nil, err
 	}
 	if g != nil && g.Check != nil {
 		existing, err := scanJob(tx.QueryRowContext(ctx, jobByKeySQL, j.IdempotencyKey))
@@ -113,11 +103,7 @@ func (s *Store) createJobTx(ctx context.Context, tx execQuerier, j commands.Job,
 			return commands.Job{}, false, err, nil
 		}
 	}
-	res, err := tx.ExecContext(ctx, insertJobSQL,
-		j.ID, j.Kind, j.IdempotencyKey, j.State, j.Step, j.RequestedBy, j.Platform,
-		j.Channel, j.ReplyTarget, j.ReplyRef, nullJSON(j.Params), nullJSON(j.Checkpoint),
-		nullJSON(j.Result), j.Error, j.Attempts, j.LeaseOwner, nullTime(j.LeaseUntil),
-		formatTime(j.CreatedAt), formatTime(j.UpdatedAt), j.USDPerHour)
+	res, err := tx.ExecContext(ctx, insertJobSQL, jobArgs(nil, j)...)
 	if err != nil {
 		return commands.Job{}, false, nil, fmt.Errorf("storage: create job: %w", mapConstraint(err))
 	}
@@ -132,6 +118,33 @@ func (s *Store) createJobTx(ctx context.Context, tx execQuerier, j commands.Job,
 		return commands.Job{}, false, nil, fmt.Errorf("storage: create job: read back: %w", err)
 	}
 	return stored, false, nil, nil
+}
+
+// newJob checks j before its insert and fills in what CreateJob does: an
+// id, and the store's clock for zero times.
+func (s *Store) newJob(j commands.Job) (commands.Job, error) {
+	if err := checkNewJob(j); err != nil {
+		return commands.Job{}, fmt.Errorf("storage: create job: %w", err)
+	}
+	if j.ID == "" {
+		j.ID = NewJobID()
+	}
+	now := s.now()
+	if j.CreatedAt.IsZero() {
+		j.CreatedAt = now
+	}
+	if j.UpdatedAt.IsZero() {
+		j.UpdatedAt = now
+	}
+	return j, nil
+}
+
+// jobArgs appends to args the values of j's row, in jobColumns' order.
+func jobArgs(args []any, j commands.Job) []any {
+	return append(args, j.ID, j.Kind, j.IdempotencyKey, j.State, j.Step, j.RequestedBy, j.Platform,
+		j.Channel, j.ReplyTarget, j.ReplyRef, nullJSON(j.Params), nullJSON(j.Checkpoint),
+		nullJSON(j.Result), j.Error, j.Attempts, j.LeaseOwner, nullTime(j.LeaseUntil),
+		formatTime(j.CreatedAt), formatTime(j.UpdatedAt), j.USDPerHour)
 }
 
 // storedJob is j as scanJob reads it back after its insert: times in UTC
