@@ -37,7 +37,12 @@ type IntakeUnit struct {
 	Guard *Guard
 	// Finish returns what is written with the outcome. The store calls it
 	// inside the transaction, from its writer goroutine: it must be quick,
-	// must not block and must not call the store. Nil writes nothing more.
+	// must not block and must not call the store. It may be called for an
+	// attempt that is then rolled back (a batch runs again the careful way
+	// when one of its units fails), and not called again when the message
+	// turns out to be recorded already: only the writes of the attempt that
+	// commits count, and what it keeps for its caller is meaningful only
+	// when the result is DedupRecorded or DedupNone. Nil writes nothing more.
 	Finish func(IntakeOutcome) IntakeWrites
 }
 

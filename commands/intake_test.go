@@ -4,11 +4,13 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/clorebot/clorebot/commands"
+	"github.com/clorebot/clorebot/storage"
 )
 
 // auditRows lists the audit rows of command (prefix) so far.
@@ -120,5 +122,38 @@ func TestHandleOnceRecordsTheAnswerWithTheJob(t *testing.T) {
 	}
 	if found, _, _, _, err := h.store.LookupWebhook(ctx, "zapier", "msg_3"); found || err != nil {
 		t.Errorf("a temporary failure was recorded (%v)", err)
+	}
+}
+
+// A redelivery of a message another process recorded (so the store's
+// writer meets its record only when its first attempt writes, and runs the
+// batch again the careful way) is replayed, and HandleOnce's reply is not
+// the rolled-back attempt's "queued" (review R3-6).
+func TestHandleOnceRedeliveryOfAnotherProcessHasNoReplyOfItsOwn(t *testing.T) {
+	h := newHarness(t)
+	h.policy.ConfirmAbove = 0
+	ctx := context.Background()
+	other, err := storage.OpenAndMigrate(ctx, filepath.Join(h.dir, "clorebot.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	cmd, err := commands.Parse("rent 3090 --hours 1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rent := commands.Request{Platform: commands.PlatformWebhook, User: "webhook:zapier", Channel: "webhook",
+		IdempotencyKey: "webhook:zapier:msg_x", Command: &cmd}
+	first, res := warm(t, commands.New(commands.Options{Store: other, Clore: h.client, Policy: h.policy})).
+		HandleOnce(ctx, rent, claim("msg_x", "3090"))
+	if res.State != commands.DedupRecorded || first.JobID == "" {
+		t.Fatalf("first delivery = %+v / %+v", first, res)
+	}
+	r, again := h.service().HandleOnce(ctx, rent, claim("msg_x", "3090"))
+	if again.State != commands.DedupReplayed || string(again.Answer) != string(res.Answer) {
+		t.Errorf("redelivery = %+v, want the first answer replayed", again)
+	}
+	if r.JobID != "" || r.Status == commands.StatusQueued {
+		t.Errorf("redelivery's reply = %+v: the job of an attempt rolled back", r)
 	}
 }

@@ -126,12 +126,17 @@ func (s *Store) ConfirmJobGuarded(ctx context.Context, id string, g *commands.Gu
 // confirmExpired is the Error of a rent whose confirmation came too late.
 const confirmExpired = "the confirmation expired (policy.confirm_ttl); nothing was rented"
 
+// expireJobsSQL cancels the jobs awaiting confirmation created before ?4,
+// found through jobs_awaiting_idx (0017): the state is written literally so
+// that SQLite may use the partial index.
+const expireJobsSQL = `UPDATE jobs SET state = ?1, error = ?2, updated_at = ?3
+	WHERE state = '` + commands.JobAwaitingConfirmation + `' AND created_at < ?4`
+
 // ExpireJobs cancels the jobs awaiting confirmation created before before
 // (policy.confirm_ttl ago) and returns how many it cancelled.
 func (s *Store) ExpireJobs(ctx context.Context, before time.Time) (int, error) {
-	res, err := s.write.ExecContext(ctx, `UPDATE jobs SET state = ?, error = ?, updated_at = ?
-		WHERE state = ? AND created_at < ?`,
-		commands.JobCancelled, confirmExpired, formatTime(s.now()), commands.JobAwaitingConfirmation, formatTime(before))
+	res, err := s.write.ExecContext(ctx, expireJobsSQL,
+		commands.JobCancelled, confirmExpired, formatTime(s.now()), formatTime(before))
 	if err != nil {
 		return 0, fmt.Errorf("storage: expire jobs: %w", err)
 	}

@@ -52,6 +52,11 @@ func (s *Store) Intake(ctx context.Context, u commands.IntakeUnit) (commands.Int
 	w.start(s)
 	c := &intakeCall{ctx: ctx, unit: u, done: make(chan struct{})}
 	select {
+	case <-w.quit:
+		return commands.IntakeResult{}, fmt.Errorf("storage: intake: %w", ErrClosed)
+	default:
+	}
+	select {
 	case w.calls <- c:
 	case <-w.quit:
 		return commands.IntakeResult{}, fmt.Errorf("storage: intake: %w", ErrClosed)
@@ -152,6 +157,8 @@ func (w *intakeWriter) stop() error {
 		w.startOnce.Do(func() {}) // no writer may start any more
 		if w.started {
 			<-w.done
+		} else {
+			close(w.done) // no writer will: a caller waiting on it returns (review R3-1)
 		}
 		for _, st := range w.stmts {
 			err = errors.Join(err, st.Close())
@@ -194,6 +201,7 @@ func (w *intakeWriter) run(s *Store) {
 		for _, c := range batch {
 			close(c.done)
 		}
+		clear(batch) // the units (a rent's SSH password among their params) are their callers' again (review R3-5)
 	}
 }
 
@@ -307,6 +315,7 @@ const (
 // one caller leaving must not interrupt the others' commit.
 func (w *intakeWriter) commit(s *Store, batch []*intakeCall) {
 	ctx := context.Background()
+	defer w.pend.reset() // the rows held back carry SSH passwords: keep none past the batch (review R3-5)
 	w.prepare(ctx, s)
 	n := 0
 	for _, c := range batch {

@@ -247,7 +247,7 @@ func TestJobsIndexes(t *testing.T) {
 		}
 		got = append(got, n)
 	}
-	want := []string{"jobs_in_flight_idx", "jobs_open_other_idx", "jobs_rent_created_idx", "jobs_rent_order_idx"}
+	want := []string{"jobs_awaiting_idx", "jobs_in_flight_idx", "jobs_open_other_idx", "jobs_rent_created_idx", "jobs_rent_order_idx"}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("jobs indexes = %v, want %v", got, want)
 	}

@@ -156,10 +156,17 @@ func (s *Store) ForgetWebhook(ctx context.Context, key, id string) error {
 }
 
 // purgeWebhooksSQL deletes the records older than ?1 written before the
-// first younger one.
+// first younger one that is not dated after ?2 (now, and a minute): a
+// record from a clock that ran ahead is kept until it is old, but does not
+// keep the records written after it (review R3-4).
 const purgeWebhooksSQL = `DELETE FROM webhook_requests
-	WHERE rowid < coalesce((SELECT rowid FROM webhook_requests WHERE created_at >= ?1 ORDER BY rowid LIMIT 1), 1 << 62)
+	WHERE rowid < coalesce((SELECT rowid FROM webhook_requests WHERE created_at >= ?1 AND created_at <= ?2
+		ORDER BY rowid LIMIT 1), 1 << 62)
 	AND created_at < ?1`
+
+// purgeFutureSlack is how far past the store's clock a record's time may
+// be and still stop a purge.
+const purgeFutureSlack = time.Minute
 
 // PurgeWebhooks deletes the messages first seen before `before` and returns
 // how many it deleted. It deletes the oldest records in the order they were
@@ -167,14 +174,16 @@ const purgeWebhooksSQL = `DELETE FROM webhook_requests
 // no index on the time: see 0016_intake_btrees.sql), so its cost is the
 // rows it deletes. Records are written in the order they are seen; one
 // written after a younger one (a clock stepped back) is deleted with a
-// later purge, once that one is old too, and is only kept longer.
+// later purge, once that one is old too, and is only kept longer. A record
+// dated more than purgeFutureSlack after the store's clock does not stop
+// the purge.
 func (s *Store) PurgeWebhooks(ctx context.Context, before time.Time) (int, error) {
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, fmt.Errorf("storage: purge webhooks: %w", err)
 	}
 	defer tx.Rollback()
-	res, err := tx.ExecContext(ctx, purgeWebhooksSQL, formatTime(before))
+	res, err := tx.ExecContext(ctx, purgeWebhooksSQL, formatTime(before), formatTime(s.now().Add(purgeFutureSlack)))
 	if err != nil {
 		return 0, fmt.Errorf("storage: purge webhooks: %w", err)
 	}
