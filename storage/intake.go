@@ -50,7 +50,7 @@ func (s *Store) Intake(ctx context.Context, u commands.IntakeUnit) (commands.Int
 	}
 	w := s.intake
 	w.start(s)
-	c := &intakeCall{ctx: ctx, unit: u, done: make(chan struct{})}
+	c := &intakeCall{ctx: ctx, unit: u, pre: s.prepareUnit(u), done: make(chan struct{})}
 	select {
 	case <-w.quit:
 		return commands.IntakeResult{}, fmt.Errorf("storage: intake: %w", ErrClosed)
@@ -102,6 +102,7 @@ func checkIntake(u commands.IntakeUnit) error {
 type intakeCall struct {
 	ctx  context.Context
 	unit commands.IntakeUnit
+	pre  *preparedUnit // what the caller worked out for the usual outcome (intakerows.go), or nil
 	res  commands.IntakeResult
 	err  error
 	skip bool          // ctx ended before the writer took the unit up
@@ -372,7 +373,7 @@ func (w *intakeWriter) attempt(ctx context.Context, s *Store, batch []*intakeCal
 				return true
 			}
 		}
-		c.res, c.err = s.intakeUnit(ctx, w, q, c.unit, pend)
+		c.res, c.err = s.intakeUnit(ctx, w, q, c.unit, c.pre, pend)
 		if c.err == nil {
 			if isolate {
 				if _, err := q.ExecContext(ctx, releaseSQL); err != nil {
@@ -420,7 +421,7 @@ func (w *intakeWriter) attempt(ctx context.Context, s *Store, batch []*intakeCal
 // inserting them: a dedup id or job key seen before then fails the
 // attempt when pend is written, and the careful attempt, without pend,
 // finds it.
-func (s *Store) intakeUnit(ctx context.Context, w *intakeWriter, q preparedTx, u commands.IntakeUnit, pend *pendingRows) (res commands.IntakeResult, err error) {
+func (s *Store) intakeUnit(ctx context.Context, w *intakeWriter, q preparedTx, u commands.IntakeUnit, pre *preparedUnit, pend *pendingRows) (res commands.IntakeResult, err error) {
 	var (
 		ids      []string
 		takeOver []bool
@@ -445,7 +446,10 @@ func (s *Store) intakeUnit(ctx context.Context, w *intakeWriter, q preparedTx, u
 		}
 	}
 	if u.Job != nil {
-		if pend != nil && (u.Guard == nil || u.Guard.Check == nil) {
+		if pend != nil && pre != nil {
+			pend.jobs = append(pend.jobs, pre.jobArgs...)
+			res.Job, res.Created = pre.stored, true
+		} else if pend != nil && (u.Guard == nil || u.Guard.Check == nil) {
 			res.Job, err = s.queueJob(pend, *u.Job)
 			res.Created = err == nil
 		} else {

@@ -128,6 +128,28 @@ func (s *Store) queueJob(p *pendingRows, j commands.Job) (commands.Job, error) {
 	return storedJob(j), nil
 }
 
+// preparedUnit is the row of a unit's job, worked out by the caller of
+// Intake on its own goroutine when the unit counts no guard: the writer,
+// whose time every unit of a batch waits on, then only copies it into the
+// batch's rows (queueJob's work, done ahead).
+type preparedUnit struct {
+	stored  commands.Job // the job as created
+	jobArgs []any        // its row (jobArgs)
+}
+
+// prepareUnit works u's preparedUnit out, or returns nil when u has no job,
+// counts a guard, or its job is invalid (the writer then reports it).
+func (s *Store) prepareUnit(u commands.IntakeUnit) *preparedUnit {
+	if u.Job == nil || (u.Guard != nil && u.Guard.Check != nil) {
+		return nil
+	}
+	j, err := s.newJob(*u.Job)
+	if err != nil {
+		return nil
+	}
+	return &preparedUnit{stored: storedJob(j), jobArgs: jobArgs(make([]any, 0, jobRows.n), j)}
+}
+
 // flushJobs writes the queued jobs, so that what reads or references jobs
 // next (a guard's count, an event's job id) sees them.
 func (w *intakeWriter) flushJobs(ctx context.Context, q preparedTx, p *pendingRows) error {

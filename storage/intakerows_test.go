@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"reflect"
 	"runtime"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -216,4 +218,26 @@ func isClosed(c chan struct{}) bool {
 	default:
 		return false
 	}
+}
+
+// The caller works out its job's row ahead (prepareUnit); a job it cannot
+// store is still refused by the writer, alone, and the others commit.
+func TestIntakeInvalidJobIsRefusedAlone(t *testing.T) {
+	s, _ := newStore(t)
+	ctx := context.Background()
+	bad := plainUnit("msg_bad")
+	bad.Job.Params = []byte("{not json")
+	if s.prepareUnit(bad) != nil {
+		t.Fatal("a job with invalid params was prepared")
+	}
+	results := make([]error, 3)
+	var wg sync.WaitGroup
+	for i, u := range []commands.IntakeUnit{plainUnit("msg_1"), bad, plainUnit("msg_2")} {
+		wg.Go(func() { _, results[i] = s.Intake(ctx, u) })
+	}
+	wg.Wait()
+	if results[0] != nil || results[2] != nil || results[1] == nil || !strings.Contains(results[1].Error(), "params") {
+		t.Fatalf("results = %v; want the invalid job refused alone", results)
+	}
+	wantCounts(t, s, 2, 2, 2, 0)
 }

@@ -92,8 +92,12 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	jobs := fs.Bool("jobs", false, "run the job workers during the runs, with Clore's spacing (1.1s, create_order 5.5s)")
 	traceOut := fs.String("trace", "", "write an execution trace of the first slice of the signed create-order run against the API to this path (that slice is then not in the CPU profiles)")
 	cpuProfile := fs.String("cpuprofile", "", fmt.Sprintf("write CPU profiles of the signed create-order run against the API to this path + .0 … .%d, one per slice (read them together: go tool pprof PATH.*)", interleave-1))
+	memProfile := fs.String("memprofile", "", "write a heap profile (allocations since the start) to this path at the end")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *memProfile != "" {
+		runtime.MemProfileRate = 64 * 1024
 	}
 	switch {
 	case *duration <= 0 || *duration > maxDuration:
@@ -118,6 +122,15 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	if err != nil {
 		return err
+	}
+	if *memProfile != "" {
+		f, err := os.Create(*memProfile)
+		if err != nil {
+			return err
+		}
+		if err := errors.Join(pprof.Lookup("allocs").WriteTo(f, 0), f.Close()); err != nil {
+			return err
+		}
 	}
 	rep.print(stdout)
 	if *out != "" {
