@@ -79,6 +79,7 @@ func TestListAuditStrayOldRowHidesNothing(t *testing.T) {
 		{"in-1", t0.Add(10 * time.Minute)},
 		{"in-2", t0.Add(20 * time.Minute)}, // e.g. a denied rent an admin is looking for
 		{"stray", t0.Add(-3 * time.Hour)},  // written by a process whose clock is 3 h 20 m late
+		{"late-in", t0.Add(5 * time.Minute)},
 		{"in-3", t0.Add(30 * time.Minute)},
 	} {
 		if _, err := s.AppendAudit(ctx, commands.AuditEntry{At: e.at, Actor: e.actor}); err != nil {
@@ -93,8 +94,12 @@ func TestListAuditStrayOldRowHidesNothing(t *testing.T) {
 	for _, e := range got {
 		actors = append(actors, e.Actor)
 	}
-	if want := []string{"in-1", "in-2", "in-3"}; !reflect.DeepEqual(actors, want) {
-		t.Errorf("ListAudit since t0 = %v, want %v: rows in order and in the window are hidden by a later stray row", actors, want)
+	if want := []string{"late-in", "in-1", "in-2", "in-3"}; !reflect.DeepEqual(actors, want) {
+		t.Errorf("ListAudit since t0 = %v, want %v (by time): rows in the window are hidden by a later stray row", actors, want)
+	}
+	got, err = s.ListAudit(ctx, AuditFilter{Since: t0.Add(-72 * time.Hour), NewestFirst: true, Limit: 2})
+	if err != nil || len(got) != 2 || got[0].Actor != "in-3" || got[1].Actor != "in-2" {
+		t.Errorf("newest two = %+v, %v", got, err)
 	}
 }
 
