@@ -32,14 +32,16 @@ var ErrClosed = errors.New("storage: closed")
 // answer recorded under the dedup ids, all or nothing.
 //
 // Group commit: one writer goroutine takes the units of every caller waiting
-// when it is free and commits them in one transaction, each in a SAVEPOINT
-// of its own, so that one unit's failure (a duplicate job id, a bad event)
-// rolls back that unit only and the others commit; a caller is answered
-// after the COMMIT that holds its unit. Units of one transaction run one
-// after the other, so each sees the ones before it: concurrent deliveries of
-// one message id give one job and one recorded answer, and a guardrail
-// counts the jobs accepted earlier in the batch. The hot statements are
-// prepared once on the writer connection.
+// when it is free and commits them in one transaction; a caller is answered
+// after the COMMIT that holds its unit. The first attempt writes each
+// table's rows with one multi-row INSERT (intakerows.go); when a unit fails
+// (a duplicate job id, a bad event, a key recorded before), the batch runs
+// again with each unit in a SAVEPOINT of its own, so that the failed unit
+// is rolled back alone and the others commit (see commit). Units of one
+// transaction run one after the other, so each sees the ones before it:
+// concurrent deliveries of one message id give one job and one recorded
+// answer, and a guardrail counts the jobs accepted earlier in the batch.
+// The hot statements are prepared once on the writer connection.
 //
 // Once the unit is handed to the writer, Intake waits for its outcome
 // whatever becomes of ctx: the outcome it returns is the one committed. A
@@ -309,7 +311,8 @@ const (
 // commit runs batch in one transaction and leaves each call's outcome in
 // it. It runs the units one after the other without savepoints first (a
 // savepoint copies every page a unit touches into a statement journal:
-// about a sixth of the writer's time); when a unit fails, that transaction
+// about a sixth of the writer's time), their rows held back for one
+// multi-row INSERT per table (pendingRows); when a unit fails, that transaction
 // is rolled back whole and the batch runs again with each unit in a
 // savepoint of its own, so that the failed units are rolled back alone
 // and the others commit. The statements run under a context of their own:
