@@ -267,13 +267,11 @@ func TestAuditNewestFirstAndTruncated(t *testing.T) {
 	}
 }
 
-// Ctrl-C while an order provisions: exec says which order is still running
-// and how to follow or cancel it, and exits 130. Ctrl-C before anything was
-// ordered abandons the rent.
-func TestExecInterruptedDuringRent(t *testing.T) {
-	dir := t.TempDir()
-	t.Chdir(dir)
-	environ := []string{"CLOREBOT_SANDBOX_PROVISION_DELAY=1h", "CLOREBOT_CLORE_MIN_INTERVAL=10ms", "CLOREBOT_CLORE_CREATE_INTERVAL=20ms"}
+// interruptExecRent runs `exec --sandbox rent 3090` with environ in the
+// current directory, Ctrl-Cs it once its order provisions, and returns its
+// exit code, its output and the order id.
+func interruptExecRent(t *testing.T, environ []string) (int, *watchBuffer, string) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	out := newWatchBuffer()
@@ -287,9 +285,19 @@ func TestExecInterruptedDuringRent(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatalf("no provisioning:\n%s", out)
 	}
-	cancel()
+	cancel() // Ctrl-C
 	code := <-done
-	id := regexp.MustCompile(`Provisioning order #(\d+)`).FindStringSubmatch(out.String())[1]
+	return code, out, regexp.MustCompile(`Provisioning order #(\d+)`).FindStringSubmatch(out.String())[1]
+}
+
+// Ctrl-C while an order provisions: exec says which order is still running
+// and how to follow or cancel it, and exits 130. Ctrl-C before anything was
+// ordered abandons the rent.
+func TestExecInterruptedDuringRent(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	environ := []string{"CLOREBOT_SANDBOX_PROVISION_DELAY=1h", "CLOREBOT_CLORE_MIN_INTERVAL=10ms", "CLOREBOT_CLORE_CREATE_INTERVAL=20ms"}
+	code, out, id := interruptExecRent(t, environ)
 	for _, want := range []string{
 		"interrupted: order #" + id, "still provisioning", "cancel: clorebot exec cancel " + id, "follow: clorebot exec status " + id,
 	} {

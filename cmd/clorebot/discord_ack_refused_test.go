@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"log/slog"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -36,28 +35,7 @@ func TestDiscordRentWhoseAckIsRefusedDoesNotRent(t *testing.T) {
 	app := runServe(t, configPath, slog.New(&refusalSignal{id: "late1", refused: refused}), nil)
 	fake.WaitFor(t, 10*time.Second, "READY", func() bool { return fake.Connected(1) })
 
-	var model string
-	n := 0
-	fake.WaitFor(t, 10*time.Second, "a GPU offered", func() bool {
-		n++
-		id := "a" + strconv.Itoa(n)
-		i := fake.Autocomplete(id, "atok"+id, fd.Who{UserID: "1001"}, "clore", fd.Sub("rent", fd.Focus(fd.Str("gpu", ""))))
-		if fake.Interaction(i) != nil {
-			return false
-		}
-		fake.Await(3*time.Second, func() bool { _, ok := fake.Callback(id); return ok })
-		c, _ := fake.Callback(id)
-		var cb struct {
-			Data struct {
-				Choices []struct{ Value string } `json:"choices"`
-			} `json:"data"`
-		}
-		_ = jsonUnmarshal(c.Body, &cb)
-		if len(cb.Data.Choices) > 0 {
-			model = cb.Data.Choices[0].Value
-		}
-		return model != ""
-	})
+	model := offeredGPU(t, fake, "1001")
 	// Dispatched without Expect: the fake answers its callback 10062
 	// Unknown interaction, as Discord does once the 3 s are over.
 	late := fake.Slash("late1", "latetok1", fd.Who{UserID: "1001"}, "clore", fd.Sub("rent", fd.Str("gpu", model)))

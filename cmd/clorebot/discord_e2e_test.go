@@ -112,12 +112,34 @@ func TestServeDiscord(t *testing.T) {
 	}
 
 	// A rent over the gateway reaches the sandbox and the response shows it.
+	model := offeredGPU(t, fake, "1001")
+	rent := fake.Slash("r1", "rtok1", fd.Who{UserID: "1001"}, "clore", fd.Sub("rent", fd.Str("gpu", model)))
+	if err := fake.Interaction(rent); err != nil {
+		t.Fatal(err)
+	}
+	fake.WaitFor(t, 30*time.Second, "the order running", func() bool {
+		m, ok := fake.Original("rtok1")
+		return ok && strings.Contains(string(m.Body), "is running")
+	})
+	m, _ := fake.Original("rtok1")
+	if !strings.Contains(string(m.Body), "cancel:") {
+		t.Errorf("running order without a Cancel button: %s", m.Body)
+	}
+}
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+// offeredGPU asks the rent command's GPU autocomplete as user, through the
+// fake gateway, until clorebot offers a model (its marketplace snapshot is
+// warm), and returns the first one offered.
+func offeredGPU(t *testing.T, fake *fd.Server, user string) string {
+	t.Helper()
 	var model string
 	n := 0
 	fake.WaitFor(t, 10*time.Second, "a GPU offered", func() bool {
 		n++
 		id := "a" + strconv.Itoa(n)
-		i := fake.Autocomplete(id, "atok"+id, fd.Who{UserID: "1001"}, "clore", fd.Sub("rent", fd.Focus(fd.Str("gpu", ""))))
+		i := fake.Autocomplete(id, "atok"+id, fd.Who{UserID: user}, "clore", fd.Sub("rent", fd.Focus(fd.Str("gpu", ""))))
 		if fake.Interaction(i) != nil {
 			return false
 		}
@@ -134,18 +156,5 @@ func TestServeDiscord(t *testing.T) {
 		}
 		return model != ""
 	})
-	rent := fake.Slash("r1", "rtok1", fd.Who{UserID: "1001"}, "clore", fd.Sub("rent", fd.Str("gpu", model)))
-	if err := fake.Interaction(rent); err != nil {
-		t.Fatal(err)
-	}
-	fake.WaitFor(t, 30*time.Second, "the order running", func() bool {
-		m, ok := fake.Original("rtok1")
-		return ok && strings.Contains(string(m.Body), "is running")
-	})
-	m, _ := fake.Original("rtok1")
-	if !strings.Contains(string(m.Body), "cancel:") {
-		t.Errorf("running order without a Cancel button: %s", m.Body)
-	}
+	return model
 }
-
-func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }

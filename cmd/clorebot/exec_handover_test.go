@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
@@ -28,22 +27,7 @@ func TestInterruptedExecRentFinishedByServeShowsDetailsToItsRenter(t *testing.T)
 	t.Chdir(dir)
 	environ := []string{"CLOREBOT_SANDBOX_PROVISION_DELAY=4s", "CLOREBOT_CLORE_MIN_INTERVAL=10ms",
 		"CLOREBOT_CLORE_CREATE_INTERVAL=20ms", "CLOREBOT_HTTP_LISTEN=127.0.0.1:0", "CLOREBOT_WATCH_INTERVAL=1s"}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	out := newWatchBuffer()
-	var stderr bytes.Buffer
-	done := make(chan int, 1)
-	go func() { done <- Main(ctx, []string{"exec", "--sandbox", "rent", "3090"}, environ, out, &stderr) }()
-	select {
-	case <-out.seen("Provisioning order #"):
-	case code := <-done:
-		t.Fatalf("exec ended early: %d\n%s\n%s", code, out, stderr.String())
-	case <-time.After(30 * time.Second):
-		t.Fatalf("no provisioning:\n%s", out)
-	}
-	cancel() // Ctrl-C
-	<-done
-	id := regexp.MustCompile(`Provisioning order #(\d+)`).FindStringSubmatch(out.String())[1]
+	_, out, id := interruptExecRent(t, environ)
 	if want := "`clorebot exec status " + id + "` shows its connection details"; !strings.Contains(out.String(), want) {
 		t.Errorf("the interrupt message does not say %q:\n%s", want, out)
 	}
