@@ -52,7 +52,7 @@ func (s *Store) Intake(ctx context.Context, u commands.IntakeUnit) (commands.Int
 	}
 	w := s.intake
 	w.start(s)
-	c := &intakeCall{ctx: ctx, unit: u, pre: s.prepareUnit(u), done: make(chan struct{})}
+	c := s.newIntakeCall(ctx, u)
 	select {
 	case <-w.quit:
 		return commands.IntakeResult{}, fmt.Errorf("storage: intake: %w", ErrClosed)
@@ -98,6 +98,12 @@ func checkIntake(u commands.IntakeUnit) error {
 		return errors.New("a guard without a job")
 	}
 	return nil
+}
+
+// newIntakeCall is u on its way to the writer, its job's row worked out
+// on the caller's goroutine (prepareUnit).
+func (s *Store) newIntakeCall(ctx context.Context, u commands.IntakeUnit) *intakeCall {
+	return &intakeCall{ctx: ctx, unit: u, pre: s.prepareUnit(u), done: make(chan struct{})}
 }
 
 // intakeCall is one caller's unit on its way through the writer.
@@ -419,8 +425,8 @@ func (w *intakeWriter) attempt(ctx context.Context, s *Store, batch []*intakeCal
 }
 
 // intakeUnit writes u in the batch's transaction. With pend (the batch's
-// first attempt) it looks no dedup id up, and queues its job (when it has
-// no guard to count), audit row and dedup record in pend instead of
+// first attempt) it looks no dedup id up, and queues its job (the row pre
+// holds, when it has no guard to count), audit row and dedup record in pend instead of
 // inserting them: a dedup id or job key seen before then fails the
 // attempt when pend is written, and the careful attempt, without pend,
 // finds it.
@@ -452,12 +458,11 @@ func (s *Store) intakeUnit(ctx context.Context, w *intakeWriter, q preparedTx, u
 		if pend != nil && pre != nil {
 			pend.jobs = append(pend.jobs, pre.jobArgs...)
 			res.Job, res.Created = pre.stored, true
-		} else if pend != nil && (u.Guard == nil || u.Guard.Check == nil) {
-			res.Job, err = s.queueJob(pend, *u.Job)
-			res.Created = err == nil
 		} else {
 			if pend != nil {
-				// The guard counts the jobs of the units before it.
+				// The guard counts the jobs of the units before it (a
+				// unit without pre counts a guard, or has a job that
+				// createJobTx refuses).
 				if err := w.flushJobs(ctx, q, pend); err != nil {
 					return res, err
 				}

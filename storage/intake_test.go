@@ -150,7 +150,7 @@ func TestIntakeBatchIsolatesAFailedUnit(t *testing.T) {
 	}
 	batch := make([]*intakeCall, len(units))
 	for i, u := range units {
-		batch[i] = &intakeCall{ctx: ctx, unit: u, done: make(chan struct{})}
+		batch[i] = s.newIntakeCall(ctx, u)
 	}
 	s.intake.commit(s, batch)
 	if n := s.intake.attempts.Load(); n != 1 {
@@ -381,7 +381,7 @@ func intakeChild() {
 	}
 	var batch []*intakeCall
 	for _, u := range []commands.IntakeUnit{unit("msg_k1", nil), unit("msg_k2", nil), last} {
-		batch = append(batch, &intakeCall{ctx: context.Background(), unit: u, done: make(chan struct{})})
+		batch = append(batch, s.newIntakeCall(context.Background(), u))
 	}
 	s.intake.commit(s, batch)
 	fmt.Println("committed: the test failed to kill the child")

@@ -117,21 +117,10 @@ func (t rowsTable) insertSQL(rows int) string {
 // record of its own to collide on).
 var errFastPathMiss = errors.New("storage: intake: the unit needs the careful path")
 
-// queueJob checks j as createJobTx does and queues its row; the caller
-// knows it carries no guard to count.
-func (s *Store) queueJob(p *pendingRows, j commands.Job) (commands.Job, error) {
-	j, err := s.newJob(j)
-	if err != nil {
-		return commands.Job{}, err
-	}
-	p.jobs = jobArgs(p.jobs, j)
-	return storedJob(j), nil
-}
-
 // preparedUnit is the row of a unit's job, worked out by the caller of
 // Intake on its own goroutine when the unit counts no guard: the writer,
 // whose time every unit of a batch waits on, then only copies it into the
-// batch's rows (queueJob's work, done ahead).
+// batch's rows.
 type preparedUnit struct {
 	stored  commands.Job // the job as created
 	jobArgs []any        // its row (jobArgs)

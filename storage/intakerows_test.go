@@ -32,7 +32,7 @@ func plainUnit(id string) commands.IntakeUnit {
 func commitBatch(s *Store, units ...commands.IntakeUnit) []*intakeCall {
 	batch := make([]*intakeCall, len(units))
 	for i, u := range units {
-		batch[i] = &intakeCall{ctx: context.Background(), unit: u, done: make(chan struct{})}
+		batch[i] = s.newIntakeCall(context.Background(), u)
 	}
 	s.intake.commit(s, batch)
 	return batch
