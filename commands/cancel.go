@@ -180,6 +180,10 @@ func (s *Service) confirmJob(ctx context.Context, req Request, jobID string) Rep
 		if json.Unmarshal(job.Params, &p) == nil {
 			server = p.Prefer
 		}
+		var cp rentCheckpoint
+		if len(job.Checkpoint) > 0 && json.Unmarshal(job.Checkpoint, &cp) == nil && cp.Confirmed != nil {
+			server = cp.Confirmed.ServerID // a fail-over's confirmation
+		}
 	}
 	req.Action = &Action{ID: "confirm:" + jobID, Value: jobID}
 	return s.confirmRent(ctx, req, server)

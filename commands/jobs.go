@@ -219,6 +219,9 @@ type run struct {
 	// its own checkpoint need not reconcile with Clore; a resumed one must.
 	fresh bool
 	guard *Guard // checked by the next save, in its transaction (checkpointGuarded)
+	// attempt and settle go with the next save (JobUpdate.Attempt, .Settle).
+	attempt *RentAttempt
+	settle  int64
 }
 
 // save writes the job's progress with its events and order in one
@@ -226,7 +229,8 @@ type run struct {
 // then runs the crash hook.
 func (r *run) save(ctx context.Context, order *Order, events ...Event) error {
 	r.job.UpdatedAt = r.s.clock.Now()
-	u := &JobUpdate{Job: r.job, Events: events, Order: order, Guard: r.guard}
+	u := &JobUpdate{Job: r.job, Events: events, Order: order, Guard: r.guard, Attempt: r.attempt, Settle: r.settle}
+	r.attempt, r.settle = nil, 0
 	if err := r.s.store.SaveJob(ctx, r.owner, u); err != nil {
 		return fmt.Errorf("commands: save job %s: %w", r.job.ID, err)
 	}

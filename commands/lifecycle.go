@@ -47,12 +47,18 @@ func (s *Service) TickMarket(ctx context.Context) error {
 
 // TickOrders is the tick's second half, the order lifecycle: one my_orders
 // fetch (orders that ended, expired or were outbid at Clore are recorded,
-// with what they spent), TTL reminders and cancels, the wallet check.
+// with what they spent; late orders of uncertain create_orders adopted or
+// cancelled), TTL reminders and cancels, the wallet check. The TTL cancels
+// run even when my_orders fails (DESIGN §7): they need only the stored
+// orders.
 func (s *Service) TickOrders(ctx context.Context) error {
 	var errs []error
 	if err := s.RefreshOrders(ctx); err != nil {
 		errs = append(errs, err)
-	} else if err := s.MonitorOrders(ctx); err != nil {
+	} else if err := s.adoptLateOrders(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	if err := s.MonitorOrders(ctx); err != nil {
 		errs = append(errs, err)
 	}
 	if err := s.checkLowBalance(ctx); err != nil {
@@ -109,16 +115,24 @@ func (s *Service) expireOrder(ctx context.Context, o Order) error {
 		}
 		o = claimed
 	}
+	// Recorded ended only when Clore took the cancel or says the order is
+	// over; any other answer (code 2, an outage) leaves it cancelling, and
+	// the next tick cancels again.
 	err := s.clore.CancelOrder(clore.WithPriority(ctx, clore.Background), id, "")
-	if err != nil && !errors.Is(err, clore.ErrInvalidInput) && !errors.Is(err, clore.ErrOrderNotActive) && !errors.Is(err, clore.ErrOrderDontExist) {
+	if err != nil && !endedAtClore(err) {
+		s.log.LogAttrs(ctx, slog.LevelWarn, "TTL cancel not taken by Clore; retried next tick", slog.Int64("order_id", id),
+			slog.String("requested_by", o.RequestedBy), slog.Any("error", err))
 		return fmt.Errorf("commands: expire order %d: %w", id, err)
 	}
+	typ, extra := "order.expired", map[string]any{"reason": "ttl"}
 	o.State = OrderExpired
-	extra := map[string]any{"reason": "ttl"}
+	if o.Error == duplicateOrder {
+		typ, extra["reason"], o.State = "order.cancelled", "duplicate", OrderCancelled
+	}
 	if spend, ok := s.orderSpendUSD(o); ok {
 		extra["spend_usd"] = spend
 	}
-	ev := newEvent("order.expired", Job{RequestedBy: o.RequestedBy}, &o, extra, s.clock.Now())
+	ev := newEvent(typ, Job{RequestedBy: o.RequestedBy}, &o, extra, s.clock.Now())
 	err = s.store.UpdateOrderIf(ctx, o, OrderCancelling, o.ExpiresAt, ev)
 	if errors.Is(err, ErrConflict) {
 		return nil // a cancel job recorded it meanwhile

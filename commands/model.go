@@ -46,6 +46,7 @@ type Order struct {
 // OrderFilter selects orders. Zero fields select everything.
 type OrderFilter struct {
 	RequestedBy string
+	JobID       string // the orders the rent job made or adopted
 	States      []string
 	Limit       int
 }
@@ -224,6 +225,24 @@ type JobUpdate struct {
 	// Guard, when set, is checked in the same transaction (leaving the job
 	// out through its Exclude); its error aborts the write, returned as is.
 	Guard *Guard
+	// Attempt, when set, records a create_order the job is about to send
+	// (its JobID is the job's), watched for a late order until Attempt.Until.
+	Attempt *RentAttempt
+	// Settle, when not 0, settles the job's open attempts on that server:
+	// Clore refused the create_order outright, so no order of it can appear.
+	Settle int64
+}
+
+// RentAttempt is a create_order a rent job sent, recorded before it is sent.
+// Clore does not say which order a create_order made, and an uncertain
+// answer (code 1, a timeout, a crash mid-call) may still have made one that
+// my_orders shows seconds later: an order on ServerID created between
+// SentAt and Until that no job adopted is this job's (DESIGN §7).
+type RentAttempt struct {
+	JobID    string
+	ServerID int64
+	SentAt   time.Time
+	Until    time.Time
 }
 
 // Store is the durable state the command layer needs. storage.Store
@@ -243,15 +262,16 @@ type Store interface {
 	// job, created=false, unchecked.
 	CreateJobGuarded(ctx context.Context, j Job, g *Guard) (stored Job, created bool, err error)
 	// ConfirmJobGuarded moves the rent job id from awaiting confirmation to
-	// queued when g admits it, in one write transaction; a job created before
-	// expiredBefore is cancelled instead (Error says the confirmation
+	// queued when g admits it, in one write transaction; a job awaiting since
+	// before expiredBefore is cancelled instead (Error says the confirmation
 	// expired). It returns the job as stored afterwards (in any other state
 	// unchanged), g.Check's error as is, or ErrNotFound.
 	ConfirmJobGuarded(ctx context.Context, id string, g *Guard, expiredBefore time.Time) (Job, error)
 	// CheckGuard counts Usage for g and returns g.Check's verdict.
 	CheckGuard(ctx context.Context, g Guard) error
-	// ExpireJobs cancels the jobs awaiting confirmation created before
-	// before, and returns how many.
+	// ExpireJobs cancels the jobs awaiting confirmation since before (their
+	// last write; a rent's own fail-over may ask long after it was
+	// created), and returns how many.
 	ExpireJobs(ctx context.Context, before time.Time) (int, error)
 	GetJob(ctx context.Context, id string) (Job, error)
 	// ClaimJob leases the job to owner until `until` when it is unleased, its
@@ -281,6 +301,12 @@ type Store interface {
 	// wantState and end wantEnd (nil: none); otherwise it writes nothing and
 	// returns ErrConflict.
 	UpdateOrderIf(ctx context.Context, o Order, wantState string, wantEnd *time.Time, events ...Event) error
+	// AdoptOrder inserts o, linked to the rent job jobID, with events, in one
+	// transaction; ErrConflict when another order has its Clore order id.
+	AdoptOrder(ctx context.Context, o Order, jobID string, events ...Event) (Order, error)
+	// OpenRentAttempts lists the create_orders not settled and still watched
+	// at now (Until after now), oldest first.
+	OpenRentAttempts(ctx context.Context, now time.Time) ([]RentAttempt, error)
 
 	AppendAudit(ctx context.Context, e AuditEntry) (int64, error)
 	// AppendAuditBatch records es in one transaction, in order: all or none.

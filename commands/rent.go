@@ -29,6 +29,11 @@ type rentParams struct {
 	// job's row (local storage) until it is delivered privately; it is never
 	// logged, audited, put in events or in the job's public result.
 	SSHPassword string `json:"ssh_password,omitempty"`
+	// Ceiling is the most per GPU per hour the user (--max-price) and the
+	// team (policy.max_price_per_hour) allow, 0 for no limit; MaxPerGPU is
+	// the price bound within it. A fail-over above the bound but within the
+	// ceiling asks for confirmation. nil in jobs stored before it was kept.
+	Ceiling *float64 `json:"ceiling,omitempty"`
 }
 
 func (p rentParams) want(exclude []int64) want {
@@ -63,6 +68,8 @@ func (s *Service) rentParamsFrom(a *RentArgs, models []string) (rentParams, erro
 	if p.SSHKey == "" {
 		p.SSHPassword = newPassword()
 	}
+	ceiling := p.MaxPerGPU
+	p.Ceiling = &ceiling
 	return p, nil
 }
 
@@ -117,16 +124,14 @@ func (s *Service) handleRent(ctx context.Context, req Request, a *RentArgs, rec 
 // confirmed) a rent may go when the marketplace moved before it ran.
 const priceTolerance = 0.10
 
-// priceBound is the most per GPU per hour a rent may pay when it runs: what
-// the user was shown, never more than they asked for or the team allows.
-// Without a price cap it is the quoted best offer + priceTolerance; a
-// confirmed rent is bounded by the confirmed price + priceTolerance; a rent
-// queued without confirmation stays within policy.confirm_above in all.
+// priceBound is the most per GPU per hour a rent may pay when it runs
+// (DESIGN §7): the smallest of what the user asked for (--max-price), the
+// team's cap, and the price shown (the quoted best offer, or the one
+// confirmed) + priceTolerance; a rent queued without confirmation also
+// stays within policy.confirm_above in all. A fail-over to a dearer offer
+// stops at a confirmation of its own (askConfirmation).
 func (s *Service) priceBound(p rentParams, best offerChoice, confirm bool) float64 {
-	bound := p.MaxPerGPU
-	if quoted := best.USDPerGPU() * (1 + priceTolerance); bound == 0 || confirm {
-		bound = positiveMin(bound, quoted)
-	}
+	bound := positiveMin(p.MaxPerGPU, best.USDPerGPU()*(1+priceTolerance))
 	if !confirm && s.policy.ConfirmAbove > 0 {
 		bound = positiveMin(bound, s.policy.ConfirmAbove/float64(max(p.Count, 1)))
 	}

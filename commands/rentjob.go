@@ -33,6 +33,40 @@ type rentCheckpoint struct {
 	CloreID  int64     `json:"clore_order_id,omitempty"`
 	Deadline time.Time `json:"deadline,omitzero"` // provisioning deadline
 	Bound    float64   `json:"bound,omitempty"`   // USD per GPU per hour, for a job stored without one
+	// Pending are earlier offers whose create_order had an uncertain outcome
+	// and showed no order in time: an order of theirs that appears later is
+	// the job's (adopted before it sends another create_order).
+	Pending []sentOffer `json:"pending,omitempty"`
+	// Confirmed is a dearer offer the user confirmed after a fail-over.
+	Confirmed *confirmedOffer `json:"confirmed,omitempty"`
+}
+
+// sentOffer is an offer and when its create_order was sent.
+type sentOffer struct {
+	Offer  offerChoice `json:"offer"`
+	SentAt time.Time   `json:"sent_at"`
+}
+
+// confirmedOffer is a fail-over above the job's price bound that waits for,
+// or got, the user's Rent now: the server comes first, and the job may pay
+// up to Bound per GPU per hour from then on.
+type confirmedOffer struct {
+	ServerID int64   `json:"server_id"`
+	Bound    float64 `json:"bound"`
+}
+
+// AdoptionWindow is how long after a create_order an order Clore shows on
+// its server is still taken for its own (DESIGN §7: 15 minutes).
+const AdoptionWindow = 15 * time.Minute
+
+// sent lists the create_orders whose order the job may still find: the
+// current offer's (when one was sent) and the pending ones.
+func (cp rentCheckpoint) sent() []sentOffer {
+	out := slices.Clone(cp.Pending)
+	if cp.Offer != nil && !cp.SentAt.IsZero() {
+		out = append(out, sentOffer{Offer: *cp.Offer, SentAt: cp.SentAt})
+	}
+	return out
 }
 
 // reconcileSkew allows for clock differences between us and Clore when
@@ -74,10 +108,22 @@ func (r *run) rentStep(ctx context.Context) error {
 
 // chooseOffer picks the best offer from a fresh marketplace and the wallets,
 // re-checks the guardrails and checkpoints the choice before create_order.
+// An order that an earlier uncertain create_order made after all is adopted
+// instead. An offer above the job's price bound (a fail-over to a dearer
+// server) is never rented without the user's confirmation.
 func (r *run) chooseOffer(ctx context.Context, p rentParams, cp rentCheckpoint) error {
 	s := r.s
 	if !p.canLogIn() {
 		return r.fail(ctx, noCredentials, nil)
+	}
+	if len(cp.Pending) > 0 {
+		found, offer, err := s.findOrder(ctx, cp.Pending, 0)
+		if err != nil {
+			return r.retryLater(ctx, err)
+		}
+		if found != nil {
+			return r.adopt(ctx, p, cp, offer, *found)
+		}
 	}
 	offers, err := s.jobOffers(ctx, cp.Attempts > 0)
 	if err != nil {
@@ -99,11 +145,17 @@ func (r *run) chooseOffer(ctx context.Context, p rentParams, cp rentCheckpoint) 
 		}
 		p.MaxPerGPU = cp.Bound
 	}
+	if c := cp.Confirmed; c != nil {
+		p.MaxPerGPU, p.Prefer = c.Bound, c.ServerID
+	}
 	choices := choose(offers, p.want(cp.Tried), balances)
 	if len(choices) == 0 {
+		if dearer, ok := r.dearerOffer(p, cp, offers, balances); ok {
+			return r.askConfirmation(ctx, p, cp, dearer)
+		}
 		msg := noOfferText(p, offers)
 		if len(cp.Tried) > 0 {
-			msg = fmt.Sprintf("Tried %d offer(s); none left. %s", len(cp.Tried), msg)
+			msg = fmt.Sprintf("Tried %d offer(s); none left within %s per GPU per hour. %s", len(cp.Tried), usd(p.MaxPerGPU), msg)
 		} else if len(choose(offers, p.want(nil), nil)) > 0 {
 			msg = "The wallet cannot pay for any suitable offer (not enough balance in an accepted currency)."
 		}
@@ -115,10 +167,12 @@ func (r *run) chooseOffer(ctx context.Context, p rentParams, cp rentCheckpoint) 
 	}
 	// The re-check before create_order: the counted caps again, with the
 	// chosen offer and leaving this job out, in the transaction that records
-	// the choice and makes the offer's total the job's reservation.
+	// the choice, makes the offer's total the job's reservation and records
+	// the create_order about to be sent (watched for a late order).
 	before := r.job
 	cp.Offer, cp.SentAt, cp.Uncertain = &best, s.clock.Now(), false
 	r.job.USDPerHour = best.USDPerHour
+	r.attempt = &RentAttempt{ServerID: best.ServerID, SentAt: cp.SentAt, Until: cp.SentAt.Add(AdoptionWindow)}
 	err = r.checkpointGuarded(ctx, stepCreating, cp, s.guard(r.job.RequestedBy, best.USDPerHour, r.job.ID))
 	if c := (*CapError)(nil); errors.As(err, &c) {
 		r.job = before
@@ -128,6 +182,47 @@ func (r *run) chooseOffer(ctx context.Context, p rentParams, cp rentCheckpoint) 
 	}
 	r.notify(ctx, Reply{Status: StatusRunning, Visibility: Public, Text: fmt.Sprintf("Creating: %s ×%d on server %d at %s/h (%s per GPU)…",
 		best.Model, best.GPUCount, best.ServerID, usd(best.USDPerHour), usd(best.USDPerGPU()))})
+	return nil
+}
+
+// dearerOffer is the best offer a fail-over could rent above the job's
+// price bound but within what the user and the team allow (--max-price, the
+// cap): one the user must confirm. Jobs stored before the ceiling was kept
+// have none.
+func (r *run) dearerOffer(p rentParams, cp rentCheckpoint, offers []clore.Offer, balances map[string]float64) (offerChoice, bool) {
+	if p.Ceiling == nil || len(cp.Tried) == 0 || p.MaxPerGPU <= 0 {
+		return offerChoice{}, false
+	}
+	w := p.want(cp.Tried)
+	w.MaxPerGPU, w.Prefer = *p.Ceiling, 0
+	choices := choose(offers, w, balances)
+	if len(choices) == 0 || r.s.policy.checkPrice(choices[0].USDPerGPU()) != nil {
+		return offerChoice{}, false
+	}
+	return choices[0], true
+}
+
+// askConfirmation stops a fail-over at a dearer offer: the job awaits the
+// user's Rent now (with the new price) instead of renting it. Confirmed, it
+// prefers that server and may pay up to its price + priceTolerance.
+func (r *run) askConfirmation(ctx context.Context, p rentParams, cp rentCheckpoint, dearer offerChoice) error {
+	bound := dearer.USDPerGPU() * (1 + priceTolerance)
+	if p.Ceiling != nil {
+		bound = positiveMin(bound, *p.Ceiling)
+	}
+	cp.Confirmed = &confirmedOffer{ServerID: dearer.ServerID, Bound: bound}
+	r.job.State = JobAwaitingConfirmation
+	r.job.USDPerHour = dearer.USDPerHour // what the confirmation's guard counts
+	if err := r.checkpoint(ctx, stepChoose, cp, nil); err != nil {
+		return err
+	}
+	reply := confirmReply(r.job, dearer)
+	reply.Visibility = Public
+	reply.Title = "Confirm the dearer offer"
+	reply.Text = fmt.Sprintf("The offer you were shown is gone (%d tried). The next, %s ×%d on server %d, costs %s per GPU per hour (%s/h in all%s), above this rent's bound of %s per GPU (the price shown + 10 %%). Nothing is rented unless you confirm within %s.",
+		len(cp.Tried), dearer.Model, dearer.GPUCount, dearer.ServerID, usd(dearer.USDPerGPU()), usd(dearer.USDPerHour),
+		dearer.creationFeeNote(), usd(p.MaxPerGPU), r.s.o.ConfirmTTL)
+	r.notify(ctx, reply)
 	return nil
 }
 
@@ -152,14 +247,17 @@ func (s *Service) jobOffers(ctx context.Context, refresh bool) ([]clore.Offer, e
 // looks for an order the earlier run may have created.
 func (r *run) createOrder(ctx context.Context, p rentParams, cp rentCheckpoint) error {
 	if !r.fresh {
-		found, err := r.s.findOrder(ctx, cp, r.s.o.ReconcileWindow)
+		found, offer, err := r.s.findOrder(ctx, cp.sent(), r.s.o.ReconcileWindow)
 		if err != nil {
 			return r.retryLater(ctx, err)
 		}
 		if found != nil {
-			return r.adopt(ctx, p, cp, *found)
+			return r.adopt(ctx, p, cp, offer, *found)
 		}
+		// The earlier send stays watched (its attempt is open): my_orders
+		// may show its order later still.
 		cp.SentAt = r.s.clock.Now()
+		r.attempt = &RentAttempt{ServerID: cp.Offer.ServerID, SentAt: cp.SentAt, Until: cp.SentAt.Add(AdoptionWindow)}
 		if err := r.checkpoint(ctx, stepCreating, cp, nil); err != nil {
 			return err
 		}
@@ -169,7 +267,8 @@ func (r *run) createOrder(ctx context.Context, p rentParams, cp rentCheckpoint) 
 	}
 	o := cp.Offer
 	req := clore.CreateOrderRequest{RentingServer: o.ServerID, Type: clore.OrderOnDemand, Currency: o.Currency,
-		Image: p.Image, Ports: map[string]string{"22": "tcp"}, SSHPassword: p.SSHPassword, SSHKey: p.SSHKey}
+		Image: p.Image, Ports: map[string]string{"22": "tcp"}, SSHPassword: p.SSHPassword, SSHKey: p.SSHKey,
+		AutoSSH: r.s.o.AutoSSH}
 	if o.Spot {
 		req.Type, req.SpotPrice = clore.OrderSpot, o.PricePerDay
 	} else {
@@ -185,14 +284,17 @@ func (r *run) createOrder(ctx context.Context, p rentParams, cp rentCheckpoint) 
 		cp.Uncertain, cp.Code1 = true, errors.Is(err, clore.ErrDatabase)
 		return r.checkpoint(ctx, stepCreated, cp, nil)
 	case failover(err):
+		r.settle = o.ServerID
 		return r.nextOffer(ctx, cp, cloreReason(err))
 	case errors.Is(err, clore.ErrRateLimited):
 		return sleep(ctx, 5*time.Second) // not carried out: the step runs again
 	case errors.Is(err, clore.ErrNotEnoughBalance):
+		r.settle = o.ServerID
 		return r.fail(ctx, fmt.Sprintf("Not enough balance in the %s wallet.", currencyName(o.Currency)), nil)
 	case ctx.Err() != nil:
 		return ctx.Err()
 	}
+	r.settle = o.ServerID
 	return r.fail(ctx, "Clore refused the order: "+cloreReason(err), nil)
 }
 
@@ -221,9 +323,14 @@ func failover(err error) bool {
 
 // nextOffer leaves the current offer for the next one, chosen again from a
 // fresh marketplace (fresh prices), at most MaxOfferAttempts offers in all.
+// An offer whose create_order had an uncertain outcome stays pending: its
+// order may still appear, and is then adopted instead of renting another.
 func (r *run) nextOffer(ctx context.Context, cp rentCheckpoint, reason string) error {
+	if cp.Uncertain {
+		cp.Pending = append(cp.Pending, sentOffer{Offer: *cp.Offer, SentAt: cp.SentAt})
+	}
 	cp.Tried, cp.Attempts, cp.Offer = append(cp.Tried, cp.Offer.ServerID), cp.Attempts+1, nil
-	cp.Uncertain, cp.Code1 = false, false
+	cp.Uncertain, cp.Code1, cp.SentAt, cp.Confirmed = false, false, time.Time{}, nil
 	if cp.Attempts >= r.s.o.MaxOfferAttempts {
 		return r.fail(ctx, fmt.Sprintf("Gave up after %d offers (last: %s).", cp.Attempts, reason), nil)
 	}
@@ -239,72 +346,85 @@ func cloreReason(err error) string {
 	return userMessage(err)
 }
 
-// findCreatedOrder looks for the order create_order made. It never sends
-// create_order again: an order that does not show up fails the job.
+// findCreatedOrder looks for the order create_order made (or an earlier
+// uncertain one). It never sends create_order again: an order that does not
+// show up fails the job, or after an opaque code 1 moves on to the next
+// offer; either way the attempt stays watched for AdoptionWindow, and an
+// order that appears later is adopted or cancelled (adoptLateOrders).
 func (r *run) findCreatedOrder(ctx context.Context, p rentParams, cp rentCheckpoint) error {
-	found, err := r.s.findOrder(ctx, cp, r.s.o.ReconcileWindow)
+	found, offer, err := r.s.findOrder(ctx, cp.sent(), r.s.o.ReconcileWindow)
 	if err != nil {
 		return r.retryLater(ctx, err)
 	}
 	if found == nil {
 		if cp.Code1 {
-			// An opaque code 1 that created nothing: most likely the price
-			// moved under required_price. Safe to try the next offer.
-			return r.nextOffer(ctx, cp, "Clore answered code 1 and created no order")
+			// An opaque code 1 that showed no order: most likely the price
+			// moved under required_price. The next offer is tried; should
+			// this one's order appear after all, it is adopted first.
+			return r.nextOffer(ctx, cp, "Clore answered code 1 and no order appeared")
 		}
 		if cp.Uncertain {
-			return r.fail(ctx, fmt.Sprintf("Clore did not confirm the order on server %d and it did not appear in my_orders; nothing was rented.", cp.Offer.ServerID), nil)
+			return r.fail(ctx, fmt.Sprintf("Clore did not confirm the order on server %d and it did not appear in my_orders; nothing was rented. Should it appear within %s, it is yours, under its TTL.", cp.Offer.ServerID, AdoptionWindow), nil)
 		}
-		return r.fail(ctx, fmt.Sprintf("Clore accepted the order on server %d but it did not appear in my_orders; check the Clore dashboard.", cp.Offer.ServerID), nil)
+		return r.fail(ctx, fmt.Sprintf("Clore accepted the order on server %d but it did not appear in my_orders; should it appear within %s, it is yours, under its TTL.", cp.Offer.ServerID, AdoptionWindow), nil)
 	}
-	return r.adopt(ctx, p, cp, *found)
+	return r.adopt(ctx, p, cp, offer, *found)
 }
 
-// findOrder polls my_orders for an order on the chosen server created since
-// the checkpoint's SentAt that clorebot does not know yet.
-func (s *Service) findOrder(ctx context.Context, cp rentCheckpoint, window time.Duration) (*clore.Order, error) {
+// findOrder polls my_orders for an order on a server of sent created since
+// its create_order was sent that clorebot does not know yet, for window
+// (one look when window is 0). It returns the order and the offer it was
+// sent for.
+func (s *Service) findOrder(ctx context.Context, sent []sentOffer, window time.Duration) (*clore.Order, offerChoice, error) {
 	deadline := time.Now().Add(window)
 	delay := window / 8
 	for {
 		orders, err := s.clore.MyOrders(clore.WithPriority(ctx, clore.Background), true)
 		if err != nil {
-			return nil, err
+			return nil, offerChoice{}, err
 		}
 		var best *clore.Order
+		var offer offerChoice
 		for i := range orders {
 			o := &orders[i]
-			if o.ServerID != cp.Offer.ServerID || time.Unix(o.CreatedUnix, 0).Before(cp.SentAt.Add(-reconcileSkew)) {
+			j := slices.IndexFunc(sent, func(a sentOffer) bool {
+				return a.Offer.ServerID == o.ServerID && !time.Unix(o.CreatedUnix, 0).Before(a.SentAt.Add(-reconcileSkew))
+			})
+			if j < 0 {
 				continue
 			}
 			if _, err := s.store.GetOrderByCloreID(ctx, o.ID); err == nil {
 				continue // another job's order
 			} else if !errors.Is(err, ErrNotFound) {
-				return nil, err
+				return nil, offerChoice{}, err
 			}
 			if best == nil || o.CreatedUnix < best.CreatedUnix {
-				best = o
+				best, offer = o, sent[j].Offer
 			}
 		}
 		if best != nil || !time.Now().Add(delay).Before(deadline) {
-			return best, nil
+			return best, offer, nil
 		}
 		if err := sleep(ctx, delay); err != nil {
-			return nil, err
+			return nil, offerChoice{}, err
 		}
 		delay = min(delay*3/2, time.Until(deadline))
 	}
 }
 
-// adopt records the found order and moves on to provisioning.
-func (r *run) adopt(ctx context.Context, p rentParams, cp rentCheckpoint, co clore.Order) error {
+// adopt records the found order, made for offer, and moves on to
+// provisioning. Its TTL runs from its creation at Clore.
+func (r *run) adopt(ctx context.Context, p rentParams, cp rentCheckpoint, offer offerChoice, co clore.Order) error {
 	now := r.s.clock.Now()
 	id := co.ID
 	created := time.Unix(co.CreatedUnix, 0).UTC()
 	expires := created.Add(time.Duration(p.Hours * float64(time.Hour)))
-	o := &Order{CloreOrderID: &id, ServerID: co.ServerID, GPUModel: cp.Offer.Model, GPUCount: cp.Offer.GPUCount,
-		Currency: co.Currency, Spot: cp.Offer.Spot, PricePerDay: co.Price, USDPerHour: cp.Offer.USDPerHour,
+	o := &Order{CloreOrderID: &id, ServerID: co.ServerID, GPUModel: offer.Model, GPUCount: offer.GPUCount,
+		Currency: co.Currency, Spot: offer.Spot, PricePerDay: co.Price, USDPerHour: offer.USDPerHour,
 		Image: co.Image, RequestedBy: r.job.RequestedBy, ReplyTarget: r.job.ReplyTarget, State: OrderProvisioning,
 		CreatedAt: created, ExpiresAt: &expires}
+	cp.Offer = &offer
+	cp.Pending = slices.DeleteFunc(cp.Pending, func(a sentOffer) bool { return a.Offer.ServerID == offer.ServerID })
 	cp.Deadline, cp.CloreID = now.Add(r.s.o.ProvisionTimeout), id
 	if err := r.checkpoint(ctx, stepProvisioning, cp, o, r.event("order.created", o, nil)); err != nil {
 		return err
@@ -315,26 +435,37 @@ func (r *run) adopt(ctx context.Context, p rentParams, cp rentCheckpoint, co clo
 }
 
 // provision waits until the order is online, then delivers the connection
-// details privately; past the deadline it cancels the order.
+// details privately. An order past its TTL or the provisioning deadline, or
+// missing from my_orders, is cancelled (recorded only once Clore took the
+// cancel or says it ended): it would bill for nothing.
 func (r *run) provision(ctx context.Context, p rentParams, cp rentCheckpoint) error {
 	s := r.s
 	o, err := s.store.GetOrderByCloreID(ctx, cp.CloreID)
 	if err != nil {
 		return fmt.Errorf("commands: provisioning order: %w", err)
 	}
+	id := *o.CloreOrderID
 	for {
-		live, err := s.liveOrder(ctx, *o.CloreOrderID)
+		live, err := s.liveOrder(ctx, id)
 		if err != nil {
 			return r.retryLater(ctx, err)
 		}
+		now := s.clock.Now()
 		switch {
-		case live == nil || live.Expired:
+		case live != nil && live.Expired:
 			o.State, o.Error = OrderFailed, "the order ended while provisioning"
-			return r.fail(ctx, fmt.Sprintf("Order #%d ended before it came online.", *o.CloreOrderID), &o, r.event("order.failed", &o, nil))
+			return r.fail(ctx, fmt.Sprintf("Order #%d ended before it came online.", id), &o, r.event("order.failed", &o, nil))
+		case live == nil:
+			return r.cancelProvisioning(ctx, o, OrderFailed, "missing",
+				fmt.Sprintf("Order #%d disappeared from Clore's order list before it came online; it was cancelled to be sure.", id))
 		case live.Online:
 			return r.running(ctx, p, cp, o, *live)
-		case !s.clock.Now().Before(cp.Deadline):
-			return r.provisionTimeout(ctx, o)
+		case o.ExpiresAt != nil && !now.Before(*o.ExpiresAt):
+			return r.cancelProvisioning(ctx, o, OrderExpired, "ttl",
+				fmt.Sprintf("Order #%d reached its end (%s) before it came online; it was cancelled.", id, o.ExpiresAt.UTC().Format("2006-01-02 15:04 MST")))
+		case !now.Before(cp.Deadline):
+			return r.cancelProvisioning(ctx, o, OrderFailed, "provision_timeout",
+				fmt.Sprintf("Order #%d was not online within %s; it was cancelled.", id, s.o.ProvisionTimeout))
 		}
 		if err := sleep(ctx, s.o.PollInterval); err != nil {
 			return err
@@ -368,14 +499,28 @@ func (s *Service) liveOrder(ctx context.Context, id int64) (*clore.Order, error)
 	return nil, nil
 }
 
-func (r *run) provisionTimeout(ctx context.Context, o Order) error {
+// cancelProvisioning cancels a provisioning order at Clore and ends the job
+// with msg, the order recorded in state (failed, or expired for its TTL)
+// with reason. A cancel Clore did not take (code 2, an outage) is retried:
+// the order is recorded ended only once Clore took the cancel or says the
+// order ended.
+func (r *run) cancelProvisioning(ctx context.Context, o Order, state, reason, msg string) error {
 	id := *o.CloreOrderID
-	if err := r.s.clore.CancelOrder(clore.WithPriority(ctx, clore.Background), id, ""); err != nil {
+	if err := r.s.clore.CancelOrder(clore.WithPriority(ctx, clore.Background), id, ""); err != nil && !endedAtClore(err) {
 		return r.retryLater(ctx, err)
 	}
-	o.State, o.Error = OrderFailed, "not online in time; cancelled"
-	msg := fmt.Sprintf("Order #%d was not online within %s; it was cancelled.", id, r.s.o.ProvisionTimeout)
-	return r.fail(ctx, msg, &o, r.event("order.failed", &o, map[string]any{"reason": "provision_timeout"}))
+	o.State, o.Error = state, "cancelled while provisioning: "+reason
+	typ := "order.failed"
+	if state == OrderExpired {
+		typ = "order.expired"
+	}
+	return r.fail(ctx, msg, &o, r.event(typ, &o, map[string]any{"reason": reason}))
+}
+
+// endedAtClore reports a cancel_order refusal that says the order is over:
+// order_not_active (ended already) or order_dont_exist.
+func endedAtClore(err error) bool {
+	return errors.Is(err, clore.ErrOrderNotActive) || errors.Is(err, clore.ErrOrderDontExist)
 }
 
 // running delivers the connection details to the requester only, then

@@ -48,8 +48,12 @@ type Options struct {
 	MarketTTL time.Duration
 	// PollInterval spaces my_orders polls while an order provisions (default 10 s).
 	PollInterval time.Duration
-	// ProvisionTimeout cancels an order that is not online in time (default 15 min).
+	// ProvisionTimeout cancels an order that is not online in time
+	// (clore.provision_timeout; default 9 min, under Clore's 10-minute
+	// creation-fee grace: an order cancelled before then pays no fee).
 	ProvisionTimeout time.Duration
+	// AutoSSH sends autossh_entrypoint: true with every create_order.
+	AutoSSH bool
 	// RetryBackoff is the pause after a job's first Clore failure in a row;
 	// the n-th waits n times as long, at most 15 times (default 2 s: 30 s).
 	RetryBackoff time.Duration
@@ -137,7 +141,7 @@ func New(o Options) *Service {
 	}
 	def(&o.MarketTTL, time.Minute)
 	def(&o.PollInterval, 10*time.Second)
-	def(&o.ProvisionTimeout, 15*time.Minute)
+	def(&o.ProvisionTimeout, 9*time.Minute)
 	def(&o.RetryBackoff, 2*time.Second)
 	def(&o.ReconcileWindow, 30*time.Second)
 	def(&o.Lease, DefaultLease)

@@ -78,7 +78,8 @@ func (s *Store) CheckGuard(ctx context.Context, g commands.Guard) error {
 
 // ConfirmJobGuarded moves the job id from awaiting confirmation to queued
 // when g admits it (g.Check's error is returned as is), in one immediate
-// transaction; a job created before expiredBefore is cancelled instead, with
+// transaction; a job awaiting since before expiredBefore (its last write) is
+// cancelled instead, with
 // Error saying the confirmation expired. It returns the job as stored
 // afterwards (a job in any other state unchanged) or [ErrNotFound].
 func (s *Store) ConfirmJobGuarded(ctx context.Context, id string, g *commands.Guard, expiredBefore time.Time) (commands.Job, error) {
@@ -99,7 +100,7 @@ func (s *Store) ConfirmJobGuarded(ctx context.Context, id string, g *commands.Gu
 		return j, err
 	}
 	state, msg := commands.JobQueued, ""
-	if j.CreatedAt.Before(expiredBefore) {
+	if j.UpdatedAt.Before(expiredBefore) {
 		state, msg = commands.JobCancelled, confirmExpired
 	} else if g != nil && g.Check != nil {
 		u, err := usage(ctx, tx, *g)
@@ -126,13 +127,13 @@ func (s *Store) ConfirmJobGuarded(ctx context.Context, id string, g *commands.Gu
 // confirmExpired is the Error of a rent whose confirmation came too late.
 const confirmExpired = "the confirmation expired (policy.confirm_ttl); nothing was rented"
 
-// expireJobsSQL cancels the jobs awaiting confirmation created before ?4,
-// found through jobs_awaiting_idx (0017): the state is written literally so
+// expireJobsSQL cancels the jobs awaiting confirmation since before ?4 (their
+// last write: a fail-over asks anew), found through jobs_awaiting_idx (0018): the state is written literally so
 // that SQLite may use the partial index.
 const expireJobsSQL = `UPDATE jobs SET state = ?1, error = ?2, updated_at = ?3
-	WHERE state = '` + commands.JobAwaitingConfirmation + `' AND created_at < ?4`
+	WHERE state = '` + commands.JobAwaitingConfirmation + `' AND updated_at < ?4`
 
-// ExpireJobs cancels the jobs awaiting confirmation created before before
+// ExpireJobs cancels the jobs awaiting confirmation since before before
 // (policy.confirm_ttl ago) and returns how many it cancelled.
 func (s *Store) ExpireJobs(ctx context.Context, before time.Time) (int, error) {
 	res, err := s.write.ExecContext(ctx, expireJobsSQL,

@@ -198,6 +198,7 @@ func TestMigration0016KeepsData(t *testing.T) {
 			j := newJob(kind + "-" + st)
 			j.Kind, j.State, j.USDPerHour = kind, st, 1
 			j.CreatedAt = t0.Add(-time.Hour)
+			j.UpdatedAt = j.CreatedAt // awaiting since then (ExpireJobs reads updated_at from 0018)
 			if _, _, err := old.CreateJob(ctx, j); err != nil {
 				t.Fatal(err)
 			}

@@ -436,6 +436,16 @@ func (s *Store) SaveJob(ctx context.Context, owner string, u *commands.JobUpdate
 			return err
 		}
 	}
+	if a := u.Attempt; a != nil {
+		if err := recordAttempt(ctx, tx, id, *a); err != nil {
+			return fmt.Errorf("storage: save job %s: %w", id, err)
+		}
+	}
+	if u.Settle != 0 {
+		if err := settleAttempts(ctx, tx, id, u.Settle); err != nil {
+			return fmt.Errorf("storage: save job %s: %w", id, err)
+		}
+	}
 	var order Order
 	if u.Order != nil {
 		order = *u.Order

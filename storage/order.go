@@ -195,6 +195,10 @@ func (s *Store) ListOrders(ctx context.Context, f OrderFilter) ([]Order, error) 
 		where = append(where, `requested_by = ?`)
 		args = append(args, f.RequestedBy)
 	}
+	if f.JobID != "" {
+		where = append(where, `job_id = ?`)
+		args = append(args, f.JobID)
+	}
 	if len(f.States) > 0 {
 		where = append(where, `state IN (?`+strings.Repeat(`, ?`, len(f.States)-1)+`)`)
 		for _, st := range f.States {
