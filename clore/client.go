@@ -33,7 +33,8 @@ type Observer interface {
 	// LimiterWait is called with the time a call waited for the limiter.
 	LimiterWait(p Priority, d time.Duration)
 	// MalformedEntries is called with the number of entries of an answer's
-	// list that could not be decoded and were left out (endpoint "marketplace").
+	// list that could not be decoded and were left out (endpoints
+	// "marketplace" and "my_orders").
 	MalformedEntries(endpoint string, n int)
 }
 
@@ -151,7 +152,7 @@ func (c *Client) Marketplace(ctx context.Context) ([]Server, error) {
 		return nil, err
 	}
 	if len(r.skipped) > 0 {
-		c.reportMalformed(ctx, "marketplace", r.skipped)
+		c.reportMalformed(ctx, "marketplace", "server_id", r.skipped)
 	}
 	for i := range r.Servers {
 		r.Servers[i].Fees = &fees
@@ -160,15 +161,18 @@ func (c *Client) Marketplace(ctx context.Context) ([]Server, error) {
 }
 
 // MyOrders returns the account's active orders, and completed ones too when
-// includeCompleted is set.
+// includeCompleted is set. The list is decoded order by order: an entry that
+// cannot be decoded even leniently (see HostList, PortList) is left out,
+// counted (Observer.MalformedEntries, SkippedEntries) and logged once, and the
+// call succeeds with the others.
 func (c *Client) MyOrders(ctx context.Context, includeCompleted bool) ([]Order, error) {
-	var r struct {
-		envelope
-		Orders []Order `json:"orders"`
-	}
+	var r myOrdersResponse
 	q := url.Values{"return_completed": {strconv.FormatBool(includeCompleted)}}
 	if err := c.call(ctx, call{method: http.MethodGet, endpoint: "my_orders", query: q, safe: true}, &r); err != nil {
 		return nil, err
+	}
+	if len(r.skipped) > 0 {
+		c.reportMalformed(ctx, "my_orders", "order_id", r.skipped)
 	}
 	return r.Orders, nil
 }
