@@ -58,8 +58,12 @@ type Options struct {
 	Slots   SlotStore
 	// FeeRefresh is how often the account's renter fees are fetched again
 	// (GET /renter_fees, first at the second Marketplace call); default 6 h,
-	// negative never fetches them (offers then carry the documented rates).
+	// negative never fetches them (offers then carry the fallback rates).
 	FeeRefresh time.Duration
+	// FallbackFees are the renter fee rates offers are priced with while
+	// /renter_fees has not answered, and for currencies it does not state;
+	// nil, or rates outside [0, 1), select DefaultFeeRates.
+	FallbackFees *FeeRates
 	// Observer and Logger are optional.
 	Observer Observer
 	Logger   *slog.Logger
@@ -78,7 +82,10 @@ type Client struct {
 	obs        Observer
 	log        *slog.Logger
 	feeCache   feeCache
-	malformed  malformedLog
+	// fallbackFees is Options.FallbackFees (nil: the documented rates); it
+	// never changes after New.
+	fallbackFees *FeeRates
+	malformed    malformedLog
 }
 
 // New returns a Client.
@@ -112,6 +119,11 @@ func New(o Options) *Client {
 		hc: o.HTTPClient, retries: o.MaxRetries, backoff: o.Backoff, maxBackoff: o.MaxBackoff,
 		limiter: o.Limiter, obs: o.Observer, log: o.Logger,
 		feeCache: feeCache{every: o.FeeRefresh},
+	}
+	if fb := o.FallbackFees; fb != nil && fb.valid() {
+		rates := *fb // the caller's value may change; offers share this copy
+		c.fallbackFees = &rates
+		c.feeCache.fees.Fallback = &rates
 	}
 	if c.limiter == nil {
 		if o.Interval <= 0 {
