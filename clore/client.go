@@ -33,7 +33,8 @@ type Observer interface {
 	// LimiterWait is called with the time a call waited for the limiter.
 	LimiterWait(p Priority, d time.Duration)
 	// MalformedEntries is called with the number of entries of an answer's
-	// list that could not be decoded and were left out (endpoint "marketplace").
+	// list that could not be decoded and were left out (endpoints
+	// "marketplace" and "my_orders").
 	MalformedEntries(endpoint string, n int)
 }
 
@@ -57,8 +58,12 @@ type Options struct {
 	Slots   SlotStore
 	// FeeRefresh is how often the account's renter fees are fetched again
 	// (GET /renter_fees, first at the second Marketplace call); default 6 h,
-	// negative never fetches them (offers then carry the documented rates).
+	// negative never fetches them (offers then carry the fallback rates).
 	FeeRefresh time.Duration
+	// FallbackFees are the renter fee rates offers are priced with while
+	// /renter_fees has not answered, and for currencies it does not state;
+	// nil, or rates outside [0, 1), select DefaultFeeRates.
+	FallbackFees *FeeRates
 	// Observer and Logger are optional.
 	Observer Observer
 	Logger   *slog.Logger
@@ -77,7 +82,10 @@ type Client struct {
 	obs        Observer
 	log        *slog.Logger
 	feeCache   feeCache
-	malformed  malformedLog
+	// fallbackFees is Options.FallbackFees (nil: the documented rates); it
+	// never changes after New.
+	fallbackFees *FeeRates
+	malformed    malformedLog
 }
 
 // New returns a Client.
@@ -111,6 +119,11 @@ func New(o Options) *Client {
 		hc: o.HTTPClient, retries: o.MaxRetries, backoff: o.Backoff, maxBackoff: o.MaxBackoff,
 		limiter: o.Limiter, obs: o.Observer, log: o.Logger,
 		feeCache: feeCache{every: o.FeeRefresh},
+	}
+	if fb := o.FallbackFees; fb != nil && fb.valid() {
+		rates := *fb // the caller's value may change; offers share this copy
+		c.fallbackFees = &rates
+		c.feeCache.fees.Fallback = &rates
 	}
 	if c.limiter == nil {
 		if o.Interval <= 0 {
@@ -151,7 +164,7 @@ func (c *Client) Marketplace(ctx context.Context) ([]Server, error) {
 		return nil, err
 	}
 	if len(r.skipped) > 0 {
-		c.reportMalformed(ctx, "marketplace", r.skipped)
+		c.reportMalformed(ctx, "marketplace", "server_id", r.skipped)
 	}
 	for i := range r.Servers {
 		r.Servers[i].Fees = &fees
@@ -160,15 +173,18 @@ func (c *Client) Marketplace(ctx context.Context) ([]Server, error) {
 }
 
 // MyOrders returns the account's active orders, and completed ones too when
-// includeCompleted is set.
+// includeCompleted is set. The list is decoded order by order: an entry that
+// cannot be decoded even leniently (see HostList, PortList) is left out,
+// counted (Observer.MalformedEntries, SkippedEntries) and logged once, and the
+// call succeeds with the others.
 func (c *Client) MyOrders(ctx context.Context, includeCompleted bool) ([]Order, error) {
-	var r struct {
-		envelope
-		Orders []Order `json:"orders"`
-	}
+	var r myOrdersResponse
 	q := url.Values{"return_completed": {strconv.FormatBool(includeCompleted)}}
 	if err := c.call(ctx, call{method: http.MethodGet, endpoint: "my_orders", query: q, safe: true}, &r); err != nil {
 		return nil, err
+	}
+	if len(r.skipped) > 0 {
+		c.reportMalformed(ctx, "my_orders", "order_id", r.skipped)
 	}
 	return r.Orders, nil
 }

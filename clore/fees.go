@@ -11,7 +11,10 @@ import (
 // Clore's documented renter fees (docs.clore.ai/for-renters/on-demand-vs-spot):
 // a percentage of the price, reduced by up to half with a full Proof of
 // Holding, plus a one-time creation fee per order (0.1 USD observed). They
-// apply until GET /renter_fees has told the account's own rates.
+// apply until GET /renter_fees has told the account's own rates, unless
+// Options.FallbackFees replaces them. Clore's newer host pages give half of
+// these (the base fee split between host and renter): the higher is the safe
+// side for a price cap.
 const (
 	DefaultOnDemandFee    = 0.10
 	DefaultSpotFee        = 0.025
@@ -22,12 +25,31 @@ const (
 // for a misreading and replaced by the documented rate.
 const maxFeeRate = 0.5
 
+// FeeRates are renter fee rates, as fractions of the price (0.10 is 10 %),
+// of on-demand and spot orders.
+type FeeRates struct {
+	OnDemand, Spot float64
+}
+
+// DefaultFeeRates are the documented base rates (DefaultOnDemandFee,
+// DefaultSpotFee).
+func DefaultFeeRates() FeeRates { return FeeRates{OnDemand: DefaultOnDemandFee, Spot: DefaultSpotFee} }
+
+// valid reports whether both rates are fractions in [0, 1).
+func (r FeeRates) valid() bool {
+	return r.OnDemand >= 0 && r.OnDemand < 1 && r.Spot >= 0 && r.Spot < 1
+}
+
 // Fees are the renter fees Clore adds to a server's price: a fraction of the
 // price per currency, and a one-time creation fee per order in each currency.
-// A currency Clore did not state falls back to the documented rates.
+// A currency Clore did not state falls back to Fallback.
 type Fees struct {
 	OnDemand, Spot                 Pricing // fractions: 0.10 is 10%
 	CreationOnDemand, CreationSpot Pricing // per order, in the currency
+	// Fallback are the rates of a currency Clore did not state (all of them
+	// until /renter_fees answers); nil means DefaultFeeRates. The client sets
+	// it from Options.FallbackFees.
+	Fallback *FeeRates
 	// FromClore is set when the rates came from GET /renter_fees.
 	FromClore bool
 }
@@ -37,9 +59,13 @@ func DefaultFees() Fees { return Fees{} }
 
 // Rate is the fee's fraction of a price paid in currency.
 func (f *Fees) Rate(currency string, spot bool) float64 {
-	rates, def := f.OnDemand, DefaultOnDemandFee
+	fb := DefaultFeeRates()
+	if f.Fallback != nil {
+		fb = *f.Fallback
+	}
+	rates, def := f.OnDemand, fb.OnDemand
 	if spot {
-		rates, def = f.Spot, DefaultSpotFee
+		rates, def = f.Spot, fb.Spot
 	}
 	if r, ok := rates[currency]; ok && r >= 0 && r <= maxFeeRate {
 		return r
@@ -119,7 +145,9 @@ func (c *Client) RenterFees(ctx context.Context) (Fees, error) {
 	if err := c.call(ctx, call{method: http.MethodGet, endpoint: "renter_fees", safe: true}, &r); err != nil {
 		return Fees{}, err
 	}
-	return r.fees(), nil
+	f := r.fees()
+	f.Fallback = c.fallbackFees
+	return f, nil
 }
 
 // feeCache keeps the account's fees between rare refreshes.
@@ -136,7 +164,8 @@ type feeCache struct {
 const feeRetry = 10 * time.Minute
 
 // Fees returns the fees offers are priced with now: the account's own once
-// renter_fees has answered, the documented base rates until then.
+// renter_fees has answered, the fallback rates (Options.FallbackFees, else the
+// documented base rates) until then.
 func (c *Client) Fees() Fees {
 	c.feeCache.mu.Lock()
 	defer c.feeCache.mu.Unlock()

@@ -1,11 +1,8 @@
 package clore
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
-	"log/slog"
-	"sync"
 )
 
 // marketplaceResponse is the answer of GET /marketplace. It decodes server by
@@ -17,13 +14,6 @@ type marketplaceResponse struct {
 	MyServers []int64  `json:"my_servers,omitempty"`
 	// skipped are the entries left out, in list order.
 	skipped []malformedEntry
-}
-
-// malformedEntry is a list entry that could not be decoded.
-type malformedEntry struct {
-	index int
-	id    int64 // 0 when not even the id could be read
-	err   error
 }
 
 // errNoServerID marks an entry without a usable id.
@@ -63,11 +53,7 @@ func (r *marketplaceResponse) UnmarshalJSON(b []byte) error {
 			err = errNoServerID
 		}
 		if err != nil {
-			var probe struct {
-				ID FlexInt `json:"id"`
-			}
-			_ = json.Unmarshal(raw, &probe) // best effort, for the log line only
-			r.skipped = append(r.skipped, malformedEntry{index: i, id: int64(probe.ID), err: err})
+			r.skipped = append(r.skipped, newMalformedEntry(i, raw, err))
 			continue
 		}
 		r.Servers = append(r.Servers, sv)
@@ -88,44 +74,4 @@ func dropUnidentified(servers []Server) ([]Server, []malformedEntry) {
 		kept = append(kept, servers[i])
 	}
 	return kept, skipped
-}
-
-// maxLoggedMalformed bounds the memory of entries already logged.
-const maxLoggedMalformed = 4096
-
-// malformedLog remembers which malformed entries were logged, so that a
-// server that stays broken is logged once, not at every refresh.
-type malformedLog struct {
-	mu     sync.Mutex
-	logged map[int64]bool
-}
-
-// first reports whether the entry of server id has not been logged yet, and
-// marks it logged.
-func (m *malformedLog) first(id int64) bool {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.logged == nil || len(m.logged) >= maxLoggedMalformed {
-		m.logged = make(map[int64]bool)
-	}
-	if m.logged[id] {
-		return false
-	}
-	m.logged[id] = true
-	return true
-}
-
-// reportMalformed counts skipped entries and logs each new one once.
-func (c *Client) reportMalformed(ctx context.Context, endpoint string, skipped []malformedEntry) {
-	if c.obs != nil {
-		c.obs.MalformedEntries(endpoint, len(skipped))
-	}
-	for _, e := range skipped {
-		if !c.malformed.first(e.id) {
-			continue
-		}
-		c.log.LogAttrs(ctx, slog.LevelWarn, "clore answer entry skipped: malformed",
-			slog.String("endpoint", endpoint), slog.Int64("server_id", e.id),
-			slog.Int("index", e.index), slog.Any("error", e.err))
-	}
 }

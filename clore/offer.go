@@ -69,6 +69,36 @@ func (o Offer) USDPerUnit(currency string) float64 {
 	return 0
 }
 
+// USDRate is the USD value of one unit of currency (CLORE-Blockchain,
+// bitcoin) at Clore's own exchange rate, as the marketplace's price.usd
+// figures imply it: price.usd.on_demand_clore over price.on_demand's CLORE
+// price, and the same for bitcoin (see Offer.USDPerUnit). Unlike
+// OnDemandUSDPerDay divided by OnDemandPerDay it leaves Clore's renter fee
+// out, so it values a wallet balance, not a rental. It is the median over
+// the offers that price in currency, so that one host with odd figures does
+// not move it. USD-Blockchain is worth 1. ok is false when no offer prices
+// in currency (an empty marketplace, an unknown currency).
+func USDRate(offers []Offer, currency string) (usdPerUnit float64, ok bool) {
+	if currency == CurrencyUSD {
+		return 1, true
+	}
+	rates := make([]float64, 0, len(offers))
+	for i := range offers {
+		if r := offers[i].USDPerUnit(currency); r > 0 {
+			rates = append(rates, r)
+		}
+	}
+	if len(rates) == 0 {
+		return 0, false
+	}
+	slices.Sort(rates)
+	mid := len(rates) / 2
+	if len(rates)%2 == 0 {
+		return (rates[mid-1] + rates[mid]) / 2, true
+	}
+	return rates[mid], true
+}
+
 // CreationFeeUSD is the one-time fee of an order paid in currency, in USD.
 func (o Offer) CreationFeeUSD(currency string, spot bool) float64 {
 	if fee, ok := o.Fees.Creation(currency, spot); ok && o.USDPerUnit(currency) > 0 {

@@ -212,8 +212,8 @@ type Order struct {
 	Specs            Specs      `json:"specs"`
 	Online           bool       `json:"online"`
 	MonContainer     FlexInt    `json:"mon_container"`
-	PubCluster       []string   `json:"pub_cluster"`
-	TCPPorts         []string   `json:"tcp_ports"`
+	PubCluster       HostList   `json:"pub_cluster"`
+	TCPPorts         PortList   `json:"tcp_ports"`
 	HTTPPort         FlexString `json:"http_port"`
 	HTTPPub          string     `json:"http_pub"`
 	Rating           Rating     `json:"rating"`

@@ -18,7 +18,13 @@
 //   - orders and wallets in a SQLite file (Options.StatePath) read on every
 //     request, so separate Server instances and processes see the same
 //     orders; create_order checks and writes in one immediate transaction;
-//   - per-key rate limits, the `auth` check, fault injection and test hooks.
+//   - per-key rate limits, the `auth` check, fault injection and test hooks;
+//   - on demand, what clients of the real API have seen it do
+//     (shared/clore-api.md §10): odd historical entries in my_orders
+//     (AddOddOrders), a create_order that answers code 1 yet rents
+//     (CreateCode1ButRent, CreateCode1ButRentOn), my_orders lagging
+//     create_order (LagMyOrders), cancel_order refusing with a code
+//     (FailCancels), and spot orders outbid (Outbid).
 //
 // The API key is stored and recorded only as a sha256 hash; ssh passwords,
 // ssh keys, jupyter tokens, env and command are validated and then dropped.
@@ -40,7 +46,10 @@
 // (HTTP 500 {"code":1}), then not_enough_balance and server-already-rented
 // again inside the transaction.
 //
-// cancel_order: validation (code 2), issue_description_too_long (over 2048
+// A create_order that creates an order answers HTTP 500 {"code":1} instead
+// of {"code":0} while CreateCode1ButRent is pending.
+//
+// cancel_order: FailCancels, validation (code 2), issue_description_too_long (over 2048
 // characters), order_dont_exist, you_dont_own_this_order, order_not_active
 // (the order already ended). set_spot_price: validation (code 2),
 // order_dont_exist, you_dont_own_this_order, order_not_active, code 2 for an
@@ -87,13 +96,21 @@
 //     requested tcp port (22 when none was requested) to a public port, and
 //     http_pub is set only when an "http" port was requested.
 //   - Spot orders occupy the server like on-demand ones; nobody outbids
-//     them. Lowering a bid is limited to 10% of the current bid per step
+//     them unless a test calls Outbid. An outbid order shows in my_orders as
+//     an expired one does ("expired":true, offline, empty pub_cluster and
+//     tcp_ports); Clore does not document what it shows. Lowering a bid is limited to 10% of the current bid per step
 //     (max_step) and once per 600 s; raising is free; a bid below the
 //     host's minimum spot price is too_low_price (create_order) or
 //     amount_too_low (set_spot_price).
 //   - Other users' spot offers are synthesised per time window.
-//   - OwnServer and MoveToGigaspot are kept in memory per Server, like the
-//     rate limit; my_servers lists the servers marked with OwnServer.
+//   - OwnServer, MoveToGigaspot, AddOddOrders, CreateCode1ButRent,
+//     LagMyOrders and FailCancels are kept in memory per Server, like the
+//     rate limit (an order hidden by a lag is hidden only from this
+//     Server's my_orders); my_servers lists the servers marked with
+//     OwnServer. Outbid is stored and seen by every Server on the file.
+//   - The object form of an old order's tcp_ports (AddOddOrders) maps the
+//     container port to the public port, {"22":"40123"}: no capture of it
+//     was found.
 //   - my_orders lists orders oldest first; "spot":true and "expired":true
 //     appear only when true.
 //   - price.usd.spot is the USD value of the minimum spot price (the real

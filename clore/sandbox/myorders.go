@@ -40,23 +40,30 @@ type orderJSON struct {
 	Expired      bool            `json:"expired,omitempty"`
 }
 
-// myOrdersBody is the my_orders answer.
+// myOrdersBody is the my_orders answer. An entry is an orderJSON, or a raw
+// entry of AddOddOrders.
 type myOrdersBody struct {
-	Orders []orderJSON `json:"orders"`
-	Code   int         `json:"code"`
+	Orders []any `json:"orders"`
+	Code   int   `json:"code"`
 }
 
 // handleMyOrders serves GET /v1/my_orders[?return_completed=true]: active
-// orders of the key, plus cancelled and expired ones when asked.
+// orders of the key, plus cancelled and expired ones when asked, after the
+// entries of AddOddOrders and without the orders LagMyOrders or
+// CreateCode1ButRent still hide.
 func (s *Server) handleMyOrders(ctx context.Context, c call) answer {
 	all, _ := strconv.ParseBool(c.query.Get("return_completed"))
 	orders, err := s.store.ordersOfKey(ctx, c.keyHash)
 	if err != nil {
 		return internalError(err)
 	}
-	out := make([]orderJSON, 0, len(orders))
+	odd := s.quirks.oddEntries(all)
+	out := make([]any, 0, len(odd)+len(orders))
+	for _, raw := range odd {
+		out = append(out, raw) // older than any order the sandbox made
+	}
 	for _, o := range orders {
-		if all || o.activeAt(c.now.UnixMilli()) {
+		if (all || o.activeAt(c.now.UnixMilli())) && s.quirks.visible(o.ID, c.now) {
 			out = append(out, s.renderOrder(o, c.now))
 		}
 	}

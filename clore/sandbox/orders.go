@@ -107,7 +107,7 @@ func (s *Server) handleCreateOrder(ctx context.Context, c call) answer {
 		}
 	}
 	o, need := s.newOrder(c, sv, req)
-	_, err := s.store.createOrder(ctx, o, need)
+	id, err := s.store.createOrder(ctx, o, need)
 	switch {
 	case errors.Is(err, errServerRented):
 		return alreadyRented()
@@ -115,6 +115,9 @@ func (s *Server) handleCreateOrder(ctx context.Context, c call) answer {
 		return failure(http.StatusOK, "not_enough_balance")
 	case err != nil:
 		return internalError(err)
+	}
+	if s.quirks.created(id, sv.id, c.now) {
+		return databaseError() // CreateCode1ButRent: the order exists all the same
 	}
 	return codeOnly(http.StatusOK, 0)
 }
@@ -236,6 +239,9 @@ type cancelRequest struct {
 // answers: order_dont_exist, you_dont_own_this_order, order_not_active (the
 // order already ended) and issue_description_too_long (over 2048 characters).
 func (s *Server) handleCancelOrder(ctx context.Context, c call) answer {
+	if a, ok := s.quirks.failCancel(); ok {
+		return a
+	}
 	var req cancelRequest
 	if msg := decodeBody(c.body, &req); msg != "" {
 		return invalidInput(msg)

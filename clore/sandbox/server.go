@@ -112,6 +112,7 @@ type Server struct {
 	chaos   *chaos
 	log     *requestLog
 	hooks   hooks
+	quirks  quirks
 }
 
 // New generates the marketplace and opens the state file.

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
 )
 
 // order is one stored order.
@@ -187,6 +188,37 @@ func (st *store) cancelOrder(ctx context.Context, keyHash string, id, nowMS int6
 		return fmt.Errorf("sandbox: cancel order: %w", err)
 	}
 	return nil
+}
+
+// endSpotOrder ends the active spot order id at nowMS, whatever key owns it,
+// and marks its server rented by someone else for hold: what an outbid does.
+func (st *store) endSpotOrder(ctx context.Context, id, nowMS int64, hold time.Duration) error {
+	tx, err := st.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	o, err := scanOrder(tx.QueryRowContext(ctx, "SELECT "+orderColumns+" FROM orders WHERE id = ?", id))
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return errOrderNotFound
+	case err != nil:
+		return err
+	case !o.Spot:
+		return ErrNotSpot
+	case !o.activeAt(nowMS):
+		return errOrderNotActive
+	}
+	if _, err := tx.ExecContext(ctx, "UPDATE orders SET ends_ms = ? WHERE id = ?", nowMS, id); err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx,
+		`INSERT INTO rented_by_other (server_id, until_ms) VALUES (?, ?)
+		 ON CONFLICT (server_id) DO UPDATE SET until_ms = excluded.until_ms`, o.ServerID, nowMS+hold.Milliseconds())
+	if err != nil {
+		return err
+	}
+	return tx.Commit()
 }
 
 // spotDecision is what decide answers for a spot price change: either a new

@@ -294,7 +294,7 @@ func (a *App) openClore(ctx context.Context) error {
 		BaseURL: base, APIKey: key, UserAgent: c.UserAgent, HTTPClient: hc,
 		Timeout: c.Timeout.Duration, MaxRetries: c.MaxRetries,
 		Interval: c.MinInterval.Duration, CreateInterval: c.CreateInterval.Duration,
-		Slots: a.store, Observer: a.metrics, Logger: a.log,
+		Slots: a.store, Observer: a.metrics, Logger: a.log, FallbackFees: cloreFallbackFees(c),
 	})
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/clorebot/clorebot/clore"
 	"github.com/clorebot/clorebot/commands"
 	"github.com/clorebot/clorebot/internal/config"
 )
@@ -39,11 +40,19 @@ func policyFrom(cfg *config.Config) commands.Policy {
 	return out
 }
 
+// cloreFallbackFees are the renter fee rates the Clore client prices offers
+// with while /renter_fees does not answer (clore.renter_fee_on_demand,
+// clore.renter_fee_spot).
+func cloreFallbackFees(c config.Clore) *clore.FeeRates {
+	return &clore.FeeRates{OnDemand: c.RenterFeeOnDemand, Spot: c.RenterFeeSpot}
+}
+
 // newService builds the command layer over the App's store and Clore client.
 func (a *App) newService(n commands.Notifier, log *slog.Logger, opts ...func(*commands.Options)) *commands.Service {
 	o := commands.Options{
 		Store: a.store, Clore: a.clore, Notifier: n, Logger: log, Policy: policyFrom(a.cfg),
 		MarketTTL: a.cfg.Watch.Interval.Duration, ConfirmTTL: a.cfg.Policy.ConfirmTTL.Duration,
+		ProvisionTimeout: a.cfg.Clore.ProvisionTimeout.Duration,
 	}
 	if a.cfg.Clore.Sandbox {
 		// The sandbox provisions in seconds: poll it more often than Clore.

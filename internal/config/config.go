@@ -45,6 +45,15 @@ type Clore struct {
 	MaxRetries     int      `toml:"max_retries"`     // safe (idempotent) calls only
 	MinInterval    Duration `toml:"min_interval"`    // between any two requests per key
 	CreateInterval Duration `toml:"create_interval"` // between two create_order calls per key
+	// ProvisionTimeout cancels an order that is not online by then. Against
+	// real Clore it must stay under the 10-minute grace in which a cancelled
+	// order pays no creation fee.
+	ProvisionTimeout Duration `toml:"provision_timeout"`
+	// RenterFeeOnDemand and RenterFeeSpot are the renter fee rates (fractions
+	// of the price) offers are priced with while GET /renter_fees does not
+	// answer, and for currencies it does not state.
+	RenterFeeOnDemand float64 `toml:"renter_fee_on_demand"`
+	RenterFeeSpot     float64 `toml:"renter_fee_spot"`
 }
 
 // Storage configures the SQLite database.
@@ -184,6 +193,11 @@ func Defaults() Config {
 			MaxRetries:     3,
 			MinInterval:    Duration{1100 * time.Millisecond},
 			CreateInterval: Duration{5500 * time.Millisecond},
+			// Under Clore's 10-minute creation-fee grace, with a minute for
+			// the cancel to get through the limiter.
+			ProvisionTimeout:  Duration{9 * time.Minute},
+			RenterFeeOnDemand: 0.10,
+			RenterFeeSpot:     0.025,
 		},
 		Storage: Storage{Path: "clorebot.db"},
 		HTTP: HTTP{

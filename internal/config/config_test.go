@@ -4,6 +4,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestDefaultsValidity(t *testing.T) {
@@ -162,5 +163,27 @@ func TestFieldTable(t *testing.T) {
 	}
 	if seen[envConfigPath] {
 		t.Errorf("%s collides with a key", envConfigPath)
+	}
+}
+
+// The money-safety keys of issue 19 default to DESIGN §4's values.
+func TestCloreMoneyDefaults(t *testing.T) {
+	c := Defaults().Clore
+	if c.ProvisionTimeout.Duration != 9*time.Minute || c.RenterFeeOnDemand != 0.10 || c.RenterFeeSpot != 0.025 {
+		t.Errorf("provision_timeout %s, renter fees %v / %v; want 9m, 0.10 / 0.025",
+			c.ProvisionTimeout, c.RenterFeeOnDemand, c.RenterFeeSpot)
+	}
+}
+
+// Against real Clore, a provision timeout from the environment that reaches
+// the creation-fee grace stops the start, naming the key.
+func TestProvisionTimeoutFromEnvironment(t *testing.T) {
+	_, err := Load(LoadOptions{Path: t.TempDir() + "/absent.toml",
+		Environ: []string{"CLOREBOT_CLORE_API_KEY=k", "CLOREBOT_CLORE_PROVISION_TIMEOUT=15m"}})
+	wantKeyError(t, err, "clore.provision_timeout", "under 10m", "got 15m")
+	c, err := Load(LoadOptions{Path: t.TempDir() + "/absent.toml",
+		Environ: []string{"CLOREBOT_CLORE_SANDBOX=true", "CLOREBOT_CLORE_PROVISION_TIMEOUT=15m"}})
+	if err != nil || c.Clore.ProvisionTimeout.Duration != 15*time.Minute {
+		t.Fatalf("sandbox with 15m: %v, %v", c, err)
 	}
 }

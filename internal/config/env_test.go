@@ -29,6 +29,9 @@ func TestEnvOverrides(t *testing.T) {
 		{"CLOREBOT_POLICY_ADMINS=slack:U1, cli:alice,,", func(c *Config) any { return c.Policy.Admins }, []string{"slack:U1", "cli:alice"}},
 		{"CLOREBOT_DISCORD_GUILD_IDS=", func(c *Config) any { return c.Discord.GuildIDs }, []string{}},
 		{"CLOREBOT_SANDBOX_STATE_PATH=/tmp/sb.db", func(c *Config) any { return c.SandboxStatePath() }, "/tmp/sb.db"},
+		{"CLOREBOT_CLORE_PROVISION_TIMEOUT=5m", func(c *Config) any { return c.Clore.ProvisionTimeout.Duration }, 5 * time.Minute},
+		{"CLOREBOT_CLORE_RENTER_FEE_ON_DEMAND=0.05", func(c *Config) any { return c.Clore.RenterFeeOnDemand }, 0.05},
+		{"CLOREBOT_CLORE_RENTER_FEE_SPOT=0.0125", func(c *Config) any { return c.Clore.RenterFeeSpot }, 0.0125},
 	}
 	for _, tt := range tests {
 		t.Run(tt.env, func(t *testing.T) {

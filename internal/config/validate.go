@@ -70,7 +70,18 @@ func (c *Config) validateClore(v *validator) {
 	v.atLeast("clore.min_interval", cl.MinInterval, minFloor, why)
 	v.atLeast("clore.create_interval", cl.CreateInterval, createFloor, why)
 	v.atLeast("watch.interval", c.Watch.Interval, watchFloor, "1s with clore.sandbox = true")
+	v.positive("clore.provision_timeout", cl.ProvisionTimeout)
+	if !cl.Sandbox && cl.ProvisionTimeout.Duration >= creationFeeGrace {
+		v.fail("clore.provision_timeout", "must be under %s, Clore's grace before an order pays its creation fee "+
+			"(longer only with clore.sandbox = true), got %s", Duration{creationFeeGrace}, cl.ProvisionTimeout)
+	}
+	v.fraction("clore.renter_fee_on_demand", cl.RenterFeeOnDemand)
+	v.fraction("clore.renter_fee_spot", cl.RenterFeeSpot)
 }
+
+// creationFeeGrace is how long an order may run before Clore charges its
+// creation fee (shared/clore-api.md §10: charged once it has run 10 minutes).
+const creationFeeGrace = 10 * time.Minute
 
 func (c *Config) validateServices(v *validator) {
 	v.nonEmpty("storage.path", c.Storage.Path)
@@ -231,6 +242,13 @@ func (v *validator) number(key string, x, lo, hi float64) bool {
 		return true
 	}
 	return false
+}
+
+// fraction checks that x is a rate in [0, 1).
+func (v *validator) fraction(key string, x float64) {
+	if v.number(key, x, 0, 1) && x == 1 {
+		v.fail(key, "must be below 1 (a fraction of the price: 0.10 is 10%%), got %g", x)
+	}
 }
 
 func (v *validator) httpURL(key, s string) {

@@ -54,6 +54,19 @@ func TestValidate(t *testing.T) {
 		{"sandbox drift", func(c *Config) { c.Sandbox.DriftPerHour = -0.1 }, "sandbox.drift_per_hour", []string{"negative"}},
 		{"sandbox delay", func(c *Config) { c.Sandbox.ProvisionDelay = Duration{-1} }, "sandbox.provision_delay", []string{"at least 0s"}},
 		{"sandbox api key", func(c *Config) { c.Sandbox.APIKey = "" }, "sandbox.api_key", []string{"empty"}},
+		{"provision timeout at Clore's fee grace", func(c *Config) {
+			c.Clore.Sandbox, c.Clore.APIKey, c.Clore.ProvisionTimeout = false, "k", Duration{10 * time.Minute}
+		}, "clore.provision_timeout", []string{"under 10m", "creation fee", "got 10m"}},
+		{"provision timeout under the grace", func(c *Config) {
+			c.Clore.Sandbox, c.Clore.APIKey, c.Clore.ProvisionTimeout = false, "k", Duration{9*time.Minute + 59*time.Second}
+		}, "", nil},
+		{"sandbox provision timeout may be long", func(c *Config) { c.Clore.ProvisionTimeout = Duration{30 * time.Minute} }, "", nil},
+		{"zero provision timeout", func(c *Config) { c.Clore.ProvisionTimeout = Duration{} }, "clore.provision_timeout", []string{"positive"}},
+		{"on-demand fee of 1", func(c *Config) { c.Clore.RenterFeeOnDemand = 1 }, "clore.renter_fee_on_demand", []string{"below 1"}},
+		{"on-demand fee over 1", func(c *Config) { c.Clore.RenterFeeOnDemand = 10 }, "clore.renter_fee_on_demand", []string{"between 0 and 1"}},
+		{"negative spot fee", func(c *Config) { c.Clore.RenterFeeSpot = -0.01 }, "clore.renter_fee_spot", []string{"negative"}},
+		{"NaN spot fee", func(c *Config) { c.Clore.RenterFeeSpot = math.NaN() }, "clore.renter_fee_spot", []string{"finite"}},
+		{"fees of zero and half", func(c *Config) { c.Clore.RenterFeeOnDemand, c.Clore.RenterFeeSpot = 0, 0.5 }, "", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

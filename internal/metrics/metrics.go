@@ -49,7 +49,7 @@ func New() *Metrics {
 		}, []string{"priority"}),
 		malformed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "clorebot_clore_malformed_entries_total",
-			Help: "Entries of Clore answers (marketplace servers) left out because they could not be decoded.",
+			Help: "Entries of Clore answers (marketplace servers, my_orders orders) left out because they could not be decoded.",
 		}, []string{"endpoint"}),
 	}
 	m.reg.MustRegister(m.cloreRequests, m.cloreLatency, m.cloreLimited, m.limiterWait, m.malformed,
