@@ -239,30 +239,22 @@ func (s *Service) checkLowBalance(ctx context.Context) error {
 }
 
 // walletsUSD values the wallets in USD: USD-Blockchain as is, the others at
-// the exchange rate the marketplace's prices imply. known is false when a
+// Clore's own exchange rate (clore.USDRate), without the renter fee that
+// the marketplace's USD prices include (that would value them ~10 % high,
+// and the low-balance alert would fire late). known is false when a
 // non-empty wallet cannot be valued.
 func (s *Service) walletsUSD(wallets []clore.Wallet) (total float64, known bool) {
-	m := s.market.Load()
+	var offers []clore.Offer
+	if m := s.market.Load(); m != nil {
+		offers = m.offers
+	}
 	known = true
 	for _, w := range wallets {
 		if w.Balance <= 0 {
 			continue
 		}
-		if w.Name == clore.CurrencyUSD {
-			total += w.Balance
-			continue
-		}
-		rate := 0.0
-		if m != nil {
-			for i := range m.offers {
-				o := &m.offers[i]
-				if od, usd := o.OnDemandPerDay[w.Name], o.OnDemandUSDPerDay[w.Name]; od > 0 && usd > 0 {
-					rate = usd / od
-					break
-				}
-			}
-		}
-		if rate == 0 {
+		rate, ok := clore.USDRate(offers, w.Name)
+		if !ok {
 			known = false
 			continue
 		}

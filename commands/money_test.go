@@ -424,3 +424,53 @@ func TestProvisionTimeoutOfAnEndedOrder(t *testing.T) {
 		t.Fatal("the job did not end")
 	}
 }
+
+// Point 5: CLORE and BTC balances were valued at the marketplace's USD
+// prices, which include the renter fee: ~10 % high, so the low-balance
+// alert fired late. A balance worth 5 % under the threshold at Clore's own
+// rate (10 % over it with the fee) is reported.
+func TestLowBalanceValuesCoinsWithoutTheRenterFee(t *testing.T) {
+	const balance = 1000.0
+	h := newHarness(t, smallMarket, func(o *sandbox.Options) {
+		o.InitialBalances = map[string]float64{clore.CurrencyCLORE: balance}
+	})
+	rate, ok := clore.USDRate(h.market(t).offers(), clore.CurrencyCLORE)
+	if !ok {
+		t.Fatal("no CLORE rate in the sandbox's marketplace")
+	}
+	h.policy.LowBalanceUSD = balance * rate / 0.95
+	tick(t, h.service())
+	if evs := h.eventsOf(t, "wallet.low_balance"); len(evs) != 1 {
+		t.Fatalf("%d wallet.low_balance events for a balance worth %.2f USD under a %.2f threshold", len(evs), balance*rate, h.policy.LowBalanceUSD)
+	}
+}
+
+// capturing keeps the create_order requests.
+type capturing struct {
+	commands.Clore
+	mu   sync.Mutex
+	reqs []clore.CreateOrderRequest
+}
+
+func (c *capturing) CreateOrder(ctx context.Context, r clore.CreateOrderRequest) error {
+	c.mu.Lock()
+	c.reqs = append(c.reqs, r)
+	c.mu.Unlock()
+	return c.Clore.CreateOrder(ctx, r)
+}
+
+// Point 7: autossh_entrypoint is a documented choice, clore.autossh_entrypoint
+// (off by default: it replaces the image's own entrypoint).
+func TestAutoSSHEntrypointIsSentWhenConfigured(t *testing.T) {
+	for _, on := range []bool{false, true} {
+		h := newHarness(t, smallMarket)
+		c := &capturing{Clore: h.client}
+		svc := h.service(func(o *commands.Options) { o.Clore, o.AutoSSH = c, on })
+		if job := runRent(t, svc, "rent 3090"); job.State != commands.JobSucceeded {
+			t.Fatalf("job %s: %s", job.State, job.Error)
+		}
+		if len(c.reqs) != 1 || c.reqs[0].AutoSSH != on {
+			t.Fatalf("AutoSSH %v: create_order requests %+v", on, c.reqs)
+		}
+	}
+}

@@ -53,6 +53,7 @@ func (a *App) newService(n commands.Notifier, log *slog.Logger, opts ...func(*co
 		Store: a.store, Clore: a.clore, Notifier: n, Logger: log, Policy: policyFrom(a.cfg),
 		MarketTTL: a.cfg.Watch.Interval.Duration, ConfirmTTL: a.cfg.Policy.ConfirmTTL.Duration,
 		ProvisionTimeout: a.cfg.Clore.ProvisionTimeout.Duration,
+		AutoSSH:          a.cfg.Clore.AutoSSHEntrypoint,
 	}
 	if a.cfg.Clore.Sandbox {
 		// The sandbox provisions in seconds: poll it more often than Clore.

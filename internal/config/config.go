@@ -54,6 +54,12 @@ type Clore struct {
 	// answer, and for currencies it does not state.
 	RenterFeeOnDemand float64 `toml:"renter_fee_on_demand"`
 	RenterFeeSpot     float64 `toml:"renter_fee_spot"`
+	// AutoSSHEntrypoint sends autossh_entrypoint: true with create_order:
+	// Clore's own entrypoint then sets up SSH and runs the order's command
+	// instead of the image's ENTRYPOINT/CMD. Off by default: clorebot's
+	// default images run their own sshd, and the flag would replace an
+	// image's own start (README "SSH and autossh_entrypoint").
+	AutoSSHEntrypoint bool `toml:"autossh_entrypoint"`
 }
 
 // Storage configures the SQLite database.
