@@ -474,3 +474,70 @@ func TestAutoSSHEntrypointIsSentWhenConfigured(t *testing.T) {
 		}
 	}
 }
+
+// The same rough edges from the sandbox itself, through the real client on
+// loopback: odd history entries, a code 1 that rents with a lagging list, a
+// cancel answered code 2, and a spot order outbid.
+func TestSandboxRoughEdgesThroughTheRealClient(t *testing.T) {
+	ctx := context.Background()
+	t.Run("odd entries in the history do not stop the TTL cancel", func(t *testing.T) {
+		h := newSandboxHarness(t)
+		h.sb.AddOddOrders()
+		clock := newFakeClock()
+		svc := h.service(func(o *commands.Options) { o.Clock = clock })
+		id := rentRunning(t, svc, "rent 4090 --hours 1")
+		clock.Advance(61 * time.Minute)
+		tick(t, svc) // no error: the odd entries are skipped and counted
+		if expired, _ := h.cloreOrder(t, id); !expired {
+			t.Fatal("order not cancelled at its TTL")
+		}
+		if n := h.client.SkippedEntries("my_orders"); n == 0 {
+			t.Error("no skipped my_orders entry counted")
+		}
+	})
+	t.Run("code 1 that rented, list lagging: one order stays", func(t *testing.T) {
+		h := newSandboxHarness(t)
+		h.sb.CreateCode1ButRent(1, time.Second)
+		svc := h.service()
+		job := runRent(t, svc, "rent 3090")
+		if job.State != commands.JobSucceeded {
+			t.Fatalf("job %s: %s", job.State, job.Error)
+		}
+		time.Sleep(1100 * time.Millisecond) // the list catches up
+		_ = svc.Tick(ctx)
+		if active := h.activeAtClore(t); len(active) != 1 {
+			t.Fatalf("%d orders run at Clore, want 1", len(active))
+		}
+		if evs := h.eventsOf(t, "order.cancelled"); len(evs) != 1 || evs[0]["reason"] != "duplicate" {
+			t.Errorf("order.cancelled events: %v", evs)
+		}
+	})
+	t.Run("a TTL cancel answered code 2 is sent again next tick", func(t *testing.T) {
+		h := newSandboxHarness(t)
+		clock := newFakeClock()
+		svc := h.service(func(o *commands.Options) { o.Clock = clock })
+		id := rentRunning(t, svc, "rent 4090 --hours 1")
+		h.sb.FailCancels(1, 2)
+		clock.Advance(61 * time.Minute)
+		_ = svc.Tick(ctx)
+		if o, _ := h.store.GetOrderByCloreID(ctx, id); o.State != commands.OrderCancelling {
+			t.Fatalf("after a code-2 cancel the order is %s, want cancelling", o.State)
+		}
+		tick(t, svc)
+		if expired, _ := h.cloreOrder(t, id); !expired {
+			t.Fatal("order still runs at Clore")
+		}
+	})
+	t.Run("a spot order outbid is recorded as such", func(t *testing.T) {
+		h := newSandboxHarness(t)
+		svc := h.service()
+		id := rentRunning(t, svc, "rent 4090 --spot --hours 2")
+		if err := h.sb.Outbid(id); err != nil {
+			t.Fatal(err)
+		}
+		tick(t, svc)
+		if evs := h.eventsOf(t, "order.expired"); len(evs) != 1 || evs[0]["reason"] != "outbid" {
+			t.Fatalf("order.expired events: %v", evs)
+		}
+	})
+}
