@@ -219,9 +219,12 @@ type run struct {
 	// its own checkpoint need not reconcile with Clore; a resumed one must.
 	fresh bool
 	guard *Guard // checked by the next save, in its transaction (checkpointGuarded)
-	// attempt and settle go with the next save (JobUpdate.Attempt, .Settle).
+	// attempt, settle, hold and took go with the next save (JobUpdate's
+	// fields of those names).
 	attempt *RentAttempt
 	settle  int64
+	hold    *ServerClaim
+	took    Took
 }
 
 // save writes the job's progress with its events and order in one
@@ -229,8 +232,9 @@ type run struct {
 // then runs the crash hook.
 func (r *run) save(ctx context.Context, order *Order, events ...Event) error {
 	r.job.UpdatedAt = r.s.clock.Now()
-	u := &JobUpdate{Job: r.job, Events: events, Order: order, Guard: r.guard, Attempt: r.attempt, Settle: r.settle}
-	r.attempt, r.settle = nil, 0
+	u := &JobUpdate{Job: r.job, Events: events, Order: order, Guard: r.guard, Attempt: r.attempt, Settle: r.settle,
+		Hold: r.hold, Took: r.took}
+	r.attempt, r.settle, r.hold, r.took = nil, 0, nil, TookNothing
 	if err := r.s.store.SaveJob(ctx, r.owner, u); err != nil {
 		return fmt.Errorf("commands: save job %s: %w", r.job.ID, err)
 	}

@@ -226,7 +226,7 @@ func (s *Service) checkLowBalance(ctx context.Context) error {
 	if err != nil || !last.IsZero() && now.Sub(last) < lowBalanceEvery {
 		return err
 	}
-	wallets, err := s.clore.Wallets(clore.WithPriority(ctx, clore.Background))
+	wallets, err := s.readWallets(ctx) // kept for the rents too
 	if err != nil {
 		return fmt.Errorf("commands: wallets: %w", err)
 	}

@@ -231,7 +231,39 @@ type JobUpdate struct {
 	// Settle, when not 0, settles the job's open attempts on that server:
 	// Clore refused the create_order outright, so no order of it can appear.
 	Settle int64
+	// Hold, when set, holds Hold.ServerID for the job until its
+	// create_order answers; ErrHeld (nothing written) when another queued or
+	// running job holds it under a live lease. Any save without Hold ends
+	// the job's hold as Took says.
+	Hold *ServerClaim
+	// Took is what create_order's answer made of the server the job held.
+	Took Took
 }
+
+// Took is what a create_order's answer made of the server its job held.
+type Took int
+
+// Answers of a create_order for the server it was sent to.
+const (
+	TookNothing Took = iota // no answer, or one about this job alone: the hold goes
+	TookOurs                // an order (or an uncertain answer: maybe one)
+	TookTheirs              // server-already-rented: someone else's
+)
+
+// ServerClaim is a server a rent job chose (held, until its create_order
+// answers) or that a create_order found rented (taken, At: the answer).
+type ServerClaim struct {
+	ServerID int64
+	JobID    string
+	Taken    bool
+	Ours     bool    // taken by one of our orders
+	Currency string  // of the chosen offer
+	PerHour  float64 // what an order there spends an hour, in Currency
+	At       time.Time
+}
+
+// ErrHeld is SaveJob's refusal of a Hold on a server another rent holds.
+var ErrHeld = errors.New("server held by another rent")
 
 // RentAttempt is a create_order a rent job sent, recorded before it is sent.
 // Clore does not say which order a create_order made, and an uncertain
@@ -304,6 +336,10 @@ type Store interface {
 	// AdoptOrder inserts o, linked to the rent job jobID, with events, in one
 	// transaction; ErrConflict when another order has its Clore order id.
 	AdoptOrder(ctx context.Context, o Order, jobID string, events ...Event) (Order, error)
+	// ServerClaims lists the claims that concern a choice by the job jobID at
+	// now: the servers other jobs hold (queued or running, lease alive at
+	// now) and the servers taken after since.
+	ServerClaims(ctx context.Context, jobID string, since, now time.Time) ([]ServerClaim, error)
 	// OpenRentAttempts lists the create_orders not settled and still watched
 	// at now (Until after now), oldest first.
 	OpenRentAttempts(ctx context.Context, now time.Time) ([]RentAttempt, error)

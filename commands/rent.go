@@ -88,7 +88,7 @@ func (s *Service) handleRent(ctx context.Context, req Request, a *RentArgs, rec 
 	if err != nil {
 		return errorReply(err), nil
 	}
-	best, ok := snap.bestFor(p.want(nil))
+	best, ok := s.quote(snap, p.want(nil))
 	if !ok {
 		return Reply{Status: StatusError, Visibility: Ephemeral, Done: true, Usage: Usage("rent"),
 			Text: noOfferText(p, snap.offersOf(models))}, nil
@@ -99,8 +99,9 @@ func (s *Service) handleRent(ctx context.Context, req Request, a *RentArgs, rec 
 	confirm := s.policy.ConfirmAbove > 0 && best.USDPerHour > s.policy.ConfirmAbove
 	state := JobQueued
 	if confirm {
-		state, p.Prefer = JobAwaitingConfirmation, best.ServerID
+		state = JobAwaitingConfirmation
 	}
+	p.Prefer = best.ServerID // the server quoted, first if still free when the job runs
 	p.MaxPerGPU = s.priceBound(p, best, confirm)
 	// The counted caps are checked in the transaction that stores the job
 	// (one awaiting confirmation is checked now and again when confirmed).

@@ -55,6 +55,18 @@ type confirmedOffer struct {
 	Bound    float64 `json:"bound"`
 }
 
+// maxHoldTries bounds how often a rent chooses again because the server it
+// chose was held by another rent in the meantime.
+const maxHoldTries = 8
+
+// A rent whose only suitable offers are held by other rents waits for their
+// create_orders to answer, looking again every holdPoll, for maxHoldWait at
+// most (many rents of one model queue on the create_order limiter).
+const (
+	holdPoll    = time.Second
+	maxHoldWait = 10 * time.Minute
+)
+
 // AdoptionWindow is how long after a create_order an order Clore shows on
 // its server is still taken for its own (DESIGN §7: 15 minutes).
 const AdoptionWindow = 15 * time.Minute
@@ -129,13 +141,13 @@ func (r *run) chooseOffer(ctx context.Context, p rentParams, cp rentCheckpoint) 
 	if err != nil {
 		return r.retryLater(ctx, err)
 	}
-	wallets, err := s.clore.Wallets(clore.WithPriority(ctx, clore.Background))
+	marketAt := s.clock.Now()
+	if m := s.market.Load(); m != nil {
+		marketAt = m.at
+	}
+	wallets, err := s.walletBalances(ctx)
 	if err != nil {
 		return r.retryLater(ctx, err)
-	}
-	balances := map[string]float64{}
-	for _, w := range wallets {
-		balances[w.Name] = w.Balance
 	}
 	if p.MaxPerGPU == 0 && r.job.USDPerHour > 0 {
 		// Stored before rents were bounded: bounded once by its reservation
@@ -148,37 +160,69 @@ func (r *run) chooseOffer(ctx context.Context, p rentParams, cp rentCheckpoint) 
 	if c := cp.Confirmed; c != nil {
 		p.MaxPerGPU, p.Prefer = c.Bound, c.ServerID
 	}
-	choices := choose(offers, p.want(cp.Tried), balances)
-	if len(choices) == 0 {
-		if dearer, ok := r.dearerOffer(p, cp, offers, balances); ok {
-			return r.askConfirmation(ctx, p, cp, dearer)
+	// Servers other rents hold (or found taken since this snapshot) are left
+	// to them: N rents of one model aim at N servers, not all at the
+	// cheapest. A hold taken between the read and the write is met by the
+	// write, and the choice is made again.
+	var best offerChoice
+	waitHolds := time.Now().Add(maxHoldWait) // real time: it waits on other jobs
+	for try := 0; ; try++ {
+		limits, err := s.limitsFor(ctx, r.job.ID, marketAt, wallets)
+		if err != nil {
+			return r.retryLater(ctx, err)
 		}
-		msg := noOfferText(p, offers)
-		if len(cp.Tried) > 0 {
-			msg = fmt.Sprintf("Tried %d offer(s); none left within %s per GPU per hour. %s", len(cp.Tried), usd(p.MaxPerGPU), msg)
-		} else if len(choose(offers, p.want(nil), nil)) > 0 {
-			msg = "The wallet cannot pay for any suitable offer (not enough balance in an accepted currency)."
+		exclude := append(slices.Clone(cp.Tried), limits.exclude...)
+		choices := choose(offers, p.want(exclude), limits.balances)
+		if len(choices) == 0 && len(limits.held) > 0 && time.Now().Before(waitHolds) &&
+			len(choose(offers, p.want(append(slices.Clone(cp.Tried), limits.taken...)), limits.balances)) > 0 {
+			// Only servers other rents hold right now would do: their
+			// create_orders answer within seconds, freeing or taking them.
+			if err := sleep(ctx, holdPoll); err != nil {
+				return err
+			}
+			continue
 		}
-		return r.fail(ctx, msg, nil)
-	}
-	best := choices[0]
-	if err := s.policy.checkPrice(best.USDPerGPU()); err != nil {
-		return r.fail(ctx, err.Error(), nil)
-	}
-	// The re-check before create_order: the counted caps again, with the
-	// chosen offer and leaving this job out, in the transaction that records
-	// the choice, makes the offer's total the job's reservation and records
-	// the create_order about to be sent (watched for a late order).
-	before := r.job
-	cp.Offer, cp.SentAt, cp.Uncertain = &best, s.clock.Now(), false
-	r.job.USDPerHour = best.USDPerHour
-	r.attempt = &RentAttempt{ServerID: best.ServerID, SentAt: cp.SentAt, Until: cp.SentAt.Add(AdoptionWindow)}
-	err = r.checkpointGuarded(ctx, stepCreating, cp, s.guard(r.job.RequestedBy, best.USDPerHour, r.job.ID))
-	if c := (*CapError)(nil); errors.As(err, &c) {
-		r.job = before
-		return r.fail(ctx, c.Error(), nil)
-	} else if err != nil {
-		return err
+		if len(choices) == 0 {
+			if dearer, ok := r.dearerOffer(p, cp, exclude, offers, limits.balances); ok {
+				return r.askConfirmation(ctx, p, cp, dearer)
+			}
+			msg := noOfferText(p, offers)
+			switch {
+			case len(cp.Tried) > 0:
+				msg = fmt.Sprintf("Tried %d offer(s); none left within %s per GPU per hour. %s", len(cp.Tried), usd(p.MaxPerGPU), msg)
+			case len(choose(offers, p.want(exclude), nil)) > 0:
+				msg = "The wallet cannot pay for any suitable offer (not enough balance in an accepted currency, less what rents in flight committed)."
+			case len(limits.exclude) > 0 && len(choose(offers, p.want(nil), nil)) > 0:
+				msg = fmt.Sprintf("Every suitable offer is being rented by another request (%d held or just taken). %s", len(limits.exclude), msg)
+			}
+			return r.fail(ctx, msg, nil)
+		}
+		best = choices[0]
+		if err := s.policy.checkPrice(best.USDPerGPU()); err != nil {
+			return r.fail(ctx, err.Error(), nil)
+		}
+		// The re-check before create_order: the counted caps again, with the
+		// chosen offer and leaving this job out, in the transaction that
+		// records the choice, makes the offer's total the job's reservation,
+		// holds the server and records the create_order about to be sent
+		// (watched for a late order).
+		before, cpBefore := r.job, cp
+		cp.Offer, cp.SentAt, cp.Uncertain = &best, s.clock.Now(), false
+		r.job.USDPerHour = best.USDPerHour
+		r.attempt = &RentAttempt{ServerID: best.ServerID, SentAt: cp.SentAt, Until: cp.SentAt.Add(AdoptionWindow)}
+		r.hold = &ServerClaim{ServerID: best.ServerID, Currency: best.Currency, PerHour: best.PricePerDay / 24}
+		err = r.checkpointGuarded(ctx, stepCreating, cp, s.guard(r.job.RequestedBy, best.USDPerHour, r.job.ID))
+		if errors.Is(err, ErrHeld) && try < maxHoldTries {
+			r.job, cp = before, cpBefore
+			continue
+		}
+		if c := (*CapError)(nil); errors.As(err, &c) {
+			r.job = before
+			return r.fail(ctx, c.Error(), nil)
+		} else if err != nil {
+			return err
+		}
+		break
 	}
 	r.notify(ctx, Reply{Status: StatusRunning, Visibility: Public, Text: fmt.Sprintf("Creating: %s ×%d on server %d at %s/h (%s per GPU)…",
 		best.Model, best.GPUCount, best.ServerID, usd(best.USDPerHour), usd(best.USDPerGPU()))})
@@ -189,11 +233,11 @@ func (r *run) chooseOffer(ctx context.Context, p rentParams, cp rentCheckpoint) 
 // price bound but within what the user and the team allow (--max-price, the
 // cap): one the user must confirm. Jobs stored before the ceiling was kept
 // have none.
-func (r *run) dearerOffer(p rentParams, cp rentCheckpoint, offers []clore.Offer, balances map[string]float64) (offerChoice, bool) {
+func (r *run) dearerOffer(p rentParams, cp rentCheckpoint, exclude []int64, offers []clore.Offer, balances map[string]float64) (offerChoice, bool) {
 	if p.Ceiling == nil || len(cp.Tried) == 0 || p.MaxPerGPU <= 0 {
 		return offerChoice{}, false
 	}
-	w := p.want(cp.Tried)
+	w := p.want(exclude)
 	w.MaxPerGPU, w.Prefer = *p.Ceiling, 0
 	choices := choose(offers, w, balances)
 	if len(choices) == 0 || r.s.policy.checkPrice(choices[0].USDPerGPU()) != nil {
@@ -258,7 +302,16 @@ func (r *run) createOrder(ctx context.Context, p rentParams, cp rentCheckpoint) 
 		// may show its order later still.
 		cp.SentAt = r.s.clock.Now()
 		r.attempt = &RentAttempt{ServerID: cp.Offer.ServerID, SentAt: cp.SentAt, Until: cp.SentAt.Add(AdoptionWindow)}
-		if err := r.checkpoint(ctx, stepCreating, cp, nil); err != nil {
+		r.hold = &ServerClaim{ServerID: cp.Offer.ServerID, Currency: cp.Offer.Currency, PerHour: cp.Offer.PricePerDay / 24}
+		err = r.checkpoint(ctx, stepCreating, cp, nil)
+		if errors.Is(err, ErrHeld) {
+			// Another rent holds the server now (this job's hold lapsed with
+			// its crashed run's lease): choose again. The earlier send may
+			// still show an order: it stays pending and watched.
+			cp.Uncertain = true
+			return r.nextOffer(ctx, cp, "another rent took the server while this one was interrupted")
+		}
+		if err != nil {
 			return err
 		}
 	}
@@ -279,17 +332,25 @@ func (r *run) createOrder(ctx context.Context, p rentParams, cp rentCheckpoint) 
 	switch {
 	case err == nil:
 		r.s.markRented(o.ServerID)
+		r.took = TookOurs
 		return r.checkpoint(ctx, stepCreated, cp, nil)
 	case clore.OutcomeUnknown(err):
 		cp.Uncertain, cp.Code1 = true, errors.Is(err, clore.ErrDatabase)
+		r.took = TookOurs // maybe: left out of every choice until a snapshot shows it
 		return r.checkpoint(ctx, stepCreated, cp, nil)
 	case failover(err):
 		r.settle = o.ServerID
+		if serverUnavailable(err) {
+			// Left out of every rent's choice until a newer snapshot.
+			r.s.markRented(o.ServerID)
+			r.took = TookTheirs
+		}
 		return r.nextOffer(ctx, cp, cloreReason(err))
 	case errors.Is(err, clore.ErrRateLimited):
 		return sleep(ctx, 5*time.Second) // not carried out: the step runs again
 	case errors.Is(err, clore.ErrNotEnoughBalance):
 		r.settle = o.ServerID
+		r.s.forgetWallets()
 		return r.fail(ctx, fmt.Sprintf("Not enough balance in the %s wallet.", currencyName(o.Currency)), nil)
 	case ctx.Err() != nil:
 		return ctx.Err()
@@ -315,6 +376,18 @@ func failover(err error) bool {
 		clore.ErrServerOffline, clore.ErrTooLowPrice, clore.ErrServerDontExist, clore.ErrCantRentFromYourself,
 		clore.ErrMachineOnGigaspot, clore.ErrAlreadyHaveSpotOrder} {
 		if errors.Is(err, perServer) {
+			return true
+		}
+	}
+	return false
+}
+
+// serverUnavailable reports create_order refusals that say the server
+// cannot be rented by anyone now (not just in this job's currency or bid).
+func serverUnavailable(err error) bool {
+	for _, e := range []error{clore.ErrServerAlreadyRented, clore.ErrServerOffline, clore.ErrServerDontExist,
+		clore.ErrMachineOnGigaspot, clore.ErrCantRentFromYourself} {
+		if errors.Is(err, e) {
 			return true
 		}
 	}

@@ -115,6 +115,11 @@ type Service struct {
 	// liveOrders is the last my_orders answer, for status and cancel.
 	liveOrders   atomic.Pointer[ordersSnapshot]
 	ordersFlight flight
+	// wallets is the last wallets answer (claims.go), read by rent jobs:
+	// once a tick, not once a job.
+	wallets      atomic.Pointer[walletSnapshot]
+	walletFlight flight
+	quotes       quoteCounter // rent quotes per snapshot and want (claims.go)
 
 	audits    *auditLog      // background audit writer (auditlog.go)
 	watchIdx  watchIndex     // price index of the newest snapshot (watch.go)

@@ -436,6 +436,13 @@ func (s *Store) SaveJob(ctx context.Context, owner string, u *commands.JobUpdate
 			return err
 		}
 	}
+	if u.Hold != nil {
+		if err := holdServer(ctx, tx, id, *u.Hold, now); err != nil {
+			return err
+		}
+	} else if err := endHold(ctx, tx, id, u.Took, now); err != nil {
+		return fmt.Errorf("storage: save job %s: %w", id, err)
+	}
 	if a := u.Attempt; a != nil {
 		if err := recordAttempt(ctx, tx, id, *a); err != nil {
 			return fmt.Errorf("storage: save job %s: %w", id, err)

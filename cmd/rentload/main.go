@@ -57,6 +57,7 @@ type counts struct {
 	firstAt                                            time.Time
 	orderAt                                            []time.Duration // since the first request, per order created
 	ours                                               map[int64]bool  // servers an order of this run took
+	refusals                                           map[string]int  // other refusals by Clore's reason
 	selfRented                                         int             // server-already-rented answers on those servers
 }
 
@@ -103,6 +104,14 @@ func (k counting) CreateOrder(ctx context.Context, r clore.CreateOrderRequest) e
 		c.uncertain.Add(1)
 	default:
 		c.otherRefusals.Add(1)
+		var ae *clore.APIError
+		reason := err.Error()
+		if errors.As(err, &ae) && ae.Message != "" {
+			reason = ae.Message
+		}
+		c.mu.Lock()
+		c.refusals[reason]++
+		c.mu.Unlock()
 	}
 	return err
 }
@@ -150,7 +159,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		level = slog.LevelWarn
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-	c := &counts{ours: map[int64]bool{}}
+	c := &counts{ours: map[int64]bool{}, refusals: map[string]int{}}
 	policy := commands.Policy{Renters: []string{"cli:load"}, DefaultHours: 1, MaxHours: 168, MinReliability: 0}
 	dbPath := filepath.Join(dir, "clorebot.db")
 	var svcs []*commands.Service
@@ -213,8 +222,8 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	goal := time.Duration(*rents)*5500*time.Millisecond + 10*time.Second
 	fmt.Fprintf(out, "rents %d of %q over %d process(es), %d workers each; ran %s (timeout %s)\n", *rents, *gpu, *procs, *workers, elapsed.Round(time.Millisecond), *timeout)
 	fmt.Fprintf(out, "orders created:        %d\n", created)
-	fmt.Fprintf(out, "create_order calls:    %d (server-already-rented %d, uncertain %d, other refusals %d)\n",
-		c.creates.Load(), c.rented.Load(), c.uncertain.Load(), c.otherRefusals.Load())
+	fmt.Fprintf(out, "create_order calls:    %d (server-already-rented %d, uncertain %d, other refusals %d %v)\n",
+		c.creates.Load(), c.rented.Load(), c.uncertain.Load(), c.otherRefusals.Load(), c.refusals)
 	fmt.Fprintf(out, "create_order per order: %.2f (goal ≤ 1.1)\n", perOrder)
 	fmt.Fprintf(out, "time to the last order: %s (goal ≤ N × 5.5 s + 10 s = %s)\n", last.Round(time.Millisecond), goal)
 	fmt.Fprintf(out, "wallets calls:         %d\n", c.wallets.Load())

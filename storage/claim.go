@@ -1,0 +1,98 @@
+package storage
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/clorebot/clorebot/commands"
+)
+
+// liveHold is the condition of a held claim whose job still runs: queued or
+// running, under a lease alive at ?now (a crashed process's holds lapse
+// with its leases; a job resumed holds its server again).
+const liveHold = `c.state = 'held' AND EXISTS (SELECT 1 FROM jobs j WHERE j.id = c.job_id
+	AND j.state IN ('queued', 'running') AND j.lease_until > ?)`
+
+// claimTaken is how long a taken claim is kept: far longer than a
+// marketplace snapshot lives.
+const claimTaken = time.Hour
+
+// holdServer holds c.ServerID for jobID in tx, unless another job's hold is
+// alive: then [commands.ErrHeld]. A taken claim (or a dead hold) on the
+// server gives way: the caller chose it from a snapshot that shows it free.
+func holdServer(ctx context.Context, tx execQuerier, jobID string, c commands.ServerClaim, now time.Time) error {
+	var n int
+	err := tx.QueryRowContext(ctx, `SELECT count(*) FROM server_claims c WHERE c.server_id = ? AND c.job_id <> ? AND `+liveHold,
+		c.ServerID, jobID, formatTime(now)).Scan(&n)
+	if err != nil {
+		return fmt.Errorf("hold server %d: %w", c.ServerID, err)
+	}
+	if n > 0 {
+		return commands.ErrHeld
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM server_claims WHERE job_id = ? AND state = 'held' AND server_id <> ?`,
+		jobID, c.ServerID); err != nil {
+		return fmt.Errorf("hold server %d: %w", c.ServerID, err)
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO server_claims (server_id, job_id, state, ours, currency, per_hour, at)
+		VALUES (?, ?, 'held', 0, ?, ?, ?)
+		ON CONFLICT (server_id) DO UPDATE SET job_id = excluded.job_id, state = 'held', ours = 0,
+			currency = excluded.currency, per_hour = excluded.per_hour, at = excluded.at`,
+		c.ServerID, jobID, c.Currency, c.PerHour, formatTime(now))
+	if err != nil {
+		return fmt.Errorf("hold server %d: %w", c.ServerID, err)
+	}
+	// Taken claims older than any snapshot still in use go.
+	if _, err := tx.ExecContext(ctx, `DELETE FROM server_claims WHERE state = 'taken' AND at < ?`,
+		formatTime(now.Add(-claimTaken))); err != nil {
+		return fmt.Errorf("hold server %d: %w", c.ServerID, err)
+	}
+	return nil
+}
+
+// endHold ends jobID's hold in tx as took says: taken (ours or theirs) as of
+// now, or gone.
+func endHold(ctx context.Context, tx execQuerier, jobID string, took commands.Took, now time.Time) error {
+	var err error
+	if took == commands.TookNothing {
+		_, err = tx.ExecContext(ctx, `DELETE FROM server_claims WHERE job_id = ? AND state = 'held'`, jobID)
+	} else {
+		_, err = tx.ExecContext(ctx, `UPDATE server_claims SET state = 'taken', ours = ?, at = ?
+			WHERE job_id = ? AND state = 'held'`, boolInt(took == commands.TookOurs), formatTime(now), jobID)
+	}
+	if err != nil {
+		return fmt.Errorf("end hold: %w", err)
+	}
+	return nil
+}
+
+// ServerClaims lists the claims a choice by jobID at now must respect: other
+// jobs' live holds, and servers taken after since.
+func (s *Store) ServerClaims(ctx context.Context, jobID string, since, now time.Time) ([]commands.ServerClaim, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT c.server_id, c.job_id, c.state, c.ours, c.currency, c.per_hour, c.at
+		FROM server_claims c WHERE c.job_id <> ? AND (`+liveHold+` OR c.state = 'taken' AND c.at > ?)`,
+		jobID, formatTime(now), formatTime(since))
+	if err != nil {
+		return nil, fmt.Errorf("storage: server claims: %w", err)
+	}
+	defer rows.Close()
+	var out []commands.ServerClaim
+	for rows.Next() {
+		var c commands.ServerClaim
+		var state, at string
+		var ours int64
+		if err := rows.Scan(&c.ServerID, &c.JobID, &state, &ours, &c.Currency, &c.PerHour, &at); err != nil {
+			return nil, fmt.Errorf("storage: server claims: %w", err)
+		}
+		c.Taken, c.Ours = state == "taken", ours == 1
+		if c.At, err = parseTime(at); err != nil {
+			return nil, fmt.Errorf("storage: server claims: %w", err)
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("storage: server claims: %w", err)
+	}
+	return out, nil
+}
