@@ -111,6 +111,7 @@ type Service struct {
 	// liveOrders is the last my_orders answer, for status and cancel.
 	liveOrders   atomic.Pointer[ordersSnapshot]
 	ordersFlight flight
+	snaps        snapshotState // refresh failures, Ready, snapshots to store (readiness.go)
 
 	audits    *auditLog      // background audit writer (auditlog.go)
 	watchIdx  watchIndex     // price index of the newest snapshot (watch.go)
