@@ -404,8 +404,8 @@ func (a *App) watchTick(ctx context.Context) error {
 	// tick: an alert does not wait for the my_orders call.
 	err := errors.Join(scheduler.Recovered(ctx, a.svc.TickMarket), a.deliverNow())
 	err = errors.Join(err, scheduler.Recovered(ctx, a.svc.TickOrders), a.deliverNow())
-	if !a.marketLoaded && a.svc.MarketLoaded() {
-		a.marketLoaded = true
+	if r := a.svc.Readiness(); !a.marketLoaded && !r.MarketAt.IsZero() && !r.MarketStored {
+		a.marketLoaded = true // a refreshed one, not the one stored before the start
 		a.log.Info("marketplace loaded", slog.Bool("sandbox", a.cfg.Clore.Sandbox))
 	}
 	return err
