@@ -127,7 +127,6 @@ func (m *marketSnapshot) offersOf(models []string) []clore.Offer {
 type ordersSnapshot struct {
 	orders map[int64]clore.Order
 	at     time.Time
-	stored bool // read from the store by LoadSnapshots
 }
 
 // flight runs one call of a function at a time: a caller arriving while a

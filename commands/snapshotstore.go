@@ -145,7 +145,7 @@ func (s *Service) LoadSnapshots(ctx context.Context) error {
 		for _, o := range orders.Orders {
 			byID[o.ID] = o
 		}
-		s.liveOrders.CompareAndSwap(nil, &ordersSnapshot{orders: byID, at: at, stored: true})
+		s.liveOrders.CompareAndSwap(nil, &ordersSnapshot{orders: byID, at: at})
 	}
 	s.published()
 	return errors.Join(errs...)
