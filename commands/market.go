@@ -112,8 +112,8 @@ func (s *Service) handleMarket(ctx context.Context, a *MarketArgs) Reply {
 	}
 	sums := Summarize(offers, s.policy.MinReliability)
 	r := Reply{Status: StatusOK, Title: "Clore marketplace", Visibility: Ephemeral, Done: true,
-		Text: fmt.Sprintf("USD per GPU per hour, Clore's renter fee included; reliable = reliability ≥ %.0f%%. As of %s ago.",
-			s.policy.MinReliability*100, max(s.clock.Now().Sub(snap.at), 0).Round(time.Second))}
+		Text: fmt.Sprintf("USD per GPU per hour, Clore's renter fee included; reliable = reliability ≥ %.0f%%. %s",
+			s.policy.MinReliability*100, s.pricesAsOf(snap))}
 	for _, m := range sums {
 		if want != nil && !slices.Contains(want, m.Model) {
 			continue
@@ -124,6 +124,16 @@ func (s *Service) handleMarket(ctx context.Context, a *MarketArgs) Reply {
 		r.Text = "Nothing on offer right now."
 	}
 	return r
+}
+
+// pricesAsOf says how old snap is: a snapshot kept from before a restart
+// says so while the fresh one loads.
+func (s *Service) pricesAsOf(snap *marketSnapshot) string {
+	age := max(s.clock.Now().Sub(snap.at), 0).Round(time.Second)
+	if snap.stored {
+		return fmt.Sprintf("Prices as of %s ago, kept from before a restart; fresh ones are loading.", age)
+	}
+	return fmt.Sprintf("As of %s ago.", age)
 }
 
 func (m ModelSummary) describe() string {

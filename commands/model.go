@@ -378,6 +378,14 @@ type Store interface {
 	LastEventAt(ctx context.Context, typ string) (time.Time, error)
 	// AppendEvents writes events to the outbox on their own.
 	AppendEvents(ctx context.Context, events ...Event) error
+
+	// SaveSnapshot stores data, the command layer's encoding of its
+	// snapshot of kind ("market", "orders") taken at `at`, in place of the
+	// stored one of that kind unless that one was taken later.
+	SaveSnapshot(ctx context.Context, kind string, at time.Time, data []byte) error
+	// LoadSnapshot returns the stored snapshot of kind and when it was
+	// taken; ErrNotFound when none is stored.
+	LoadSnapshot(ctx context.Context, kind string) (data []byte, at time.Time, err error)
 }
 
 // RoleSource is a front door's answer to "which platform roles does this

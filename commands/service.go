@@ -120,6 +120,7 @@ type Service struct {
 	wallets      atomic.Pointer[walletSnapshot]
 	walletFlight flight
 	quotes       quoteCounter // rent quotes per snapshot and want (claims.go)
+	snaps        snapshotState // refresh failures, Ready, snapshots to store (readiness.go)
 
 	audits    *auditLog      // background audit writer (auditlog.go)
 	watchIdx  watchIndex     // price index of the newest snapshot (watch.go)

@@ -15,9 +15,11 @@ import (
 )
 
 // ErrWarmingUp means the marketplace snapshot (or the orders snapshot) has
-// not been loaded yet: the first background refresh has not finished. Front
-// doors answer it as a temporary failure (HTTP 503 with Retry-After; chat:
-// "warming up, try again in a few seconds").
+// not been loaded yet: neither the first background refresh nor the store
+// (LoadSnapshots) has given one. Front doors answer it as a temporary
+// failure (HTTP 503 with Retry-After; chat: "warming up, try again in a few
+// seconds"); /readyz is not ready until Ready is closed, so a request that
+// arrives once it says ready never gets it.
 var ErrWarmingUp = errors.New("commands: warming up, try again in a few seconds")
 
 // WarmingUpRetryAfter is the Retry-After, in seconds, of an ErrWarmingUp answer.
@@ -28,6 +30,9 @@ const WarmingUpRetryAfter = 5
 type marketSnapshot struct {
 	offers []clore.Offer
 	at     time.Time
+	// stored marks the snapshot LoadSnapshots read from the store: taken
+	// before this process started, not refreshed since.
+	stored bool
 
 	// An index built once per snapshot, so that a rent's intake reads the
 	// offers of its models only (offersOf).
@@ -169,26 +174,33 @@ func (f *flight) do(ctx context.Context, fn func() error) error {
 }
 
 // RefreshMarket fetches the marketplace at background priority and publishes
-// it as the snapshot that intake, `market` and rent selection read. Calls that
-// overlap share one fetch. The watch tick (serve's refresh loop until the
-// scheduler owns it) calls it; a request never does.
+// it as the snapshot that intake, `market` and rent selection read (and
+// that SaveSnapshots keeps for the next start). Calls that overlap share one
+// fetch. The watch tick (serve's refresh loop until the scheduler owns it)
+// calls it; a request never does.
 func (s *Service) RefreshMarket(ctx context.Context) error {
 	return s.marketFlight.do(ctx, func() error {
 		servers, err := s.clore.Marketplace(clore.WithPriority(ctx, clore.Background))
+		s.snaps.refreshed(ctx, &s.snaps.marketErr, err)
 		if err != nil {
 			return fmt.Errorf("commands: refresh marketplace: %w", err)
 		}
-		s.market.Store(newMarketSnapshot(clore.Offers(servers), s.clock.Now()))
+		m := newMarketSnapshot(clore.Offers(servers), s.clock.Now())
+		s.market.Store(m)
+		s.published()
+		s.keep(&s.snaps.pendingMarket, snapshotMarket, m.at, func() ([]byte, error) { return encodeMarket(servers) })
 		return nil
 	})
 }
 
 // RefreshOrders fetches my_orders at background priority, publishes it for
-// `status` and `cancel`, and records orders that ended at Clore (see
-// settleEndedOrders). Calls that overlap share one fetch.
+// `status` and `cancel` (and for SaveSnapshots to keep), and
+// records orders that ended at Clore (see settleEndedOrders). Calls that
+// overlap share one fetch.
 func (s *Service) RefreshOrders(ctx context.Context) error {
 	return s.ordersFlight.do(ctx, func() error {
 		live, err := s.clore.MyOrders(clore.WithPriority(ctx, clore.Background), true)
+		s.snaps.refreshed(ctx, &s.snaps.ordersErr, err)
 		if err != nil {
 			return fmt.Errorf("commands: refresh orders: %w", err)
 		}
@@ -196,7 +208,10 @@ func (s *Service) RefreshOrders(ctx context.Context) error {
 		for _, o := range live {
 			byID[o.ID] = o
 		}
-		s.liveOrders.Store(&ordersSnapshot{orders: byID, at: s.clock.Now()})
+		at := s.clock.Now()
+		s.liveOrders.Store(&ordersSnapshot{orders: byID, at: at})
+		s.published()
+		s.keep(&s.snaps.pendingOrders, snapshotOrders, at, func() ([]byte, error) { return encodeSnapshot(storedOrders{Orders: live}) })
 		return s.settleEndedOrders(ctx, byID)
 	})
 }
@@ -307,7 +322,9 @@ func (s *Service) markRented(serverID int64) {
 		}
 		offers := slices.Clone(old.offers)
 		offers[i].Rented = true
-		if s.market.CompareAndSwap(old, newMarketSnapshot(offers, old.at)) {
+		m := newMarketSnapshot(offers, old.at)
+		m.stored = old.stored
+		if s.market.CompareAndSwap(old, m) {
 			return
 		}
 	}

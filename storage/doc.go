@@ -48,6 +48,12 @@
 //     commit order, so a sink's "after id" cursor never misses one. An
 //     event's job id must name an existing job.
 //   - watches: standing price watches.
+//   - snapshots: the last marketplace and my_orders answers the command
+//     layer published, one row per kind, in its own encoding
+//     ([Store.SaveSnapshot], [Store.LoadSnapshot]): a restart answers from
+//     them while its first refresh loads.
+//   - serve_processes: the `clorebot serve` processes alive on the file,
+//     each renewing its row ([Store.BeatServe], [Store.LiveServes]).
 //
 // # Command layer
 //

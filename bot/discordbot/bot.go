@@ -68,6 +68,11 @@ type Options struct {
 	// Compress asks the gateway for zlib-compressed payloads (discordgo's
 	// default); tests turn it off to read frames.
 	Compress bool
+	// ConnectAfter, when set, holds the gateway session until it is
+	// closed: serve closes it once the command layer answers every
+	// command (DESIGN.md §7). HTTP interactions, command registration and
+	// job progress do not wait for it.
+	ConnectAfter <-chan struct{}
 }
 
 // Bot is the Discord front door: the gateway session (with its watchdog),

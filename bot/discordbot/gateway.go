@@ -51,6 +51,9 @@ func (b *Bot) Run(ctx context.Context) error {
 		return nil
 	}
 	go b.registerLoop(ctx)
+	if !waitFor(ctx, b.o.ConnectAfter) {
+		return nil
+	}
 	backoff := b.o.Backoff
 	for gen := 1; ctx.Err() == nil; gen++ {
 		c, err := b.newConn(ctx, gen)
@@ -75,6 +78,20 @@ func (b *Bot) Run(ctx context.Context) error {
 		backoff = min(2*backoff, 2*time.Minute)
 	}
 	return nil
+}
+
+// waitFor waits until gate is closed (true; at once for a nil gate) or ctx
+// ends (false).
+func waitFor(ctx context.Context, gate <-chan struct{}) bool {
+	if gate == nil {
+		return true
+	}
+	select {
+	case <-gate:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }
 
 // registerLoop registers /clore, retrying with backoff until it succeeds.

@@ -126,3 +126,22 @@ func TestWatchdog(t *testing.T) {
 		})
 	}
 }
+
+// With ConnectAfter, the gateway session starts only once it is closed;
+// /clore is registered meanwhile.
+func TestGatewayWaitsForConnectAfter(t *testing.T) {
+	gate := make(chan struct{})
+	h := newHarness(t, harnessOpts{noWait: true, bot: func(o *discordbot.Options) { o.ConnectAfter = gate }})
+	h.fake.WaitFor(t, 10*time.Second, "registration", func() bool {
+		return len(h.fake.Calls("/api/v9/applications/"+h.fake.AppID()+"/guilds/G1/commands")) > 0
+	})
+	if h.fake.Await(300*time.Millisecond, func() bool { return h.fake.Stats().Connections > 0 }) {
+		t.Fatal("gateway connected before ConnectAfter was closed")
+	}
+	if err := h.bot.Ready(context.Background()); err == nil {
+		t.Error("ready before the gateway connected")
+	}
+	close(gate)
+	h.fake.WaitFor(t, 10*time.Second, "READY", func() bool { return h.fake.Connected(1) })
+	h.answered()
+}

@@ -45,6 +45,10 @@ type Options struct {
 	// EditGap spaces two edits of one progress message (default 1 s).
 	EditGap time.Duration
 	Logger  *slog.Logger
+	// ConnectAfter, when set, holds the Socket Mode connection until it is
+	// closed: serve closes it once the command layer answers every command
+	// (DESIGN.md §7). HTTP mode and job progress do not wait for it.
+	ConnectAfter <-chan struct{}
 }
 
 // seenMax bounds the envelope ids and signatures remembered for dedup.
@@ -150,7 +154,14 @@ func (b *Bot) Run(ctx context.Context) error {
 		b.wg.Go(func() { b.runInstant(ctx) })
 	}
 	if b.SocketMode() {
-		b.wg.Go(func() { b.runSocket(ctx) })
+		b.wg.Go(func() {
+			if !b.waitToConnect(ctx) {
+				close(b.intake) // the socket's reader never started
+				close(b.instant)
+				return
+			}
+			b.runSocket(ctx)
+		})
 	} else {
 		close(b.intake) // only the socket's reader queues commands
 		close(b.instant)
@@ -164,6 +175,20 @@ func (b *Bot) Run(ctx context.Context) error {
 		case f := <-b.spawn:
 			b.wg.Go(func() { f(ctx) })
 		}
+	}
+}
+
+// waitToConnect waits until Options.ConnectAfter is closed (true; at once
+// without one) or ctx ends (false).
+func (b *Bot) waitToConnect(ctx context.Context) bool {
+	if b.o.ConnectAfter == nil {
+		return true
+	}
+	select {
+	case <-b.o.ConnectAfter:
+		return true
+	case <-ctx.Done():
+		return false
 	}
 }
 

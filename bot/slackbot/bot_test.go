@@ -467,3 +467,28 @@ func TestHelpAnsweredOnTheReaderWhileWorkersAreBusy(t *testing.T) {
 		t.Fatal("a slow command was acknowledged before the command layer answered it")
 	}
 }
+
+// With ConnectAfter, Socket Mode connects only once it is closed (serve
+// closes it once the command layer answers every command); a bot stopped
+// before that returns without connecting.
+func TestConnectsOnlyAfterConnectAfter(t *testing.T) {
+	gate := make(chan struct{})
+	b, fake := startBot(t, &stubService{}, func(o *Options) { o.ConnectAfter = gate })
+	if fake.WaitOpenAttempts(1, 300*time.Millisecond) {
+		t.Fatal("apps.connections.open called before ConnectAfter was closed")
+	}
+	if b.Ready(context.Background()) == nil {
+		t.Error("ready before connecting")
+	}
+	close(gate)
+	if !fake.WaitConnected(1, wait) {
+		t.Fatal("not connected once ConnectAfter was closed")
+	}
+	helpRoundTrip(t, fake, "after-gate")
+
+	// Never opened: Run still returns at once when stopped (startBot's cleanup).
+	_, never := startBot(t, &stubService{}, func(o *Options) { o.ConnectAfter = make(chan struct{}) })
+	if never.WaitOpenAttempts(1, 100*time.Millisecond) {
+		t.Error("a bot whose gate never opens connected")
+	}
+}

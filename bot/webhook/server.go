@@ -12,11 +12,19 @@ import (
 	"time"
 )
 
-// Check is one readiness probe, such as "storage".
+// Check is one readiness probe, such as "storage". Probe returns nil when
+// the part is ready, an error wrapping ErrDegraded when it serves in a
+// reduced way, any other error when it cannot serve.
 type Check struct {
 	Name  string
 	Probe func(ctx context.Context) error
 }
+
+// ErrDegraded, wrapped by a Probe's error, reports a part that still serves
+// but not as it should (answering from its last data while its source
+// fails, such as the marketplace during a Clore outage): /readyz stays 200
+// and its body says "degraded".
+var ErrDegraded = errors.New("webhook: degraded")
 
 // Options configures the listener. Zero timeouts get safe defaults: no server
 // timeout is ever left unset.
@@ -140,26 +148,32 @@ func (s *Server) health(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
-// ready runs every check with a short deadline; 503 names the failing ones.
+// ready runs every check with a short deadline: 503 "not ready" names the
+// failing ones; 200 says "ready", or "degraded" naming the degraded ones.
+// What a probe's error says stays in the log.
 func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
-	status := http.StatusOK
+	status, state := http.StatusOK, "ready"
 	results := make(map[string]string, len(s.checks))
 	for _, c := range s.checks {
-		if err := c.Probe(ctx); err != nil {
+		err := c.Probe(ctx)
+		switch {
+		case err == nil:
+			results[c.Name] = "ok"
+		case errors.Is(err, ErrDegraded):
+			s.log.LogAttrs(ctx, slog.LevelDebug, "readiness check degraded", slog.String("check", c.Name), slog.Any("error", err))
+			results[c.Name] = "degraded"
+			if status == http.StatusOK {
+				state = "degraded"
+			}
+		default:
 			s.log.LogAttrs(ctx, slog.LevelWarn, "readiness check failed", slog.String("check", c.Name), slog.Any("error", err))
 			results[c.Name] = "failing"
-			status = http.StatusServiceUnavailable
-			continue
+			status, state = http.StatusServiceUnavailable, "not ready"
 		}
-		results[c.Name] = "ok"
 	}
-	body := map[string]any{"status": "ready", "checks": results}
-	if status != http.StatusOK {
-		body["status"] = "not ready"
-	}
-	writeJSON(w, status, body)
+	writeJSON(w, status, map[string]any{"status": state, "checks": results})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

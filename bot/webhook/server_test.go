@@ -3,6 +3,7 @@ package webhook
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -56,6 +57,43 @@ func TestHealthReadyAndUnknownRoutes(t *testing.T) {
 	failing = true
 	if status, body := get("GET", "/readyz"); status != 503 || !strings.Contains(body, `"storage":"failing"`) || strings.Contains(body, "disk gone") {
 		t.Errorf("failing readyz = %d %q", status, body)
+	}
+}
+
+// A degraded check keeps /readyz at 200 and says so; a failing one wins.
+func TestReadyDegraded(t *testing.T) {
+	var market, storage error
+	s := New(Options{Checks: []Check{
+		{Name: "storage", Probe: func(context.Context) error { return storage }},
+		{Name: "marketplace", Probe: func(context.Context) error { return market }},
+	}})
+	tests := []struct {
+		name            string
+		storage, market error
+		status          int
+		body            []string
+	}{
+		{"ready", nil, nil, 200, []string{`"status":"ready"`, `"marketplace":"ok"`}},
+		{"degraded", nil, fmt.Errorf("%w: refresh failing: clore down", ErrDegraded), 200,
+			[]string{`"status":"degraded"`, `"marketplace":"degraded"`, `"storage":"ok"`}},
+		{"failing and degraded", errors.New("disk gone"), fmt.Errorf("%w: clore down", ErrDegraded), 503,
+			[]string{`"status":"not ready"`, `"marketplace":"degraded"`, `"storage":"failing"`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			storage, market = tt.storage, tt.market
+			w := httptest.NewRecorder()
+			s.Handler().ServeHTTP(w, httptest.NewRequest("GET", "/readyz", nil))
+			body := w.Body.String()
+			if w.Code != tt.status || strings.Contains(body, "clore down") || strings.Contains(body, "disk gone") {
+				t.Errorf("readyz = %d %s; want %d without the errors' text", w.Code, body, tt.status)
+			}
+			for _, want := range tt.body {
+				if !strings.Contains(body, want) {
+					t.Errorf("readyz body %s lacks %s", body, want)
+				}
+			}
+		})
 	}
 }
 

@@ -153,6 +153,7 @@ func (d *doctor) checkDatabase() {
 		d.add(levelWarning, "database", fmt.Sprintf("%s is at schema version %d of %d: migrations pending", path, cur, latest), "clorebot migrate (serve migrates at start)")
 	default:
 		d.add(levelOK, "database", fmt.Sprintf("%s writable, migrated (schema version %d)", path, cur), "")
+		d.checkOrders(ctx, st)
 	}
 }
 

@@ -17,7 +17,60 @@ import (
 
 	"github.com/clorebot/clorebot/bot/webhook"
 	"github.com/clorebot/clorebot/clore"
+	"github.com/clorebot/clorebot/commands"
+	"github.com/clorebot/clorebot/storage"
 )
+
+// checkOrders: no order clorebot runs is past its end (its TTL). Each one
+// that is gets a line of its own with its id and how long past: failed,
+// unless a running serve will cancel it at its next tick (warning). A
+// serve enforces every end; without one, ends pass unenforced.
+func (d *doctor) checkOrders(ctx context.Context, st *storage.Store) {
+	orders, err := st.ListOrders(ctx, commands.OrderFilter{States: []string{commands.OrderProvisioning, commands.OrderRunning, commands.OrderCancelling}})
+	if err != nil {
+		d.add(levelWarning, "orders", "cannot list the orders: "+err.Error(), "")
+		return
+	}
+	serve, alive, err := liveServe(ctx, st)
+	if err != nil {
+		d.add(levelWarning, "orders", "cannot tell whether a serve runs: "+err.Error(), "")
+	}
+	now := time.Now()
+	// An end passed less than two ticks ago is the next tick's to cancel.
+	grace := 2 * d.cfg.Watch.Interval.Duration
+	overdue := 0
+	for _, o := range orders {
+		if o.ExpiresAt == nil || o.ExpiresAt.After(now) {
+			continue
+		}
+		overdue++
+		id, cancel := fmt.Sprintf("with local id %d", o.ID), "cancel it on clore.ai (its Clore id is not known yet)"
+		if o.CloreOrderID != nil {
+			id = fmt.Sprintf("#%d", *o.CloreOrderID)
+			cancel = d.e.cliCommand(fmt.Sprintf("exec cancel %d", *o.CloreOrderID))
+		}
+		found := fmt.Sprintf("order %s (%s ×%d, %s) is %s past its end (%s) and still %s",
+			id, o.GPUModel, o.GPUCount, o.RequestedBy, pastDue(*o.ExpiresAt, now), o.ExpiresAt.UTC().Format("2006-01-02 15:04 MST"), o.State)
+		switch {
+		case alive && now.Sub(*o.ExpiresAt) < grace:
+			d.add(levelWarning, "orders", found, "serve ("+describeServe(serve)+") cancels it at its next tick")
+		case alive:
+			d.add(levelFailed, "orders", found, "serve ("+describeServe(serve)+") runs but has not cancelled it: see its log; or "+cancel)
+		default:
+			d.add(levelFailed, "orders", found, "no clorebot serve runs on this database to cancel it: start one, or "+cancel)
+		}
+	}
+	switch {
+	case overdue > 0:
+	case alive:
+		d.add(levelOK, "orders", fmt.Sprintf("%d active, none past its end; serve (%s) enforces their ends", len(orders), describeServe(serve)), "")
+	case len(orders) > 0:
+		d.add(levelWarning, "orders", fmt.Sprintf("%d active, none past its end yet, but no clorebot serve runs on this database: nothing cancels them at their end", len(orders)),
+			"run clorebot serve on this database")
+	default:
+		d.add(levelOK, "orders", "no active orders", "")
+	}
+}
 
 // checkClore: the key is accepted (wallets), the balances, and the clock
 // against Clore's Date header.

@@ -13,8 +13,11 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/clorebot/clorebot/clore/sandbox"
+	"github.com/clorebot/clorebot/commands"
+	"github.com/clorebot/clorebot/storage"
 )
 
 // doctorRig is a deployment against the sandbox, a fake Slack, a fake
@@ -165,6 +168,7 @@ func TestDoctorHealthy(t *testing.T) {
 		"ok       webhook    key zapier: secret ok, roles renter",
 		"ok       delivery   subscriber ops: 127.0.0.1 reachable",
 		"ok       delivery   notify slack: 127.0.0.1 reachable",
+		"ok       orders     no active orders",
 		"0 warning(s), 0 failed",
 	} {
 		if !strings.Contains(out, want) {
@@ -238,5 +242,67 @@ func TestDoctorBadConfigAndLooseModes(t *testing.T) {
 	code, out = r.doctor(t, []string{"CLOREBOT_WATCH_INTERVAL=soon"})
 	if code != exitFailure || !strings.Contains(out, "failed   config") || !strings.Contains(out, "watch.interval") {
 		t.Fatalf("bad config: exit %d\n%s", code, out)
+	}
+}
+
+// Orders past their end get a line each, with their id and how long past;
+// the advice depends on whether a serve runs on the database.
+func TestDoctorOrdersPastTheirEnd(t *testing.T) {
+	r := newDoctorRig(t)
+	ctx := context.Background()
+	st, err := storage.Open(ctx, filepath.Join(r.dir, "clorebot.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	now := time.Now()
+	at := func(d time.Duration) *time.Time { v := now.Add(d); return &v }
+	id := func(v int64) *int64 { return &v }
+	for _, o := range []storage.Order{
+		{CloreOrderID: id(555), ServerID: 1, GPUModel: "RTX 4090", GPUCount: 2, RequestedBy: "slack:UALICE", State: commands.OrderRunning, ExpiresAt: at(-2*time.Hour - 5*time.Minute)},
+		{CloreOrderID: id(556), ServerID: 2, GPUModel: "RTX 3090", GPUCount: 1, RequestedBy: "cli:bob", State: commands.OrderCancelling, ExpiresAt: at(-20 * time.Second)},
+		{ServerID: 3, GPUModel: "A100", GPUCount: 1, RequestedBy: "cli:bob", State: commands.OrderProvisioning, ExpiresAt: at(-10 * time.Minute)},
+		{CloreOrderID: id(557), ServerID: 4, GPUModel: "RTX 4090", GPUCount: 1, RequestedBy: "cli:bob", State: commands.OrderRunning, ExpiresAt: at(time.Hour)},
+		{CloreOrderID: id(558), ServerID: 5, GPUModel: "RTX 4090", GPUCount: 1, RequestedBy: "cli:bob", State: commands.OrderCancelled, ExpiresAt: at(-time.Hour)},
+	} {
+		if err := st.CreateOrder(ctx, &o); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	code, out := r.doctor(t, nil)
+	for _, want := range []string{
+		"failed   orders     order #555 (RTX 4090 ×2, slack:UALICE) is 2h5m past its end (",
+		"→ no clorebot serve runs on this database to cancel it: start one, or clorebot exec cancel 555",
+		"failed   orders     order #556 (RTX 3090 ×1, cli:bob) is 20s past its end",
+		"failed   orders     order with local id 3 (A100 ×1, cli:bob) is 10m past its end",
+		"cancel it on clore.ai (its Clore id is not known yet)",
+		"3 failed",
+	} {
+		if code != exitFailure || !strings.Contains(out, want) {
+			t.Errorf("exit %d, want 1 and %q:\n%s", code, want, out)
+		}
+	}
+	for _, never := range []string{"#557", "#558"} {
+		if strings.Contains(out, never) {
+			t.Errorf("order %s listed:\n%s", never, out)
+		}
+	}
+
+	// A serve runs: what just passed is its next tick's; what passed long
+	// ago is a serve that does not cancel.
+	if err := st.BeatServe(ctx, storage.ServeProcess{ID: "serve-x", PID: 777, Host: "ops"}); err != nil {
+		t.Fatal(err)
+	}
+	code, out = r.doctor(t, nil)
+	for _, want := range []string{
+		"failed   orders     order #555",
+		"→ serve (pid 777, host ops) runs but has not cancelled it: see its log; or clorebot exec cancel 555",
+		"warning  orders     order #556 (RTX 3090 ×1, cli:bob) is 20s past its end",
+		"→ serve (pid 777, host ops) cancels it at its next tick",
+	} {
+		if code != exitFailure || !strings.Contains(out, want) {
+			t.Errorf("with a serve: exit %d, want 1 and %q:\n%s", code, want, out)
+		}
 	}
 }

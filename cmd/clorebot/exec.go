@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/clorebot/clorebot/commands"
+	"github.com/clorebot/clorebot/storage"
 )
 
 // execCmd runs one command of the grammar through the command layer.
@@ -64,7 +65,7 @@ func (x execCmd) Run(e *env) error {
 		out.reply(e.ctx, svc, req, reply)
 	}
 	if reply.JobID != "" && reply.Status == commands.StatusQueued {
-		return x.runJob(e, svc, req.User, reply.JobID, out)
+		return x.runJob(e, svc, app.store, req.User, reply.JobID, out)
 	}
 	return failed(reply)
 }
@@ -82,8 +83,9 @@ func (x execCmd) handle(ctx context.Context, svc *commands.Service, req commands
 }
 
 // runJob runs the job to its end with a heartbeat, or follows it when a
-// running serve has it.
-func (x execCmd) runJob(e *env, svc *commands.Service, who, id string, out *execOutput) error {
+// running serve has it; a rent that succeeded says who cancels its order
+// at its end.
+func (x execCmd) runJob(e *env, svc *commands.Service, st *storage.Store, who, id string, out *execOutput) error {
 	hbCtx, stopHeartbeat := context.WithCancel(e.ctx)
 	hbDone := make(chan struct{})
 	go func() {
@@ -116,7 +118,28 @@ func (x execCmd) runJob(e *env, svc *commands.Service, who, id string, out *exec
 	if job.State != commands.JobSucceeded {
 		return errCommandFailed
 	}
+	if v.Kind == commands.JobRent && v.CloreOrderID != nil {
+		reportEnd(context.WithoutCancel(e.ctx), e, st, *v.CloreOrderID, out)
+	}
 	return nil
+}
+
+// reportEnd says who cancels the order at its end (the "until" of the
+// rent's reply): a `clorebot serve` running on this database does, at its
+// next tick; without one nothing does, and the order stays rented and
+// billed until a serve runs here or its renter cancels it (the exact
+// command). An order without an end says nothing.
+func reportEnd(ctx context.Context, e *env, st *storage.Store, orderID int64, out *execOutput) {
+	o, err := st.GetOrderByCloreID(ctx, orderID)
+	if err != nil || o.ExpiresAt == nil {
+		return
+	}
+	end := *o.ExpiresAt
+	serve, alive, err := liveServe(ctx, st)
+	if err != nil {
+		alive = false // unknown counts as nobody: the renter is told how to cancel
+	}
+	out.ends(orderID, end, serve, alive, e.cliCommand(fmt.Sprintf("exec cancel %d", orderID)))
 }
 
 // handedOver prints the connection details of a rent that another process

@@ -124,7 +124,7 @@ func TestExecFollowingAJobServeRunsPrintsItsDetails(t *testing.T) {
 	go func() { _, err := serveSvc.RunJob(ctx, reply.JobID); served <- err }()
 	<-claimed
 	ran := make(chan error, 1)
-	go func() { ran <- execCmd{}.runJob(&env{ctx: ctx}, execSvc, req.User, reply.JobID, out) }()
+	go func() { ran <- execCmd{}.runJob(&env{ctx: ctx}, execSvc, app.store, req.User, reply.JobID, out) }()
 	<-text.seen("following it")
 	close(proceed)
 	if err := <-served; err != nil {

@@ -13,12 +13,14 @@ import (
 	"time"
 
 	"github.com/clorebot/clorebot/commands"
+	"github.com/clorebot/clorebot/storage"
 )
 
 // execLine is one line of `exec --json`: the one snake_case schema of the
 // command line (golden files in testdata/ pin it). Type is reply (the
 // command's answer), progress (a job update), heartbeat, pending (a rent
-// awaiting confirmation), result (a job's end), interrupted or note.
+// awaiting confirmation), result (a job's end), ends (who cancels a rented
+// order at its end), interrupted or note.
 type execLine struct {
 	Type           string                  `json:"type"`
 	Status         string                  `json:"status,omitempty"`
@@ -31,6 +33,8 @@ type execLine struct {
 	SSH            *commands.SSHEndpoint   `json:"ssh,omitempty"`
 	ElapsedSeconds *int64                  `json:"elapsed_seconds,omitempty"`
 	Deadline       *time.Time              `json:"deadline,omitempty"`
+	EndsAt         *time.Time              `json:"ends_at,omitempty"`
+	CancelledBy    *serveRef               `json:"cancelled_by,omitempty"`
 	Title          string                  `json:"title,omitempty"`
 	Text           string                  `json:"text,omitempty"`
 	Usage          string                  `json:"usage,omitempty"`
@@ -42,6 +46,12 @@ type execLine struct {
 	Error          string                  `json:"error,omitempty"`
 	Private        *commands.PrivatePart   `json:"private,omitempty"`
 	Done           *bool                   `json:"done,omitempty"`
+}
+
+// serveRef is the running serve that cancels an order at its end.
+type serveRef struct {
+	PID  int    `json:"pid"`
+	Host string `json:"host"`
 }
 
 // orderRow is an order as `exec --json status` prints it.
@@ -229,6 +239,33 @@ func (o *execOutput) interrupted(v commands.JobView) {
 		if c, ok := cmds[k]; ok {
 			fmt.Fprintf(o.w, "  %s: %s\n", k, c)
 		}
+	}
+}
+
+// ends says who cancels order id at end: serve when alive, else nobody
+// until a serve runs on the database, and cancel is the command that
+// cancels it by hand.
+func (o *execOutput) ends(id int64, end time.Time, serve storage.ServeProcess, alive bool, cancel string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	end = end.UTC()
+	when := end.Format("2006-01-02 15:04 MST")
+	l := execLine{Type: "ends", OrderID: &id, EndsAt: &end}
+	if alive {
+		l.CancelledBy = &serveRef{PID: serve.PID, Host: serve.Host}
+		l.Text = fmt.Sprintf("clorebot serve (%s) runs on this database and will cancel order #%d at %s.", describeServe(serve), id, when)
+	} else {
+		l.Commands = map[string]string{"cancel": cancel}
+		l.Text = fmt.Sprintf("Nothing will cancel order #%d at %s: no `clorebot serve` runs on this database. "+
+			"It stays rented and billed until a serve runs here (it cancels orders past their end) or you cancel it yourself.", id, when)
+	}
+	if o.json {
+		o.emit(l)
+		return
+	}
+	fmt.Fprintln(o.w, l.Text)
+	if !alive {
+		fmt.Fprintf(o.w, "  cancel: %s\n", cancel)
 	}
 }
 

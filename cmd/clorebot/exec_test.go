@@ -1,12 +1,16 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/clorebot/clorebot/commands"
+	"github.com/clorebot/clorebot/storage"
 )
 
 // rent → status → cancel as separate `clorebot exec --sandbox` invocations on
@@ -29,6 +33,13 @@ func TestExecRentStatusCancel(t *testing.T) {
 	id := regexp.MustCompile(`Order #(\d+) is running`).FindStringSubmatch(out)
 	if id == nil {
 		t.Fatalf("no order id in:\n%s", out)
+	}
+	// No serve runs on this database: exec says that nothing enforces the
+	// end it printed, and how to cancel the order by hand.
+	until := regexp.MustCompile(`, until ([^.]+)\.`).FindStringSubmatch(out)
+	if until == nil || !strings.Contains(out, "Nothing will cancel order #"+id[1]+" at "+until[1]+": no `clorebot serve` runs on this database.") ||
+		!strings.Contains(out, "\n  cancel: clorebot --sandbox exec cancel "+id[1]+"\n") {
+		t.Errorf("exec rent without a serve does not say who cancels the order at its end:\n%s", out)
 	}
 
 	code, out, _ = run(t, dir, environ, "exec", "--sandbox", "--json", "status")
@@ -68,5 +79,56 @@ func TestAuditCommand(t *testing.T) {
 	}
 	if code, _, stderr := run(t, dir, nil, "audit", "--since", "yesterday"); code != exitUsage || !strings.Contains(stderr, "--since") {
 		t.Fatalf("bad --since: %d %s", code, stderr)
+	}
+}
+
+// With a serve alive on the database (its heartbeat row), exec names it as
+// what cancels the order at its end, in text and in JSON.
+func TestExecRentNamesTheServeThatEndsIt(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	st, err := storage.OpenAndMigrate(ctx, filepath.Join(dir, "clorebot.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	beat := func() {
+		t.Helper()
+		if err := st.BeatServe(ctx, storage.ServeProcess{ID: "serve-test", PID: 4242, Host: "gpu-ops-1"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	beat()
+	code, out, stderr := run(t, dir, fastSandbox, "exec", "--sandbox", "rent", "3090", "--hours", "2")
+	if code != 0 {
+		t.Fatalf("exec rent: exit %d\n%s\n%s", code, out, stderr)
+	}
+	m := regexp.MustCompile(`(?s)Order #(\d+) is running.*?, until ([^.]+)\.`).FindStringSubmatch(out)
+	if m == nil || !strings.Contains(out, "clorebot serve (pid 4242, host gpu-ops-1) runs on this database and will cancel order #"+m[1]+" at "+m[2]+".") ||
+		strings.Contains(out, "Nothing will cancel") {
+		t.Fatalf("exec rent with a serve running does not name it:\n%s", out)
+	}
+
+	beat()
+	code, out, stderr = run(t, dir, fastSandbox, "exec", "--sandbox", "--json", "rent", "3090", "--hours", "1")
+	if code != 0 {
+		t.Fatalf("exec --json rent: exit %d\n%s\n%s", code, out, stderr)
+	}
+	var ends struct {
+		Type        string    `json:"type"`
+		OrderID     int64     `json:"order_id"`
+		EndsAt      time.Time `json:"ends_at"`
+		CancelledBy *serveRef `json:"cancelled_by"`
+	}
+	for l := range strings.SplitSeq(strings.TrimSpace(out), "\n") {
+		if strings.Contains(l, `"type":"ends"`) {
+			if err := json.Unmarshal([]byte(l), &ends); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if ends.OrderID == 0 || ends.CancelledBy == nil || ends.CancelledBy.PID != 4242 || ends.CancelledBy.Host != "gpu-ops-1" ||
+		ends.EndsAt.Before(time.Now().Add(50*time.Minute)) || ends.EndsAt.After(time.Now().Add(61*time.Minute)) {
+		t.Fatalf("ends line = %+v in:\n%s", ends, out)
 	}
 }

@@ -102,11 +102,13 @@ func TestServeSandbox(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- app.Run(ctx) }()
 	base := "http://" + app.Addr().String()
-	for _, path := range []string{"/healthz", "/health", "/readyz"} {
+	for _, path := range []string{"/healthz", "/health"} {
 		if code, body := get(t, base+path); code != 200 {
 			t.Errorf("GET %s = %d %s", path, code, body)
 		}
 	}
+	// Ready once the first marketplace and my_orders snapshots are loaded.
+	waitReady(t, base)
 	// Run loaded the sandbox marketplace through the client: metrics show it.
 	deadline := time.Now().Add(10 * time.Second)
 	for {

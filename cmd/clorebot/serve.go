@@ -40,6 +40,8 @@ const (
 	taskDedupPurge   = "webhook-dedup-purge"
 	taskJobSweep     = "job-sweep"
 	taskEarlyRefresh = "market-refresh-early"
+	taskSnapshotSave = "snapshot-save"
+	taskServeBeat    = "serve-heartbeat"
 )
 
 type serveCmd struct{}
@@ -111,15 +113,20 @@ type App struct {
 	// marketLoaded is set by the first successful watch tick (singleton: no lock).
 	marketLoaded bool
 	addr         net.Addr
+	// chatGate is closed once the command layer answers every command: the
+	// chat sockets connect after it (openChatGate, DESIGN.md §7).
+	chatGate chan struct{}
+	proc     storage.ServeProcess // this serve in serve_processes
 }
 
 // NewApp returns an App that has opened nothing yet.
 func NewApp(cfg *config.Config, log *slog.Logger) *App {
-	return &App{cfg: cfg, log: log, metrics: metrics.New()}
+	return &App{cfg: cfg, log: log, metrics: metrics.New(), chatGate: make(chan struct{}), proc: newServeProcess()}
 }
 
 // Open opens storage, starts the sandbox when configured, builds the Clore
-// client and the command layer, and binds the HTTP listener.
+// client and the command layer (with the snapshots the last run stored),
+// and binds the HTTP listener.
 func (a *App) Open(ctx context.Context) error {
 	if err := a.openCore(ctx); err != nil {
 		return err
@@ -147,6 +154,7 @@ func (a *App) Open(ctx context.Context) error {
 			o.RoleSources = map[string]commands.RoleSource{commands.PlatformDiscord: discordRoles{a}}
 		}
 	})
+	a.loadSnapshots(ctx)
 	a.watchState()
 	var err error
 	if a.discord, err = a.newDiscord(); err != nil {
@@ -155,7 +163,8 @@ func (a *App) Open(ctx context.Context) error {
 	if a.discord != nil {
 		sinks = append(sinks, a.discord)
 	}
-	checks := a.discordChecks([]webhook.Check{{Name: "storage", Probe: a.store.Ping}})
+	checks := append([]webhook.Check{{Name: "storage", Probe: a.store.Ping}}, a.snapshotChecks()...)
+	checks = a.discordChecks(checks)
 	a.mountSlack(&checks)
 	h := a.cfg.HTTP
 	a.http = webhook.New(webhook.Options{
@@ -320,7 +329,8 @@ func (a *App) Run(ctx context.Context) error {
 	a.log.Info("clorebot serving", slog.String("addr", a.addr.String()),
 		slog.Bool("sandbox", a.cfg.Clore.Sandbox), slog.String("version", readBuildInfo().Version))
 	jobCtx, stopJobs := context.WithCancel(ctx)
-	jobsDone := make(chan error, 3)
+	jobsDone := make(chan error, 4)
+	go func() { jobsDone <- a.openChatGate(jobCtx) }()
 	go func() { jobsDone <- a.runDiscord(jobCtx) }()
 	go func() { jobsDone <- a.svc.Run(jobCtx) }()
 	go func() {
@@ -348,8 +358,8 @@ func (a *App) Run(ctx context.Context) error {
 		err = errors.Join(a.http.Shutdown(sctx), <-errc)
 	}
 	stopJobs()
-	jobsErr := errors.Join(<-jobsDone, <-jobsDone, <-jobsDone)
-	return errors.Join(serveErr, err, jobsErr, a.sched.Stop())
+	jobsErr := errors.Join(<-jobsDone, <-jobsDone, <-jobsDone, <-jobsDone)
+	return errors.Join(serveErr, err, jobsErr, a.sched.Stop(), a.stopped())
 }
 
 // newScheduler registers every periodic task of the process on one
@@ -366,6 +376,8 @@ func (a *App) newScheduler() (*scheduler.Scheduler, error) {
 		s.Every(taskDedupPurge, dedupPurgeTick, a.purgeDedup),
 		s.Every(taskJobSweep, commands.DefaultSweepInterval, a.svc.Sweep),
 		s.OnDemand(taskEarlyRefresh, a.svc.RefreshMarketEarly),
+		s.Every(taskSnapshotSave, snapshotSaveTick, a.svc.SaveSnapshots),
+		s.Every(taskServeBeat, serveBeat, a.beat),
 	)
 	if err != nil {
 		return nil, errors.Join(err, s.Stop())
@@ -392,8 +404,8 @@ func (a *App) watchTick(ctx context.Context) error {
 	// tick: an alert does not wait for the my_orders call.
 	err := errors.Join(scheduler.Recovered(ctx, a.svc.TickMarket), a.deliverNow())
 	err = errors.Join(err, scheduler.Recovered(ctx, a.svc.TickOrders), a.deliverNow())
-	if !a.marketLoaded && a.svc.MarketLoaded() {
-		a.marketLoaded = true
+	if r := a.svc.Readiness(); !a.marketLoaded && !r.MarketAt.IsZero() && !r.MarketStored {
+		a.marketLoaded = true // a refreshed one, not the one stored before the start
 		a.log.Info("marketplace loaded", slog.Bool("sandbox", a.cfg.Clore.Sandbox))
 	}
 	return err

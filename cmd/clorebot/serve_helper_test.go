@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"os"
+	"sync"
 	"testing"
 	"time"
 )
@@ -12,6 +13,16 @@ import (
 // App, runs prepare (if any) before it serves, and runs it until the test
 // ends; cleanup cancels it and checks that it stopped and closed cleanly.
 func runServe(t testing.TB, configPath string, logger *slog.Logger, prepare func(context.Context, *App) error) *App {
+	t.Helper()
+	app, stop := startApp(t, configPath, logger, prepare)
+	t.Cleanup(stop)
+	return app
+}
+
+// startApp is runServe with the stop left to the caller (a test that
+// restarts serve): stop cancels Run, checks that it returned and that Close
+// succeeded; later calls do nothing.
+func startApp(t testing.TB, configPath string, logger *slog.Logger, prepare func(context.Context, *App) error) (*App, func()) {
 	t.Helper()
 	e := &env{ctx: context.Background(), cli: &cli{Config: configPath}}
 	cfg, err := e.load()
@@ -33,21 +44,23 @@ func runServe(t testing.TB, configPath string, logger *slog.Logger, prepare func
 	}
 	done := make(chan error, 1)
 	go func() { done <- app.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Run: %v", err)
+	var once sync.Once
+	return app, func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("Run: %v", err)
+				}
+			case <-time.After(15 * time.Second):
+				t.Error("Run did not return after cancel")
 			}
-		case <-time.After(15 * time.Second):
-			t.Error("Run did not return after cancel")
-		}
-		if err := app.Close(); err != nil {
-			t.Errorf("Close: %v", err)
-		}
-	})
-	return app
+			if err := app.Close(); err != nil {
+				t.Errorf("Close: %v", err)
+			}
+		})
+	}
 }
 
 // writeConfig writes a test configuration file readable by its owner only.

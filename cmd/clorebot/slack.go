@@ -45,7 +45,7 @@ func (a *App) newSlack() *slackbot.Bot {
 		APIURL:  s.APIURL,
 		Service: lateService{a},
 		Jobs:    jobRefsFunc(func(ctx context.Context, id string) (string, error) { return a.svc.JobReplyRef(ctx, id) }),
-		Logger:  a.log.With("front_door", "slack"),
+		Logger:  a.log.With("front_door", "slack"), ConnectAfter: a.chatGate,
 	})
 }
 

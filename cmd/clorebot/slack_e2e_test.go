@@ -64,6 +64,23 @@ func startSlackServeConfirming(t testing.TB, signingSecret string, before func(*
 // dir is a restart.
 func serveSlackIn(t testing.TB, fake *fakeslack.Server, dir, signingSecret string, confirmAbove float64) *slackApp {
 	t.Helper()
+	path := writeSlackConfig(t, fake, dir, signingSecret, confirmAbove)
+	logger := slog.New(slog.DiscardHandler)
+	if os.Getenv("CLOREBOT_TEST_LOG") != "" {
+		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	// Load the snapshots requests answer from, as the first tick does.
+	app := runServe(t, path, logger, func(ctx context.Context, app *App) error {
+		return errors.Join(app.svc.RefreshMarket(ctx), app.svc.RefreshOrders(ctx))
+	})
+	return &slackApp{app: app, fake: fake, base: "http://" + app.Addr().String()}
+}
+
+// writeSlackConfig writes, in dir, the configuration of `serve --sandbox`
+// with Socket Mode against fake (and HTTP mode with a signing secret), and
+// returns its path.
+func writeSlackConfig(t testing.TB, fake *fakeslack.Server, dir, signingSecret string, confirmAbove float64) string {
+	t.Helper()
 	conf := fmt.Sprintf(`[clore]
 sandbox = true
 min_interval = "20ms"
@@ -88,15 +105,7 @@ confirm_above = %g
 `, filepath.ToSlash(filepath.Join(dir, "clorebot.db")), testAppToken, testBotToken, signingSecret, fake.APIURL(), confirmAbove)
 	path := filepath.Join(dir, "clorebot.toml")
 	writeConfig(t, path, conf)
-	logger := slog.New(slog.DiscardHandler)
-	if os.Getenv("CLOREBOT_TEST_LOG") != "" {
-		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	// Load the snapshots requests answer from, as the first tick does.
-	app := runServe(t, path, logger, func(ctx context.Context, app *App) error {
-		return errors.Join(app.svc.RefreshMarket(ctx), app.svc.RefreshOrders(ctx))
-	})
-	return &slackApp{app: app, fake: fake, base: "http://" + app.Addr().String()}
+	return path
 }
 
 // slash sends a /clore command and returns its ack.

@@ -90,7 +90,15 @@ func startServe(t *testing.T, subURL string) (base, configPath string) {
 // startServeWith is startServe with prepare run between Open and Run.
 func startServeWith(t *testing.T, subURL string, prepare func(context.Context, *App) error) (base, configPath string) {
 	t.Helper()
-	dir := t.TempDir()
+	configPath = writeWebhookConfig(t, t.TempDir(), subURL)
+	app := runServe(t, configPath, slog.New(slog.DiscardHandler), prepare)
+	return "http://" + app.Addr().String(), configPath
+}
+
+// writeWebhookConfig writes, in dir, the configuration of `serve --sandbox`
+// with the webhook key zap and one subscriber, and returns its path.
+func writeWebhookConfig(t *testing.T, dir, subURL string) (configPath string) {
+	t.Helper()
 	configPath = filepath.Join(dir, "clorebot.toml")
 	conf := fmt.Sprintf(`[clore]
 sandbox = true
@@ -114,8 +122,7 @@ url = %q
 secret = %q
 `, filepath.ToSlash(filepath.Join(dir, "clorebot.db")), e2eKeySecret, subURL, e2eSubSecret)
 	writeConfig(t, configPath, conf)
-	app := runServe(t, configPath, slog.New(slog.DiscardHandler), prepare)
-	return "http://" + app.Addr().String(), configPath
+	return configPath
 }
 
 // signWithCLI signs body (nil for a GET route) with `clorebot webhook sign`.
