@@ -48,6 +48,11 @@
 //     commit order, so a sink's "after id" cursor never misses one. An
 //     event's job id must name an existing job.
 //   - watches: standing price watches.
+//   - guard_usage, guard_accepted: what the guardrails count (active orders
+//     and spend per requester and for the team; rent jobs accepted per
+//     requester and minute), kept by triggers on jobs and orders in the
+//     transaction that changes them (0020_guard_counters.sql), so that a
+//     check reads a few rows however many jobs are queued.
 //
 // # Command layer
 //
