@@ -180,12 +180,16 @@ func (f *flight) do(ctx context.Context, fn func() error) error {
 // calls it; a request never does.
 func (s *Service) RefreshMarket(ctx context.Context) error {
 	return s.marketFlight.do(ctx, func() error {
+		// The snapshot is as old as the call's start, not its end: a server
+		// a rent took while the answer was on its way (server_claims) is
+		// then newer than the snapshot, and left out of the next choice.
+		start := s.clock.Now()
 		servers, err := s.clore.Marketplace(clore.WithPriority(ctx, clore.Background))
 		s.snaps.refreshed(ctx, &s.snaps.marketErr, err)
 		if err != nil {
 			return fmt.Errorf("commands: refresh marketplace: %w", err)
 		}
-		m := newMarketSnapshot(clore.Offers(servers), s.clock.Now())
+		m := newMarketSnapshot(clore.Offers(servers), start)
 		s.market.Store(m)
 		s.published()
 		s.keep(&s.snaps.pendingMarket, snapshotMarket, m.at, func() ([]byte, error) { return encodeMarket(servers) })

@@ -54,6 +54,15 @@
 //     them while its first refresh loads.
 //   - serve_processes: the `clorebot serve` processes alive on the file,
 //     each renewing its row ([Store.BeatServe], [Store.LiveServes]).
+//   - guard_usage, guard_accepted: what the guardrails count (active orders
+//     and spend per requester and for the team; rent jobs accepted per
+//     requester and minute), kept by triggers on jobs and orders in the
+//     transaction that changes them (0020_guard_counters.sql), so that a
+//     check reads a few rows however many jobs are queued.
+//   - rent_attempts: every create_order a rent job sent, watched 15 minutes
+//     for an order Clore shows late ([Store.OpenRentAttempts]).
+//   - server_claims: servers rent jobs hold until their create_order answers,
+//     and servers found taken ([Store.ServerClaims]).
 //
 // # Command layer
 //

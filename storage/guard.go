@@ -10,60 +10,79 @@ import (
 	"github.com/clorebot/clorebot/commands"
 )
 
-// usageSQL counts what the guardrails count (DESIGN §5, [commands.GuardUsage])
-// in three index scans; %s is "" for the team totals, or a condition that
-// keeps the requester's rows only. In-flight rent jobs (queued or running)
-// count as active orders with their reservation as spend; an order counts on
-// its own once its job has ended (or when no job made it). The states are
-// literals so that SQLite uses the partial indexes of 0005 and 0007, which
-// the scans read alone. Parameters: 1 excluded job id, 2 requester, 3 start
-// of the orders-per-hour window.
+// usageSQL reads what the guardrails count (DESIGN §5, [commands.GuardUsage])
+// from the counters that migration 0020's triggers keep (guard_usage,
+// guard_accepted), so that its cost does not grow with the rows counted:
+// two rows of guard_usage; the requester's minutes of guard_accepted after
+// the window's first (60 for an hour's window); and, so that the window
+// starts at Since to the nanosecond as it did when every row was counted,
+// the requester's rent jobs created in the window's first minute at or
+// after Since, through jobs_rent_created_idx. The excluded job (a job
+// re-checking itself) is taken out again from its own row: when in flight
+// it counts for itself and covers its orders, which then count on their
+// own, as they would without it. The spend comes back in nano-dollars, the
+// sum of each row's usd_per_hour rounded to the nano-dollar (usdNanoSQL).
+// Parameters: 1 excluded job id, 2 requester, 3 start of the
+// orders-per-hour window, 4 its minute (guard_accepted.minute), 5 the end
+// of that minute (windowMinute).
 const usageSQL = `SELECT
-		i.mine + l.mine, i.n + l.n, h.n, i.usd + l.usd
+		coalesce((SELECT active FROM guard_usage WHERE team = 0 AND requested_by = ?2), 0) - x.mine + xo.mine,
+		coalesce((SELECT active FROM guard_usage WHERE team = 1 AND requested_by = ''), 0) - x.n + xo.n,
+		coalesce((SELECT sum(jobs) FROM guard_accepted WHERE requested_by = ?2 AND minute > ?4), 0)
+			+ (SELECT count(*) FROM jobs INDEXED BY jobs_rent_created_idx
+				WHERE kind = 'rent' AND requested_by = ?2 AND created_at >= ?3 AND created_at < ?5
+				AND state NOT IN ('awaiting_confirmation', 'cancelled'))
+			- (SELECT count(*) FROM jobs WHERE id = ?1 AND kind = 'rent' AND requested_by = ?2
+				AND created_at >= ?3 AND state NOT IN ('awaiting_confirmation', 'cancelled')),
+		coalesce((SELECT usd_nano FROM guard_usage WHERE team = 1 AND requested_by = ''), 0) - x.usd + xo.usd
 	FROM (SELECT count(*) AS n, count(*) FILTER (WHERE requested_by = ?2) AS mine,
-			coalesce(sum(usd_per_hour), 0) AS usd
-		FROM jobs INDEXED BY jobs_in_flight_idx
-		WHERE kind = 'rent' AND state IN ('queued', 'running') AND id <> ?1 %[1]s) AS i,
+			coalesce(sum(` + usdNanoSQL + `), 0) AS usd
+		FROM jobs WHERE id = ?1 AND kind = 'rent' AND state IN ('queued', 'running')) AS x,
 	(SELECT count(*) AS n, count(*) FILTER (WHERE requested_by = ?2) AS mine,
-			coalesce(sum(usd_per_hour), 0) AS usd
-		FROM orders o
-		WHERE state IN ('creating', 'provisioning', 'running', 'cancelling') %[1]s
-		AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.id = o.job_id AND j.kind = 'rent'
-			AND j.state IN ('queued', 'running') AND j.id <> ?1)) AS l,
-	(SELECT count(*) AS n FROM jobs INDEXED BY jobs_rent_created_idx
-		WHERE kind = 'rent' AND requested_by = ?2 AND created_at >= ?3
-		AND state NOT IN ('awaiting_confirmation', 'cancelled') AND id <> ?1) AS h`
+			coalesce(sum(` + usdNanoSQL + `), 0) AS usd
+		FROM orders WHERE job_id = ?1 AND state IN ('creating', 'provisioning', 'running', 'cancelling')
+		AND EXISTS (SELECT 1 FROM jobs WHERE id = ?1 AND kind = 'rent' AND state IN ('queued', 'running'))) AS xo`
 
-// The two forms of usageSQL.
-var (
-	usageTeamSQL = fmt.Sprintf(usageSQL, "")
-	usageMineSQL = fmt.Sprintf(usageSQL, "AND requested_by = ?2")
-)
+// usdNanoSQL is a row's usd_per_hour in the integer nano-dollars that
+// guard_usage sums, as migration 0020's triggers work it out: the same
+// expression, so that taking a row out subtracts what it added.
+const usdNanoSQL = `CAST(usd_per_hour * 1e9 + iif(usd_per_hour < 0, -0.5, 0.5) AS INTEGER)`
 
 // rowQuerier is a *sql.Tx or *sql.DB.
 type rowQuerier interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
-// usage counts g's usage with q (inside the caller's transaction).
+// usage reads g's usage with q (inside the caller's transaction). The
+// counts are those the rows give; the spend differs from the float sum of
+// the rows' usd_per_hour by at most half a nano-dollar per row.
 func usage(ctx context.Context, q rowQuerier, g commands.Guard) (commands.GuardUsage, error) {
 	var u commands.GuardUsage
-	query := usageMineSQL
-	if g.Team {
-		query = usageTeamSQL
-	}
-	err := q.QueryRowContext(ctx, query, g.Exclude, g.Who, formatTime(g.Since)).
-		Scan(&u.ActiveOrders, &u.TeamActiveOrders, &u.OrdersLastHour, &u.TeamUSDPerHour)
+	var usdNano int64
+	since := formatTime(g.Since)
+	minute, end := windowMinute(since)
+	err := q.QueryRowContext(ctx, usageSQL, g.Exclude, g.Who, since, minute, end).
+		Scan(&u.ActiveOrders, &u.TeamActiveOrders, &u.OrdersLastHour, &usdNano)
 	if err != nil {
 		return u, fmt.Errorf("count usage: %w", err)
 	}
+	u.TeamUSDPerHour = float64(usdNano) / 1e9
 	if !g.Team {
 		u.TeamActiveOrders, u.TeamUSDPerHour = 0, 0
 	}
 	return u, nil
 }
 
-// CheckGuard counts [commands.GuardUsage] for g and returns g.Check's verdict as
+// windowMinute splits the stored time since (formatTime) into the minute
+// guard_accepted files it under (its first 16 characters) and the least
+// string above every time of that minute: a job created at or after since
+// is in a minute after it, or in [since, end).
+func windowMinute(since string) (minute, end string) {
+	minute = since[:16]
+	return minute, minute[:15] + string(minute[15]+1)
+}
+
+// CheckGuard reads [commands.GuardUsage] for g and returns g.Check's verdict as
 // is (nil without Check). It writes nothing.
 func (s *Store) CheckGuard(ctx context.Context, g commands.Guard) error {
 	if g.Check == nil {

@@ -275,7 +275,7 @@ func (s *Store) checkpoint(ctx context.Context) {
 // intakeSQL are the statements the writer prepares once.
 var intakeSQL = []string{
 	webhookByIDSQL, insertWebhookSQL, finishTakenOverSQL,
-	jobByKeySQL, insertJobSQL, usageTeamSQL, usageMineSQL,
+	jobByKeySQL, insertJobSQL, usageSQL,
 	insertAuditSQL, insertEventSQL,
 	savepointSQL, releaseSQL, rollbackToSQL,
 }

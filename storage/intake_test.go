@@ -347,6 +347,7 @@ func TestIntakeKilledMidBatchLeavesNoHalfWrittenIntake(t *testing.T) {
 
 	s2 := openStore(t, path)
 	wantCounts(t, s2, 0, 0, 0, 0)
+	checkCounters(t, s2, "kill -9")
 	// Every message is processed afresh.
 	for _, id := range []string{"msg_k1", "msg_k2", "msg_k3"} {
 		res, err := s2.Intake(context.Background(), unit(id, nil))
@@ -355,6 +356,7 @@ func TestIntakeKilledMidBatchLeavesNoHalfWrittenIntake(t *testing.T) {
 		}
 	}
 	wantCounts(t, s2, 3, 3, 3, 3)
+	checkCounters(t, s2, "the retries")
 	var orphans int
 	if err := s2.read.QueryRow(`SELECT count(*) FROM webhook_requests w WHERE NOT EXISTS
 		(SELECT 1 FROM jobs j WHERE j.idempotency_key = 'webhook:' || w.key || ':' || w.id)`).Scan(&orphans); err != nil || orphans != 0 {
@@ -370,7 +372,9 @@ func intakeChild() {
 		fmt.Println("open:", err)
 		os.Exit(1)
 	}
-	last := unit("msg_k3", nil)
+	// Guarded, so that the jobs before it are written (and the guard
+	// counters' triggers run) before its Finish blocks.
+	last := unit("msg_k3", &commands.Guard{Who: "webhook:zapier", Check: func(commands.GuardUsage) error { return nil }})
 	finish := last.Finish
 	last.Finish = func(o commands.IntakeOutcome) commands.IntakeWrites {
 		finish(o)

@@ -20,10 +20,18 @@ func TestEmbeddedMigrationsLoad(t *testing.T) {
 	if len(migs) == 0 || migs[0].version != 1 || migs[0].name != "init" {
 		t.Fatalf("first migration = %+v, want version 1 named init", migs)
 	}
+	// 0018 and 0019 belong to work on other branches (issue 19), which this
+	// branch's 0020 follows; drop the gap once they are merged.
+	reserved := map[int]bool{18: true, 19: true}
+	want := 1
 	for i, m := range migs {
-		if m.version != i+1 {
+		for reserved[want] && m.version != want {
+			want++
+		}
+		if m.version != want {
 			t.Errorf("migration %d has version %d, want consecutive versions from 1", i, m.version)
 		}
+		want = m.version + 1
 	}
 }
 
@@ -210,8 +218,8 @@ func TestMigration0002OnTopOf0001(t *testing.T) {
 	}
 
 	s, _ := newStoreAt(t, path)
-	if v, err := s.SchemaVersion(ctx); err != nil || v != len(s.migrations) {
-		t.Fatalf("SchemaVersion = %d, %v; want %d", v, err, len(s.migrations))
+	if v, err := s.SchemaVersion(ctx); err != nil || v != s.latestVersion() {
+		t.Fatalf("SchemaVersion = %d, %v; want %d", v, err, s.latestVersion())
 	}
 	got, err := s.GetOrderByCloreID(ctx, 30)
 	if err != nil || got.ServerID != o.ServerID || got.State != o.State {
