@@ -233,8 +233,8 @@ type JobUpdate struct {
 	Settle int64
 	// Hold, when set, holds Hold.ServerID for the job until its
 	// create_order answers; ErrHeld (nothing written) when another queued or
-	// running job holds it under a live lease. Any save without Hold ends
-	// the job's hold as Took says.
+	// running job holds it under a live lease, or took it after Hold.Since.
+	// Any save without Hold ends the job's hold as Took says.
 	Hold *ServerClaim
 	// Took is what create_order's answer made of the server the job held.
 	Took Took
@@ -260,6 +260,9 @@ type ServerClaim struct {
 	Currency string  // of the chosen offer
 	PerHour  float64 // what an order there spends an hour, in Currency
 	At       time.Time
+	// Since is, for a Hold, the time of the snapshot the choice was made
+	// from: a server taken after it is refused (ErrHeld).
+	Since time.Time
 }
 
 // ErrHeld is SaveJob's refusal of a Hold on a server another rent holds.

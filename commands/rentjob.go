@@ -210,7 +210,7 @@ func (r *run) chooseOffer(ctx context.Context, p rentParams, cp rentCheckpoint) 
 		cp.Offer, cp.SentAt, cp.Uncertain = &best, s.clock.Now(), false
 		r.job.USDPerHour = best.USDPerHour
 		r.attempt = &RentAttempt{ServerID: best.ServerID, SentAt: cp.SentAt, Until: cp.SentAt.Add(AdoptionWindow)}
-		r.hold = &ServerClaim{ServerID: best.ServerID, Currency: best.Currency, PerHour: best.PricePerDay / 24}
+		r.hold = &ServerClaim{ServerID: best.ServerID, Currency: best.Currency, PerHour: best.PricePerDay / 24, Since: marketAt}
 		err = r.checkpointGuarded(ctx, stepCreating, cp, s.guard(r.job.RequestedBy, best.USDPerHour, r.job.ID))
 		if errors.Is(err, ErrHeld) && try < maxHoldTries {
 			r.job, cp = before, cpBefore
@@ -302,6 +302,8 @@ func (r *run) createOrder(ctx context.Context, p rentParams, cp rentCheckpoint) 
 		// may show its order later still.
 		cp.SentAt = r.s.clock.Now()
 		r.attempt = &RentAttempt{ServerID: cp.Offer.ServerID, SentAt: cp.SentAt, Until: cp.SentAt.Add(AdoptionWindow)}
+		// Since zero: a server another rent took since this one chose it is
+		// refused.
 		r.hold = &ServerClaim{ServerID: cp.Offer.ServerID, Currency: cp.Offer.Currency, PerHour: cp.Offer.PricePerDay / 24}
 		err = r.checkpoint(ctx, stepCreating, cp, nil)
 		if errors.Is(err, ErrHeld) {

@@ -19,12 +19,17 @@ const liveHold = `c.state = 'held' AND EXISTS (SELECT 1 FROM jobs j WHERE j.id =
 const claimTaken = time.Hour
 
 // holdServer holds c.ServerID for jobID in tx, unless another job's hold is
-// alive: then [commands.ErrHeld]. A taken claim (or a dead hold) on the
-// server gives way: the caller chose it from a snapshot that shows it free.
+// alive or the server was taken after c.Since: then [commands.ErrHeld]. An
+// older taken claim (or a dead hold) gives way: the caller chose the server
+// from a snapshot that shows it free.
 func holdServer(ctx context.Context, tx execQuerier, jobID string, c commands.ServerClaim, now time.Time) error {
+	// Refused when another job holds the server, or took it (or found it
+	// taken) after the snapshot the choice was made from: the write lock
+	// (an immediate transaction) orders this check with every other hold.
 	var n int
-	err := tx.QueryRowContext(ctx, `SELECT count(*) FROM server_claims c WHERE c.server_id = ? AND c.job_id <> ? AND `+liveHold,
-		c.ServerID, jobID, formatTime(now)).Scan(&n)
+	err := tx.QueryRowContext(ctx, `SELECT count(*) FROM server_claims c WHERE c.server_id = ? AND c.job_id <> ?
+		AND (`+liveHold+` OR c.state = 'taken' AND c.at > ?)`,
+		c.ServerID, jobID, formatTime(now), formatTime(c.Since)).Scan(&n)
 	if err != nil {
 		return fmt.Errorf("hold server %d: %w", c.ServerID, err)
 	}
