@@ -104,7 +104,15 @@ func TestCode1ThatRentedAnyway(t *testing.T) {
 			t.Fatalf("%d orders at Clore before the lag ends, want 2 (the code-1 one and the fail-over's)", n)
 		}
 		c.lag.Store(false) // my_orders shows the first order now
-		_ = svc.Tick(context.Background())
+		// The process dies as it records the duplicate, before its cancel
+		// reaches Clore; a restarted one cancels it at its first tick.
+		dying := &failingCancels{Clore: c, err: fmt.Errorf("cancel_order: %w", context.Canceled)}
+		dying.n.Store(1)
+		_ = h.service(func(o *commands.Options) { o.Clore = dying }).Tick(context.Background())
+		if n := len(h.activeAtClore(t)); n != 2 {
+			t.Fatalf("%d orders at Clore after the interrupted cancel, want still 2", n)
+		}
+		_ = h.service(func(o *commands.Options) { o.Clore = c }).Tick(context.Background())
 		active := h.activeAtClore(t)
 		if len(active) != 1 {
 			t.Fatalf("%d orders still run at Clore after the tick, want 1: %+v", len(active), active)
