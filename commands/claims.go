@@ -39,6 +39,7 @@ func (s *Service) walletBalances(ctx context.Context) (*walletSnapshot, error) {
 // readWallets asks Clore for the wallets at background priority and keeps
 // the answer for walletBalances.
 func (s *Service) readWallets(ctx context.Context) ([]clore.Wallet, error) {
+	start := s.clock.Now() // an order made while the answer was on its way is not in it
 	wallets, err := s.clore.Wallets(clore.WithPriority(ctx, clore.Background))
 	if err != nil {
 		return nil, err
@@ -47,7 +48,7 @@ func (s *Service) readWallets(ctx context.Context) ([]clore.Wallet, error) {
 	for _, w := range wallets {
 		b[w.Name] = w.Balance
 	}
-	s.wallets.Store(&walletSnapshot{balances: b, at: s.clock.Now()})
+	s.wallets.Store(&walletSnapshot{balances: b, at: start})
 	return wallets, nil
 }
 

@@ -143,7 +143,7 @@ func (r *run) chooseOffer(ctx context.Context, p rentParams, cp rentCheckpoint) 
 	}
 	marketAt := s.clock.Now()
 	if m := s.market.Load(); m != nil {
-		marketAt = m.at
+		marketAt = m.asked
 	}
 	wallets, err := s.walletBalances(ctx)
 	if err != nil {

@@ -30,6 +30,10 @@ const WarmingUpRetryAfter = 5
 type marketSnapshot struct {
 	offers []clore.Offer
 	at     time.Time
+	// asked is when the call that fetched it started: a server a rent took
+	// while the answer was on its way (server_claims) is newer than that,
+	// and left out of the next choice.
+	asked time.Time
 	// stored marks the snapshot LoadSnapshots read from the store: taken
 	// before this process started, not refreshed since.
 	stored bool
@@ -86,7 +90,7 @@ func (m *marketSnapshot) bestFor(w want) (offerChoice, bool) {
 
 // newMarketSnapshot publishes offers seen at at.
 func newMarketSnapshot(offers []clore.Offer, at time.Time) *marketSnapshot {
-	return &marketSnapshot{offers: offers, at: at}
+	return &marketSnapshot{offers: offers, at: at, asked: at}
 }
 
 // buildIndex fills models and byModel once.
@@ -180,16 +184,14 @@ func (f *flight) do(ctx context.Context, fn func() error) error {
 // calls it; a request never does.
 func (s *Service) RefreshMarket(ctx context.Context) error {
 	return s.marketFlight.do(ctx, func() error {
-		// The snapshot is as old as the call's start, not its end: a server
-		// a rent took while the answer was on its way (server_claims) is
-		// then newer than the snapshot, and left out of the next choice.
 		start := s.clock.Now()
 		servers, err := s.clore.Marketplace(clore.WithPriority(ctx, clore.Background))
 		s.snaps.refreshed(ctx, &s.snaps.marketErr, err)
 		if err != nil {
 			return fmt.Errorf("commands: refresh marketplace: %w", err)
 		}
-		m := newMarketSnapshot(clore.Offers(servers), start)
+		m := newMarketSnapshot(clore.Offers(servers), s.clock.Now())
+		m.asked = start
 		s.market.Store(m)
 		s.published()
 		s.keep(&s.snaps.pendingMarket, snapshotMarket, m.at, func() ([]byte, error) { return encodeMarket(servers) })
@@ -327,6 +329,7 @@ func (s *Service) markRented(serverID int64) {
 		offers := slices.Clone(old.offers)
 		offers[i].Rented = true
 		m := newMarketSnapshot(offers, old.at)
+		m.asked = old.asked
 		m.stored = old.stored
 		if s.market.CompareAndSwap(old, m) {
 			return

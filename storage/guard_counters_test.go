@@ -543,7 +543,7 @@ func TestMigration0020BackfillsGuardCounters(t *testing.T) {
 	path := tempDBPath(t)
 	old := openStore(t, path)
 	old.Now = newFakeClock(epoch).Now
-	old.migrations = slices.DeleteFunc(old.migrations, func(m migration) bool { return m.version >= 20 })
+	old.migrations = slices.DeleteFunc(old.migrations, func(m migration) bool { return m.version == 20 }) // later ones are what this code writes with
 	if _, err := old.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
