@@ -105,22 +105,48 @@ func (s *Service) limitsFor(ctx context.Context, jobID string, marketAt time.Tim
 // rents before it will take. A new snapshot (a refresh, or a rent's
 // success marking its server rented) starts the count again.
 type quoteCounter struct {
-	mu   sync.Mutex
-	snap *marketSnapshot
-	n    map[wantKey]int
+	mu     sync.Mutex
+	snap   *marketSnapshot
+	n      map[wantKey]int
+	ranked map[wantKey][]offerChoice // choose's answer, once per snapshot and want
 }
 
 // next returns how many quotes for w the snapshot gave before this one.
 func (q *quoteCounter) next(snap *marketSnapshot, w want) int {
-	k := wantKey{strings.Join(w.Models, "\x00"), w.Count, w.MaxPerGPU, w.Spot, w.Currency, w.MinReliability}
+	k := keyOf(w)
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if q.snap != snap {
-		q.snap, q.n = snap, map[wantKey]int{}
-	}
+	q.reset(snap)
 	i := q.n[k]
 	q.n[k]++
 	return i
+}
+
+// nth is the k-th offer for w in snap (the last when there are fewer),
+// ranked once per snapshot and want.
+func (q *quoteCounter) nth(snap *marketSnapshot, w want, k int) offerChoice {
+	key := keyOf(w)
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.reset(snap)
+	ranked, ok := q.ranked[key]
+	if !ok {
+		ranked = choose(snap.offersOf(w.Models), w, nil)
+		q.ranked[key] = ranked
+	}
+	return ranked[min(k, len(ranked)-1)]
+}
+
+// reset starts the counts and rankings again for a new snapshot.
+func (q *quoteCounter) reset(snap *marketSnapshot) {
+	if q.snap != snap {
+		q.snap, q.n, q.ranked = snap, map[wantKey]int{}, map[wantKey][]offerChoice{}
+	}
+}
+
+// keyOf identifies w without exclusions or preference.
+func keyOf(w want) wantKey {
+	return wantKey{strings.Join(w.Models, "\x00"), w.Count, w.MaxPerGPU, w.Spot, w.Currency, w.MinReliability}
 }
 
 // quote is the offer a rent is shown: the best when no other rent was
@@ -136,6 +162,5 @@ func (s *Service) quote(snap *marketSnapshot, w want) (offerChoice, bool) {
 	if k == 0 {
 		return best, true
 	}
-	choices := choose(snap.offersOf(w.Models), w, nil)
-	return choices[min(k, len(choices)-1)], true
+	return s.quotes.nth(snap, w, k), true
 }
