@@ -86,7 +86,7 @@ func (s *Service) limitsFor(ctx context.Context, jobID string, marketAt time.Tim
 		case !c.Taken:
 			l.held = append(l.held, c.ServerID)
 			l.exclude = append(l.exclude, c.ServerID)
-		case c.At.After(marketAt):
+		case c.Unavailable || c.At.After(marketAt):
 			l.taken = append(l.taken, c.ServerID)
 			l.exclude = append(l.exclude, c.ServerID)
 		}

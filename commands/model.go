@@ -248,18 +248,27 @@ const (
 	TookNothing Took = iota // no answer, or one about this job alone: the hold goes
 	TookOurs                // an order (or an uncertain answer: maybe one)
 	TookTheirs              // server-already-rented: someone else's
+	// TookUnavailable: Clore refused the server itself (server-offline,
+	// server-dont-exist, GigaSPOT, our own), which the marketplace does not
+	// show: left out of every choice for UnavailableFor.
+	TookUnavailable
 )
+
+// UnavailableFor is how long a server Clore refused as unavailable is left
+// out of every rent's choice.
+const UnavailableFor = 10 * time.Minute
 
 // ServerClaim is a server a rent job chose (held, until its create_order
 // answers) or that a create_order found rented (taken, At: the answer).
 type ServerClaim struct {
-	ServerID int64
-	JobID    string
-	Taken    bool
-	Ours     bool    // taken by one of our orders
-	Currency string  // of the chosen offer
-	PerHour  float64 // what an order there spends an hour, in Currency
-	At       time.Time
+	ServerID    int64
+	JobID       string
+	Taken       bool
+	Ours        bool    // taken by one of our orders
+	Unavailable bool    // refused by Clore as unavailable (TookUnavailable)
+	Currency    string  // of the chosen offer
+	PerHour     float64 // what an order there spends an hour, in Currency
+	At          time.Time
 	// Since is, for a Hold, the time of the snapshot the choice was made
 	// from: a server taken after it is refused (ErrHeld).
 	Since time.Time

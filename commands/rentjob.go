@@ -342,10 +342,15 @@ func (r *run) createOrder(ctx context.Context, p rentParams, cp rentCheckpoint) 
 		return r.checkpoint(ctx, stepCreated, cp, nil)
 	case failover(err):
 		r.settle = o.ServerID
-		if serverUnavailable(err) {
+		switch {
+		case errors.Is(err, clore.ErrServerAlreadyRented):
 			// Left out of every rent's choice until a newer snapshot.
 			r.s.markRented(o.ServerID)
 			r.took = TookTheirs
+		case serverUnavailable(err):
+			// The marketplace does not show it: left out for a while.
+			r.s.markRented(o.ServerID)
+			r.took = TookUnavailable
 		}
 		return r.nextOffer(ctx, cp, cloreReason(err))
 	case errors.Is(err, clore.ErrRateLimited):
@@ -385,9 +390,10 @@ func failover(err error) bool {
 }
 
 // serverUnavailable reports create_order refusals that say the server
-// cannot be rented by anyone now (not just in this job's currency or bid).
+// cannot be rented by anyone now, for a reason the marketplace does not
+// show (server-already-rented, which it shows, is not one).
 func serverUnavailable(err error) bool {
-	for _, e := range []error{clore.ErrServerAlreadyRented, clore.ErrServerOffline, clore.ErrServerDontExist,
+	for _, e := range []error{clore.ErrServerOffline, clore.ErrServerDontExist,
 		clore.ErrMachineOnGigaspot, clore.ErrCantRentFromYourself} {
 		if errors.Is(err, e) {
 			return true

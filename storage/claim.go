@@ -28,8 +28,8 @@ func holdServer(ctx context.Context, tx execQuerier, jobID string, c commands.Se
 	// (an immediate transaction) orders this check with every other hold.
 	var n int
 	err := tx.QueryRowContext(ctx, `SELECT count(*) FROM server_claims c WHERE c.server_id = ? AND c.job_id <> ?
-		AND (`+liveHold+` OR c.state = 'taken' AND c.at > ?)`,
-		c.ServerID, jobID, formatTime(now), formatTime(c.Since)).Scan(&n)
+		AND (`+liveHold+` OR c.state = 'taken' AND c.at > ? OR c.state = 'unavailable' AND c.at > ?)`,
+		c.ServerID, jobID, formatTime(now), formatTime(c.Since), formatTime(now.Add(-commands.UnavailableFor))).Scan(&n)
 	if err != nil {
 		return fmt.Errorf("hold server %d: %w", c.ServerID, err)
 	}
@@ -49,7 +49,7 @@ func holdServer(ctx context.Context, tx execQuerier, jobID string, c commands.Se
 		return fmt.Errorf("hold server %d: %w", c.ServerID, err)
 	}
 	// Taken claims older than any snapshot still in use go.
-	if _, err := tx.ExecContext(ctx, `DELETE FROM server_claims WHERE state = 'taken' AND at < ?`,
+	if _, err := tx.ExecContext(ctx, `DELETE FROM server_claims WHERE state <> 'held' AND at < ?`,
 		formatTime(now.Add(-claimTaken))); err != nil {
 		return fmt.Errorf("hold server %d: %w", c.ServerID, err)
 	}
@@ -60,9 +60,13 @@ func holdServer(ctx context.Context, tx execQuerier, jobID string, c commands.Se
 // now, or gone.
 func endHold(ctx context.Context, tx execQuerier, jobID string, took commands.Took, now time.Time) error {
 	var err error
-	if took == commands.TookNothing {
+	switch took {
+	case commands.TookNothing:
 		_, err = tx.ExecContext(ctx, `DELETE FROM server_claims WHERE job_id = ? AND state = 'held'`, jobID)
-	} else {
+	case commands.TookUnavailable:
+		_, err = tx.ExecContext(ctx, `UPDATE server_claims SET state = 'unavailable', ours = 0, at = ?
+			WHERE job_id = ? AND state = 'held'`, formatTime(now), jobID)
+	default:
 		_, err = tx.ExecContext(ctx, `UPDATE server_claims SET state = 'taken', ours = ?, at = ?
 			WHERE job_id = ? AND state = 'held'`, boolInt(took == commands.TookOurs), formatTime(now), jobID)
 	}
@@ -73,11 +77,13 @@ func endHold(ctx context.Context, tx execQuerier, jobID string, took commands.To
 }
 
 // ServerClaims lists the claims a choice by jobID at now must respect: other
-// jobs' live holds, and servers taken after since.
+// jobs' live holds, servers taken after since, and servers refused as
+// unavailable within [commands.UnavailableFor].
 func (s *Store) ServerClaims(ctx context.Context, jobID string, since, now time.Time) ([]commands.ServerClaim, error) {
 	rows, err := s.read.QueryContext(ctx, `SELECT c.server_id, c.job_id, c.state, c.ours, c.currency, c.per_hour, c.at
-		FROM server_claims c WHERE c.job_id <> ? AND (`+liveHold+` OR c.state = 'taken' AND c.at > ?)`,
-		jobID, formatTime(now), formatTime(since))
+		FROM server_claims c WHERE c.job_id <> ? AND (`+liveHold+` OR c.state = 'taken' AND c.at > ?
+			OR c.state = 'unavailable' AND c.at > ?)`,
+		jobID, formatTime(now), formatTime(since), formatTime(now.Add(-commands.UnavailableFor)))
 	if err != nil {
 		return nil, fmt.Errorf("storage: server claims: %w", err)
 	}
@@ -90,7 +96,7 @@ func (s *Store) ServerClaims(ctx context.Context, jobID string, since, now time.
 		if err := rows.Scan(&c.ServerID, &c.JobID, &state, &ours, &c.Currency, &c.PerHour, &at); err != nil {
 			return nil, fmt.Errorf("storage: server claims: %w", err)
 		}
-		c.Taken, c.Ours = state == "taken", ours == 1
+		c.Taken, c.Ours, c.Unavailable = state != "held", ours == 1, state == "unavailable"
 		if c.At, err = parseTime(at); err != nil {
 			return nil, fmt.Errorf("storage: server claims: %w", err)
 		}

@@ -64,4 +64,16 @@ func TestServerHolds(t *testing.T) {
 	if err := save(a, "wa", commands.JobUpdate{Hold: hold(clock.Now())}); err != nil {
 		t.Fatalf("hold over a dead lease's = %v", err)
 	}
+	// Refused by Clore as unavailable (server-offline): left out for
+	// UnavailableFor whatever the snapshot, then free again.
+	if err := save(a, "wa", commands.JobUpdate{Took: commands.TookUnavailable}); err != nil {
+		t.Fatal(err)
+	}
+	at := clock.Now()
+	if claims, _ := s.ServerClaims(ctx, b.ID, at.Add(time.Hour), at.Add(commands.UnavailableFor-time.Second)); len(claims) != 1 || !claims[0].Unavailable {
+		t.Fatalf("claims of an unavailable server within the window: %+v", claims)
+	}
+	if claims, _ := s.ServerClaims(ctx, b.ID, at.Add(time.Hour), at.Add(commands.UnavailableFor+time.Second)); len(claims) != 0 {
+		t.Fatalf("claims of an unavailable server past the window: %+v", claims)
+	}
 }
