@@ -34,8 +34,8 @@ func TestRentNeverPaysAboveWhatWasShown(t *testing.T) {
 		scale   float64 // every price moves by this factor before the job runs
 		rented  bool
 	}{
-		{"queued, prices ×15: fails, nothing rented", false, 15, false},
-		{"confirmed, prices ×4: fails, nothing rented", true, 4, false},
+		{"queued, prices ×15: asks again, nothing rented", false, 15, false},
+		{"confirmed, prices ×4: asks again, nothing rented", true, 4, false},
 		{"queued, prices +5%: rents within the tolerance", false, 1.05, true},
 	}
 	for _, tt := range tests {
@@ -76,11 +76,13 @@ func TestRentNeverPaysAboveWhatWasShown(t *testing.T) {
 			}
 			orders := h.cloreOrders(t)
 			if !tt.rented {
-				if job.State != commands.JobFailed || len(orders) != 0 {
-					t.Fatalf("job %s with %d order(s) at the sandbox, want failed and none: %s", job.State, len(orders), job.Error)
+				// Nothing is rented: the job asks again, with the new price.
+				if job.State != commands.JobAwaitingConfirmation || len(orders) != 0 {
+					t.Fatalf("job %s with %d order(s) at the sandbox, want awaiting confirmation and none: %s", job.State, len(orders), job.Error)
 				}
-				if !strings.Contains(job.Error, "at or below $") || !strings.Contains(job.Error, "the cheapest is $") {
-					t.Errorf("failure does not quote the bound and the cheapest price: %s", job.Error)
+				replies := h.replies.all()
+				if ask := replies[len(replies)-1]; ask.Status != commands.StatusConfirm || !strings.Contains(ask.Text, "above this rent's bound of $") {
+					t.Errorf("the confirmation does not quote the bound and the new price: %+v", ask)
 				}
 				return
 			}

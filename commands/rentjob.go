@@ -229,12 +229,13 @@ func (r *run) chooseOffer(ctx context.Context, p rentParams, cp rentCheckpoint) 
 	return nil
 }
 
-// dearerOffer is the best offer a fail-over could rent above the job's
-// price bound but within what the user and the team allow (--max-price, the
-// cap): one the user must confirm. Jobs stored before the ceiling was kept
-// have none.
+// dearerOffer is the best offer the job could rent above its price bound
+// (the offers within it were taken, by a fail-over's race or by other rents
+// of a burst, or the prices moved) but within what the user and the team
+// allow (--max-price, the cap): one the user must confirm. Jobs stored
+// before the ceiling was kept have none.
 func (r *run) dearerOffer(p rentParams, cp rentCheckpoint, exclude []int64, offers []clore.Offer, balances map[string]float64) (offerChoice, bool) {
-	if p.Ceiling == nil || len(cp.Tried) == 0 || p.MaxPerGPU <= 0 {
+	if p.Ceiling == nil || p.MaxPerGPU <= 0 {
 		return offerChoice{}, false
 	}
 	w := p.want(exclude)
@@ -263,8 +264,12 @@ func (r *run) askConfirmation(ctx context.Context, p rentParams, cp rentCheckpoi
 	reply := confirmReply(r.job, dearer)
 	reply.Visibility = Public
 	reply.Title = "Confirm the dearer offer"
-	reply.Text = fmt.Sprintf("The offer you were shown is gone (%d tried). The next, %s ×%d on server %d, costs %s per GPU per hour (%s/h in all%s), above this rent's bound of %s per GPU (the price shown + 10 %%). Nothing is rented unless you confirm within %s.",
-		len(cp.Tried), dearer.Model, dearer.GPUCount, dearer.ServerID, usd(dearer.USDPerGPU()), usd(dearer.USDPerHour),
+	gone := "The offers at the price you were shown were taken or moved"
+	if len(cp.Tried) > 0 {
+		gone = fmt.Sprintf("The offer you were shown is gone (%d tried)", len(cp.Tried))
+	}
+	reply.Text = fmt.Sprintf("%s. The next, %s ×%d on server %d, costs %s per GPU per hour (%s/h in all%s), above this rent's bound of %s per GPU (the price shown + 10 %%). Nothing is rented unless you confirm within %s.",
+		gone, dearer.Model, dearer.GPUCount, dearer.ServerID, usd(dearer.USDPerGPU()), usd(dearer.USDPerHour),
 		dearer.creationFeeNote(), usd(p.MaxPerGPU), r.s.o.ConfirmTTL)
 	r.notify(ctx, reply)
 	return nil
