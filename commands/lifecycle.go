@@ -300,8 +300,6 @@ func (s *Service) orderSpendUSD(o Order) (float64, bool) {
 	return math.Round(spentUSD(o, lo)*100) / 100, true
 }
 
-// MarketLoaded reports whether a marketplace snapshot exists.
-func (s *Service) MarketLoaded() bool { return s.market.Load() != nil }
 
 // foreignOrders lists, for admins, the account's live orders that clorebot
 // neither created nor adopted (made on the Clore website or by another

@@ -16,14 +16,9 @@ import (
 // order runs; it returns the Clore order id.
 func rentRunning(t *testing.T, svc *commands.Service, text string) int64 {
 	t.Helper()
-	ctx := context.Background()
-	r := svc.Handle(ctx, req("slack:ALICE", text))
-	if r.JobID == "" {
-		t.Fatalf("%s: %+v", text, r)
-	}
-	job, err := svc.RunJob(ctx, r.JobID)
-	if err != nil || job.State != commands.JobSucceeded {
-		t.Fatalf("%s: job %+v, %v", text, job, err)
+	job := runRent(t, svc, text)
+	if job.State != commands.JobSucceeded {
+		t.Fatalf("%s: job %+v", text, job)
 	}
 	var res struct {
 		OrderID int64 `json:"order_id"`
