@@ -300,7 +300,6 @@ func (s *Service) orderSpendUSD(o Order) (float64, bool) {
 	return math.Round(spentUSD(o, lo)*100) / 100, true
 }
 
-
 // foreignOrders lists, for admins, the account's live orders that clorebot
 // neither created nor adopted (made on the Clore website or by another
 // tool), from the last my_orders refresh. clorebot never cancels them on
