@@ -56,6 +56,7 @@ func (serveCmd) Run(e *env) error {
 		return &usageError{err} // before anything is opened or migrated
 	}
 	log := e.logger(cfg)
+	defer routeStdLog(log)()
 	log.Info("clorebot starting", slog.String("config", e.configSource()), slog.String("version", versionLine()))
 	defer ignoreHangups(log)()
 	app := NewApp(cfg, log)
