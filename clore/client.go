@@ -38,6 +38,22 @@ type Observer interface {
 	MalformedEntries(endpoint string, n int)
 }
 
+// Endpoints returns every endpoint the client calls: the values of
+// Observer.Request's endpoint label, so that a consumer can show each one
+// before its first call.
+func Endpoints() []string {
+	return []string{"cancel_order", "create_order", "marketplace", "my_orders", "renter_fees",
+		"set_spot_price", "spot_marketplace", "wallets"}
+}
+
+// ListEndpoints returns the endpoints whose list entries are decoded one by
+// one: the values of Observer.MalformedEntries' endpoint label.
+func ListEndpoints() []string { return []string{"marketplace", "my_orders"} }
+
+// ObservedCodes returns the values of Observer.Request's code label: Clore's
+// documented codes and "transport".
+func ObservedCodes() []string { return []string{"0", "1", "2", "3", "4", "5", "6", "transport"} }
+
 // Options configures a Client.
 type Options struct {
 	BaseURL   string // default DefaultBaseURL

@@ -8,9 +8,11 @@ import (
 	"bufio"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -289,9 +291,143 @@ func TestSystemdUnit(t *testing.T) {
 		"ExecStart=/usr/local/bin/clorebot --config /etc/clorebot/clorebot.toml serve",
 		"KillSignal=SIGTERM", "User=clorebot", "StateDirectory=clorebot", "StateDirectoryMode=0700",
 		"EnvironmentFile=-/etc/clorebot/clorebot.env", "UMask=0077", "NoNewPrivileges=true",
+		"RestartPreventExitStatus=2", "CapabilityBoundingSet=\n", "SystemCallFilter=@system-service",
 	} {
 		if !strings.Contains(unit, want) {
 			t.Errorf("clorebot.service lacks %q", want)
+		}
+	}
+	// `config check` in an ExecStartPre printed the whole configuration
+	// into the journal at every start; serve validates it itself.
+	if regexp.MustCompile(`(?m)^ExecStartPre=`).MatchString(unit) {
+		t.Error("clorebot.service has an ExecStartPre")
+	}
+}
+
+// Every hardening setting says, in the comment above it, what it protects.
+func TestSystemdUnitSettingsAreExplained(t *testing.T) {
+	lines := strings.Split(read(t, "clorebot.service"), "\n")
+	inService, hardening := false, 0
+	for i, l := range lines {
+		switch {
+		case strings.HasPrefix(l, "["):
+			inService = l == "[Service]"
+			continue
+		case !inService || l == "" || strings.HasPrefix(l, "#"):
+			continue
+		}
+		key, _, _ := strings.Cut(l, "=")
+		if !strings.HasPrefix(key, "Protect") && !strings.HasPrefix(key, "Private") && !strings.HasPrefix(key, "Restrict") &&
+			!slices.Contains([]string{"CapabilityBoundingSet", "AmbientCapabilities", "NoNewPrivileges", "RemoveIPC",
+				"LockPersonality", "MemoryDenyWriteExecute", "SystemCallArchitectures", "SystemCallFilter",
+				"SystemCallErrorNumber", "UMask", "ProcSubset", "StateDirectory", "StateDirectoryMode"}, key) {
+			continue
+		}
+		hardening++
+		// The comment may cover a group of settings: look up past them.
+		j := i - 1
+		for j >= 0 && lines[j] != "" && !strings.HasPrefix(lines[j], "#") {
+			j--
+		}
+		if j < 0 || !strings.HasPrefix(lines[j], "# ") || strings.HasPrefix(lines[j], "# ---") {
+			t.Errorf("line %d %q: no comment above says what it protects", i+1, l)
+		}
+	}
+	if hardening < 25 {
+		t.Errorf("only %d hardening settings", hardening)
+	}
+}
+
+// systemd's own assessment of the unit: at most 2.0 ("OK"). Skipped where
+// systemd-analyze is not installed (apt-get install systemd).
+func TestSystemdUnitExposure(t *testing.T) {
+	bin, err := exec.LookPath("systemd-analyze")
+	if err != nil {
+		t.Skip("systemd-analyze not installed")
+	}
+	out, err := exec.Command(bin, "security", "--offline=true", "--no-pager", "clorebot.service").CombinedOutput()
+	if err != nil {
+		t.Skipf("systemd-analyze security --offline cannot run here: %v\n%s", err, out)
+	}
+	m := regexp.MustCompile(`Overall exposure level for clorebot\.service: (\d+\.\d+)`).FindSubmatch(out)
+	if m == nil {
+		t.Fatalf("no exposure level in:\n%s", out)
+	}
+	if level, _ := strconv.ParseFloat(string(m[1]), 64); level > 2.0 {
+		t.Errorf("exposure level %.1f, want at most 2.0:\n%s", level, out)
+	}
+}
+
+// The compose service runs hardened: nothing of the image writable but the
+// data volume and a tmpfs, no capabilities, no privilege gain; the file
+// says which Compose it needs.
+func TestComposeIsHardened(t *testing.T) {
+	compose := read(t, filepath.Join(repoRoot(t), "docker-compose.yml"))
+	for _, want := range []string{
+		"read_only: true", "cap_drop: [ALL]", "- no-new-privileges:true", "tmpfs:\n      - /tmp:",
+		"Needs Docker Compose 2.24 or later",
+	} {
+		if !strings.Contains(compose, want) {
+			t.Errorf("docker-compose.yml lacks %q", want)
+		}
+	}
+}
+
+// Every build path stamps the version and commit: compose passes the
+// repository as the "git" context (or the build arguments), the Dockerfile
+// reads what the arguments leave empty from it and links them in.
+func TestBuildsAreStamped(t *testing.T) {
+	root := repoRoot(t)
+	compose := read(t, filepath.Join(root, "docker-compose.yml"))
+	df := read(t, filepath.Join(root, "Dockerfile"))
+	for _, want := range []string{"additional_contexts:\n        git: ${CLOREBOT_GIT_DIR:-.git}",
+		"VERSION: ${CLOREBOT_VERSION:-}", "COMMIT: ${CLOREBOT_COMMIT:-}", "DATE: ${CLOREBOT_BUILD_DATE:-}"} {
+		if !strings.Contains(compose, want) {
+			t.Errorf("docker-compose.yml lacks %q", want)
+		}
+	}
+	if strings.Contains(compose, "CLOREBOT_COMMIT:-unknown") || strings.Contains(compose, "CLOREBOT_VERSION:-dev}\n") {
+		t.Error("docker-compose.yml stamps a fixed version or commit")
+	}
+	for _, want := range []string{"FROM scratch AS git", "--mount=type=bind,from=git,target=/git",
+		`eval "$(sh cmd/clorebot/buildinfo.sh /git)"`, "/out/clorebot version"} {
+		if !strings.Contains(df, want) {
+			t.Errorf("Dockerfile lacks %q", want)
+		}
+	}
+}
+
+// Base images are named once, as build arguments, so that a build pins them
+// by digest without editing the file; a default that is pinned is a real
+// digest reference.
+func TestBaseImagesAreArguments(t *testing.T) {
+	df := read(t, filepath.Join(repoRoot(t), "Dockerfile"))
+	args := map[string]string{}
+	for _, m := range regexp.MustCompile(`(?m)^ARG (\w+_IMAGE)=(\S+)$`).FindAllStringSubmatch(df, -1) {
+		args[m[1]] = m[2]
+	}
+	for _, m := range regexp.MustCompile(`(?m)^FROM (\S+)`).FindAllStringSubmatch(df, -1) {
+		from := m[1]
+		if from == "scratch" {
+			continue
+		}
+		name, ok := strings.CutPrefix(from, "${")
+		name = strings.TrimSuffix(name, "}")
+		if !ok || args[name] == "" {
+			t.Errorf("FROM %s: not a build argument with a default", from)
+			continue
+		}
+		if ref := args[name]; strings.Contains(ref, "@") && !regexp.MustCompile(`@sha256:[0-9a-f]{64}$`).MatchString(ref) {
+			t.Errorf("ARG %s=%s: not a digest reference", name, ref)
+		}
+	}
+	if len(args) != 2 {
+		t.Errorf("image arguments %v, want GO_IMAGE and RUNTIME_IMAGE", args)
+	}
+	compose := read(t, filepath.Join(repoRoot(t), "docker-compose.yml"))
+	for name, def := range args {
+		if !strings.Contains(compose, name+": ${CLOREBOT_"+name+":-"+def+"}") {
+			t.Errorf("docker-compose.yml does not pass %s (default %s)", name, def)
 		}
 	}
 }

@@ -77,7 +77,7 @@ func (s *Scheduler) Every(name string, interval time.Duration, task Task) error 
 	if interval <= 0 {
 		return fmt.Errorf("scheduler: %s: interval must be positive, got %s", name, interval)
 	}
-	return s.add(name, gocron.DurationJob(interval), task, gocron.WithStartAt(gocron.WithStartImmediately()))
+	return s.add(name, interval, gocron.DurationJob(interval), task, gocron.WithStartAt(gocron.WithStartImmediately()))
 }
 
 // onDemandInterval is the schedule of an on-demand task: never, in practice.
@@ -86,10 +86,11 @@ const onDemandInterval = 100 * 365 * 24 * time.Hour
 // OnDemand registers task under a unique name, to run only when RunNow
 // asks, one run at a time (a singleton like every task).
 func (s *Scheduler) OnDemand(name string, task Task) error {
-	return s.add(name, gocron.DurationJob(onDemandInterval), task)
+	return s.add(name, 0, gocron.DurationJob(onDemandInterval), task)
 }
 
-func (s *Scheduler) add(name string, def gocron.JobDefinition, task Task, opts ...gocron.JobOption) error {
+// add registers task; interval is its period, 0 for an on-demand task.
+func (s *Scheduler) add(name string, interval time.Duration, def gocron.JobDefinition, task Task, opts ...gocron.JobOption) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, dup := s.jobs[name]; dup {
@@ -97,7 +98,7 @@ func (s *Scheduler) add(name string, def gocron.JobDefinition, task Task, opts .
 	}
 	st := &taskState{}
 	opts = append(opts, gocron.WithName(name), gocron.WithSingletonMode(gocron.LimitModeReschedule))
-	j, err := s.s.NewJob(def, gocron.NewTask(s.wrap(name, st, task)), opts...)
+	j, err := s.s.NewJob(def, gocron.NewTask(s.wrap(name, interval, st, task)), opts...)
 	if err != nil {
 		return fmt.Errorf("scheduler: %s: %w", name, err)
 	}
@@ -109,13 +110,13 @@ func (s *Scheduler) add(name string, def gocron.JobDefinition, task Task, opts .
 // asked for may have come after the run read its input), and logs a
 // failure (but not the one a stop causes) and a panic, which would
 // otherwise take the process down from a scheduler goroutine.
-func (s *Scheduler) wrap(name string, st *taskState, task Task) func(context.Context) {
+func (s *Scheduler) wrap(name string, interval time.Duration, st *taskState, task Task) func(context.Context) {
 	return func(ctx context.Context) {
 		s.mu.Lock()
 		st.running = true
 		s.mu.Unlock()
 		for {
-			s.runOnce(ctx, name, task)
+			s.runOnce(ctx, name, interval, task)
 			s.mu.Lock()
 			again := st.again && ctx.Err() == nil
 			st.again, st.running = false, again
@@ -127,9 +128,15 @@ func (s *Scheduler) wrap(name string, st *taskState, task Task) func(context.Con
 	}
 }
 
-func (s *Scheduler) runOnce(ctx context.Context, name string, task Task) {
+// runOnce runs task once and logs what deserves a line: a panic, a
+// failure, or a run that outlasted its interval (its next runs were
+// skipped). A run that went as expected logs nothing, even at DEBUG: the
+// delivery and outbox tasks run every second, and a line per run would
+// bury everything else.
+func (s *Scheduler) runOnce(ctx context.Context, name string, interval time.Duration, task Task) {
 	start := time.Now()
 	err := Recovered(ctx, task)
+	took := time.Since(start)
 	var pe *panicError
 	switch {
 	case errors.As(err, &pe):
@@ -137,10 +144,10 @@ func (s *Scheduler) runOnce(ctx context.Context, name string, task Task) {
 			slog.String("task", name), slog.Any("panic", pe.value))
 	case err != nil && ctx.Err() == nil:
 		s.log.LogAttrs(ctx, slog.LevelWarn, "scheduled task failed", slog.String("task", name),
-			slog.Duration("took", time.Since(start)), slog.Any("error", err))
-	case err == nil:
-		s.log.LogAttrs(ctx, slog.LevelDebug, "scheduled task ran", slog.String("task", name),
-			slog.Duration("took", time.Since(start)))
+			slog.Duration("took", took), slog.Any("error", err))
+	case err == nil && interval > 0 && took >= interval:
+		s.log.LogAttrs(ctx, slog.LevelDebug, "scheduled task outlasted its interval; the runs due meanwhile were skipped",
+			slog.String("task", name), slog.Duration("took", took), slog.Duration("interval", interval))
 	}
 }
 

@@ -829,23 +829,46 @@ func writeAnswer(w http.ResponseWriter, ans answer) {
 	_, _ = w.Write(ans.body)
 }
 
-// logRequest logs one request without its body or any secret.
+// logRequest logs one line per request, without its body or any secret, at
+// the level its outcome deserves: ERROR for a failure of ours (5xx), WARN
+// for a request refused for who sent it (401: no valid signature; 403:
+// policy), INFO for a write served and for other refusals (bad input, a
+// rate limit: the caller's to fix), DEBUG for a read served (scripts poll
+// jobs and the marketplace). A refusal's line carries the error it was
+// answered with, which never holds a secret.
 func (a *API) logRequest(r *http.Request, rt route, c *call, ans answer, took time.Duration) {
-	level := slog.LevelDebug
-	switch {
-	case ans.status >= 500:
-		level = slog.LevelError
-	case ans.status < 300 && r.Method == http.MethodPost:
-		level = slog.LevelInfo
-	}
 	ctx := r.Context()
+	level := requestLevel(r.Method, ans.status)
 	if !a.log.Enabled(ctx, level) {
 		return
 	}
-	a.log.LogAttrs(ctx, level, "webhook request",
+	attrs := []slog.Attr{
 		slog.String("route", rt.pattern), slog.Int("status", ans.status), slog.String("key", c.key),
 		slog.String("webhook_id", c.id), slog.String("job_id", ans.jobID), slog.Bool("replayed", ans.replayed),
-		slog.String("remote", remoteAddress(r, a.o.TrustedProxies)), slog.Int64("duration_us", took.Microseconds()))
+		slog.String("remote", remoteAddress(r, a.o.TrustedProxies)), slog.Duration("took", took),
+	}
+	if ans.status >= 400 {
+		var e errorBody
+		if json.Unmarshal(ans.body, &e) == nil && e.Error != "" {
+			attrs = append(attrs, slog.String("error", e.Error))
+		}
+	}
+	a.log.LogAttrs(ctx, level, "webhook request", attrs...)
+}
+
+// requestLevel is the log level of a request's outcome (logRequest).
+func requestLevel(method string, status int) slog.Level {
+	switch {
+	case status >= 500:
+		return slog.LevelError
+	case status == http.StatusUnauthorized || status == http.StatusForbidden:
+		return slog.LevelWarn
+	case status >= 400:
+		return slog.LevelInfo
+	case method == http.MethodGet:
+		return slog.LevelDebug
+	}
+	return slog.LevelInfo
 }
 
 // ConfiguredKey builds the Key of a configured webhook key: the Standard

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 )
@@ -45,6 +46,7 @@ type Options struct {
 // Server is the HTTP listener.
 type Server struct {
 	mux    *http.ServeMux
+	routes []string // every pattern mounted, in order
 	srv    *http.Server
 	ln     net.Listener
 	checks []Check
@@ -66,13 +68,13 @@ func New(o Options) *Server {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{mux: http.NewServeMux(), checks: o.Checks, log: o.Logger}
-	s.mux.HandleFunc("GET /healthz", s.health)
-	s.mux.HandleFunc("GET /health", s.health)
-	s.mux.HandleFunc("GET /readyz", s.ready)
+	s.Handle("GET /healthz", http.HandlerFunc(s.health))
+	s.Handle("GET /health", http.HandlerFunc(s.health))
+	s.Handle("GET /readyz", http.HandlerFunc(s.ready))
 	if o.Metrics != nil {
-		s.mux.Handle("GET /metrics", o.Metrics)
+		s.Handle("GET /metrics", o.Metrics)
 	}
-	s.mux.HandleFunc("/", s.noRoute)
+	s.mux.HandleFunc("/", s.noRoute) // not a route: what no route takes (metrics label it "unmatched")
 	var handler http.Handler = s.mux
 	if o.Middleware != nil {
 		handler = o.Middleware(handler)
@@ -94,7 +96,14 @@ func New(o Options) *Server {
 func (s *Server) Handler() http.Handler { return s.mux }
 
 // Handle adds a route (a Go 1.22 ServeMux pattern such as "POST /webhook/command").
-func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
+func (s *Server) Handle(pattern string, h http.Handler) {
+	s.mux.Handle(pattern, h)
+	s.routes = append(s.routes, pattern)
+}
+
+// Routes returns the pattern of every route mounted so far, for metrics
+// that show each route before its first request.
+func (s *Server) Routes() []string { return slices.Clone(s.routes) }
 
 // Listen binds the address and returns it (useful with ":0").
 func (s *Server) Listen() (net.Addr, error) {

@@ -199,7 +199,9 @@ func (e *env) oneShot() bool { return strings.Fields(e.command)[0] != "serve" }
 // logger is the command's logger: the configured one, raised to WARN in
 // one-shot commands unless -v.
 func (e *env) logger(cfg *config.Config) *slog.Logger {
-	return newLogger(cfg, e.stderr, e.oneShot() && !e.cli.Verbose)
+	l := newLogger(cfg, e.stderr, e.oneShot() && !e.cli.Verbose)
+	routeDiscordgo(l)
+	return l
 }
 
 // configSource names the configuration file a command loaded, for serve and
@@ -216,21 +218,6 @@ func (e *env) configSource() string {
 		path = abs
 	}
 	return "configuration file " + path
-}
-
-// newLogger builds the process's slog logger from the configuration; quiet
-// raises its level to WARN at least.
-func newLogger(cfg *config.Config, w io.Writer, quiet bool) *slog.Logger {
-	var level slog.Level
-	_ = level.UnmarshalText([]byte(cfg.Log.Level)) // validated by config
-	if quiet {
-		level = max(level, slog.LevelWarn)
-	}
-	opts := &slog.HandlerOptions{Level: level}
-	if cfg.Log.Format == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
-	}
-	return slog.New(slog.NewTextHandler(w, opts))
 }
 
 type configCheckCmd struct{}

@@ -184,10 +184,13 @@ func (a *App) newDispatcher() (*webhook.Dispatcher, error) {
 	if err != nil {
 		return nil, err
 	}
+	obs := a.metrics.Deliveries()
+	obs.Known([]string{webhook.TargetSubscriber, webhook.TargetCallback},
+		[]string{webhook.ResultDelivered, webhook.ResultRejected, webhook.ResultTimeout, webhook.ResultError})
 	return webhook.NewDispatcher(webhook.DispatcherOptions{
 		Store: a.store, Subscribers: subs, KeySecrets: keys, Incoming: notifyTargets(a.cfg),
 		CallbackAllowPrivate: a.cfg.Webhook.CallbackAllowPrivate,
-		Observer:             a.metrics.Deliveries(), Logger: a.log,
+		Observer:             obs, Logger: a.log,
 	})
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 
+	"github.com/clorebot/clorebot/commands"
 	"github.com/clorebot/clorebot/internal/metrics"
 	"github.com/clorebot/clorebot/storage"
 )
@@ -20,10 +21,24 @@ func (a *App) watchState() {
 	}, a.log)
 }
 
+// stateFrom maps the database's figures to the metrics' State, with every
+// kind and state of job present (at 0 when the database has none).
 func stateFrom(s storage.Stats) metrics.State {
 	out := metrics.State{ActiveOrders: s.ActiveOrders, SpendUSDPerHour: s.SpendUSDPerHour}
+	type key struct{ kind, state string }
+	have := map[key]bool{}
 	for _, j := range s.Jobs {
 		out.Jobs = append(out.Jobs, metrics.JobCount(j))
+		have[key{j.Kind, j.State}] = true
+	}
+	for _, kind := range []string{commands.JobRent, commands.JobCancel} {
+		for _, state := range []string{commands.JobAwaitingConfirmation, commands.JobQueued, commands.JobRunning,
+			commands.JobSucceeded, commands.JobFailed, commands.JobCancelled} {
+			if !have[key{kind, state}] {
+				out.Jobs = append(out.Jobs, metrics.JobCount{Kind: kind, State: state,
+					Buckets: make([]uint64, len(metrics.JobDurationBounds))})
+			}
+		}
 	}
 	return out
 }

@@ -56,6 +56,7 @@ func (serveCmd) Run(e *env) error {
 		return &usageError{err} // before anything is opened or migrated
 	}
 	log := e.logger(cfg)
+	defer routeStdLog(log)()
 	log.Info("clorebot starting", slog.String("config", e.configSource()), slog.String("version", versionLine()))
 	defer ignoreHangups(log)()
 	app := NewApp(cfg, log)
@@ -104,6 +105,9 @@ type App struct {
 	clore       *clore.Client
 	svc         *commands.Service
 	http        *webhook.Server
+	// metricsHTTP serves /metrics on http.metrics_listen; nil when /metrics
+	// is on http.
+	metricsHTTP *webhook.Server
 	api         *webhook.API
 	dispatcher  *webhook.Dispatcher
 	slack       *slackbot.Bot
@@ -113,6 +117,7 @@ type App struct {
 	// marketLoaded is set by the first successful watch tick (singleton: no lock).
 	marketLoaded bool
 	addr         net.Addr
+	metricsAddr  net.Addr
 	// chatGate is closed once the command layer answers every command: the
 	// chat sockets connect after it (openChatGate, DESIGN.md §7).
 	chatGate chan struct{}
@@ -121,7 +126,10 @@ type App struct {
 
 // NewApp returns an App that has opened nothing yet.
 func NewApp(cfg *config.Config, log *slog.Logger) *App {
-	return &App{cfg: cfg, log: log, metrics: metrics.New(), chatGate: make(chan struct{}), proc: newServeProcess()}
+	m := metrics.New()
+	b := readBuildInfo()
+	m.BuildInfo(b.Version, b.commitText(), b.Go)
+	return &App{cfg: cfg, log: log, metrics: m, chatGate: make(chan struct{}), proc: newServeProcess()}
 }
 
 // Open opens storage, starts the sandbox when configured, builds the Clore
@@ -166,18 +174,7 @@ func (a *App) Open(ctx context.Context) error {
 	checks := append([]webhook.Check{{Name: "storage", Probe: a.store.Ping}}, a.snapshotChecks()...)
 	checks = a.discordChecks(checks)
 	a.mountSlack(&checks)
-	h := a.cfg.HTTP
-	a.http = webhook.New(webhook.Options{
-		Addr:              h.Listen,
-		ReadHeaderTimeout: h.ReadHeaderTimeout.Duration,
-		ReadTimeout:       h.ReadTimeout.Duration,
-		WriteTimeout:      h.WriteTimeout.Duration,
-		IdleTimeout:       h.IdleTimeout.Duration,
-		Checks:            checks,
-		Metrics:           a.metrics.Handler(),
-		Middleware:        a.metrics.HTTP().Middleware,
-		Logger:            a.log,
-	})
+	a.newServers(checks)
 	if a.api, err = a.newAPI(); err != nil {
 		return err
 	}
@@ -197,10 +194,54 @@ func (a *App) Open(ctx context.Context) error {
 	if a.sched, err = a.newScheduler(); err != nil {
 		return err
 	}
+	a.metrics.HTTP().Known(a.http.Routes())
 	if a.addr, err = a.http.Listen(); err != nil {
 		return err
 	}
+	if a.metricsHTTP != nil {
+		if a.metricsAddr, err = a.metricsHTTP.Listen(); err != nil {
+			return err
+		}
+	}
 	return nil
+}
+
+// newServers builds the HTTP listener on http.listen and, when
+// http.metrics_listen is set, a second one that serves /metrics (with
+// /healthz and /readyz, for probes on the same port) so that the public
+// listener does not.
+func (a *App) newServers(checks []webhook.Check) {
+	h := a.cfg.HTTP
+	opts := webhook.Options{
+		Addr:              h.Listen,
+		ReadHeaderTimeout: h.ReadHeaderTimeout.Duration,
+		ReadTimeout:       h.ReadTimeout.Duration,
+		WriteTimeout:      h.WriteTimeout.Duration,
+		IdleTimeout:       h.IdleTimeout.Duration,
+		Checks:            checks,
+		Metrics:           a.metrics.Handler(),
+		Middleware:        a.metrics.HTTP().Middleware,
+		Logger:            a.log,
+	}
+	if h.MetricsListen == "" {
+		a.http = webhook.New(opts)
+		return
+	}
+	public := opts
+	public.Metrics = nil
+	a.http = webhook.New(public)
+	// Scrapes are not counted as requests: they would be most of them.
+	private := opts
+	private.Addr, private.Middleware = h.MetricsListen, nil
+	a.metricsHTTP = webhook.New(private)
+}
+
+// servers are the HTTP listeners Run serves.
+func (a *App) servers() []*webhook.Server {
+	if a.metricsHTTP != nil {
+		return []*webhook.Server{a.http, a.metricsHTTP}
+	}
+	return []*webhook.Server{a.http}
 }
 
 // newAPI builds the signed webhook routes of DESIGN.md §5 from the
@@ -324,10 +365,18 @@ func sandboxLimit(configured, clore time.Duration) time.Duration {
 // Addr is the HTTP listener's address once Open has succeeded.
 func (a *App) Addr() net.Addr { return a.addr }
 
+// MetricsAddr is the address of the http.metrics_listen listener once Open
+// has succeeded; nil when /metrics is served on Addr.
+func (a *App) MetricsAddr() net.Addr { return a.metricsAddr }
+
 // Run serves until ctx ends, then shuts the listener down gracefully.
 func (a *App) Run(ctx context.Context) error {
-	a.log.Info("clorebot serving", slog.String("addr", a.addr.String()),
-		slog.Bool("sandbox", a.cfg.Clore.Sandbox), slog.String("version", readBuildInfo().Version))
+	attrs := []any{slog.String("addr", a.addr.String()), slog.Bool("sandbox", a.cfg.Clore.Sandbox),
+		slog.String("version", readBuildInfo().Version)}
+	if a.metricsAddr != nil {
+		attrs = append(attrs, slog.String("metrics_addr", a.metricsAddr.String()))
+	}
+	a.log.Info("clorebot serving", attrs...)
 	jobCtx, stopJobs := context.WithCancel(ctx)
 	jobsDone := make(chan error, 4)
 	go func() { jobsDone <- a.openChatGate(jobCtx) }()
@@ -341,11 +390,16 @@ func (a *App) Run(ctx context.Context) error {
 		jobsDone <- nil
 	}()
 	a.sched.Start()
-	errc := make(chan error, 1)
-	go func() { errc <- a.http.Serve() }()
+	servers := a.servers()
+	errc := make(chan error, len(servers))
+	for _, s := range servers {
+		go func() { errc <- s.Serve() }()
+	}
+	running := len(servers)
 	var serveErr error
 	select {
 	case serveErr = <-errc:
+		running--
 	case <-ctx.Done():
 	}
 	// Stop intake, then drain jobs, then stop the scheduler: an interrupted
@@ -354,8 +408,11 @@ func (a *App) Run(ctx context.Context) error {
 	sctx, cancel := context.WithTimeout(context.Background(), a.cfg.HTTP.ShutdownTimeout.Duration)
 	defer cancel()
 	var err error
-	if serveErr == nil {
-		err = errors.Join(a.http.Shutdown(sctx), <-errc)
+	for _, s := range servers {
+		err = errors.Join(err, s.Shutdown(sctx))
+	}
+	for ; running > 0; running-- {
+		err = errors.Join(err, <-errc)
 	}
 	stopJobs()
 	jobsErr := errors.Join(<-jobsDone, <-jobsDone, <-jobsDone, <-jobsDone)

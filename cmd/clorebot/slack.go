@@ -5,24 +5,10 @@ import (
 
 	"github.com/clorebot/clorebot/bot/slackbot"
 	"github.com/clorebot/clorebot/bot/webhook"
-	"github.com/clorebot/clorebot/commands"
 )
 
-// lateService is the App's command layer for a front door built before the
-// Service exists (it does by the time a command arrives).
-type lateService struct{ a *App }
-
-// Handle implements chat.Handler.
-func (l lateService) Handle(ctx context.Context, req commands.Request) commands.Reply {
-	return l.a.svc.Handle(ctx, req)
-}
-
-// AnswersFromMemory implements chat.MemoryAnswerer.
-func (l lateService) AnswersFromMemory(req commands.Request) bool {
-	return l.a.svc.AnswersFromMemory(req)
-}
-
-// jobRefsFunc adapts a function to chat.JobRefs, for the same reason.
+// jobRefsFunc adapts a function to chat.JobRefs: the Slack front door is
+// built before the Service exists.
 type jobRefsFunc func(ctx context.Context, id string) (string, error)
 
 // JobReplyRef calls f.
@@ -43,7 +29,7 @@ func (a *App) newSlack() *slackbot.Bot {
 	return slackbot.New(slackbot.Options{
 		AppToken: s.AppToken.Reveal(), BotToken: s.BotToken.Reveal(), SigningSecret: s.SigningSecret.Reveal(),
 		APIURL:  s.APIURL,
-		Service: lateService{a},
+		Service: chatCommands{a},
 		Jobs:    jobRefsFunc(func(ctx context.Context, id string) (string, error) { return a.svc.JobReplyRef(ctx, id) }),
 		Logger:  a.log.With("front_door", "slack"), ConnectAfter: a.chatGate,
 	})

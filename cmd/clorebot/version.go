@@ -59,15 +59,22 @@ func readBuildInfo() buildInfo {
 // versionLine is what `clorebot version` and `--version` print.
 func versionLine() string {
 	b := readBuildInfo()
-	orNone := func(s string) string {
-		if s == "" {
-			return "unknown"
-		}
-		return s
-	}
-	c := orNone(b.Commit)
+	return fmt.Sprintf("clorebot %s (commit %s, built %s, %s)", b.Version, b.commitText(), orUnknown(b.Date), b.Go)
+}
+
+// commitText is the commit as versionLine and clorebot_build_info show it:
+// "unknown" when the build did not say, "+dirty" for uncommitted changes.
+func (b buildInfo) commitText() string {
+	c := orUnknown(b.Commit)
 	if b.Modified {
 		c += "+dirty"
 	}
-	return fmt.Sprintf("clorebot %s (commit %s, built %s, %s)", b.Version, c, orNone(b.Date), b.Go)
+	return c
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "unknown"
+	}
+	return s
 }

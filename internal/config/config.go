@@ -78,6 +78,9 @@ type HTTP struct {
 	// TrustedProxies are CIDRs whose X-Forwarded-For names the client address
 	// (per-address limits and logs); empty: the TCP peer is the client.
 	TrustedProxies []string `toml:"trusted_proxies"`
+	// MetricsListen, when set, serves /metrics on this address instead of
+	// Listen (a port only the monitoring network reaches); empty: Listen.
+	MetricsListen string `toml:"metrics_listen"`
 }
 
 // Slack configures the Slack front door; it is off while every credential is empty.

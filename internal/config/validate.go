@@ -89,6 +89,12 @@ func (c *Config) validateServices(v *validator) {
 		v.fail("storage.path", "want a file path, got %q: jobs, leases and dedup records must outlive the process and be shared with `clorebot exec`", p)
 	}
 	v.listenAddr("http.listen", c.HTTP.Listen)
+	if c.HTTP.MetricsListen != "" {
+		v.listenAddr("http.metrics_listen", c.HTTP.MetricsListen)
+		if c.HTTP.MetricsListen == c.HTTP.Listen && !strings.HasSuffix(c.HTTP.Listen, ":0") {
+			v.fail("http.metrics_listen", "%q is http.listen's address too: leave it empty to serve /metrics on http.listen", c.HTTP.MetricsListen)
+		}
+	}
 	v.positive("http.read_header_timeout", c.HTTP.ReadHeaderTimeout)
 	v.positive("http.read_timeout", c.HTTP.ReadTimeout)
 	v.positive("http.write_timeout", c.HTTP.WriteTimeout)

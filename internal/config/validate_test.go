@@ -36,6 +36,8 @@ func TestValidate(t *testing.T) {
 		{"empty storage", func(c *Config) { c.Storage.Path = "" }, "storage.path", []string{"empty"}},
 		{"bad listen", func(c *Config) { c.HTTP.Listen = "8080" }, "http.listen", []string{"host:port"}},
 		{"listen port range", func(c *Config) { c.HTTP.Listen = ":70000" }, "http.listen", []string{"host:port"}},
+		{"bad metrics listen", func(c *Config) { c.HTTP.MetricsListen = "9090" }, "http.metrics_listen", []string{"host:port"}},
+		{"metrics on the same address", func(c *Config) { c.HTTP.MetricsListen = c.HTTP.Listen }, "http.metrics_listen", []string{"leave it empty"}},
 		{"zero write timeout", func(c *Config) { c.HTTP.WriteTimeout = Duration{} }, "http.write_timeout", []string{"positive"}},
 		{"slack app token alone", func(c *Config) { c.Slack.AppToken = "xapp-1" }, "slack.bot_token", []string{"slack.app_token"}},
 		{"slack both tokens", func(c *Config) { c.Slack.AppToken, c.Slack.BotToken = "xapp-1", "xoxb-1" }, "", nil},

@@ -36,6 +36,18 @@ func (m *Metrics) Deliveries() *DeliveryMetrics {
 	}
 }
 
+// Known creates, at 0, the series of every delivery target and result
+// given (the webhook package's Target* and Result* values).
+func (d *DeliveryMetrics) Known(targets, results []string) {
+	for _, t := range targets {
+		for _, r := range results {
+			d.attempts.WithLabelValues(t, r)
+		}
+		d.dead.WithLabelValues(t)
+		d.latency.WithLabelValues(t)
+	}
+}
+
 // register registers c, or returns the collector already registered under
 // the same description.
 func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {

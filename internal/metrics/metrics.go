@@ -54,7 +54,39 @@ func New() *Metrics {
 	}
 	m.reg.MustRegister(m.cloreRequests, m.cloreLatency, m.cloreLimited, m.limiterWait, m.malformed,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.initClore()
 	return m
+}
+
+// initClore creates every Clore series whose labels are known (each
+// endpoint the client calls, each code, each priority) at 0: a rate() or an
+// alert on them has a value from the first scrape, not only after the first
+// rate limit.
+func (m *Metrics) initClore() {
+	for _, e := range clore.Endpoints() {
+		for _, code := range clore.ObservedCodes() {
+			m.cloreRequests.WithLabelValues(e, code)
+		}
+		m.cloreLatency.WithLabelValues(e)
+		m.cloreLimited.WithLabelValues(e)
+	}
+	for _, e := range clore.ListEndpoints() {
+		m.malformed.WithLabelValues(e)
+	}
+	for _, p := range []clore.Priority{clore.Interactive, clore.Background} {
+		m.limiterWait.WithLabelValues(p.String())
+	}
+}
+
+// BuildInfo registers clorebot_build_info{version,commit,go_version} = 1:
+// which build each instance runs, to join with any other series.
+func (m *Metrics) BuildInfo(version, commit, goVersion string) {
+	g := register(m.reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "clorebot_build_info",
+		Help: "Always 1; its labels are the version, commit and Go version of the running binary.",
+	}, []string{"version", "commit", "go_version"}))
+	g.Reset()
+	g.WithLabelValues(version, commit, goVersion).Set(1)
 }
 
 // Registry is the registry behind Handler, for packages that add instruments.

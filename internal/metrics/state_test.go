@@ -90,3 +90,16 @@ func TestStateMetrics(t *testing.T) {
 		t.Error("a failed read must report nothing of its own and keep the rest")
 	}
 }
+
+// A listener's catch-all pattern "/" (what no route takes) is labelled
+// unmatched, as an unrouted request is.
+func TestCatchAllIsUnmatched(t *testing.T) {
+	m := New()
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {})
+	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNotFound) })
+	m.HTTP().Middleware(mux).ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/nope", nil))
+	if body := scrape(t, m); !strings.Contains(body, `clorebot_http_requests_total{code="404",route="unmatched"} 1`) {
+		t.Errorf("an unknown path is not labelled unmatched:\n%s", body)
+	}
+}
