@@ -32,10 +32,15 @@ type Service interface {
 
 // Options configures the Discord front door.
 type Options struct {
-	Token     string   // bot token, without "Bot "; empty: HTTP interactions only
-	AppID     string   // application id
-	PublicKey string   // hex Ed25519 key for HTTP interactions; empty: no HTTP interactions
-	GuildIDs  []string // register /clore in these guilds (at once); empty: globally
+	Token     string // bot token, without "Bot "; empty: HTTP interactions only
+	AppID     string // application id
+	PublicKey string // hex Ed25519 key for HTTP interactions; empty: no HTTP interactions
+	// GuildIDs are the guilds served: /clore is registered in each (at
+	// once) and interactions from any other guild are refused. Empty:
+	// registered globally, every guild served.
+	GuildIDs []string
+	// AllowDMs serves interactions from direct messages; refused otherwise.
+	AllowDMs bool
 	// APIURL is Discord's base URL (default https://discord.com/): REST goes
 	// to <APIURL>api/v9/… and the gateway is discovered from there.
 	APIURL  string

@@ -37,6 +37,12 @@ func (b *Bot) handle(ctx context.Context, i *discordgo.Interaction, respond resp
 			slog.Int("type", int(i.Type)))
 		return
 	}
+	if i.Type != discordgo.InteractionPing {
+		if r := b.outside(i); r != nil {
+			b.refuseOutside(ctx, i, respond, *r)
+			return
+		}
+	}
 	switch i.Type {
 	case discordgo.InteractionPing:
 		b.report(ctx, i, "pong", respond(ctx, &discordgo.InteractionResponse{Type: discordgo.InteractionResponsePong}))

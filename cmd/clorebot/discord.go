@@ -19,7 +19,7 @@ func (a *App) newDiscord() (*discordbot.Bot, error) {
 	}
 	bot, err := discordbot.New(discordbot.Options{
 		Token: d.BotToken.Reveal(), AppID: d.ApplicationID, PublicKey: d.PublicKey,
-		GuildIDs: d.GuildIDs, APIURL: d.APIURL, Service: a.svc, Logger: a.log.With("front_door", "discord"),
+		GuildIDs: d.GuildIDs, AllowDMs: d.AllowDMs, APIURL: d.APIURL, Service: a.svc, Logger: a.log.With("front_door", "discord"),
 		ConnectAfter: a.chatGate,
 	})
 	if err != nil {

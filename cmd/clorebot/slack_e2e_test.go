@@ -362,7 +362,7 @@ func TestSlackDuplicateRentActsOnce(t *testing.T) {
 func TestSlackHTTPModeRoutes(t *testing.T) {
 	secret := strings.Repeat("k9", 16)
 	s := startSlackServe(t, secret, nil)
-	body := "user_id=UALICE&user_name=alice&channel_id=C1&command=%2Fclore&text=help&trigger_id=h1&response_url=" + s.fake.ResponseURL("h1")
+	body := "team_id=T1&api_app_id=A1&user_id=UALICE&user_name=alice&channel_id=C1&command=%2Fclore&text=help&trigger_id=h1&response_url=" + s.fake.ResponseURL("h1")
 	post := func(path string, sign bool) (int, string) {
 		req, _ := http.NewRequest(http.MethodPost, s.base+path, strings.NewReader(body))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")

@@ -44,6 +44,7 @@ const (
 type Options struct {
 	Token             string        // bot token the REST routes require ("Bot " + Token)
 	AppID             string        // application id put in READY (default "100")
+	GuildID           string        // guild of the interactions built by Slash, Click, ... (default "G1")
 	HeartbeatInterval time.Duration // sent in HELLO (default 45 s)
 }
 
@@ -126,6 +127,9 @@ func New(tb testing.TB, o Options) *Server {
 	tb.Helper()
 	if o.AppID == "" {
 		o.AppID = "100"
+	}
+	if o.GuildID == "" {
+		o.GuildID = "G1"
 	}
 	if o.HeartbeatInterval <= 0 {
 		o.HeartbeatInterval = 45 * time.Second
