@@ -100,6 +100,7 @@ type Server struct {
 	nextID      int64
 	dmChannels  map[string]string
 	interaction map[string]string              // token -> interaction id
+	clicked     map[string]string              // token -> id of the message a component interaction is on
 	failing     map[string]callbackFailure     // interaction id -> how its next callback fails
 	gate        chan struct{}                  // while open (non-nil), gateway upgrades wait
 	members     map[string]map[string][]string // guild id -> user id -> role ids
@@ -139,7 +140,7 @@ func New(tb testing.TB, o Options) *Server {
 		callbacks: map[string]Call{}, dispatched: map[string]time.Time{}, messages: map[string]*Message{},
 		originals: map[string]string{}, tokenChan: map[string]string{}, expired: map[string]bool{},
 		limits: map[string]limit{}, nextID: 900000, dmChannels: map[string]string{}, interaction: map[string]string{},
-		failing: map[string]callbackFailure{},
+		failing: map[string]callbackFailure{}, clicked: map[string]string{},
 		members: map[string]map[string][]string{},
 	}
 	mux := http.NewServeMux()
