@@ -164,6 +164,10 @@ func TestCanonicalGPU(t *testing.T) {
 		{"Mixed GPUs", 0, "Mixed GPUs"},
 		{"Some Future GPU", 0, "Some Future GPU"},
 		{"", 0, ""},
+		// A host's name is shown in chat: control and format characters go
+		// (clorebot's own chat marks are C1 controls), line breaks become spaces.
+		{"Evil\u0091@slack:UADMIN\u0092 GPU\u200b", 0, "Evil@slack:UADMIN GPU"},
+		{"two\nlines\tGPU", 0, "two lines GPU"},
 	}
 	for _, tt := range tests {
 		if got := CanonicalGPU(tt.in, tt.mem); got != tt.want {

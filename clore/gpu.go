@@ -4,6 +4,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode"
 )
 
 // GPU model names, canonical: what clorebot shows and matches on
@@ -20,9 +21,10 @@ var (
 // CanonicalGPU maps a GPU name as hosts report it ("NVIDIA GeForce RTX 4090",
 // " RTX 3090", "NVIDIA A100-SXM4-80GB") to its canonical model. memGB, the
 // memory per GPU if known, tells A100 40GB from 80GB when the name does not.
-// Unknown names come back trimmed, so that they still group.
+// Unknown names come back trimmed, so that they still group, without
+// control or format characters (a host's name is shown in chat as text).
 func CanonicalGPU(name string, memGB float64) string {
-	raw := strings.Join(strings.Fields(name), " ")
+	raw := strings.Join(strings.Fields(strings.Map(dropInvisible, name)), " ")
 	s := strings.Join(strings.Fields(reClean.Replace(strings.ToUpper(raw))), " ")
 	switch {
 	case s == "":
@@ -65,6 +67,18 @@ func CanonicalGPU(name string, memGB float64) string {
 		return m[1]
 	}
 	return raw
+}
+
+// dropInvisible drops control and format characters (tabs and line breaks
+// become spaces).
+func dropInvisible(r rune) rune {
+	switch {
+	case r == '\t' || r == '\n' || r == '\r':
+		return ' '
+	case unicode.IsControl(r) || unicode.Is(unicode.Cf, r):
+		return -1
+	}
+	return r
 }
 
 // ParseGPU reads the model and GPU count of a machine from specs.gpu ("2x

@@ -21,7 +21,7 @@ type cancelParams struct {
 // handleCancel checks who may cancel the order and queues the job.
 func (s *Service) handleCancel(ctx context.Context, req Request, a *CancelArgs, rec *intakeRecord) Reply {
 	admin := s.policy.Role(req.User, req.Roles...) >= RoleAdmin
-	notYours := &UsageError{Command: "cancel", Problem: fmt.Sprintf("no order #%d of yours", a.OrderID), Usage: Usage("cancel")}
+	notYours := &UsageError{Command: "cancel", Problem: fmt.Sprintf("no order #%d of yours", a.OrderID)}
 	p := cancelParams{CloreOrderID: a.OrderID}
 	o, err := s.store.GetOrderByCloreID(ctx, a.OrderID)
 	switch {
@@ -139,7 +139,7 @@ func (s *Service) handleAction(ctx context.Context, req Request) Reply {
 	}
 	id, err := strconv.ParseInt(arg, 10, 64)
 	if err != nil || id <= 0 {
-		r := errorReply(&UsageError{Problem: fmt.Sprintf("unknown action %q", req.Action.ID), Usage: Usage("")})
+		r := errorReply(&UsageError{Problem: fmt.Sprintf("unknown action %q", req.Action.ID)})
 		s.audit(ctx, req, "action "+req.Action.ID, r, nil, nil)
 		return r
 	}
@@ -158,7 +158,7 @@ func (s *Service) handleAction(ctx context.Context, req Request) Reply {
 		s.audit(ctx, req, "action "+req.Action.ID, r, nil, nil)
 		return r
 	}
-	r := errorReply(&UsageError{Problem: fmt.Sprintf("unknown action %q", req.Action.ID), Usage: Usage("")})
+	r := errorReply(&UsageError{Problem: fmt.Sprintf("unknown action %q", req.Action.ID)})
 	s.audit(ctx, req, "action "+req.Action.ID, r, nil, nil)
 	return r
 }
@@ -193,7 +193,7 @@ func (s *Service) confirmJob(ctx context.Context, req Request, jobID string) Rep
 func (s *Service) confirmRent(ctx context.Context, req Request, serverID int64) Reply {
 	job, err := s.store.GetJob(ctx, req.Action.Value)
 	if errors.Is(err, ErrNotFound) || err == nil && job.Kind != JobRent {
-		return errorReply(&UsageError{Problem: "this confirmation is unknown or expired", Usage: Usage("rent")})
+		return errorReply(&UsageError{Problem: "this confirmation is unknown or expired"})
 	}
 	if err != nil {
 		return s.fail(ctx, "rent", err)

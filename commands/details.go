@@ -164,5 +164,5 @@ func seeAgainHint(platform string, id int64) string {
 	case PlatformCLI:
 		return fmt.Sprintf(" `clorebot exec status %d` shows them again.", id)
 	}
-	return fmt.Sprintf(" `status %d` shows them again.", id)
+	return " " + CommandHint(fmt.Sprintf("status %d", id)) + " shows them again."
 }

@@ -210,7 +210,7 @@ func TestFailedConnectionDetailsSendIsNotRetriedButStatusShowsThem(t *testing.T)
 	}
 	id := orderOf(t, job)
 	last := n.public[len(n.public)-1]
-	if want := fmt.Sprintf("`status %d` shows them again", id); !strings.Contains(last.Text, want) {
+	if want := fmt.Sprintf("`status %d` shows them again", id); !strings.Contains(commands.Unmark(last.Text), want) {
 		t.Errorf("running message %q does not say %q", last.Text, want)
 	}
 	password := storedPassword(t, h, job.ID)

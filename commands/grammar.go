@@ -81,16 +81,21 @@ type HelpArgs struct {
 	Topic string // "" for the overview, else a command name
 }
 
-// UsageError is every parse error: it names the problem and carries the
-// usage line(s) to show with it.
+// UsageError is every parse error, and any other error about what the
+// request named (an order or watch that is not the requester's): it names
+// the problem and, for a badly formed command only, carries the usage
+// line(s) to show with it.
 type UsageError struct {
 	Command string // command the error concerns, "" when unknown
 	Problem string // what was wrong, naming the flag, argument or value
-	Usage   string // the usage line(s) of Command, or of every command
+	Usage   string // the usage line(s) of Command, or of every command; "" for none
 }
 
-// Error returns the problem followed by the usage.
+// Error returns the problem followed by the usage, if any.
 func (e *UsageError) Error() string {
+	if e.Usage == "" {
+		return e.Problem
+	}
 	return e.Problem + "\nUsage: " + e.Usage
 }
 

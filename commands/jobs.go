@@ -314,6 +314,9 @@ func newEvent(typ string, j Job, o *Order, extra map[string]any, now time.Time) 
 // notify updates the reply that started the job; failures are logged only.
 func (r *run) notify(ctx context.Context, reply Reply) {
 	reply.JobID = r.job.ID
+	if chatPlatform(r.job.Platform) {
+		reply.RequestedBy = r.job.RequestedBy
+	}
 	t := Target{Platform: r.job.Platform, User: r.job.RequestedBy, ReplyTarget: r.job.ReplyTarget, Ref: r.job.ReplyRef}
 	ref, err := r.s.notify.Notify(ctx, t, reply)
 	if err != nil {

@@ -156,7 +156,7 @@ func (s *Service) remindOrder(ctx context.Context, o Order, now time.Time) error
 // handleExtend moves an order's automatic cancel later: from its current
 // end, the whole time within policy.MaxHours; renter of the order or admin.
 func (s *Service) handleExtend(ctx context.Context, req Request, a *ExtendArgs) Reply {
-	notYours := &UsageError{Command: "extend", Problem: fmt.Sprintf("no order #%d of yours", a.OrderID), Usage: Usage("extend")}
+	notYours := &UsageError{Command: "extend", Problem: fmt.Sprintf("no order #%d of yours", a.OrderID)}
 	o, err := s.store.GetOrderByCloreID(ctx, a.OrderID)
 	switch {
 	case errors.Is(err, ErrNotFound):
@@ -168,9 +168,9 @@ func (s *Service) handleExtend(ctx context.Context, req Request, a *ExtendArgs) 
 	case o.State == OrderProvisioning:
 		// Its rent job writes the order when it comes online and would
 		// undo an extension made meanwhile: extend once it runs.
-		return errorReply(&UsageError{Command: "extend", Problem: fmt.Sprintf("order #%d is still provisioning; extend it once it runs", a.OrderID), Usage: Usage("extend")})
+		return errorReply(&UsageError{Command: "extend", Problem: fmt.Sprintf("order #%d is still provisioning; extend it once it runs", a.OrderID)})
 	case o.State != OrderRunning || o.ExpiresAt == nil:
-		return errorReply(&UsageError{Command: "extend", Problem: fmt.Sprintf("order #%d is %s; only a running order can be extended", a.OrderID, o.State), Usage: Usage("extend")})
+		return errorReply(&UsageError{Command: "extend", Problem: fmt.Sprintf("order #%d is %s; only a running order can be extended", a.OrderID, o.State)})
 	case a.fromEnd != 0 && a.fromEnd != o.ExpiresAt.Unix():
 		return Reply{Status: StatusOK, Visibility: Ephemeral, Done: true,
 			Text: fmt.Sprintf("Order #%d was extended already; it now ends at %s.", a.OrderID, o.ExpiresAt.UTC().Format("2006-01-02 15:04 MST"))}
@@ -183,7 +183,7 @@ func (s *Service) handleExtend(ctx context.Context, req Request, a *ExtendArgs) 
 	}
 	if lo, ok := s.liveOrderSnapshot(a.OrderID); ok && lo.MRL > 0 && lo.CreatedUnix > 0 {
 		if limit := time.Unix(lo.CreatedUnix, 0).Add(time.Duration(lo.MRL) * time.Second); end.After(limit) {
-			return errorReply(&UsageError{Command: "extend", Usage: Usage("extend"), Problem: fmt.Sprintf(
+			return errorReply(&UsageError{Command: "extend", Problem: fmt.Sprintf(
 				"order #%d cannot run past %s: the host's maximum rental length", a.OrderID, limit.UTC().Format("2006-01-02 15:04 MST"))})
 		}
 	}
@@ -194,7 +194,7 @@ func (s *Service) handleExtend(ctx context.Context, req Request, a *ExtendArgs) 
 	// Conditional on the end and state read above: the TTL's cancel claims
 	// the order the same way, so exactly one of them wins.
 	if err := s.store.UpdateOrderIf(ctx, o, o.State, was, ev); errors.Is(err, ErrConflict) {
-		return errorReply(&UsageError{Command: "extend", Usage: Usage("extend"), Problem: fmt.Sprintf(
+		return errorReply(&UsageError{Command: "extend", Problem: fmt.Sprintf(
 			"order #%d changed while it was being extended (its time ran out, or another extend came first); see status %d", a.OrderID, a.OrderID)})
 	} else if err != nil {
 		return s.fail(ctx, "extend", err)

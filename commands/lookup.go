@@ -38,11 +38,25 @@ func (s *Service) CheckCancel(ctx context.Context, req Request, orderID int64) *
 		r := errorReply(deny("order #%d was rented by %s; only they or an admin may cancel it", orderID, o.RequestedBy))
 		return &r
 	case errors.Is(err, ErrNotFound) && role < RoleAdmin:
-		r := errorReply(&UsageError{Command: "cancel", Problem: fmt.Sprintf("no order #%d of yours", orderID), Usage: Usage("cancel")})
+		r := errorReply(&UsageError{Command: "cancel", Problem: fmt.Sprintf("no order #%d of yours", orderID)})
 		return &r
 	case err != nil && !errors.Is(err, ErrNotFound):
 		r := s.fail(ctx, "cancel", err)
 		return &r
 	}
 	return nil
+}
+
+// Permits reports whether the requester's role lets them run req's
+// command. Parse errors and clicks count as permitted: Handle answers
+// them. A front door that acknowledges job commands publicly before
+// running them (Discord) asks first, so that a refusal is answered to the
+// requester alone instead of a public "thinking…" then taken back. It
+// neither audits nor writes: Handle, which the front door then calls, does.
+func (s *Service) Permits(req Request) bool {
+	if req.Action != nil || req.Command != nil {
+		return true
+	}
+	cmd, err := Parse(req.Text)
+	return err != nil || s.policy.authorize(req.User, cmd, req.Roles...) == nil
 }

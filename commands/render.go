@@ -7,8 +7,10 @@ import (
 
 // PlainText renders a reply for a terminal or a log: title, text, fields one
 // per line, buttons as hints, and the private part only when withPrivate is
-// set (the CLI prints it to the operator who ran the command).
+// set (the CLI prints it to the operator who ran the command). Marks are
+// shown as plain text (Unmark).
 func (r Reply) PlainText(withPrivate bool) string {
+	r = r.Unmarked()
 	var b strings.Builder
 	line := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
 	if r.Title != "" {

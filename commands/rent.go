@@ -90,7 +90,7 @@ func (s *Service) handleRent(ctx context.Context, req Request, a *RentArgs, rec 
 	}
 	best, ok := s.quote(snap, p.want(nil))
 	if !ok {
-		return Reply{Status: StatusError, Visibility: Ephemeral, Done: true, Usage: Usage("rent"),
+		return Reply{Status: StatusError, Visibility: Ephemeral, Done: true,
 			Text: noOfferText(p, snap.offersOf(models))}, nil
 	}
 	if err := s.policy.checkPrice(best.USDPerGPU()); err != nil {
@@ -197,7 +197,11 @@ func RepeatedReply(job Job) Reply {
 }
 
 func queuedReply(job Job, text string) Reply {
-	return Reply{Status: StatusQueued, Text: text, JobID: job.ID, Visibility: Public}
+	r := Reply{Status: StatusQueued, Text: text, JobID: job.ID, Visibility: Public}
+	if chatPlatform(job.Platform) {
+		r.RequestedBy = job.RequestedBy
+	}
+	return r
 }
 
 // submit stores a job of tmpl's Kind, State and USDPerHour under the

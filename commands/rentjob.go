@@ -537,6 +537,13 @@ func (r *run) provision(ctx context.Context, p rentParams, cp rentCheckpoint) er
 			return r.retryLater(ctx, err)
 		}
 		now := s.clock.Now()
+		if live == nil || live.Expired {
+			// Ended at Clore: by its renter's (or an admin's) cancel, the
+			// stored order says so; that is no failure.
+			if stored, err := s.store.GetOrderByCloreID(ctx, id); err == nil && stored.State == OrderCancelled {
+				return r.endCancelled(ctx, stored)
+			}
+		}
 		switch {
 		case live != nil && live.Expired:
 			o.State, o.Error = OrderFailed, "the order ended while provisioning"
@@ -603,6 +610,19 @@ func (r *run) cancelProvisioning(ctx context.Context, o Order, state, reason, ms
 	return r.fail(ctx, msg, &o, r.event(typ, &o, map[string]any{"reason": reason}))
 }
 
+// endCancelled ends a rent job whose order was cancelled (a cancel job
+// recorded it, with its order.cancelled event) before it came online: the
+// job is cancelled, not failed, and the order stays recorded as cancelled.
+func (r *run) endCancelled(ctx context.Context, o Order) error {
+	msg := fmt.Sprintf("Order #%d was cancelled before it came online; billing stopped.", *o.CloreOrderID)
+	r.job.State, r.job.Error = JobCancelled, msg
+	if err := r.save(ctx, nil, r.event("job.completed", &o, map[string]any{"state": JobCancelled, "error": msg})); err != nil {
+		return err
+	}
+	r.notify(ctx, Reply{Status: StatusOK, Text: msg, Visibility: Public, Done: true, JobID: r.job.ID})
+	return nil
+}
+
 // endedAtClore reports a cancel_order refusal that says the order is over:
 // order_not_active (ended already) or order_dont_exist.
 func endedAtClore(err error) bool {
@@ -617,7 +637,8 @@ func (r *run) running(ctx context.Context, p rentParams, cp rentCheckpoint, o Or
 		Title: fmt.Sprintf("Order #%d is running", id),
 		Text: fmt.Sprintf("%s ×%d at %s/h (%s per GPU), until %s. Connection details were sent to %s privately.%s",
 			o.GPUModel, o.GPUCount, usd(o.USDPerHour), usd(o.USDPerHour/float64(max(o.GPUCount, 1))),
-			o.ExpiresAt.UTC().Format("2006-01-02 15:04 MST"), r.job.RequestedBy, seeAgainHint(r.job.Platform, id)),
+			timeOn(r.job.Platform, *o.ExpiresAt, TimeFull), mentionOn(r.job.Platform, r.job.RequestedBy),
+			seeAgainHint(r.job.Platform, id)),
 		Buttons: []Button{cancelButton(id)},
 		Private: connectionDetails(live, p),
 	}

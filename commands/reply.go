@@ -88,6 +88,10 @@ type Reply struct {
 	// Conflict, with StatusError, marks a request refused because of what
 	// is stored already (HTTP answers 409), e.g. RepeatedReply.
 	Conflict bool `json:"conflict,omitempty"`
+	// RequestedBy is whom a job's message acts for (an identity): front
+	// doors whose messages do not show who asked (a Slack message posted
+	// by the bot) name them.
+	RequestedBy string `json:"requested_by,omitempty"`
 }
 
 // Field is a labelled value.

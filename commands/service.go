@@ -199,8 +199,7 @@ func (s *Service) handle(ctx context.Context, req Request, claim *DedupClaim) (R
 	}
 	rec.command = cmd.AuditString()
 	if err := s.policy.authorize(req.User, cmd, req.Roles...); err != nil {
-		r := errorReply(err)
-		r.Usage = Usage(cmd.Name) // a refusal shows the usage line like any bad command
+		r := errorReply(err) // a refusal: no usage line, the command was well formed
 		s.record(ctx, req, rec.command, rec, &r, nil, nil)
 		return r, rec.result
 	}
@@ -304,7 +303,7 @@ func userMessage(err error) string {
 // refusals, usage errors) goes to the background writer, so that answering
 // never waits for a commit; a job's row is written before Handle returns.
 func (s *Service) audit(ctx context.Context, req Request, command string, r Reply, order *int64, price *float64) {
-	detail := r.Text
+	detail := Unmark(r.Text)
 	if len(detail) > 200 {
 		detail = detail[:200]
 	}

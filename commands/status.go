@@ -21,7 +21,7 @@ func (s *Service) handleStatus(ctx context.Context, req Request, a *StatusArgs) 
 		if errors.Is(err, ErrNotFound) || err == nil && o.RequestedBy != req.User && !admin {
 			// Someone else's order reads as unknown: ids are not secrets, but
 			// what others rent is none of a viewer's business.
-			return errorReply(&UsageError{Command: "status", Problem: fmt.Sprintf("no order #%d of yours", a.OrderID), Usage: Usage("status")})
+			return errorReply(&UsageError{Command: "status", Problem: fmt.Sprintf("no order #%d of yours", a.OrderID)})
 		}
 		if err != nil {
 			return s.fail(ctx, "status", err)
@@ -54,7 +54,7 @@ func (s *Service) handleStatus(ctx context.Context, req Request, a *StatusArgs) 
 	}
 	now := s.clock.Now()
 	for _, o := range orders {
-		r.Fields = append(r.Fields, Field{Name: orderName(o), Value: describeOrder(o, live, now, admin)})
+		r.Fields = append(r.Fields, Field{Name: orderName(o), Value: describeOrder(req.Platform, o, live, now, admin)})
 		if o.CloreOrderID != nil && (o.State == OrderRunning || o.State == OrderProvisioning) && len(r.Buttons) < 5 {
 			r.Buttons = append(r.Buttons, cancelButton(*o.CloreOrderID))
 		}
@@ -78,7 +78,7 @@ func orderName(o Order) string {
 }
 
 // describeOrder is one line: state, price, uptime, spend, time left.
-func describeOrder(o Order, live map[int64]clore.Order, now time.Time, showOwner bool) string {
+func describeOrder(platform string, o Order, live map[int64]clore.Order, now time.Time, showOwner bool) string {
 	parts := []string{o.State, usd(o.USDPerHour) + "/h"}
 	if o.CloreOrderID != nil {
 		if lo, ok := live[*o.CloreOrderID]; ok {
@@ -92,7 +92,7 @@ func describeOrder(o Order, live map[int64]clore.Order, now time.Time, showOwner
 		parts = append(parts, roundDuration(o.ExpiresAt.Sub(now))+" left")
 	}
 	if showOwner {
-		parts = append(parts, "by "+o.RequestedBy)
+		parts = append(parts, "by "+mentionOn(platform, o.RequestedBy))
 	}
 	return strings.Join(parts, " · ")
 }

@@ -100,14 +100,14 @@ func (s *Service) listWatches(ctx context.Context, req Request) Reply {
 		seen[priceKey{p.Model, p.Count}] = p
 	}
 	if !lastTick.IsZero() {
-		r.Text = "Last prices seen by the watch tick of " + lastTick.UTC().Format("2006-01-02 15:04:05 MST") + "."
+		r.Text = "Last prices seen by the watch tick of " + timeOn(req.Platform, lastTick, TimeFull) + "."
 	}
 	for _, w := range ws {
 		v := describeWatch(w)
 		v = strings.ToUpper(v[:1]) + v[1:] + " · " + w.State
 		v += " · " + lastSeen(seen, w, lastTick)
 		if w.LastTriggeredAt != nil {
-			v += " · last triggered " + w.LastTriggeredAt.UTC().Format("2006-01-02 15:04 MST")
+			v += " · last triggered " + timeOn(req.Platform, *w.LastTriggeredAt, TimeFull)
 			if w.LastTriggerPrice != nil {
 				v += " at " + usd(*w.LastTriggerPrice)
 			}
@@ -115,7 +115,7 @@ func (s *Service) listWatches(ctx context.Context, req Request) Reply {
 			v += " · never triggered"
 		}
 		if owner == "" {
-			v += " · by " + w.Owner
+			v += " · by " + mentionOn(req.Platform, w.Owner)
 		}
 		r.Fields = append(r.Fields, Field{Name: fmt.Sprintf("#%d", w.ID), Value: v})
 	}
@@ -150,7 +150,7 @@ func lastSeen(seen map[priceKey]SeenPrice, w Watch, lastTick time.Time) string {
 func (s *Service) cancelWatch(ctx context.Context, req Request, id int64) Reply {
 	w, err := s.store.GetWatch(ctx, id)
 	if errors.Is(err, ErrNotFound) || err == nil && w.Owner != req.User && s.policy.Role(req.User, req.Roles...) < RoleAdmin {
-		return errorReply(&UsageError{Command: "watch", Problem: fmt.Sprintf("no watch #%d of yours", id), Usage: Usage("watch")})
+		return errorReply(&UsageError{Command: "watch", Problem: fmt.Sprintf("no watch #%d of yours", id)})
 	}
 	if err != nil {
 		return s.fail(ctx, "watch cancel", err)
@@ -161,7 +161,7 @@ func (s *Service) cancelWatch(ctx context.Context, req Request, id int64) Reply 
 	w.State = WatchCancelled
 	if err := s.store.UpdateWatch(ctx, w); err != nil {
 		if errors.Is(err, ErrConflict) {
-			return errorReply(&UsageError{Command: "watch", Problem: fmt.Sprintf("watch #%d just changed; try again", id), Usage: Usage("watch")})
+			return errorReply(&UsageError{Command: "watch", Problem: fmt.Sprintf("watch #%d just changed; try again", id)})
 		}
 		return s.fail(ctx, "watch cancel", err)
 	}

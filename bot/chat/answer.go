@@ -42,11 +42,18 @@ type Answer struct {
 // the request's context); its reply is always sent on Later when Now is
 // nil.
 func Respond(ctx context.Context, h Handler, req commands.Request, budget time.Duration) Answer {
-	ch := make(chan commands.Reply, 1)
-	go func() { ch <- h.Handle(ctx, req) }()
 	if AckAtOnce(req) {
 		budget = 0
 	}
+	return RespondWithin(ctx, h, req, budget)
+}
+
+// RespondWithin is Respond with budget whatever the command: for a job
+// command the front door knows is refused (commands.Service.Permits), whose
+// answer is the refusal, not a job.
+func RespondWithin(ctx context.Context, h Handler, req commands.Request, budget time.Duration) Answer {
+	ch := make(chan commands.Reply, 1)
+	go func() { ch <- h.Handle(ctx, req) }()
 	if budget > 0 {
 		t := time.NewTimer(budget)
 		defer t.Stop()

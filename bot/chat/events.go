@@ -53,7 +53,7 @@ func EventReply(ev commands.Event) (r commands.Reply, ok bool) {
 	case "order.failed":
 		r.Status, r.Text = commands.StatusFailed, order+" failed"+orText(": ", d.Error, d.Reason)+"."
 	case "order.cancelled":
-		r.Text = order + " was cancelled" + orText(" by ", d.CancelledBy) + "."
+		r.Text = order + " was cancelled" + by(d.CancelledBy) + "."
 	case "order.expired":
 		r.Text = order + " has ended: its time is up."
 		switch d.Reason {
@@ -63,7 +63,7 @@ func EventReply(ev commands.Event) (r commands.Reply, ok bool) {
 			r.Text = order + " was ended at Clore; billing stopped."
 		}
 	case "order.expiring":
-		r.Text = order + " ends " + d.endText() + "."
+		r.Text = order + " ends " + d.endText(commands.TimeRelative) + "."
 		if id > 0 {
 			r.Buttons = []commands.Button{
 				{ActionID: "extend:" + strconv.FormatInt(id, 10), Label: "Extend 1 h", Value: d.endUnix()},
@@ -71,7 +71,7 @@ func EventReply(ev commands.Event) (r commands.Reply, ok bool) {
 			}
 		}
 	case "order.extended":
-		r.Text = order + " was extended; it now ends " + d.endText() + "."
+		r.Text = order + " was extended; it now ends " + d.endText(commands.TimeFull) + "."
 	case "watch.triggered":
 		r.Title = "Price alert"
 		r.Text = orText("", d.Text, d.Message)
@@ -120,12 +120,40 @@ func (d eventData) gpuText() string {
 	return s
 }
 
-func (d eventData) endText() string {
+// endText is the order's end as a time mark ("soon" when unknown): relative
+// ("in 15 minutes") or a date and time, each in the reader's own zone.
+func (d eventData) endText(style commands.TimeStyle) string {
 	t, err := time.Parse(time.RFC3339, d.ExpiresAt)
 	if err != nil {
 		return "soon"
 	}
-	return "at " + t.UTC().Format("2006-01-02 15:04 MST")
+	if style == commands.TimeRelative {
+		return commands.Time(t, style)
+	}
+	return "at " + commands.Time(t, style)
+}
+
+// by names who did something: " by <mention>", "" when unknown.
+func by(identity string) string {
+	if identity == "" {
+		return ""
+	}
+	return " by " + commands.Mention(identity)
+}
+
+// EventReplyFor is EventReply for a sink that knows the event's origin: an
+// alert, a reminder or an order's end mentions whom it concerns (the
+// watch's owner, the order's renter), so that they are notified.
+func EventReplyFor(ev commands.SinkEvent) (commands.Reply, bool) {
+	r, ok := EventReply(ev.Event)
+	if !ok || ev.Origin == nil || ev.Origin.User == "" {
+		return r, ok
+	}
+	switch ev.Type {
+	case "watch.triggered", "order.expiring", "order.failed", "order.expired":
+		r.Text = commands.Mention(ev.Origin.User) + " " + r.Text
+	}
+	return r, ok
 }
 
 // orText is prefix + the first non-empty value, or "".

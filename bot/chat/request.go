@@ -23,10 +23,14 @@ func (o Origin) Identity() string { return o.Platform + ":" + o.UserID }
 // CommandRequest builds the Request of a typed command. key is the
 // platform's id of this very command (Slack trigger_id, Discord interaction
 // id): a redelivery carries the same one, and the command layer never makes
-// a second job of it.
+// a second job of it. A bare /clore asks for help.
 func CommandRequest(o Origin, text, key string) commands.Request {
+	text = strings.TrimSpace(text)
+	if text == "" {
+		text = "help"
+	}
 	return commands.Request{Platform: o.Platform, User: o.Identity(), UserName: o.UserName, Channel: o.Channel,
-		ReplyTarget: o.ReplyTarget, Text: strings.TrimSpace(text), IdempotencyKey: idempotencyKey(o.Platform, "cmd", key)}
+		ReplyTarget: o.ReplyTarget, Text: text, IdempotencyKey: idempotencyKey(o.Platform, "cmd", key)}
 }
 
 // ClickRequest builds the Request of a button click. Its idempotency key is

@@ -28,14 +28,23 @@ type Service interface {
 	OrdersOf(ctx context.Context, req commands.Request, limit int) ([]commands.Order, error)
 	// CheckCancel says whether the requester may cancel an order (nil: yes).
 	CheckCancel(ctx context.Context, req commands.Request, orderID int64) *commands.Reply
+	// Permits says whether the requester's role lets them run the command
+	// (commands.Service.Permits): a job command that it refuses is not
+	// deferred publicly.
+	Permits(req commands.Request) bool
 }
 
 // Options configures the Discord front door.
 type Options struct {
-	Token     string   // bot token, without "Bot "; empty: HTTP interactions only
-	AppID     string   // application id
-	PublicKey string   // hex Ed25519 key for HTTP interactions; empty: no HTTP interactions
-	GuildIDs  []string // register /clore in these guilds (at once); empty: globally
+	Token     string // bot token, without "Bot "; empty: HTTP interactions only
+	AppID     string // application id
+	PublicKey string // hex Ed25519 key for HTTP interactions; empty: no HTTP interactions
+	// GuildIDs are the guilds served: /clore is registered in each (at
+	// once) and interactions from any other guild are refused. Empty:
+	// registered globally, every guild served.
+	GuildIDs []string
+	// AllowDMs serves interactions from direct messages; refused otherwise.
+	AllowDMs bool
 	// APIURL is Discord's base URL (default https://discord.com/): REST goes
 	// to <APIURL>api/v9/… and the gateway is discovered from there.
 	APIURL  string
@@ -87,12 +96,15 @@ type Bot struct {
 	// transport carries every REST call to Discord.
 	transport http.RoundTripper
 
-	mu     sync.Mutex
-	conn   *conn // current gateway session
-	seen   *chat.Seen
-	flows  *flows
-	follow *chat.Follower // each job's message
-	limit  rateLimit      // the sink's 429 wait
+	mu    sync.Mutex
+	conn  *conn // current gateway session
+	seen  *chat.Seen
+	flows *flows
+	// prompts are the Cancel clicks whose question is open: their token
+	// edits the message the Cancel button was on.
+	prompts *prompts
+	follow  *chat.Follower // each job's message
+	limit   rateLimit      // the sink's 429 wait
 
 	// wg counts interaction work still running after its first answer.
 	wg sync.WaitGroup
@@ -130,7 +142,8 @@ func New(o Options) (*Bot, error) {
 	def(&o.StallTimeout, 150*time.Second)
 	def(&o.WatchdogTick, o.ReadyTimeout/6)
 	def(&o.Backoff, time.Second)
-	b := &Bot{o: o, svc: o.Service, log: o.Logger, base: base, seen: chat.NewSeen(20*time.Minute, 1<<16), flows: newFlows()}
+	b := &Bot{o: o, svc: o.Service, log: o.Logger, base: base, seen: chat.NewSeen(20*time.Minute, 1<<16), flows: newFlows(),
+		prompts: &prompts{m: map[string]target{}}}
 	// A burst of interactions answers through many REST calls at once: keep
 	// enough connections to Discord open (the default keeps two).
 	t := http.DefaultTransport.(*http.Transport).Clone()

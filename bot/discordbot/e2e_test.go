@@ -149,26 +149,31 @@ func TestRentThenCancelByButton(t *testing.T) {
 		return ok && strings.Contains(text(m.Body), "renter role")
 	})
 
-	// Alice clicks Cancel: asked to confirm, ephemerally.
+	// Alice clicks Cancel: the message stays as it is (a deferred update)
+	// and she is asked to confirm, ephemerally.
 	id4, tok4 := h.next()
 	cb = h.send(h.fake.Click(id4, tok4, alice, "cancel:"+orderID, orig.ID, false))
-	if cb.Type != 4 || !strings.Contains(mustJSON(cb.Data), "Cancel order #"+orderID+"?") {
-		t.Fatalf("alice's click: %+v, want the question", cb)
+	if cb.Type != 6 {
+		t.Fatalf("alice's click: type %d, want 6 (a deferred update of the message)", cb.Type)
 	}
-	prompt, _ := h.fake.Original(tok4)
-	if got := customIDs(prompt.Body); !slices.Equal(got, []string{"cancel-yes:" + orderID, "cancel-keep:" + orderID}) || prompt.Flags&ephemeral == 0 {
-		t.Fatalf("question buttons %v flags %d, want Confirm and Keep, ephemeral", got, prompt.Flags)
+	h.fake.WaitFor(t, 5*time.Second, "the question", func() bool { return len(h.fake.Followups(tok4)) > 0 })
+	prompt := h.fake.Followups(tok4)[0]
+	if got := customIDs(prompt.Body); !slices.Equal(got, []string{"cancel-yes:" + orderID + "|" + id4, "cancel-keep:" + orderID}) ||
+		prompt.Flags&ephemeral == 0 || !strings.Contains(text(prompt.Body), "Cancel order #"+orderID+"?") {
+		t.Fatalf("question %s buttons %v flags %d, want Confirm and Keep, ephemeral", prompt.Body, got, prompt.Flags)
 	}
-	// Alice confirms: the order is cancelled at the sandbox.
+	// Alice confirms: the question closes, the order is cancelled at the
+	// sandbox, and the message the Cancel button was on follows the
+	// cancel: no live Cancel button is left on it.
 	id5, tok5 := h.next()
-	cb = h.send(h.fake.Click(id5, tok5, alice, "cancel-yes:"+orderID, prompt.ID, true))
-	if cb.Type != 7 && cb.Type != 6 {
-		t.Fatalf("confirm answered with type %d, want 7 (update the question)", cb.Type)
+	cb = h.send(h.fake.Click(id5, tok5, alice, "cancel-yes:"+orderID+"|"+id4, prompt.ID, true))
+	if cb.Type != 7 || len(customIDs(mustRaw(cb.Data))) != 0 {
+		t.Fatalf("confirm answered with type %d %v, want 7 (the question closed, no buttons)", cb.Type, cb.Data)
 	}
 	oid, _ := strconv.ParseInt(orderID, 10, 64)
-	h.fake.WaitFor(t, 20*time.Second, "the cancellation reported", func() bool {
-		m, ok := h.fake.Original(tok5)
-		return ok && strings.Contains(text(m.Body), "cancelled")
+	h.fake.WaitFor(t, 20*time.Second, "the cancellation on the order's message", func() bool {
+		m, ok := h.fake.Original(tok)
+		return ok && strings.Contains(text(m.Body), "cancelled") && len(customIDs(m.Body)) == 0
 	})
 	live, err := h.client.MyOrders(ctx, false)
 	if err != nil {
@@ -179,6 +184,11 @@ func TestRentThenCancelByButton(t *testing.T) {
 			t.Fatalf("order %d still active at the sandbox", oid)
 		}
 	}
+}
+
+func mustRaw(v any) json.RawMessage {
+	b, _ := json.Marshal(v)
+	return b
 }
 
 func mustJSON(v any) string {
@@ -201,7 +211,7 @@ func TestBadInputIsEphemeralAndStartsNothing(t *testing.T) {
 		{"price above cap", alice, fd.Sub("rent", fd.Str("gpu", model), fd.Num("max_price", 900)), "above the team's cap"},
 		{"viewer rents", bob, fd.Sub("rent", fd.Str("gpu", model)), "needs the renter role"},
 		{"cancel of an unknown order", alice, fd.Sub("cancel", fd.Int("order_id", 424242)), "no order #424242"},
-		{"missing option", alice, fd.Sub("cancel"), "needs order_id"},
+		{"missing option", alice, fd.Sub("cancel"), `needs order\\_id`}, // order_id, Markdown-escaped
 		{"bad duration", alice, fd.Group("watch", fd.Sub("create", fd.Str("gpu", model), fd.Num("max_price", 1), fd.Str("for", "1 day"))), "letters and digits"},
 	}
 	for _, tt := range tests {
@@ -395,4 +405,41 @@ func countTokenMessages(ms []fd.Message) int {
 		}
 	}
 	return n
+}
+
+// A viewer's /clore rent gets one ephemeral refusal at once: the role is
+// checked before the interaction is deferred, so the channel never sees a
+// public "thinking…" that is then deleted.
+func TestViewerRentRefusedBeforeDeferring(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	model := h.cheapModel()
+	id, tok := h.next()
+	cb := h.send(h.fake.Slash(id, tok, bob, "clore", fd.Sub("rent", fd.Str("gpu", model))))
+	if cb.Type != 4 || int(cb.Data["flags"].(float64))&ephemeral == 0 || !strings.Contains(mustJSON(cb.Data), "needs the renter role") {
+		t.Fatalf("viewer's rent answered type %d %s; want 4, ephemeral, the refusal", cb.Type, mustJSON(cb.Data))
+	}
+	if strings.Contains(mustJSON(cb.Data), "Usage") {
+		t.Errorf("a refusal shows the usage line: %s", mustJSON(cb.Data))
+	}
+	time.Sleep(100 * time.Millisecond)
+	for _, c := range h.fake.Calls("/api/v9/webhooks/") {
+		if c.Method == "DELETE" || strings.Contains(c.Path, tok) {
+			t.Errorf("the refusal was followed by %s %s", c.Method, c.Path)
+		}
+	}
+}
+
+// What a user types is echoed back as text: a Markdown link in an image
+// name is shown, not rendered as a link.
+func TestTypedTextIsEscaped(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	model := h.cheapModel()
+	id, tok := h.next()
+	cb := h.send(h.fake.Slash(id, tok, alice, "clore", fd.Sub("rent", fd.Str("gpu", model),
+		fd.Str("image", "[free GPUs](https://evil.example) <@1002>"))))
+	got := mustJSON(cb.Data)
+	if cb.Type != 4 || !strings.Contains(got, `\\[free GPUs\\](https:\\/\\/evil.example)`) || strings.Contains(got, "[free GPUs](https://") ||
+		strings.Contains(got, `"<@1002>`) || strings.Contains(got, ` \u003c@1002\u003e`) {
+		t.Fatalf("image echoed as %s; want it escaped", got)
+	}
 }

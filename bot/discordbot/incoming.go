@@ -36,9 +36,9 @@ func IncomingPayload(ev commands.Event) (payload []byte, skip bool, err error) {
 	if links != "" && len(m.Embeds) > 0 {
 		m.Embeds[0].Fields = append(m.Embeds[0].Fields, &discordgo.MessageEmbedField{Name: "What to do", Value: cut(links, maxFieldValue)})
 	}
-	content := r.Text
+	content := richText(r.Text)
 	if r.Title != "" {
-		content = r.Title + ": " + r.Text
+		content = plainText(r.Title) + ": " + content
 	}
 	b, err := json.Marshal(incomingMessage{Content: cut(content, 2000), Embeds: m.Embeds, AllowedMentions: noMentions})
 	if err != nil {

@@ -37,6 +37,12 @@ func (b *Bot) handle(ctx context.Context, i *discordgo.Interaction, respond resp
 			slog.Int("type", int(i.Type)))
 		return
 	}
+	if i.Type != discordgo.InteractionPing {
+		if r := b.outside(i); r != nil {
+			b.refuseOutside(ctx, i, respond, *r)
+			return
+		}
+	}
 	switch i.Type {
 	case discordgo.InteractionPing:
 		b.report(ctx, i, "pong", respond(ctx, &discordgo.InteractionResponse{Type: discordgo.InteractionResponsePong}))
@@ -108,7 +114,15 @@ func (b *Bot) answer(ctx context.Context, i *discordgo.Interaction, respond resp
 	resp, ephemeral := deferral(i, req, update)
 	var err error
 	deferred := false
-	if update || req.Action == nil && chat.BecomesJob(req.Text) {
+	// A job command is acknowledged publicly before it runs, unless it is
+	// malformed or the requester's role refuses it: that answer then comes
+	// at once, to them alone, never a public "thinking…" taken back.
+	refused := req.Action == nil && chat.BecomesJob(req.Text) && !(chat.AckAtOnce(req) && b.svc.Permits(req))
+	if refused && !update {
+		resp, ephemeral = &discordgo.InteractionResponse{Type: discordgo.InteractionResponseDeferredChannelMessageWithSource,
+			Data: &discordgo.InteractionResponseData{Flags: discordgo.MessageFlagsEphemeral}}, true
+	}
+	if update || req.Action == nil && chat.BecomesJob(req.Text) && !refused {
 		// Acknowledged before any work: the 3 s never depend on the command
 		// layer. A job whose acknowledgement Discord cannot have shown is
 		// not run (review R7): the user saw "The application did not
@@ -136,7 +150,12 @@ func (b *Bot) answer(ctx context.Context, i *discordgo.Interaction, respond resp
 		}
 		deferred = true
 	}
-	ans := chat.Respond(hctx, b.svc, req, b.o.AckBudget)
+	var ans chat.Answer
+	if refused {
+		ans = chat.RespondWithin(hctx, b.svc, req, b.o.AckBudget)
+	} else {
+		ans = chat.Respond(hctx, b.svc, req, b.o.AckBudget)
+	}
 	if !deferred && ans.Now != nil {
 		b.respondNow(ctx, i, respond, *ans.Now, update)
 		return
@@ -259,18 +278,21 @@ func (b *Bot) onClick(ctx context.Context, i *discordgo.Interaction, respond res
 			b.respondNow(ctx, i, respond, *r, false)
 			return
 		}
-		m := renderCancelPrompt(arg)
-		f := b.flows.start(i.Token, b.now())
-		err = respond(ctx, &discordgo.InteractionResponse{Type: discordgo.InteractionResponseChannelMessageWithSource, Data: m.responseData()})
-		f.acknowledged(true, err)
-		b.report(ctx, i, "cancel prompt", err)
+		b.askCancel(ctx, i, respond, arg)
 		return
 	case cancelKeep:
 		b.respondNow(ctx, i, respond, commands.Reply{Status: commands.StatusOK, Text: "Kept order #" + arg + ".",
 			Visibility: commands.Ephemeral, Done: true}, true)
 		return
 	case cancelYes:
-		b.answer(ctx, i, respond, b.clickRequest(i, commands.Action{ID: "cancel:" + arg}, msg), true)
+		req := b.clickRequest(i, commands.Action{ID: "cancel:" + arg}, msg)
+		if tg, ok := b.prompts.take(a.Value, b.now()); ok {
+			b.confirmCancel(ctx, i, respond, req, tg, arg)
+			return
+		}
+		// The question outlived this process's memory of it: the cancel
+		// runs on the question's message.
+		b.answer(ctx, i, respond, req, true)
 		return
 	}
 	b.answer(ctx, i, respond, b.clickRequest(i, a, msg), false)

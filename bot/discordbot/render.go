@@ -1,6 +1,7 @@
 package discordbot
 
 import (
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -42,20 +43,34 @@ const (
 
 // message is a rendered reply: what a Discord message holds.
 type message struct {
+	// Content holds the mentions of the people a public message is for:
+	// mentions in an embed never notify anyone.
+	Content    string
 	Embeds     []*discordgo.MessageEmbed
 	Components []discordgo.MessageComponent
 	Ephemeral  bool
+	// Users are the ids Content may notify; nobody else is ever pinged.
+	Users []string
 }
 
 // noMentions keeps every message from pinging anyone, whatever text a user
 // typed into a command.
 var noMentions = &discordgo.MessageAllowedMentions{Parse: []discordgo.AllowedMentionType{}}
 
+// allowed is what the message may ping: the users clorebot itself
+// mentioned, nobody else (no @everyone, no roles, whatever the text holds).
+func (m message) allowed() *discordgo.MessageAllowedMentions {
+	if len(m.Users) == 0 {
+		return noMentions
+	}
+	return &discordgo.MessageAllowedMentions{Parse: []discordgo.AllowedMentionType{}, Users: m.Users}
+}
+
 // renderReply renders the public part of a reply: one embed and its buttons.
 // The private part is never in it (see renderPrivate).
 func renderReply(r commands.Reply) message {
-	e := &discordgo.MessageEmbed{Title: cut(r.Title, maxTitle), Color: statusColor(r.Status)}
-	desc := r.Text
+	e := &discordgo.MessageEmbed{Title: cut(plainText(r.Title), maxTitle), Color: statusColor(r.Status)}
+	desc, users := rich(r.Text)
 	switch r.Status {
 	case commands.StatusError, commands.StatusFailed:
 		if e.Title == "" {
@@ -74,37 +89,52 @@ func renderReply(r commands.Reply) message {
 		if i == maxFields {
 			break
 		}
-		e.Fields = append(e.Fields, &discordgo.MessageEmbedField{Name: cut(orDash(f.Name), maxFieldName),
-			Value: cut(orDash(f.Value), maxFieldValue), Inline: f.Short})
+		e.Fields = append(e.Fields, &discordgo.MessageEmbedField{Name: cut(orDash(plainText(f.Name)), maxFieldName),
+			Value: cut(orDash(richText(f.Value)), maxFieldValue), Inline: f.Short})
 	}
 	if r.JobID != "" {
 		e.Footer = &discordgo.MessageEmbedFooter{Text: "job " + r.JobID}
 	}
-	return message{Embeds: []*discordgo.MessageEmbed{e}, Components: buttons(r.Buttons),
+	m := message{Embeds: []*discordgo.MessageEmbed{e}, Components: buttons(r.Buttons),
 		Ephemeral: r.Visibility != commands.Public}
+	if !m.Ephemeral && len(users) > 0 {
+		m.Users = slices.Compact(slices.Sorted(slices.Values(users)))
+		for i, id := range m.Users {
+			if i > 0 {
+				m.Content += " "
+			}
+			m.Content += "<@" + id + ">"
+		}
+	}
+	return m
 }
 
 // renderPrivate renders what only the requester may see, as its own
 // ephemeral message (or direct message).
 func renderPrivate(p *commands.PrivatePart) message {
-	e := &discordgo.MessageEmbed{Title: cut(orString(p.Title, "Only you can see this"), maxTitle),
-		Description: cut(p.Text, maxDescription), Color: colorOK}
+	e := &discordgo.MessageEmbed{Title: cut(orString(plainText(p.Title), "Only you can see this"), maxTitle),
+		Description: cut(richText(p.Text), maxDescription), Color: colorOK}
 	for i, f := range p.Fields {
 		if i == maxFields {
 			break
 		}
-		e.Fields = append(e.Fields, &discordgo.MessageEmbedField{Name: cut(orDash(f.Name), maxFieldName),
-			Value: cut(orDash(f.Value), maxFieldValue)})
+		e.Fields = append(e.Fields, &discordgo.MessageEmbedField{Name: cut(orDash(plainText(f.Name)), maxFieldName),
+			Value: cut(orDash(richText(f.Value)), maxFieldValue)})
 	}
 	return message{Embeds: []*discordgo.MessageEmbed{e}, Ephemeral: true}
 }
 
-// renderCancelPrompt is the ephemeral question a Cancel click gets.
-func renderCancelPrompt(orderID string) message {
+// renderCancelPrompt is the ephemeral question a Cancel click (interaction
+// clickID) gets; Confirm carries the click's id after "|".
+func renderCancelPrompt(orderID, clickID string) message {
 	e := &discordgo.MessageEmbed{Title: "Cancel order #" + orderID + "?",
 		Description: "The server is released and billing stops. This cannot be undone.", Color: colorConfirm}
+	yes := cancelYes + orderID
+	if clickID != "" && len(yes)+len(valueSep)+len(clickID) <= maxCustomID {
+		yes += valueSep + clickID
+	}
 	row := discordgo.ActionsRow{Components: []discordgo.MessageComponent{
-		discordgo.Button{Label: "Confirm", Style: discordgo.DangerButton, CustomID: cancelYes + orderID},
+		discordgo.Button{Label: "Confirm", Style: discordgo.DangerButton, CustomID: yes},
 		discordgo.Button{Label: "Keep", Style: discordgo.SecondaryButton, CustomID: cancelKeep + orderID},
 	}}
 	return message{Embeds: []*discordgo.MessageEmbed{e}, Components: []discordgo.MessageComponent{row}, Ephemeral: true}
@@ -136,7 +166,7 @@ func buttons(bs []commands.Button) []discordgo.MessageComponent {
 		if b.Danger {
 			style = discordgo.DangerButton
 		}
-		row = append(row, discordgo.Button{Label: cut(b.Label, maxLabel), Style: style, CustomID: id})
+		row = append(row, discordgo.Button{Label: cut(commands.Unmark(b.Label), maxLabel), Style: style, CustomID: id})
 		if len(row) == 5 {
 			rows = append(rows, discordgo.ActionsRow{Components: row})
 			row = nil
@@ -168,7 +198,7 @@ func statusColor(status string) int {
 
 // responseData is a rendered message as an interaction callback's data.
 func (m message) responseData() *discordgo.InteractionResponseData {
-	d := &discordgo.InteractionResponseData{Embeds: m.Embeds, Components: m.Components, AllowedMentions: noMentions}
+	d := &discordgo.InteractionResponseData{Content: m.Content, Embeds: m.Embeds, Components: m.Components, AllowedMentions: m.allowed()}
 	if d.Components == nil {
 		d.Components = []discordgo.MessageComponent{}
 	}
@@ -184,13 +214,13 @@ func (m message) webhookEdit() *discordgo.WebhookEdit {
 	if comps == nil {
 		comps = []discordgo.MessageComponent{}
 	}
-	content := ""
-	return &discordgo.WebhookEdit{Content: &content, Embeds: &embeds, Components: &comps, AllowedMentions: noMentions}
+	content := m.Content
+	return &discordgo.WebhookEdit{Content: &content, Embeds: &embeds, Components: &comps, AllowedMentions: m.allowed()}
 }
 
 // webhookParams is a rendered message as a follow-up.
 func (m message) webhookParams() *discordgo.WebhookParams {
-	p := &discordgo.WebhookParams{Embeds: m.Embeds, Components: m.Components, AllowedMentions: noMentions}
+	p := &discordgo.WebhookParams{Content: m.Content, Embeds: m.Embeds, Components: m.Components, AllowedMentions: m.allowed()}
 	if p.Components == nil {
 		p.Components = []discordgo.MessageComponent{}
 	}
@@ -206,7 +236,7 @@ func (m message) messageSend() *discordgo.MessageSend {
 	if comps == nil {
 		comps = []discordgo.MessageComponent{}
 	}
-	return &discordgo.MessageSend{Embeds: m.Embeds, Components: comps, AllowedMentions: noMentions}
+	return &discordgo.MessageSend{Content: m.Content, Embeds: m.Embeds, Components: comps, AllowedMentions: m.allowed()}
 }
 
 // messageEdit is a rendered message as an edit of a channel message.
@@ -215,7 +245,8 @@ func (m message) messageEdit(channel, id string) *discordgo.MessageEdit {
 	if comps == nil {
 		comps = []discordgo.MessageComponent{}
 	}
-	return &discordgo.MessageEdit{Channel: channel, ID: id, Embeds: &embeds, Components: &comps, AllowedMentions: noMentions}
+	content := m.Content
+	return &discordgo.MessageEdit{Channel: channel, ID: id, Content: &content, Embeds: &embeds, Components: &comps, AllowedMentions: m.allowed()}
 }
 
 // cut shortens s to at most n characters, ending with "…" when it cut.

@@ -41,9 +41,12 @@ func golden(t *testing.T, name string, v any) {
 }
 
 func TestRenderGolden(t *testing.T) {
+	until := time.Date(2026, 1, 1, 16, 0, 0, 0, time.UTC)
 	running := commands.Reply{Status: commands.StatusOK, Visibility: commands.Public, Done: true, JobID: "job7",
-		Title: "Order #1942182 is running",
-		Text:  "RTX 4090 ×1 at $0.410/h ($0.410 per GPU), until 2026-01-01 16:00 UTC. Connection details were sent to discord:1001 privately. `status 1942182` shows them again.",
+		Title: "Order #1942182 is running", RequestedBy: "discord:1001",
+		Text: "RTX 4090 ×1 at $0.410/h ($0.410 per GPU), until " + commands.Time(until, commands.TimeFull) +
+			". Connection details were sent to " + commands.Mention("discord:1001") + " privately. " +
+			commands.CommandHint("status 1942182") + " shows them again.",
 		Buttons: []commands.Button{{ActionID: "cancel:1942182", Label: "Cancel #1942182", Danger: true,
 			Confirm: "Cancel order #1942182? The server is released and billing stops."},
 			{ActionID: "extend:1942182", Label: "Extend 1 h"}},
@@ -70,13 +73,23 @@ func TestRenderGolden(t *testing.T) {
 			Title: "Clore marketplace", Text: "USD per GPU per hour.",
 			Fields: []commands.Field{{Name: "RTX 4090", Value: "12 of 40 free · from $0.350", Short: true},
 				{Name: "H100", Value: "2 of 5 free · from $2.100", Short: true}}}).responseData()},
-		{"cancel_prompt", renderCancelPrompt("1942182").responseData()},
+		{"cancel_prompt", renderCancelPrompt("1942182", "1300000000000000001").responseData()},
+		// What hosts, Clore and users write is shown as written: no link, no
+		// mention, no timestamp, no formatting, no ping.
+		{"injection", renderReply(commands.Reply{Status: commands.StatusError, Visibility: commands.Public, Done: true,
+			Title: injection, Text: "Clore refused: " + injection,
+			Fields: []commands.Field{{Name: injection, Value: injection}}}).messageSend()},
 		{"channel_message", renderReply(running.Public()).messageSend()},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { golden(t, tt.name, tt.v) })
 	}
 }
+
+// injection is what a host could report as its GPU name, Clore as an error
+// or a user type as an image: Discord and Slack markup of every kind.
+const injection = "[free GPUs](https://evil.example/x) **bold** __u__ ~~s~~ ||spoiler|| `code` <@1002> <@&77> <#5> " +
+	"@everyone <t:0:R> <!channel> <https://evil.example|click> &amp; \\[x](y)\n# heading\n-# small\n- item\n> quote\n1. first https://evil.example"
 
 func TestRenderKeepsPrivatePartOut(t *testing.T) {
 	r := commands.Reply{Status: commands.StatusOK, Visibility: commands.Public, Text: "ok",

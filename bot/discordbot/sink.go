@@ -36,7 +36,7 @@ func (b *Bot) Deliver(ctx context.Context, events []commands.SinkEvent) (int, er
 		if o == nil || o.Platform != commands.PlatformDiscord || b.o.Token == "" {
 			continue
 		}
-		r, ok := chat.EventReply(ev.Event)
+		r, ok := chat.EventReplyFor(ev)
 		if !ok {
 			continue
 		}

@@ -25,6 +25,7 @@ func (stubService) OrdersOf(context.Context, commands.Request, int) ([]commands.
 	return nil, nil
 }
 func (stubService) CheckCancel(context.Context, commands.Request, int64) *commands.Reply { return nil }
+func (stubService) Permits(commands.Request) bool                                        { return true }
 
 func newSinkBot(t *testing.T) (*Bot, *fakediscord.Server) {
 	t.Helper()

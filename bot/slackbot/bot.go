@@ -23,6 +23,10 @@ type Options struct {
 	AppToken      string // xapp-…: Socket Mode
 	BotToken      string // xoxb-…: Web API
 	SigningSecret string // HTTP mode
+	// TeamID is the workspace served (slack.team_id); empty: the bot
+	// token's own, learned with auth.test at start. Requests from any
+	// other workspace, app or Enterprise Grid org are refused.
+	TeamID string
 	// APIURL is the Web API base (default https://slack.com/api/); tests
 	// point it at a local fake. A missing trailing slash is added.
 	APIURL  string
@@ -94,6 +98,7 @@ type Bot struct {
 	intake    chan func(context.Context) // acknowledged job commands (intakeWorkers)
 	instant   chan instantCommand        // commands answered in their ack (instantWorkers)
 	acks      ackCache
+	bind      *binding
 	wg        sync.WaitGroup
 	log       *slog.Logger
 }
@@ -129,7 +134,7 @@ func New(o Options) *Bot {
 	b := &Bot{o: o, api: api, msgr: &messenger{api: api, lim: &limiter{notBefore: map[string]time.Time{}}},
 		envelopes: chat.NewSeen(15*time.Minute, seenMax), replays: chat.NewSeen(6*time.Minute, seenMax),
 		spawn: make(chan func(context.Context)), stopping: make(chan struct{}), intake: make(chan func(context.Context), intakeQueue),
-		instant: make(chan instantCommand, intakeQueue), log: o.Logger}
+		instant: make(chan instantCommand, intakeQueue), log: o.Logger, bind: newBinding(o.TeamID)}
 	b.follow = chat.NewFollower(chat.FollowerOptions{Messenger: b.msgr, MinGap: o.EditGap, Logger: o.Logger})
 	return b
 }
@@ -153,9 +158,12 @@ func (b *Bot) Run(ctx context.Context) error {
 	for range instantWorkers {
 		b.wg.Go(func() { b.runInstant(ctx) })
 	}
+	if b.o.BotToken != "" {
+		b.wg.Go(func() { b.learnWorkspace(ctx) })
+	}
 	if b.SocketMode() {
 		b.wg.Go(func() {
-			if !b.waitToConnect(ctx) {
+			if !b.waitToConnect(ctx) || !b.waitForWorkspace(ctx) {
 				close(b.intake) // the socket's reader never started
 				close(b.instant)
 				return
@@ -186,6 +194,21 @@ func (b *Bot) waitToConnect(ctx context.Context) bool {
 	}
 	select {
 	case <-b.o.ConnectAfter:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// waitForWorkspace waits until the served workspace is known (at once
+// when slack.team_id is set) or ctx ends (false): the socket's envelopes
+// are checked against it.
+func (b *Bot) waitForWorkspace(ctx context.Context) bool {
+	if b.bind.get().Team != "" {
+		return true
+	}
+	select {
+	case <-b.bind.known:
 		return true
 	case <-ctx.Done():
 		return false
@@ -248,9 +271,13 @@ func (b *Bot) goBackground(reqCtx context.Context, f func(context.Context)) bool
 	}
 }
 
-// Ready is the readiness probe: an error until the Socket Mode socket is
-// connected (always ready in HTTP mode).
+// Ready is the readiness probe: an error until the served workspace is
+// known (slack.team_id, or auth.test answered) and, in Socket Mode, the
+// socket is connected.
 func (b *Bot) Ready(context.Context) error {
+	if b.bind.get().Team == "" {
+		return errors.New("slackbot: workspace not known yet (auth.test has not answered)")
+	}
 	if b.SocketMode() && !b.connected.Load() {
 		return errors.New("slackbot: socket mode not connected")
 	}
@@ -337,6 +364,10 @@ func (b *Bot) onEnvelope(ctx context.Context, sm *socketmode.Client, evt socketm
 	}
 	switch data := evt.Data.(type) {
 	case slack.SlashCommand:
+		if r := b.foreign(ctx, slashOrigin(data)); r != nil {
+			b.ack(ctx, sm, *req, b.now(ctx, dest{}, *r))
+			return
+		}
 		if chat.AckAtOnce(commands.Request{Text: data.Text}) {
 			// A job: acknowledged before anything else happens, its
 			// progress follows as a message of its own.

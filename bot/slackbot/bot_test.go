@@ -244,7 +244,7 @@ func TestHTTPModeSignatures(t *testing.T) {
 	b, fake := startBot(t, svc, func(o *Options) { o.AppToken, o.SigningSecret = "", secret })
 	srv := httptest.NewServer(b.CommandsHandler())
 	defer srv.Close()
-	form := url.Values{"user_id": {"U1"}, "user_name": {"alice"}, "channel_id": {"C1"}, "command": {"/clore"},
+	form := url.Values{"team_id": {"T1"}, "api_app_id": {"A1"}, "user_id": {"U1"}, "user_name": {"alice"}, "channel_id": {"C1"}, "command": {"/clore"},
 		"text": {"help"}, "trigger_id": {"t1"}, "response_url": {fake.ResponseURL("h1")}}
 	body := form.Encode()
 	now := time.Now().Unix()

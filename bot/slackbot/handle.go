@@ -85,6 +85,9 @@ func (c *ackCache) payload(r commands.Reply) (json.RawMessage, error) {
 // bot's lifetime (chat.Detach): once acknowledged, a shutdown does not
 // drop it.
 func (b *Bot) command(ctx context.Context, c slack.SlashCommand) any {
+	if r := b.foreign(ctx, slashOrigin(c)); r != nil {
+		return b.now(ctx, dest{}, *r)
+	}
 	return b.commandWithin(ctx, c, b.o.AckBudget)
 }
 
@@ -239,6 +242,10 @@ func (b *Bot) click(ctx context.Context, cb slack.InteractionCallback) {
 	}
 	ctx, cancel := chat.Detach(ctx, intakeDrain)
 	defer cancel()
+	if r := b.foreign(ctx, clickOrigin(cb)); r != nil {
+		b.refuseClick(ctx, cb, *r)
+		return
+	}
 	channel := cb.Channel.ID
 	if channel == "" {
 		channel = cb.Container.ChannelID
@@ -250,6 +257,17 @@ func (b *Bot) click(ctx context.Context, cb slack.InteractionCallback) {
 			Channel: channel, ReplyTarget: d.encode()}
 		r := b.o.Service.Handle(ctx, chat.ClickRequest(o, a.ActionID, a.Value, d.Channel+"/"+d.TS))
 		b.afterClick(ctx, d, r)
+	}
+}
+
+// refuseClick tells the clicker alone, through the click's response_url,
+// why a click from outside the served workspace did nothing.
+func (b *Bot) refuseClick(ctx context.Context, cb slack.InteractionCallback, r commands.Reply) {
+	if cb.ResponseURL == "" {
+		return
+	}
+	if err := b.msgr.respond(ctx, cb.ResponseURL, slack.ResponseTypeEphemeral, r); err != nil && ctx.Err() == nil {
+		b.log.LogAttrs(ctx, slog.LevelInfo, "slack refusal not delivered", slog.Any("error", err))
 	}
 }
 

@@ -94,7 +94,7 @@ func TestHTTPModeRentHandledAfterShutdownStarts(t *testing.T) {
 	go func() { done <- b.Run(ctx) }()
 	srv := httptest.NewServer(b.CommandsHandler())
 	defer srv.Close()
-	form := url.Values{"user_id": {"U1"}, "user_name": {"alice"}, "channel_id": {"C1"}, "command": {"/clore"},
+	form := url.Values{"team_id": {"T1"}, "api_app_id": {"A1"}, "user_id": {"U1"}, "user_name": {"alice"}, "channel_id": {"C1"}, "command": {"/clore"},
 		"text": {"rent 4090"}, "trigger_id": {"t1"}, "response_url": {fake.ResponseURL("h1")}}
 	body := form.Encode()
 	req, _ := http.NewRequest(http.MethodPost, srv.URL, strings.NewReader(body))
@@ -245,7 +245,7 @@ func TestHTTPModeCommandAfterStopIsRefused(t *testing.T) {
 	}
 	srv := httptest.NewServer(b.CommandsHandler())
 	defer srv.Close()
-	body := url.Values{"user_id": {"U1"}, "channel_id": {"C1"}, "command": {"/clore"}, "text": {"help"},
+	body := url.Values{"team_id": {"T1"}, "api_app_id": {"A1"}, "user_id": {"U1"}, "channel_id": {"C1"}, "command": {"/clore"}, "text": {"help"},
 		"trigger_id": {"t2"}, "response_url": {fake.ResponseURL("h2")}}.Encode()
 	req, _ := http.NewRequest(http.MethodPost, srv.URL, strings.NewReader(body))
 	req.Header = sign(secret, time.Now().Unix(), body)

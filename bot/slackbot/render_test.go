@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/clorebot/clorebot/bot/chat"
 	"github.com/clorebot/clorebot/commands"
@@ -39,6 +40,11 @@ func golden(t *testing.T, name string, got any) {
 	}
 }
 
+// injection is what a host could report as its GPU name, Clore as an error
+// or a user type as an image: Slack and Discord markup of every kind.
+const injection = "<!channel> <!here|here> <@U0ADMIN> <#C1> <!subteam^S1> <!date^0^{date}|x> <https://evil.example|click> " +
+	"&amp; &lt; [free](https://evil.example) *bold* `code` @channel"
+
 func TestBlockKitGolden(t *testing.T) {
 	order := int64(1942182)
 	tests := []struct {
@@ -48,9 +54,12 @@ func TestBlockKitGolden(t *testing.T) {
 		{"help", commands.Reply{Status: commands.StatusOK, Title: "clorebot help", Text: commands.HelpText(""), Visibility: commands.Ephemeral, Done: true}},
 		{"usage_error", commands.Reply{Status: commands.StatusError, Text: "rent needs a GPU model", Usage: commands.Usage("rent"), Visibility: commands.Ephemeral, Done: true}},
 		{"denied", commands.Reply{Status: commands.StatusDenied, Text: "order #1942182 was rented by slack:UALICE; only they or an admin may cancel it", Usage: commands.Usage("cancel"), Visibility: commands.Ephemeral, Done: true}},
-		{"queued", commands.Reply{Status: commands.StatusQueued, Text: "Renting RTX 4090 ×1 from $0.40/GPU/h ($0.40/h in all)…", JobID: "exqtbhnpajb4wjjp", Visibility: commands.Public}},
+		{"queued", commands.Reply{Status: commands.StatusQueued, Text: "Renting RTX 4090 ×1 from $0.40/GPU/h ($0.40/h in all)…", JobID: "exqtbhnpajb4wjjp", Visibility: commands.Public, RequestedBy: "slack:UALICE"}},
 		{"provisioning", commands.Reply{Status: commands.StatusRunning, Text: "Provisioning order #1942182: RTX 4090 ×1 at $0.40/h…", JobID: "exqtbhnpajb4wjjp", Visibility: commands.Public}},
-		{"running", commands.Reply{Status: commands.StatusOK, Title: "Order #1942182 is running", Text: "RTX 4090 ×1 at $0.40/h, until 2026-11-28 20:00 UTC. Connection details were sent to slack:UALICE privately. `status 1942182` shows them again.",
+		{"running", commands.Reply{Status: commands.StatusOK, Title: "Order #1942182 is running", RequestedBy: "slack:UALICE",
+			Text: "RTX 4090 ×1 at $0.40/h, until " + commands.Time(time.Date(2026, 11, 28, 20, 0, 0, 0, time.UTC), commands.TimeFull) +
+				". Connection details were sent to " + commands.Mention("slack:UALICE") + " privately. " +
+				commands.CommandHint("status 1942182") + " shows them again.",
 			Buttons: []commands.Button{chat.CancelButton(order)}, JobID: "exqtbhnpajb4wjjp", Visibility: commands.Public, Done: true,
 			Private: &commands.PrivatePart{Title: "Connect to order #1942182", Fields: []commands.Field{{Name: "SSH", Value: "ssh -p 2022 root@n1.example"}, {Name: "Password", Value: "not-in-public"}}}}},
 		{"failed", commands.Reply{Status: commands.StatusFailed, Text: "Gave up after 3 offers (last: server-already-rented).", JobID: "exqtbhnpajb4wjjp", Visibility: commands.Public, Done: true}},
@@ -60,6 +69,10 @@ func TestBlockKitGolden(t *testing.T) {
 		{"status", commands.Reply{Status: commands.StatusOK, Title: "Your orders", Visibility: commands.Ephemeral, Done: true,
 			Fields: []commands.Field{{Name: "#1942182 RTX 4090 ×1", Value: "running, $0.40/h, 3h left", Short: true}}}},
 		{"escaped", commands.Reply{Status: commands.StatusError, Text: "unknown GPU <!channel> & <https://evil.example|click>", Visibility: commands.Ephemeral, Done: true}},
+		// A host's GPU name, a Clore error, a user's image: shown as written,
+		// never a mention, a link or a date, in text, fields and titles alike.
+		{"injection", commands.Reply{Status: commands.StatusError, Title: injection, Text: "Clore refused: " + injection,
+			Fields: []commands.Field{{Name: injection, Value: injection}}, Visibility: commands.Public, Done: true}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

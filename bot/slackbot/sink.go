@@ -27,7 +27,7 @@ func (b *Bot) Deliver(ctx context.Context, events []commands.SinkEvent) (int, er
 		if o == nil || o.Platform != commands.PlatformSlack {
 			continue
 		}
-		r, ok := chat.EventReply(ev.Event)
+		r, ok := chat.EventReplyFor(ev)
 		if !ok {
 			continue
 		}

@@ -625,6 +625,7 @@ const (
 
 // replyAnswer maps the command layer's reply to the HTTP answer.
 func (a *API) replyAnswer(ctx context.Context, rt route, r commands.Reply, notes []string) answer {
+	r = r.Unmarked() // plain text: a webhook caller reads no chat marks
 	var ans answer
 	switch r.Status {
 	case commands.StatusQueued:

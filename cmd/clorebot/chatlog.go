@@ -85,3 +85,6 @@ func commandName(req commands.Request) string {
 	}
 	return "unknown"
 }
+
+// Permits implements discordbot.Service (the role check before deferring).
+func (c chatCommands) Permits(req commands.Request) bool { return c.a.svc.Permits(req) }

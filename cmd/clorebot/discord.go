@@ -19,7 +19,7 @@ func (a *App) newDiscord() (*discordbot.Bot, error) {
 	}
 	bot, err := discordbot.New(discordbot.Options{
 		Token: d.BotToken.Reveal(), AppID: d.ApplicationID, PublicKey: d.PublicKey,
-		GuildIDs: d.GuildIDs, APIURL: d.APIURL, Service: chatCommands{a}, Logger: a.log.With("front_door", "discord"),
+		GuildIDs: d.GuildIDs, AllowDMs: d.AllowDMs, APIURL: d.APIURL, Service: chatCommands{a}, Logger: a.log.With("front_door", "discord"),
 		ConnectAfter: a.chatGate,
 	})
 	if err != nil {
@@ -29,12 +29,23 @@ func (a *App) newDiscord() (*discordbot.Bot, error) {
 }
 
 // discordChecks adds the gateway's readiness check (with a bot token):
-// /readyz is not ready until READY.
+// /readyz is not ready until READY. With HTTP interactions (a public key)
+// Discord sends no interaction over the gateway, so a gateway that is down
+// only degrades the door (200, "degraded"): commands are still served.
 func (a *App) discordChecks(checks []webhook.Check) []webhook.Check {
-	if a.discord != nil && a.cfg.Discord.BotToken.Reveal() != "" {
-		checks = append(checks, webhook.Check{Name: "discord", Probe: a.discord.Ready})
+	if a.discord == nil || a.cfg.Discord.BotToken.Reveal() == "" {
+		return checks
 	}
-	return checks
+	probe := a.discord.Ready
+	if a.cfg.Discord.PublicKey != "" {
+		probe = func(ctx context.Context) error {
+			if err := a.discord.Ready(ctx); err != nil {
+				return fmt.Errorf("%w: %w", webhook.ErrDegraded, err)
+			}
+			return nil
+		}
+	}
+	return append(checks, webhook.Check{Name: "discord", Probe: probe})
 }
 
 // discordHandler mounts POST /discord/interactions when a public key is set.

@@ -29,7 +29,7 @@ func TestDiscordRentWhoseAckIsRefusedDoesNotRent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fake := fd.New(t, fd.Options{Token: token})
+	fake := fd.New(t, fd.Options{Token: token, GuildID: "4242"})
 	configPath := writeDiscordConfig(t, t.TempDir(), fake, token, interactionsConfig(pub), `renters = ["discord:1001"]`)
 	refused := make(chan struct{})
 	app := runServe(t, configPath, slog.New(&refusalSignal{id: "late1", refused: refused}), nil)

@@ -68,7 +68,7 @@ func TestServeDiscord(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fake := fd.New(t, fd.Options{Token: token})
+	fake := fd.New(t, fd.Options{Token: token, GuildID: "4242"})
 	fake.HoldGateway()
 	base := startDiscordServe(t, fake, token, pub)
 

@@ -173,6 +173,10 @@ func (d *doctor) checkSlack() {
 				"install the app again (OAuth & Permissions) and set slack.bot_token to its xoxb- token")
 		} else {
 			d.add(levelOK, "slack", fmt.Sprintf("bot token accepted: %s in team %s", res.User, res.Team), "")
+			if s.TeamID != "" && s.TeamID != res.TeamID {
+				d.add(levelWarning, "slack", fmt.Sprintf("slack.team_id %s is not the bot token's workspace %s: requests from %s are refused",
+					s.TeamID, res.TeamID, res.TeamID), "set slack.team_id to "+res.TeamID+", or leave it empty to serve the bot token's workspace")
+			}
 		}
 	}
 	if bot != "" && app != "" {
@@ -231,9 +235,16 @@ func (d *doctor) checkDiscord() {
 	if app == "" {
 		app = me.ID
 	}
-	paths := []string{"applications/" + app + "/commands"}
+	// With guild_ids, serve registers /clore in those guilds only: it is
+	// expected there, not globally (where a leftover shows it twice).
+	var paths []string
 	for _, g := range c.GuildIDs {
 		paths = append(paths, "applications/"+app+"/guilds/"+g+"/commands")
+	}
+	if len(paths) > 0 {
+		d.leftoverGlobal(token, app)
+	} else {
+		paths = []string{"applications/" + app + "/commands"}
 	}
 	for _, p := range paths {
 		var cmds []struct {
@@ -252,6 +263,19 @@ func (d *doctor) checkDiscord() {
 		default:
 			d.add(levelOK, "discord", "/clore is registered "+where, "")
 		}
+	}
+}
+
+// leftoverGlobal warns about a global /clore beside the guild commands of
+// discord.guild_ids: members of those guilds see /clore twice.
+func (d *doctor) leftoverGlobal(token, app string) {
+	var cmds []struct {
+		Name string `json:"name"`
+	}
+	status, err := d.discordGet(token, "applications/"+app+"/commands", &cmds)
+	if err == nil && status == http.StatusOK && hasCommand(cmds, "clore") {
+		d.add(levelWarning, "discord", "/clore is also registered globally while discord.guild_ids is set: members see it twice",
+			"remove the global command (clorebot registers in the guilds only)")
 	}
 }
 

@@ -28,6 +28,7 @@ type doctorRig struct {
 	botToken   string
 	appToken   string
 	discordTok string
+	global     string          // the global commands Discord lists
 	revoked    map[string]bool // Slack tokens answered token_revoked
 	mu         sync.Mutex
 	received   map[string][]string // path → bodies
@@ -40,7 +41,7 @@ func newDoctorRig(t *testing.T) *doctorRig {
 		dir:      t.TempDir(),
 		botToken: strings.Join([]string{"xoxb", "doctor", "test"}, "-"), appToken: strings.Join([]string{"xapp", "doctor", "test"}, "-"),
 		discordTok: strings.Join([]string{"discord", "doctor", "token"}, "."),
-		revoked:    map[string]bool{}, received: map[string][]string{},
+		revoked:    map[string]bool{}, received: map[string][]string{}, global: `[{"id":"1","name":"clore"}]`,
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -81,7 +82,11 @@ func newDoctorRig(t *testing.T) *doctorRig {
 		case "/api/v9/users/@me":
 			fmt.Fprint(w, `{"id":"4242","username":"clorebot"}`)
 		case "/api/v9/applications/4242/commands":
-			fmt.Fprint(w, `[{"id":"1","name":"clore"}]`)
+			r.mu.Lock()
+			fmt.Fprint(w, r.global)
+			r.mu.Unlock()
+		case "/api/v9/applications/4242/guilds/77/commands":
+			fmt.Fprint(w, `[{"id":"2","name":"clore"}]`)
 		default:
 			http.NotFound(w, req)
 		}
@@ -113,6 +118,12 @@ func newDoctorRig(t *testing.T) *doctorRig {
 		t.Fatalf("migrate: %d %s %s", code, out, stderr)
 	}
 	return r
+}
+
+func (r *doctorRig) setGlobal(cmds string) {
+	r.mu.Lock()
+	r.global = cmds
+	r.mu.Unlock()
 }
 
 func (r *doctorRig) writeConfig(t *testing.T, subscriberURL string) {
@@ -190,6 +201,25 @@ func TestDoctorHealthy(t *testing.T) {
 	}
 	if len(r.received["/slack/T1/B1/hooktoken"]) != 1 || !strings.Contains(r.received["/slack/T1/B1/hooktoken"][0], `"text"`) {
 		t.Errorf("slack notify URL got %v", r.received)
+	}
+}
+
+// With discord.guild_ids, /clore is expected in those guilds, not
+// globally: no warning that it is not registered globally; a global one
+// beside them is a leftover.
+func TestDoctorGuildCommands(t *testing.T) {
+	r := newDoctorRig(t)
+	r.setGlobal("[]")
+	code, out := r.doctor(t, []string{"CLOREBOT_DISCORD_GUILD_IDS=77"})
+	if code != 0 || strings.Contains(out, "warning ") || !strings.Contains(out, "ok       discord    /clore is registered in guild 77") {
+		t.Fatalf("guild commands: exit %d\n%s", code, out)
+	}
+	r.setGlobal(`[{"id":"1","name":"clore"}]`)
+	if _, out := r.doctor(t, []string{"CLOREBOT_DISCORD_GUILD_IDS=77"}); !strings.Contains(out, "also registered globally") {
+		t.Errorf("no warning about a leftover global /clore:\n%s", out)
+	}
+	if _, out := r.doctor(t, []string{"CLOREBOT_SLACK_TEAM_ID=T9"}); !strings.Contains(out, "slack.team_id T9 is not the bot token's workspace T1") {
+		t.Errorf("no warning about slack.team_id:\n%s", out)
 	}
 }
 

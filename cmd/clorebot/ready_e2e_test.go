@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -259,5 +260,27 @@ func TestDiscordGatewayConnectsOnlyOnceReady(t *testing.T) {
 	waitReady(t, base)
 	if model := offeredGPU(t, fake, "1001"); model == "" {
 		t.Error("no GPU offered once ready")
+	}
+}
+
+// With HTTP interactions configured, a Discord gateway that cannot connect
+// does not make serve unready: Discord sends interactions to the endpoint,
+// which answers; /readyz says the door is degraded.
+func TestReadyWithHTTPInteractionsWhileTheGatewayIsDown(t *testing.T) {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b)
+	token := "test." + hex.EncodeToString(b)
+	pub, _, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fake := fd.New(t, fd.Options{Token: token, GuildID: "4242"})
+	fake.HoldGateway()
+	t.Cleanup(fake.ReleaseGateway)
+	configPath := writeDiscordConfig(t, t.TempDir(), fake, token, interactionsConfig(pub), `renters = ["discord:1001"]`)
+	app := runServe(t, configPath, slog.New(slog.DiscardHandler), nil)
+	body := waitReady(t, "http://"+app.Addr().String())
+	if !strings.Contains(body, `"discord":"degraded"`) {
+		t.Errorf("/readyz = %s; want ready, the Discord gateway degraded", body)
 	}
 }

@@ -28,7 +28,7 @@ func (a *App) newSlack() *slackbot.Bot {
 	s := a.cfg.Slack
 	return slackbot.New(slackbot.Options{
 		AppToken: s.AppToken.Reveal(), BotToken: s.BotToken.Reveal(), SigningSecret: s.SigningSecret.Reveal(),
-		APIURL:  s.APIURL,
+		APIURL: s.APIURL, TeamID: s.TeamID,
 		Service: chatCommands{a},
 		Jobs:    jobRefsFunc(func(ctx context.Context, id string) (string, error) { return a.svc.JobReplyRef(ctx, id) }),
 		Logger:  a.log.With("front_door", "slack"), ConnectAfter: a.chatGate,

@@ -197,6 +197,16 @@ func TestSlackRentProgressCancelButton(t *testing.T) {
 	if len(progress.Versions) < 2 {
 		t.Errorf("progress message never updated in place: %q", progress.Versions)
 	}
+	// Slack's own language: the renter mentioned, the end as a Slack date,
+	// the hint as the slash command; the message says who rented.
+	for _, want := range []string{"sent to <@UALICE> privately", "until <!date^", "`/clore status " + orderID + "`"} {
+		if !strings.Contains(progress.Text, want) {
+			t.Errorf("running message %q lacks %q", progress.Text, want)
+		}
+	}
+	if !strings.Contains(string(progress.Blocks), `Requested by \u003c@UALICE\u003e`) {
+		t.Errorf("the job message does not say who rented: %s", progress.Blocks)
+	}
 	for _, m := range msgs {
 		if strings.Contains(m.Text+string(m.Blocks), "Password") || strings.Contains(m.Text+string(m.Blocks), "ssh -p") {
 			t.Errorf("connection details in a channel message: %+v", m)
@@ -264,14 +274,14 @@ func TestSlackBadInput(t *testing.T) {
 	s.waitConnected(t, 1)
 	tests := []struct {
 		name, user, text, want string
+		usage                  bool // a badly formed command shows the usage line; a refusal does not
 	}{
-		{"nothing", "UALICE", "", "no command given"},
-		{"rent without gpu", "UALICE", "rent", "rent"},
-		{"unknown command", "UALICE", "frobnicate", "frobnicate"},
-		{"negative price", "UALICE", "rent 3090 --max-price -1", "max-price"},
-		{"non-numeric price", "UALICE", "rent 3090 --max-price cheap", "max-price"},
-		{"cancel abc", "UALICE", "cancel abc", "abc"},
-		{"no role", "UNOBODY", "status", "needs the viewer role"},
+		{"rent without gpu", "UALICE", "rent", "rent", true},
+		{"unknown command", "UALICE", "frobnicate", "frobnicate", true},
+		{"negative price", "UALICE", "rent 3090 --max-price -1", "max-price", true},
+		{"non-numeric price", "UALICE", "rent 3090 --max-price cheap", "max-price", true},
+		{"cancel abc", "UALICE", "cancel abc", "abc", true},
+		{"no role", "UNOBODY", "status", "needs the viewer role", false},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -285,8 +295,8 @@ func TestSlackBadInput(t *testing.T) {
 				t.Fatalf("ack payload %s: %v", a.Payload, err)
 			}
 			blocks, _ := json.Marshal(p.Blocks)
-			if p.ResponseType != "ephemeral" || !strings.Contains(p.Text, tt.want) || !strings.Contains(string(blocks), "Usage:") {
-				t.Errorf("ack = %s; want ephemeral naming %q with the usage line", a.Payload, tt.want)
+			if p.ResponseType != "ephemeral" || !strings.Contains(p.Text, tt.want) || strings.Contains(string(blocks), "Usage:") != tt.usage {
+				t.Errorf("ack = %s; want ephemeral naming %q, the usage line %v", a.Payload, tt.want, tt.usage)
 			}
 		})
 	}
@@ -297,8 +307,16 @@ func TestSlackBadInput(t *testing.T) {
 	}
 	rs, ok := s.fake.WaitResponses(slackWait, func(r []fakeslack.Response) bool { return len(r) > 0 })
 	if !ok || rs[0].Body["response_type"] != "ephemeral" || !strings.Contains(fmt.Sprint(rs[0].Body["text"]), "needs the renter role") ||
-		!strings.Contains(fmt.Sprint(rs[0].Body["blocks"]), "Usage:") {
-		t.Errorf("viewer's rent answered %+v", rs)
+		strings.Contains(fmt.Sprint(rs[0].Body["blocks"]), "Usage:") {
+		t.Errorf("viewer's rent answered %+v; want a refusal without the usage line", rs)
+	}
+	// A bare /clore is help, not an error.
+	var help struct {
+		Text string `json:"text"`
+	}
+	if a := s.slash(t, "env-bare", "UALICE", "C1", ""); json.Unmarshal(a.Payload, &help) != nil ||
+		!strings.Contains(help.Text, "clorebot help") || strings.Contains(help.Text, "no command") {
+		t.Errorf("bare /clore answered %s; want help", a.Payload)
 	}
 	if err := s.app.svc.FlushAudit(context.Background()); err != nil { // refusals are audited in the background
 		t.Fatal(err)
@@ -307,10 +325,13 @@ func TestSlackBadInput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(audit) != len(tests)+1 {
-		t.Errorf("%d audit rows, want %d", len(audit), len(tests)+1)
+	if len(audit) != len(tests)+2 {
+		t.Errorf("%d audit rows, want %d", len(audit), len(tests)+2)
 	}
 	for _, e := range audit {
+		if e.Command == "help" {
+			continue
+		}
 		if e.Outcome != commands.StatusError && e.Outcome != commands.StatusDenied {
 			t.Errorf("audit row %+v not a refusal", e)
 		}
@@ -362,7 +383,7 @@ func TestSlackDuplicateRentActsOnce(t *testing.T) {
 func TestSlackHTTPModeRoutes(t *testing.T) {
 	secret := strings.Repeat("k9", 16)
 	s := startSlackServe(t, secret, nil)
-	body := "user_id=UALICE&user_name=alice&channel_id=C1&command=%2Fclore&text=help&trigger_id=h1&response_url=" + s.fake.ResponseURL("h1")
+	body := "team_id=T1&api_app_id=A1&user_id=UALICE&user_name=alice&channel_id=C1&command=%2Fclore&text=help&trigger_id=h1&response_url=" + s.fake.ResponseURL("h1")
 	post := func(path string, sign bool) (int, string) {
 		req, _ := http.NewRequest(http.MethodPost, s.base+path, strings.NewReader(body))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")

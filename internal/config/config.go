@@ -89,6 +89,9 @@ type Slack struct {
 	BotToken      Secret `toml:"bot_token"`
 	SigningSecret Secret `toml:"signing_secret"`
 	APIURL        string `toml:"api_url"`
+	// TeamID is the workspace whose requests are served; others are
+	// refused. Empty: the bot token's team, learned with auth.test at start.
+	TeamID string `toml:"team_id"`
 }
 
 // Discord configures the Discord front door; it is off while bot_token is empty.
@@ -98,6 +101,10 @@ type Discord struct {
 	PublicKey     string   `toml:"public_key"`
 	GuildIDs      []string `toml:"guild_ids"`
 	APIURL        string   `toml:"api_url"`
+	// AllowDMs serves interactions from direct messages; refused otherwise.
+	// Interactions from guilds not in GuildIDs (when it is set) are refused
+	// whatever it says.
+	AllowDMs bool `toml:"allow_dms"`
 }
 
 // Policy holds roles and guardrails. Prices are USD; per-hour prices are per GPU

@@ -183,3 +183,21 @@ func TestLoadOverrideRunsBeforeValidate(t *testing.T) {
 	_, err = Load(LoadOptions{Path: filepath.Join(t.TempDir(), "x.toml")})
 	wantKeyError(t, err, "clore.api_key", "required unless clore.sandbox is true")
 }
+
+// The workspace and guild binding keys read from the file and from the
+// environment (DESIGN.md §4), with their defaults.
+func TestLoadWorkspaceBinding(t *testing.T) {
+	c, err := Load(LoadOptions{Environ: []string{sandboxEnv}, Path: filepath.Join(t.TempDir(), "none.toml")})
+	if err != nil || c.Slack.TeamID != "" || c.Discord.AllowDMs {
+		t.Fatalf("defaults: team %q, allow_dms %v, %v", c.Slack.TeamID, c.Discord.AllowDMs, err)
+	}
+	c, err = loadTOML(t, "[clore]\nsandbox = true\n[slack]\nteam_id = \"T9\"\n[discord]\nallow_dms = true\n")
+	if err != nil || c.Slack.TeamID != "T9" || !c.Discord.AllowDMs {
+		t.Fatalf("file: team %q, allow_dms %v, %v", c.Slack.TeamID, c.Discord.AllowDMs, err)
+	}
+	c, err = Load(LoadOptions{Path: filepath.Join(t.TempDir(), "none.toml"),
+		Environ: []string{sandboxEnv, "CLOREBOT_SLACK_TEAM_ID=T8", "CLOREBOT_DISCORD_ALLOW_DMS=true"}})
+	if err != nil || c.Slack.TeamID != "T8" || !c.Discord.AllowDMs {
+		t.Fatalf("environment: team %q, allow_dms %v, %v", c.Slack.TeamID, c.Discord.AllowDMs, err)
+	}
+}

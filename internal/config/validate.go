@@ -108,6 +108,9 @@ func (c *Config) validateServices(v *validator) {
 	if c.Slack.SigningSecret != "" && c.Slack.BotToken == "" {
 		v.fail("slack.bot_token", "required when slack.signing_secret is set (HTTP mode answers through the Web API)")
 	}
+	if id := c.Slack.TeamID; id != "" && !isSlackTeam(id) {
+		v.fail("slack.team_id", "want a Slack workspace id such as T0123ABCD, got %q", id)
+	}
 	v.httpURL("discord.api_url", c.Discord.APIURL)
 	if id := c.Discord.ApplicationID; id != "" && !isSnowflake(id) {
 		v.fail("discord.application_id", "want a numeric Discord id, got %q", id)
@@ -177,6 +180,20 @@ func (c *Config) validateSandbox(v *validator) {
 func isSnowflake(s string) bool {
 	_, err := strconv.ParseUint(s, 10, 64)
 	return err == nil
+}
+
+// isSlackTeam accepts a Slack workspace id: "T" and upper-case letters and
+// digits (Enterprise Grid workspaces too; an org id starts with "E").
+func isSlackTeam(s string) bool {
+	if len(s) < 2 || len(s) > 32 || s[0] != 'T' {
+		return false
+	}
+	for _, r := range s[1:] {
+		if (r < 'A' || r > 'Z') && (r < '0' || r > '9') {
+			return false
+		}
+	}
+	return true
 }
 
 func isHex(s string, n int) bool {

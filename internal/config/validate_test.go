@@ -42,6 +42,8 @@ func TestValidate(t *testing.T) {
 		{"slack app token alone", func(c *Config) { c.Slack.AppToken = "xapp-1" }, "slack.bot_token", []string{"slack.app_token"}},
 		{"slack both tokens", func(c *Config) { c.Slack.AppToken, c.Slack.BotToken = "xapp-1", "xoxb-1" }, "", nil},
 		{"slack url", func(c *Config) { c.Slack.APIURL = "localhost:1234" }, "slack.api_url", []string{"URL"}},
+		{"slack team", func(c *Config) { c.Slack.TeamID = "T0123ABCD" }, "", nil},
+		{"slack team not a team", func(c *Config) { c.Slack.TeamID = "U123" }, "slack.team_id", []string{`"U123"`}},
 		{"discord url", func(c *Config) { c.Discord.APIURL = "" }, "discord.api_url", []string{"empty"}},
 		{"discord app id", func(c *Config) { c.Discord.ApplicationID = "abc" }, "discord.application_id", []string{`"abc"`}},
 		{"discord public key", func(c *Config) { c.Discord.PublicKey = "xyz" }, "discord.public_key", []string{"64 hexadecimal"}},

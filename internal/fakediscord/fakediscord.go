@@ -44,6 +44,7 @@ const (
 type Options struct {
 	Token             string        // bot token the REST routes require ("Bot " + Token)
 	AppID             string        // application id put in READY (default "100")
+	GuildID           string        // guild of the interactions built by Slash, Click, ... (default "G1")
 	HeartbeatInterval time.Duration // sent in HELLO (default 45 s)
 }
 
@@ -99,6 +100,7 @@ type Server struct {
 	nextID      int64
 	dmChannels  map[string]string
 	interaction map[string]string              // token -> interaction id
+	clicked     map[string]string              // token -> id of the message a component interaction is on
 	failing     map[string]callbackFailure     // interaction id -> how its next callback fails
 	gate        chan struct{}                  // while open (non-nil), gateway upgrades wait
 	members     map[string]map[string][]string // guild id -> user id -> role ids
@@ -127,6 +129,9 @@ func New(tb testing.TB, o Options) *Server {
 	if o.AppID == "" {
 		o.AppID = "100"
 	}
+	if o.GuildID == "" {
+		o.GuildID = "G1"
+	}
 	if o.HeartbeatInterval <= 0 {
 		o.HeartbeatInterval = 45 * time.Second
 	}
@@ -135,7 +140,7 @@ func New(tb testing.TB, o Options) *Server {
 		callbacks: map[string]Call{}, dispatched: map[string]time.Time{}, messages: map[string]*Message{},
 		originals: map[string]string{}, tokenChan: map[string]string{}, expired: map[string]bool{},
 		limits: map[string]limit{}, nextID: 900000, dmChannels: map[string]string{}, interaction: map[string]string{},
-		failing: map[string]callbackFailure{},
+		failing: map[string]callbackFailure{}, clicked: map[string]string{},
 		members: map[string]map[string][]string{},
 	}
 	mux := http.NewServeMux()

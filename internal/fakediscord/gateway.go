@@ -163,6 +163,11 @@ func (s *Server) Expect(i Interaction) {
 	s.interaction[i.Token] = i.ID
 	s.tokenChan[i.Token] = i.ChannelID
 	s.dispatched[i.ID] = time.Now()
+	if m, ok := i.Message.(map[string]any); ok {
+		if id, ok := m["id"].(string); ok {
+			s.clicked[i.Token] = id
+		}
+	}
 	s.mu.Unlock()
 }
 

@@ -69,7 +69,7 @@ type Who struct {
 	Roles  []string
 }
 
-func base(id, token, app string, typ int, who Who) Interaction {
+func base(id, token, app, guild string, typ int, who Who) Interaction {
 	name := who.Name
 	if name == "" {
 		name = "user" + who.UserID
@@ -79,28 +79,28 @@ func base(id, token, app string, typ int, who Who) Interaction {
 		roles = []string{}
 	}
 	return Interaction{ID: id, ApplicationID: app, Type: typ, Token: token, Version: 1,
-		GuildID: "G1", ChannelID: "C1", Locale: "en-US", AppPerms: "2147483647",
+		GuildID: guild, ChannelID: "C1", Locale: "en-US", AppPerms: "2147483647",
 		Member: &Member{User: User{ID: who.UserID, Username: name}, Roles: roles,
 			JoinedAt: "2024-01-01T00:00:00.000000+00:00", Permissions: "2147483647"}}
 }
 
 // Slash is a /<command> invocation with options (a subcommand and its options).
 func (s *Server) Slash(id, token string, who Who, command string, opts ...Option) Interaction {
-	i := base(id, token, s.o.AppID, 2, who)
+	i := base(id, token, s.o.AppID, s.o.GuildID, 2, who)
 	i.Data = map[string]any{"id": "cmd-1", "name": command, "type": 1, "options": opts}
 	return i
 }
 
 // Autocomplete is an autocomplete request while the user types the focused option.
 func (s *Server) Autocomplete(id, token string, who Who, command string, opts ...Option) Interaction {
-	i := base(id, token, s.o.AppID, 4, who)
+	i := base(id, token, s.o.AppID, s.o.GuildID, 4, who)
 	i.Data = map[string]any{"id": "cmd-1", "name": command, "type": 1, "options": opts}
 	return i
 }
 
 // Click is a button click with custom id on message messageID.
 func (s *Server) Click(id, token string, who Who, customID, messageID string, ephemeral bool) Interaction {
-	i := base(id, token, s.o.AppID, 3, who)
+	i := base(id, token, s.o.AppID, s.o.GuildID, 3, who)
 	flags := 0
 	if ephemeral {
 		flags = 64

@@ -101,8 +101,18 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
 	}
 	s.callbacks[id] = Call{Method: r.Method, Path: r.URL.Path, Body: body, At: time.Now()}
 	// Types 4 and 5 create the original response; 6 and 7 act on the
-	// clicked message, which then is the original.
-	if resp.Type == 4 || resp.Type == 5 || resp.Type == 6 || resp.Type == 7 {
+	// clicked message, which then is the original (7 replaces it; a click on
+	// a message the fake does not hold gets a record of its own).
+	if m, held := s.messages[s.clicked[token]]; held && (resp.Type == 6 || resp.Type == 7) {
+		if resp.Type == 7 {
+			var cb struct {
+				Data json.RawMessage `json:"data"`
+			}
+			_ = json.Unmarshal(body, &cb)
+			m.Body, m.Edits = cb.Data, m.Edits+1
+		}
+		s.originals[token] = m.ID
+	} else if resp.Type == 4 || resp.Type == 5 || resp.Type == 6 || resp.Type == 7 {
 		mid := s.newID()
 		s.messages[mid] = &Message{ID: mid, ChannelID: s.tokenChan[token], Token: token, Body: body, Flags: resp.Data.Flags}
 		s.originals[token] = mid
@@ -143,7 +153,7 @@ func (s *Server) webhookMessage(w http.ResponseWriter, r *http.Request) *Message
 		msg = s.originals[token]
 	}
 	m, ok := s.messages[msg]
-	if !ok || m.Token != token {
+	if !ok || m.Token != token && s.originals[token] != m.ID {
 		writeError(w, http.StatusNotFound, 10008, "Unknown Message")
 		return nil
 	}

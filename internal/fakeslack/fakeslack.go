@@ -58,6 +58,10 @@ type Options struct {
 	AppToken, BotToken string
 	// PingEvery spaces the WebSocket PINGs (default 100 ms); negative: none.
 	PingEvery time.Duration
+	// TeamID, TeamName, EnterpriseID, BotID and AppID are who the bot token
+	// belongs to, as auth.test and bots.info answer (defaults T1, acme,
+	// none, B1, A1); Slash and Click payloads carry the team and app.
+	TeamID, TeamName, EnterpriseID, BotID, AppID string
 }
 
 // Server is a fake Slack on 127.0.0.1.
@@ -90,6 +94,15 @@ func New(o Options) *Server {
 	if o.PingEvery == 0 {
 		o.PingEvery = 100 * time.Millisecond
 	}
+	def := func(v *string, d string) {
+		if *v == "" {
+			*v = d
+		}
+	}
+	def(&o.TeamID, "T1")
+	def(&o.TeamName, "acme")
+	def(&o.BotID, "B1")
+	def(&o.AppID, "A1")
 	s := &Server{o: o, changed: make(chan struct{}), sentAt: map[string]time.Time{}, acks: map[string][]Ack{},
 		calls: map[string]int{}, limited: map[string]int{}, notIn: map[string]bool{}}
 	mux := http.NewServeMux()
@@ -97,6 +110,8 @@ func New(o Options) *Server {
 	mux.HandleFunc("POST /api/chat.postMessage", s.web(s.postMessage))
 	mux.HandleFunc("POST /api/chat.update", s.web(s.update))
 	mux.HandleFunc("POST /api/chat.postEphemeral", s.web(s.postEphemeral))
+	mux.HandleFunc("POST /api/auth.test", s.web(s.authTest))
+	mux.HandleFunc("POST /api/bots.info", s.web(s.botsInfo))
 	mux.HandleFunc("GET /link/", s.socket)
 	mux.HandleFunc("POST /response/", s.response)
 	s.Server = httptest.NewServer(mux)
@@ -329,23 +344,31 @@ func Envelope(id, typ string, payload any, retry int) map[string]any {
 
 // Slash is the payload of a /clore slash command.
 func (s *Server) Slash(user, channel, text, trigger string) map[string]any {
-	return map[string]any{"token": "x", "team_id": "T1", "team_domain": "acme", "channel_id": channel,
+	p := map[string]any{"token": "x", "team_id": s.o.TeamID, "team_domain": s.o.TeamName, "channel_id": channel,
 		"channel_name": "ops", "user_id": user, "user_name": strings.ToLower(user), "command": "/clore",
-		"text": text, "api_app_id": "A1", "is_enterprise_install": "false",
+		"text": text, "api_app_id": s.o.AppID, "is_enterprise_install": "false",
 		"response_url": s.ResponseURL("cmd-" + trigger), "trigger_id": trigger}
+	if s.o.EnterpriseID != "" {
+		p["enterprise_id"] = s.o.EnterpriseID
+	}
+	return p
 }
 
 // Click is the payload of a block_actions click on a button of a message.
 func (s *Server) Click(user, channel, messageTS, actionID, value, trigger string) map[string]any {
-	return map[string]any{"type": "block_actions", "api_app_id": "A1", "token": "x", "trigger_id": trigger,
-		"team":      map[string]any{"id": "T1", "domain": "acme"},
-		"user":      map[string]any{"id": user, "username": strings.ToLower(user), "name": strings.ToLower(user), "team_id": "T1"},
+	p := map[string]any{"type": "block_actions", "api_app_id": s.o.AppID, "token": "x", "trigger_id": trigger,
+		"team":      map[string]any{"id": s.o.TeamID, "domain": s.o.TeamName},
+		"user":      map[string]any{"id": user, "username": strings.ToLower(user), "name": strings.ToLower(user), "team_id": s.o.TeamID},
 		"channel":   map[string]any{"id": channel, "name": "ops"},
 		"container": map[string]any{"type": "message", "message_ts": messageTS, "channel_id": channel, "is_ephemeral": false},
 		"message":   map[string]any{"type": "message", "ts": messageTS, "text": ""},
 		"state":     map[string]any{"values": map[string]any{}}, "response_url": s.ResponseURL("act-" + trigger),
 		"actions": []any{map[string]any{"type": "button", "action_id": actionID, "block_id": "actions", "value": value,
 			"text": map[string]any{"type": "plain_text", "text": "button"}, "action_ts": "1700000001.000200"}}}
+	if s.o.EnterpriseID != "" {
+		p["enterprise"] = map[string]any{"id": s.o.EnterpriseID, "name": "org"}
+	}
+	return p
 }
 
 // EphemeralClick is the payload of a click on a button of an ephemeral
@@ -463,6 +486,26 @@ func (s *Server) web(h func(form map[string]string) (any, error)) http.HandlerFu
 		}
 		writeJSON(w, http.StatusOK, out)
 	}
+}
+
+// authTest answers auth.test: the bot token's workspace, org and bot.
+func (s *Server) authTest(map[string]string) (any, error) {
+	out := map[string]any{"ok": true, "url": "https://" + s.o.TeamName + ".slack.com/", "team": s.o.TeamName,
+		"user": "clorebot", "team_id": s.o.TeamID, "user_id": "UBOT", "bot_id": s.o.BotID,
+		"is_enterprise_install": false}
+	if s.o.EnterpriseID != "" {
+		out["enterprise_id"] = s.o.EnterpriseID
+	}
+	return out, nil
+}
+
+// botsInfo answers bots.info for the bot token's own bot: its app id.
+func (s *Server) botsInfo(f map[string]string) (any, error) {
+	if f["bot"] != s.o.BotID {
+		return nil, errors.New("bot_not_found")
+	}
+	return map[string]any{"ok": true, "bot": map[string]any{"id": s.o.BotID, "name": "clorebot", "deleted": false,
+		"app_id": s.o.AppID, "user_id": "UBOT"}}, nil
 }
 
 func (s *Server) postMessage(f map[string]string) (any, error) {
