@@ -46,6 +46,7 @@ func (a *App) newSlack() *slackbot.Bot {
 		Service: lateService{a},
 		Jobs:    jobRefsFunc(func(ctx context.Context, id string) (string, error) { return a.svc.JobReplyRef(ctx, id) }),
 		Logger:  a.log.With("front_door", "slack"), ConnectAfter: a.chatGate,
+		Replays: a.store,
 	})
 }
 
@@ -62,6 +63,6 @@ func (a *App) mountSlackRoutes() {
 	if a.slack == nil || a.cfg.Slack.SigningSecret == "" {
 		return
 	}
-	a.http.Handle("POST /slack/commands", a.slack.CommandsHandler())
-	a.http.Handle("POST /slack/interactivity", a.slack.InteractivityHandler())
+	a.http.Handle("POST /slack/commands", a.chatAuth.Wrap(a.slack.CommandsHandler()))
+	a.http.Handle("POST /slack/interactivity", a.chatAuth.Wrap(a.slack.InteractivityHandler()))
 }
