@@ -26,7 +26,7 @@ func (s *Service) handleCancel(ctx context.Context, req Request, a *CancelArgs, 
 	o, err := s.store.GetOrderByCloreID(ctx, a.OrderID)
 	switch {
 	case err == nil && o.RequestedBy != req.User && !admin:
-		return errorReply(deny("order #%d was rented by %s; only they or an admin may cancel it", a.OrderID, o.RequestedBy))
+		return errorReply(notYoursDenial("cancel", a.OrderID))
 	case err == nil && (o.State == OrderCancelled || o.State == OrderExpired || o.State == OrderFailed):
 		return Reply{Status: StatusOK, Text: fmt.Sprintf("Order #%d is already %s.", a.OrderID, o.State), Visibility: Ephemeral, Done: true}
 	case errors.Is(err, ErrNotFound):
@@ -154,8 +154,9 @@ func (s *Service) handleAction(ctx context.Context, req Request) Reply {
 		req.Action, req.Command = nil, &cmd
 		return s.Handle(ctx, req)
 	case "rent": // Rent now buttons posted before they carried the job id
-		r := s.confirmRent(ctx, req, id)
-		s.audit(ctx, req, "action "+req.Action.ID, r, nil, nil)
+		rec := &intakeRecord{command: "action " + req.Action.ID}
+		r := s.confirmRent(ctx, req, id, rec)
+		s.record(ctx, req, rec.command, rec, &r, nil, nil)
 		return r
 	}
 	r := errorReply(&UsageError{Problem: fmt.Sprintf("unknown action %q", req.Action.ID)})
@@ -167,13 +168,14 @@ func (s *Service) handleAction(ctx context.Context, req Request) Reply {
 // does, for front doors without buttons (webhooks): the same checks of who
 // confirms, the same audit row.
 func (s *Service) ConfirmJob(ctx context.Context, req Request, jobID string) Reply {
-	r := s.confirmJob(ctx, req, jobID)
-	s.audit(ctx, req, "confirm "+jobID, r, nil, nil)
+	rec := &intakeRecord{command: "confirm " + jobID}
+	r := s.confirmJob(ctx, req, jobID, rec)
+	s.record(ctx, req, rec.command, rec, &r, nil, nil)
 	return r
 }
 
 // confirmJob is ConfirmJob without the audit row (Handle writes it).
-func (s *Service) confirmJob(ctx context.Context, req Request, jobID string) Reply {
+func (s *Service) confirmJob(ctx context.Context, req Request, jobID string, rec *intakeRecord) Reply {
 	var server int64
 	if job, err := s.store.GetJob(ctx, jobID); err == nil && job.Kind == JobRent {
 		var p rentParams
@@ -186,11 +188,16 @@ func (s *Service) confirmJob(ctx context.Context, req Request, jobID string) Rep
 		}
 	}
 	req.Action = &Action{ID: "confirm:" + jobID, Value: jobID}
-	return s.confirmRent(ctx, req, server)
+	return s.confirmRent(ctx, req, server, rec)
 }
 
-// confirmRent queues a rent that waited for a confirmation click.
-func (s *Service) confirmRent(ctx context.Context, req Request, serverID int64) Reply {
+// confirmRent queues a rent that waited for a confirmation click. It is
+// keyed by its request: the move to queued and its answer are written in
+// one transaction, and a redelivery gets that answer.
+func (s *Service) confirmRent(ctx context.Context, req Request, serverID int64, rec *intakeRecord) Reply {
+	if r, ok := s.answeredBefore(ctx, req, rec); ok {
+		return r
+	}
 	job, err := s.store.GetJob(ctx, req.Action.Value)
 	if errors.Is(err, ErrNotFound) || err == nil && job.Kind != JobRent {
 		return errorReply(&UsageError{Problem: "this confirmation is unknown or expired"})
@@ -199,18 +206,25 @@ func (s *Service) confirmRent(ctx context.Context, req Request, serverID int64) 
 		return s.fail(ctx, "rent", err)
 	}
 	if job.RequestedBy != req.User && s.policy.Role(req.User, req.Roles...) < RoleAdmin {
-		return errorReply(deny("only %s or an admin may confirm this rent", job.RequestedBy))
+		return errorReply(deny("this rent is not yours; only its requester or an admin may confirm it"))
 	}
 	if s.policy.Role(req.User, req.Roles...) < RoleRenter {
 		return errorReply(deny("confirming a rent needs the renter role"))
 	}
 	if job.State != JobAwaitingConfirmation {
+		if r, ok := s.answeredBefore(ctx, req, rec); ok {
+			return r // a redelivery, beaten by its first delivery
+		}
 		return Reply{Status: StatusOK, Text: fmt.Sprintf("This rent is already %s.", job.State), JobID: job.ID, Visibility: Ephemeral, Done: true}
 	}
 	// The caps are counted again, for the renter, in the transaction that
 	// queues the job: a confirmed rent counts from now on.
 	g := s.guard(job.RequestedBy, job.USDPerHour, job.ID)
-	confirmed, err := s.store.ConfirmJobGuarded(ctx, job.ID, g, s.clock.Now().Add(-s.o.ConfirmTTL))
+	queued := queuedReply(job, fmt.Sprintf("Confirmed: renting on server %d…", serverID))
+	confirmed, err := s.store.ConfirmJobGuarded(ctx, job.ID, g, s.clock.Now().Add(-s.o.ConfirmTTL), s.requestRecord(req, rec, queued))
+	if errors.Is(err, ErrRepeated) {
+		return s.repeatedAnswer(ctx, req, rec)
+	}
 	if err != nil {
 		return s.fail(ctx, "rent", err)
 	}
@@ -220,8 +234,11 @@ func (s *Service) confirmRent(ctx context.Context, req Request, serverID int64) 
 		return Reply{Status: StatusError, Text: "This rent was not confirmed within " + s.o.ConfirmTTL.String() + "; it expired and nothing was rented. Ask again.",
 			JobID: job.ID, Visibility: Ephemeral, Done: true}
 	default:
+		if r, ok := s.answeredBefore(ctx, req, rec); ok {
+			return r // a redelivery, beaten by its first delivery
+		}
 		return Reply{Status: StatusOK, Text: fmt.Sprintf("This rent is already %s.", confirmed.State), JobID: job.ID, Visibility: Ephemeral, Done: true}
 	}
 	s.enqueue(job.ID)
-	return queuedReply(confirmed, fmt.Sprintf("Confirmed: renting on server %d…", serverID))
+	return queued
 }

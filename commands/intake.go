@@ -153,9 +153,14 @@ type intakeRecord struct {
 	command  string // the command as audited
 	recorded bool
 	result   DedupResult
+	// repeated is set when the request was answered before (a keyed state
+	// change redelivered): its audit row says nothing was done again.
+	repeated bool
 }
 
 // auditEntry is the audit row of a handled command.
+// A request made on behalf of another identity (exec --as) names both:
+// the actor is the identity acted as, the channel says who acted.
 func (s *Service) auditEntry(req Request, command string, r Reply, order *int64, price *float64) AuditEntry {
 	detail := Unmark(r.Text)
 	if len(detail) > 200 {
@@ -164,7 +169,11 @@ func (s *Service) auditEntry(req Request, command string, r Reply, order *int64,
 	if r.JobID != "" {
 		detail = "job " + r.JobID
 	}
-	return AuditEntry{At: s.clock.Now(), Actor: req.User, Platform: req.Platform, Channel: req.Channel,
+	channel := req.Channel
+	if req.Via != "" {
+		channel += " (via " + req.Via + ")"
+	}
+	return AuditEntry{At: s.clock.Now(), Actor: req.User, Platform: req.Platform, Channel: channel,
 		Command: command, Outcome: r.Status, OrderID: order, USDPerHour: price, Detail: detail}
 }
 

@@ -155,7 +155,14 @@ func (s *Service) remindOrder(ctx context.Context, o Order, now time.Time) error
 
 // handleExtend moves an order's automatic cancel later: from its current
 // end, the whole time within policy.MaxHours; renter of the order or admin.
-func (s *Service) handleExtend(ctx context.Context, req Request, a *ExtendArgs) Reply {
+//
+// It is keyed by its request (DESIGN §7): the new end and the answer are
+// written in one transaction under the request's idempotency key, and a
+// redelivery of the request gets that answer and extends nothing more.
+func (s *Service) handleExtend(ctx context.Context, req Request, a *ExtendArgs, rec *intakeRecord) Reply {
+	if r, ok := s.answeredBefore(ctx, req, rec); ok {
+		return r
+	}
 	notYours := &UsageError{Command: "extend", Problem: fmt.Sprintf("no order #%d of yours", a.OrderID)}
 	o, err := s.store.GetOrderByCloreID(ctx, a.OrderID)
 	switch {
@@ -164,7 +171,7 @@ func (s *Service) handleExtend(ctx context.Context, req Request, a *ExtendArgs) 
 	case err != nil:
 		return s.fail(ctx, "extend", err)
 	case o.RequestedBy != req.User && s.policy.Role(req.User, req.Roles...) < RoleAdmin:
-		return errorReply(deny("order #%d was rented by %s; only they or an admin may extend it", a.OrderID, o.RequestedBy))
+		return errorReply(notYoursDenial("extend", a.OrderID))
 	case o.State == OrderProvisioning:
 		// Its rent job writes the order when it comes online and would
 		// undo an extension made meanwhile: extend once it runs.
@@ -172,6 +179,9 @@ func (s *Service) handleExtend(ctx context.Context, req Request, a *ExtendArgs) 
 	case o.State != OrderRunning || o.ExpiresAt == nil:
 		return errorReply(&UsageError{Command: "extend", Problem: fmt.Sprintf("order #%d is %s; only a running order can be extended", a.OrderID, o.State)})
 	case a.fromEnd != 0 && a.fromEnd != o.ExpiresAt.Unix():
+		if r, ok := s.answeredBefore(ctx, req, rec); ok {
+			return r // a redelivery, beaten by its first delivery
+		}
 		return Reply{Status: StatusOK, Visibility: Ephemeral, Done: true,
 			Text: fmt.Sprintf("Order #%d was extended already; it now ends at %s.", a.OrderID, o.ExpiresAt.UTC().Format("2006-01-02 15:04 MST"))}
 	}
@@ -187,21 +197,37 @@ func (s *Service) handleExtend(ctx context.Context, req Request, a *ExtendArgs) 
 				"order #%d cannot run past %s: the host's maximum rental length", a.OrderID, limit.UTC().Format("2006-01-02 15:04 MST"))})
 		}
 	}
-	was := o.ExpiresAt
+	was := *o.ExpiresAt
 	o.ExpiresAt = &end
 	ev := newEvent("order.extended", Job{RequestedBy: o.RequestedBy}, &o,
 		map[string]any{"hours": a.Hours, "extended_by": req.User}, s.clock.Now())
-	// Conditional on the end and state read above: the TTL's cancel claims
-	// the order the same way, so exactly one of them wins.
-	if err := s.store.UpdateOrderIf(ctx, o, o.State, was, ev); errors.Is(err, ErrConflict) {
+	r := Reply{Status: StatusOK, Visibility: Public, Done: true,
+		Text: fmt.Sprintf("Order #%d extended by %g h: it is now cancelled automatically at %s.",
+			a.OrderID, a.Hours, end.UTC().Format("2006-01-02 15:04 MST"))}
+	// Conditional on the end read above: the TTL's cancel claims the
+	// order the same way, so exactly one of them wins; the request's
+	// record makes a redelivery that raced this one lose too.
+	if err := s.extendOrder(ctx, req, rec, o, was, r, ev); errors.Is(err, ErrRepeated) {
+		return s.repeatedAnswer(ctx, req, rec)
+	} else if errors.Is(err, ErrConflict) {
+		if r, ok := s.answeredBefore(ctx, req, rec); ok {
+			return r // a redelivery, beaten by its first delivery
+		}
 		return errorReply(&UsageError{Command: "extend", Problem: fmt.Sprintf(
 			"order #%d changed while it was being extended (its time ran out, or another extend came first); see status %d", a.OrderID, a.OrderID)})
 	} else if err != nil {
 		return s.fail(ctx, "extend", err)
 	}
-	return Reply{Status: StatusOK, Visibility: Public, Done: true,
-		Text: fmt.Sprintf("Order #%d extended by %g h: it is now cancelled automatically at %s.",
-			a.OrderID, a.Hours, end.UTC().Format("2006-01-02 15:04 MST"))}
+	return r
+}
+
+// extendOrder writes the extended order o (its end was `was`) with ev,
+// under req's record answering r when req is keyed.
+func (s *Service) extendOrder(ctx context.Context, req Request, rec *intakeRecord, o Order, was time.Time, r Reply, ev Event) error {
+	if record := s.requestRecord(req, rec, r); record != nil {
+		return s.store.ExtendOrder(ctx, o, was, *record, ev)
+	}
+	return s.store.UpdateOrderIf(ctx, o, OrderRunning, &was, ev)
 }
 
 // checkLowBalance emits wallet.low_balance, at most once a day, while the

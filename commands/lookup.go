@@ -35,7 +35,7 @@ func (s *Service) CheckCancel(ctx context.Context, req Request, orderID int64) *
 	o, err := s.store.GetOrderByCloreID(ctx, orderID)
 	switch {
 	case err == nil && o.RequestedBy != req.User && role < RoleAdmin:
-		r := errorReply(deny("order #%d was rented by %s; only they or an admin may cancel it", orderID, o.RequestedBy))
+		r := errorReply(notYoursDenial("cancel", orderID))
 		return &r
 	case errors.Is(err, ErrNotFound) && role < RoleAdmin:
 		r := errorReply(&UsageError{Command: "cancel", Problem: fmt.Sprintf("no order #%d of yours", orderID)})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -277,6 +278,37 @@ type ServerClaim struct {
 // ErrHeld is SaveJob's refusal of a Hold on a server another rent holds.
 var ErrHeld = errors.New("server held by another rent")
 
+// RequestRecord is the answer of a command that changes state without
+// becoming a job (extend, watch cancel, confirm), written under its
+// request's idempotency key in the transaction of the change it made
+// (DESIGN §7): a redelivery of the request (Slack's retry of a slow ack
+// under a new envelope id, a second delivery of one button click) finds it
+// and gets the first answer instead of acting again. A record answers its
+// own actor only: another user's click on the same button is handled (and
+// checked) as their own request.
+type RequestRecord struct {
+	Key     string // Request.IdempotencyKey
+	Actor   string // Request.User
+	Command string // the command as audited
+	Answer  []byte // the reply, as the command layer encodes it
+	At      time.Time
+}
+
+// ErrRepeated is a keyed write's refusal when the record of its request
+// exists already: nothing was written, and RequestAnswer has the first
+// answer.
+var ErrRepeated = errors.New("request answered before")
+
+// WatchLimitError is CreateWatch's refusal of a watch beyond the owner's
+// limit of active watches (policy.max_watches_per_user).
+type WatchLimitError struct {
+	Active, Limit int
+}
+
+func (e *WatchLimitError) Error() string {
+	return fmt.Sprintf("%d active watches, the limit is %d", e.Active, e.Limit)
+}
+
 // RentAttempt is a create_order a rent job sent, recorded before it is sent.
 // Clore does not say which order a create_order made, and an uncertain
 // answer (code 1, a timeout, a crash mid-call) may still have made one that
@@ -309,8 +341,10 @@ type Store interface {
 	// queued when g admits it, in one write transaction; a job awaiting since
 	// before expiredBefore is cancelled instead (Error says the confirmation
 	// expired). It returns the job as stored afterwards (in any other state
-	// unchanged), g.Check's error as is, or ErrNotFound.
-	ConfirmJobGuarded(ctx context.Context, id string, g *Guard, expiredBefore time.Time) (Job, error)
+	// unchanged), g.Check's error as is, or ErrNotFound. rec, when set, is
+	// written with the move to queued (and only then); ErrRepeated, nothing
+	// written, when rec's request is recorded already.
+	ConfirmJobGuarded(ctx context.Context, id string, g *Guard, expiredBefore time.Time, rec *RequestRecord) (Job, error)
 	// CheckGuard counts Usage for g and returns g.Check's verdict.
 	CheckGuard(ctx context.Context, g Guard) error
 	// ExpireJobs cancels the jobs awaiting confirmation since before (their
@@ -345,6 +379,11 @@ type Store interface {
 	// wantState and end wantEnd (nil: none); otherwise it writes nothing and
 	// returns ErrConflict.
 	UpdateOrderIf(ctx context.Context, o Order, wantState string, wantEnd *time.Time, events ...Event) error
+	// ExtendOrder writes o, the order with a later end, when the stored
+	// order is still running with the end wantEnd (else ErrConflict), with
+	// events and rec, in one transaction; ErrRepeated, nothing written,
+	// when rec's request is recorded already.
+	ExtendOrder(ctx context.Context, o Order, wantEnd time.Time, rec RequestRecord, events ...Event) error
 	// AdoptOrder inserts o, linked to the rent job jobID, with events, in one
 	// transaction; ErrConflict when another order has its Clore order id.
 	AdoptOrder(ctx context.Context, o Order, jobID string, events ...Event) (Order, error)
@@ -363,13 +402,29 @@ type Store interface {
 
 	// CreateWatch inserts w and sets its ID, unless a watch with the same
 	// non-empty IdempotencyKey exists: then w becomes that watch and
-	// created is false.
-	CreateWatch(ctx context.Context, w *Watch) (created bool, err error)
+	// created is false. With limit > 0, a new watch is refused with a
+	// *WatchLimitError when its owner has limit active or triggered
+	// watches, counted in the same transaction.
+	CreateWatch(ctx context.Context, w *Watch, limit int) (created bool, err error)
 	GetWatch(ctx context.Context, id int64) (Watch, error)
 	ListWatches(ctx context.Context, owner string, states ...string) ([]Watch, error)
 	// UpdateWatch writes w (by ID), appending events in the same transaction;
 	// ErrConflict when w.UpdatedAt is set and the stored watch changed since.
 	UpdateWatch(ctx context.Context, w Watch, events ...Event) error
+	// CancelWatch is UpdateWatch (w cancelled by its owner or an admin)
+	// with rec written in the same transaction; ErrRepeated, nothing
+	// written, when rec's request is recorded already.
+	CancelWatch(ctx context.Context, w Watch, rec RequestRecord) error
+	// RequestAnswer returns the record of the request key made by actor;
+	// ErrNotFound when there is none (never made, or purged).
+	RequestAnswer(ctx context.Context, key, actor string) (RequestRecord, error)
+	// PurgeRequests deletes the request records written before `before`
+	// and returns how many it deleted.
+	PurgeRequests(ctx context.Context, before time.Time) (int, error)
+	// WipeReplyTargets drops the expiring part (ExpiringTarget) of every
+	// stored reply target whose part expired at now, and returns how many
+	// targets it changed.
+	WipeReplyTargets(ctx context.Context, now time.Time) (int, error)
 	// WatchChanges returns, with since 0, the live watches (active or
 	// triggered); otherwise every watch written after the change number
 	// since, in any state. upTo is the change number the answer is current

@@ -55,6 +55,9 @@ type Policy struct {
 	DefaultHours, MaxHours float64
 	// MinReliability is the default reliability floor (0..1).
 	MinReliability float64
+	// MaxWatchesPerUser caps one identity's active watches, admins
+	// included (0: DefaultMaxWatchesPerUser).
+	MaxWatchesPerUser int
 
 	// RearmMargin and Cooldown re-arm a triggered alert watch: once the
 	// price rose above target × (1 + RearmMargin), or Cooldown after the
@@ -139,6 +142,13 @@ type denial struct{ msg string }
 func (d *denial) Error() string { return d.msg }
 
 func deny(format string, args ...any) error { return &denial{fmt.Sprintf(format, args...)} }
+
+// notYoursDenial refuses to act on another user's order. It names nobody:
+// status hides other users' orders from a non-admin, and a refusal must
+// not tell them whose it is.
+func notYoursDenial(verb string, orderID int64) error {
+	return deny("order #%d is not yours; only its renter or an admin may %s it", orderID, verb)
+}
 
 // authorize checks the requester's role (with its platform roles) for a command.
 func (p *Policy) authorize(id string, c Command, roles ...string) error {

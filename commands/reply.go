@@ -32,6 +32,10 @@ type Request struct {
 	// them ("discord-role:<id>"): a role listed in policy gives its members
 	// that policy role. Only a front door that verified them sets them.
 	Roles []string
+	// Via is the identity that made the request on User's behalf (`exec
+	// --as`, allowed to admins only); "" when User made it. The audit row
+	// names both.
+	Via string
 }
 
 // Action is a click on a Button.

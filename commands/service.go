@@ -214,16 +214,16 @@ func (s *Service) handle(ctx context.Context, req Request, claim *DedupClaim) (R
 	case "status":
 		r = s.handleStatus(ctx, req, cmd.Status)
 	case "watch":
-		r = s.handleWatch(ctx, req, cmd.Watch)
+		r = s.handleWatch(ctx, req, cmd.Watch, rec)
 	case "rent":
 		r, price = s.handleRent(ctx, req, cmd.Rent, rec)
 	case "cancel":
 		order = &cmd.Cancel.OrderID
 		r = s.handleCancel(ctx, req, cmd.Cancel, rec)
 	case "confirm":
-		r = s.confirmJob(ctx, req, cmd.Confirm.JobID)
+		r = s.confirmJob(ctx, req, cmd.Confirm.JobID, rec)
 	case "extend":
-		r = s.handleExtend(ctx, req, cmd.Extend)
+		r = s.handleExtend(ctx, req, cmd.Extend, rec)
 		order = &cmd.Extend.OrderID
 	default:
 		r = errorReply(&UsageError{Problem: "unknown command " + cmd.Name, Usage: Usage("")})
@@ -238,7 +238,11 @@ func (s *Service) record(ctx context.Context, req Request, command string, rec *
 	if rec.recorded || s.recordRefusal(ctx, req, command, rec, r, order, price) {
 		return
 	}
-	s.audit(ctx, req, command, *r, order, price)
+	e := s.auditEntry(req, command, *r, order, price)
+	if rec.repeated {
+		e.Detail = "redelivered request, answered as before; nothing done again"
+	}
+	s.auditRow(ctx, e, *r)
 }
 
 // errorReply turns an error into the reply a user sees: usage errors and
@@ -303,15 +307,11 @@ func userMessage(err error) string {
 // refusals, usage errors) goes to the background writer, so that answering
 // never waits for a commit; a job's row is written before Handle returns.
 func (s *Service) audit(ctx context.Context, req Request, command string, r Reply, order *int64, price *float64) {
-	detail := Unmark(r.Text)
-	if len(detail) > 200 {
-		detail = detail[:200]
-	}
-	if r.JobID != "" {
-		detail = "job " + r.JobID
-	}
-	e := AuditEntry{At: s.clock.Now(), Actor: req.User, Platform: req.Platform, Channel: req.Channel,
-		Command: command, Outcome: r.Status, OrderID: order, USDPerHour: price, Detail: detail}
+	s.auditRow(ctx, s.auditEntry(req, command, r, order, price), r)
+}
+
+// auditRow writes e, the row of a command answered with r; see audit.
+func (s *Service) auditRow(ctx context.Context, e AuditEntry, r Reply) {
 	if r.JobID == "" {
 		s.audits.add(ctx, e)
 		return

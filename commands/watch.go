@@ -10,16 +10,21 @@ import (
 	"time"
 )
 
-// maxWatchesPerOwner bounds the active watches of one identity, so that a
-// script gone wrong cannot fill the database or the tick.
-const maxWatchesPerOwner = 100
+// DefaultMaxWatchesPerUser bounds the active watches of one identity
+// (policy.max_watches_per_user), so that a script gone wrong cannot fill
+// the database or the tick.
+const DefaultMaxWatchesPerUser = 100
 
-func (s *Service) handleWatch(ctx context.Context, req Request, a *WatchArgs) Reply {
+// handleWatch sets, lists or cancels watches. A new watch is keyed by the
+// request (Watch.IdempotencyKey): a redelivery finds the watch it set and
+// gets the same answer. The owner's limit is counted in the transaction
+// that inserts it, so that concurrent requests cannot pass it together.
+func (s *Service) handleWatch(ctx context.Context, req Request, a *WatchArgs, rec *intakeRecord) Reply {
 	switch a.Action {
 	case "list":
 		return s.listWatches(ctx, req)
 	case "cancel":
-		return s.cancelWatch(ctx, req, a.WatchID)
+		return s.cancelWatch(ctx, req, a.WatchID, rec)
 	}
 	offers, err := s.offers(ctx)
 	if err != nil {
@@ -36,13 +41,6 @@ func (s *Service) handleWatch(ctx context.Context, req Request, a *WatchArgs) Re
 		return errorReply(deny("an auto-rent watch at %s per GPU per hour is above the team's cap of %s",
 			usd(a.MaxPrice), usd(s.policy.MaxPricePerHour)))
 	}
-	mine, err := s.store.ListWatches(ctx, req.User, WatchActive, WatchTriggered)
-	if err != nil {
-		return s.fail(ctx, "watch", err)
-	}
-	if len(mine) >= maxWatchesPerOwner {
-		return errorReply(deny("you have %d watches, the limit is %d; cancel one first (watch list)", len(mine), maxWatchesPerOwner))
-	}
 	w := Watch{Owner: req.User, OwnerRoles: req.Roles, Platform: req.Platform, Channel: req.Channel, ReplyTarget: req.ReplyTarget,
 		GPUModel: a.GPU, Models: models, MaxUSDPerGPU: a.MaxPrice, Count: max(a.Count, 1), AutoRent: a.AutoRent, Rent: a.Rent,
 		State: WatchActive, IdempotencyKey: req.IdempotencyKey}
@@ -50,15 +48,22 @@ func (s *Service) handleWatch(ctx context.Context, req Request, a *WatchArgs) Re
 		until := s.clock.Now().Add(a.For)
 		w.ExpiresAt = &until
 	}
-	created, err := s.store.CreateWatch(ctx, &w)
-	if err != nil {
+	limit := s.policy.MaxWatchesPerUser
+	if limit <= 0 {
+		limit = DefaultMaxWatchesPerUser
+	}
+	created, err := s.store.CreateWatch(ctx, &w, limit)
+	var le *WatchLimitError
+	switch {
+	case errors.As(err, &le):
+		return errorReply(deny("you have %d watches, the limit is %d; cancel one first (watch list)", le.Active, le.Limit))
+	case err != nil:
 		return s.fail(ctx, "watch", err)
+	case !created:
+		// A redelivery: the watch its first delivery set, answered alike.
+		rec.repeated = true
 	}
-	title := fmt.Sprintf("Watch #%d set", w.ID)
-	if !created {
-		title = fmt.Sprintf("Watch #%d was already set by this request", w.ID)
-	}
-	return Reply{Status: StatusOK, Title: title, Text: describeWatch(w), Visibility: Ephemeral, Done: true}
+	return Reply{Status: StatusOK, Title: fmt.Sprintf("Watch #%d set", w.ID), Text: describeWatch(w), Visibility: Ephemeral, Done: true}
 }
 
 func describeWatch(w Watch) string {
@@ -147,7 +152,13 @@ func lastSeen(seen map[priceKey]SeenPrice, w Watch, lastTick time.Time) string {
 	return "no price seen yet"
 }
 
-func (s *Service) cancelWatch(ctx context.Context, req Request, id int64) Reply {
+// cancelWatch ends a watch of the requester's (any, for an admin), keyed by
+// the request: the cancel and its answer are written in one transaction,
+// and a redelivery gets that answer.
+func (s *Service) cancelWatch(ctx context.Context, req Request, id int64, rec *intakeRecord) Reply {
+	if r, ok := s.answeredBefore(ctx, req, rec); ok {
+		return r
+	}
 	w, err := s.store.GetWatch(ctx, id)
 	if errors.Is(err, ErrNotFound) || err == nil && w.Owner != req.User && s.policy.Role(req.User, req.Roles...) < RoleAdmin {
 		return errorReply(&UsageError{Command: "watch", Problem: fmt.Sprintf("no watch #%d of yours", id)})
@@ -156,16 +167,30 @@ func (s *Service) cancelWatch(ctx context.Context, req Request, id int64) Reply 
 		return s.fail(ctx, "watch cancel", err)
 	}
 	if w.State != WatchActive && w.State != WatchTriggered {
+		if r, ok := s.answeredBefore(ctx, req, rec); ok {
+			return r // a redelivery, beaten by its first delivery
+		}
 		return Reply{Status: StatusOK, Text: fmt.Sprintf("Watch #%d is already %s.", id, w.State), Visibility: Ephemeral, Done: true}
 	}
 	w.State = WatchCancelled
-	if err := s.store.UpdateWatch(ctx, w); err != nil {
-		if errors.Is(err, ErrConflict) {
-			return errorReply(&UsageError{Command: "watch", Problem: fmt.Sprintf("watch #%d just changed; try again", id)})
+	r := Reply{Status: StatusOK, Text: fmt.Sprintf("Watch #%d cancelled.", id), Visibility: Ephemeral, Done: true}
+	if record := s.requestRecord(req, rec, r); record != nil {
+		err = s.store.CancelWatch(ctx, w, *record)
+	} else {
+		err = s.store.UpdateWatch(ctx, w)
+	}
+	switch {
+	case errors.Is(err, ErrRepeated):
+		return s.repeatedAnswer(ctx, req, rec)
+	case errors.Is(err, ErrConflict):
+		if r, ok := s.answeredBefore(ctx, req, rec); ok {
+			return r // a redelivery, beaten by its first delivery
 		}
+		return errorReply(&UsageError{Command: "watch", Problem: fmt.Sprintf("watch #%d just changed; try again", id)})
+	case err != nil:
 		return s.fail(ctx, "watch cancel", err)
 	}
-	return Reply{Status: StatusOK, Text: fmt.Sprintf("Watch #%d cancelled.", id), Visibility: Ephemeral, Done: true}
+	return r
 }
 
 // EvaluateWatches runs every live watch against the current marketplace

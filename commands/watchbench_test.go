@@ -27,7 +27,7 @@ func BenchmarkEvaluateWatchesStored(b *testing.B) {
 		w := commands.Watch{Owner: fmt.Sprintf("slack:U%d", i%300), Platform: commands.PlatformSlack,
 			GPUModel: models[i%len(models)], Models: []string{models[i%len(models)]}, MaxUSDPerGPU: 0.001,
 			Count: 1 + i%4, State: commands.WatchActive}
-		if _, err := h.store.CreateWatch(ctx, &w); err != nil {
+		if _, err := h.store.CreateWatch(ctx, &w, 0); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -69,7 +69,7 @@ func newE2E(b *testing.B, interval time.Duration, others int) *e2e {
 	for i := range others {
 		w := commands.Watch{Owner: fmt.Sprintf("slack:U%d", i%300), Platform: commands.PlatformSlack, GPUModel: "RTX 3090",
 			Models: []string{"RTX 3090"}, MaxUSDPerGPU: 0.001, Count: 1 + i%4, State: commands.WatchActive}
-		if _, err := st.CreateWatch(ctx, &w); err != nil {
+		if _, err := st.CreateWatch(ctx, &w, 0); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -100,13 +100,21 @@ func (s *Store) CheckGuard(ctx context.Context, g commands.Guard) error {
 // transaction; a job awaiting since before expiredBefore (its last write) is
 // cancelled instead, with
 // Error saying the confirmation expired. It returns the job as stored
-// afterwards (a job in any other state unchanged) or [ErrNotFound].
-func (s *Store) ConfirmJobGuarded(ctx context.Context, id string, g *commands.Guard, expiredBefore time.Time) (commands.Job, error) {
+// afterwards (a job in any other state unchanged) or [ErrNotFound]. rec,
+// when set, is written with the move to queued, and only then; when rec's
+// request is recorded already nothing is written and the error wraps
+// [commands.ErrRepeated].
+func (s *Store) ConfirmJobGuarded(ctx context.Context, id string, g *commands.Guard, expiredBefore time.Time, rec *commands.RequestRecord) (commands.Job, error) {
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
 		return commands.Job{}, fmt.Errorf("storage: confirm job %s: %w", id, err)
 	}
 	defer tx.Rollback()
+	if rec != nil {
+		if err := notRecorded(ctx, tx, *rec); err != nil {
+			return commands.Job{}, fmt.Errorf("storage: confirm job %s: %w", id, err)
+		}
+	}
 	byID := `SELECT ` + jobColumns + ` FROM jobs WHERE id = ?`
 	j, err := scanJob(tx.QueryRowContext(ctx, byID, id))
 	if errors.Is(err, sql.ErrNoRows) {
@@ -133,6 +141,11 @@ func (s *Store) ConfirmJobGuarded(ctx context.Context, id string, g *commands.Gu
 	if _, err := tx.ExecContext(ctx, `UPDATE jobs SET state = ?, error = ?, updated_at = ? WHERE id = ?`,
 		state, msg, formatTime(s.now()), id); err != nil {
 		return j, fmt.Errorf("storage: confirm job %s: %w", id, err)
+	}
+	if rec != nil && state == commands.JobQueued {
+		if err := recordRequest(ctx, tx, *rec, s.now()); err != nil {
+			return j, fmt.Errorf("storage: confirm job %s: %w", id, err)
+		}
 	}
 	if j, err = scanJob(tx.QueryRowContext(ctx, byID, id)); err != nil {
 		return j, fmt.Errorf("storage: confirm job %s: read back: %w", id, err)

@@ -333,7 +333,7 @@ func (m *guardModel) step() string {
 		g := m.guard()
 		g.Exclude = pick(r, []string{"", j.ID})
 		before := m.clock.Now().Add(-time.Duration(r.Int64N(int64(time.Hour))))
-		if _, err := s.ConfirmJobGuarded(ctx, j.ID, m.check(g, "ConfirmJobGuarded"), before); err != nil && !errors.Is(err, errRefused) {
+		if _, err := s.ConfirmJobGuarded(ctx, j.ID, m.check(g, "ConfirmJobGuarded"), before, nil); err != nil && !errors.Is(err, errRefused) {
 			t.Fatal(err)
 		}
 		return "ConfirmJobGuarded"

@@ -232,7 +232,7 @@ func TestMigration0002OnTopOf0001(t *testing.T) {
 	if err := s.SaveJob(ctx, "w", u); err != nil {
 		t.Fatalf("SaveJob on an upgraded database: %v", err)
 	}
-	if _, err := s.CreateWatch(ctx, &commands.Watch{Owner: "x", State: commands.WatchActive}); err != nil {
+	if _, err := s.CreateWatch(ctx, &commands.Watch{Owner: "x", State: commands.WatchActive}, 0); err != nil {
 		t.Fatalf("CreateWatch on an upgraded database: %v", err)
 	}
 }
@@ -255,7 +255,8 @@ func TestJobsIndexes(t *testing.T) {
 		}
 		got = append(got, n)
 	}
-	want := []string{"jobs_awaiting_idx", "jobs_in_flight_idx", "jobs_open_other_idx", "jobs_rent_created_idx", "jobs_rent_order_idx"}
+	want := []string{"jobs_awaiting_idx", "jobs_in_flight_idx", "jobs_open_other_idx", "jobs_rent_created_idx", "jobs_rent_order_idx",
+		"jobs_reply_expiring_idx"} // WipeReplyTargets (0022)
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("jobs indexes = %v, want %v", got, want)
 	}

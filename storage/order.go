@@ -67,6 +67,7 @@ func insertOrder(ctx context.Context, tx *sql.Tx, o Order, jobID string, now tim
 		o.CreatedAt = now
 	}
 	o.UpdatedAt = now
+	o.ReplyTarget = commands.FreshTarget(o.ReplyTarget, now)
 	err := tx.QueryRowContext(ctx, `INSERT INTO orders (clore_order_id, server_id, gpu_model,
 		gpu_count, currency, spot, price_per_day, usd_per_hour, image, requested_by,
 		reply_target, state, created_at, updated_at, expires_at, error, job_id)
@@ -97,19 +98,26 @@ func (s *Store) UpdateOrder(ctx context.Context, o Order, events ...commands.Eve
 // When the condition fails nothing is written and it returns [ErrConflict].
 func (s *Store) UpdateOrderIf(ctx context.Context, o Order, wantState string, wantEnd *time.Time, events ...commands.Event) error {
 	return s.updateOrderTx(ctx, o, func(tx *sql.Tx) error {
-		var state string
-		var end sql.NullString
-		err := tx.QueryRowContext(ctx, `SELECT state, expires_at FROM orders WHERE id = ?`, o.ID).Scan(&state, &end)
-		switch {
-		case errors.Is(err, sql.ErrNoRows):
-			return ErrNotFound
-		case err != nil:
-			return err
-		case state != wantState || end != formatNullTime(wantEnd):
-			return fmt.Errorf("now %s: %w", state, ErrConflict)
-		}
-		return nil
+		return orderIs(ctx, tx, o.ID, wantState, wantEnd)
 	}, events)
+}
+
+// orderIs checks, inside tx, that the order id is in state wantState with
+// the end wantEnd (nil: none): [ErrConflict] when not, [ErrNotFound] when
+// there is no such order.
+func orderIs(ctx context.Context, tx rowQuerier, id int64, wantState string, wantEnd *time.Time) error {
+	var state string
+	var end sql.NullString
+	err := tx.QueryRowContext(ctx, `SELECT state, expires_at FROM orders WHERE id = ?`, id).Scan(&state, &end)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return ErrNotFound
+	case err != nil:
+		return err
+	case state != wantState || end != formatNullTime(wantEnd):
+		return fmt.Errorf("now %s: %w", state, ErrConflict)
+	}
+	return nil
 }
 
 // updateOrderTx writes o and appends events in one transaction, after
@@ -150,7 +158,7 @@ func updateOrder(ctx context.Context, tx *sql.Tx, o Order, now time.Time) error 
 		WHERE id = ?`,
 		nullInt64(o.CloreOrderID), o.ServerID, o.GPUModel, o.GPUCount, o.Currency,
 		boolInt(o.Spot), o.PricePerDay, o.USDPerHour, o.Image, o.RequestedBy,
-		o.ReplyTarget, o.State, formatTime(now), formatNullTime(o.ExpiresAt),
+		commands.FreshTarget(o.ReplyTarget, now), o.State, formatTime(now), formatNullTime(o.ExpiresAt),
 		o.Error, o.ID)
 	if err != nil {
 		return mapConstraint(err)

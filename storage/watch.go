@@ -20,7 +20,11 @@ const watchColumns = `id, owner, platform, channel, reply_target, gpu_model, mod
 // (the store's clock). State is required. When w.IdempotencyKey is set and a
 // watch with that key exists, nothing is inserted: w becomes the stored watch
 // and created is false.
-func (s *Store) CreateWatch(ctx context.Context, w *commands.Watch) (created bool, err error) {
+//
+// With limit > 0 a new watch is refused, in the same transaction, with a
+// [*commands.WatchLimitError] when its owner has limit watches active or
+// triggered already; a redelivery of a stored key is not counted.
+func (s *Store) CreateWatch(ctx context.Context, w *commands.Watch, limit int) (created bool, err error) {
 	if err := checkWatch(*w); err != nil {
 		return false, fmt.Errorf("storage: create watch: %w", err)
 	}
@@ -42,6 +46,26 @@ func (s *Store) CreateWatch(ctx context.Context, w *commands.Watch) (created boo
 		return false, fmt.Errorf("storage: create watch: %w", err)
 	}
 	defer tx.Rollback()
+	if w.IdempotencyKey != "" {
+		stored, err := scanWatch(tx.QueryRowContext(ctx,
+			`SELECT `+watchColumns+` FROM watches WHERE idempotency_key = ?`, w.IdempotencyKey))
+		if err == nil {
+			*w = stored
+			return false, nil
+		} else if !errors.Is(err, sql.ErrNoRows) {
+			return false, fmt.Errorf("storage: create watch: existing key: %w", err)
+		}
+	}
+	if limit > 0 {
+		var active int
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM watches WHERE owner = ? AND state IN (?, ?)`,
+			w.Owner, commands.WatchActive, commands.WatchTriggered).Scan(&active); err != nil {
+			return false, fmt.Errorf("storage: create watch: count: %w", err)
+		}
+		if active >= limit {
+			return false, &commands.WatchLimitError{Active: active, Limit: limit}
+		}
+	}
 	var id int64
 	err = tx.QueryRowContext(ctx, `INSERT INTO watches (owner, platform, channel,
 		reply_target, gpu_model, models, max_usd_per_gpu, count, auto_rent, expires_at,
@@ -50,7 +74,7 @@ func (s *Store) CreateWatch(ctx context.Context, w *commands.Watch) (created boo
 		(SELECT coalesce(max(seq), 0) + 1 FROM watches))
 		ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
 		RETURNING id`,
-		w.Owner, w.Platform, w.Channel, w.ReplyTarget, w.GPUModel, models, w.MaxUSDPerGPU,
+		w.Owner, w.Platform, w.Channel, commands.FreshTarget(w.ReplyTarget, now), w.GPUModel, models, w.MaxUSDPerGPU,
 		w.Count, boolInt(w.AutoRent), formatNullTime(w.ExpiresAt), w.State,
 		nullString(w.IdempotencyKey), formatNullTime(w.LastTriggeredAt), nullFloat(w.LastTriggerPrice),
 		w.Triggers, w.JobID, formatTime(createdAt), formatTime(now), roles, encodeRent(w.Rent), w.Error).Scan(&id)
@@ -265,6 +289,12 @@ func (s *Store) WatchPrices(ctx context.Context) (prices []commands.SeenPrice, l
 // and [ErrConflict] when w.UpdatedAt is set and the stored watch was
 // changed since (a tick and a `watch cancel` never overwrite each other).
 func (s *Store) UpdateWatch(ctx context.Context, w commands.Watch, events ...commands.Event) error {
+	return s.updateWatch(ctx, w, nil, events)
+}
+
+// updateWatch is UpdateWatch with rec, when set, written in its
+// transaction (ErrRepeated, nothing written, when recorded already).
+func (s *Store) updateWatch(ctx context.Context, w commands.Watch, rec *commands.RequestRecord, events []commands.Event) error {
 	if err := checkWatch(w); err != nil {
 		return fmt.Errorf("storage: update watch %d: %w", w.ID, err)
 	}
@@ -278,6 +308,11 @@ func (s *Store) UpdateWatch(ctx context.Context, w commands.Watch, events ...com
 	}
 	defer tx.Rollback()
 	now := s.now()
+	if rec != nil {
+		if err := notRecorded(ctx, tx, *rec); err != nil {
+			return fmt.Errorf("storage: update watch %d: %w", w.ID, err)
+		}
+	}
 	seen := ""
 	if !w.UpdatedAt.IsZero() {
 		seen = formatTime(w.UpdatedAt)
@@ -288,7 +323,7 @@ func (s *Store) UpdateWatch(ctx context.Context, w commands.Watch, events ...com
 		job_id = ?, updated_at = ?, rent = ?, error = ?,
 		seq = (SELECT max(seq) + 1 FROM watches)
 		WHERE id = ? AND (? = '' OR updated_at = ?)`,
-		w.Owner, w.Platform, w.Channel, w.ReplyTarget, w.GPUModel, models, w.MaxUSDPerGPU,
+		w.Owner, w.Platform, w.Channel, commands.FreshTarget(w.ReplyTarget, now), w.GPUModel, models, w.MaxUSDPerGPU,
 		w.Count, boolInt(w.AutoRent), formatNullTime(w.ExpiresAt), w.State,
 		formatNullTime(w.LastTriggeredAt), nullFloat(w.LastTriggerPrice), w.Triggers, w.JobID,
 		formatTime(now), encodeRent(w.Rent), w.Error, w.ID, seen, seen)
@@ -308,6 +343,11 @@ func (s *Store) UpdateWatch(ctx context.Context, w commands.Watch, events ...com
 			err = ErrConflict
 		}
 		return fmt.Errorf("storage: update watch %d: %w", w.ID, err)
+	}
+	if rec != nil {
+		if err := recordRequest(ctx, tx, *rec, now); err != nil {
+			return fmt.Errorf("storage: update watch %d: %w", w.ID, err)
+		}
 	}
 	if _, err := appendEvents(ctx, tx, events, now); err != nil {
 		return fmt.Errorf("storage: update watch %d: %w", w.ID, err)

@@ -20,7 +20,7 @@ func TestWatchCRUD(t *testing.T) {
 		GPUModel: "RTX 4090", MaxUSDPerGPU: 0.35, Count: 2, AutoRent: true,
 		ExpiresAt: &expires, State: commands.WatchActive,
 	}
-	if _, err := s.CreateWatch(ctx, &w); err != nil {
+	if _, err := s.CreateWatch(ctx, &w, 0); err != nil {
 		t.Fatalf("CreateWatch: %v", err)
 	}
 	if w.ID == 0 || !w.CreatedAt.Equal(epoch) || !w.UpdatedAt.Equal(epoch) {
@@ -70,7 +70,7 @@ func TestWatchErrors(t *testing.T) {
 	if err := s.UpdateWatch(ctx, commands.Watch{ID: 404, State: commands.WatchActive}); !errors.Is(err, ErrNotFound) {
 		t.Errorf("UpdateWatch(404) err = %v, want ErrNotFound", err)
 	}
-	if _, err := s.CreateWatch(ctx, &commands.Watch{Owner: "x"}); err == nil {
+	if _, err := s.CreateWatch(ctx, &commands.Watch{Owner: "x"}, 0); err == nil {
 		t.Error("CreateWatch without a state succeeded")
 	}
 }
@@ -87,7 +87,7 @@ func TestListWatches(t *testing.T) {
 	}
 	for _, sd := range seed {
 		clock.Advance(time.Second)
-		if _, err := s.CreateWatch(ctx, &commands.Watch{Owner: sd.owner, State: sd.state}); err != nil {
+		if _, err := s.CreateWatch(ctx, &commands.Watch{Owner: sd.owner, State: sd.state}, 0); err != nil {
 			t.Fatalf("CreateWatch: %v", err)
 		}
 	}
@@ -127,7 +127,7 @@ func TestWatchChanges(t *testing.T) {
 	s, _ := newStore(t)
 	mk := func(state string) commands.Watch {
 		w := commands.Watch{Owner: "slack:U1", GPUModel: "RTX 4090", Models: []string{"RTX 4090"}, MaxUSDPerGPU: 0.3, Count: 1, State: state}
-		if _, err := s.CreateWatch(ctx, &w); err != nil {
+		if _, err := s.CreateWatch(ctx, &w, 0); err != nil {
 			t.Fatal(err)
 		}
 		return w

@@ -10,7 +10,8 @@ import (
 // and acts once. Ids expire in the order they were added, so each First is
 // O(1) however many are remembered; beyond max ids the oldest are
 // forgotten early. It is memory only: what must hold across a restart is
-// made idempotent durably by the command layer (idempotency keys).
+// made idempotent durably by the command layer (idempotency keys), or
+// refused durably by Replays.
 type Seen struct {
 	mu    sync.Mutex
 	ttl   time.Duration
@@ -44,6 +45,13 @@ func (s *Seen) First(id string, now time.Time) bool {
 	s.at[id] = now
 	s.order = append(s.order, seenID{id, now})
 	return true
+}
+
+// Forget forgets id, so that it is new again.
+func (s *Seen) Forget(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.at, id)
 }
 
 // expire forgets the ids older than ttl, and the oldest beyond max; called

@@ -82,6 +82,11 @@ type Options struct {
 	// command (DESIGN.md §7). HTTP interactions, command registration and
 	// job progress do not wait for it.
 	ConnectAfter <-chan struct{}
+	// Replays, when set, remembers the HTTP interactions answered, so that
+	// a signed interaction replayed to another process on the database, or
+	// to this one after a restart, within its signature's window is
+	// refused (memory alone otherwise).
+	Replays chat.ReplayStore
 }
 
 // Bot is the Discord front door: the gateway session (with its watchdog),
@@ -96,10 +101,11 @@ type Bot struct {
 	// transport carries every REST call to Discord.
 	transport http.RoundTripper
 
-	mu    sync.Mutex
-	conn  *conn // current gateway session
-	seen  *chat.Seen
-	flows *flows
+	mu      sync.Mutex
+	conn    *conn         // current gateway session
+	seen    *chat.Seen    // gateway interaction ids
+	replays *chat.Replays // HTTP interaction ids
+	flows   *flows
 	// prompts are the Cancel clicks whose question is open: their token
 	// edits the message the Cancel button was on.
 	prompts *prompts
@@ -142,7 +148,8 @@ func New(o Options) (*Bot, error) {
 	def(&o.StallTimeout, 150*time.Second)
 	def(&o.WatchdogTick, o.ReadyTimeout/6)
 	def(&o.Backoff, time.Second)
-	b := &Bot{o: o, svc: o.Service, log: o.Logger, base: base, seen: chat.NewSeen(20*time.Minute, 1<<16), flows: newFlows(),
+	b := &Bot{o: o, svc: o.Service, log: o.Logger, base: base, seen: chat.NewSeen(20*time.Minute, 1<<16),
+		replays: chat.NewReplays(o.Replays, 2*signatureTolerance+time.Minute, 1<<16), flows: newFlows(),
 		prompts: &prompts{m: map[string]target{}}}
 	// A burst of interactions answers through many REST calls at once: keep
 	// enough connections to Discord open (the default keeps two).
@@ -214,17 +221,34 @@ type target struct {
 	Channel string
 	Token   string
 	Created time.Time
+	ID      string // the interaction's id ("" in targets stored before v2)
 }
 
-const targetPrefix = "discord:v1:"
+// Reply target forms: v2 is "discord:v2:<channel>:<created ms>:<interaction
+// id>" with the token as its expiring part (commands.ExpiringTarget: the
+// store wipes it once Discord no longer takes it); v1, stored before, is
+// "discord:v1:<channel>:<created ms>:<token>" (0022 wiped their tokens).
+const (
+	targetPrefix   = "discord:v2:"
+	targetPrefixV1 = "discord:v1:"
+	// tokenLife is how long Discord takes an interaction token.
+	tokenLife = 15 * time.Minute
+)
 
 // encodeTarget writes a target as a commands.Request's ReplyTarget.
 func encodeTarget(t target) string {
-	return targetPrefix + t.Channel + ":" + strconv.FormatInt(t.Created.UnixMilli(), 10) + ":" + t.Token
+	durable := targetPrefix + t.Channel + ":" + strconv.FormatInt(t.Created.UnixMilli(), 10) + ":" + t.ID
+	return commands.ExpiringTarget(durable, t.Token, t.Created.Add(tokenLife))
 }
 
+// decodeTarget reads a target; a wiped token is "".
 func decodeTarget(s string) (target, bool) {
-	rest, ok := strings.CutPrefix(s, targetPrefix)
+	durable, token, _ := commands.ParseTarget(s)
+	prefix := targetPrefix
+	if strings.HasPrefix(durable, targetPrefixV1) {
+		prefix = targetPrefixV1
+	}
+	rest, ok := strings.CutPrefix(durable, prefix)
 	if !ok {
 		return target{}, false
 	}
@@ -236,7 +260,16 @@ func decodeTarget(s string) (target, bool) {
 	if err != nil {
 		return target{}, false
 	}
-	return target{Channel: parts[0], Created: time.UnixMilli(ms), Token: parts[2]}, true
+	t := target{Channel: parts[0], Created: time.UnixMilli(ms), Token: token, ID: parts[2]}
+	if prefix == targetPrefixV1 {
+		t.Token, t.ID = parts[2], ""
+	}
+	return t, true
+}
+
+// key names the target's interaction whether or not its token was wiped.
+func (t target) key() string {
+	return t.Channel + ":" + strconv.FormatInt(t.Created.UnixMilli(), 10) + ":" + t.ID
 }
 
 // redact removes the bot token and interaction tokens from an error: URLs

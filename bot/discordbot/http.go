@@ -68,6 +68,7 @@ func (h *httpInteractions) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if problem := h.verify(r.Header, body); problem != "" {
+		h.b.log.LogAttrs(r.Context(), slog.LevelDebug, "discord interaction refused: signature", slog.String("problem", problem))
 		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": problem})
 		return
 	}
@@ -80,7 +81,15 @@ func (h *httpInteractions) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, &discordgo.InteractionResponse{Type: discordgo.InteractionResponsePong})
 		return
 	}
-	if !h.b.seen.First(i.ID, h.b.now()) {
+	isNew, err := h.b.replays.First(r.Context(), "discord:"+i.ID, h.b.now())
+	switch {
+	case err != nil:
+		h.b.log.LogAttrs(r.Context(), slog.LevelError, "discord interaction not checked for a replay",
+			slog.String("interaction_id", i.ID), slog.Any("error", err))
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "try again"})
+		return
+	case !isNew:
+		h.b.log.LogAttrs(r.Context(), slog.LevelInfo, "discord interaction replayed; not acted on", slog.String("interaction_id", i.ID))
 		writeJSON(w, http.StatusConflict, map[string]string{"error": "id: interaction already answered"})
 		return
 	}

@@ -57,7 +57,7 @@ type messenger struct {
 	b *Bot
 
 	mu    sync.Mutex
-	moved map[string]string // interaction token -> "msg:<channel>:<id>"
+	moved map[string]string // target.key() -> "msg:<channel>:<id>"
 }
 
 // Post implements chat.Messenger: the job's first message is the response
@@ -79,9 +79,9 @@ func (m *messenger) Edit(ctx context.Context, ref string, r commands.Reply) erro
 	msg := renderReply(r)
 	msg.Ephemeral = false
 	m.mu.Lock()
-	moved := m.moved[tg.Token]
+	moved := m.moved[tg.key()]
 	m.mu.Unlock()
-	if moved == "" && b.now().Sub(tg.Created) < b.o.TokenLifetime {
+	if moved == "" && tg.Token != "" && b.now().Sub(tg.Created) < b.o.TokenLifetime {
 		err := b.editOriginal(ctx, tg, msg)
 		if err == nil || !tokenGone(err) {
 			return b.redact(err, tg.Token)
@@ -95,7 +95,7 @@ func (m *messenger) Edit(ctx context.Context, ref string, r commands.Reply) erro
 	if len(m.moved) > 4096 {
 		clear(m.moved)
 	}
-	m.moved[tg.Token] = ref
+	m.moved[tg.key()] = ref
 	m.mu.Unlock()
 	return nil
 }
@@ -130,7 +130,7 @@ func (b *Bot) channelMessage(ctx context.Context, channel, ref string, m message
 // ephemeral follow-up while the interaction token lasts, else a DM.
 func (b *Bot) notifyPrivate(ctx context.Context, t commands.Target, tg target, jobID string, p *commands.PrivatePart) error {
 	m := renderPrivate(p)
-	if b.now().Sub(tg.Created) < b.o.TokenLifetime {
+	if tg.Token != "" && b.now().Sub(tg.Created) < b.o.TokenLifetime {
 		if err := b.flows.wait(ctx, tg.Token); err != nil {
 			return err
 		}

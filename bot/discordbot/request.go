@@ -38,7 +38,7 @@ func invoker(i *discordgo.Interaction) (id, name string, roles []string) {
 func (b *Bot) origin(i *discordgo.Interaction) (chat.Origin, []string) {
 	id, name, roles := invoker(i)
 	return chat.Origin{Platform: commands.PlatformDiscord, UserID: id, UserName: name, Channel: channelRef(i),
-		ReplyTarget: encodeTarget(target{Channel: i.ChannelID, Token: i.Token, Created: b.now()})}, roles
+		ReplyTarget: encodeTarget(target{Channel: i.ChannelID, Token: i.Token, Created: b.now(), ID: i.ID})}, roles
 }
 
 // commandRequest is the request of /clore: its idempotency key is the

@@ -53,10 +53,18 @@ type Options struct {
 	// closed: serve closes it once the command layer answers every command
 	// (DESIGN.md §7). HTTP mode and job progress do not wait for it.
 	ConnectAfter <-chan struct{}
+	// Replays, when set, remembers HTTP-mode requests durably, so that a
+	// replay to another process on the database, or to this one after a
+	// restart, is refused too (memory alone otherwise).
+	Replays chat.ReplayStore
 }
 
 // seenMax bounds the envelope ids and signatures remembered for dedup.
 const seenMax = 1 << 16
+
+// replayKeep is how long an HTTP-mode request is remembered: its
+// timestamp may be 5 minutes old or 5 minutes ahead, and a minute more.
+const replayKeep = 11 * time.Minute
 
 // Job commands, once acknowledged, are handed to intakeWorkers goroutines
 // through a queue of intakeQueue: a burst of rents then keeps a few
@@ -90,8 +98,8 @@ type Bot struct {
 	api       *slack.Client
 	msgr      *messenger
 	follow    *chat.Follower
-	envelopes *chat.Seen // Socket Mode envelope ids
-	replays   *chat.Seen // HTTP mode signatures
+	envelopes *chat.Seen    // Socket Mode envelope ids
+	replays   *chat.Replays // HTTP mode signed messages
 	connected atomic.Bool
 	spawn     chan func(context.Context) // unbuffered: taken only by Run's loop
 	stopping  chan struct{}              // closed when Run's loop stops taking work
@@ -132,7 +140,7 @@ func New(o Options) *Bot {
 	}
 	api := slack.New(o.BotToken, opts...)
 	b := &Bot{o: o, api: api, msgr: &messenger{api: api, lim: &limiter{notBefore: map[string]time.Time{}}},
-		envelopes: chat.NewSeen(15*time.Minute, seenMax), replays: chat.NewSeen(6*time.Minute, seenMax),
+		envelopes: chat.NewSeen(15*time.Minute, seenMax), replays: chat.NewReplays(o.Replays, replayKeep, seenMax),
 		spawn: make(chan func(context.Context)), stopping: make(chan struct{}), intake: make(chan func(context.Context), intakeQueue),
 		instant: make(chan instantCommand, intakeQueue), log: o.Logger, bind: newBinding(o.TeamID)}
 	b.follow = chat.NewFollower(chat.FollowerOptions{Messenger: b.msgr, MinGap: o.EditGap, Logger: o.Logger})

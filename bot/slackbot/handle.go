@@ -2,6 +2,8 @@ package slackbot
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -165,10 +167,26 @@ func (b *Bot) jobCommand(ctx context.Context, c slack.SlashCommand) {
 
 // commandRequest is the conversation of a slash command and its Request.
 func commandRequest(c slack.SlashCommand) (dest, commands.Request) {
-	d := dest{Channel: c.ChannelID, User: c.UserID, ResponseURL: c.ResponseURL}
+	d := dest{Channel: c.ChannelID, User: c.UserID}.withResponseURL(c.ResponseURL, time.Now())
 	o := chat.Origin{Platform: commands.PlatformSlack, UserID: c.UserID, UserName: c.UserName,
 		Channel: c.ChannelID, ReplyTarget: d.encode()}
-	return d, chat.CommandRequest(o, c.Text, c.TriggerID)
+	return d, chat.CommandRequest(o, c.Text, commandKey(c))
+}
+
+// commandKey is the idempotency key of a slash command: its trigger_id,
+// which a retry under a new envelope id (Slack's answer to a slow ack) or
+// a new HTTP request carries too; without one, a hash of the command's own
+// fields, response_url included (one per invocation).
+func commandKey(c slack.SlashCommand) string {
+	if c.TriggerID != "" {
+		return c.TriggerID
+	}
+	h := sha256.New()
+	for _, f := range []string{c.TeamID, c.EnterpriseID, c.APIAppID, c.ChannelID, c.UserID, c.Command, c.Text, c.ResponseURL} {
+		h.Write([]byte(f))
+		h.Write([]byte{0})
+	}
+	return "payload-" + hex.EncodeToString(h.Sum(nil)[:16])
 }
 
 // deliver shows a reply that did not go in the acknowledgement: a job's
@@ -250,8 +268,8 @@ func (b *Bot) click(ctx context.Context, cb slack.InteractionCallback) {
 	if channel == "" {
 		channel = cb.Container.ChannelID
 	}
-	d := dest{Channel: channel, User: cb.User.ID, ResponseURL: cb.ResponseURL,
-		TS: cb.Container.MessageTs, Ephemeral: cb.Container.IsEphemeral}
+	d := dest{Channel: channel, User: cb.User.ID, TS: cb.Container.MessageTs,
+		Ephemeral: cb.Container.IsEphemeral}.withResponseURL(cb.ResponseURL, time.Now())
 	for _, a := range cb.ActionCallback.BlockActions {
 		o := chat.Origin{Platform: commands.PlatformSlack, UserID: cb.User.ID, UserName: cb.User.Name,
 			Channel: channel, ReplyTarget: d.encode()}

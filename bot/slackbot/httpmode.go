@@ -3,6 +3,8 @@ package slackbot
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
@@ -21,8 +23,11 @@ const maxBody = 1 << 20
 // Both handlers verify the signature on the raw body, read once, with
 // slack-go's SecretsVerifier (5-minute window both ways) before anything
 // else; a bad, stale or missing signature is answered 401 and nothing else
-// happens. A request whose signature was seen before (a replay within the
-// window) is answered 200 and not acted on again.
+// happens (logged at debug: the process server's limit on failed
+// authentication logs a summary). A request whose signed message was seen
+// before (a replay within the window, whatever the case of the
+// signature's hex, to this process or, through Options.Replays, another
+// one or this one after a restart) is answered 200 and not acted on again.
 
 // CommandsHandler serves POST /slack/commands.
 func (b *Bot) CommandsHandler() http.Handler {
@@ -103,16 +108,33 @@ func (b *Bot) verified(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 		err = sv.Ensure()
 	}
 	if err != nil {
-		b.log.LogAttrs(r.Context(), slog.LevelWarn, "slack request refused: signature", slog.String("path", r.URL.Path), slog.Any("error", err))
+		b.log.LogAttrs(r.Context(), slog.LevelDebug, "slack request refused: signature", slog.String("path", r.URL.Path), slog.Any("error", err))
 		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "bad or stale Slack signature"})
 		return nil, false
 	}
-	if !b.replays.First(r.Header.Get("X-Slack-Signature"), time.Now()) {
-		b.log.LogAttrs(r.Context(), slog.LevelWarn, "slack request replayed; not acted on", slog.String("path", r.URL.Path))
+	first, err := b.replays.First(r.Context(), signedKey(r.Header, body), time.Now())
+	switch {
+	case err != nil:
+		b.log.LogAttrs(r.Context(), slog.LevelError, "slack request not checked for a replay", slog.String("path", r.URL.Path), slog.Any("error", err))
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "try again"})
+		return nil, false
+	case !first:
+		b.log.LogAttrs(r.Context(), slog.LevelInfo, "slack request replayed; not acted on", slog.String("path", r.URL.Path))
 		w.WriteHeader(http.StatusOK)
 		return nil, false
 	}
 	return body, true
+}
+
+// signedKey names a verified request by what its signature signs, the
+// timestamp and the body, not by the signature's text: slack-go accepts
+// its hex in either case, and a replay with the hex in upper case is the
+// same request.
+func signedKey(h http.Header, body []byte) string {
+	sum := sha256.New()
+	sum.Write([]byte("v0:" + h.Get("X-Slack-Request-Timestamp") + ":"))
+	sum.Write(body)
+	return "slack:" + hex.EncodeToString(sum.Sum(nil))
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

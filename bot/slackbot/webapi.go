@@ -64,25 +64,48 @@ func (l *limiter) wait(ctx context.Context, method string) error {
 }
 
 // dest is a Slack conversation as a job keeps it (Request.ReplyTarget):
-// where the command was typed, by whom, its response_url, and for a click
-// the message the button was on.
+// where the command was typed, by whom, its response_url while it lives,
+// and for a click the message the button was on. The response_url is the
+// target's expiring part (commands.ExpiringTarget): the store wipes it
+// 30 minutes after the request, when Slack stops taking it.
 type dest struct {
-	Channel     string `json:"c"`
-	User        string `json:"u"`
-	ResponseURL string `json:"r,omitempty"`
-	TS          string `json:"ts,omitempty"`
-	Ephemeral   bool   `json:"e,omitempty"`
+	Channel string `json:"c"`
+	User    string `json:"u"`
+	// ResponseURL is kept apart from the JSON (an "r" member is read from
+	// targets stored before it was).
+	ResponseURL string    `json:"r,omitempty"`
+	Until       time.Time `json:"-"` // when ResponseURL expires
+	TS          string    `json:"ts,omitempty"`
+	Ephemeral   bool      `json:"e,omitempty"`
+}
+
+// responseURLLife is how long Slack takes a response_url.
+const responseURLLife = 30 * time.Minute
+
+// withResponseURL is d with the response_url of a request received now.
+func (d dest) withResponseURL(url string, now time.Time) dest {
+	d.ResponseURL, d.Until = url, now.Add(responseURLLife)
+	return d
 }
 
 func (d dest) encode() string {
+	url, until := d.ResponseURL, d.Until
+	d.ResponseURL = ""
 	b, _ := json.Marshal(d)
-	return string(b)
+	return commands.ExpiringTarget(string(b), url, until)
 }
 
+// decodeDest reads a stored target; a response_url that expired is gone.
 func decodeDest(s string) (dest, error) {
+	now := time.Now()
+	durable, url := commands.SplitTarget(s, now)
 	var d dest
-	if err := json.Unmarshal([]byte(s), &d); err != nil || d.Channel == "" {
+	if err := json.Unmarshal([]byte(durable), &d); err != nil || d.Channel == "" {
 		return dest{}, fmt.Errorf("slackbot: not a Slack reply target")
+	}
+	if url != "" {
+		_, _, d.Until = commands.ParseTarget(s)
+		d.ResponseURL = url
 	}
 	return d, nil
 }

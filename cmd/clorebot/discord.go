@@ -20,7 +20,7 @@ func (a *App) newDiscord() (*discordbot.Bot, error) {
 	bot, err := discordbot.New(discordbot.Options{
 		Token: d.BotToken.Reveal(), AppID: d.ApplicationID, PublicKey: d.PublicKey,
 		GuildIDs: d.GuildIDs, AllowDMs: d.AllowDMs, APIURL: d.APIURL, Service: chatCommands{a}, Logger: a.log.With("front_door", "discord"),
-		ConnectAfter: a.chatGate,
+		ConnectAfter: a.chatGate, Replays: a.store,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("discord: %w", err)
@@ -58,7 +58,7 @@ func (a *App) discordHandler() error {
 		return fmt.Errorf("discord: %w", err)
 	}
 	if h != nil {
-		a.http.Handle("POST "+discordbot.HTTPPath, h)
+		a.http.Handle("POST "+discordbot.HTTPPath, a.chatAuth.Wrap(h))
 	}
 	return nil
 }

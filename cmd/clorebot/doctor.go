@@ -65,6 +65,7 @@ func (c doctorCmd) Run(e *env) error {
 	} else {
 		d.cfg = cfg
 		d.add(levelOK, "config", e.configSource()+": valid", "")
+		d.checkConfigFile()
 		d.checkDatabase()
 		d.checkClore()
 		d.checkSlack()
@@ -158,6 +159,32 @@ func (d *doctor) checkDatabase() {
 }
 
 // checkMode warns when others than the owner may read path.
+// checkConfigFile: a configuration file that holds secrets itself (not
+// through CLOREBOT_*_FILE or secret_file) is readable by its owner only.
+func (d *doctor) checkConfigFile() {
+	path := d.e.cli.Config
+	if path == "" {
+		path = config.DefaultPath
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		return // no file: the defaults and the environment
+	}
+	m := fi.Mode().Perm()
+	if m&0o077 == 0 {
+		return
+	}
+	keys, err := config.SecretsInFile(path)
+	if err != nil || len(keys) == 0 {
+		return
+	}
+	if abs, err := filepath.Abs(path); err == nil {
+		path = abs
+	}
+	d.add(levelWarning, "config", fmt.Sprintf("%s is mode %#o: group or others may read the secrets it holds (%s)", path, m, strings.Join(keys, ", ")),
+		fmt.Sprintf("chmod 600 %s, or move the secrets to CLOREBOT_<SECTION>_<KEY>_FILE files", path))
+}
+
 func (d *doctor) checkMode(name, path string, want fs.FileMode) {
 	fi, err := os.Stat(path)
 	if err != nil {

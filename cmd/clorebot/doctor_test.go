@@ -275,6 +275,37 @@ func TestDoctorBadConfigAndLooseModes(t *testing.T) {
 	}
 }
 
+// A configuration file that holds secrets and that group or others may
+// read is a warning naming the keys (never their values); the same file
+// without secrets (they come from the environment) is not.
+func TestDoctorConfigFileReadableByOthers(t *testing.T) {
+	r := newDoctorRig(t)
+	path := filepath.Join(r.dir, "clorebot.toml")
+	if err := os.Chmod(path, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out := r.doctor(t, nil)
+	if code != 0 || !strings.Contains(out, "warning  config     "+path+" is mode 0644") ||
+		!strings.Contains(out, "webhook.keys[0].secret, webhook.subscribers[0].secret") || !strings.Contains(out, "chmod 600 "+path) {
+		t.Fatalf("a world-readable config with secrets: exit %d\n%s", code, out)
+	}
+	if err := os.WriteFile(path, []byte("[watch]\ninterval = \"60s\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, out := r.doctor(t, nil); strings.Contains(out, "warning  config") {
+		t.Fatalf("a world-readable config without secrets is warned about:\n%s", out)
+	}
+	if err := os.WriteFile(path, []byte("[slack]\nbot_token = \"placeholder-secret-in-the-file\"\n"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(path, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if _, out := r.doctor(t, nil); !strings.Contains(out, "mode 0640") || !strings.Contains(out, "slack.bot_token") || strings.Contains(out, "placeholder-secret-in-the-file") {
+		t.Fatalf("a group-readable config with a token:\n%s", out)
+	}
+}
+
 // Orders past their end get a line each, with their id and how long past;
 // the advice depends on whether a serve runs on the database.
 func TestDoctorOrdersPastTheirEnd(t *testing.T) {

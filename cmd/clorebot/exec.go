@@ -15,7 +15,7 @@ import (
 
 // execCmd runs one command of the grammar through the command layer.
 type execCmd struct {
-	As        string        `help:"Identity to act as (default cli:<OS user>), e.g. slack:U123 to try the policy."`
+	As        string        `help:"Identity to act as (default cli:<OS user>), e.g. slack:U123; only when cli:<OS user> is an admin, and the audit names both."`
 	JSON      bool          `help:"Print one JSON object per line (type reply, progress, heartbeat, result, pending, interrupted)."`
 	Yes       bool          `help:"Confirm a rent above policy.confirm_above instead of stopping at the confirmation."`
 	Heartbeat time.Duration `help:"While a job runs, print how long it has run (and the provisioning deadline) this often." default:"15s"`
@@ -43,9 +43,13 @@ func (x execCmd) Run(e *env) error {
 		out.progress(r)
 		return "cli", nil
 	})
+	user, via, err := x.identities(policyFrom(cfg))
+	if err != nil {
+		return err
+	}
 	svc := app.newService(notifier, app.log)
 	req := commands.Request{
-		Platform: commands.PlatformCLI, User: x.identity(), Channel: "cli",
+		Platform: commands.PlatformCLI, User: user, Via: via, Channel: "cli",
 		Text: strings.Join(x.Text, " "), IdempotencyKey: "cli:" + rand.Text(),
 	}
 	// A one-shot process has no background refresh: load what the command
@@ -211,13 +215,29 @@ func failed(r commands.Reply) error {
 	return nil
 }
 
-func (x execCmd) identity() string {
-	if x.As != "" {
-		if strings.Contains(x.As, ":") {
-			return x.As
-		}
-		return commands.PlatformCLI + ":" + x.As
+// identities are who the command acts as and, with --as, who acts
+// (DESIGN §6): --as is for an admin's command line only (cli:<OS user> an
+// admin by policy), and the audit row names both.
+func (x execCmd) identities(p commands.Policy) (user, via string, err error) {
+	self := cliIdentity()
+	if x.As == "" {
+		return self, "", nil
 	}
+	as := x.As
+	if !strings.Contains(as, ":") {
+		as = commands.PlatformCLI + ":" + as
+	}
+	if as == self {
+		return self, "", nil
+	}
+	if role := p.Role(self); role < commands.RoleAdmin {
+		return "", "", &usageError{fmt.Errorf("--as %s: acting as another identity needs the admin role; %s has %s", as, self, role)}
+	}
+	return as, self, nil
+}
+
+// cliIdentity is cli:<OS user>.
+func cliIdentity() string {
 	name := "unknown"
 	if u, err := user.Current(); err == nil {
 		name = u.Username

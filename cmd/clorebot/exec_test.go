@@ -132,3 +132,37 @@ func TestExecRentNamesTheServeThatEndsIt(t *testing.T) {
 		t.Fatalf("ends line = %+v in:\n%s", ends, out)
 	}
 }
+
+// `exec --as` is for an admin's command line only (DESIGN §6): a CLI
+// identity that policy lists as a viewer cannot act as an admin, and an
+// admin's --as is audited under both identities.
+func TestExecAsNeedsAnAdminAndNamesBoth(t *testing.T) {
+	self := cliIdentity()
+	dir := t.TempDir()
+	viewer := []string{"CLOREBOT_POLICY_VIEWERS=" + self, "CLOREBOT_POLICY_ADMINS=slack:UADMIN"}
+	code, out, stderr := run(t, dir, viewer, "exec", "--sandbox", "--as", "slack:UADMIN", "rent", "3090", "--hours", "1")
+	if code != exitUsage || !strings.Contains(stderr, "needs the admin role") || !strings.Contains(stderr, self) {
+		t.Fatalf("a viewer's --as slack:UADMIN: exit %d\n%s\n%s", code, out, stderr)
+	}
+	if code, out, _ := run(t, dir, viewer, "audit", "--sandbox", "--json"); code != 0 || strings.Contains(out, "rent") {
+		t.Fatalf("the refused --as reached the command layer: %s", out)
+	}
+	// --as oneself is no impersonation.
+	if code, out, stderr := run(t, dir, viewer, "exec", "--sandbox", "--as", self, "help"); code != 0 {
+		t.Fatalf("--as oneself: exit %d\n%s\n%s", code, out, stderr)
+	}
+
+	admin := []string{"CLOREBOT_POLICY_ADMINS=" + self + ",slack:UADMIN", "CLOREBOT_SANDBOX_PROVISION_DELAY=200ms",
+		"CLOREBOT_CLORE_MIN_INTERVAL=20ms", "CLOREBOT_CLORE_CREATE_INTERVAL=50ms"}
+	if code, out, stderr := run(t, dir, admin, "exec", "--sandbox", "--as", "slack:UVERA", "status"); code != 0 {
+		t.Fatalf("an admin's --as: exit %d\n%s\n%s", code, out, stderr)
+	}
+	code, out, _ = run(t, dir, admin, "audit", "--sandbox", "--json")
+	var row commands.AuditEntry
+	if code != 0 || json.Unmarshal([]byte(strings.SplitN(out, "\n", 2)[0]), &row) != nil {
+		t.Fatalf("audit: %d\n%s", code, out)
+	}
+	if row.Actor != "slack:UVERA" || !strings.Contains(row.Channel, self) {
+		t.Fatalf("audit row of --as = %+v; want actor slack:UVERA and %s named", row, self)
+	}
+}

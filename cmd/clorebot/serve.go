@@ -42,7 +42,13 @@ const (
 	taskEarlyRefresh = "market-refresh-early"
 	taskSnapshotSave = "snapshot-save"
 	taskServeBeat    = "serve-heartbeat"
+	taskRequestPurge = "request-records-purge"
+	taskTargetWipe   = "reply-targets-wipe"
 )
+
+// targetWipeTick is how often expired reply-target parts (Slack
+// response_urls, Discord interaction tokens) are wiped.
+const targetWipeTick = time.Minute
 
 type serveCmd struct{}
 
@@ -122,6 +128,9 @@ type App struct {
 	// chat sockets connect after it (openChatGate, DESIGN.md §7).
 	chatGate chan struct{}
 	proc     storage.ServeProcess // this serve in serve_processes
+	// chatAuth limits failed authentication on the chat HTTP routes per
+	// address (webhook.ip_rate_per_minute), as the webhook routes do.
+	chatAuth *webhook.AuthLimit
 }
 
 // NewApp returns an App that has opened nothing yet.
@@ -179,6 +188,9 @@ func (a *App) Open(ctx context.Context) error {
 		return err
 	}
 	a.api.Mount(a.http)
+	if a.chatAuth, err = a.newChatAuth(); err != nil {
+		return err
+	}
 	a.mountSlackRoutes()
 	if err := a.discordHandler(); err != nil {
 		return err
@@ -266,6 +278,20 @@ func (a *App) newAPI() (*webhook.API, error) {
 		RatePerMinute: w.RatePerMinute, IPRatePerMinute: w.IPRatePerMinute, TrustedProxies: proxies,
 		CallbackAllowPrivate: w.CallbackAllowPrivate,
 		Dedup:                a.store, AtomicIntake: true, Replies: a.store, Connections: a.store, Logger: a.log,
+	}), nil
+}
+
+// newChatAuth is the per-address limit on failed authentication of the
+// chat HTTP routes (Slack HTTP mode, Discord HTTP interactions): the
+// webhook routes' webhook.ip_rate_per_minute, behind http.trusted_proxies.
+func (a *App) newChatAuth() (*webhook.AuthLimit, error) {
+	proxies, err := webhook.ParseTrustedProxies(a.cfg.HTTP.TrustedProxies)
+	if err != nil {
+		return nil, err
+	}
+	return webhook.NewAuthLimit(webhook.AuthLimitOptions{
+		PerMinute: a.cfg.Webhook.IPRatePerMinute, TrustedProxies: proxies,
+		SignatureHeaders: []string{"X-Slack-Signature", "X-Signature-Ed25519"}, Logger: a.log,
 	}), nil
 }
 
@@ -435,6 +461,8 @@ func (a *App) newScheduler() (*scheduler.Scheduler, error) {
 		s.OnDemand(taskEarlyRefresh, a.svc.RefreshMarketEarly),
 		s.Every(taskSnapshotSave, snapshotSaveTick, a.svc.SaveSnapshots),
 		s.Every(taskServeBeat, serveBeat, a.beat),
+		s.Every(taskRequestPurge, dedupPurgeTick, a.purgeRequests),
+		s.Every(taskTargetWipe, targetWipeTick, a.svc.WipeReplyTargets),
 	)
 	if err != nil {
 		return nil, errors.Join(err, s.Stop())
@@ -449,6 +477,16 @@ func (a *App) purgeDedup(ctx context.Context) error {
 		a.log.LogAttrs(ctx, slog.LevelInfo, "purged webhook dedup records", slog.Int("count", n))
 	}
 	return err
+}
+
+// purgeRequests deletes the request records past their day and the
+// replay records of signed chat requests past their window.
+func (a *App) purgeRequests(ctx context.Context) error {
+	n, err := a.store.PurgeReplays(ctx, time.Now())
+	if n > 0 {
+		a.log.LogAttrs(ctx, slog.LevelDebug, "purged chat replay records", slog.Int("count", n))
+	}
+	return errors.Join(err, a.svc.PurgeRequests(ctx))
 }
 
 // watchTick is the tick of DESIGN.md §7, every watch.interval: one
@@ -479,6 +517,9 @@ func (a *App) Close() error {
 	var errs []error
 	if a.sched != nil {
 		errs = append(errs, a.sched.Stop())
+	}
+	if a.chatAuth != nil {
+		a.chatAuth.Close()
 	}
 	if a.stopSandbox != nil {
 		// A connection the client dialed and never used is, to the

@@ -32,6 +32,7 @@ func (a *App) newSlack() *slackbot.Bot {
 		Service: chatCommands{a},
 		Jobs:    jobRefsFunc(func(ctx context.Context, id string) (string, error) { return a.svc.JobReplyRef(ctx, id) }),
 		Logger:  a.log.With("front_door", "slack"), ConnectAfter: a.chatGate,
+		Replays: a.store,
 	})
 }
 
@@ -48,6 +49,6 @@ func (a *App) mountSlackRoutes() {
 	if a.slack == nil || a.cfg.Slack.SigningSecret == "" {
 		return
 	}
-	a.http.Handle("POST /slack/commands", a.slack.CommandsHandler())
-	a.http.Handle("POST /slack/interactivity", a.slack.InteractivityHandler())
+	a.http.Handle("POST /slack/commands", a.chatAuth.Wrap(a.slack.CommandsHandler()))
+	a.http.Handle("POST /slack/interactivity", a.chatAuth.Wrap(a.slack.InteractivityHandler()))
 }

@@ -23,6 +23,7 @@ func policyFrom(cfg *config.Config) commands.Policy {
 		DefaultHours: p.DefaultHours, MaxHours: p.MaxHours, MinReliability: p.MinReliability,
 		RearmMargin: cfg.Watch.RearmMargin, Cooldown: cfg.Watch.Cooldown.Duration,
 		ReminderBefore: p.ReminderBefore.Duration, LowBalanceUSD: cfg.Watch.LowBalanceUSD,
+		MaxWatchesPerUser: p.MaxWatchesPerUser,
 	}
 	for _, k := range cfg.Webhook.Keys {
 		id := commands.PlatformWebhook + ":" + k.Name

@@ -125,6 +125,7 @@ type Policy struct {
 	MinReliability      float64  `toml:"min_reliability"`
 	ReminderBefore      Duration `toml:"reminder_before"` // order.expiring this long before an order's end
 	ConfirmTTL          Duration `toml:"confirm_ttl"`     // a rent awaiting confirmation expires after this
+	MaxWatchesPerUser   int      `toml:"max_watches_per_user"`
 }
 
 // Webhook configures inbound signed webhooks and outbound lifecycle deliveries.
@@ -243,6 +244,7 @@ func Defaults() Config {
 			MinReliability:      0.9,
 			ReminderBefore:      Duration{15 * time.Minute},
 			ConfirmTTL:          Duration{15 * time.Minute},
+			MaxWatchesPerUser:   100,
 		},
 		Webhook: Webhook{
 			RatePerMinute:    60,

@@ -137,6 +137,7 @@ func (c *Config) validatePolicy(v *validator) {
 	v.intRange("policy.max_orders_per_hour", p.MaxOrdersPerHour, 0, math.MaxInt)
 	v.intRange("policy.max_active_orders", p.MaxActiveOrders, 0, math.MaxInt)
 	v.intRange("policy.max_team_active_orders", p.MaxTeamActiveOrders, 0, math.MaxInt)
+	v.intRange("policy.max_watches_per_user", p.MaxWatchesPerUser, 1, math.MaxInt)
 	v.number("policy.max_hourly_spend", p.MaxHourlySpend, 0, math.MaxFloat64)
 	v.number("policy.confirm_above", p.ConfirmAbove, 0, math.MaxFloat64)
 	v.number("policy.max_hours", p.MaxHours, math.SmallestNonzeroFloat64, math.MaxFloat64)
