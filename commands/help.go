@@ -38,29 +38,153 @@ func HelpText(topic string) string {
 }
 
 // helpOverview is built once: it never changes, and help is the command
-// a team runs most.
+// a team runs most. Its lines are written from the grammar (Grammar).
 var helpOverview = sync.OnceValue(func() string {
-	lines := [][2]string{
-		{"rent <gpu> [count] [flags]", "rent a GPU server (on-demand unless --spot)"},
-		{"cancel <order-id>", "cancel one of your orders"},
-		{"status [order-id]", "your orders, or one order in detail"},
-		{"watch <gpu> <max-usd-per-hour>", "tell you (or rent, with --auto-rent) when a GPU is offered at or below a price"},
-		{"watch list | cancel <watch-id>", "your price watches; stop one"},
-		{"extend <order-id> [hours]", "keep one of your orders longer (default 1 hour more)"},
-		{"confirm <job-id>", "confirm a rent that awaits confirmation (the Rent now button)"},
-		{"market [gpu]", "offers and prices per GPU model"},
-		{"help [command]", "this overview, or the help of one command"},
-	}
 	var b strings.Builder
-	b.WriteString("clorebot rents GPU servers on the Clore.ai marketplace.\n\n")
-	for _, l := range lines {
-		fmt.Fprintf(&b, "  %-32s %s\n", l[0], l[1])
+	b.WriteString(helpIntro + "\n\n")
+	for _, s := range Grammar() {
+		for _, f := range s.Forms {
+			fmt.Fprintf(&b, "  %-42s %s\n", shortUsage(s, f, textStyle), formSummary(s, f))
+		}
 	}
-	b.WriteString("\nPrices are in USD per GPU per hour, so that servers with different GPU counts compare fairly.\n")
-	b.WriteString(`GPU names are forgiving: 4090, rtx4090, "RTX 4090", "a100 80gb", h100.` + "\n")
+	b.WriteString("\n" + helpPrices + "\n" + helpNames + "\n")
 	b.WriteString("More about one command: help rent, help watch, ...")
 	return b.String()
 })
+
+// Lines every overview shows.
+const (
+	helpIntro  = "clorebot rents GPU servers on the Clore.ai marketplace."
+	helpPrices = "Prices are in USD per GPU per hour, so that servers with different GPU counts compare fairly."
+	helpNames  = `GPU names are forgiving: 4090, rtx4090, "RTX 4090", "a100 80gb", h100.`
+)
+
+// usageStyle says how a platform writes a command's arguments.
+type usageStyle int
+
+const (
+	textStyle   usageStyle = iota // the text grammar: rent <gpu> [count] [flags]
+	optionStyle                   // named options (Discord): rent gpu [count] [max_price] …
+)
+
+// shortUsage is one form of a command in a style: its arguments, and its
+// flags as "[flags]" (text) or one by one (options).
+func shortUsage(s Spec, f Form, style usageStyle) string {
+	words := []string{s.Name}
+	if f.Name != "" && (style == optionStyle || !f.Implicit) {
+		words = append(words, f.Name)
+	}
+	flags := false
+	for _, p := range f.Params {
+		switch {
+		case style == optionStyle && !p.Typed:
+		case style == optionStyle && p.Required:
+			words = append(words, p.OptionName())
+		case style == optionStyle:
+			words = append(words, "["+p.OptionName()+"]")
+		case p.Flag:
+			flags = true
+		case p.Required:
+			words = append(words, "<"+orString(p.Placeholder, p.Name)+">")
+		default:
+			words = append(words, "["+orString(p.Placeholder, p.Name)+"]")
+		}
+	}
+	if flags {
+		words = append(words, "[flags]")
+	}
+	return strings.Join(words, " ")
+}
+
+// formSummary is what a form does: its own summary, or its command's.
+func formSummary(s Spec, f Form) string {
+	if f.Summary != "" {
+		return f.Summary
+	}
+	return s.Summary
+}
+
+func orString(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// HelpFor is the help of topic as a reply to platform says it: slash
+// commands to type on Slack, /clore's options on Discord (which offers no
+// flag it does not have, and not confirm), the command line's text for the
+// CLI and webhooks. Every version is written from the grammar.
+func HelpFor(platform, topic string) string {
+	switch platform {
+	case PlatformSlack:
+		return chatHelp(topic, textStyle)
+	case PlatformDiscord:
+		return chatHelp(topic, optionStyle)
+	}
+	return HelpText(topic)
+}
+
+// chatHelp is help for a chat platform, with commands as marks (CommandHint).
+func chatHelp(topic string, style usageStyle) string {
+	specs := Grammar()
+	var b strings.Builder
+	for _, s := range specs {
+		if !strings.EqualFold(s.Name, strings.TrimSpace(topic)) || style == optionStyle && !s.Typed {
+			continue
+		}
+		about, notes, examples := helpDetails(s.Name)
+		b.WriteString(s.Name + ": " + about + "\n")
+		for _, f := range s.Forms {
+			b.WriteString("\n" + CommandHint(shortUsage(s, f, style)) + " " + formSummary(s, f) + "\n")
+			for _, p := range f.Params {
+				if style == optionStyle && !p.Typed {
+					continue
+				}
+				b.WriteString("• " + paramName(p, style) + ": " + p.Summary + "\n")
+			}
+		}
+		if style == textStyle {
+			if len(notes) > 0 {
+				b.WriteString("\n" + strings.Join(notes, "\n") + "\n")
+			}
+			b.WriteString("\nExamples:")
+			for _, e := range examples {
+				b.WriteString(" " + CommandHint(e))
+			}
+		}
+		return strings.TrimSuffix(b.String(), "\n")
+	}
+	b.WriteString(helpIntro + "\n")
+	for _, s := range specs {
+		if style == optionStyle && !s.Typed {
+			continue
+		}
+		for _, f := range s.Forms {
+			b.WriteString("\n" + CommandHint(shortUsage(s, f, style)) + " " + formSummary(s, f))
+		}
+	}
+	b.WriteString("\n\n" + helpPrices + "\n" + helpNames + "\nMore about one command: " + CommandHint("help rent"))
+	return b.String()
+}
+
+// paramName is how a platform's help names a parameter.
+func paramName(p Param, style usageStyle) string {
+	name := p.OptionName()
+	if style == textStyle {
+		name = orString(p.Placeholder, p.Name)
+		if p.Flag {
+			name = "--" + p.Name
+			if p.Kind != ParamBool {
+				name += " " + orString(p.Placeholder, "VALUE")
+			}
+		}
+	}
+	if p.Required {
+		name += " (required)"
+	}
+	return name
+}
 
 // helpDetails returns a command's description, notes and examples.
 func helpDetails(name string) (about string, notes, examples []string) {

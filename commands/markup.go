@@ -85,7 +85,7 @@ type Span struct {
 // the literal text of its value.
 var (
 	reIdentity = regexp.MustCompile(`^[a-z][a-z-]{0,15}:[A-Za-z0-9._-]{1,64}$`)
-	reCommand  = regexp.MustCompile(`^[a-z][a-z0-9 #._:<>\[\]|=$-]{0,199}$`)
+	reCommand  = regexp.MustCompile(`^[a-z][A-Za-z0-9 #._:<>\[\]|=$/-]{0,199}$`)
 )
 
 // Spans splits marked text into literal text and marks, in order. Stray

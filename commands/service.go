@@ -208,7 +208,7 @@ func (s *Service) handle(ctx context.Context, req Request, claim *DedupClaim) (R
 	var price *float64
 	switch cmd.Name {
 	case "help":
-		r = Reply{Status: StatusOK, Title: "clorebot help", Text: HelpText(cmd.Help.Topic), Visibility: Ephemeral, Done: true}
+		r = Reply{Status: StatusOK, Title: "clorebot help", Text: HelpFor(req.Platform, cmd.Help.Topic), Visibility: Ephemeral, Done: true}
 	case "market":
 		r = s.handleMarket(ctx, cmd.Market)
 	case "status":

@@ -50,6 +50,9 @@ func TestRegistrationBody(t *testing.T) {
 	if len(cmds) != 1 || cmds[0].Name != "clore" {
 		t.Fatalf("registered %s, want one command clore", call.Body)
 	}
+	if !strings.Contains(string(call.Body), `"contexts":[0]`) {
+		t.Errorf("registered %s; want /clore offered in guilds only (discord.allow_dms is false)", call.Body)
+	}
 	subs := map[string]int{}
 	opts := map[string]string{}
 	for _, o := range cmds[0].Options {
@@ -71,7 +74,10 @@ func TestRegistrationBody(t *testing.T) {
 			opts[o.Name+"."+p.Name] = desc
 		}
 	}
-	wantSubs := map[string]int{"rent": 1, "cancel": 1, "status": 1, "watch": 2, "market": 1, "help": 1}
+	wantSubs := map[string]int{"rent": 1, "cancel": 1, "status": 1, "watch": 2, "extend": 1, "market": 1, "help": 1}
+	if len(subs) != len(wantSubs) {
+		t.Errorf("subcommands %v, want %v (confirm is a button only)", subs, wantSubs)
+	}
 	for name, typ := range wantSubs {
 		if subs[name] != typ {
 			t.Errorf("subcommand %s: type %d, want %d", name, subs[name], typ)
@@ -91,6 +97,11 @@ func TestRegistrationBody(t *testing.T) {
 		"watch.cancel":    "1 watch_id",
 		"market.gpu":      "3 autocomplete",
 		"help.command":    "3",
+		"extend.order_id": "4 required autocomplete",
+		"extend.hours":    "10 0.01..8760",
+	}
+	if len(opts) != len(want) {
+		t.Errorf("options %v, want exactly %v", opts, want)
 	}
 	for k, v := range want {
 		if opts[k] != v {
@@ -211,6 +222,7 @@ func TestBadInputIsEphemeralAndStartsNothing(t *testing.T) {
 		{"price above cap", alice, fd.Sub("rent", fd.Str("gpu", model), fd.Num("max_price", 900)), "above the team's cap"},
 		{"viewer rents", bob, fd.Sub("rent", fd.Str("gpu", model)), "needs the renter role"},
 		{"cancel of an unknown order", alice, fd.Sub("cancel", fd.Int("order_id", 424242)), "no order #424242"},
+		{"extend of an unknown order", alice, fd.Sub("extend", fd.Int("order_id", 424243), fd.Num("hours", 2)), "no order #424243"},
 		{"missing option", alice, fd.Sub("cancel"), `needs order\\_id`}, // order_id, Markdown-escaped
 		{"bad duration", alice, fd.Group("watch", fd.Sub("create", fd.Str("gpu", model), fd.Num("max_price", 1), fd.Str("for", "1 day"))), "letters and digits"},
 	}

@@ -81,11 +81,14 @@ func TestForeignGuildAndDMRefused(t *testing.T) {
 	if err != nil || len(orders) != 0 {
 		t.Fatalf("orders after foreign rents: %v %v", orders, err)
 	}
-	// From G1 it is served.
+	// From G1 it is served, in Discord's words: /clore's options, no
+	// --flags Discord does not have, no confirm (a button only).
 	id, tok := h.next()
-	if cb := h.send(h.fake.Slash(id, tok, alice, "clore", fd.Sub("help"))); cb.Type != 4 ||
-		strings.Contains(mustJSON(cb.Data), "does not take commands") {
-		t.Fatalf("help from G1: %+v", cb)
+	cb := h.send(h.fake.Slash(id, tok, alice, "clore", fd.Sub("help")))
+	if got := mustJSON(cb.Data); cb.Type != 4 || strings.Contains(got, "does not take commands") ||
+		!strings.Contains(got, "`/clore rent gpu [count] [max_price]") || strings.Contains(got, "--spot") ||
+		strings.Contains(got, "/clore confirm") {
+		t.Fatalf("help from G1: %s", got)
 	}
 }
 

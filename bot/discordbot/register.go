@@ -3,14 +3,18 @@ package discordbot
 import (
 	"context"
 	"fmt"
+	"math"
 
 	"github.com/bwmarrin/discordgo"
+
+	"github.com/clorebot/clorebot/commands"
 )
 
 // CommandName is the one application command clorebot registers.
 const CommandName = "clore"
 
-// Option names of /clore's subcommands.
+// Option names of /clore's subcommands: the grammar's parameter names
+// (commands.Param.OptionName), which Command registers.
 const (
 	optGPU      = "gpu"
 	optCount    = "count"
@@ -25,76 +29,90 @@ const (
 	optTopic    = "command"
 )
 
-func ptr[T any](v T) *T { return &v }
+// maxOptionID is the largest integer Discord's options carry (2^53).
+const maxOptionID = 1 << 53
 
-// Command is /clore as it is registered: subcommands rent, cancel, status,
-// watch (create, list, cancel), market and help with typed options. Discord
-// checks the ranges in its client; the command layer checks them again,
-// since an HTTP interaction need not come from Discord's client.
-func Command() *discordgo.ApplicationCommand {
-	gpu := func(required bool) *discordgo.ApplicationCommandOption {
-		return &discordgo.ApplicationCommandOption{Type: discordgo.ApplicationCommandOptionString, Name: optGPU,
-			Description: "GPU model, e.g. RTX 4090, A100 80GB, H100", Required: required, Autocomplete: true, MaxLength: 64}
+// Command is /clore as it is registered, written from the grammar
+// (commands.Grammar): a subcommand per typed command (a group for one with
+// several forms, watch), an option per typed parameter with its type,
+// range, length, choices and summary. Discord checks the ranges in its
+// client; the command layer checks them again, since an HTTP interaction
+// need not come from Discord's client. With allowDMs false /clore is
+// offered in guilds only.
+func Command(allowDMs bool) *discordgo.ApplicationCommand {
+	var subs []*discordgo.ApplicationCommandOption
+	for _, spec := range commands.Grammar() {
+		if !spec.Typed {
+			continue
+		}
+		if len(spec.Forms) == 1 && spec.Forms[0].Name == "" {
+			subs = append(subs, subcommand(spec.Name, spec.Summary, spec.Forms[0]))
+			continue
+		}
+		group := &discordgo.ApplicationCommandOption{Type: discordgo.ApplicationCommandOptionSubCommandGroup,
+			Name: spec.Name, Description: spec.Summary}
+		for _, f := range spec.Forms {
+			group.Options = append(group.Options, subcommand(f.Name, f.Summary, f))
+		}
+		subs = append(subs, group)
 	}
-	count := &discordgo.ApplicationCommandOption{Type: discordgo.ApplicationCommandOptionInteger, Name: optCount,
-		Description: "GPUs wanted, 1 to 16 (default 1)", MinValue: ptr(1.0), MaxValue: 16}
-	order := func(required bool) *discordgo.ApplicationCommandOption {
-		return &discordgo.ApplicationCommandOption{Type: discordgo.ApplicationCommandOptionInteger, Name: optOrder,
-			Description: "Clore order id", Required: required, Autocomplete: true, MinValue: ptr(1.0)}
-	}
-	sub := func(name, desc string, opts ...*discordgo.ApplicationCommandOption) *discordgo.ApplicationCommandOption {
-		return &discordgo.ApplicationCommandOption{Type: discordgo.ApplicationCommandOptionSubCommand, Name: name,
-			Description: desc, Options: opts}
-	}
-	var topics []*discordgo.ApplicationCommandOptionChoice
-	for _, t := range []string{"rent", "cancel", "status", "watch", "market", "help"} {
-		topics = append(topics, &discordgo.ApplicationCommandOptionChoice{Name: t, Value: t})
+	contexts := []discordgo.InteractionContextType{discordgo.InteractionContextGuild}
+	if allowDMs {
+		contexts = append(contexts, discordgo.InteractionContextBotDM)
 	}
 	return &discordgo.ApplicationCommand{
 		Name: CommandName, Type: discordgo.ChatApplicationCommand,
 		Description: "Rent, watch and cancel GPU servers on the Clore.ai marketplace",
-		Options: []*discordgo.ApplicationCommandOption{
-			sub("rent", "Rent a GPU server",
-				gpu(true), count,
-				&discordgo.ApplicationCommandOption{Type: discordgo.ApplicationCommandOptionNumber, Name: optMaxPrice,
-					Description: "Highest price in USD per GPU per hour", MinValue: ptr(0.0001), MaxValue: 1000},
-				&discordgo.ApplicationCommandOption{Type: discordgo.ApplicationCommandOptionBoolean, Name: optSpot,
-					Description: "Rent at the cheaper, interruptible spot price"},
-				&discordgo.ApplicationCommandOption{Type: discordgo.ApplicationCommandOptionString, Name: optImage,
-					Description: "Docker image (default: the configured image)", MaxLength: 256},
-				&discordgo.ApplicationCommandOption{Type: discordgo.ApplicationCommandOptionNumber, Name: optHours,
-					Description: "Cancel automatically after this many hours", MinValue: ptr(0.01), MaxValue: 8760}),
-			sub("cancel", "Cancel one of your orders", order(true)),
-			sub("status", "Your active orders, or one order", order(false)),
-			{Type: discordgo.ApplicationCommandOptionSubCommandGroup, Name: "watch", Description: "Price watches",
-				Options: []*discordgo.ApplicationCommandOption{
-					sub("create", "Alert (or rent) when a GPU is offered at or below a price",
-						gpu(true),
-						&discordgo.ApplicationCommandOption{Type: discordgo.ApplicationCommandOptionNumber, Name: optMaxPrice,
-							Description: "Target price in USD per GPU per hour", Required: true, MinValue: ptr(0.0001), MaxValue: 1000},
-						&discordgo.ApplicationCommandOption{Type: discordgo.ApplicationCommandOptionBoolean, Name: optAutoRent,
-							Description: "Rent at once when an offer meets the price"},
-						count,
-						&discordgo.ApplicationCommandOption{Type: discordgo.ApplicationCommandOptionString, Name: optFor,
-							Description: "Stop watching after this long, e.g. 12h, 3d (at most 90d)", MaxLength: 16}),
-					sub("list", "Your active watches"),
-					sub("cancel", "Cancel a watch",
-						&discordgo.ApplicationCommandOption{Type: discordgo.ApplicationCommandOptionInteger, Name: optWatch,
-							Description: "Watch id", Required: true, MinValue: ptr(1.0)}),
-				}},
-			sub("market", "Marketplace prices per GPU model", gpu(false)),
-			sub("help", "How to use clorebot",
-				&discordgo.ApplicationCommandOption{Type: discordgo.ApplicationCommandOptionString, Name: optTopic,
-					Description: "A command to explain", Choices: topics}),
-		},
+		Contexts:    &contexts, Options: subs,
 	}
 }
+
+// subcommand is one form as a subcommand with its typed parameters.
+func subcommand(name, summary string, f commands.Form) *discordgo.ApplicationCommandOption {
+	sub := &discordgo.ApplicationCommandOption{Type: discordgo.ApplicationCommandOptionSubCommand,
+		Name: name, Description: summary}
+	for _, p := range f.Params {
+		if p.Typed {
+			sub.Options = append(sub.Options, option(p))
+		}
+	}
+	return sub
+}
+
+// option is one parameter as an option.
+func option(p commands.Param) *discordgo.ApplicationCommandOption {
+	o := &discordgo.ApplicationCommandOption{Name: p.OptionName(), Description: p.Summary, Required: p.Required,
+		Autocomplete: p.Suggest}
+	switch p.Kind {
+	case commands.ParamBool:
+		o.Type = discordgo.ApplicationCommandOptionBoolean
+	case commands.ParamInt:
+		o.Type = discordgo.ApplicationCommandOptionInteger
+	case commands.ParamNumber:
+		o.Type = discordgo.ApplicationCommandOptionNumber
+	default:
+		o.Type = discordgo.ApplicationCommandOptionString
+		o.MaxLength = p.MaxLen
+		for _, c := range p.Choices {
+			o.Choices = append(o.Choices, &discordgo.ApplicationCommandOptionChoice{Name: c, Value: c})
+		}
+	}
+	if p.Kind == commands.ParamInt || p.Kind == commands.ParamNumber {
+		o.MinValue = ptr(p.Min)
+		if p.Max > 0 && p.Max < maxOptionID {
+			o.MaxValue = p.Max
+		}
+	}
+	return o
+}
+
+func ptr[T any](v T) *T { return &v }
 
 // register overwrites the application's commands with /clore: in each
 // configured guild (applies at once), else globally (Discord may take up to
 // an hour to show a global change).
 func (b *Bot) register(ctx context.Context) error {
-	cmds := []*discordgo.ApplicationCommand{Command()}
+	cmds := []*discordgo.ApplicationCommand{Command(b.o.AllowDMs)}
 	guilds := b.o.GuildIDs
 	if len(guilds) == 0 {
 		guilds = []string{""}
@@ -110,3 +128,30 @@ func (b *Bot) register(ctx context.Context) error {
 	}
 	return nil
 }
+
+// paramOf finds a typed parameter of the grammar by command, form and
+// option name (for the ranges commandText checks).
+func paramOf(command, form, option string) (commands.Param, bool) {
+	for _, s := range commands.Grammar() {
+		if s.Name != command {
+			continue
+		}
+		for _, f := range s.Forms {
+			if f.Name != form {
+				continue
+			}
+			for _, p := range f.Params {
+				if p.Typed && p.OptionName() == option {
+					return p, true
+				}
+			}
+		}
+	}
+	return commands.Param{}, false
+}
+
+// countRange is the grammar's range of GPU counts.
+var countRange = func() [2]float64 {
+	p, _ := paramOf("rent", "", optCount)
+	return [2]float64{math.Max(p.Min, 1), p.Max}
+}()

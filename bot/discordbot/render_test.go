@@ -73,6 +73,10 @@ func TestRenderGolden(t *testing.T) {
 			Title: "Clore marketplace", Text: "USD per GPU per hour.",
 			Fields: []commands.Field{{Name: "RTX 4090", Value: "12 of 40 free · from $0.350", Short: true},
 				{Name: "H100", Value: "2 of 5 free · from $2.100", Short: true}}}).responseData()},
+		{"help", renderReply(commands.Reply{Status: commands.StatusOK, Title: "clorebot help", Visibility: commands.Ephemeral, Done: true,
+			Text: commands.HelpFor(commands.PlatformDiscord, "")}).responseData()},
+		{"help_rent", renderReply(commands.Reply{Status: commands.StatusOK, Title: "clorebot help", Visibility: commands.Ephemeral, Done: true,
+			Text: commands.HelpFor(commands.PlatformDiscord, "rent")}).responseData()},
 		{"cancel_prompt", renderCancelPrompt("1942182", "1300000000000000001").responseData()},
 		// What hosts, Clore and users write is shown as written: no link, no
 		// mention, no timestamp, no formatting, no ping.

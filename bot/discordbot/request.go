@@ -112,6 +112,16 @@ func commandText(data discordgo.ApplicationCommandInteractionData) (string, erro
 	case "help":
 		topic, err := o.word("help", optTopic)
 		return strings.TrimSpace("help " + topic), err
+	case "extend":
+		id, err := o.id("extend", optOrder, true)
+		if err != nil {
+			return "", err
+		}
+		hours, err := o.number("extend", optHours)
+		if err != nil || hours == 0 {
+			return "extend " + id, err
+		}
+		return "extend " + id + " " + strconv.FormatFloat(hours, 'f', -1, 64), nil
 	}
 	return "", &badOption{"", "unknown subcommand " + strconv.Quote(sub.Name)}
 }
@@ -271,8 +281,8 @@ func (o optionMap) count(command string) (int, error) {
 		return 1, nil
 	}
 	n, isNum := v.Value.(float64)
-	if !isNum || n < 1 || n > 16 || n != math.Trunc(n) {
-		return 0, &badOption{command, fmt.Sprintf("count must be a whole number from 1 to 16, got %v", v.Value)}
+	if !isNum || n < countRange[0] || n > countRange[1] || n != math.Trunc(n) {
+		return 0, &badOption{command, fmt.Sprintf("count must be a whole number from %g to %g, got %v", countRange[0], countRange[1], v.Value)}
 	}
 	return int(n), nil
 }

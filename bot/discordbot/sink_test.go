@@ -83,6 +83,42 @@ func TestDeliver(t *testing.T) {
 			t.Errorf("Discord called again (%d calls) before retry_after passed", got-calls)
 		}
 	})
+	t.Run("a price alert mentions the watch's owner, and pings no one else", func(t *testing.T) {
+		bot, fake := newSinkBot(t)
+		data, _ := json.Marshal(map[string]any{"watch_id": 5, "text": "Watch #5: RTX 4090 ×1 at $0.30 per GPU per hour. " +
+			"Server 9 [offers](https://evil.example) it <@1002> @everyone."})
+		ev := commands.SinkEvent{Event: commands.Event{ID: 1, Type: "watch.triggered", Data: data},
+			Origin: &commands.EventOrigin{Platform: "discord", User: "discord:1001",
+				ReplyTarget: encodeTarget(target{Channel: "C9", Token: "tok", Created: time.Now()})}}
+		if n, err := bot.Deliver(ctx, []commands.SinkEvent{ev}); n != 1 || err != nil {
+			t.Fatalf("Deliver = %d, %v", n, err)
+		}
+		msgs := fake.Messages("C9")
+		if len(msgs) != 1 {
+			t.Fatalf("%d messages", len(msgs))
+		}
+		var m struct {
+			Content         string `json:"content"`
+			AllowedMentions struct {
+				Parse []string `json:"parse"`
+				Users []string `json:"users"`
+			} `json:"allowed_mentions"`
+			Embeds []struct {
+				Description string `json:"description"`
+			} `json:"embeds"`
+		}
+		if err := json.Unmarshal(msgs[0].Body, &m); err != nil {
+			t.Fatal(err)
+		}
+		if m.Content != "<@1001>" || len(m.AllowedMentions.Users) != 1 || m.AllowedMentions.Users[0] != "1001" ||
+			len(m.AllowedMentions.Parse) != 0 {
+			t.Errorf("alert content %q, allowed %+v; want the owner <@1001> alone", m.Content, m.AllowedMentions)
+		}
+		if d := m.Embeds[0].Description; !strings.HasPrefix(d, "<@1001> ") || strings.Contains(d, "[offers](") ||
+			strings.Contains(d, " <@1002>") {
+			t.Errorf("alert text %q: want the owner mentioned and the rest escaped", d)
+		}
+	})
 	t.Run("a refused token stops the batch", func(t *testing.T) {
 		_, fake := newSinkBot(t)
 		bot, err := New(Options{Token: "test.other", AppID: fake.AppID(), APIURL: fake.URL, Service: stubService{}})

@@ -51,7 +51,8 @@ func TestBlockKitGolden(t *testing.T) {
 		name  string
 		reply commands.Reply
 	}{
-		{"help", commands.Reply{Status: commands.StatusOK, Title: "clorebot help", Text: commands.HelpText(""), Visibility: commands.Ephemeral, Done: true}},
+		{"help", commands.Reply{Status: commands.StatusOK, Title: "clorebot help", Text: commands.HelpFor(commands.PlatformSlack, ""), Visibility: commands.Ephemeral, Done: true}},
+		{"help_watch", commands.Reply{Status: commands.StatusOK, Title: "clorebot help", Text: commands.HelpFor(commands.PlatformSlack, "watch"), Visibility: commands.Ephemeral, Done: true}},
 		{"usage_error", commands.Reply{Status: commands.StatusError, Text: "rent needs a GPU model", Usage: commands.Usage("rent"), Visibility: commands.Ephemeral, Done: true}},
 		{"denied", commands.Reply{Status: commands.StatusDenied, Text: "order #1942182 was rented by slack:UALICE; only they or an admin may cancel it", Usage: commands.Usage("cancel"), Visibility: commands.Ephemeral, Done: true}},
 		{"queued", commands.Reply{Status: commands.StatusQueued, Text: "Renting RTX 4090 ×1 from $0.40/GPU/h ($0.40/h in all)…", JobID: "exqtbhnpajb4wjjp", Visibility: commands.Public, RequestedBy: "slack:UALICE"}},
