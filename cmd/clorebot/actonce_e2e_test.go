@@ -283,12 +283,34 @@ func TestSlackHTTPReplayRefusedInBothCasesAndAfterRestart(t *testing.T) {
 	if code, got := fresh.post(t, s.base, fresh.sig); code != http.StatusOK || !strings.Contains(got, "ephemeral") {
 		t.Errorf("a new request after the restart: %d %s", code, got)
 	}
+	// One signed request sent ten times at once, in both cases of hex: acted on once.
+	burst := signSlack(secret, "/slack/commands", strings.Replace(body, "st1", "st3", 1), time.Now())
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	answered := 0
+	for i := range 10 {
+		sig := burst.sig
+		if i%2 == 1 {
+			sig = "v0=" + strings.ToUpper(strings.TrimPrefix(sig, "v0="))
+		}
+		wg.Go(func() {
+			if code, got := burst.post(t, s.base, sig); code == http.StatusOK && strings.TrimSpace(got) != "" {
+				mu.Lock()
+				answered++
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if answered != 1 {
+		t.Errorf("a burst of one signed request was answered %d times, want 1", answered)
+	}
 	if err := s.app.svc.FlushAudit(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	audit, _ := s.app.store.ListAudit(context.Background(), commands.AuditFilter{})
-	if len(audit) != 2 {
-		t.Errorf("%d audit rows, want 2 (the status and the new one): %+v", len(audit), audit)
+	if len(audit) != 3 {
+		t.Errorf("%d audit rows, want 3 (the status, the new one, the burst's): %+v", len(audit), audit)
 	}
 }
 
