@@ -405,3 +405,73 @@ func TestChatRoutesLimitFailedAuthentication(t *testing.T) {
 		t.Errorf("%d debug lines for 6 refusals", n)
 	}
 }
+
+// A typed extend redelivered to a process restarted in between (Slack
+// retries an unacknowledged command under a new envelope id) finds the
+// first delivery's record: the end moves once, the retry gets the first
+// answer.
+func TestSlackExtendRedeliveredAfterRestartActsOnce(t *testing.T) {
+	fake := fakeslack.New(fakeslack.Options{AppToken: testAppToken, BotToken: testBotToken, PingEvery: 50 * time.Millisecond})
+	t.Cleanup(fake.Close)
+	dir := t.TempDir()
+	ctx := context.Background()
+	var id int64
+	var before time.Time
+	var first []string
+	t.Run("before the restart", func(t *testing.T) {
+		s := serveSlackIn(t, fake, dir, "", 0)
+		s.waitConnected(t, 1)
+		id = s.rentRunningOverSlack(t, "env-rent")
+		o, _ := s.app.store.GetOrderByCloreID(ctx, id)
+		before = *o.ExpiresAt
+		payload := fake.Slash("UALICE", "C1", fmt.Sprintf("extend %d 3", id), "trig-restart-ext")
+		if err := fake.Send(fakeslack.Envelope("env-ext-1", "slash_commands", payload, 0)); err != nil {
+			t.Fatal(err)
+		}
+		s.ack(t, "env-ext-1")
+		rs, ok := fake.WaitResponses(slackWait, func(rs []fakeslack.Response) bool {
+			for _, r := range rs {
+				if r.Path == "/response/cmd-trig-restart-ext" {
+					return true
+				}
+			}
+			return false
+		})
+		if !ok {
+			t.Fatal("the extend was not answered")
+		}
+		for _, r := range rs {
+			if r.Path == "/response/cmd-trig-restart-ext" {
+				first = append(first, fmt.Sprint(r.Body["text"]))
+			}
+		}
+	})
+	t.Run("after the restart", func(t *testing.T) {
+		s := serveSlackIn(t, fake, dir, "", 0)
+		s.waitConnected(t, 2)
+		payload := fake.Slash("UALICE", "C1", fmt.Sprintf("extend %d 3", id), "trig-restart-ext")
+		if err := fake.Send(fakeslack.Envelope("env-ext-2", "slash_commands", payload, 1)); err != nil {
+			t.Fatal(err)
+		}
+		s.ack(t, "env-ext-2")
+		rs, ok := fake.WaitResponses(slackWait, func(rs []fakeslack.Response) bool {
+			n := 0
+			for _, r := range rs {
+				if r.Path == "/response/cmd-trig-restart-ext" {
+					n++
+				}
+			}
+			return n == 2
+		})
+		if !ok {
+			t.Fatal("the redelivered extend was not answered")
+		}
+		if got := fmt.Sprint(rs[len(rs)-1].Body["text"]); len(first) != 1 || got != first[0] {
+			t.Errorf("the redelivery answered %q, the first %q", got, first)
+		}
+		o, _ := s.app.store.GetOrderByCloreID(ctx, id)
+		if got := o.ExpiresAt.Sub(before); got != 3*time.Hour {
+			t.Fatalf("the end moved by %s across the restart, want 3h once", got)
+		}
+	})
+}
