@@ -283,12 +283,34 @@ func TestSlackHTTPReplayRefusedInBothCasesAndAfterRestart(t *testing.T) {
 	if code, got := fresh.post(t, s.base, fresh.sig); code != http.StatusOK || !strings.Contains(got, "ephemeral") {
 		t.Errorf("a new request after the restart: %d %s", code, got)
 	}
+	// One signed request sent ten times at once, in both cases of hex: acted on once.
+	burst := signSlack(secret, "/slack/commands", strings.Replace(body, "st1", "st3", 1), time.Now())
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	answered := 0
+	for i := range 10 {
+		sig := burst.sig
+		if i%2 == 1 {
+			sig = "v0=" + strings.ToUpper(strings.TrimPrefix(sig, "v0="))
+		}
+		wg.Go(func() {
+			if code, got := burst.post(t, s.base, sig); code == http.StatusOK && strings.TrimSpace(got) != "" {
+				mu.Lock()
+				answered++
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if answered != 1 {
+		t.Errorf("a burst of one signed request was answered %d times, want 1", answered)
+	}
 	if err := s.app.svc.FlushAudit(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	audit, _ := s.app.store.ListAudit(context.Background(), commands.AuditFilter{})
-	if len(audit) != 2 {
-		t.Errorf("%d audit rows, want 2 (the status and the new one): %+v", len(audit), audit)
+	if len(audit) != 3 {
+		t.Errorf("%d audit rows, want 3 (the status, the new one, the burst's): %+v", len(audit), audit)
 	}
 }
 
@@ -382,4 +404,74 @@ func TestChatRoutesLimitFailedAuthentication(t *testing.T) {
 	if n := logs.count(slog.LevelDebug, "refused"); n < 6 {
 		t.Errorf("%d debug lines for 6 refusals", n)
 	}
+}
+
+// A typed extend redelivered to a process restarted in between (Slack
+// retries an unacknowledged command under a new envelope id) finds the
+// first delivery's record: the end moves once, the retry gets the first
+// answer.
+func TestSlackExtendRedeliveredAfterRestartActsOnce(t *testing.T) {
+	fake := fakeslack.New(fakeslack.Options{AppToken: testAppToken, BotToken: testBotToken, PingEvery: 50 * time.Millisecond})
+	t.Cleanup(fake.Close)
+	dir := t.TempDir()
+	ctx := context.Background()
+	var id int64
+	var before time.Time
+	var first []string
+	t.Run("before the restart", func(t *testing.T) {
+		s := serveSlackIn(t, fake, dir, "", 0)
+		s.waitConnected(t, 1)
+		id = s.rentRunningOverSlack(t, "env-rent")
+		o, _ := s.app.store.GetOrderByCloreID(ctx, id)
+		before = *o.ExpiresAt
+		payload := fake.Slash("UALICE", "C1", fmt.Sprintf("extend %d 3", id), "trig-restart-ext")
+		if err := fake.Send(fakeslack.Envelope("env-ext-1", "slash_commands", payload, 0)); err != nil {
+			t.Fatal(err)
+		}
+		s.ack(t, "env-ext-1")
+		rs, ok := fake.WaitResponses(slackWait, func(rs []fakeslack.Response) bool {
+			for _, r := range rs {
+				if r.Path == "/response/cmd-trig-restart-ext" {
+					return true
+				}
+			}
+			return false
+		})
+		if !ok {
+			t.Fatal("the extend was not answered")
+		}
+		for _, r := range rs {
+			if r.Path == "/response/cmd-trig-restart-ext" {
+				first = append(first, fmt.Sprint(r.Body["text"]))
+			}
+		}
+	})
+	t.Run("after the restart", func(t *testing.T) {
+		s := serveSlackIn(t, fake, dir, "", 0)
+		s.waitConnected(t, 2)
+		payload := fake.Slash("UALICE", "C1", fmt.Sprintf("extend %d 3", id), "trig-restart-ext")
+		if err := fake.Send(fakeslack.Envelope("env-ext-2", "slash_commands", payload, 1)); err != nil {
+			t.Fatal(err)
+		}
+		s.ack(t, "env-ext-2")
+		rs, ok := fake.WaitResponses(slackWait, func(rs []fakeslack.Response) bool {
+			n := 0
+			for _, r := range rs {
+				if r.Path == "/response/cmd-trig-restart-ext" {
+					n++
+				}
+			}
+			return n == 2
+		})
+		if !ok {
+			t.Fatal("the redelivered extend was not answered")
+		}
+		if got := fmt.Sprint(rs[len(rs)-1].Body["text"]); len(first) != 1 || got != first[0] {
+			t.Errorf("the redelivery answered %q, the first %q", got, first)
+		}
+		o, _ := s.app.store.GetOrderByCloreID(ctx, id)
+		if got := o.ExpiresAt.Sub(before); got != 3*time.Hour {
+			t.Fatalf("the end moved by %s across the restart, want 3h once", got)
+		}
+	})
 }

@@ -224,7 +224,8 @@ func TestSlackRentProgressCancelButton(t *testing.T) {
 		t.Fatal("bob's click got no answer")
 	}
 	deny := rs[0]
-	if deny.Body["response_type"] != "ephemeral" || !strings.Contains(fmt.Sprint(deny.Body["text"]), "not yours; only its renter or an admin") {
+	if deny.Body["response_type"] != "ephemeral" || !strings.Contains(fmt.Sprint(deny.Body["text"]), "not yours; only its renter or an admin") ||
+		strings.Contains(fmt.Sprint(deny.Body), "UALICE") {
 		t.Errorf("bob's denial = %+v", deny)
 	}
 	if m := s.fake.Messages()[0]; len(m.Versions) != len(progress.Versions) {
