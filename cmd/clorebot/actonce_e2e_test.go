@@ -256,7 +256,7 @@ func TestSlackHTTPReplayRefusedInBothCasesAndAfterRestart(t *testing.T) {
 	fake := fakeslack.New(fakeslack.Options{AppToken: testAppToken, BotToken: testBotToken, PingEvery: 50 * time.Millisecond})
 	t.Cleanup(fake.Close)
 	dir := t.TempDir()
-	body := "user_id=UALICE&user_name=alice&channel_id=C1&command=%2Fclore&text=status&trigger_id=st1&response_url=" + fake.ResponseURL("st1")
+	body := "team_id=T1&api_app_id=A1&user_id=UALICE&user_name=alice&channel_id=C1&command=%2Fclore&text=status&trigger_id=st1&response_url=" + fake.ResponseURL("st1")
 	req := signSlack(secret, "/slack/commands", body, time.Now())
 	upper := "v0=" + strings.ToUpper(strings.TrimPrefix(req.sig, "v0="))
 
@@ -374,7 +374,7 @@ func TestChatRoutesLimitFailedAuthentication(t *testing.T) {
 	extra := fmt.Sprintf("[webhook]\nip_rate_per_minute = 3\n[discord]\npublic_key = %q\napplication_id = \"100\"\n", hex.EncodeToString(pub))
 	s, stop := startSlackHTTP(t, fake, t.TempDir(), secret, extra, slog.New(logs))
 	defer stop()
-	body := "user_id=UALICE&user_name=alice&channel_id=C1&command=%2Fclore&text=help&trigger_id=h1&response_url=" + fake.ResponseURL("h1")
+	body := "team_id=T1&api_app_id=A1&user_id=UALICE&user_name=alice&channel_id=C1&command=%2Fclore&text=help&trigger_id=h1&response_url=" + fake.ResponseURL("h1")
 	forged := signSlack("not-the-secret", "/slack/commands", body, time.Now())
 	var codes []int
 	for range 5 {
