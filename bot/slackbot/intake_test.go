@@ -170,7 +170,9 @@ func TestClickHandledAfterShutdownStarts(t *testing.T) {
 			ctxErr := make(chan error, 1)
 			fake := fakeslack.New(fakeslack.Options{AppToken: appToken, BotToken: botToken})
 			t.Cleanup(fake.Close)
-			o := Options{BotToken: botToken, APIURL: fake.APIURL(), Service: cancelProbeService{proceed: proceed, seen: ctxErr}}
+			// The workspace configured: a click may come before auth.test
+			// answered (an unknown workspace is refused until it does).
+			o := Options{BotToken: botToken, APIURL: fake.APIURL(), TeamID: "T1", Service: cancelProbeService{proceed: proceed, seen: ctxErr}}
 			if mode == "socket" {
 				o.AppToken = appToken
 			} else {
