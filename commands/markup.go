@@ -234,3 +234,12 @@ func timeOn(platform string, t time.Time, style TimeStyle) string {
 	}
 	return PlainTime(t)
 }
+
+// commandOn is a command to type as a reply to platform shows it: a mark on
+// chat, the plain command elsewhere.
+func commandOn(platform, text string) string {
+	if chatPlatform(platform) {
+		return CommandHint(text)
+	}
+	return text
+}
