@@ -157,7 +157,7 @@ type intakeRecord struct {
 
 // auditEntry is the audit row of a handled command.
 func (s *Service) auditEntry(req Request, command string, r Reply, order *int64, price *float64) AuditEntry {
-	detail := Unmark(r.Text)
+	detail := auditDetail(r.Text)
 	if len(detail) > 200 {
 		detail = detail[:200]
 	}

@@ -303,7 +303,7 @@ func userMessage(err error) string {
 // refusals, usage errors) goes to the background writer, so that answering
 // never waits for a commit; a job's row is written before Handle returns.
 func (s *Service) audit(ctx context.Context, req Request, command string, r Reply, order *int64, price *float64) {
-	detail := Unmark(r.Text)
+	detail := auditDetail(r.Text)
 	if len(detail) > 200 {
 		detail = detail[:200]
 	}
