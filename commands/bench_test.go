@@ -3,6 +3,7 @@ package commands_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/clorebot/clorebot/clore"
 	"github.com/clorebot/clorebot/commands"
@@ -53,4 +54,26 @@ func BenchmarkParsePolicyRent(b *testing.B) {
 			b.Fatal("policy")
 		}
 	}
+}
+
+// BenchmarkHandleHelp is the command layer's part of a Slack help
+// acknowledgement: parse, policy, the answer (written once) and the audit
+// row queued for the background writer.
+func BenchmarkHandleHelp(b *testing.B) {
+	h := newHarness(b)
+	svc := commands.New(commands.Options{Store: h.store, Clore: h.client, Policy: h.policy})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { _ = svc.Run(ctx) }()
+	req := commands.Request{Platform: commands.PlatformSlack, User: "slack:ALICE", Channel: "C1", Text: "help"}
+	for !svc.AnswersFromMemory(req) {
+		time.Sleep(time.Millisecond) // the audit writer starts with Run
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if r := svc.Handle(ctx, req); r.Status != commands.StatusOK {
+			b.Fatal(r)
+		}
+	}
+	_ = svc.FlushAudit(ctx)
 }

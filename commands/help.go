@@ -116,14 +116,42 @@ func orString(s, def string) string {
 // flag it does not have, and not confirm), the command line's text for the
 // CLI and webhooks. Every version is written from the grammar.
 func HelpFor(platform, topic string) string {
+	var style usageStyle
 	switch platform {
 	case PlatformSlack:
-		return chatHelp(topic, textStyle)
+		style = textStyle
 	case PlatformDiscord:
-		return chatHelp(topic, optionStyle)
+		style = optionStyle
+	default:
+		return HelpText(topic)
 	}
-	return HelpText(topic)
+	helps := chatHelps()
+	if h, ok := helps[helpKey{style, strings.ToLower(strings.TrimSpace(topic))}]; ok {
+		return h
+	}
+	return helps[helpKey{style, ""}]
 }
+
+// helpKey is one chat help: a style and a topic ("" for the overview).
+type helpKey struct {
+	style usageStyle
+	topic string
+}
+
+// chatHelps holds every chat help, written once: help is the command a
+// team runs most, and its answer goes in the acknowledgement.
+var chatHelps = sync.OnceValue(func() map[helpKey]string {
+	m := map[helpKey]string{}
+	for _, style := range []usageStyle{textStyle, optionStyle} {
+		m[helpKey{style, ""}] = chatHelp("", style)
+		for _, s := range Grammar() {
+			if h := chatHelp(s.Name, style); h != m[helpKey{style, ""}] {
+				m[helpKey{style, s.Name}] = h
+			}
+		}
+	}
+	return m
+})
 
 // chatHelp is help for a chat platform, with commands as marks (CommandHint).
 func chatHelp(topic string, style usageStyle) string {

@@ -162,7 +162,7 @@ type intakeRecord struct {
 // A request made on behalf of another identity (exec --as) names both:
 // the actor is the identity acted as, the channel says who acted.
 func (s *Service) auditEntry(req Request, command string, r Reply, order *int64, price *float64) AuditEntry {
-	detail := Unmark(r.Text)
+	detail := auditDetail(r.Text)
 	if len(detail) > 200 {
 		detail = detail[:200]
 	}

@@ -183,7 +183,7 @@ func (s *Service) handleExtend(ctx context.Context, req Request, a *ExtendArgs, 
 			return r // a redelivery, beaten by its first delivery
 		}
 		return Reply{Status: StatusOK, Visibility: Ephemeral, Done: true,
-			Text: fmt.Sprintf("Order #%d was extended already; it now ends at %s.", a.OrderID, o.ExpiresAt.UTC().Format("2006-01-02 15:04 MST"))}
+			Text: fmt.Sprintf("Order #%d was extended already; it now ends at %s.", a.OrderID, timeOn(req.Platform, *o.ExpiresAt, TimeFull))}
 	}
 	end := o.ExpiresAt.Add(time.Duration(a.Hours * float64(time.Hour)))
 	if total := end.Sub(o.CreatedAt).Hours(); s.policy.MaxHours > 0 && total > s.policy.MaxHours*(1+1e-9) {
@@ -194,7 +194,7 @@ func (s *Service) handleExtend(ctx context.Context, req Request, a *ExtendArgs, 
 	if lo, ok := s.liveOrderSnapshot(a.OrderID); ok && lo.MRL > 0 && lo.CreatedUnix > 0 {
 		if limit := time.Unix(lo.CreatedUnix, 0).Add(time.Duration(lo.MRL) * time.Second); end.After(limit) {
 			return errorReply(&UsageError{Command: "extend", Problem: fmt.Sprintf(
-				"order #%d cannot run past %s: the host's maximum rental length", a.OrderID, limit.UTC().Format("2006-01-02 15:04 MST"))})
+				"order #%d cannot run past %s: the host's maximum rental length", a.OrderID, timeOn(req.Platform, limit, TimeFull))})
 		}
 	}
 	was := *o.ExpiresAt
@@ -203,7 +203,7 @@ func (s *Service) handleExtend(ctx context.Context, req Request, a *ExtendArgs, 
 		map[string]any{"hours": a.Hours, "extended_by": req.User}, s.clock.Now())
 	r := Reply{Status: StatusOK, Visibility: Public, Done: true,
 		Text: fmt.Sprintf("Order #%d extended by %g h: it is now cancelled automatically at %s.",
-			a.OrderID, a.Hours, end.UTC().Format("2006-01-02 15:04 MST"))}
+			a.OrderID, a.Hours, timeOn(req.Platform, end, TimeFull))}
 	// Conditional on the end read above: the TTL's cancel claims the
 	// order the same way, so exactly one of them wins; the request's
 	// record makes a redelivery that raced this one lose too.
@@ -214,7 +214,8 @@ func (s *Service) handleExtend(ctx context.Context, req Request, a *ExtendArgs, 
 			return r // a redelivery, beaten by its first delivery
 		}
 		return errorReply(&UsageError{Command: "extend", Problem: fmt.Sprintf(
-			"order #%d changed while it was being extended (its time ran out, or another extend came first); see status %d", a.OrderID, a.OrderID)})
+			"order #%d changed while it was being extended (its time ran out, or another extend came first); see %s", a.OrderID,
+			commandOn(req.Platform, fmt.Sprintf("status %d", a.OrderID)))})
 	} else if err != nil {
 		return s.fail(ctx, "extend", err)
 	}

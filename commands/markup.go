@@ -96,12 +96,14 @@ func Spans(s string) []Span {
 	}
 	var out []Span
 	text := func(t string) {
-		t = strings.Map(func(r rune) rune {
-			if r == MarkOpen || r == MarkClose {
-				return -1
-			}
-			return r
-		}, t)
+		if strings.ContainsRune(t, MarkOpen) || strings.ContainsRune(t, MarkClose) {
+			t = strings.Map(func(r rune) rune {
+				if r == MarkOpen || r == MarkClose {
+					return -1
+				}
+				return r
+			}, t)
+		}
 		if t == "" {
 			return
 		}
@@ -233,4 +235,23 @@ func timeOn(platform string, t time.Time, style TimeStyle) string {
 		return Time(t, style)
 	}
 	return PlainTime(t)
+}
+
+// commandOn is a command to type as a reply to platform shows it: a mark on
+// chat, the plain command elsewhere.
+func commandOn(platform, text string) string {
+	if chatPlatform(platform) {
+		return CommandHint(text)
+	}
+	return text
+}
+
+// auditDetail is the start of a reply's text for an audit row, plain:
+// only the first few hundred bytes are read (a row keeps 200), so that a
+// long answer (help) costs nothing to audit.
+func auditDetail(text string) string {
+	if len(text) > 400 {
+		text = text[:400]
+	}
+	return Unmark(text)
 }

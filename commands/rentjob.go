@@ -555,7 +555,7 @@ func (r *run) provision(ctx context.Context, p rentParams, cp rentCheckpoint) er
 			return r.running(ctx, p, cp, o, *live)
 		case o.ExpiresAt != nil && !now.Before(*o.ExpiresAt):
 			return r.cancelProvisioning(ctx, o, OrderExpired, "ttl",
-				fmt.Sprintf("Order #%d reached its end (%s) before it came online; it was cancelled.", id, o.ExpiresAt.UTC().Format("2006-01-02 15:04 MST")))
+				fmt.Sprintf("Order #%d reached its end (%s) before it came online; it was cancelled.", id, timeOn(r.job.Platform, *o.ExpiresAt, TimeFull)))
 		case !now.Before(cp.Deadline):
 			return r.cancelProvisioning(ctx, o, OrderFailed, "provision_timeout",
 				fmt.Sprintf("Order #%d was not online within %s; it was cancelled.", id, s.o.ProvisionTimeout))

@@ -99,6 +99,7 @@ func burst(b *testing.B, fake *fakeslack.Server, prefix, user, text string, n in
 		}
 		d, _ := fake.AckLatency(id)
 		out = append(out, d)
+		fake.Forget(id)
 	}
 	slices.Sort(out)
 	return out, first
