@@ -144,13 +144,13 @@ var grammarCommands = []grammarCommand{
 		usage: []string{"rent <gpu> [count] [--max-price USD_PER_HOUR] [--spot] [--image IMAGE] [--hours H]" +
 			" [--ssh-key KEY] [--currency C] [--min-reliability R]"},
 		flags: []grammarFlag{
-			{name: "max-price", arg: "USD", help: "highest price in USD per GPU per hour, e.g. 0.45 or $0.45 (default: no cap below the team's limit)"},
+			{name: "max-price", arg: "USD", help: "highest price in USD per GPU per hour, e.g. 0.45 or $0.45"},
 			{name: "spot", boolean: true, help: "rent at the cheaper, interruptible spot price (default: on-demand)"},
-			{name: "image", arg: "IMAGE", help: "Docker image, e.g. nvidia/cuda:12.8.0-base-ubuntu22.04 (default: the configured image)"},
-			{name: "hours", arg: "H", help: "cancel automatically after H hours, up to 8760 (default: from the config)"},
+			{name: "image", arg: "IMAGE", help: "Docker image, e.g. nvidia/cuda:12.8.0-base-ubuntu22.04"},
+			{name: "hours", arg: "H", help: "cancel automatically after H hours"},
 			{name: "ssh-key", arg: "KEY", help: `your SSH public key, in quotes: "ssh-ed25519 AAAA... you@host"`},
-			{name: "currency", arg: "C", help: "pay in usd, clore or btc (default: from the config)"},
-			{name: "min-reliability", arg: "R", help: "lowest host reliability, 0 to 1 or a percentage like 95% (default: from the config)"},
+			{name: "currency", arg: "C", help: "pay in usd, clore or btc"},
+			{name: "min-reliability", arg: "R", help: "lowest host reliability, 0 to 1 or a percentage like 95%"},
 		},
 	},
 	{name: "cancel", usage: []string{"cancel <order-id>"}},

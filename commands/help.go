@@ -1,21 +1,48 @@
 package commands
 
 import (
+	"cmp"
 	"fmt"
 	"strings"
 	"sync"
 )
 
 // HelpText returns the help of one command (case-insensitive): what it does,
-// its usage, its flags with units and defaults, and examples. For "" or an
-// unknown topic it returns the overview of every command.
-func HelpText(topic string) string {
+// its usage, its flags with units, and examples. For "" or an unknown topic
+// it returns the overview of every command. Defaults and limits that the
+// team's policy sets are named, not quoted: HelpTextFor quotes them.
+func HelpText(topic string) string { return HelpTextFor(topic, HelpValues{}) }
+
+// HelpValues are the defaults and limits a command's help quotes: the
+// team's policy and the default image. Without Policy, the policy's values
+// are named instead ("the team's maximum"); with it, a zero limit is none.
+type HelpValues struct {
+	Policy                        bool // the fields below are the policy's
+	DefaultImage                  string
+	DefaultHours, MaxHours        float64
+	MaxPricePerHour, ConfirmAbove float64
+	MinReliability                float64
+}
+
+// HelpValuesOf are the help values of policy p and the default image ("":
+// DefaultImage).
+func HelpValuesOf(p Policy, image string) HelpValues {
+	if image == "" {
+		image = DefaultImage
+	}
+	return HelpValues{Policy: true, DefaultImage: image, DefaultHours: p.DefaultHours, MaxHours: p.MaxHours,
+		MaxPricePerHour: p.MaxPricePerHour, ConfirmAbove: p.ConfirmAbove, MinReliability: p.MinReliability}
+}
+
+// HelpTextFor is HelpText quoting v: a flag's line ends with its default and
+// limit as the policy sets them.
+func HelpTextFor(topic string, v HelpValues) string {
 	spec, ok := lookupGrammarCommand(strings.TrimSpace(topic))
 	if !ok {
 		return helpOverview()
 	}
 	var b strings.Builder
-	about, notes, examples := helpDetails(spec.name)
+	about, notes, examples := helpDetails(spec.name, v)
 	fmt.Fprintf(&b, "%s: %s\n\nUsage: %s\n", spec.name, about, strings.Join(spec.usage, "\n       "))
 	if len(spec.flags) > 0 {
 		b.WriteString("\n")
@@ -24,7 +51,7 @@ func HelpText(topic string) string {
 			if !f.boolean {
 				left += " " + f.arg
 			}
-			fmt.Fprintf(&b, "  %-22s %s\n", left, f.help)
+			fmt.Fprintf(&b, "  %-22s %s%s\n", left, f.help, flagDefault(spec.name, f.name, v))
 		}
 	}
 	if len(notes) > 0 {
@@ -161,7 +188,7 @@ func chatHelp(topic string, style usageStyle) string {
 		if !strings.EqualFold(s.Name, strings.TrimSpace(topic)) || style == optionStyle && !s.Typed {
 			continue
 		}
-		about, notes, examples := helpDetails(s.Name)
+		about, notes, examples := helpDetails(s.Name, HelpValues{})
 		b.WriteString(s.Name + ": " + about + "\n")
 		for _, f := range s.Forms {
 			b.WriteString("\n" + CommandHint(shortUsage(s, f, style)) + " " + formSummary(s, f) + "\n")
@@ -214,17 +241,74 @@ func paramName(p Param, style usageStyle) string {
 	return name
 }
 
+// flagDefault is what a flag's help line says of its default and limit,
+// from v; "" for flags whose help says it all.
+func flagDefault(command, flag string, v HelpValues) string {
+	if command != "rent" {
+		return ""
+	}
+	switch flag {
+	case "max-price":
+		switch {
+		case !v.Policy:
+			return " (default: no cap below the team's limit)"
+		case v.MaxPricePerHour > 0:
+			return fmt.Sprintf(" (default and most: %s, the team's limit)", usd(v.MaxPricePerHour))
+		}
+		return " (default: no cap)"
+	case "image":
+		return " (default: " + cmp.Or(v.DefaultImage, DefaultImage) + ")"
+	case "hours":
+		if !v.Policy {
+			return ", up to the team's maximum (default: the team's default)"
+		}
+		most := formatNumber(float64(maxRentHours))
+		if v.MaxHours > 0 {
+			most = formatNumber(min(v.MaxHours, maxRentHours))
+		}
+		if v.DefaultHours > 0 {
+			return fmt.Sprintf(", up to %s (default %s)", most, formatNumber(v.DefaultHours))
+		}
+		return fmt.Sprintf(", up to %s (default: no automatic cancel)", most)
+	case "currency":
+		return " (default: any currency your wallet can pay)"
+	case "min-reliability":
+		if !v.Policy {
+			return " (default: the team's minimum)"
+		}
+		return fmt.Sprintf(" (default %s)", formatNumber(v.MinReliability))
+	}
+	return ""
+}
+
 // helpDetails returns a command's description, notes and examples.
-func helpDetails(name string) (about string, notes, examples []string) {
+func helpDetails(name string, v HelpValues) (about string, notes, examples []string) {
 	switch name {
 	case "rent":
+		hours, capText, confirm := "the team's default hours", "no price cap below the team's limit", "the team's confirm threshold"
+		if v.Policy {
+			hours, capText, confirm = "no automatic cancel", "no price cap", ""
+			if v.DefaultHours > 0 {
+				hours = "cancelled after " + formatNumber(v.DefaultHours) + " hours"
+			}
+			if v.MaxPricePerHour > 0 {
+				capText = "at most " + usd(v.MaxPricePerHour) + " per GPU per hour (the team's limit)"
+			}
+			if v.ConfirmAbove > 0 {
+				confirm = usd(v.ConfirmAbove) + " per hour for the whole order"
+			}
+		}
+		rentNotes := []string{
+			"<gpu> is a GPU model: 4090, \"rtx 3060 ti\", \"a100 80gb\", h100 (a family such as h100 takes any of its variants).",
+			"[count] is the number of GPUs in the server, 1 to 16 (default 1); \"2x 4090\" works too.",
+			fmt.Sprintf("Without flags: 1 GPU, on-demand, image %s, %s, any currency your wallet can pay, %s.",
+				cmp.Or(v.DefaultImage, DefaultImage), hours, capText),
+		}
+		if confirm != "" {
+			rentNotes = append(rentNotes, "A price above "+confirm+" asks you to confirm before anything is rented.")
+		}
 		return "rent a GPU server from the Clore.ai marketplace: the cheapest offer that fits.",
-			[]string{
-				"<gpu> is a GPU model: 4090, \"rtx 3060 ti\", \"a100 80gb\", h100 (a family such as h100 takes any of its variants).",
-				"[count] is the number of GPUs in the server, 1 to 16 (default 1); \"2x 4090\" works too.",
-				"Without flags: 1 GPU, on-demand, the configured image, hours and currency, no price cap below the team's limit.",
-				"A price above the team's confirm threshold asks you to confirm before anything is rented.",
-			},
+			rentNotes,
 			[]string{"rent 4090", "rent a100 80gb 2 --max-price 1.60 --hours 24", "rent 3090 --spot --image nvidia/cuda:12.8.0-base-ubuntu22.04"}
 	case "cancel":
 		return "cancel one of your orders; the server stops and billing ends.",

@@ -41,7 +41,7 @@ type Options struct {
 	Logger   *slog.Logger
 	Policy   Policy
 
-	DefaultImage string // default "cloreai/ubuntu22.04-cuda-12.4"
+	DefaultImage string // default DefaultImage
 	// MarketTTL is the marketplace refresh tick (serve: watch.interval): a
 	// market or rent that finds the snapshot older asks Run for one early
 	// background refresh and answers from the snapshot it has (default 60 s).
@@ -129,6 +129,10 @@ type Service struct {
 	lifecycle lifecycleState // reminders and low-balance notices sent (lifecycle.go)
 }
 
+// DefaultImage is the Docker image of a rent that names none: Clore's own
+// CUDA image, which runs its sshd.
+const DefaultImage = "cloreai/ubuntu22.04-cuda-12.4"
+
 // New returns a Service.
 func New(o Options) *Service {
 	if o.Notifier == nil {
@@ -154,7 +158,7 @@ func New(o Options) *Service {
 	def(&o.SweepInterval, DefaultSweepInterval)
 	def(&o.ConfirmTTL, 15*time.Minute)
 	if o.DefaultImage == "" {
-		o.DefaultImage = "cloreai/ubuntu22.04-cuda-12.4"
+		o.DefaultImage = DefaultImage
 	}
 	if o.MaxOfferAttempts <= 0 {
 		o.MaxOfferAttempts = 3
@@ -208,7 +212,11 @@ func (s *Service) handle(ctx context.Context, req Request, claim *DedupClaim) (R
 	var price *float64
 	switch cmd.Name {
 	case "help":
-		r = Reply{Status: StatusOK, Title: "clorebot help", Text: HelpFor(req.Platform, cmd.Help.Topic), Visibility: Ephemeral, Done: true}
+		text := HelpFor(req.Platform, cmd.Help.Topic) // Slack and Discord: from the grammar, in their terms
+		if req.Platform != PlatformSlack && req.Platform != PlatformDiscord {
+			text = HelpTextFor(cmd.Help.Topic, HelpValuesOf(s.policy, s.o.DefaultImage))
+		}
+		r = Reply{Status: StatusOK, Title: "clorebot help", Text: text, Visibility: Ephemeral, Done: true}
 	case "market":
 		r = s.handleMarket(ctx, cmd.Market)
 	case "status":

@@ -386,7 +386,7 @@ func TestBuildsAreStamped(t *testing.T) {
 			t.Errorf("docker-compose.yml lacks %q", want)
 		}
 	}
-	if strings.Contains(compose, "CLOREBOT_COMMIT:-unknown") || strings.Contains(compose, "CLOREBOT_VERSION:-dev}\n") {
+	if strings.Contains(compose, "CLOREBOT_COMMIT:-unknown") || strings.Contains(compose, "VERSION: ${CLOREBOT_VERSION:-dev}") {
 		t.Error("docker-compose.yml stamps a fixed version or commit")
 	}
 	for _, want := range []string{"FROM scratch AS git", "--mount=type=bind,from=git,target=/git",

@@ -87,6 +87,9 @@ func (e *env) loadFor(withoutClore bool) (*config.Config, error) {
 	if err != nil {
 		return nil, &usageError{err}
 	}
+	if err := movedDatabase(cfg); err != nil {
+		return nil, &usageError{err}
+	}
 	return cfg, nil
 }
 

@@ -54,7 +54,7 @@ func TestExitStatusesAndUsage(t *testing.T) {
 		})
 	}
 	// -v shows what exec logs at INFO (a fresh database is migrated).
-	code, _, stderr := run(t, t.TempDir(), nil, "-v", "exec", "--sandbox", "help")
+	code, _, stderr := run(t, t.TempDir(), nil, "-v", "exec", "--sandbox", "status")
 	if code != 0 || !strings.Contains(stderr, "database migrated") {
 		t.Errorf("-v exec: exit %d, stderr:\n%s", code, stderr)
 	}
@@ -108,8 +108,8 @@ func TestExecConfirm(t *testing.T) {
 	dir := t.TempDir()
 	environ := append([]string{"CLOREBOT_POLICY_CONFIRM_ABOVE=0.001"}, fastSandbox...)
 	code, out, stderr := run(t, dir, environ, "exec", "--sandbox", "rent", "3090")
-	m := regexp.MustCompile("`clorebot exec confirm ([a-z0-9]+)`").FindStringSubmatch(stderr)
-	if code != exitPending || m == nil || !strings.Contains(out, "Rent now: clorebot exec confirm "+m[1]) {
+	m := regexp.MustCompile("`clorebot --sandbox exec confirm ([a-z0-9]+)`").FindStringSubmatch(stderr)
+	if code != exitPending || m == nil || !strings.Contains(out, "Rent now: clorebot --sandbox exec confirm "+m[1]) {
 		t.Fatalf("rent above confirm_above: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, stderr)
 	}
 	if strings.Contains(out, "Provisioning") {
@@ -242,7 +242,7 @@ func golden(t *testing.T, path, got string) {
 
 func TestAuditNewestFirstAndTruncated(t *testing.T) {
 	dir := t.TempDir()
-	for _, text := range []string{"help", "market", "help rent"} {
+	for _, text := range []string{"status", "market", "help rent"} { // `help` alone opens no database
 		if code, _, _ := run(t, dir, fastSandbox, "exec", "--sandbox", text); code != 0 {
 			t.Fatalf("exec %s: %d", text, code)
 		}
@@ -299,7 +299,7 @@ func TestExecInterruptedDuringRent(t *testing.T) {
 	environ := []string{"CLOREBOT_SANDBOX_PROVISION_DELAY=1h", "CLOREBOT_CLORE_MIN_INTERVAL=10ms", "CLOREBOT_CLORE_CREATE_INTERVAL=20ms"}
 	code, out, id := interruptExecRent(t, environ)
 	for _, want := range []string{
-		"interrupted: order #" + id, "still provisioning", "cancel: clorebot exec cancel " + id, "follow: clorebot exec status " + id,
+		"interrupted: order #" + id, "still provisioning", "cancel: clorebot --sandbox exec cancel " + id, "follow: clorebot --sandbox exec status " + id,
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out)

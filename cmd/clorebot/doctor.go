@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -106,8 +107,10 @@ func (d *doctor) checkDatabase() {
 		path = abs
 	}
 	dir := filepath.Dir(path)
-	if filepath.Dir(d.cfg.Storage.Path) != "." {
-		// A data directory of its own (not the working directory) is private.
+	given := cmp.Or(d.cfg.Storage.Given, d.cfg.Storage.Path) // as written, before it was made relative to the file
+	if filepath.Dir(given) != "." {
+		// A data directory of its own (not the working directory, nor the
+		// configuration file's) is private.
 		d.checkMode("data dir", dir, 0o700)
 	}
 	fi, err := os.Stat(path)

@@ -19,7 +19,7 @@ type execCmd struct {
 	JSON      bool          `help:"Print one JSON object per line (type reply, progress, heartbeat, result, pending, interrupted)."`
 	Yes       bool          `help:"Confirm a rent above policy.confirm_above instead of stopping at the confirmation."`
 	Heartbeat time.Duration `help:"While a job runs, print how long it has run (and the provisioning deadline) this often." default:"15s"`
-	Text      []string      `arg:"" passthrough:"" help:"The command, e.g. rent 4090 --max-price 0.5."`
+	Text      []string      `arg:"" passthrough:"" help:"The command, e.g. rent 4090 --max-price 0.5. exec's flags and --config, --sandbox, -v may also follow it."`
 }
 
 // errCommandFailed makes exec exit non-zero after a reply that reports failure.
@@ -29,8 +29,17 @@ var errCommandFailed = &exitError{code: exitFailure}
 // progress. A rent awaiting confirmation exits with exitPending unless --yes;
 // SIGINT exits with exitInterrupted after saying what is still running.
 func (x execCmd) Run(e *env) error {
+	if err := x.takeTrailingFlags(e.cli); err != nil {
+		return &usageError{err}
+	}
+	if topic, ok := helpTopic(x.Text); ok {
+		return x.help(e, topic)
+	}
 	cfg, err := e.load()
 	if err != nil {
+		return err
+	}
+	if err := checkDatabase(e, cfg); err != nil {
 		return err
 	}
 	app := NewApp(cfg, e.logger(cfg))
@@ -38,7 +47,7 @@ func (x execCmd) Run(e *env) error {
 		return errors.Join(err, app.Close())
 	}
 	defer app.Close()
-	out := &execOutput{w: e.stdout, json: x.JSON}
+	out := &execOutput{w: e.stdout, json: x.JSON, followUp: x.followUp(e)}
 	notifier := commands.NotifierFunc(func(_ context.Context, _ commands.Target, r commands.Reply) (string, error) {
 		out.progress(r)
 		return "cli", nil
@@ -59,11 +68,15 @@ func (x execCmd) Run(e *env) error {
 	}
 	reply := x.handle(e.ctx, svc, req)
 	out.reply(e.ctx, svc, req, reply)
+	if reply.Status == commands.StatusError && reply.Usage != "" && strings.Contains(reply.Text, "flag") {
+		fmt.Fprintln(e.stderr, "clorebot: exec's own flags (--json, --yes, --as, --heartbeat) and clorebot's (--config, --sandbox, -v) "+
+			"may come before or after the command; any other flag belongs to the command: `"+out.exec("help "+commandName(req))+"` lists them")
+	}
 	if reply.Status == commands.StatusConfirm && reply.JobID != "" {
 		if !x.Yes {
 			out.pending(reply.JobID)
 			return &exitError{code: exitPending, msg: fmt.Sprintf(
-				"rent awaits confirmation: run `clorebot exec confirm %s` (or repeat with --yes); nothing is rented until then", reply.JobID)}
+				"rent awaits confirmation: run `%s` (or repeat with --yes); nothing is rented until then", out.exec("confirm "+reply.JobID))}
 		}
 		reply = svc.ConfirmJob(e.ctx, req, reply.JobID)
 		out.reply(e.ctx, svc, req, reply)
@@ -143,7 +156,7 @@ func reportEnd(ctx context.Context, e *env, st *storage.Store, orderID int64, ou
 	if err != nil {
 		alive = false // unknown counts as nobody: the renter is told how to cancel
 	}
-	out.ends(orderID, end, serve, alive, e.cliCommand(fmt.Sprintf("exec cancel %d", orderID)))
+	out.ends(orderID, end, serve, alive, out.exec(fmt.Sprintf("cancel %d", orderID)))
 }
 
 // handedOver prints the connection details of a rent that another process
@@ -163,7 +176,7 @@ func handedOver(ctx context.Context, svc *commands.Service, who string, v comman
 		r = svc.Handle(ctx, req)
 	}
 	if r.Private == nil {
-		out.note(fmt.Sprintf("`clorebot exec status %d` shows the order's connection details.", *v.CloreOrderID))
+		out.note(fmt.Sprintf("`%s` shows the order's connection details.", out.exec(fmt.Sprintf("status %d", *v.CloreOrderID))))
 		return
 	}
 	out.progress(commands.Reply{Status: commands.StatusOK, Visibility: commands.Private, Done: true, JobID: v.JobID, Private: r.Private})

@@ -28,7 +28,7 @@ func TestInterruptedExecRentFinishedByServeShowsDetailsToItsRenter(t *testing.T)
 	environ := []string{"CLOREBOT_SANDBOX_PROVISION_DELAY=4s", "CLOREBOT_CLORE_MIN_INTERVAL=10ms",
 		"CLOREBOT_CLORE_CREATE_INTERVAL=20ms", "CLOREBOT_HTTP_LISTEN=127.0.0.1:0", "CLOREBOT_WATCH_INTERVAL=1s"}
 	_, out, id := interruptExecRent(t, environ)
-	if want := "`clorebot exec status " + id + "` shows its connection details"; !strings.Contains(out.String(), want) {
+	if want := "`clorebot --sandbox exec status " + id + "` shows its connection details"; !strings.Contains(out.String(), want) {
 		t.Errorf("the interrupt message does not say %q:\n%s", want, out)
 	}
 

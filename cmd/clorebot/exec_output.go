@@ -74,6 +74,10 @@ type orderRow struct {
 type execOutput struct {
 	w    io.Writer
 	json bool
+	// followUp is the command line that runs an exec command (e.g.
+	// "cancel 5") as this one ran: with its --config, --sandbox and --as,
+	// so that a printed follow-up works when pasted. nil: plain.
+	followUp func(args string) string
 
 	mu       sync.Mutex
 	jobShown bool // "job <id>" is printed once
@@ -105,8 +109,9 @@ func (o *execOutput) reply(ctx context.Context, svc *commands.Service, req comma
 		l := replyLine("reply", r)
 		l.Orders, l.Models = orders, models
 		if r.Status == commands.StatusConfirm {
-			l.ConfirmCommand = confirmCommand(r.JobID)
+			l.ConfirmCommand = o.exec("confirm " + r.JobID)
 		}
+		l.Text = o.withFlags(l.Text)
 		o.emit(l)
 		return
 	}
@@ -117,7 +122,7 @@ func (o *execOutput) reply(ctx context.Context, svc *commands.Service, req comma
 	case orders != nil:
 		fmt.Fprint(o.w, renderHead(r))
 		writeStatusTable(o.w, orders, r, time.Now())
-		fmt.Fprint(o.w, renderButtons(r))
+		fmt.Fprint(o.w, o.renderButtons(r))
 		fmt.Fprint(o.w, renderPrivate(r.Private)) // the renter's `status <order-id>`: connection details
 	default:
 		fmt.Fprint(o.w, o.renderText(r))
@@ -133,7 +138,9 @@ func (o *execOutput) progress(r commands.Reply) {
 		o.private = r.Private
 	}
 	if o.json {
-		o.emit(replyLine("progress", r))
+		l := replyLine("progress", r)
+		l.Text = o.withFlags(l.Text)
+		o.emit(l)
 		return
 	}
 	fmt.Fprint(o.w, o.renderText(r))
@@ -175,7 +182,7 @@ func (o *execOutput) pending(jobID string) {
 	defer o.mu.Unlock()
 	if o.json {
 		o.emit(execLine{Type: "pending", JobID: jobID, Kind: commands.JobRent,
-			State: commands.JobAwaitingConfirmation, ConfirmCommand: confirmCommand(jobID)})
+			State: commands.JobAwaitingConfirmation, ConfirmCommand: o.exec("confirm " + jobID)})
 	}
 }
 
@@ -209,23 +216,23 @@ func (o *execOutput) interrupted(v commands.JobView) {
 		msg = fmt.Sprintf("interrupted: job %s had already ended (%s).", v.JobID, v.State)
 	case v.CloreOrderID != nil && v.Kind == commands.JobRent:
 		id := *v.CloreOrderID
-		cmds["follow"], cmds["cancel"] = fmt.Sprintf("clorebot exec status %d", id), fmt.Sprintf("clorebot exec cancel %d", id)
+		cmds["follow"], cmds["cancel"] = o.exec(fmt.Sprintf("status %d", id)), o.exec(fmt.Sprintf("cancel %d", id))
 		msg = fmt.Sprintf("interrupted: order #%d (job %s) is still provisioning at Clore and is billed", id, v.JobID)
 		if v.USDPerHour != nil {
 			msg += fmt.Sprintf(" at $%.3f/h", *v.USDPerHour)
 		}
 		msg += ".\n  A running `clorebot serve` on this database finishes the job (the next one does otherwise);" +
-			fmt.Sprintf("\n  once the order runs, `clorebot exec status %d` shows its connection details (as this user).", id)
+			fmt.Sprintf("\n  once the order runs, `%s` shows its connection details (as this user).", cmds["follow"])
 	case v.OrderMayExist:
-		cmds["follow"] = "clorebot exec status"
+		cmds["follow"] = o.exec("status")
 		msg = fmt.Sprintf("interrupted: job %s may already have ordered a server (create_order was sent).\n"+
 			"  `clorebot serve` on this database resumes it and finds the order before anything else; "+
-			"`clorebot exec status <order-id>` shows its connection details once it runs; "+
-			"cancel it with `clorebot exec cancel <order-id>` if you do not want it.", v.JobID)
+			"`%s` shows its connection details once it runs; "+
+			"cancel it with `%s` if you do not want it.", v.JobID, o.exec("status <order-id>"), o.exec("cancel <order-id>"))
 	default:
 		msg = fmt.Sprintf("interrupted: job %s (%s) is still %s.", v.JobID, v.Kind, v.State)
 		if v.CloreOrderID != nil {
-			cmds["follow"] = fmt.Sprintf("clorebot exec status %d", *v.CloreOrderID)
+			cmds["follow"] = o.exec(fmt.Sprintf("status %d", *v.CloreOrderID))
 		}
 		msg += "\n  A running `clorebot serve` on this database finishes it (the next one does otherwise)."
 	}
@@ -286,11 +293,31 @@ func replyLine(typ string, r commands.Reply) execLine {
 		Fields: r.Fields, Private: r.Private, Done: &done}
 }
 
-func confirmCommand(jobID string) string { return "clorebot exec confirm " + jobID }
+// exec is the command line of exec command args (followUp).
+func (o *execOutput) exec(args string) string {
+	if o.followUp == nil {
+		return strings.TrimSuffix("clorebot exec "+args, " ")
+	}
+	return o.followUp(args)
+}
+
+// withFlags gives the exec commands a reply's text names (`clorebot exec
+// status 5`: the command layer knows no flags) this process's flags.
+func (o *execOutput) withFlags(text string) string {
+	if text == "" || o.followUp == nil {
+		return text
+	}
+	prefix := o.exec("")
+	if prefix == "clorebot exec" {
+		return text
+	}
+	return strings.ReplaceAll(text, "`clorebot exec ", "`"+prefix+" ")
+}
 
 // renderText is a reply for a terminal: the job id only the first time.
 func (o *execOutput) renderText(r commands.Reply) string {
 	var b strings.Builder
+	r.Text = o.withFlags(r.Text)
 	b.WriteString(renderHead(r))
 	if len(r.Fields) > 0 {
 		tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
@@ -302,7 +329,7 @@ func (o *execOutput) renderText(r commands.Reply) string {
 	if r.Usage != "" {
 		fmt.Fprintf(&b, "usage: %s\n", strings.ReplaceAll(r.Usage, "\n", "\n       "))
 	}
-	b.WriteString(renderButtons(r))
+	b.WriteString(o.renderButtons(r))
 	b.WriteString(renderPrivate(r.Private))
 	if r.JobID != "" && !o.jobShown {
 		o.jobShown = true
@@ -349,7 +376,7 @@ func renderHead(r commands.Reply) string {
 }
 
 // renderButtons turns buttons into the commands that do the same here.
-func renderButtons(r commands.Reply) string {
+func (o *execOutput) renderButtons(r commands.Reply) string {
 	var b strings.Builder
 	for _, btn := range r.Buttons {
 		kind, arg, _ := strings.Cut(btn.ActionID, ":")
@@ -359,9 +386,9 @@ func renderButtons(r commands.Reply) string {
 			if kind == "confirm" {
 				job = arg
 			}
-			fmt.Fprintf(&b, "  %s: %s\n", btn.Label, confirmCommand(job))
+			fmt.Fprintf(&b, "  %s: %s\n", btn.Label, o.exec("confirm "+job))
 		case "cancel", "extend":
-			fmt.Fprintf(&b, "  %s: clorebot exec %s %s\n", btn.Label, kind, arg)
+			fmt.Fprintf(&b, "  %s: %s\n", btn.Label, o.exec(kind+" "+arg))
 		default:
 			fmt.Fprintf(&b, "  [%s] (%s)\n", btn.Label, btn.ActionID)
 		}

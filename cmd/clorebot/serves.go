@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -33,7 +34,12 @@ func (e *env) cliCommand(args string) string {
 		return strings.Join(append(parts, args), " ")
 	}
 	if e.cli.Config != "" {
-		parts = append(parts, "--config", shellQuote(e.cli.Config))
+		// Absolute: the command works pasted in any directory.
+		path := e.cli.Config
+		if abs, err := filepath.Abs(path); err == nil {
+			path = abs
+		}
+		parts = append(parts, "--config", shellQuote(path))
 	}
 	if e.cli.Sandbox {
 		parts = append(parts, "--sandbox")

@@ -114,7 +114,7 @@ func TestExecSIGINT(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, _ := p.wait(t)
-	if code != exitInterrupted || !strings.Contains(p.stdout.String(), "cancel: clorebot exec cancel ") {
+	if code != exitInterrupted || !strings.Contains(p.stdout.String(), "cancel: clorebot --sandbox exec cancel ") {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, p.stdout, p.stderr)
 	}
 }

@@ -65,6 +65,9 @@ type Clore struct {
 // Storage configures the SQLite database.
 type Storage struct {
 	Path string `toml:"path"` // its directory is the data directory
+	// Given is storage.path as written, when Load resolved it against the
+	// configuration file's directory (relative); "" otherwise.
+	Given string `toml:"-"`
 }
 
 // HTTP configures the HTTP listener (webhooks, Slack/Discord HTTP mode, health, metrics).

@@ -42,6 +42,9 @@ func fields() []field {
 		for j := range sec.Type.NumField() {
 			leaf := sec.Type.Field(j)
 			name := tomlName(leaf)
+			if name == "-" { // derived by Load, not a key
+				continue
+			}
 			f := field{
 				Key:    secName + "." + name,
 				Secret: leaf.Type == reflect.TypeFor[Secret](),

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
+	"strings"
 )
 
 // LoadOptions says where Load finds the configuration.
@@ -39,7 +41,11 @@ func Load(opts LoadOptions) (*Config, error) {
 		path = DefaultPath
 	}
 	fileErr := loadFile(&cfg, path, opts.PathExplicit)
+	fromFile := cfg.Storage.Path
 	warnings, envErr := applyEnv(&cfg, opts.Environ)
+	if fileErr == nil && cfg.Storage.Path == fromFile && !envSet(opts.Environ, "CLOREBOT_STORAGE_PATH") {
+		anchorStorage(&cfg, path)
+	}
 	if opts.Warn != nil {
 		for _, w := range warnings {
 			opts.Warn(w)
@@ -106,4 +112,39 @@ func resolveSecretFile(prefix string, secret *Secret, path string) error {
 	}
 	*secret = Secret(s)
 	return nil
+}
+
+// anchorStorage resolves a relative storage.path — written in the file at
+// path, or the default — against that file's directory when the file
+// exists, so that every command given the same --config opens the same
+// database wherever it runs (clorebot exec from another directory used to
+// create a new, empty one). Given is what it was before.
+// Without a file the working directory stays the anchor: the default
+// configuration file would be there too. A path from the environment is
+// the caller's own and is left as it is.
+func anchorStorage(cfg *Config, path string) {
+	p := cfg.Storage.Path
+	if p == "" || filepath.IsAbs(p) || p == ":memory:" || strings.HasPrefix(p, "file:") { // the last two: refused by Validate
+		return
+	}
+	if _, err := os.Stat(path); err != nil {
+		return
+	}
+	dir, err := filepath.Abs(filepath.Dir(path))
+	if err != nil {
+		return
+	}
+	cfg.Storage.Given = p
+	cfg.Storage.Path = filepath.Join(dir, p)
+}
+
+// envSet reports whether environ sets name (or its _FILE form).
+func envSet(environ []string, name string) bool {
+	for _, kv := range environ {
+		k, _, _ := strings.Cut(kv, "=")
+		if k == name || k == name+fileSuffix {
+			return true
+		}
+	}
+	return false
 }

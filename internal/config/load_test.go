@@ -201,3 +201,40 @@ func TestLoadWorkspaceBinding(t *testing.T) {
 		t.Fatalf("environment: team %q, allow_dms %v, %v", c.Slack.TeamID, c.Discord.AllowDMs, err)
 	}
 }
+
+// A relative storage.path, written in the file or the default, is relative
+// to the configuration file's directory; one from the environment, or with
+// no file, stays as given (the working directory's).
+func TestRelativeStoragePathFollowsTheFile(t *testing.T) {
+	dir := t.TempDir()
+	withPath := filepath.Join(dir, "with.toml")
+	without := filepath.Join(dir, "without.toml")
+	for p, text := range map[string]string{withPath: "[clore]\nsandbox = true\n[storage]\npath = \"data/bot.db\"\n",
+		without: "[clore]\nsandbox = true\n"} {
+		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		name, path string
+		environ    []string
+		want       string
+		given      string
+	}{
+		{"written in the file", withPath, nil, filepath.Join(dir, "data", "bot.db"), "data/bot.db"},
+		{"the default, with a file", without, nil, filepath.Join(dir, "clorebot.db"), "clorebot.db"},
+		{"from the environment", withPath, []string{"CLOREBOT_STORAGE_PATH=env.db"}, "env.db", ""},
+		{"no file", filepath.Join(dir, "absent.toml"), []string{"CLOREBOT_CLORE_SANDBOX=true"}, "clorebot.db", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Load(LoadOptions{Path: tt.path, Environ: tt.environ})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Storage.Path != tt.want || c.Storage.Given != tt.given {
+				t.Errorf("storage.path = %q (given %q), want %q (given %q)", c.Storage.Path, c.Storage.Given, tt.want, tt.given)
+			}
+		})
+	}
+}

@@ -1,0 +1,57 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/clorebot/clorebot/internal/config"
+)
+
+// movedDatabase refuses a configuration whose relative storage.path now
+// names a file that does not exist, in the configuration file's directory,
+// while the same path from the working directory (where earlier versions
+// looked) does: serve would start on an empty database, unaware of the
+// orders it must cancel at their end.
+func movedDatabase(cfg *config.Config) error {
+	if cfg.Storage.Given == "" {
+		return nil
+	}
+	old, err := filepath.Abs(cfg.Storage.Given)
+	if err != nil || old == cfg.Storage.Path || !exists(old) || exists(cfg.Storage.Path) {
+		return nil
+	}
+	return fmt.Errorf("storage.path %q is relative to the configuration file's directory: %s does not exist, "+
+		"but %s (the same path from the working directory, where clorebot looked before) does; "+
+		"move the database (with its -wal and -shm files) there, or set an absolute storage.path",
+		cfg.Storage.Given, cfg.Storage.Path, old)
+}
+
+// checkDatabase is exec's rule for a database that does not exist yet:
+// against real Clore it refuses, because an exec on a new, empty database
+// would rent orders that the clorebot serve watching the real one never
+// sees, nor cancels at their end; in the sandbox it says that it starts a
+// new one (the sandbox's marketplace state lives beside it).
+func checkDatabase(e *env, cfg *config.Config) error {
+	path := cfg.Storage.Path
+	if abs, err := filepath.Abs(path); err == nil {
+		path = abs
+	}
+	if exists(path) {
+		return nil
+	}
+	if cfg.Clore.Sandbox {
+		fmt.Fprintf(e.stderr, "clorebot: note: new database %s (storage.path): the sandbox starts with no orders\n", path)
+		return nil
+	}
+	return &usageError{fmt.Errorf("database %s (storage.path) does not exist: exec would start an empty one "+
+		"that no clorebot serve watches; run exec with the --config of your serve (a relative storage.path "+
+		"is relative to that file), or set CLOREBOT_STORAGE_PATH, or create it with `clorebot migrate`", path)}
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return !errors.Is(err, fs.ErrNotExist)
+}
