@@ -89,8 +89,12 @@ func (bd *binding) learned() bool {
 // ends. A configured team_id wins over the token's; a mismatch is logged.
 func (b *Bot) learnWorkspace(ctx context.Context) {
 	delay := b.o.MinBackoff
+	// The first attempt outlives a shutdown that starts meanwhile (for its
+	// 10 s at most): a request acknowledged meanwhile waits for it.
+	actx := context.WithoutCancel(ctx)
 	for {
-		err := b.learnOnce(ctx)
+		err := b.learnOnce(actx)
+		actx = ctx
 		if err == nil || ctx.Err() != nil {
 			return
 		}
