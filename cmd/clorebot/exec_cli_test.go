@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -46,7 +47,8 @@ func shellWords(t *testing.T, line string) []string {
 func TestExecFollowUpsWorkWhenPasted(t *testing.T) {
 	home := t.TempDir()
 	conf := filepath.Join(home, "team.toml")
-	writeConfig(t, conf, "[policy]\nconfirm_above = 0.001\nadmins = [\"cli:ops\"]\n")
+	// --as is for an admin's command line: the OS user running the test is one.
+	writeConfig(t, conf, fmt.Sprintf("[policy]\nconfirm_above = 0.001\nadmins = [\"cli:ops\", %q]\n", cliIdentity()))
 	elsewhere := t.TempDir()
 
 	code, out, stderr := run(t, home, fastSandbox, "exec", "--config", "team.toml", "--sandbox", "--as", "ops", "--json", "rent", "3090")
