@@ -295,16 +295,20 @@ func TestDoctorConfigFileReadableByOthers(t *testing.T) {
 	if _, out := r.doctor(t, nil); strings.Contains(out, "warning  config") {
 		t.Fatalf("a world-readable config without secrets is warned about:\n%s", out)
 	}
-	if err := os.WriteFile(path, []byte("[slack]\nbot_token = \"placeholder-secret-in-the-file\"\n"), 0o640); err != nil {
+	if err := os.WriteFile(path, []byte("[slack]\nbot_token = \""+placeholderSecret+"\"\n"), 0o640); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.Chmod(path, 0o640); err != nil {
 		t.Fatal(err)
 	}
-	if _, out := r.doctor(t, nil); !strings.Contains(out, "mode 0640") || !strings.Contains(out, "slack.bot_token") || strings.Contains(out, "placeholder-secret-in-the-file") {
+	if _, out := r.doctor(t, nil); !strings.Contains(out, "mode 0640") || !strings.Contains(out, "slack.bot_token") || strings.Contains(out, placeholderSecret) {
 		t.Fatalf("a group-readable config with a token:\n%s", out)
 	}
 }
+
+// placeholderSecret stands for a secret written in a config file; it has
+// no token's shape, and doctor must never print it.
+const placeholderSecret = "placeholder-secret-in-the-file"
 
 // Orders past their end get a line each, with their id and how long past;
 // the advice depends on whether a serve runs on the database.
