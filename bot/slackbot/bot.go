@@ -317,11 +317,7 @@ func (b *Bot) runSocket(ctx context.Context) {
 		wait := delay/2 + rand.N(delay/2+1)
 		b.log.LogAttrs(ctx, slog.LevelError, "slack socket mode stopped; reconnecting",
 			slog.Any("error", err), slog.Duration("backoff", wait))
-		t := time.NewTimer(wait)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
+		if chat.Sleep(ctx, wait) != nil {
 			return
 		}
 		delay = min(delay*2, b.o.MaxBackoff)

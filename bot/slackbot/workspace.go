@@ -3,6 +3,7 @@ package slackbot
 import (
 	"context"
 	"fmt"
+	"github.com/clorebot/clorebot/bot/chat"
 	"log/slog"
 	"sync"
 	"time"
@@ -100,11 +101,7 @@ func (b *Bot) learnWorkspace(ctx context.Context) {
 		}
 		b.log.LogAttrs(ctx, slog.LevelError, "slack auth.test failed; requests are refused until the workspace is known",
 			slog.Any("error", err), slog.Duration("retry_in", delay))
-		t := time.NewTimer(delay)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
+		if chat.Sleep(ctx, delay) != nil {
 			return
 		}
 		delay = min(delay*2, b.o.MaxBackoff)
