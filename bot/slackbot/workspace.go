@@ -3,13 +3,13 @@ package slackbot
 import (
 	"context"
 	"fmt"
-	"github.com/clorebot/clorebot/bot/chat"
 	"log/slog"
 	"sync"
 	"time"
 
 	"github.com/slack-go/slack"
 
+	"github.com/clorebot/clorebot/bot/chat"
 	"github.com/clorebot/clorebot/commands"
 )
 
