@@ -96,6 +96,8 @@ type Reply struct {
 	// doors whose messages do not show who asked (a Slack message posted
 	// by the bot) name them.
 	RequestedBy string `json:"requested_by,omitempty"`
+	// Image is a chart shown with the reply by the chat doors.
+	Image *Image `json:"-"`
 }
 
 // Field is a labelled value.
