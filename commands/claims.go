@@ -137,6 +137,29 @@ func (q *quoteCounter) nth(snap *marketSnapshot, w want, k int) offerChoice {
 	return ranked[min(k, len(ranked)-1)]
 }
 
+// firstFree is the best offer for w in snap on a server nobody has spoken
+// for (the last offer when every one is), and whether there is an offer.
+func (q *quoteCounter) firstFree(snap *marketSnapshot, w want, spoken map[int64]bool) (offerChoice, bool) {
+	key := keyOf(w)
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.reset(snap)
+	ranked, ok := q.ranked[key]
+	if !ok {
+		ranked = choose(snap.offersOf(w.Models), w, nil)
+		q.ranked[key] = ranked
+	}
+	if len(ranked) == 0 {
+		return offerChoice{}, false
+	}
+	for _, c := range ranked {
+		if !spoken[c.ServerID] {
+			return c, true
+		}
+	}
+	return ranked[len(ranked)-1], true
+}
+
 // reset starts the counts and rankings again for a new snapshot.
 func (q *quoteCounter) reset(snap *marketSnapshot) {
 	if q.snap != snap {

@@ -34,6 +34,25 @@ type Guard struct {
 	// Check decides from the usage; a non-nil error (a *CapError) aborts the
 	// write and is returned unwrapped by the store. It must not block.
 	Check func(GuardUsage) error
+	// Quote, when set, quotes a rent inside the transaction that stores it,
+	// before Check counts it: many rents of one model at once, in this
+	// process or another on the database, are quoted one offer each.
+	Quote *QuoteHook
+}
+
+// QuoteHook re-quotes a rent job from what the database says other rents
+// have spoken for.
+type QuoteHook struct {
+	// TakenSince is when the marketplace snapshot the quote comes from was
+	// asked for: servers taken after it are spoken for.
+	TakenSince time.Time
+	// Choose quotes j given the servers spoken for: quoted to rent jobs
+	// still queued or running, held by one, taken since TakenSince, or
+	// refused as unavailable within UnavailableFor. It may rewrite j's
+	// State, Params and USDPerHour, and returns the server quoted (0: none
+	// recorded). A non-nil error refuses the job, like Check's. It runs in
+	// the store's writer: quick, no blocking, no store calls.
+	Choose func(spoken map[int64]bool, j *Job) (server int64, err error)
 }
 
 // CapError is a guardrail refusal that names the cap (its configuration key),
@@ -91,6 +110,18 @@ func (p *Policy) admit(u GuardUsage, usdPerHour float64) error {
 // guard is the Guard of a rent by who adding usdPerHour to the spend;
 // exclude names the job itself when it re-checks. It is nil when no counted
 // cap is set (the store then counts nothing).
+// quotedGuard is guard for a rent quoted again in its intake transaction
+// by hook: the spend it counts is *usdPerHour as the hook left it.
+func (s *Service) quotedGuard(who string, usdPerHour *float64, hook *QuoteHook) *Guard {
+	p := s.policy
+	if !p.counts() {
+		return &Guard{Quote: hook}
+	}
+	return &Guard{Who: who, Since: s.clock.Now().Add(-time.Hour),
+		Team:  p.MaxTeamActiveOrders > 0 || p.MaxHourlySpend > 0,
+		Check: func(u GuardUsage) error { return p.admit(u, *usdPerHour) }, Quote: hook}
+}
+
 func (s *Service) guard(who string, usdPerHour float64, exclude string) *Guard {
 	p := s.policy
 	if !p.counts() {

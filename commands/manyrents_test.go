@@ -2,6 +2,7 @@ package commands_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -46,19 +47,45 @@ func (a *aimed) Wallets(ctx context.Context) ([]clore.Wallet, error) {
 	return a.Clore.Wallets(ctx)
 }
 
-// runConcurrently queues n rents of one model, spread over the services in turn, and
-// runs every job concurrently to its end.
+// runConcurrently queues n rents of one model, spread over the services in
+// turn, all at once, checks that each was quoted a server of its own (the
+// quote is made in the transaction that stores the job, from what every
+// process's rents were quoted), and runs every job concurrently to its end.
 func runConcurrently(t *testing.T, svcs []*commands.Service, n int, text string) []commands.Job {
 	t.Helper()
 	ctx := context.Background()
 	ids := make([]string, n)
+	var intake sync.WaitGroup
 	for i := range n {
-		r := svcs[i%len(svcs)].Handle(ctx, commands.Request{Platform: commands.PlatformSlack, User: "slack:ALICE",
-			Channel: "C1", Text: text, IdempotencyKey: fmt.Sprint("many-", i)})
-		if r.JobID == "" {
-			t.Fatalf("rent %d: %+v", i, r)
+		intake.Go(func() {
+			r := svcs[i%len(svcs)].Handle(ctx, commands.Request{Platform: commands.PlatformSlack, User: "slack:ALICE",
+				Channel: "C1", Text: text, IdempotencyKey: fmt.Sprint("many-", i)})
+			if r.JobID == "" || r.Status != commands.StatusQueued {
+				t.Errorf("rent %d: %+v", i, r)
+			}
+			ids[i] = r.JobID
+		})
+	}
+	intake.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
+	quoted := map[int64]string{}
+	for i, id := range ids {
+		j, err := svcs[i%len(svcs)].Job(ctx, id)
+		if err != nil {
+			t.Fatal(err)
 		}
-		ids[i] = r.JobID
+		var p struct {
+			Prefer int64 `json:"prefer"`
+		}
+		if err := json.Unmarshal(j.Params, &p); err != nil || p.Prefer == 0 {
+			t.Fatalf("job %s params %s: %v", id, j.Params, err)
+		}
+		if other, ok := quoted[p.Prefer]; ok {
+			t.Errorf("jobs %s and %s were both quoted server %d", other, id, p.Prefer)
+		}
+		quoted[p.Prefer] = id
 	}
 	jobs := make([]commands.Job, n)
 	var wg sync.WaitGroup

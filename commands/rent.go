@@ -101,20 +101,50 @@ func (s *Service) handleRent(ctx context.Context, req Request, a *RentArgs, rec 
 	if confirm {
 		state = JobAwaitingConfirmation
 	}
+	// The quote is made again in the transaction that stores the job, from
+	// the servers the database says other rents in flight were quoted or
+	// hold (this process's or another's): the usual answer is the one made
+	// here, and the reply rendered now stands.
+	asked := p
+	shown, requoted := best, false
 	p.Prefer = best.ServerID // the server quoted, first if still free when the job runs
-	p.MaxPerGPU = s.priceBound(p, best, confirm)
+	p.MaxPerGPU = s.priceBound(asked, best, confirm)
 	// The counted caps are checked in the transaction that stores the job
 	// (one awaiting confirmation is checked now and again when confirmed).
 	reserve := reservation(p, best)
 	price := best.USDPerHour
-	r, err := s.submit(ctx, req, rec, Job{Kind: JobRent, State: state, USDPerHour: reserve}, p, s.guard(req.User, reserve, ""),
+	hook := &QuoteHook{TakenSince: snap.asked, Choose: func(spoken map[int64]bool, j *Job) (int64, error) {
+		shown, requoted, reserve, price = best, false, reservation(p, best), best.USDPerHour
+		choice, ok := s.quotes.firstFree(snap, asked.want(nil), spoken)
+		if !ok || choice.ServerID == best.ServerID {
+			return best.ServerID, nil
+		}
+		if err := s.policy.checkPrice(choice.USDPerGPU()); err != nil {
+			return 0, err
+		}
+		confirm := s.policy.ConfirmAbove > 0 && choice.USDPerHour > s.policy.ConfirmAbove
+		q := asked
+		q.Prefer = choice.ServerID
+		q.MaxPerGPU = s.priceBound(asked, choice, confirm)
+		raw, err := json.Marshal(q)
+		if err != nil {
+			return 0, err
+		}
+		j.Params, j.USDPerHour, j.State = raw, reservation(q, choice), JobQueued
+		if confirm {
+			j.State = JobAwaitingConfirmation
+		}
+		shown, requoted, reserve, price = choice, true, j.USDPerHour, choice.USDPerHour
+		return choice.ServerID, nil
+	}}
+	r, err := s.submit(ctx, req, rec, Job{Kind: JobRent, State: state, USDPerHour: reserve}, p, s.quotedGuard(req.User, &reserve, hook),
 		nil, &price, func(job Job) Reply {
 			if job.State == JobAwaitingConfirmation {
-				return confirmReply(job, best)
+				return confirmReply(job, shown)
 			}
 			return queuedReply(job, fmt.Sprintf("Renting %s ×%d from %s/GPU/h (%s/h in all%s)…",
-				best.Model, best.GPUCount, usd(best.USDPerGPU()), usd(best.USDPerHour), best.creationFeeNote()))
-		})
+				shown.Model, shown.GPUCount, usd(shown.USDPerGPU()), usd(shown.USDPerHour), shown.creationFeeNote()))
+		}, &requoted)
 	if err != nil {
 		return s.fail(ctx, "rent", err), nil
 	}
@@ -211,8 +241,11 @@ func queuedReply(job Job, text string) Reply {
 // price) and, under rec's claim, the answer are written in the same
 // transaction. When the claim finds an earlier delivery, nothing is written
 // and the reply is zero: rec.result has the recorded answer.
+//
+// requoted, when set, is true once g.Quote changed the quote in the
+// transaction: the reply rendered beforehand no longer stands.
 func (s *Service) submit(ctx context.Context, req Request, rec *intakeRecord, tmpl Job, params any, g *Guard,
-	order *int64, price *float64, ok func(Job) Reply) (Reply, error) {
+	order *int64, price *float64, ok func(Job) Reply, requoted *bool) (Reply, error) {
 	raw, err := json.Marshal(params)
 	if err != nil {
 		return Reply{}, fmt.Errorf("commands: encode params: %w", err)
@@ -242,7 +275,7 @@ func (s *Service) submit(ctx context.Context, req Request, rec *intakeRecord, tm
 	var accepted Reply
 	created := s.finishWith(req, rec, order, price, replyTo, &accepted)(IntakeOutcome{Job: job, Created: true})
 	unit := IntakeUnit{Dedup: rec.claim, Job: &job, Guard: g, Finish: func(o IntakeOutcome) IntakeWrites {
-		if o.Created && o.Refused == nil && o.Job.ID == job.ID && o.Job.State == job.State {
+		if o.Created && o.Refused == nil && o.Job.ID == job.ID && o.Job.State == job.State && (requoted == nil || !*requoted) {
 			r = accepted
 			return created
 		}

@@ -2,7 +2,10 @@ package storage
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/clorebot/clorebot/commands"
@@ -106,4 +109,53 @@ func (s *Store) ServerClaims(ctx context.Context, jobID string, since, now time.
 		return nil, fmt.Errorf("storage: server claims: %w", err)
 	}
 	return out, nil
+}
+
+// quoteKept is how long a rent's quote speaks for its server while its job
+// is queued or running: by then it has held a server of its own, or failed.
+const quoteKept = 15 * time.Minute
+
+// spokenServers are the servers a new rent's quote leaves out (see
+// [commands.QuoteHook]): quoted to rent jobs still queued or running, held
+// by a live job, taken since takenSince, or refused as unavailable lately.
+func (s *Store) spokenServers(ctx context.Context, tx rowQuerier, takenSince time.Time) (map[int64]bool, error) {
+	now := s.now()
+	var list sql.NullString
+	err := tx.QueryRowContext(ctx, `SELECT group_concat(server_id) FROM (
+		SELECT q.server_id FROM rent_quotes q JOIN jobs j ON j.id = q.job_id
+			WHERE q.at > ? AND j.state IN ('queued', 'running')
+		UNION SELECT c.server_id FROM server_claims c WHERE `+liveHold+` OR c.state = 'taken' AND c.at > ?
+			OR c.state = 'unavailable' AND c.at > ?)`,
+		formatTime(now.Add(-quoteKept)), formatTime(now), formatTime(takenSince),
+		formatTime(now.Add(-commands.UnavailableFor))).Scan(&list)
+	if err != nil {
+		return nil, fmt.Errorf("spoken servers: %w", err)
+	}
+	spoken := map[int64]bool{}
+	for _, f := range strings.Split(list.String, ",") {
+		if f == "" {
+			continue
+		}
+		id, err := strconv.ParseInt(f, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("spoken servers: %q: %w", f, err)
+		}
+		spoken[id] = true
+	}
+	return spoken, nil
+}
+
+// recordQuote notes in tx that jobID was quoted serverID, and lets quotes
+// older than an hour go.
+func (s *Store) recordQuote(ctx context.Context, tx execQuerier, jobID string, serverID int64) error {
+	now := s.now()
+	if _, err := tx.ExecContext(ctx, `INSERT INTO rent_quotes (job_id, server_id, at) VALUES (?, ?, ?)
+		ON CONFLICT (job_id) DO UPDATE SET server_id = excluded.server_id, at = excluded.at`,
+		jobID, serverID, formatTime(now)); err != nil {
+		return fmt.Errorf("record quote: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM rent_quotes WHERE at < ?`, formatTime(now.Add(-time.Hour))); err != nil {
+		return fmt.Errorf("record quote: %w", err)
+	}
+	return nil
 }

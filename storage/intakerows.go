@@ -129,7 +129,7 @@ type preparedUnit struct {
 // prepareUnit works u's preparedUnit out, or returns nil when u has no job,
 // counts a guard, or its job is invalid (the writer then reports it).
 func (s *Store) prepareUnit(u commands.IntakeUnit) *preparedUnit {
-	if u.Job == nil || (u.Guard != nil && u.Guard.Check != nil) {
+	if u.Job == nil || (u.Guard != nil && (u.Guard.Check != nil || u.Guard.Quote != nil)) {
 		return nil
 	}
 	j, err := s.newJob(*u.Job)

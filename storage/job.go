@@ -88,19 +88,34 @@ func (s *Store) createJobTx(ctx context.Context, tx execQuerier, j commands.Job,
 	if j, err = s.newJob(j); err != nil {
 		return commands.Job{}, false, nil, err
 	}
-	if g != nil && g.Check != nil {
+	var quoted int64
+	if g != nil && (g.Check != nil || g.Quote != nil) {
 		existing, err := scanJob(tx.QueryRowContext(ctx, jobByKeySQL, j.IdempotencyKey))
 		if err == nil {
 			return existing, false, nil, nil // a duplicate gets the first job, unchecked
 		} else if !errors.Is(err, sql.ErrNoRows) {
 			return commands.Job{}, false, nil, fmt.Errorf("storage: create job: %w", err)
 		}
-		u, err := usage(ctx, tx, *g)
-		if err != nil {
-			return commands.Job{}, false, nil, fmt.Errorf("storage: create job: %w", err)
+		if q := g.Quote; q != nil {
+			spoken, err := s.spokenServers(ctx, tx, q.TakenSince)
+			if err != nil {
+				return commands.Job{}, false, nil, fmt.Errorf("storage: create job: %w", err)
+			}
+			if quoted, err = q.Choose(spoken, &j); err != nil {
+				return commands.Job{}, false, err, nil
+			}
+			if err := checkNewJob(j); err != nil {
+				return commands.Job{}, false, nil, fmt.Errorf("storage: create job: %w", err)
+			}
 		}
-		if err := g.Check(u); err != nil {
-			return commands.Job{}, false, err, nil
+		if g.Check != nil {
+			u, err := usage(ctx, tx, *g)
+			if err != nil {
+				return commands.Job{}, false, nil, fmt.Errorf("storage: create job: %w", err)
+			}
+			if err := g.Check(u); err != nil {
+				return commands.Job{}, false, err, nil
+			}
 		}
 	}
 	res, err := tx.ExecContext(ctx, insertJobSQL, jobArgs(nil, j)...)
@@ -110,6 +125,11 @@ func (s *Store) createJobTx(ctx context.Context, tx execQuerier, j commands.Job,
 	if n, err := res.RowsAffected(); err != nil {
 		return commands.Job{}, false, nil, fmt.Errorf("storage: create job: %w", err)
 	} else if n == 1 {
+		if quoted != 0 {
+			if err := s.recordQuote(ctx, tx, j.ID, quoted); err != nil {
+				return commands.Job{}, false, nil, fmt.Errorf("storage: create job: %w", err)
+			}
+		}
 		return storedJob(j), true, nil, nil
 	}
 	// The key exists: the first job is the answer.

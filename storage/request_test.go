@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -194,8 +195,8 @@ func TestMigration0022WipesOldTargets(t *testing.T) {
 	ctx := context.Background()
 	path := tempDBPath(t)
 	old := openStore(t, path)
-	n := len(old.migrations)
-	old.migrations = old.migrations[:n-1]
+	n := slices.IndexFunc(old.migrations, func(m migration) bool { return m.version == 22 })
+	old.migrations = old.migrations[:n] // up to 0021
 	if _, err := old.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
