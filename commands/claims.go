@@ -122,33 +122,32 @@ func (q *quoteCounter) next(snap *marketSnapshot, w want) int {
 	return i
 }
 
-// nth is the k-th offer for w in snap (the last when there are fewer),
-// ranked once per snapshot and want.
+// nth is the k-th offer for w in snap (the last when there are fewer).
 func (q *quoteCounter) nth(snap *marketSnapshot, w want, k int) offerChoice {
-	key := keyOf(w)
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	q.reset(snap)
-	ranked, ok := q.ranked[key]
-	if !ok {
-		ranked = choose(snap.offersOf(w.Models), w, nil)
-		q.ranked[key] = ranked
-	}
+	ranked := q.ranking(snap, w)
 	return ranked[min(k, len(ranked)-1)]
 }
 
-// firstFree is the best offer for w in snap on a server nobody has spoken
-// for (the last offer when every one is), and whether there is an offer.
-func (q *quoteCounter) firstFree(snap *marketSnapshot, w want, spoken map[int64]bool) (offerChoice, bool) {
-	key := keyOf(w)
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	q.reset(snap)
-	ranked, ok := q.ranked[key]
-	if !ok {
-		ranked = choose(snap.offersOf(w.Models), w, nil)
-		q.ranked[key] = ranked
+// maxCandidates bounds the servers a rent's quote looks up in the database.
+const maxCandidates = 64
+
+// candidates are the servers of the best offers for w in snap, best first,
+// at most maxCandidates.
+func (q *quoteCounter) candidates(snap *marketSnapshot, w want) []int64 {
+	ranked := q.ranking(snap, w)
+	ids := make([]int64, 0, min(len(ranked), maxCandidates))
+	for _, c := range ranked[:min(len(ranked), maxCandidates)] {
+		ids = append(ids, c.ServerID)
 	}
+	return ids
+}
+
+// firstFree is the best offer for w in snap on a server nobody has spoken
+// for among the candidates (the last candidate when every one is), and
+// whether there is an offer.
+func (q *quoteCounter) firstFree(snap *marketSnapshot, w want, spoken map[int64]bool) (offerChoice, bool) {
+	ranked := q.ranking(snap, w)
+	ranked = ranked[:min(len(ranked), maxCandidates)]
 	if len(ranked) == 0 {
 		return offerChoice{}, false
 	}
@@ -158,6 +157,20 @@ func (q *quoteCounter) firstFree(snap *marketSnapshot, w want, spoken map[int64]
 		}
 	}
 	return ranked[len(ranked)-1], true
+}
+
+// ranking is choose's answer for w in snap, once per snapshot and want.
+func (q *quoteCounter) ranking(snap *marketSnapshot, w want) []offerChoice {
+	key := keyOf(w)
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.reset(snap)
+	ranked, ok := q.ranked[key]
+	if !ok {
+		ranked = choose(snap.offersOf(w.Models), w, nil)
+		q.ranked[key] = ranked
+	}
+	return ranked
 }
 
 // reset starts the counts and rankings again for a new snapshot.

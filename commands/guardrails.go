@@ -46,7 +46,10 @@ type QuoteHook struct {
 	// TakenSince is when the marketplace snapshot the quote comes from was
 	// asked for: servers taken after it are spoken for.
 	TakenSince time.Time
-	// Choose quotes j given the servers spoken for: quoted to rent jobs
+	// Candidates are the servers the rent could be quoted, best first (a
+	// bounded list: the store looks each up).
+	Candidates []int64
+	// Choose quotes j given which Candidates are spoken for: quoted to rent jobs
 	// still queued or running, held by one, taken since TakenSince, or
 	// refused as unavailable within UnavailableFor. It may rewrite j's
 	// State, Params and USDPerHour, and returns the server quoted (0: none

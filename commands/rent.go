@@ -113,7 +113,7 @@ func (s *Service) handleRent(ctx context.Context, req Request, a *RentArgs, rec 
 	// (one awaiting confirmation is checked now and again when confirmed).
 	reserve := reservation(p, best)
 	price := best.USDPerHour
-	hook := &QuoteHook{TakenSince: snap.asked, Choose: func(spoken map[int64]bool, j *Job) (int64, error) {
+	hook := &QuoteHook{TakenSince: snap.asked, Candidates: s.quotes.candidates(snap, asked.want(nil)), Choose: func(spoken map[int64]bool, j *Job) (int64, error) {
 		shown, requoted, reserve, price = best, false, reservation(p, best), best.USDPerHour
 		choice, ok := s.quotes.firstFree(snap, asked.want(nil), spoken)
 		if !ok || choice.ServerID == best.ServerID {

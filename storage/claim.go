@@ -115,19 +115,33 @@ func (s *Store) ServerClaims(ctx context.Context, jobID string, since, now time.
 // is queued or running: by then it has held a server of its own, or failed.
 const quoteKept = 15 * time.Minute
 
-// spokenServers are the servers a new rent's quote leaves out (see
-// [commands.QuoteHook]): quoted to rent jobs still queued or running, held
-// by a live job, taken since takenSince, or refused as unavailable lately.
-func (s *Store) spokenServers(ctx context.Context, tx rowQuerier, takenSince time.Time) (map[int64]bool, error) {
+// spokenServers are those of candidates that a new rent's quote leaves out
+// (see [commands.QuoteHook]): quoted to a rent job still queued or running,
+// held by a live job, taken since takenSince, or refused as unavailable
+// lately.
+func (s *Store) spokenServers(ctx context.Context, tx rowQuerier, candidates []int64, takenSince time.Time) (map[int64]bool, error) {
+	if len(candidates) == 0 {
+		return nil, nil
+	}
 	now := s.now()
+	in := strings.Repeat("?,", len(candidates))
+	in = in[:len(in)-1]
+	args := make([]any, 0, 2*len(candidates)+4)
+	for _, id := range candidates {
+		args = append(args, id)
+	}
+	args = append(args, formatTime(now.Add(-quoteKept)))
+	for _, id := range candidates {
+		args = append(args, id)
+	}
+	args = append(args, formatTime(now), formatTime(takenSince), formatTime(now.Add(-commands.UnavailableFor)))
 	var list sql.NullString
 	err := tx.QueryRowContext(ctx, `SELECT group_concat(server_id) FROM (
 		SELECT q.server_id FROM rent_quotes q JOIN jobs j ON j.id = q.job_id
-			WHERE q.at > ? AND j.state IN ('queued', 'running')
-		UNION SELECT c.server_id FROM server_claims c WHERE `+liveHold+` OR c.state = 'taken' AND c.at > ?
-			OR c.state = 'unavailable' AND c.at > ?)`,
-		formatTime(now.Add(-quoteKept)), formatTime(now), formatTime(takenSince),
-		formatTime(now.Add(-commands.UnavailableFor))).Scan(&list)
+			WHERE q.server_id IN (`+in+`) AND q.at > ? AND j.state IN ('queued', 'running')
+		UNION SELECT c.server_id FROM server_claims c WHERE c.server_id IN (`+in+`)
+			AND (`+liveHold+` OR c.state = 'taken' AND c.at > ? OR c.state = 'unavailable' AND c.at > ?))`,
+		args...).Scan(&list)
 	if err != nil {
 		return nil, fmt.Errorf("spoken servers: %w", err)
 	}
@@ -145,16 +159,11 @@ func (s *Store) spokenServers(ctx context.Context, tx rowQuerier, takenSince tim
 	return spoken, nil
 }
 
-// recordQuote notes in tx that jobID was quoted serverID, and lets quotes
-// older than an hour go.
+// recordQuote notes in tx that jobID was quoted serverID.
 func (s *Store) recordQuote(ctx context.Context, tx execQuerier, jobID string, serverID int64) error {
-	now := s.now()
-	if _, err := tx.ExecContext(ctx, `INSERT INTO rent_quotes (job_id, server_id, at) VALUES (?, ?, ?)
-		ON CONFLICT (job_id) DO UPDATE SET server_id = excluded.server_id, at = excluded.at`,
-		jobID, serverID, formatTime(now)); err != nil {
-		return fmt.Errorf("record quote: %w", err)
-	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM rent_quotes WHERE at < ?`, formatTime(now.Add(-time.Hour))); err != nil {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO rent_quotes (server_id, job_id, at) VALUES (?, ?, ?)
+		ON CONFLICT (server_id) DO UPDATE SET job_id = excluded.job_id, at = excluded.at`,
+		serverID, jobID, formatTime(s.now())); err != nil {
 		return fmt.Errorf("record quote: %w", err)
 	}
 	return nil

@@ -97,7 +97,7 @@ func (s *Store) createJobTx(ctx context.Context, tx execQuerier, j commands.Job,
 			return commands.Job{}, false, nil, fmt.Errorf("storage: create job: %w", err)
 		}
 		if q := g.Quote; q != nil {
-			spoken, err := s.spokenServers(ctx, tx, q.TakenSince)
+			spoken, err := s.spokenServers(ctx, tx, q.Candidates, q.TakenSince)
 			if err != nil {
 				return commands.Job{}, false, nil, fmt.Errorf("storage: create job: %w", err)
 			}
