@@ -99,53 +99,97 @@ func (s *Service) limitsFor(ctx context.Context, jobID string, marketAt time.Tim
 	return l, nil
 }
 
-// quoteCounter numbers the rent quotes given from one marketplace snapshot
-// per want: the k-th rent of a burst for one model is quoted the k-th
-// cheapest offer (and prefers that server), not the cheapest that the k
-// rents before it will take. A new snapshot (a refresh, or a rent's
-// success marking its server rented) starts the count again.
-type quoteCounter struct {
-	mu     sync.Mutex
-	snap   *marketSnapshot
-	n      map[wantKey]int
-	ranked map[wantKey][]offerChoice // choose's answer, once per snapshot and want
+// quoteBook ranks the offers of a marketplace snapshot once per want and
+// keeps the quotes this process has given whose intake has not committed
+// yet: with what the database says other rents were quoted (committed, in
+// any process), the k-th rent of a burst is quoted the k-th offer, not the
+// cheapest that the k rents before it will take. The intake transaction
+// checks the quote again (QuoteHook).
+type quoteBook struct {
+	mu      sync.Mutex
+	snap    *marketSnapshot
+	ranked  map[wantKey][]offerChoice // choose's answer, once per snapshot and want
+	full    map[wantKey]time.Time     // when every candidate was last found spoken for
+	pending map[int64]int             // server -> quotes given, intake not yet committed
 }
 
-// next returns how many quotes for w the snapshot gave before this one.
-func (q *quoteCounter) next(snap *marketSnapshot, w want) int {
-	k := keyOf(w)
+// fullFor is how long a want whose candidates were all spoken for is
+// quoted its last candidate without looking again: a queue of thousands of
+// rents of one model costs one look a second, not one each.
+const fullFor = time.Second
+
+// rentQuote is the offer a rent is shown.
+type rentQuote struct {
+	offerChoice
+	// candidates are the servers it was chosen among, best first.
+	candidates []int64
+	// free is true when no rent in flight was quoted or holds its server:
+	// the intake transaction checks it again (QuoteHook) and release must
+	// be called once the intake returned. False: every candidate was spoken
+	// for, and the last is quoted (the job meets what is left when it runs,
+	// and a dearer fail-over asks for confirmation).
+	free bool
+}
+
+// quote is the best offer for w in snap on a server that no rent in flight
+// was quoted or holds, in this process or another on the database; false
+// when snap has no offer for w.
+func (s *Service) quote(ctx context.Context, snap *marketSnapshot, w want) (rentQuote, bool, error) {
+	q := &s.quotes
+	ranked := q.ranking(snap, w)
+	ranked = ranked[:min(len(ranked), maxCandidates)]
+	if len(ranked) == 0 {
+		return rentQuote{}, false, nil
+	}
+	last := rentQuote{offerChoice: ranked[len(ranked)-1]}
+	key, now := keyOf(w), s.clock.Now()
+	q.mu.Lock()
+	at, full := q.full[key]
+	q.mu.Unlock()
+	if full && now.Sub(at) < fullFor {
+		return last, true, nil
+	}
+	ids := make([]int64, len(ranked))
+	for i, c := range ranked {
+		ids[i] = c.ServerID
+	}
+	spoken, err := s.store.SpokenServers(ctx, ids, snap.asked)
+	if err != nil {
+		return rentQuote{}, false, err
+	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	q.reset(snap)
-	i := q.n[k]
-	q.n[k]++
-	return i
+	for _, c := range ranked {
+		if !spoken[c.ServerID] && q.pending[c.ServerID] == 0 {
+			if q.pending == nil {
+				q.pending = map[int64]int{}
+			}
+			q.pending[c.ServerID]++
+			return rentQuote{offerChoice: c, candidates: ids, free: true}, true, nil
+		}
+	}
+	if q.snap == snap {
+		q.full[key] = now
+	}
+	return last, true, nil
 }
 
-// nth is the k-th offer for w in snap (the last when there are fewer).
-func (q *quoteCounter) nth(snap *marketSnapshot, w want, k int) offerChoice {
-	ranked := q.ranking(snap, w)
-	return ranked[min(k, len(ranked)-1)]
+// release ends a pending quote of server.
+func (q *quoteBook) release(server int64) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.pending[server]--; q.pending[server] <= 0 {
+		delete(q.pending, server)
+	}
 }
 
 // maxCandidates bounds the servers a rent's quote looks up in the database.
 const maxCandidates = 64
 
-// candidates are the servers of the best offers for w in snap, best first,
-// at most maxCandidates.
-func (q *quoteCounter) candidates(snap *marketSnapshot, w want) []int64 {
-	ranked := q.ranking(snap, w)
-	ids := make([]int64, 0, min(len(ranked), maxCandidates))
-	for _, c := range ranked[:min(len(ranked), maxCandidates)] {
-		ids = append(ids, c.ServerID)
-	}
-	return ids
-}
-
 // firstFree is the best offer for w in snap on a server nobody has spoken
 // for among the candidates (the last candidate when every one is), and
 // whether there is an offer.
-func (q *quoteCounter) firstFree(snap *marketSnapshot, w want, spoken map[int64]bool) (offerChoice, bool) {
+func (q *quoteBook) firstFree(snap *marketSnapshot, w want, spoken map[int64]bool) (offerChoice, bool) {
 	ranked := q.ranking(snap, w)
 	ranked = ranked[:min(len(ranked), maxCandidates)]
 	if len(ranked) == 0 {
@@ -160,7 +204,7 @@ func (q *quoteCounter) firstFree(snap *marketSnapshot, w want, spoken map[int64]
 }
 
 // ranking is choose's answer for w in snap, once per snapshot and want.
-func (q *quoteCounter) ranking(snap *marketSnapshot, w want) []offerChoice {
+func (q *quoteBook) ranking(snap *marketSnapshot, w want) []offerChoice {
 	key := keyOf(w)
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -174,29 +218,13 @@ func (q *quoteCounter) ranking(snap *marketSnapshot, w want) []offerChoice {
 }
 
 // reset starts the counts and rankings again for a new snapshot.
-func (q *quoteCounter) reset(snap *marketSnapshot) {
+func (q *quoteBook) reset(snap *marketSnapshot) {
 	if q.snap != snap {
-		q.snap, q.n, q.ranked = snap, map[wantKey]int{}, map[wantKey][]offerChoice{}
+		q.snap, q.ranked, q.full = snap, map[wantKey][]offerChoice{}, map[wantKey]time.Time{}
 	}
 }
 
 // keyOf identifies w without exclusions or preference.
 func keyOf(w want) wantKey {
 	return wantKey{strings.Join(w.Models, "\x00"), w.Count, w.MaxPerGPU, w.Spot, w.Currency, w.MinReliability}
-}
-
-// quote is the offer a rent is shown: the best when no other rent was
-// quoted from this snapshot for the same want, else the next one along
-// (the last when there are fewer offers than rents: the job then meets
-// what is left, and a dearer fail-over asks for confirmation).
-func (s *Service) quote(snap *marketSnapshot, w want) (offerChoice, bool) {
-	best, ok := snap.bestFor(w)
-	if !ok {
-		return best, false
-	}
-	k := s.quotes.next(snap, w)
-	if k == 0 {
-		return best, true
-	}
-	return s.quotes.nth(snap, w, k), true
 }

@@ -46,6 +46,11 @@ type QuoteHook struct {
 	// TakenSince is when the marketplace snapshot the quote comes from was
 	// asked for: servers taken after it are spoken for.
 	TakenSince time.Time
+	// Quoted is the server the caller quoted from what was committed when
+	// it looked (Store.SpokenServers). The store checks it alone; only when
+	// a rent committed since has spoken for it does it look Candidates up
+	// and call Choose.
+	Quoted int64
 	// Candidates are the servers the rent could be quoted, best first (a
 	// bounded list: the store looks each up).
 	Candidates []int64
@@ -118,6 +123,9 @@ func (p *Policy) admit(u GuardUsage, usdPerHour float64) error {
 func (s *Service) quotedGuard(who string, usdPerHour *float64, hook *QuoteHook) *Guard {
 	p := s.policy
 	if !p.counts() {
+		if hook == nil {
+			return nil
+		}
 		return &Guard{Quote: hook}
 	}
 	return &Guard{Who: who, Since: s.clock.Now().Add(-time.Hour),

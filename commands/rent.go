@@ -88,11 +88,18 @@ func (s *Service) handleRent(ctx context.Context, req Request, a *RentArgs, rec 
 	if err != nil {
 		return errorReply(err), nil
 	}
-	best, ok := s.quote(snap, p.want(nil))
+	quoted, ok, err := s.quote(ctx, snap, p.want(nil))
+	if err != nil {
+		return s.fail(ctx, "rent", err), nil
+	}
 	if !ok {
 		return Reply{Status: StatusError, Visibility: Ephemeral, Done: true,
 			Text: noOfferText(p, snap.offersOf(models))}, nil
 	}
+	if quoted.free {
+		defer s.quotes.release(quoted.ServerID)
+	}
+	best := quoted.offerChoice
 	if err := s.policy.checkPrice(best.USDPerGPU()); err != nil {
 		return errorReply(err), nil
 	}
@@ -113,30 +120,34 @@ func (s *Service) handleRent(ctx context.Context, req Request, a *RentArgs, rec 
 	// (one awaiting confirmation is checked now and again when confirmed).
 	reserve := reservation(p, best)
 	price := best.USDPerHour
-	hook := &QuoteHook{TakenSince: snap.asked, Candidates: s.quotes.candidates(snap, asked.want(nil)), Choose: func(spoken map[int64]bool, j *Job) (int64, error) {
-		shown, requoted, reserve, price = best, false, reservation(p, best), best.USDPerHour
-		choice, ok := s.quotes.firstFree(snap, asked.want(nil), spoken)
-		if !ok || choice.ServerID == best.ServerID {
-			return best.ServerID, nil
-		}
-		if err := s.policy.checkPrice(choice.USDPerGPU()); err != nil {
-			return 0, err
-		}
-		confirm := s.policy.ConfirmAbove > 0 && choice.USDPerHour > s.policy.ConfirmAbove
-		q := asked
-		q.Prefer = choice.ServerID
-		q.MaxPerGPU = s.priceBound(asked, choice, confirm)
-		raw, err := json.Marshal(q)
-		if err != nil {
-			return 0, err
-		}
-		j.Params, j.USDPerHour, j.State = raw, reservation(q, choice), JobQueued
-		if confirm {
-			j.State = JobAwaitingConfirmation
-		}
-		shown, requoted, reserve, price = choice, true, j.USDPerHour, choice.USDPerHour
-		return choice.ServerID, nil
-	}}
+	var hook *QuoteHook
+	if quoted.free {
+		hook = &QuoteHook{TakenSince: snap.asked, Quoted: best.ServerID, Candidates: quoted.candidates,
+			Choose: func(spoken map[int64]bool, j *Job) (int64, error) {
+				shown, requoted, reserve, price = best, false, reservation(p, best), best.USDPerHour
+				choice, ok := s.quotes.firstFree(snap, asked.want(nil), spoken)
+				if !ok || choice.ServerID == best.ServerID || spoken[choice.ServerID] {
+					return best.ServerID, nil
+				}
+				if err := s.policy.checkPrice(choice.USDPerGPU()); err != nil {
+					return 0, err
+				}
+				confirm := s.policy.ConfirmAbove > 0 && choice.USDPerHour > s.policy.ConfirmAbove
+				q := asked
+				q.Prefer = choice.ServerID
+				q.MaxPerGPU = s.priceBound(asked, choice, confirm)
+				raw, err := json.Marshal(q)
+				if err != nil {
+					return 0, err
+				}
+				j.Params, j.USDPerHour, j.State = raw, reservation(q, choice), JobQueued
+				if confirm {
+					j.State = JobAwaitingConfirmation
+				}
+				shown, requoted, reserve, price = choice, true, j.USDPerHour, choice.USDPerHour
+				return choice.ServerID, nil
+			}}
+	}
 	r, err := s.submit(ctx, req, rec, Job{Kind: JobRent, State: state, USDPerHour: reserve}, p, s.quotedGuard(req.User, &reserve, hook),
 		nil, &price, func(job Job) Reply {
 			if job.State == JobAwaitingConfirmation {

@@ -119,7 +119,7 @@ type Service struct {
 	// once a tick, not once a job.
 	wallets      atomic.Pointer[walletSnapshot]
 	walletFlight flight
-	quotes       quoteCounter  // rent quotes per snapshot and want (claims.go)
+	quotes       quoteBook     // rent quotes per snapshot and want (claims.go)
 	snaps        snapshotState // refresh failures, Ready, snapshots to store (readiness.go)
 
 	audits    *auditLog      // background audit writer (auditlog.go)

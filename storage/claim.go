@@ -159,6 +159,16 @@ func (s *Store) spokenServers(ctx context.Context, tx rowQuerier, candidates []i
 	return spoken, nil
 }
 
+// SpokenServers implements [commands.Store]: spokenServers from what is
+// committed, on a read connection.
+func (s *Store) SpokenServers(ctx context.Context, candidates []int64, takenSince time.Time) (map[int64]bool, error) {
+	spoken, err := s.spokenServers(ctx, s.read, candidates, takenSince)
+	if err != nil {
+		return nil, fmt.Errorf("storage: %w", err)
+	}
+	return spoken, nil
+}
+
 // recordQuote notes in tx that jobID was quoted serverID.
 func (s *Store) recordQuote(ctx context.Context, tx execQuerier, jobID string, serverID int64) error {
 	if _, err := tx.ExecContext(ctx, `INSERT INTO rent_quotes (server_id, job_id, at) VALUES (?, ?, ?)

@@ -97,15 +97,8 @@ func (s *Store) createJobTx(ctx context.Context, tx execQuerier, j commands.Job,
 			return commands.Job{}, false, nil, fmt.Errorf("storage: create job: %w", err)
 		}
 		if q := g.Quote; q != nil {
-			spoken, err := s.spokenServers(ctx, tx, q.Candidates, q.TakenSince)
-			if err != nil {
-				return commands.Job{}, false, nil, fmt.Errorf("storage: create job: %w", err)
-			}
-			if quoted, err = q.Choose(spoken, &j); err != nil {
-				return commands.Job{}, false, err, nil
-			}
-			if err := checkNewJob(j); err != nil {
-				return commands.Job{}, false, nil, fmt.Errorf("storage: create job: %w", err)
+			if quoted, refused, err = s.requote(ctx, tx, q, &j); refused != nil || err != nil {
+				return commands.Job{}, false, refused, err
 			}
 		}
 		if g.Check != nil {
@@ -138,6 +131,31 @@ func (s *Store) createJobTx(ctx context.Context, tx execQuerier, j commands.Job,
 		return commands.Job{}, false, nil, fmt.Errorf("storage: create job: read back: %w", err)
 	}
 	return stored, false, nil, nil
+}
+
+// requote checks in tx that the server q quoted is still free, and when a
+// rent committed since spoke for it, quotes j again from q's candidates.
+func (s *Store) requote(ctx context.Context, tx rowQuerier, q *commands.QuoteHook, j *commands.Job) (quoted int64, refused, err error) {
+	if q.Quoted != 0 {
+		spoken, err := s.spokenServers(ctx, tx, []int64{q.Quoted}, q.TakenSince)
+		if err != nil {
+			return 0, nil, fmt.Errorf("storage: create job: %w", err)
+		}
+		if !spoken[q.Quoted] {
+			return q.Quoted, nil, nil
+		}
+	}
+	spoken, err := s.spokenServers(ctx, tx, q.Candidates, q.TakenSince)
+	if err != nil {
+		return 0, nil, fmt.Errorf("storage: create job: %w", err)
+	}
+	if quoted, refused = q.Choose(spoken, j); refused != nil {
+		return 0, refused, nil
+	}
+	if err := checkNewJob(*j); err != nil {
+		return 0, nil, fmt.Errorf("storage: create job: %w", err)
+	}
+	return quoted, nil, nil
 }
 
 // newJob checks j before its insert and fills in what CreateJob does: an
