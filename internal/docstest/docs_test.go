@@ -1,4 +1,7 @@
-package main
+// Package docstest runs the documentation: every shell command of README.md
+// and docs/*.md against a clorebot built from this checkout, and checks that
+// the pages' links stay inside the repository.
+package docstest
 
 import (
 	"bufio"
@@ -20,9 +23,8 @@ import (
 // bash, shell) of README.md and docs/*.md, in that order, as a reader would
 // paste them on a fresh machine, against the sandbox:
 //
-//   - `clorebot` is this test binary (TestMain runs Main when it is started
-//     with CLOREBOTTEST_ARGS), put first on PATH by a small wrapper, and
-//     `go run ./cmd/clorebot` runs that same wrapper;
+//   - `clorebot` is built once from this checkout (`go build ./cmd/clorebot`)
+//     and put first on PATH; `go run ./cmd/clorebot` runs that same binary;
 //   - the working directory holds a clorebot.toml in sandbox mode (fast Clore
 //     spacing, a webhook key named zapier) whose listener is on a free
 //     loopback port, which replaces every `localhost:8080` of the docs;
@@ -37,15 +39,15 @@ import (
 // or Clore account): the test lists them, and fails on one without a reason.
 func TestDocsCommandsRun(t *testing.T) {
 	if testing.Short() {
-		t.Skip("runs every command of the docs (about a minute); CI runs it without -short")
+		t.Skip("builds clorebot and runs every command of the docs (about a minute); CI runs it without -short")
 	}
-	for _, tool := range []string{"bash", "curl", "jq", "sqlite3"} {
+	for _, tool := range []string{"go", "bash", "curl", "jq", "sqlite3"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Skipf("%s is not installed", tool)
 		}
 	}
-	files := []string{"../../README.md"}
-	docs, err := filepath.Glob("../../docs/*.md")
+	files := []string{root + "/README.md"}
+	docs, err := filepath.Glob(root + "/docs/*.md")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +58,7 @@ func TestDocsCommandsRun(t *testing.T) {
 	for _, file := range files {
 		blocks := shellBlocks(t, file)
 		for _, b := range blocks {
-			where := fmt.Sprintf("%s:%d", strings.TrimPrefix(file, "../../"), b.line)
+			where := fmt.Sprintf("%s:%d", strings.TrimPrefix(file, root+"/"), b.line)
 			if b.norun != "" {
 				t.Logf("not run, %s: %s", where, b.norun)
 				continue
@@ -79,6 +81,9 @@ type docBlock struct {
 	norun string // why it is not run; empty: run it
 	text  string
 }
+
+// root is the repository's root, seen from this package.
+const root = "../.."
 
 var fenceInfo = regexp.MustCompile("^```(\\w*)\\s*(.*)$")
 
@@ -165,14 +170,12 @@ func newDocsRun(t *testing.T) *docsRun {
 	t.Helper()
 	d := &docsRun{t: t, dir: t.TempDir(), addr: freeAddr(t)}
 	bin := t.TempDir()
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The wrapper hands its arguments to the test binary one per line.
-	wrapper := fmt.Sprintf("#!/usr/bin/env bash\nexport CLOREBOTTEST_ARGS=\"$(printf '%%s\\n' \"$@\")\"\nexec %q\n", self)
-	if err := os.WriteFile(filepath.Join(bin, "clorebot"), []byte(wrapper), 0o755); err != nil {
-		t.Fatal(err)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	build := exec.CommandContext(ctx, "go", "build", "-o", filepath.Join(bin, "clorebot"), "./cmd/clorebot")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build ./cmd/clorebot: %v\n%s", err, out)
 	}
 	conf := fmt.Sprintf(`# written by TestDocsCommandsRun
 [clore]
@@ -195,11 +198,11 @@ name = "zapier"
 secret = "docs-test-secret-not-a-real-one"
 roles = ["renter"]
 `, d.addr)
-	writeConfig(t, filepath.Join(d.dir, "clorebot.toml"), conf)
+	if err := os.WriteFile(filepath.Join(d.dir, "clorebot.toml"), []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	d.environ = []string{"PATH=" + bin + string(os.PathListSeparator) + os.Getenv("PATH"), "HOME=" + d.dir,
-		"USER=" + userName(), "TMPDIR=" + os.TempDir(), "LANG=C.UTF-8",
-		// Under -race the binary would sleep a second at every exit.
-		"GORACE=atexit_sleep_ms=0"}
+		"USER=" + userName(), "TMPDIR=" + os.TempDir(), "LANG=C.UTF-8"}
 	t.Cleanup(d.stopServe)
 	return d
 }
@@ -333,7 +336,7 @@ func (d *docsRun) stopServe() {
 // docs/*.md names a file of the repository, and that no page sends readers
 // outside it (../shared is not part of the repository).
 func TestDocsLinksResolve(t *testing.T) {
-	files, err := filepath.Glob("../../docs/*.md")
+	files, err := filepath.Glob(root + "/docs/*.md")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -342,7 +345,7 @@ func TestDocsLinksResolve(t *testing.T) {
 	// Written on another branch of issue 22 (the JSON Schemas and the OpenAPI
 	// document); drop this once they are merged.
 	elsewhere := map[string]bool{"schema/": true, "openapi.yaml": true}
-	for _, file := range append([]string{"../../README.md"}, files...) {
+	for _, file := range append([]string{root + "/README.md"}, files...) {
 		b, err := os.ReadFile(file)
 		if err != nil {
 			t.Fatal(err)
