@@ -36,7 +36,8 @@ import (
 //
 // A block whose info string says `norun: <reason>` is not run (the test
 // command itself, docker, systemctl, steps that need a real Slack, Discord
-// or Clore account): the test lists them, and fails on one without a reason.
+// or Clore account): the test lists them, and fails on any other info string
+// (a `norun` without its reason included).
 func TestDocsCommandsRun(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds clorebot and runs every command of the docs (about a minute); CI runs it without -short")
@@ -59,6 +60,10 @@ func TestDocsCommandsRun(t *testing.T) {
 		blocks := shellBlocks(t, file)
 		for _, b := range blocks {
 			where := fmt.Sprintf("%s:%d", strings.TrimPrefix(file, root+"/"), b.line)
+			if info, bad := strings.CutPrefix(b.norun, badInfo); bad {
+				t.Errorf("%s: info string %q: want nothing or \"norun: <why it cannot run here>\"", where, info)
+				continue
+			}
 			if b.norun != "" {
 				t.Logf("not run, %s: %s", where, b.norun)
 				continue
@@ -134,7 +139,9 @@ func shellBlocks(t *testing.T, path string) []docBlock {
 }
 
 // isShell keeps the shell blocks and sets their norun reason from the info
-// string (held in norun while reading): "sh", "sh norun: reason".
+// string (held in norun while reading): "sh", or "sh norun: <reason>". Any
+// other info string after the language is kept as badInfo, for the test to
+// refuse.
 func isShell(b *docBlock) bool {
 	lang, rest, _ := strings.Cut(b.norun, " ")
 	b.norun = ""
@@ -149,12 +156,16 @@ func isShell(b *docBlock) bool {
 	}
 	reason, ok := strings.CutPrefix(rest, "norun:")
 	if !ok || strings.TrimSpace(reason) == "" {
-		b.norun = "" // an unknown info string: run it, and the reader sees why it failed
+		b.norun = badInfo + rest
 		return true
 	}
 	b.norun = strings.TrimSpace(reason)
 	return true
 }
+
+// badInfo starts the norun of a block whose info string is neither empty nor
+// "norun: <reason>".
+const badInfo = "\x00"
 
 // docsRun is the reader's machine: a directory, a PATH and a serve.
 type docsRun struct {
@@ -365,6 +376,32 @@ func TestDocsLinksResolve(t *testing.T) {
 			if _, err := os.Stat(filepath.Join(filepath.Dir(file), target)); err != nil {
 				t.Errorf("%s links to %s, which does not exist", file, m[1])
 			}
+		}
+	}
+}
+
+// TestShellBlocks pins how a page's blocks are read: which are shell, which
+// are not run and why, indented fences inside list items.
+func TestShellBlocks(t *testing.T) {
+	page := "# Page\n\n```sh\nclorebot version\n```\n\n```toml\n[clore]\n```\n\n" +
+		"1. Step\n\n   ```sh norun: needs a real Slack app\n   clorebot serve\n   ```\n\n" +
+		"```bash maybe\necho\n```\n\n```\nplain\n```\n"
+	path := filepath.Join(t.TempDir(), "page.md")
+	if err := os.WriteFile(path, []byte(page), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got := shellBlocks(t, path)
+	want := []docBlock{
+		{line: 3, text: "clorebot version"},
+		{line: 13, norun: "needs a real Slack app", text: "clorebot serve"},
+		{line: 17, norun: badInfo + "maybe", text: "echo"},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("got %d blocks %+v, want %+v", len(got), got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("block %d = %+v, want %+v", i, got[i], want[i])
 		}
 	}
 }
