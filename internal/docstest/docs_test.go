@@ -77,6 +77,9 @@ func TestDocsCommandsRun(t *testing.T) {
 	if ran < 10 {
 		t.Errorf("only %d blocks ran: are the docs' shell blocks marked sh?", ran)
 	}
+	if d.curls == 0 {
+		t.Error("no curl line printed by `clorebot webhook sign` was run")
+	}
 	d.stopServe()
 }
 
@@ -175,6 +178,7 @@ type docsRun struct {
 	environ []string
 	serve   *exec.Cmd
 	served  chan error
+	curls   int // printed curl lines run
 }
 
 func newDocsRun(t *testing.T) *docsRun {
@@ -264,6 +268,7 @@ func (d *docsRun) runBlock(where, text string) {
 		if !strings.HasPrefix(line, "curl ") {
 			continue
 		}
+		d.curls++
 		if res, err := d.bash(line + " --fail-with-body"); err != nil {
 			t.Errorf("%s: the printed curl line failed: %v\n%s\n%s", where, err, line, res)
 		}
@@ -343,9 +348,10 @@ func (d *docsRun) stopServe() {
 	}
 }
 
-// TestDocsLinksResolve checks that every relative link of README.md and
-// docs/*.md names a file of the repository, and that no page sends readers
-// outside it (../shared is not part of the repository).
+// TestDocsLinksResolve checks that README.md links every page of docs/, that
+// every relative link of README.md and docs/*.md names a file of the
+// repository, and that no page sends readers outside it (../shared is not
+// part of the repository).
 func TestDocsLinksResolve(t *testing.T) {
 	files, err := filepath.Glob(root + "/docs/*.md")
 	if err != nil {
@@ -356,6 +362,15 @@ func TestDocsLinksResolve(t *testing.T) {
 	// Written on another branch of issue 22 (the JSON Schemas and the OpenAPI
 	// document); drop this once they are merged.
 	elsewhere := map[string]bool{"schema/": true, "openapi.yaml": true}
+	readme, err := os.ReadFile(root + "/README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, file := range files {
+		if page := "(docs/" + filepath.Base(file) + ")"; !strings.Contains(string(readme), page) {
+			t.Errorf("README.md's index does not link docs/%s", filepath.Base(file))
+		}
+	}
 	for _, file := range append([]string{root + "/README.md"}, files...) {
 		b, err := os.ReadFile(file)
 		if err != nil {
