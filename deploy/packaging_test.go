@@ -1,6 +1,6 @@
 // Package deploy holds the deployment files (systemd unit, the compose
 // configuration) and tests of every packaging file of the repository: the
-// image's build context, the Dockerfile, docker-compose.yml and the README's
+// image's build context, the Dockerfile, docker-compose.yml and the docs'
 // docker run line. No Docker daemon is needed: the rules are checked in Go.
 package deploy
 
@@ -225,16 +225,16 @@ func TestDockerfile(t *testing.T) {
 	}
 }
 
-// Every *_FILE that the README's docker run or the compose file points at
+// Every *_FILE that the docs' docker run or the compose file points at
 // is mounted into the container.
 func TestSecretFilesAreMounted(t *testing.T) {
 	root := repoRoot(t)
-	readme := read(t, filepath.Join(root, "README.md"))
+	readme := read(t, filepath.Join(root, "docs", "operations.md"))
 	run := regexp.MustCompile("(?s)docker run .*?```").FindString(readme)
 	if run == "" {
-		t.Fatal("README has no docker run line")
+		t.Fatal("docs/operations.md has no docker run line")
 	}
-	checkMounted(t, "README docker run", run, regexp.MustCompile(`-v\s+"?[^"\s]+:(/[^:"\s]+)`))
+	checkMounted(t, "docs/operations.md docker run", run, regexp.MustCompile(`-v\s+"?[^"\s]+:(/[^:"\s]+)`))
 	compose := read(t, filepath.Join(root, "docker-compose.yml"))
 	checkMounted(t, "docker-compose.yml", compose, regexp.MustCompile(`-\s+\S+:(/[^:\s]+)`))
 	for _, want := range []string{"clorebot-data:/data", "CLOREBOT_CONFIG: /etc/clorebot/clorebot.toml",

@@ -10,12 +10,16 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/clorebot/clorebot/commands"
 )
 
-// The README's webhook recipes live in recipes/ and are run here, as a user
-// would run them, against the API on loopback. The README shows each file
+// The webhook recipes live in recipes/ and are run here, as a user would run
+// them, against the API on loopback. docs/webhooks.md shows each file
 // verbatim (checked below), so what users copy is what was tested.
 
 func needTools(t *testing.T, tools ...string) {
@@ -27,8 +31,8 @@ func needTools(t *testing.T, tools ...string) {
 	}
 }
 
-func TestREADMEShowsTheRecipesVerbatim(t *testing.T) {
-	readme, err := os.ReadFile("../../README.md")
+func TestDocsShowTheRecipesVerbatim(t *testing.T) {
+	readme, err := os.ReadFile("../../docs/webhooks.md")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +42,7 @@ func TestREADMEShowsTheRecipesVerbatim(t *testing.T) {
 			t.Fatal(err)
 		}
 		if !bytes.Contains(readme, recipe) {
-			t.Errorf("README.md does not show recipes/%s verbatim", name)
+			t.Errorf("docs/webhooks.md does not show recipes/%s verbatim", name)
 		}
 	}
 }
@@ -115,60 +119,216 @@ func TestRecipeCronWithCurlAndOpenSSL(t *testing.T) {
 	}
 }
 
-func TestRecipeGitHubActionsStep(t *testing.T) {
+// TestRecipeGitHubActionsSteps runs the CI recipe's steps as GitHub would,
+// against the API with its job workers running: the rent step waits until
+// the order runs, a retried rent step rents nothing more, and the cancel
+// step (if: always()) cancels the order, also when the job ended while the
+// rent was still on its way.
+func TestRecipeGitHubActionsSteps(t *testing.T) {
 	needTools(t, "bash", "curl", "openssl", "jq")
-	h := newHarness(t)
-	url := h.listen()
-	step, err := os.ReadFile("recipes/github-actions-step.yml")
+	yml, err := os.ReadFile("recipes/github-actions-step.yml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	script, body := runBlock(t, string(step))
-	outputs := filepath.Join(t.TempDir(), "github_output")
-	runStep := func() {
-		t.Helper()
-		cmd := exec.Command("bash", "-eo", "pipefail", "-c", script) // GitHub's default shell flags
-		cmd.Env = append(os.Environ(), "CLOREBOT_URL="+url, "CLOREBOT_SECRET="+h.secrets["cron"], "BODY="+body,
-			"GITHUB_RUN_ID=4242", "GITHUB_RUN_ATTEMPT=1", "GITHUB_JOB=train", "GITHUB_OUTPUT="+outputs)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("step: %v\n%s", err, out)
+	steps := parseSteps(t, string(yml))
+	rent, cancel := steps["Rent a GPU through clorebot"], steps["Cancel the GPU"]
+	if rent.run == "" || cancel.run == "" {
+		t.Fatalf("the recipe lacks its rent or cancel step: %+v", steps)
+	}
+	if !strings.Contains(cancel.cond, "always()") {
+		t.Errorf("the cancel step runs if %q; it must run always()", cancel.cond)
+	}
+
+	t.Run("rent, retry, cancel", func(t *testing.T) {
+		g := newGitHubRun(t)
+		g.run(rent, nil)
+		g.run(rent, nil) // a retried step: the same webhook-id, the first answer
+		out := g.outputs()
+		if len(out["job_id"]) != 2 || out["job_id"][0] != out["job_id"][1] || out["job_id"][0] == "" {
+			t.Fatalf("job_id outputs %q, want the same job twice", out["job_id"])
+		}
+		if n := g.h.count("jobs"); n != 1 {
+			t.Errorf("%d jobs after a retried step, want 1", n)
+		}
+		if len(out["order_id"]) == 0 || out["order_id"][0] == "" || out["order_id"][0] == "null" {
+			t.Fatalf("the rent step did not wait for the order: outputs %q", out)
+		}
+		if fi, err := os.Stat(filepath.Join(g.temp, "clorebot-order.json")); err != nil || fi.Mode().Perm() != 0o600 {
+			t.Errorf("the order's details are not kept for the next steps (mode 0600): %v", err)
+		}
+		g.run(cancel, []string{"JOB_ID=" + out["job_id"][0]})
+		g.wantCancelled(out["order_id"][0])
+	})
+
+	t.Run("the job ends before the order runs", func(t *testing.T) {
+		g := newGitHubRun(t)
+		// The rent is accepted, then the job fails or is cancelled at once:
+		// only the cancel step runs after it.
+		answer := g.sign("/webhook/command", rent.env["BODY"])
+		var queued struct {
+			JobID string `json:"job_id"`
+		}
+		if err := json.Unmarshal(answer, &queued); err != nil || queued.JobID == "" {
+			t.Fatalf("rent: %s", answer)
+		}
+		g.run(cancel, []string{"JOB_ID=" + queued.JobID})
+		job, err := g.h.store.GetJob(context.Background(), queued.JobID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var res struct {
+			OrderID int64 `json:"order_id"`
+		}
+		if err := json.Unmarshal(job.Result, &res); err != nil || res.OrderID == 0 {
+			t.Fatalf("rent job %s ended %s without an order: %s", job.ID, job.State, job.Result)
+		}
+		g.wantCancelled(fmt.Sprint(res.OrderID))
+	})
+}
+
+// step is one step of a GitHub Actions recipe.
+type step struct {
+	cond string            // if:
+	env  map[string]string // literal env values; ${{ }} expressions are left out
+	run  string
+}
+
+// parseSteps reads the recipe's steps by name: a list of mappings at the
+// top level, each with if, env and a run block indented by four.
+func parseSteps(t *testing.T, yml string) map[string]step {
+	t.Helper()
+	steps := map[string]step{}
+	var name string
+	var cur step
+	var run []string
+	block := ""
+	flush := func() {
+		if name != "" {
+			cur.run = strings.Join(run, "\n")
+			steps[name] = cur
 		}
 	}
-	// The step runs twice, as a retried step does: one job, one id.
-	runStep()
-	runStep()
-	got, _ := os.ReadFile(outputs)
-	lines := strings.Split(strings.TrimSpace(string(got)), "\n")
-	if len(lines) != 2 || lines[0] != lines[1] || !strings.HasPrefix(lines[0], "job_id=") || len(lines[0]) <= len("job_id=") {
-		t.Fatalf("GITHUB_OUTPUT:\n%s", got)
+	for line := range strings.SplitSeq(yml, "\n") {
+		trimmed := strings.TrimSpace(line)
+		switch {
+		case strings.HasPrefix(line, "- name: "):
+			flush()
+			name, cur, run, block = strings.TrimPrefix(line, "- name: "), step{env: map[string]string{}}, nil, ""
+		case block == "run" && (strings.HasPrefix(line, "    ") || line == ""):
+			run = append(run, strings.TrimPrefix(line, "    "))
+		case block == "env" && strings.HasPrefix(line, "    "):
+			k, v, _ := strings.Cut(trimmed, ": ")
+			if !strings.HasPrefix(v, "${{") {
+				cur.env[k] = strings.Trim(v, "'")
+			}
+		case strings.HasPrefix(line, "  if: "):
+			cur.cond, block = strings.TrimPrefix(line, "  if: "), ""
+		case line == "  env:":
+			block = "env"
+		case line == "  run: |":
+			block = "run"
+		default:
+			block = ""
+		}
 	}
-	h.jobOf(fmt.Appendf(nil, `{"status":"queued","job_id":%q}`, strings.TrimPrefix(lines[0], "job_id=")))
-	if n := h.count("jobs"); n != 1 {
-		t.Errorf("%d jobs after a retried step, want 1", n)
+	flush()
+	return steps
+}
+
+// gitHubRun is one workflow job: a checkout holding the signing script, the
+// API with its job workers, and GitHub's step environment.
+type gitHubRun struct {
+	t                    *testing.T
+	h                    *harness
+	url, dir, temp, outs string
+}
+
+func newGitHubRun(t *testing.T) *gitHubRun {
+	t.Helper()
+	h := newHarness(t)
+	g := &gitHubRun{t: t, h: h, url: h.listen(), dir: t.TempDir(), temp: t.TempDir()}
+	g.outs = filepath.Join(g.temp, "github_output")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- h.svc.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	script, err := os.ReadFile("recipes/clorebot-webhook.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(g.dir, ".github", "scripts"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(g.dir, ".github", "scripts", "clorebot-webhook.sh"), script, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+func (g *gitHubRun) environ(extra []string) []string {
+	return append(os.Environ(), append([]string{"CLOREBOT_URL=" + g.url, "CLOREBOT_SECRET=" + g.h.secrets["cron"],
+		"CLOREBOT_POLL_SECONDS=0.1", "GITHUB_RUN_ID=4242", "GITHUB_RUN_ATTEMPT=1", "GITHUB_JOB=train",
+		"GITHUB_OUTPUT=" + g.outs, "RUNNER_TEMP=" + g.temp}, extra...)...)
+}
+
+// run runs a step with GitHub's default shell flags; it must succeed.
+func (g *gitHubRun) run(s step, extra []string) {
+	g.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "bash", "-eo", "pipefail", "-c", s.run)
+	cmd.Dir = g.dir
+	cmd.Env = g.environ(extra)
+	for k, v := range s.env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		g.t.Fatalf("step: %v\n%s", err, out)
 	}
 }
 
-// runBlock returns the step's `run: |` script and its BODY variable.
-func runBlock(t *testing.T, yml string) (script, body string) {
-	t.Helper()
-	var run []string
-	in := false
-	for line := range strings.SplitSeq(yml, "\n") {
-		switch {
-		case strings.TrimSpace(line) == "run: |":
-			in = true
-		case in && (strings.HasPrefix(line, "    ") || line == ""):
-			run = append(run, strings.TrimPrefix(line, "    "))
-		case in:
-			in = false
-		case strings.HasPrefix(strings.TrimSpace(line), "BODY: '"):
-			body = strings.TrimSuffix(strings.TrimPrefix(strings.TrimSpace(line), "BODY: '"), "'")
-		}
+// sign sends one request with the signing script.
+func (g *gitHubRun) sign(route, body string) []byte {
+	g.t.Helper()
+	cmd := exec.Command("bash", ".github/scripts/clorebot-webhook.sh", route, body)
+	cmd.Dir = g.dir
+	cmd.Env = g.environ(nil)
+	out, err := cmd.Output()
+	if err != nil {
+		g.t.Fatalf("%s: %v\n%s", route, err, out)
 	}
-	if len(run) == 0 || body == "" {
-		t.Fatalf("no run block or BODY in the step:\n%s", yml)
+	return out
+}
+
+// outputs reads GITHUB_OUTPUT: every value of each name, in order.
+func (g *gitHubRun) outputs() map[string][]string {
+	g.t.Helper()
+	b, err := os.ReadFile(g.outs)
+	if err != nil {
+		g.t.Fatal(err)
 	}
-	return strings.Join(run, "\n"), body
+	out := map[string][]string{}
+	for line := range strings.SplitSeq(strings.TrimSpace(string(b)), "\n") {
+		k, v, _ := strings.Cut(line, "=")
+		out[k] = append(out[k], v)
+	}
+	return out
+}
+
+// wantCancelled checks that clorebot recorded the order cancelled.
+func (g *gitHubRun) wantCancelled(orderID string) {
+	g.t.Helper()
+	id, err := strconv.ParseInt(orderID, 10, 64)
+	if err != nil {
+		g.t.Fatalf("order id %q: %v", orderID, err)
+	}
+	o, err := g.h.store.GetOrderByCloreID(context.Background(), id)
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	if o.State != commands.OrderCancelled {
+		g.t.Errorf("order %d is %s after the cancel step, want cancelled", id, o.State)
+	}
 }
 
 func TestRecipeZapierCodeStep(t *testing.T) {

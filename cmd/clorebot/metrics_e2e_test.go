@@ -107,9 +107,9 @@ func TestMetricsOnTheirOwnListenerFromStart(t *testing.T) {
 	}
 }
 
-// The README's metrics table lists every clorebot_* metric /metrics serves,
-// with its type.
-func TestReadmeListsEveryMetric(t *testing.T) {
+// docs/operations.md's metrics table lists every clorebot_* metric /metrics
+// serves, with its type.
+func TestDocsListEveryMetric(t *testing.T) {
 	dir := t.TempDir()
 	cfg, err := config.Load(config.LoadOptions{
 		Path:     filepath.Join(dir, "absent.toml"),
@@ -135,14 +135,14 @@ func TestReadmeListsEveryMetric(t *testing.T) {
 	if len(types) < 15 {
 		t.Fatalf("only %d clorebot metrics served: %v", len(types), types)
 	}
-	readme, err := os.ReadFile("../../README.md")
+	readme, err := os.ReadFile("../../docs/operations.md")
 	if err != nil {
 		t.Fatal(err)
 	}
 	for name, typ := range types {
 		row := "| `" + name + "` | " + typ + " |"
 		if !strings.Contains(string(readme), row) {
-			t.Errorf("README's metrics table lacks the row %q", row)
+			t.Errorf("docs/operations.md's metrics table lacks the row %q", row)
 		}
 	}
 }
