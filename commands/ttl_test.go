@@ -21,7 +21,7 @@ func rentRunning(t *testing.T, svc *commands.Service, text string) int64 {
 		t.Fatalf("%s: job %+v", text, job)
 	}
 	var res struct {
-		OrderID int64 `json:"order_id"`
+		OrderID int64 `json:"id"` // the job's result is the order's commands.OrderInfo
 	}
 	if err := json.Unmarshal(job.Result, &res); err != nil || res.OrderID == 0 {
 		t.Fatalf("job result %s: %v", job.Result, err)
