@@ -131,7 +131,7 @@ func (s *Service) expireOrder(ctx context.Context, o Order) error {
 		typ, extra.Reason, o.State = "order.cancelled", Nullable("duplicate"), OrderCancelled
 	}
 	if spend, ok := s.orderSpendUSD(o); ok {
-		extra.SpendUSD = USD(spend)
+		extra.SpendUSD = usdKnown(spend)
 	}
 	ev := newEvent(typ, "", &o, extra, s.clock.Now())
 	err = s.store.UpdateOrderIf(ctx, o, OrderCancelling, o.ExpiresAt, ev)
@@ -312,7 +312,7 @@ func (s *Service) endedEvent(o Order) Event {
 	}
 	extra := OrderEvent{Reason: Nullable(reason)}
 	if spend, ok := s.orderSpendUSD(o); ok {
-		extra.SpendUSD = USD(spend)
+		extra.SpendUSD = usdKnown(spend)
 	}
 	return newEvent("order.expired", "", &o, extra, s.clock.Now())
 }

@@ -167,6 +167,13 @@ func USD(v float64) *float64 {
 	return &r
 }
 
+// usdKnown is v rounded, for a figure whose zero is a value (spent
+// nothing), not unknown.
+func usdKnown(v float64) *float64 {
+	r := RoundUSD(v)
+	return &r
+}
+
 // RoundUSD rounds v to 4 decimals, the precision of every USD figure of a
 // machine answer.
 func RoundUSD(v float64) float64 { return math.Round(v*1e4) / 1e4 }
