@@ -37,7 +37,16 @@ func NewOrderInfo(o Order) OrderInfo {
 	}
 	return OrderInfo{ID: o.CloreOrderID, GPU: Nullable(o.GPUModel), Count: count, State: o.State,
 		USDPerHour: USD(o.USDPerHour), Spot: o.Spot, StartedAt: UTCTime(o.CreatedAt), EndsAt: UTCTimePtr(o.ExpiresAt),
-		Owner: Nullable(o.RequestedBy)}
+		Owner: owner(o.RequestedBy)}
+}
+
+// owner is the identity that rented an order; null for one clorebot did
+// not make (an admin's cancel of a foreign order records "(not clorebot)").
+func owner(requestedBy string) *string {
+	if !strings.Contains(requestedBy, ":") {
+		return nil
+	}
+	return &requestedBy
 }
 
 // JobInfo is a job as machines read it: Message says in words what its
