@@ -124,7 +124,7 @@ func (s *Service) takeLateOrder(ctx context.Context, job Job, lo clore.Order, du
 		detail = fmt.Sprintf("order #%d appeared on server %d after an uncertain create_order of job %s, which %s; cancelling it",
 			id, lo.ServerID, job.ID, map[bool]string{true: "was cancelled", false: "has its order already"}[job.State == JobCancelled])
 	}
-	ev := newEvent(typ, job, &o, map[string]any{"reason": reason}, now)
+	ev := newEvent(typ, job.ID, &o, OrderEvent{Reason: Nullable(reason)}, now)
 	if _, err := s.store.AdoptOrder(ctx, o, job.ID, ev); errors.Is(err, ErrConflict) {
 		return nil // a job recorded it meanwhile
 	} else if err != nil {

@@ -87,14 +87,14 @@ func (r *run) cancelStep(ctx context.Context) error {
 		order = &Order{CloreOrderID: &id, State: OrderCancelled, RequestedBy: "(not clorebot)"}
 	}
 	r.job.State = JobSucceeded
-	r.job.Result, _ = json.Marshal(map[string]any{"order_id": p.CloreOrderID, "state": OrderCancelled})
+	r.job.Result, _ = json.Marshal(NewOrderInfo(*order))
 	saveOrder := order
 	if order.ID == 0 {
 		saveOrder = nil // a foreign order is not recorded, only reported
 	}
 	if err := r.checkpoint(ctx, "cancelled", p, saveOrder,
-		r.event("order.cancelled", order, map[string]any{"cancelled_by": r.job.RequestedBy}),
-		r.event("job.completed", order, map[string]any{"state": JobSucceeded})); err != nil {
+		r.event("order.cancelled", order, OrderEvent{By: Nullable(r.job.RequestedBy)}),
+		r.completed(order)); err != nil {
 		return err
 	}
 	r.notify(ctx, Reply{Status: StatusOK, Visibility: Public, Done: true, Text: fmt.Sprintf("Order #%d cancelled.", p.CloreOrderID)})
@@ -113,13 +113,17 @@ func (r *run) cancelEnded(ctx context.Context, p cancelParams) error {
 	case err == nil && o.State != OrderCancelled && o.State != OrderExpired && o.State != OrderFailed:
 		o.State = OrderExpired
 		order = &o
-		events = append(events, r.event("order.expired", order, map[string]any{"reason": "ended before the cancel reached Clore"}))
+		events = append(events, r.event("order.expired", order, OrderEvent{Reason: Nullable("ended")}))
 	case err != nil && !errors.Is(err, ErrNotFound):
 		return r.retryLater(ctx, err)
 	}
 	r.job.State = JobSucceeded
-	r.job.Result, _ = json.Marshal(map[string]any{"order_id": p.CloreOrderID, "state": OrderExpired, "already_ended": true})
-	events = append(events, r.event("job.completed", order, map[string]any{"state": JobSucceeded}))
+	ended := Order{CloreOrderID: &p.CloreOrderID, State: OrderExpired}
+	if order != nil {
+		ended = *order
+	}
+	r.job.Result, _ = json.Marshal(NewOrderInfo(ended))
+	events = append(events, r.completed(order))
 	if err := r.checkpoint(ctx, "cancelled", p, order, events...); err != nil {
 		return err
 	}

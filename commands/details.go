@@ -1,6 +1,7 @@
 package commands
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -72,11 +73,13 @@ func (s *Service) ConnectionDetails(ctx context.Context, user, jobID string) (*P
 		return nil, nil
 	}
 	var res struct {
-		OrderID int64 `json:"order_id"`
+		ID      int64 `json:"id"`       // OrderInfo
+		OrderID int64 `json:"order_id"` // results stored before OrderInfo
 	}
-	if err := json.Unmarshal(job.Result, &res); err != nil || res.OrderID == 0 {
+	if err := json.Unmarshal(job.Result, &res); err != nil || cmp.Or(res.ID, res.OrderID) == 0 {
 		return nil, fmt.Errorf("commands: connection details: job %s has no order in its result", jobID)
 	}
+	res.OrderID = cmp.Or(res.ID, res.OrderID)
 	o, err := s.store.GetOrderByCloreID(ctx, res.OrderID)
 	if err != nil {
 		return nil, fmt.Errorf("commands: connection details: order %d: %w", res.OrderID, err)

@@ -275,7 +275,7 @@ func (r *run) checkpointGuarded(ctx context.Context, step string, v any, g *Guar
 // and the events.
 func (r *run) fail(ctx context.Context, msg string, order *Order, events ...Event) error {
 	r.job.State, r.job.Error = JobFailed, msg
-	events = append(events, r.event("job.completed", order, map[string]any{"state": JobFailed, "error": msg}))
+	events = append(events, r.completed(order))
 	if err := r.save(ctx, order, events...); err != nil {
 		return err
 	}
@@ -283,32 +283,36 @@ func (r *run) fail(ctx context.Context, msg string, order *Order, events ...Even
 	return nil
 }
 
-// event builds an outbox event about the job and its order. Data never holds secrets.
-func (r *run) event(typ string, o *Order, extra map[string]any) Event {
-	return newEvent(typ, r.job, o, extra, r.s.clock.Now())
+// event builds an order.* outbox event about the job's order o; d holds
+// what the event type adds (reason, by, ...). Data never holds secrets.
+func (r *run) event(typ string, o *Order, d OrderEvent) Event {
+	return newEvent(typ, r.job.ID, o, d, r.s.clock.Now())
 }
 
-// newEvent builds an outbox event about job j (zero outside a job) and its
-// order. Data never holds secrets.
-func newEvent(typ string, j Job, o *Order, extra map[string]any, now time.Time) Event {
-	data := map[string]any{"requested_by": j.RequestedBy}
-	if j.ID != "" {
-		data["job_id"], data["kind"] = j.ID, j.Kind
-	}
+// completed is the job.completed event of the job as it stands (its state
+// and error set), with its order o (nil when none): its data is the job's
+// JobInfo.
+func (r *run) completed(o *Order) Event {
+	raw, _ := json.Marshal(NewJobInfo(r.job, o))
 	var orderID *int64
 	if o != nil {
 		orderID = o.CloreOrderID
-		data["order_id"], data["server_id"], data["gpu"], data["gpu_count"] = o.CloreOrderID, o.ServerID, o.GPUModel, o.GPUCount
-		data["usd_per_hour"], data["spot"], data["state"] = o.USDPerHour, o.Spot, o.State
-		if o.ExpiresAt != nil {
-			data["expires_at"] = o.ExpiresAt.UTC().Format(time.RFC3339)
-		}
 	}
-	for k, v := range extra {
-		data[k] = v
+	return Event{Type: "job.completed", JobID: r.job.ID, OrderID: orderID, Data: raw, CreatedAt: r.s.clock.Now()}
+}
+
+// newEvent builds an order.* outbox event about order o (nil: unknown) of
+// job jobID ("" outside a job): d with its JobID and Order filled in. Data
+// never holds secrets.
+func newEvent(typ, jobID string, o *Order, d OrderEvent, now time.Time) Event {
+	d.JobID = Nullable(jobID)
+	var orderID *int64
+	if o != nil {
+		orderID = o.CloreOrderID
+		d.Order = NewOrderInfo(*o)
 	}
-	raw, _ := json.Marshal(data)
-	return Event{Type: typ, JobID: j.ID, OrderID: orderID, Data: raw, CreatedAt: now}
+	raw, _ := json.Marshal(d)
+	return Event{Type: typ, JobID: jobID, OrderID: orderID, Data: raw, CreatedAt: now}
 }
 
 // notify updates the reply that started the job; failures are logged only.

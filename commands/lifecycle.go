@@ -2,6 +2,7 @@ package commands
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -124,15 +125,15 @@ func (s *Service) expireOrder(ctx context.Context, o Order) error {
 			slog.String("requested_by", o.RequestedBy), slog.Any("error", err))
 		return fmt.Errorf("commands: expire order %d: %w", id, err)
 	}
-	typ, extra := "order.expired", map[string]any{"reason": "ttl"}
+	typ, extra := "order.expired", OrderEvent{Reason: Nullable("ttl")}
 	o.State = OrderExpired
 	if o.Error == duplicateOrder {
-		typ, extra["reason"], o.State = "order.cancelled", "duplicate", OrderCancelled
+		typ, extra.Reason, o.State = "order.cancelled", Nullable("duplicate"), OrderCancelled
 	}
 	if spend, ok := s.orderSpendUSD(o); ok {
-		extra["spend_usd"] = spend
+		extra.SpendUSD = usdKnown(spend)
 	}
-	ev := newEvent(typ, Job{RequestedBy: o.RequestedBy}, &o, extra, s.clock.Now())
+	ev := newEvent(typ, "", &o, extra, s.clock.Now())
 	err = s.store.UpdateOrderIf(ctx, o, OrderCancelling, o.ExpiresAt, ev)
 	if errors.Is(err, ErrConflict) {
 		return nil // a cancel job recorded it meanwhile
@@ -148,7 +149,7 @@ func (s *Service) expireOrder(ctx context.Context, o Order) error {
 // remindOrder writes the order.expiring reminder once per order end; chat
 // sinks post it with Extend 1h, webhooks deliver it.
 func (s *Service) remindOrder(ctx context.Context, o Order, now time.Time) error {
-	ev := newEvent("order.expiring", Job{RequestedBy: o.RequestedBy}, &o, nil, now)
+	ev := newEvent("order.expiring", "", &o, OrderEvent{}, now)
 	_, err := s.store.MarkOrderReminded(ctx, o.ID, *o.ExpiresAt, ev)
 	return err
 }
@@ -198,9 +199,10 @@ func (s *Service) handleExtend(ctx context.Context, req Request, a *ExtendArgs, 
 		}
 	}
 	was := *o.ExpiresAt
+	added := int64(math.Round(a.Hours * 3600))
 	o.ExpiresAt = &end
-	ev := newEvent("order.extended", Job{RequestedBy: o.RequestedBy}, &o,
-		map[string]any{"hours": a.Hours, "extended_by": req.User}, s.clock.Now())
+	ev := newEvent("order.extended", "", &o,
+		OrderEvent{By: Nullable(req.User), AddedSeconds: &added}, s.clock.Now())
 	r := Reply{Status: StatusOK, Visibility: Public, Done: true,
 		Text: fmt.Sprintf("Order #%d extended by %g h: it is now cancelled automatically at %s.",
 			a.OrderID, a.Hours, timeOn(req.Platform, end, TimeFull))}
@@ -261,8 +263,9 @@ func (s *Service) checkLowBalance(ctx context.Context) error {
 	if !known || total >= s.policy.LowBalanceUSD {
 		return nil
 	}
-	data := fmt.Sprintf(`{"balance_usd":%.2f,"threshold_usd":%.2f}`, total, s.policy.LowBalanceUSD)
-	return s.store.AppendEvents(ctx, Event{Type: "wallet.low_balance", Data: []byte(data), CreatedAt: now})
+	data, _ := json.Marshal(LowBalanceEvent{BalanceUSD: RoundUSD(total), ThresholdUSD: RoundUSD(s.policy.LowBalanceUSD),
+		Message: fmt.Sprintf("The Clore wallets hold %s, under the %s alert level.", usd(total), usd(s.policy.LowBalanceUSD))})
+	return s.store.AppendEvents(ctx, Event{Type: "wallet.low_balance", Data: data, CreatedAt: now})
 }
 
 // walletsUSD values the wallets in USD: USD-Blockchain as is, the others at
@@ -307,11 +310,11 @@ func (s *Service) endedEvent(o Order) Event {
 	case o.ExpiresAt != nil && !s.clock.Now().Before(*o.ExpiresAt):
 		reason = "ttl" // a TTL cancel whose record a crash or a race cut short
 	}
-	extra := map[string]any{"reason": reason}
+	extra := OrderEvent{Reason: Nullable(reason)}
 	if spend, ok := s.orderSpendUSD(o); ok {
-		extra["spend_usd"] = spend
+		extra.SpendUSD = usdKnown(spend)
 	}
-	return newEvent("order.expired", Job{RequestedBy: o.RequestedBy}, &o, extra, s.clock.Now())
+	return newEvent("order.expired", "", &o, extra, s.clock.Now())
 }
 
 // orderSpendUSD is what Clore reported spent on o at the last my_orders

@@ -512,7 +512,7 @@ func (r *run) adopt(ctx context.Context, p rentParams, cp rentCheckpoint, offer 
 	cp.Offer = &offer
 	cp.Pending = slices.DeleteFunc(cp.Pending, func(a sentOffer) bool { return a.Offer.ServerID == offer.ServerID })
 	cp.Deadline, cp.CloreID = now.Add(r.s.o.ProvisionTimeout), id
-	if err := r.checkpoint(ctx, stepProvisioning, cp, o, r.event("order.created", o, nil)); err != nil {
+	if err := r.checkpoint(ctx, stepProvisioning, cp, o, r.event("order.created", o, OrderEvent{})); err != nil {
 		return err
 	}
 	r.notify(ctx, Reply{Status: StatusRunning, Visibility: Public, Text: fmt.Sprintf("Provisioning order #%d: %s ×%d at %s/h…",
@@ -547,7 +547,8 @@ func (r *run) provision(ctx context.Context, p rentParams, cp rentCheckpoint) er
 		switch {
 		case live != nil && live.Expired:
 			o.State, o.Error = OrderFailed, "the order ended while provisioning"
-			return r.fail(ctx, fmt.Sprintf("Order #%d ended before it came online.", id), &o, r.event("order.failed", &o, nil))
+			return r.fail(ctx, fmt.Sprintf("Order #%d ended before it came online.", id), &o,
+				r.event("order.failed", &o, OrderEvent{Reason: Nullable("ended")}))
 		case live == nil:
 			return r.cancelProvisioning(ctx, o, OrderFailed, "missing",
 				fmt.Sprintf("Order #%d disappeared from Clore's order list before it came online; it was cancelled to be sure.", id))
@@ -607,7 +608,7 @@ func (r *run) cancelProvisioning(ctx context.Context, o Order, state, reason, ms
 	if state == OrderExpired {
 		typ = "order.expired"
 	}
-	return r.fail(ctx, msg, &o, r.event(typ, &o, map[string]any{"reason": reason}))
+	return r.fail(ctx, msg, &o, r.event(typ, &o, OrderEvent{Reason: Nullable(reason)}))
 }
 
 // endCancelled ends a rent job whose order was cancelled (a cancel job
@@ -616,7 +617,7 @@ func (r *run) cancelProvisioning(ctx context.Context, o Order, state, reason, ms
 func (r *run) endCancelled(ctx context.Context, o Order) error {
 	msg := fmt.Sprintf("Order #%d was cancelled before it came online; billing stopped.", *o.CloreOrderID)
 	r.job.State, r.job.Error = JobCancelled, msg
-	if err := r.save(ctx, nil, r.event("job.completed", &o, map[string]any{"state": JobCancelled, "error": msg})); err != nil {
+	if err := r.save(ctx, nil, r.completed(&o)); err != nil {
 		return err
 	}
 	r.notify(ctx, Reply{Status: StatusOK, Text: msg, Visibility: Public, Done: true, JobID: r.job.ID})
@@ -644,16 +645,14 @@ func (r *run) running(ctx context.Context, p rentParams, cp rentCheckpoint, o Or
 	}
 	o.State = OrderRunning
 	r.job.State = JobSucceeded
-	result, _ := json.Marshal(map[string]any{"order_id": id, "server_id": o.ServerID, "gpu": o.GPUModel,
-		"gpu_count": o.GPUCount, "usd_per_hour": o.USDPerHour, "expires_at": o.ExpiresAt.UTC().Format(time.RFC3339)})
-	r.job.Result = result
+	r.job.Result, _ = json.Marshal(NewOrderInfo(o))
 	// Stored first, under this run's lease: only the one run whose success
 	// was stored sends the connection details, so they are never sent twice
 	// (a run that lost its lease fails here and sends nothing). A send that
 	// fails, or a crash right after the checkpoint, is not retried: the
 	// renter reads them again with `status <order-id>` (statusDetails).
 	if err := r.checkpoint(ctx, stepProvisioning, cp, &o,
-		r.event("order.running", &o, nil), r.event("job.completed", &o, map[string]any{"state": JobSucceeded})); err != nil {
+		r.event("order.running", &o, OrderEvent{}), r.completed(&o)); err != nil {
 		return err
 	}
 	r.notify(context.WithoutCancel(ctx), public)

@@ -96,6 +96,9 @@ type Reply struct {
 	// doors whose messages do not show who asked (a Slack message posted
 	// by the bot) name them.
 	RequestedBy string `json:"requested_by,omitempty"`
+	// Orders are the orders a status reply lists, in the machine shape
+	// that webhook answers and `exec --json` carry (Fields word them).
+	Orders []OrderInfo `json:"orders,omitempty"`
 	// Image is a chart shown with the reply by the chat doors.
 	Image *Image `json:"-"`
 }

@@ -250,7 +250,7 @@ func (s *Service) settleEndedOrders(ctx context.Context, live map[int64]clore.Or
 
 // orderEvent is an outbox event about an order outside any job.
 func orderEvent(typ string, o Order, now time.Time) Event {
-	return newEvent(typ, Job{RequestedBy: o.RequestedBy}, &o, nil, now)
+	return newEvent(typ, "", &o, OrderEvent{}, now)
 }
 
 // offers returns the current marketplace snapshot's offers, or ErrWarmingUp

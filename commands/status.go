@@ -49,7 +49,7 @@ func (s *Service) handleStatus(ctx context.Context, req Request, a *StatusArgs) 
 		foreign = s.foreignOrders(ctx, live)
 	}
 	if len(orders) == 0 && len(foreign) == 0 {
-		r.Text = "No active orders."
+		r.Text, r.Orders = "No active orders.", []OrderInfo{}
 		return r
 	}
 	now := s.clock.Now()
@@ -60,6 +60,7 @@ func (s *Service) handleStatus(ctx context.Context, req Request, a *StatusArgs) 
 		}
 	}
 	r.Fields = append(r.Fields, foreign...)
+	r.Orders = OrderInfos(orders)
 	if a.OrderID != 0 {
 		// Only the renter's own status of one order carries its connection
 		// details, in the private part: never in the public one, never for

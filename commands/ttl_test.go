@@ -10,6 +10,7 @@ import (
 
 	"github.com/clorebot/clorebot/clore"
 	"github.com/clorebot/clorebot/commands"
+	"github.com/clorebot/clorebot/internal/contract"
 )
 
 // rentRunning rents through the command layer and runs the job until the
@@ -21,7 +22,7 @@ func rentRunning(t *testing.T, svc *commands.Service, text string) int64 {
 		t.Fatalf("%s: job %+v", text, job)
 	}
 	var res struct {
-		OrderID int64 `json:"order_id"`
+		OrderID int64 `json:"id"` // the job's result is the order's commands.OrderInfo
 	}
 	if err := json.Unmarshal(job.Result, &res); err != nil || res.OrderID == 0 {
 		t.Fatalf("job result %s: %v", job.Result, err)
@@ -29,6 +30,9 @@ func rentRunning(t *testing.T, svc *commands.Service, text string) int64 {
 	return res.OrderID
 }
 
+// eventsOf returns the data of the outbox events of type typ. Every event
+// in the outbox, of any type, is checked against docs/schema/event.json as
+// a delivery carries it: the lifecycle's real events keep the contract.
 func (h *harness) eventsOf(t *testing.T, typ string) []map[string]any {
 	t.Helper()
 	evs, err := h.store.ListEvents(context.Background(), 0, 0)
@@ -37,6 +41,8 @@ func (h *harness) eventsOf(t *testing.T, typ string) []map[string]any {
 	}
 	var out []map[string]any
 	for _, e := range evs {
+		body, _ := json.Marshal(map[string]any{"type": e.Type, "timestamp": e.CreatedAt.UTC().Format(time.RFC3339), "data": e.Data})
+		contract.LoadSchemas(t).Validate(t, "event.json", body)
 		if e.Type == typ {
 			var d map[string]any
 			_ = json.Unmarshal(e.Data, &d)

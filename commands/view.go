@@ -1,6 +1,7 @@
 package commands
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -42,11 +43,12 @@ func (s *Service) ViewJob(ctx context.Context, id string) (JobView, error) {
 func viewJob(j Job) JobView {
 	v := JobView{JobID: j.ID, Kind: j.Kind, State: j.State, Step: j.Step, CreatedAt: j.CreatedAt, Error: j.Error}
 	var result struct {
-		OrderID    *int64   `json:"order_id"`
+		ID         *int64   `json:"id"`       // OrderInfo
+		OrderID    *int64   `json:"order_id"` // results stored before OrderInfo
 		USDPerHour *float64 `json:"usd_per_hour"`
 	}
 	if len(j.Result) > 0 && json.Unmarshal(j.Result, &result) == nil {
-		v.CloreOrderID, v.USDPerHour = result.OrderID, result.USDPerHour
+		v.CloreOrderID, v.USDPerHour = cmp.Or(result.ID, result.OrderID), result.USDPerHour
 	}
 	switch j.Kind {
 	case JobRent:
@@ -96,7 +98,7 @@ func (s *Service) AbandonJob(ctx context.Context, id, user string) (JobView, err
 	}
 	r := &run{s: s, job: j, owner: owner}
 	r.job.State, r.job.Error = JobCancelled, "interrupted before anything was rented"
-	if err := r.save(ctx, nil, r.event("job.completed", nil, map[string]any{"state": JobCancelled, "error": r.job.Error})); err != nil {
+	if err := r.save(ctx, nil, r.completed(nil)); err != nil {
 		return v, err
 	}
 	return viewJob(r.job), nil
@@ -162,4 +164,41 @@ func (p *PrivatePart) SSH() (SSHEndpoint, bool) {
 		}
 	}
 	return e, found
+}
+
+// DescribeJob is job j's machine shape (JobInfo) with the order it created
+// or acts on, as stored; Order is nil while there is none.
+func (s *Service) DescribeJob(ctx context.Context, j Job) (JobInfo, error) {
+	var order *Order
+	switch j.Kind {
+	case JobRent:
+		orders, err := s.store.ListOrders(ctx, OrderFilter{JobID: j.ID, Limit: 1})
+		if err != nil {
+			return JobInfo{}, fmt.Errorf("commands: describe job %s: %w", j.ID, err)
+		}
+		if len(orders) > 0 {
+			order = &orders[0]
+		}
+	case JobCancel:
+		var p cancelParams
+		if json.Unmarshal(j.Params, &p) == nil && p.CloreOrderID != 0 {
+			o, err := s.store.GetOrderByCloreID(ctx, p.CloreOrderID)
+			switch {
+			case err == nil:
+				order = &o
+			case !errors.Is(err, ErrNotFound):
+				return JobInfo{}, fmt.Errorf("commands: describe job %s: %w", j.ID, err)
+			}
+		}
+	}
+	info := NewJobInfo(j, order)
+	if order == nil && len(j.Result) > 0 {
+		// An order clorebot did not record (an admin's cancel of a
+		// foreign order): as the job's result describes it.
+		var oi OrderInfo
+		if json.Unmarshal(j.Result, &oi) == nil && oi.ID != nil {
+			info.Order = &oi
+		}
+	}
+	return info, nil
 }

@@ -545,16 +545,18 @@ func (s *Service) followAutoRent(ctx context.Context, w Watch, idx priceIndex, r
 // text (with Rent now when confirm is set) where the watch was made;
 // webhook deliveries find the watch's callback_url through data.watch_id.
 func (s *Service) watchEvent(w Watch, best bestOffer, jobID string, r Reply) Event {
-	data := map[string]any{"watch_id": w.ID, "owner": w.Owner, "gpu": w.GPUModel, "models": w.Models,
-		"count": w.Count, "target_price": w.MaxUSDPerGPU, "usd_per_gpu_hour": best.perGPU,
-		"server_id": best.serverID, "auto_rent": w.AutoRent, "trigger": w.Triggers,
-		"text": r.Title + ". " + r.Text, "confirm": r.Status == StatusConfirm}
-	if jobID != "" {
-		data["job_id"] = jobID
+	count := max(w.Count, 1)
+	models := w.Models
+	if models == nil {
+		models = []string{}
 	}
+	data := WatchTriggeredEvent{WatchID: w.ID, Owner: w.Owner, GPU: w.GPUModel, Models: models,
+		Count: count, TargetUSDPerGPUHour: RoundUSD(w.MaxUSDPerGPU), USDPerGPUHour: RoundUSD(best.perGPU),
+		USDPerHour: RoundUSD(best.perGPU * float64(count)), ServerID: best.serverID, AutoRent: w.AutoRent,
+		Triggers: w.Triggers, Message: r.Title + ". " + r.Text, Confirm: r.Status == StatusConfirm, JobID: Nullable(jobID)}
 	if w.State == WatchRefused {
 		// The watch ended: a webhook consumer sees why without the text.
-		data["watch_state"], data["refused"] = w.State, w.Error
+		data.WatchState, data.Refused = Nullable(w.State), Nullable(w.Error)
 	}
 	raw, _ := json.Marshal(data)
 	return Event{Type: "watch.triggered", JobID: jobID, Data: raw, CreatedAt: s.clock.Now()}

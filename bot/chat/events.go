@@ -1,6 +1,7 @@
 package chat
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -9,82 +10,68 @@ import (
 	"github.com/clorebot/clorebot/commands"
 )
 
-// eventData is what lifecycle events carry that a chat message shows. It
-// never holds secrets (commands puts none in events).
-type eventData struct {
-	OrderID     *int64   `json:"order_id"`
-	GPU         string   `json:"gpu"`
-	GPUCount    int      `json:"gpu_count"`
-	USDPerHour  *float64 `json:"usd_per_hour"`
-	ExpiresAt   string   `json:"expires_at"`
-	CancelledBy string   `json:"cancelled_by"`
-	Reason      string   `json:"reason"`
-	Error       string   `json:"error"`
-	Text        string   `json:"text"`
-	Message     string   `json:"message"`
-	WatchID     *int64   `json:"watch_id"`
-	Price       *float64 `json:"usd_per_gpu_hour"`
-	Hours       *float64 `json:"hours"`
-	JobID       string   `json:"job_id"`
-	// Confirm marks a watch.triggered whose rent job awaits confirmation:
-	// its message carries Rent now (confirm:<job id>).
-	Confirm bool `json:"confirm"`
-}
-
 // EventReply words a lifecycle event for a chat thread or channel. ok is
 // false for events a chat sink does not post (job.completed and
-// order.created, which the job's own message already shows).
+// order.created, which the job's own message already shows). The event's
+// data is the command layer's own type for it (commands.OrderEvent,
+// commands.WatchTriggeredEvent, commands.LowBalanceEvent); it never holds
+// secrets.
 func EventReply(ev commands.Event) (r commands.Reply, ok bool) {
-	var d eventData
+	r = commands.Reply{Status: commands.StatusOK, Visibility: commands.Public, Done: true}
+	switch ev.Type {
+	case "watch.triggered":
+		var d commands.WatchTriggeredEvent
+		_ = json.Unmarshal(ev.Data, &d)
+		r.Title = "Price alert"
+		r.Text = d.Message
+		if r.Text == "" {
+			r.Text = "A watched offer" + gpuText(d.GPU, d.Count, d.USDPerHour) + " is available."
+		}
+		if d.Confirm && d.JobID != nil {
+			r.Status = commands.StatusConfirm
+			r.Buttons = []commands.Button{{ActionID: "confirm:" + *d.JobID, Label: "Rent now", Value: *d.JobID,
+				Confirm: "Rent it now? Your team's limits are checked again.", Danger: true}}
+		}
+		return r, true
+	case "wallet.low_balance":
+		var d commands.LowBalanceEvent
+		_ = json.Unmarshal(ev.Data, &d)
+		r.Text = cmp.Or(d.Message, "The Clore wallet balance is low.")
+		return r, true
+	}
+	var d commands.OrderEvent
 	_ = json.Unmarshal(ev.Data, &d)
 	order := "the order"
 	var id int64
-	if d.OrderID != nil {
-		id = *d.OrderID
-		order = "Order #" + strconv.FormatInt(id, 10)
-	} else if ev.OrderID != nil {
-		id = *ev.OrderID
+	if oid := cmp.Or(d.Order.ID, ev.OrderID); oid != nil {
+		id = *oid
 		order = "Order #" + strconv.FormatInt(id, 10)
 	}
-	r = commands.Reply{Status: commands.StatusOK, Visibility: commands.Public, Done: true}
 	switch ev.Type {
 	case "order.running":
-		r.Text = order + " is running" + d.gpuText() + "."
+		r.Text = order + " is running" + orderGPUText(d.Order) + "."
 	case "order.failed":
-		r.Status, r.Text = commands.StatusFailed, order+" failed"+orText(": ", d.Error, d.Reason)+"."
+		r.Status, r.Text = commands.StatusFailed, order+" failed"+orText(": ", deref(d.Error), deref(d.Reason))+"."
 	case "order.cancelled":
-		r.Text = order + " was cancelled" + by(d.CancelledBy) + "."
+		r.Text = order + " was cancelled" + by(deref(d.By)) + "."
 	case "order.expired":
 		r.Text = order + " has ended: its time is up."
-		switch d.Reason {
+		switch deref(d.Reason) {
 		case "outbid":
 			r.Status, r.Text = commands.StatusFailed, order+" was outbid and ended; billing stopped."
 		case "ended":
 			r.Text = order + " was ended at Clore; billing stopped."
 		}
 	case "order.expiring":
-		r.Text = order + " ends " + d.endText(commands.TimeRelative) + "."
+		r.Text = order + " ends " + endText(d.Order.EndsAt, commands.TimeRelative) + "."
 		if id > 0 {
 			r.Buttons = []commands.Button{
-				{ActionID: "extend:" + strconv.FormatInt(id, 10), Label: "Extend 1 h", Value: d.endUnix()},
+				{ActionID: "extend:" + strconv.FormatInt(id, 10), Label: "Extend 1 h", Value: endUnix(d.Order.EndsAt)},
 				CancelButton(id),
 			}
 		}
 	case "order.extended":
-		r.Text = order + " was extended; it now ends " + d.endText(commands.TimeFull) + "."
-	case "watch.triggered":
-		r.Title = "Price alert"
-		r.Text = orText("", d.Text, d.Message)
-		if r.Text == "" {
-			r.Text = fmt.Sprintf("A watched offer%s is available.", d.gpuText())
-		}
-		if d.Confirm && d.JobID != "" {
-			r.Status = commands.StatusConfirm
-			r.Buttons = []commands.Button{{ActionID: "confirm:" + d.JobID, Label: "Rent now", Value: d.JobID,
-				Confirm: "Rent it now? Your team's limits are checked again.", Danger: true}}
-		}
-	case "wallet.low_balance":
-		r.Text = orText("", d.Text, d.Message, "The Clore wallet balance is low.")
+		r.Text = order + " was extended; it now ends " + endText(d.Order.EndsAt, commands.TimeFull) + "."
 	default:
 		return commands.Reply{}, false
 	}
@@ -101,36 +88,58 @@ func CancelButton(orderID int64) commands.Button {
 
 // endUnix is the order's end as Unix seconds: the Extend button carries the
 // end it extends, so that a second click on one reminder does nothing.
-func (d eventData) endUnix() string {
-	t, err := time.Parse(time.RFC3339, d.ExpiresAt)
-	if err != nil {
+func endUnix(end *time.Time) string {
+	if end == nil {
 		return ""
 	}
-	return strconv.FormatInt(t.Unix(), 10)
+	return strconv.FormatInt(end.Unix(), 10)
 }
 
-func (d eventData) gpuText() string {
-	if d.GPU == "" {
+// orderGPUText is ": RTX 4090 ×2 at $0.90/h", "" when the GPU is unknown.
+func orderGPUText(o commands.OrderInfo) string {
+	if o.GPU == nil {
 		return ""
 	}
-	s := fmt.Sprintf(": %s ×%d", d.GPU, max(d.GPUCount, 1))
-	if d.USDPerHour != nil {
-		s += fmt.Sprintf(" at $%.2f/h", *d.USDPerHour)
+	count := 1
+	if o.Count != nil {
+		count = *o.Count
+	}
+	var total float64
+	if o.USDPerHour != nil {
+		total = *o.USDPerHour
+	}
+	return gpuText(*o.GPU, count, total)
+}
+
+// gpuText is ": <gpu> ×<count>[ at $<usd>/h]", "" without a GPU.
+func gpuText(gpu string, count int, usdPerHour float64) string {
+	if gpu == "" {
+		return ""
+	}
+	s := fmt.Sprintf(": %s ×%d", gpu, max(count, 1))
+	if usdPerHour != 0 {
+		s += fmt.Sprintf(" at $%.2f/h", usdPerHour)
 	}
 	return s
 }
 
 // endText is the order's end as a time mark ("soon" when unknown): relative
 // ("in 15 minutes") or a date and time, each in the reader's own zone.
-func (d eventData) endText(style commands.TimeStyle) string {
-	t, err := time.Parse(time.RFC3339, d.ExpiresAt)
-	if err != nil {
+func endText(end *time.Time, style commands.TimeStyle) string {
+	if end == nil {
 		return "soon"
 	}
 	if style == commands.TimeRelative {
-		return commands.Time(t, style)
+		return commands.Time(*end, style)
 	}
-	return "at " + commands.Time(t, style)
+	return "at " + commands.Time(*end, style)
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }
 
 // by names who did something: " by <mention>", "" when unknown.

@@ -12,10 +12,10 @@ import (
 func TestIncomingPayloadGolden(t *testing.T) {
 	order := int64(1940007)
 	for _, tt := range []struct{ typ, data string }{
-		{"order.running", `{"order_id":1940007,"gpu":"RTX 4090","gpu_count":2,"usd_per_hour":0.9,"job_id":"j1","requested_by":"discord:42"}`},
-		{"order.expiring", `{"order_id":1940007,"expires_at":"2026-11-28T21:00:00Z"}`},
-		{"order.failed", `{"order_id":1940007,"reason":"provision_timeout"}`},
-		{"wallet.low_balance", `{"text":"The USD-Blockchain wallet holds $4.20, under the $10 alert level."}`},
+		{"order.running", `{"order":{"id":1940007,"gpu":"RTX 4090","count":2,"usd_per_hour":0.9,"owner":"discord:42"},"job_id":"j1"}`},
+		{"order.expiring", `{"order":{"id":1940007,"ends_at":"2026-11-28T21:00:00Z"}}`},
+		{"order.failed", `{"order":{"id":1940007},"reason":"provision_timeout"}`},
+		{"wallet.low_balance", `{"message":"The USD-Blockchain wallet holds $4.20, under the $10 alert level."}`},
 	} {
 		t.Run(tt.typ, func(t *testing.T) {
 			b, skip, err := IncomingPayload(commands.Event{Type: tt.typ, OrderID: &order, Data: json.RawMessage(tt.data)})

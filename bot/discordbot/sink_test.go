@@ -41,7 +41,7 @@ func newSinkBot(t *testing.T) (*Bot, *fakediscord.Server) {
 }
 
 func sinkEvent(id int64, platform, channel string) commands.SinkEvent {
-	data, _ := json.Marshal(map[string]any{"order_id": 77, "gpu": "RTX 4090", "gpu_count": 1})
+	data, _ := json.Marshal(map[string]any{"order": map[string]any{"id": 77, "gpu": "RTX 4090", "count": 1}})
 	return commands.SinkEvent{
 		Event: commands.Event{ID: id, Type: "order.running", Data: data},
 		Origin: &commands.EventOrigin{Platform: platform,
@@ -85,7 +85,7 @@ func TestDeliver(t *testing.T) {
 	})
 	t.Run("a price alert mentions the watch's owner, and pings no one else", func(t *testing.T) {
 		bot, fake := newSinkBot(t)
-		data, _ := json.Marshal(map[string]any{"watch_id": 5, "text": "Watch #5: RTX 4090 ×1 at $0.30 per GPU per hour. " +
+		data, _ := json.Marshal(map[string]any{"watch_id": 5, "message": "Watch #5: RTX 4090 ×1 at $0.30 per GPU per hour. " +
 			"Server 9 [offers](https://evil.example) it <@1002> @everyone."})
 		ev := commands.SinkEvent{Event: commands.Event{ID: 1, Type: "watch.triggered", Data: data},
 			Origin: &commands.EventOrigin{Platform: "discord", User: "discord:1001",

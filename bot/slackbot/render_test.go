@@ -93,7 +93,7 @@ func TestBlockKitGolden(t *testing.T) {
 	}
 	for _, typ := range []string{"order.running", "order.failed", "order.cancelled", "order.expiring", "order.expired", "watch.triggered"} {
 		t.Run("event_"+typ, func(t *testing.T) {
-			data := `{"order_id":1942182,"gpu":"RTX 4090","gpu_count":1,"usd_per_hour":0.4,"expires_at":"2026-11-28T20:00:00Z","cancelled_by":"slack:UALICE","error":"not online in time","text":"RTX 4090 at $0.35/GPU/h on server 88028 (watch 7)."}`
+			data := `{"order":{"id":1942182,"gpu":"RTX 4090","count":1,"usd_per_hour":0.4,"ends_at":"2026-11-28T20:00:00Z"},"by":"slack:UALICE","error":"not online in time","message":"RTX 4090 at $0.35/GPU/h on server 88028 (watch 7)."}`
 			r, ok := chat.EventReply(commands.Event{Type: typ, Data: json.RawMessage(data)})
 			if !ok {
 				t.Fatalf("%s not worded", typ)

@@ -17,7 +17,7 @@ func TestPriceAlertMentionsTheOwner(t *testing.T) {
 	t.Cleanup(fake.Close)
 	b := New(Options{BotToken: botToken, APIURL: fake.APIURL(), Service: &stubService{}})
 	data, _ := json.Marshal(map[string]any{"watch_id": 5,
-		"text": "Watch #5: RTX 4090 ×1 at $0.30 per GPU per hour. Server 9 <!channel> <https://evil.example|offers> it."})
+		"message": "Watch #5: RTX 4090 ×1 at $0.30 per GPU per hour. Server 9 <!channel> <https://evil.example|offers> it."})
 	ev := commands.SinkEvent{Event: commands.Event{ID: 1, Type: "watch.triggered", Data: data},
 		Origin: &commands.EventOrigin{Platform: "slack", User: "slack:UOWNER", ReplyTarget: dest{Channel: "C7", User: "UOWNER"}.encode()}}
 	if n, err := b.Deliver(context.Background(), []commands.SinkEvent{ev}); n != 1 || err != nil {

@@ -30,6 +30,8 @@ type CommandService interface {
 	// transaction (APIOptions.AtomicIntake).
 	HandleOnce(ctx context.Context, req commands.Request, claim commands.DedupClaim) (commands.Reply, commands.DedupResult)
 	Job(ctx context.Context, id string) (commands.Job, error)
+	// DescribeJob is a job's machine shape, with its order.
+	DescribeJob(ctx context.Context, j commands.Job) (commands.JobInfo, error)
 	Market(ctx context.Context) ([]commands.ModelSummary, error)
 	RoleOf(id string) commands.Role
 	// ConfirmJob confirms a rent awaiting confirmation (above
@@ -225,11 +227,18 @@ func jsonAnswer(status int, v any) answer {
 }
 
 func errorAnswer(status int, msg string) answer {
-	return jsonAnswer(status, errorBody{Error: msg})
+	return jsonAnswer(status, errorBody{ErrorInfo: commands.ErrorInfo{Error: msg}})
 }
 
+// fieldAnswer is a 400 naming the request's field at fault.
+func fieldAnswer(field, msg, usage string) answer {
+	return jsonAnswer(http.StatusBadRequest, errorBody{ErrorInfo: commands.ErrorInfo{Error: msg, Field: commands.Nullable(field)}, Usage: usage})
+}
+
+// errorBody is every error answer: commands.ErrorInfo, with the command's
+// usage line when a command text was at fault.
 type errorBody struct {
-	Error string `json:"error"`
+	commands.ErrorInfo
 	Usage string `json:"usage,omitempty"`
 }
 
@@ -507,7 +516,7 @@ func (a *API) decodeCommand(rt route, c *call) (Body, answer, bool) {
 	}
 	if b.CallbackURL != "" && !a.o.CallbackAllowPrivate {
 		if problem := callbackHostProblem(b.CallbackURL); problem != "" {
-			return b, errorAnswer(http.StatusBadRequest, "callback_url: "+problem), false
+			return b, fieldAnswer("callback_url", "callback_url: "+problem, ""), false
 		}
 	}
 	c.decoded = &b
@@ -519,7 +528,11 @@ func decode(rt route, c *call) (Body, answer, bool) {
 	b, err := DecodeBody(rt.name, c.body)
 	if err != nil {
 		if fe, ok := errors.AsType[*FieldError](err); ok {
-			return b, jsonAnswer(http.StatusBadRequest, errorBody{Error: fe.Error(), Usage: fe.Usage}), false
+			field := fe.Field
+			if field == "body" || field == "route" {
+				field = "" // the body as a whole: no one field
+			}
+			return b, fieldAnswer(field, fe.Error(), fe.Usage), false
 		}
 		return b, errorAnswer(http.StatusBadRequest, "body: not accepted"), false
 	}
@@ -538,7 +551,7 @@ func (a *API) serveConfirm(ctx context.Context, rt route, c *call) answer {
 		return ans
 	}
 	if b.JobID != id {
-		return errorAnswer(http.StatusBadRequest, "job_id: "+quote(b.JobID)+" is not the job of the path ("+id+"); send {\"job_id\": \""+id+"\"}")
+		return fieldAnswer("job_id", "job_id: "+quote(b.JobID)+" is not the job of the path ("+id+"); send {\"job_id\": \""+id+"\"}", "")
 	}
 	reply := a.svc.ConfirmJob(ctx, commands.Request{
 		Platform: commands.PlatformWebhook, User: c.identity(), UserName: c.key, Channel: commands.PlatformWebhook,
@@ -608,11 +621,14 @@ type (
 		Message string   `json:"message"`
 		Notes   []string `json:"notes,omitempty"`
 	}
+	// okBody is an answer given at once. Orders are a status answer's
+	// orders; Fields word the answer for people.
 	okBody struct {
 		Status  string           `json:"status"`
-		Title   string           `json:"title,omitempty"`
-		Message string           `json:"message,omitempty"`
+		Title   *string          `json:"title"`
+		Message *string          `json:"message"`
 		Fields  []commands.Field `json:"fields"`
+		Orders  any              `json:"orders,omitempty"` // []commands.OrderInfo, [] included; nil: none
 		Notes   []string         `json:"notes,omitempty"`
 	}
 )
@@ -644,7 +660,11 @@ func (a *API) replyAnswer(ctx context.Context, rt route, r commands.Reply, notes
 		if fields == nil {
 			fields = []commands.Field{}
 		}
-		ans = jsonAnswer(status, okBody{Status: "ok", Title: r.Title, Message: r.Text, Fields: fields, Notes: notes})
+		body := okBody{Status: "ok", Title: commands.Nullable(r.Title), Message: commands.Nullable(r.Text), Fields: fields, Notes: notes}
+		if r.Orders != nil {
+			body.Orders = r.Orders // a status answer: its orders, none included
+		}
+		ans = jsonAnswer(status, body)
 	case commands.StatusError:
 		if r.Temporary {
 			// Not the request's fault: a retry may succeed, and the dedup
@@ -661,7 +681,7 @@ func (a *API) replyAnswer(ctx context.Context, rt route, r commands.Reply, notes
 				Hint: "to repeat a request, sign it with " + sigHeaderLegacyTimestamp + " (or use Standard Webhooks)"})
 			break
 		}
-		ans = jsonAnswer(http.StatusBadRequest, errorBody{Error: r.Text, Usage: r.Usage})
+		ans = jsonAnswer(http.StatusBadRequest, errorBody{ErrorInfo: commands.ErrorInfo{Error: r.Text}, Usage: r.Usage})
 	case commands.StatusDenied:
 		ans = errorAnswer(http.StatusForbidden, r.Text)
 	default:
@@ -671,21 +691,15 @@ func (a *API) replyAnswer(ctx context.Context, rt route, r commands.Reply, notes
 	return ans
 }
 
-// jobBody is GET /webhook/jobs/{id}'s answer.
+// jobBody is GET /webhook/jobs/{id}'s answer: the job (commands.JobInfo)
+// and its kind-specific result (null until it has one). The order's ssh
+// holds a rent's connection details (SSH password included) in the first
+// answer to the key that asked, when its request had no callback_url; they
+// are wiped then.
 type jobBody struct {
-	JobID  string          `json:"job_id"`
-	Kind   string          `json:"kind"`
-	State  string          `json:"state"`
+	commands.JobInfo
 	Result json.RawMessage `json:"result"`
-	Error  string          `json:"error"`
-	// AwaitingConfirmation is set while a rent above policy.confirm_above
-	// waits for a click; State is "queued" then.
-	AwaitingConfirmation bool `json:"awaiting_confirmation,omitempty"`
-	// Connection holds a rent's connection details (SSH password included)
-	// in the first answer to the key that asked, when its request had no
-	// callback_url; they are wiped then.
-	Connection json.RawMessage `json:"connection,omitempty"`
-	Notes      []string        `json:"notes,omitempty"`
+	Notes  []string        `json:"notes,omitempty"`
 }
 
 const maxJobIDChars = 64
@@ -718,12 +732,13 @@ func (a *API) serveJob(ctx context.Context, c *call) answer {
 	case job.RequestedBy != c.identity() && role < commands.RoleAdmin:
 		return notYours
 	}
-	body := jobBody{JobID: job.ID, Kind: job.Kind, State: job.State, Result: job.Result, Error: job.Error}
-	if body.Result == nil {
-		body.Result = json.RawMessage("null")
+	info, err := a.svc.DescribeJob(ctx, job)
+	if err != nil {
+		return a.internal(ctx, "describing a job", err)
 	}
-	if job.State == commands.JobAwaitingConfirmation {
-		body.State, body.AwaitingConfirmation = commands.JobQueued, true
+	body := jobBody{JobInfo: info, Result: job.Result}
+	if len(body.Result) == 0 {
+		body.Result = json.RawMessage("null")
 	}
 	if job.RequestedBy != c.identity() || job.Kind != commands.JobRent || job.State != commands.JobSucceeded || a.o.Connections == nil {
 		return jsonAnswer(http.StatusOK, body)
@@ -746,7 +761,16 @@ func (a *API) handOver(ctx context.Context, c *call, body jobBody) answer {
 	}
 	kept := body
 	kept.Notes = []string{"the connection details were in the first answer to this request, and are not kept"}
-	body.Connection = conn
+	ssh, err := connectionSSH(conn)
+	if err != nil {
+		return a.internal(ctx, "reading a job's connection details", err)
+	}
+	order := commands.OrderInfo{State: commands.OrderRunning}
+	if body.Order != nil {
+		order = *body.Order
+	}
+	order.SSH = ssh
+	body.Order = &order
 	ans := jsonAnswer(http.StatusOK, body)
 	ans.stored = jsonAnswer(http.StatusOK, kept).body
 	a.log.LogAttrs(ctx, slog.LevelInfo, "webhook connection details handed over",
@@ -764,7 +788,7 @@ func (a *API) recoverConnection(ctx context.Context, c *call, jobID string) (jso
 	if err != nil || pp == nil {
 		return nil, false, err
 	}
-	data, err := json.Marshal(connectionBody{jobID, pp.Title, pp.Text, pp.Fields})
+	data, err := json.Marshal(commands.NewOrderConnectionEvent(jobID, pp))
 	if err != nil {
 		return nil, false, err
 	}
@@ -776,8 +800,8 @@ func (a *API) recoverConnection(ctx context.Context, c *call, jobID string) (jso
 
 // marketBody is GET /webhook/marketplace's answer.
 type marketBody struct {
-	Unit   string                  `json:"unit"`
-	Models []commands.ModelSummary `json:"models"`
+	Unit   string                 `json:"unit"`
+	Models []commands.MarketModel `json:"models"`
 }
 
 func (a *API) serveMarket(ctx context.Context, c *call) answer {
@@ -797,10 +821,7 @@ func (a *API) serveMarket(ctx context.Context, c *call) answer {
 		a.log.LogAttrs(ctx, slog.LevelError, "marketplace for a webhook failed", slog.String("ref", ref), slog.Any("error", err))
 		return errorAnswer(http.StatusBadGateway, "the Clore marketplace is not available right now (ref "+ref+")")
 	}
-	if models == nil {
-		models = []commands.ModelSummary{}
-	}
-	return jsonAnswer(http.StatusOK, marketBody{Unit: "USD per GPU per hour", Models: models})
+	return jsonAnswer(http.StatusOK, marketBody{Unit: "USD per GPU per hour", Models: commands.NewMarketModels(models)})
 }
 
 // internal logs an internal failure under a reference the caller can quote.

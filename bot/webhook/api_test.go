@@ -23,6 +23,7 @@ import (
 	"github.com/clorebot/clorebot/clore"
 	"github.com/clorebot/clorebot/clore/sandbox"
 	"github.com/clorebot/clorebot/commands"
+	"github.com/clorebot/clorebot/internal/contract"
 	"github.com/clorebot/clorebot/storage"
 )
 
@@ -198,11 +199,19 @@ func (r response) str(field string) string {
 	return s
 }
 
-// do serves r in process.
+// do serves r in process. Every answer of a documented route is checked
+// against docs/openapi.yaml (and so against docs/schema): whatever a test
+// sends, the answer keeps the published contract.
 func (h *harness) do(r *http.Request) response {
 	h.t.Helper()
 	w := httptest.NewRecorder()
 	h.handler.ServeHTTP(w, r)
+	api := contract.LoadOpenAPI(h.t)
+	if _, _, ok := api.Route(r); ok {
+		if err := api.CheckResponse(r, w.Code, w.Header(), w.Body.Bytes()); err != nil {
+			h.t.Errorf("the answer to %s %s breaks docs/openapi.yaml: %v\nanswer %d: %s", r.Method, r.URL.Path, err, w.Code, w.Body.Bytes())
+		}
+	}
 	return readResponse(h.t, w.Code, w.Header(), w.Body.Bytes())
 }
 
@@ -269,7 +278,7 @@ func TestCreateOrderQueuesAJobAndShowsItsState(t *testing.T) {
 	}
 	st := get("zapier")
 	result, _ := st.body["result"].(map[string]any)
-	if st.status != 200 || st.str("state") != "succeeded" || result["order_id"] == nil || strings.Contains(st.raw, "assword") {
+	if st.status != 200 || st.str("state") != "succeeded" || result["id"] == nil || strings.Contains(st.raw, "assword") {
 		t.Fatalf("job after run = %d %s", st.status, st.raw)
 	}
 	if other := get("cron"); other.status != http.StatusNotFound || !strings.Contains(other.str("error"), "no job "+jobID) {
@@ -535,7 +544,7 @@ func TestRentAboveConfirmThresholdAwaitsConfirmation(t *testing.T) {
 	}
 	id := resp.str("job_id")
 	job := h.do(h.signed("GET", "/webhook/jobs/"+id, "zapier", nil))
-	if job.status != 200 || job.str("state") != "queued" || job.body["awaiting_confirmation"] != true {
+	if job.status != 200 || job.str("state") != "awaiting_confirmation" {
 		t.Fatalf("job = %d %s", job.status, job.raw)
 	}
 	if !strings.Contains(resp.raw, "/webhook/jobs/"+id+"/confirm") {

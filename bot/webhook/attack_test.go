@@ -335,17 +335,28 @@ func passwordIn(t *testing.T, h *harness, password string) []string {
 	return where
 }
 
-// fieldValue finds a field of a connection answer.
-func fieldValue(conn map[string]any, name string) string {
-	fields, _ := conn["fields"].([]any)
-	for _, f := range fields {
-		m, _ := f.(map[string]any)
-		if m["name"] == name {
-			s, _ := m["value"].(string)
-			return s
-		}
+// fieldValue is a value of an ssh object, as a string ("" when absent).
+func fieldValue(ssh map[string]any, name string) string {
+	switch v := ssh[name].(type) {
+	case string:
+		return v
+	case float64:
+		return strconv.FormatFloat(v, 'f', -1, 64)
 	}
 	return ""
+}
+
+// sshData is the ssh object of an order.connection's data.
+func sshData(data map[string]any) map[string]any {
+	ssh, _ := data["ssh"].(map[string]any)
+	return ssh
+}
+
+// sshOf is the ssh object of a job answer's order (nil when none).
+func sshOf(body map[string]any) map[string]any {
+	order, _ := body["order"].(map[string]any)
+	ssh, _ := order["ssh"].(map[string]any)
+	return ssh
 }
 
 // A webhook rent without callback_url: its connection details are in the
@@ -363,13 +374,13 @@ func TestConnectionDetailsGoToTheFirstGETThenTheyAreWiped(t *testing.T) {
 	if job, err := h.svc.RunJob(ctx, id); err != nil || job.State != commands.JobSucceeded {
 		t.Fatalf("RunJob = %+v, %v", job.State, err)
 	}
-	if admin := h.do(h.signed("GET", "/webhook/jobs/"+id, "ops", nil)); admin.status != 200 || admin.body["connection"] != nil {
+	if admin := h.do(h.signed("GET", "/webhook/jobs/"+id, "ops", nil)); admin.status != 200 || sshOf(admin.body) != nil {
 		t.Fatalf("admin's GET = %d %s; want the job without connection details", admin.status, admin.raw)
 	}
 	first := h.signed("GET", "/webhook/jobs/"+id, "zapier", nil)
 	got := h.do(first)
-	conn, _ := got.body["connection"].(map[string]any)
-	password := fieldValue(conn, "Password")
+	conn := sshOf(got.body)
+	password := fieldValue(conn, "password")
 	if got.status != 200 || len(password) < 16 {
 		t.Fatalf("first GET = %d %s; want the connection details with a password", got.status, got.raw)
 	}
@@ -377,10 +388,10 @@ func TestConnectionDetailsGoToTheFirstGETThenTheyAreWiped(t *testing.T) {
 		t.Fatalf("after the hand-over the password is still in %v", where)
 	}
 	again := h.do(replay(first, "GET", "/webhook/jobs/"+id, nil))
-	if again.header.Get("Idempotent-Replayed") != "true" || strings.Contains(again.raw, password) || again.body["connection"] != nil {
+	if again.header.Get("Idempotent-Replayed") != "true" || strings.Contains(again.raw, password) || sshOf(again.body) != nil {
 		t.Fatalf("replayed GET = %s", again.raw)
 	}
-	if next := h.do(h.signed("GET", "/webhook/jobs/"+id, "zapier", nil)); next.body["connection"] != nil || next.str("state") != "succeeded" {
+	if next := h.do(h.signed("GET", "/webhook/jobs/"+id, "zapier", nil)); sshOf(next.body) != nil || next.str("state") != "succeeded" {
 		t.Fatalf("second GET = %s", next.raw)
 	}
 }
@@ -426,7 +437,7 @@ func TestConnectionDetailsDeliveredToTheCallbackThenWiped(t *testing.T) {
 			Data map[string]any `json:"data"`
 		}
 		if json.Unmarshal(b, &p) == nil && p.Type == webhook.ConnectionEvent {
-			password = fieldValue(p.Data, "Password")
+			password = fieldValue(sshData(p.Data), "password")
 		}
 	}
 	mu.Unlock()
@@ -436,7 +447,7 @@ func TestConnectionDetailsDeliveredToTheCallbackThenWiped(t *testing.T) {
 	if where := passwordIn(t, h, password); len(where) != 0 {
 		t.Fatalf("after the delivery the password is still in %v", where)
 	}
-	if got := h.do(h.signed("GET", "/webhook/jobs/"+id, "zapier", nil)); strings.Contains(got.raw, password) || got.body["connection"] != nil {
+	if got := h.do(h.signed("GET", "/webhook/jobs/"+id, "zapier", nil)); strings.Contains(got.raw, password) || sshOf(got.body) != nil {
 		t.Fatalf("GET after the callback got the details again: %s", got.raw)
 	}
 }
@@ -529,25 +540,25 @@ func TestConnectionDetailsOfARentKilledBeforeQueueingThem(t *testing.T) {
 	if job, err := killed.RunJob(ctx, id); err != nil || job.State != commands.JobSucceeded {
 		t.Fatalf("RunJob = %+v, %v", job.State, err)
 	}
-	if got := h.do(h.signed("GET", "/webhook/jobs/"+id, "zapier", nil)); got.status != 200 || got.body["connection"] != nil {
+	if got := h.do(h.signed("GET", "/webhook/jobs/"+id, "zapier", nil)); got.status != 200 || sshOf(got.body) != nil {
 		t.Fatalf("GET before the orders snapshot shows the order = %d %s; want the job without (incomplete) details", got.status, got.raw)
 	}
 	if err := h.svc.RefreshOrders(ctx); err != nil { // serve's next tick
 		t.Fatal(err)
 	}
-	if admin := h.do(h.signed("GET", "/webhook/jobs/"+id, "ops", nil)); admin.status != 200 || admin.body["connection"] != nil {
+	if admin := h.do(h.signed("GET", "/webhook/jobs/"+id, "ops", nil)); admin.status != 200 || sshOf(admin.body) != nil {
 		t.Fatalf("admin's GET = %d %s; want the job without connection details", admin.status, admin.raw)
 	}
 	got := h.do(h.signed("GET", "/webhook/jobs/"+id, "zapier", nil))
-	conn, _ := got.body["connection"].(map[string]any)
-	password := fieldValue(conn, "Password")
-	if got.status != 200 || len(password) < 16 || !strings.HasPrefix(fieldValue(conn, "SSH"), "ssh -p ") {
+	conn := sshOf(got.body)
+	password := fieldValue(conn, "password")
+	if got.status != 200 || len(password) < 16 || fieldValue(conn, "host") == "" || fieldValue(conn, "port") == "" {
 		t.Fatalf("first GET after the refresh = %d %s; want the connection details with the ssh command and a password", got.status, got.raw)
 	}
 	if where := passwordIn(t, h, password); len(where) != 0 {
 		t.Fatalf("after the hand-over the password is still in %v", where)
 	}
-	if next := h.do(h.signed("GET", "/webhook/jobs/"+id, "zapier", nil)); next.body["connection"] != nil {
+	if next := h.do(h.signed("GET", "/webhook/jobs/"+id, "zapier", nil)); sshOf(next.body) != nil {
 		t.Fatalf("second GET = %s; the details are handed over once", next.raw)
 	}
 }

@@ -685,7 +685,7 @@ func deliveryBody(dl Delivery) ([]byte, error) {
 		data = json.RawMessage("{}")
 	}
 	return json.Marshal(deliveryPayload{Type: dl.EventType,
-		Timestamp: dl.EventAt.UTC().Format(time.RFC3339Nano), Data: data})
+		Timestamp: dl.EventAt.UTC().Format(time.RFC3339), Data: data})
 }
 
 // urlHost is the host of u for logs, "" when u does not parse.

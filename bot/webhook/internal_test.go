@@ -96,6 +96,9 @@ func (f *fakeService) HandleOnce(ctx context.Context, req commands.Request, _ co
 func (f *fakeService) Job(context.Context, string) (commands.Job, error) {
 	return commands.Job{}, commands.ErrNotFound
 }
+func (f *fakeService) DescribeJob(_ context.Context, j commands.Job) (commands.JobInfo, error) {
+	return commands.NewJobInfo(j, nil), nil
+}
 func (f *fakeService) Market(context.Context) ([]commands.ModelSummary, error) {
 	return nil, errors.New("down")
 }

@@ -54,7 +54,7 @@ func (n CallbackNotifier) Notify(ctx context.Context, t commands.Target, r comma
 			return "", fmt.Errorf("webhook: connection details of job %s not sent: callback_url: %s", r.JobID, problem)
 		}
 	}
-	data, err := json.Marshal(connectionBody{r.JobID, r.Private.Title, r.Private.Text, r.Private.Fields})
+	data, err := json.Marshal(commands.NewOrderConnectionEvent(r.JobID, r.Private))
 	if err != nil {
 		return "", fmt.Errorf("webhook: connection details of job %s: %w", r.JobID, err)
 	}
@@ -70,11 +70,22 @@ func (n CallbackNotifier) Notify(ctx context.Context, t commands.Target, r comma
 	return "", nil
 }
 
-// connectionBody is the data of a ConnectionEvent, and the "connection"
-// of the job answer that hands it over.
-type connectionBody struct {
-	JobID  string           `json:"job_id"`
-	Title  string           `json:"title,omitempty"`
-	Text   string           `json:"text,omitempty"`
-	Fields []commands.Field `json:"fields"`
+// connectionSSH reads the SSH endpoint of a ConnectionEvent's data
+// (commands.OrderConnectionEvent), or of data stored before it had one
+// (the reply's fields); nil when it names none.
+func connectionSSH(data json.RawMessage) (*commands.SSHEndpoint, error) {
+	var d struct {
+		commands.OrderConnectionEvent
+		Fields []commands.Field `json:"fields"`
+	}
+	if err := json.Unmarshal(data, &d); err != nil {
+		return nil, fmt.Errorf("webhook: connection details: %w", err)
+	}
+	if d.SSH != nil {
+		return d.SSH, nil
+	}
+	if e, ok := (&commands.PrivatePart{Fields: d.Fields}).SSH(); ok {
+		return &e, nil
+	}
+	return nil, nil
 }

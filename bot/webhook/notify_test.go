@@ -69,7 +69,7 @@ func TestCallbackNotifierKeepsOnlyPrivatePartsOfWebhookRents(t *testing.T) {
 			if tt.kept {
 				g := f.got[0]
 				if g.typ != "j1" || g.url != tt.target.ReplyTarget || g.ref != "key:zap" ||
-					!strings.Contains(string(g.data), `"job_id":"j1"`) || !strings.Contains(string(g.data), `"Password"`) {
+					!strings.Contains(string(g.data), `"job_id":"j1"`) || !strings.Contains(string(g.data), `"password":"pw"`) {
 					t.Fatalf("kept %+v %s", g, g.data)
 				}
 			}

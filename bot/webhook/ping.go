@@ -16,6 +16,13 @@ import (
 // send to check a receiver; it is never queued.
 const EventTestPing = "test.ping"
 
+// PingData is the data of a test.ping: the subscriber it checks (null for
+// a bare URL) and a message saying who sent it.
+type PingData struct {
+	Subscriber *string `json:"subscriber"`
+	Message    string  `json:"message"`
+}
+
 // PingResult is a receiver's answer to a test.ping.
 type PingResult struct {
 	MessageID string        // the webhook-id sent
@@ -30,15 +37,15 @@ func (r PingResult) OK() bool { return r.Status >= 200 && r.Status < 300 }
 // Webhooks) exactly as a delivery is: body {"type":"test.ping","timestamp",
 // "data"}, at most DeliveryTimeout, redirects not followed. client nil means
 // a default client. Errors never quote the URL, which may hold a token.
-func Ping(ctx context.Context, client *http.Client, rawURL string, secret []byte, data map[string]any, now time.Time) (PingResult, error) {
-	if data == nil {
-		data = map[string]any{}
+func Ping(ctx context.Context, client *http.Client, rawURL string, secret []byte, data PingData, now time.Time) (PingResult, error) {
+	if data.Message == "" {
+		data.Message = "test.ping from clorebot"
 	}
 	raw, err := json.Marshal(data)
 	if err != nil {
 		return PingResult{}, fmt.Errorf("webhook: ping: %w", err)
 	}
-	body, err := json.Marshal(deliveryPayload{Type: EventTestPing, Timestamp: now.UTC().Format(time.RFC3339Nano), Data: raw})
+	body, err := json.Marshal(deliveryPayload{Type: EventTestPing, Timestamp: now.UTC().Format(time.RFC3339), Data: raw})
 	if err != nil {
 		return PingResult{}, fmt.Errorf("webhook: ping: %w", err)
 	}

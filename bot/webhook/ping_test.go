@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/clorebot/clorebot/commands"
 )
 
 func TestPingIsASignedTestPing(t *testing.T) {
@@ -27,7 +29,7 @@ func TestPingIsASignedTestPing(t *testing.T) {
 		w.WriteHeader(http.StatusNoContent)
 	}))
 	defer srv.Close()
-	res, err := Ping(context.Background(), nil, srv.URL, secret, map[string]any{"subscriber": "ops"}, now)
+	res, err := Ping(context.Background(), nil, srv.URL, secret, PingData{Subscriber: commands.Nullable("ops")}, now)
 	if err != nil || !res.OK() || res.Status != 204 || res.Latency <= 0 || !strings.HasPrefix(res.MessageID, "msg_") {
 		t.Fatalf("Ping = %+v, %v", res, err)
 	}
@@ -40,13 +42,13 @@ func TestPingErrorsNeverQuoteTheURL(t *testing.T) {
 	srv := httptest.NewServer(http.NotFoundHandler())
 	url := srv.URL + "/hooks/T000/tok3n-in-path"
 	srv.Close() // nothing listens any more
-	_, err := Ping(context.Background(), nil, url, []byte("s"), nil, time.Now())
+	_, err := Ping(context.Background(), nil, url, []byte("s"), PingData{}, time.Now())
 	if err == nil || strings.Contains(err.Error(), "tok3n") {
 		t.Fatalf("err = %v", err)
 	}
 	redirect := httptest.NewServer(http.RedirectHandler("http://example.invalid/", http.StatusFound))
 	defer redirect.Close()
-	if res, err := Ping(context.Background(), nil, redirect.URL, []byte("s"), nil, time.Now()); err != nil || res.Status != http.StatusFound || res.OK() {
+	if res, err := Ping(context.Background(), nil, redirect.URL, []byte("s"), PingData{}, time.Now()); err != nil || res.Status != http.StatusFound || res.OK() {
 		t.Fatalf("redirect: %+v %v", res, err)
 	}
 }

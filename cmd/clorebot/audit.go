@@ -21,16 +21,24 @@ type auditCmd struct {
 // auditRow is an audit entry as `audit --json` prints it (the command
 // line's one snake_case schema).
 type auditRow struct {
-	ID         int64     `json:"id"`
-	At         time.Time `json:"at"`
-	Actor      string    `json:"actor"`
-	Platform   string    `json:"platform"`
-	Channel    string    `json:"channel,omitempty"`
-	Command    string    `json:"command"`
-	Outcome    string    `json:"outcome"`
-	OrderID    *int64    `json:"order_id,omitempty"`
-	USDPerHour *float64  `json:"usd_per_hour,omitempty"`
-	Detail     string    `json:"detail,omitempty"`
+	ID         int64      `json:"id"`
+	At         *time.Time `json:"at"`
+	Actor      string     `json:"actor"`
+	Platform   string     `json:"platform"`
+	Channel    *string    `json:"channel"`
+	Command    string     `json:"command"`
+	Outcome    string     `json:"outcome"`
+	OrderID    *int64     `json:"order_id"`
+	USDPerHour *float64   `json:"usd_per_hour"`
+	Detail     *string    `json:"detail"`
+}
+
+// newAuditRow is r in the vocabulary of machine answers: UTC seconds,
+// rounded USD, null for what is absent.
+func newAuditRow(r commands.AuditEntry) auditRow {
+	return auditRow{ID: r.ID, At: commands.UTCTime(r.At), Actor: r.Actor, Platform: r.Platform,
+		Channel: commands.Nullable(r.Channel), Command: r.Command, Outcome: r.Outcome, OrderID: r.OrderID,
+		USDPerHour: usdPtr(r.USDPerHour), Detail: commands.Nullable(r.Detail)}
 }
 
 // Run prints the rows, newest first, and says when --limit cut older ones.
@@ -65,7 +73,7 @@ func (a auditCmd) Run(e *env) error {
 	if a.JSON {
 		enc := json.NewEncoder(e.stdout)
 		for _, r := range rows {
-			if err := enc.Encode(auditRow(r)); err != nil {
+			if err := enc.Encode(newAuditRow(r)); err != nil {
 				return err
 			}
 		}

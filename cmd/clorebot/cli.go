@@ -14,6 +14,7 @@ import (
 
 	"github.com/alecthomas/kong"
 
+	"github.com/clorebot/clorebot/commands"
 	"github.com/clorebot/clorebot/internal/config"
 	"github.com/clorebot/clorebot/storage"
 )
@@ -223,11 +224,16 @@ func (e *env) configSource() string {
 	return "configuration file " + path
 }
 
-type configCheckCmd struct{}
+type configCheckCmd struct {
+	JSON bool `help:"Print one JSON document (docs/schema/config-check.json): the effective configuration, or the error."`
+}
 
 // Run prints the effective configuration, secrets redacted.
-func (configCheckCmd) Run(e *env) error {
+func (c configCheckCmd) Run(e *env) error {
 	cfg, err := e.load()
+	if c.JSON {
+		return c.printJSON(e, cfg, err)
+	}
 	if err != nil {
 		return err
 	}
@@ -262,10 +268,31 @@ func (migrateCmd) Run(e *env) error {
 	return nil
 }
 
-type versionCmd struct{}
+type versionCmd struct {
+	JSON bool `help:"Print one JSON document (docs/schema/version.json)."`
+}
 
 // Run prints the version, commit and build date.
-func (versionCmd) Run(e *env) error {
+func (c versionCmd) Run(e *env) error {
+	if c.JSON {
+		return writeJSONDoc(e.stdout, newVersionReport(readBuildInfo()))
+	}
 	fmt.Fprintln(e.stdout, versionLine())
 	return nil
+}
+
+// printJSON is config check --json: the configuration, or the error that
+// makes it invalid (exit 2 then, as without --json).
+func (configCheckCmd) printJSON(e *env, cfg *config.Config, loadErr error) error {
+	if loadErr != nil {
+		if err := writeJSONDoc(e.stdout, configError{ErrorInfo: commands.ErrorInfo{Error: loadErr.Error()}, Source: e.configSource()}); err != nil {
+			return err
+		}
+		return &exitError{code: exitUsage}
+	}
+	m, err := redactedConfig(cfg.Redacted())
+	if err != nil {
+		return fmt.Errorf("config check: %w", err)
+	}
+	return writeJSONDoc(e.stdout, configReport{Valid: true, Source: e.configSource(), Config: m})
 }

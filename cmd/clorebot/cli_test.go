@@ -136,7 +136,9 @@ func TestExecConfirm(t *testing.T) {
 }
 
 // The command line's JSON is one snake_case schema with structured fields;
-// testdata/json_schema.golden pins the keys and their JSON types per line type.
+// testdata/json_schema.golden pins the keys and their JSON types per line type
+// (docs/schema/exec-line.json and audit.json are the published contract:
+// TestCommandLineJSONKeepsTheContract).
 func TestJSONSchemaGolden(t *testing.T) {
 	goldenPath, err := filepath.Abs("testdata/json_schema.golden") // before run changes directory
 	if err != nil {
@@ -178,9 +180,10 @@ func TestJSONSchemaGolden(t *testing.T) {
 		}
 	}
 	for _, want := range []string{
-		"exec result .job_id string", "exec result .order_id number", "exec result .usd_per_hour number",
-		"exec result .ssh.host string", "exec result .ssh.port number", "exec result .state string",
-		"exec pending .confirm_command string", "exec reply .orders[].order_id number",
+		"exec result .job_id string", "exec result .order.id number", "exec result .order.usd_per_hour number",
+		"exec result .order.ssh.host string", "exec result .order.ssh.port number", "exec result .state string",
+		"exec result .message string", "exec pending .confirm_command string", "exec reply .orders[].id number",
+		"exec reply .message string",
 		"exec heartbeat .deadline string", "exec heartbeat .elapsed_seconds number",
 		"audit .at string", "audit .actor string",
 	} {

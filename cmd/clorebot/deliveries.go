@@ -13,6 +13,7 @@ import (
 	"github.com/clorebot/clorebot/bot/discordbot"
 	"github.com/clorebot/clorebot/bot/slackbot"
 	"github.com/clorebot/clorebot/bot/webhook"
+	"github.com/clorebot/clorebot/commands"
 	"github.com/clorebot/clorebot/internal/config"
 	"github.com/clorebot/clorebot/internal/metrics"
 	"github.com/clorebot/clorebot/storage"
@@ -50,12 +51,12 @@ type deliveryRow struct {
 	MessageID   string     `json:"message_id"`
 	State       string     `json:"state"`
 	Attempts    int        `json:"attempts"`
-	NextAt      *time.Time `json:"next_at,omitempty"`
-	LastAttempt *time.Time `json:"last_attempt_at,omitempty"`
-	LastStatus  int        `json:"last_status,omitempty"`
-	LastError   string     `json:"last_error,omitempty"`
-	DeliveredAt *time.Time `json:"delivered_at,omitempty"`
-	CreatedAt   time.Time  `json:"created_at"`
+	NextAt      *time.Time `json:"next_at"`
+	LastAttempt *time.Time `json:"last_attempt_at"`
+	LastStatus  *int       `json:"last_status"`
+	LastError   *string    `json:"last_error"`
+	DeliveredAt *time.Time `json:"delivered_at"`
+	CreatedAt   *time.Time `json:"created_at"`
 }
 
 // Run prints the deliveries.
@@ -87,10 +88,10 @@ func (c deliveriesListCmd) Run(e *env) error {
 			next = r.NextAt.Format(time.RFC3339)
 		}
 		switch {
-		case r.LastError != "":
-			last = r.LastError
-		case r.LastStatus != 0:
-			last = "HTTP " + strconv.Itoa(r.LastStatus)
+		case r.LastError != nil:
+			last = *r.LastError
+		case r.LastStatus != nil:
+			last = "HTTP " + strconv.Itoa(*r.LastStatus)
 		}
 		fmt.Fprintf(tw, "%d\t%s #%d\t%s\t%s\t%s\t%d\t%s\t%s\n", r.ID, r.EventType, r.EventID,
 			r.Target, r.URL, r.State, r.Attempts, next, last)
@@ -100,17 +101,15 @@ func (c deliveriesListCmd) Run(e *env) error {
 
 // newDeliveryRow shows d with a password in its URL, if any, redacted.
 func newDeliveryRow(d storage.Delivery) deliveryRow {
-	opt := func(t time.Time) *time.Time {
-		if t.IsZero() {
-			return nil
-		}
-		t = t.UTC()
-		return &t
-	}
+	opt := commands.UTCTime
 	r := deliveryRow{ID: d.ID, EventID: d.EventID, EventType: d.EventType, URL: d.URL,
 		Target: webhook.TargetSubscriber, MessageID: d.MessageID, State: d.State, Attempts: d.Attempts,
-		LastAttempt: opt(d.LastAttemptAt), LastStatus: d.LastStatus, LastError: d.LastError,
-		DeliveredAt: opt(d.DeliveredAt), CreatedAt: d.CreatedAt.UTC()}
+		LastAttempt: opt(d.LastAttemptAt), LastError: commands.Nullable(d.LastError),
+		DeliveredAt: opt(d.DeliveredAt), CreatedAt: opt(d.CreatedAt)}
+	if d.LastStatus != 0 {
+		status := d.LastStatus
+		r.LastStatus = &status
+	}
 	if key, ok := strings.CutPrefix(d.SecretRef, "key:"); ok {
 		r.Target = webhook.TargetCallback + " (" + key + ")"
 	}

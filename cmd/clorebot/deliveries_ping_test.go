@@ -13,6 +13,8 @@ import (
 	"testing"
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+
+	"github.com/clorebot/clorebot/internal/contract"
 )
 
 // `deliveries test` sends a test.ping that the reference library verifies,
@@ -72,15 +74,16 @@ secret = %q
 	if code != exitFailure || !strings.Contains(stderr, "did not answer 2xx") {
 		t.Fatalf("test all: %d\n%s\n%s", code, out, stderr)
 	}
-	var rows []pingRow
+	contract.LoadSchemas(t).ValidateLines(t, "ping.json", out)
+	var rows []pingJSON
 	for l := range strings.SplitSeq(strings.TrimSpace(out), "\n") {
-		var r pingRow
+		var r pingJSON
 		if err := json.Unmarshal([]byte(l), &r); err != nil {
 			t.Fatal(err)
 		}
 		rows = append(rows, r)
 	}
-	if len(rows) != 3 || !rows[0].OK || rows[1].OK || rows[1].Status != 500 || rows[2].OK || rows[2].Error == "" || rows[2].Subscriber != "#3" {
+	if len(rows) != 3 || !rows[0].OK || rows[1].OK || rows[1].Status == nil || *rows[1].Status != 500 || rows[2].OK || rows[2].Error == nil || rows[2].Subscriber != "#3" {
 		t.Fatalf("rows = %+v", rows)
 	}
 	if strings.Contains(out+stderr, "hunter2") {

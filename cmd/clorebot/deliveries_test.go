@@ -23,6 +23,7 @@ import (
 
 	"github.com/clorebot/clorebot/bot/webhook"
 	"github.com/clorebot/clorebot/commands"
+	"github.com/clorebot/clorebot/internal/contract"
 	"github.com/clorebot/clorebot/internal/metrics"
 	"github.com/clorebot/clorebot/storage"
 )
@@ -203,10 +204,14 @@ func TestDeliveriesEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatalf("list --failed: %v", err)
 	}
+	contract.LoadSchemas(t).ValidateLines(t, "deliveries.json", out)
+	if all, err := deliveriesCLI(t, configPath, "list", "--json"); err != nil || contract.LoadSchemas(t).ValidateLines(t, "deliveries.json", all) < 3 {
+		t.Fatalf("list --json: %v\n%s", err, all)
+	}
 	var row deliveryRow
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	if len(lines) != 1 || json.Unmarshal([]byte(lines[0]), &row) != nil || row.State != "dead" ||
-		row.EventType != "order.running" || row.Attempts != 10 || row.LastError != "HTTP 503" || row.Target != "subscriber" {
+		row.EventType != "order.running" || row.Attempts != 10 || row.LastError == nil || *row.LastError != "HTTP 503" || row.Target != "subscriber" {
 		t.Fatalf("list --failed --json:\n%s", out)
 	}
 	out, err = deliveriesCLI(t, configPath, "list")

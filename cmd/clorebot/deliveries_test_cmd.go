@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/clorebot/clorebot/bot/webhook"
+	"github.com/clorebot/clorebot/commands"
 	"github.com/clorebot/clorebot/internal/config"
 )
 
@@ -28,6 +29,29 @@ type pingRow struct {
 	Status     int    `json:"status,omitempty"`
 	LatencyMS  int64  `json:"latency_ms"`
 	Error      string `json:"error,omitempty"`
+}
+
+// pingJSON is a pingRow as `deliveries test --json` prints it, in the
+// vocabulary of machine answers: the latency in seconds, null for what is
+// absent (docs/schema/ping.json).
+type pingJSON struct {
+	Subscriber     string  `json:"subscriber"`
+	URL            string  `json:"url"`
+	MessageID      *string `json:"message_id"`
+	OK             bool    `json:"ok"`
+	Status         *int    `json:"status"`
+	LatencySeconds float64 `json:"latency_seconds"`
+	Error          *string `json:"error"`
+}
+
+func (r pingRow) machine() pingJSON {
+	j := pingJSON{Subscriber: r.Subscriber, URL: r.URL, MessageID: commands.Nullable(r.MessageID), OK: r.OK,
+		LatencySeconds: float64(r.LatencyMS) / 1000, Error: commands.Nullable(r.Error)}
+	if r.Status != 0 {
+		status := r.Status
+		j.Status = &status
+	}
+	return j
 }
 
 // Run pings the subscribers and prints each answer; it exits 1 unless every
@@ -50,7 +74,7 @@ func (c deliveriesTestCmd) Run(e *env) error {
 	if c.JSON {
 		enc := json.NewEncoder(e.stdout)
 		for _, r := range rows {
-			if err := enc.Encode(r); err != nil {
+			if err := enc.Encode(r.machine()); err != nil {
 				return err
 			}
 		}
@@ -118,8 +142,8 @@ func pingSubscriber(e *env, name string, s config.WebhookSubscriber) pingRow {
 		row.Error = "secret: " + err.Error()
 		return row
 	}
-	res, err := webhook.Ping(e.ctx, nil, s.URL, secret, map[string]any{
-		"subscriber": row.Subscriber, "message": "test.ping from clorebot deliveries test",
+	res, err := webhook.Ping(e.ctx, nil, s.URL, secret, webhook.PingData{
+		Subscriber: commands.Nullable(row.Subscriber), Message: "test.ping from clorebot deliveries test",
 	}, time.Now())
 	row.MessageID, row.Status, row.OK, row.LatencyMS = res.MessageID, res.Status, err == nil && res.OK(), res.Latency.Milliseconds()
 	if err != nil {

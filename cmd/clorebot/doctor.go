@@ -22,6 +22,7 @@ import (
 type doctorCmd struct {
 	Send    bool          `help:"Also send a signed test.ping to each subscriber and a test message to each notify URL (otherwise they are only connected to)."`
 	Timeout time.Duration `help:"Give up on each network check after this long." default:"5s"`
+	JSON    bool          `help:"Print one JSON document (docs/schema/doctor.json) instead of lines."`
 }
 
 // Check levels.
@@ -45,6 +46,7 @@ type doctor struct {
 	timeout time.Duration
 	client  *http.Client
 	lines   []checkLine
+	json    bool
 }
 
 func (d *doctor) add(level, name, found, fix string) {
@@ -55,7 +57,7 @@ func (d *doctor) add(level, name, found, fix string) {
 // nothing: no database is created or migrated, no order is made, and
 // receivers get a message only with --send.
 func (c doctorCmd) Run(e *env) error {
-	d := &doctor{e: e, send: c.Send, timeout: c.Timeout, client: &http.Client{
+	d := &doctor{e: e, send: c.Send, timeout: c.Timeout, json: c.JSON, client: &http.Client{
 		Timeout:       c.Timeout,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}}
@@ -83,12 +85,20 @@ func (d *doctor) report(w io.Writer) error {
 	count := map[string]int{}
 	for _, l := range d.lines {
 		count[l.Level]++
-		fmt.Fprintf(w, "%-8s %-10s %s\n", l.Level, l.Name, l.Found)
-		if l.Fix != "" && l.Level != levelOK {
-			fmt.Fprintf(w, "%-8s %-10s → %s\n", "", "", l.Fix)
-		}
 	}
-	fmt.Fprintf(w, "%d ok, %d warning(s), %d failed\n", count[levelOK], count[levelWarning], count[levelFailed])
+	if d.json {
+		if err := writeDoctorJSON(w, d.lines, count); err != nil {
+			return err
+		}
+	} else {
+		for _, l := range d.lines {
+			fmt.Fprintf(w, "%-8s %-10s %s\n", l.Level, l.Name, l.Found)
+			if l.Fix != "" && l.Level != levelOK {
+				fmt.Fprintf(w, "%-8s %-10s → %s\n", "", "", l.Fix)
+			}
+		}
+		fmt.Fprintf(w, "%d ok, %d warning(s), %d failed\n", count[levelOK], count[levelWarning], count[levelFailed])
+	}
 	if count[levelFailed] > 0 {
 		return &exitError{code: exitFailure}
 	}

@@ -354,7 +354,7 @@ func (d *doctor) checkReceivers() {
 			continue
 		}
 		ctx, cancel := d.ctx()
-		res, err := webhook.Ping(ctx, d.client, s.URL, secret, map[string]any{"subscriber": subscriberName(i, s), "message": "test.ping from clorebot doctor"}, time.Now())
+		res, err := webhook.Ping(ctx, d.client, s.URL, secret, webhook.PingData{Subscriber: commands.Nullable(subscriberName(i, s)), Message: "test.ping from clorebot doctor"}, time.Now())
 		cancel()
 		d.addSent("delivery", name, res.Status, res.Latency, err)
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/clorebot/clorebot/clore/sandbox"
 	"github.com/clorebot/clorebot/commands"
+	"github.com/clorebot/clorebot/internal/contract"
 	"github.com/clorebot/clorebot/storage"
 )
 
@@ -198,7 +199,14 @@ func TestDoctorHealthy(t *testing.T) {
 	var ping struct{ Type string }
 	if len(r.received["/sub"]) != 1 || json.Unmarshal([]byte(r.received["/sub"][0]), &ping) != nil || ping.Type != "test.ping" {
 		t.Errorf("subscriber got %v", r.received["/sub"])
+	} else {
+		contract.LoadSchemas(t).Validate(t, "event.json", []byte(r.received["/sub"][0]))
 	}
+	code, out = r.doctor(t, nil, "--json")
+	if code != 0 || !strings.Contains(out, `"failed": 0`) {
+		t.Fatalf("--json: exit %d\n%s", code, out)
+	}
+	contract.LoadSchemas(t).Validate(t, "doctor.json", []byte(out))
 	if len(r.received["/slack/T1/B1/hooktoken"]) != 1 || !strings.Contains(r.received["/slack/T1/B1/hooktoken"][0], `"text"`) {
 		t.Errorf("slack notify URL got %v", r.received)
 	}
@@ -255,6 +263,11 @@ func TestDoctorFailures(t *testing.T) {
 			if !strings.Contains(out, "→ ") {
 				t.Errorf("no advice on what to do:\n%s", out)
 			}
+			code, out = r.doctor(t, tt.environ, "--json")
+			if code != exitFailure || !strings.Contains(out, `"level": "failed"`) || !strings.Contains(out, `"fix": "`) {
+				t.Fatalf("--json: exit %d\n%s", code, out)
+			}
+			contract.LoadSchemas(t).Validate(t, "doctor.json", []byte(out))
 		})
 	}
 }

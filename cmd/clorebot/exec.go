@@ -131,7 +131,11 @@ func (x execCmd) runJob(e *env, svc *commands.Service, st *storage.Store, who, i
 	if followed {
 		handedOver(e.ctx, svc, who, v, out)
 	}
-	out.result(v)
+	info, ierr := svc.DescribeJob(context.WithoutCancel(e.ctx), job)
+	if ierr != nil {
+		info = commands.NewJobInfo(job, nil)
+	}
+	out.result(info)
 	if job.State != commands.JobSucceeded {
 		return errCommandFailed
 	}

@@ -16,36 +16,62 @@ import (
 	"github.com/clorebot/clorebot/storage"
 )
 
-// execLine is one line of `exec --json`: the one snake_case schema of the
-// command line (golden files in testdata/ pin it). Type is reply (the
-// command's answer), progress (a job update), heartbeat, pending (a rent
-// awaiting confirmation), result (a job's end), ends (who cancels a rented
-// order at its end), interrupted or note.
+// execLine is one line of `exec --json`, in the vocabulary of every
+// machine answer (commands' shapes; docs/schema/exec-line.json). Type is
+// reply (the command's answer), progress (a job update), heartbeat,
+// pending (a rent awaiting confirmation), ends (who cancels a rented order
+// at its end), interrupted or note; a job's end is a resultLine. The chat
+// text of a reply is its message.
 type execLine struct {
-	Type           string                  `json:"type"`
-	Status         string                  `json:"status,omitempty"`
-	JobID          string                  `json:"job_id,omitempty"`
-	Kind           string                  `json:"kind,omitempty"`
-	State          string                  `json:"state,omitempty"`
-	Step           string                  `json:"step,omitempty"`
-	OrderID        *int64                  `json:"order_id,omitempty"`
-	USDPerHour     *float64                `json:"usd_per_hour,omitempty"`
-	SSH            *commands.SSHEndpoint   `json:"ssh,omitempty"`
-	ElapsedSeconds *int64                  `json:"elapsed_seconds,omitempty"`
-	Deadline       *time.Time              `json:"deadline,omitempty"`
-	EndsAt         *time.Time              `json:"ends_at,omitempty"`
-	CancelledBy    *serveRef               `json:"cancelled_by,omitempty"`
-	Title          string                  `json:"title,omitempty"`
-	Text           string                  `json:"text,omitempty"`
-	Usage          string                  `json:"usage,omitempty"`
-	Fields         []commands.Field        `json:"fields,omitempty"`
-	Orders         []orderRow              `json:"orders,omitempty"`
-	Models         []commands.ModelSummary `json:"models,omitempty"`
-	ConfirmCommand string                  `json:"confirm_command,omitempty"`
-	Commands       map[string]string       `json:"commands,omitempty"`
-	Error          string                  `json:"error,omitempty"`
-	Private        *commands.PrivatePart   `json:"private,omitempty"`
-	Done           *bool                   `json:"done,omitempty"`
+	Type           string                 `json:"type"`
+	Status         string                 `json:"status,omitempty"`
+	JobID          string                 `json:"job_id,omitempty"`
+	Kind           string                 `json:"kind,omitempty"`
+	State          string                 `json:"state,omitempty"`
+	Step           string                 `json:"step,omitempty"`
+	OrderID        *int64                 `json:"order_id,omitempty"`
+	USDPerHour     *float64               `json:"usd_per_hour,omitempty"`
+	ElapsedSeconds *int64                 `json:"elapsed_seconds,omitempty"`
+	Deadline       *time.Time             `json:"deadline,omitempty"`
+	EndsAt         *time.Time             `json:"ends_at,omitempty"`
+	CancelledBy    *serveRef              `json:"cancelled_by,omitempty"`
+	Title          string                 `json:"title,omitempty"`
+	Message        string                 `json:"message,omitempty"`
+	Usage          string                 `json:"usage,omitempty"`
+	Fields         []commands.Field       `json:"fields,omitempty"`
+	Orders         []commands.OrderInfo   `json:"orders,omitempty"`
+	Models         []commands.MarketModel `json:"models,omitempty"`
+	ConfirmCommand string                 `json:"confirm_command,omitempty"`
+	Commands       map[string]string      `json:"commands,omitempty"`
+	Private        *privateLine           `json:"private,omitempty"`
+	Done           *bool                  `json:"done,omitempty"`
+}
+
+// resultLine is a job's end: the job's machine shape (commands.JobInfo),
+// its order's ssh for the requester of a rent.
+type resultLine struct {
+	Type string `json:"type"`
+	commands.JobInfo
+}
+
+// privateLine is a reply's private part (connection details): for the
+// requester's terminal only.
+type privateLine struct {
+	Title   string                `json:"title,omitempty"`
+	Message string                `json:"message,omitempty"`
+	Fields  []commands.Field      `json:"fields,omitempty"`
+	SSH     *commands.SSHEndpoint `json:"ssh,omitempty"`
+}
+
+func newPrivateLine(p *commands.PrivatePart) *privateLine {
+	if p == nil {
+		return nil
+	}
+	l := &privateLine{Title: p.Title, Message: p.Text, Fields: p.Fields}
+	if e, ok := p.SSH(); ok {
+		l.SSH = &e
+	}
+	return l
 }
 
 // serveRef is the running serve that cancels an order at its end.
@@ -84,7 +110,7 @@ type execOutput struct {
 	private  *commands.PrivatePart
 }
 
-func (o *execOutput) emit(l execLine) {
+func (o *execOutput) emit(l any) {
 	b, _ := json.Marshal(l)
 	fmt.Fprintln(o.w, string(b))
 }
@@ -99,7 +125,9 @@ func (o *execOutput) reply(ctx context.Context, svc *commands.Service, req comma
 			case "market":
 				models = marketModels(ctx, svc, r)
 			case "status":
-				orders = statusOrders(ctx, svc, req.User, cmd.Status.OrderID)
+				if !o.json {
+					orders = statusOrders(ctx, svc, req.User, cmd.Status.OrderID)
+				}
 			}
 		}
 	}
@@ -107,11 +135,20 @@ func (o *execOutput) reply(ctx context.Context, svc *commands.Service, req comma
 	defer o.mu.Unlock()
 	if o.json {
 		l := replyLine("reply", r)
-		l.Orders, l.Models = orders, models
+		l.Orders = r.Orders
+		if len(r.Orders) == 1 && l.Private != nil && l.Private.SSH != nil {
+			// The renter's `status <order-id>`: the order's connection.
+			withSSH := r.Orders[0]
+			withSSH.SSH = l.Private.SSH
+			l.Orders = []commands.OrderInfo{withSSH}
+		}
+		if models != nil {
+			l.Models = commands.NewMarketModels(models)
+		}
 		if r.Status == commands.StatusConfirm {
 			l.ConfirmCommand = o.exec("confirm " + r.JobID)
 		}
-		l.Text = o.withFlags(l.Text)
+		l.Message = o.withFlags(l.Message)
 		o.emit(l)
 		return
 	}
@@ -139,7 +176,7 @@ func (o *execOutput) progress(r commands.Reply) {
 	}
 	if o.json {
 		l := replyLine("progress", r)
-		l.Text = o.withFlags(l.Text)
+		l.Message = o.withFlags(l.Message)
 		o.emit(l)
 		return
 	}
@@ -155,11 +192,7 @@ func (o *execOutput) heartbeat(v commands.JobView, now time.Time) {
 	if o.json {
 		secs := int64(elapsed / time.Second)
 		l := execLine{Type: "heartbeat", JobID: v.JobID, Kind: v.Kind, State: v.State, Step: v.Step,
-			OrderID: v.CloreOrderID, ElapsedSeconds: &secs}
-		if !v.Deadline.IsZero() {
-			d := v.Deadline.UTC()
-			l.Deadline = &d
-		}
+			OrderID: v.CloreOrderID, ElapsedSeconds: &secs, Deadline: commands.UTCTime(v.Deadline)}
 		o.emit(l)
 		return
 	}
@@ -187,19 +220,20 @@ func (o *execOutput) pending(jobID string) {
 }
 
 // result is the job's end, structured (JSON only: in text the last progress
-// reply said it).
-func (o *execOutput) result(v commands.JobView) {
+// reply said it): the job's machine shape, its order with the connection
+// details a succeeded rent printed.
+func (o *execOutput) result(job commands.JobInfo) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if !o.json {
 		return
 	}
-	l := execLine{Type: "result", JobID: v.JobID, Kind: v.Kind, State: v.State, OrderID: v.CloreOrderID,
-		USDPerHour: v.USDPerHour, Error: v.Error}
-	if e, ok := o.private.SSH(); ok && v.State == commands.JobSucceeded {
-		l.SSH = &e
+	if e, ok := o.private.SSH(); ok && job.State == commands.JobSucceeded && job.Order != nil {
+		order := *job.Order
+		order.SSH = &e
+		job.Order = &order
 	}
-	o.emit(l)
+	o.emit(resultLine{Type: "result", JobInfo: job})
 }
 
 // interrupted says what is still running after Ctrl-C and how to follow or
@@ -238,7 +272,7 @@ func (o *execOutput) interrupted(v commands.JobView) {
 	}
 	if o.json {
 		o.emit(execLine{Type: "interrupted", JobID: v.JobID, Kind: v.Kind, State: v.State, Step: v.Step,
-			OrderID: v.CloreOrderID, USDPerHour: v.USDPerHour, Text: msg, Commands: cmds})
+			OrderID: v.CloreOrderID, USDPerHour: usdPtr(v.USDPerHour), Message: msg, Commands: cmds})
 		return
 	}
 	fmt.Fprintln(o.w, msg)
@@ -257,20 +291,20 @@ func (o *execOutput) ends(id int64, end time.Time, serve storage.ServeProcess, a
 	defer o.mu.Unlock()
 	end = end.UTC()
 	when := end.Format("2006-01-02 15:04 MST")
-	l := execLine{Type: "ends", OrderID: &id, EndsAt: &end}
+	l := execLine{Type: "ends", OrderID: &id, EndsAt: commands.UTCTime(end)}
 	if alive {
 		l.CancelledBy = &serveRef{PID: serve.PID, Host: serve.Host}
-		l.Text = fmt.Sprintf("clorebot serve (%s) runs on this database and will cancel order #%d at %s.", describeServe(serve), id, when)
+		l.Message = fmt.Sprintf("clorebot serve (%s) runs on this database and will cancel order #%d at %s.", describeServe(serve), id, when)
 	} else {
 		l.Commands = map[string]string{"cancel": cancel}
-		l.Text = fmt.Sprintf("Nothing will cancel order #%d at %s: no `clorebot serve` runs on this database. "+
+		l.Message = fmt.Sprintf("Nothing will cancel order #%d at %s: no `clorebot serve` runs on this database. "+
 			"It stays rented and billed until a serve runs here (it cancels orders past their end) or you cancel it yourself.", id, when)
 	}
 	if o.json {
 		o.emit(l)
 		return
 	}
-	fmt.Fprintln(o.w, l.Text)
+	fmt.Fprintln(o.w, l.Message)
 	if !alive {
 		fmt.Fprintf(o.w, "  cancel: %s\n", cancel)
 	}
@@ -281,7 +315,7 @@ func (o *execOutput) note(text string) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.json {
-		o.emit(execLine{Type: "note", Text: text})
+		o.emit(execLine{Type: "note", Message: text})
 		return
 	}
 	fmt.Fprintln(o.w, text)
@@ -289,8 +323,16 @@ func (o *execOutput) note(text string) {
 
 func replyLine(typ string, r commands.Reply) execLine {
 	done := r.Done
-	return execLine{Type: typ, Status: r.Status, JobID: r.JobID, Title: r.Title, Text: r.Text, Usage: r.Usage,
-		Fields: r.Fields, Private: r.Private, Done: &done}
+	return execLine{Type: typ, Status: r.Status, JobID: r.JobID, Title: r.Title, Message: r.Text, Usage: r.Usage,
+		Fields: r.Fields, Private: newPrivateLine(r.Private), Done: &done}
+}
+
+// usdPtr is *v rounded as every USD figure of a machine answer; nil stays nil.
+func usdPtr(v *float64) *float64 {
+	if v == nil {
+		return nil
+	}
+	return commands.USD(*v)
 }
 
 // exec is the command line of exec command args (followUp).

@@ -23,6 +23,7 @@ import (
 
 	"github.com/clorebot/clorebot/bot/webhook"
 	"github.com/clorebot/clorebot/commands"
+	"github.com/clorebot/clorebot/internal/contract"
 )
 
 // e2eReceiver keeps every delivery it gets, by path.
@@ -258,7 +259,7 @@ func TestServeWebhooksEndToEnd(t *testing.T) {
 		t.Fatalf("rent job ended %v", job)
 	}
 	result, _ := job["result"].(map[string]any)
-	orderID, _ := result["order_id"].(float64)
+	orderID, _ := result["id"].(float64) // the result of a rent is its order
 	if orderID == 0 {
 		t.Fatalf("no order id in the job's result: %v", job)
 	}
@@ -308,12 +309,12 @@ func TestServeWebhooksEndToEnd(t *testing.T) {
 	cb := rc.waitTypes(t, "/cb", append(lifecycle, webhook.ConnectionEvent)...)
 	// The connection details went to the callback only, and nowhere else.
 	for _, d := range sub {
-		if d.typ == webhook.ConnectionEvent || strings.Contains(string(d.body), "Password") {
+		if d.typ == webhook.ConnectionEvent || strings.Contains(string(d.body), `"password"`) {
 			t.Errorf("the subscriber got connection details: %s", d.body)
 		}
 	}
 	for _, d := range cb {
-		if d.typ == webhook.ConnectionEvent && (!strings.Contains(string(d.body), "ssh -p ") || !strings.Contains(string(d.body), `"Password"`)) {
+		if d.typ == webhook.ConnectionEvent && (!strings.Contains(string(d.body), `"ssh":{"user":`) || !strings.Contains(string(d.body), `"password":"`)) {
 			t.Errorf("connection delivery lacks the SSH command or password: %s", d.body)
 		}
 	}
@@ -332,6 +333,7 @@ func TestServeWebhooksEndToEnd(t *testing.T) {
 				t.Errorf("%s got webhook-id %s twice", check.name, d.header.Get("webhook-id"))
 			}
 			ids[d.header.Get("webhook-id")] = true
+			contract.LoadSchemas(t).Validate(t, "event.json", d.body) // a real delivery of a real serve
 			if !strings.Contains(string(d.body), strconv.Itoa(int(orderID))) {
 				t.Errorf("%s delivery %s does not name order %d: %s", check.name, d.typ, int64(orderID), d.body)
 			}
