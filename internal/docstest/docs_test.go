@@ -359,9 +359,6 @@ func TestDocsLinksResolve(t *testing.T) {
 	}
 	link := regexp.MustCompile(`\]\(([^)\s]+)\)`)
 	code := regexp.MustCompile("`[^`\n]*`")
-	// Written on another branch of issue 22 (the JSON Schemas and the OpenAPI
-	// document); drop this once they are merged.
-	elsewhere := map[string]bool{"schema/": true, "openapi.yaml": true}
 	readme, err := os.ReadFile(root + "/README.md")
 	if err != nil {
 		t.Fatal(err)
@@ -382,10 +379,6 @@ func TestDocsLinksResolve(t *testing.T) {
 		for _, m := range link.FindAllStringSubmatch(code.ReplaceAllString(string(b), ""), -1) {
 			target, _, _ := strings.Cut(m[1], "#")
 			if target == "" || strings.Contains(target, "://") || strings.HasPrefix(target, "mailto:") {
-				continue
-			}
-			if _, err := os.Stat(filepath.Join(filepath.Dir(file), target)); err != nil && elsewhere[target] {
-				t.Logf("%s links to %s, written on another branch", file, target)
 				continue
 			}
 			if _, err := os.Stat(filepath.Join(filepath.Dir(file), target)); err != nil {
