@@ -244,6 +244,23 @@ func TestAnswersFromMemory(t *testing.T) {
 	if s.AnswersFromMemory(Request{Text: "help", Action: &Action{}}) {
 		t.Error("a button click answered from memory")
 	}
+	// The parse a request carries is the one judged; its text is not
+	// parsed again.
+	helpCmd, _ := Parse("help")
+	rentCmd, _ := Parse("rent 3090")
+	for _, tc := range []struct {
+		req  Request
+		want bool
+	}{
+		{Request{Text: "rent 3090", Command: &helpCmd}, true},
+		{Request{Text: "help", Command: &rentCmd}, false},
+		{Request{Text: "rent 3090", Invalid: &UsageError{Problem: "p"}}, true},
+	} {
+		if got := s.AnswersFromMemory(tc.req); got != tc.want {
+			t.Errorf("AnswersFromMemory(text %q, command %v, invalid %v) = %v, want %v",
+				tc.req.Text, tc.req.Command, tc.req.Invalid, got, tc.want)
+		}
+	}
 	ctx := context.Background()
 	s.audits.add(ctx, entry(0))
 	<-st.entered // the writer holds row 0; the queue fills behind it

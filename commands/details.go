@@ -11,7 +11,7 @@ import (
 	"github.com/clorebot/clorebot/clore"
 )
 
-// Connection details on request (review R2, R3). A rent job pushes its
+// Connection details on request. A rent job pushes its
 // order's connection details to the requester once, right after its
 // success is stored (run.running), and never again: a job never sends them
 // twice. A failed send, a crash between the checkpoint and the send, or a
@@ -63,7 +63,7 @@ func (s *Service) jobDetails(job Job, id int64) (pp *PrivatePart, known bool, er
 // unknown: details handed over once must be whole). A front door that hands
 // details over on request (a webhook GET of the job) calls it when the job
 // never queued them: a process killed between the job's success and the
-// hand-off (review R2, its webhook part).
+// hand-off.
 func (s *Service) ConnectionDetails(ctx context.Context, user, jobID string) (*PrivatePart, error) {
 	job, err := s.store.GetJob(ctx, jobID)
 	if err != nil {

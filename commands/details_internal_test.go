@@ -8,7 +8,8 @@ import (
 )
 
 // What the renter's `status <order-id>` shows of a running order's
-// connection details in every state of what is stored (review R2).
+// connection details in every state of what is stored: whole details or
+// none, never a host without its port.
 func TestStoredDetails(t *testing.T) {
 	live := clore.Order{ID: 7, PubCluster: []string{"n1.us.clorecloud.net"}, TCPPorts: []string{"22:1972", "8888:2000"}, HTTPPub: "abc.clorecloud.net"}
 	noPort := clore.Order{ID: 7, PubCluster: []string{"n1.us.clorecloud.net"}}

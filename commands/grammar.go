@@ -1,110 +1,25 @@
 package commands
 
 import (
-	"strconv"
 	"strings"
 	"time"
 )
 
-// Command is one parsed command of the grammar (DESIGN.md §3). Name says
-// which command it is; exactly the argument struct of that command is set,
-// the others are nil.
-type Command struct {
-	Name    string // "rent", "cancel", "status", "watch", "extend", "confirm", "market", "help"
-	Rent    *RentArgs
-	Cancel  *CancelArgs
-	Status  *StatusArgs
-	Watch   *WatchArgs
-	Extend  *ExtendArgs
-	Confirm *ConfirmArgs
-	Market  *MarketArgs
-	Help    *HelpArgs
-}
-
-// ExtendArgs are the arguments of extend <order-id> [hours].
-type ExtendArgs struct {
-	OrderID int64   // Clore order id, positive
-	Hours   float64 // added to the order's current end; default 1, 0 < H <= 8760
-	// fromEnd, set by an Extend button, is the end (Unix seconds) the button
-	// was shown for: once the order's end moved, the click does nothing.
-	fromEnd int64
-}
-
-// ConfirmArgs are the arguments of confirm <job-id>.
-type ConfirmArgs struct {
-	JobID string // a job id as replies show it: 1 to 64 letters, digits, "-" or "_"
-}
-
-// RentArgs are the arguments of rent <gpu> [count] [flags].
-type RentArgs struct {
-	GPU            string   // normalised query, see NormalizeGPU ("RTX 4090", "A100 80GB", "H100")
-	Count          int      // GPUs, default 1, 1..16
-	MaxPrice       float64  // USD per GPU per hour; 0 = no cap given
-	Spot           bool     // spot (interruptible) instead of on-demand
-	Image          string   // Docker image; "" = default chosen later
-	Hours          float64  // 0 = default chosen later; else 0 < H <= 8760
-	SSHKey         string   // SSH public key or ""
-	Currency       string   // "" or Clore's spelling: "USD-Blockchain", "CLORE-Blockchain", "bitcoin"
-	MinReliability *float64 // nil = default; else 0..1
-}
-
-// CancelArgs are the arguments of cancel <order-id>.
-type CancelArgs struct {
-	OrderID int64 // Clore order id, positive
-}
-
-// StatusArgs are the arguments of status [order-id].
-type StatusArgs struct {
-	OrderID int64 // 0 = all of the requester's orders
-}
-
-// WatchArgs are the arguments of watch <gpu> <max-usd-per-hour> [flags],
-// watch list and watch cancel <watch-id>.
-type WatchArgs struct {
-	Action   string        // "create", "list", "cancel"
-	GPU      string        // create: normalised query, see NormalizeGPU
-	MaxPrice float64       // create: USD per GPU per hour, 0 < p <= 1000
-	AutoRent bool          // create: rent as soon as the price is met
-	Count    int           // create: GPUs, default 1, 1..16
-	Rent     WatchRent     // create: how the rent is made when it triggers
-	For      time.Duration // create: 0 = no expiry; at most 90 days
-	WatchID  int64         // cancel: positive
-}
-
-// MarketArgs are the arguments of market [gpu].
-type MarketArgs struct {
-	GPU string // normalised query; "" = every model
-}
-
-// HelpArgs are the arguments of help [command].
-type HelpArgs struct {
-	Topic string // "" for the overview, else a command name
-}
-
-// UsageError is every parse error, and any other error about what the
-// request named (an order or watch that is not the requester's): it names
-// the problem and, for a badly formed command only, carries the usage
-// line(s) to show with it.
-type UsageError struct {
-	Command string // command the error concerns, "" when unknown
-	Problem string // what was wrong, naming the flag, argument or value
-	Usage   string // the usage line(s) of Command, or of every command; "" for none
-}
-
-// Error returns the problem followed by the usage, if any.
-func (e *UsageError) Error() string {
-	if e.Usage == "" {
-		return e.Problem
-	}
-	return e.Problem + "\nUsage: " + e.Usage
-}
-
-// Watch actions.
-const (
-	watchActionCreate = "create"
-	watchActionList   = "list"
-	watchActionCancel = "cancel"
-)
+// The grammar of DESIGN.md §3 is the one table below: each entry is a
+// command with its usage lines, its forms, their arguments and flags (type,
+// limits, summaries), whether it becomes a job, its help and the function
+// that reads it. The parser, help, which commands front doors acknowledge
+// as jobs (Spec.Job) and Discord's /clore (bot/discordbot) are all written
+// from it; no other list of commands, flags or limits exists.
+//
+// Adding a command is one entry in buildGrammar, in help's order, plus
+// what only it has: its argument struct on Command, its parse function
+// (the entry's parse), its case in Command.render, its handler in
+// Service.handle, and its role in policy's needs when a viewer may run it.
+// Adding a flag is one Param with Flag, Placeholder and Help set in the
+// entry's form, its words in the entry's Usage, and its reading in the
+// command's parse function; with Typed set Discord offers it as an option
+// (bot/discordbot's commandText writes the option back as text).
 
 // Limits of the grammar.
 const (
@@ -116,275 +31,241 @@ const (
 	maxUSDPerGPUHour   = 1000
 	maxRentHours       = 8760
 	maxEntityID        = 1 << 53
+	maxJobIDChars      = 64
 	maxWatchDuration   = 90 * 24 * time.Hour
 	maxShownValueChars = 40 // offending values in errors are cut to this
 	maxAuditValueChars = 80 // longer values are cut in AuditString
 )
 
-// grammarFlag is one --flag of a command.
-type grammarFlag struct {
-	name    string // without the leading "--"
-	boolean bool   // takes no value (or =true / =false)
-	arg     string // placeholder in help, e.g. "USD"
-	help    string // one line for HelpText
+// Lowest values a typed option can carry: the parser only asks for more
+// than 0; a client that checks ranges (Discord's) needs a bound.
+const (
+	minTypedPrice  = 0.0001
+	minTypedHours  = 0.01
+	maxDurationLen = 16
+)
+
+// grammar is the table, in the order help lists it. init fills it (its
+// entries refer to parse functions that read it); nothing writes to it
+// afterwards.
+var grammar []Spec
+
+func init() { grammar = finishGrammar(buildGrammar()) }
+
+// Parameters several commands share.
+var (
+	paramCount = Param{Name: "count", Kind: ParamInt, Min: 1, Max: maxGPUCount, Typed: true,
+		Summary: "GPUs wanted, 1 to " + itoa(maxGPUCount) + " (default 1)"}
+	paramHours = Param{Name: "hours", Kind: ParamNumber, Min: minTypedHours, Max: maxRentHours, Typed: true}
+)
+
+// maxWatchDays is maxWatchDuration as the grammar writes it: "90d".
+var maxWatchDays = itoa(int(maxWatchDuration.Hours()/24)) + "d"
+
+func paramGPU(required bool) Param {
+	return Param{Name: "gpu", Kind: ParamText, Required: required, MaxLen: maxGPUQueryChars, Suggest: true, Typed: true,
+		Summary: "GPU model, e.g. RTX 4090, A100 80GB, H100"}
 }
 
-// grammarCommand is one command: its usage lines and its flags.
-type grammarCommand struct {
-	name  string
-	usage []string
-	flags []grammarFlag
+func paramOrder(required bool, summary string) Param {
+	return Param{Name: "order-id", Kind: ParamInt, Required: required, Min: 1, Max: maxEntityID, Suggest: true, Typed: true,
+		Summary: summary}
 }
 
-// grammarCommands is the grammar of DESIGN.md §3, in the order help lists it.
-// It is a constant table: nothing writes to it.
-var grammarCommands = []grammarCommand{
-	{
-		name: "rent",
-		usage: []string{"rent <gpu> [count] [--max-price USD_PER_HOUR] [--spot] [--image IMAGE] [--hours H]" +
-			" [--ssh-key KEY] [--currency C] [--min-reliability R]"},
-		flags: []grammarFlag{
-			{name: "max-price", arg: "USD", help: "highest price in USD per GPU per hour, e.g. 0.45 or $0.45"},
-			{name: "spot", boolean: true, help: "rent at the cheaper, interruptible spot price (default: on-demand)"},
-			{name: "image", arg: "IMAGE", help: "Docker image, e.g. nvidia/cuda:12.8.0-base-ubuntu22.04"},
-			{name: "hours", arg: "H", help: "cancel automatically after H hours"},
-			{name: "ssh-key", arg: "KEY", help: `your SSH public key, in quotes: "ssh-ed25519 AAAA... you@host"`},
-			{name: "currency", arg: "C", help: "pay in usd, clore or btc"},
-			{name: "min-reliability", arg: "R", help: "lowest host reliability, 0 to 1 or a percentage like 95%"},
+// buildGrammar is the table's data.
+func buildGrammar() []Spec {
+	return []Spec{
+		{
+			Name: "rent", Summary: "Rent a GPU server: the cheapest offer that fits", Typed: true, Job: true, parse: parseRent,
+			Usage: []string{"rent <gpu> [count] [--max-price USD_PER_HOUR] [--spot] [--image IMAGE] [--hours H]" +
+				" [--ssh-key KEY] [--currency C] [--min-reliability R]"},
+			Forms: []Form{{Params: []Param{
+				paramGPU(true), paramCount,
+				{Name: "max-price", Flag: true, Placeholder: "USD", Kind: ParamNumber, Min: minTypedPrice, Max: maxUSDPerGPUHour, Typed: true,
+					Summary: "Highest price in USD per GPU per hour (default: the team's limit)",
+					Help:    "highest price in USD per GPU per hour, e.g. 0.45 or $0.45"},
+				{Name: "spot", Flag: true, Kind: ParamBool, Typed: true, Summary: "Rent at the cheaper, interruptible spot price",
+					Help: "rent at the cheaper, interruptible spot price (default: on-demand)"},
+				{Name: "image", Flag: true, Placeholder: "IMAGE", Kind: ParamText, MaxLen: maxImageRefChars, Typed: true,
+					Summary: "Docker image (default: the configured image)",
+					Help:    "Docker image, e.g. nvidia/cuda:12.8.0-base-ubuntu22.04"},
+				paramHours.with(Param{Flag: true, Placeholder: "H",
+					Summary: "Cancel automatically after this many hours (default: from the config)",
+					Help:    "cancel automatically after H hours"}),
+				{Name: "ssh-key", Flag: true, Placeholder: "KEY", Kind: ParamText, MaxLen: maxSSHKeyChars, Summary: "Your SSH public key",
+					Help: `your SSH public key, in quotes: "ssh-ed25519 AAAA... you@host"`},
+				{Name: "currency", Flag: true, Placeholder: "C", Kind: ParamText, Summary: "Pay in usd, clore or btc",
+					Help: "pay in usd, clore or btc"},
+				{Name: "min-reliability", Flag: true, Placeholder: "R", Kind: ParamNumber, Min: 0, Max: 1, Summary: "Lowest host reliability, 0 to 1",
+					Help: "lowest host reliability, 0 to 1 or a percentage like 95%"},
+			}}},
+			About:    "rent a GPU server from the Clore.ai marketplace: the cheapest offer that fits.",
+			notes:    rentNotes,
+			Examples: []string{"rent 4090", "rent a100 80gb 2 --max-price 1.60 --hours 24", "rent 3090 --spot --image nvidia/cuda:12.8.0-base-ubuntu22.04"},
 		},
-	},
-	{name: "cancel", usage: []string{"cancel <order-id>"}},
-	{name: "status", usage: []string{"status [order-id]"}},
-	{
-		name:  "watch",
-		usage: []string{"watch <gpu> <max-usd-per-hour> [--auto-rent] [--count N] [--for DURATION]", "watch list | watch cancel <watch-id>"},
-		flags: []grammarFlag{
-			{name: "auto-rent", boolean: true, help: "rent at once when an offer meets the price, instead of only telling you"},
-			{name: "count", arg: "N", help: "GPUs wanted, 1 to 16 (default 1)"},
-			{name: "for", arg: "DURATION", help: "stop watching after this long, e.g. 12h, 3d, 1d12h; at most 90d (default: until cancelled)"},
+		{
+			Name: "cancel", Summary: "Cancel one of your orders", Typed: true, Job: true, parse: parseCancel,
+			Usage:    []string{"cancel <order-id>"},
+			Forms:    []Form{{Params: []Param{paramOrder(true, "The Clore order id")}}},
+			About:    "cancel one of your orders; the server stops and billing ends.",
+			Notes:    []string{"<order-id> is the Clore order id that status shows, e.g. 12345 or #12345."},
+			Examples: []string{"cancel 12345"},
 		},
-	},
-	{name: "extend", usage: []string{"extend <order-id> [hours]"}},
-	{name: "confirm", usage: []string{"confirm <job-id>"}},
-	{name: "market", usage: []string{"market [gpu]"}},
-	{name: "help", usage: []string{"help [command]"}},
+		{
+			Name: "status", Summary: "Your active orders, or one order in detail", Typed: true, parse: parseStatus,
+			Usage:    []string{"status [order-id]"},
+			Forms:    []Form{{Params: []Param{paramOrder(false, "The Clore order id (default: all your active orders)")}}},
+			About:    "show your orders, or one order in detail (state, price, connection details sent only to you).",
+			Notes:    []string{"Without an order id it lists your active orders."},
+			Examples: []string{"status", "status 12345"},
+		},
+		{
+			Name: "watch", Summary: "Price watches: be told (or rent) when a GPU is offered at a price", Typed: true, parse: parseWatch,
+			Usage: []string{"watch <gpu> <max-usd-per-hour> [--auto-rent] [--count N] [--for DURATION]", "watch list | watch cancel <watch-id>"},
+			Forms: []Form{
+				{Name: "create", Implicit: true, Summary: "Alert (or rent) when a GPU is offered at or below a price", Params: []Param{
+					paramGPU(true),
+					{Name: "max-price", Placeholder: "max-usd-per-hour", Kind: ParamNumber, Required: true, Min: minTypedPrice,
+						Max: maxUSDPerGPUHour, Typed: true, Summary: "Target price in USD per GPU per hour"},
+					{Name: "auto-rent", Flag: true, Kind: ParamBool, Typed: true, Summary: "Rent at once when an offer meets the price",
+						Help: "rent at once when an offer meets the price, instead of only telling you"},
+					paramCount.with(Param{Flag: true, Placeholder: "N", Help: "GPUs wanted, 1 to " + itoa(maxGPUCount) + " (default 1)"}),
+					{Name: "for", Placeholder: "DURATION", Flag: true, Kind: ParamText, MaxLen: maxDurationLen, Typed: true,
+						Summary: "Stop watching after this long, e.g. 12h, 3d (at most " + maxWatchDays + ")",
+						Help:    "stop watching after this long, e.g. 12h, 3d, 1d12h; at most " + maxWatchDays + " (default: until cancelled)"},
+				}},
+				{Name: "list", Summary: "Your active watches"},
+				{Name: "cancel", Summary: "Cancel a watch", Params: []Param{
+					{Name: "watch-id", Kind: ParamInt, Required: true, Min: 1, Max: maxEntityID, Typed: true, Summary: "The watch id"}}},
+			},
+			About: "watch the marketplace and tell you when a GPU is offered at or below a price; with --auto-rent, rent it.",
+			Notes: []string{
+				"<max-usd-per-hour> is a price in USD per GPU per hour, e.g. 0.40 or $0.40.",
+				"watch list shows your watches; watch cancel <watch-id> stops one.",
+			},
+			Examples: []string{"watch 4090 0.40", "watch h100 2.10 --auto-rent --count 8 --for 3d", "watch cancel 7"},
+		},
+		{
+			Name: "extend", Summary: "Keep one of your orders longer", Typed: true, Job: true, parse: parseExtend,
+			Usage: []string{"extend <order-id> [hours]"},
+			Forms: []Form{{Params: []Param{
+				paramOrder(true, "The Clore order id"),
+				paramHours.with(Param{Summary: "Hours added to the order's end (default 1)"}),
+			}}},
+			About: "keep an order longer: its automatic cancel moves later by the hours given.",
+			Notes: []string{
+				"[hours] defaults to 1 and counts from the order's current end; the order's whole time stays within the team's maximum.",
+				"Only whoever rented the order, or an admin, may extend it.",
+			},
+			Examples: []string{"extend 12345", "extend 12345 4"},
+		},
+		{
+			// Not typed: it is the Rent now button, with a job id only a reply shows.
+			Name: "confirm", Summary: "Confirm a rent that awaits confirmation (the Rent now button)", Job: true, parse: parseConfirm,
+			Usage: []string{"confirm <job-id>"},
+			Forms: []Form{{Params: []Param{
+				{Name: "job-id", Kind: ParamText, Required: true, MaxLen: maxJobIDChars, Summary: "The job id the confirmation shows"}}}},
+			About:    "confirm a rent that awaits confirmation: what the Rent now button does.",
+			Notes:    []string{"<job-id> is the id the confirmation message shows. The rent is checked against the team's limits again."},
+			Examples: []string{"confirm 4xq2m7ab3kfe6c5p"},
+		},
+		{
+			Name: "market", Summary: "Marketplace prices per GPU model", Typed: true, parse: parseMarket,
+			Usage:    []string{"market [gpu]"},
+			Forms:    []Form{{Params: []Param{paramGPU(false)}}},
+			About:    "show offers and prices per GPU model, or the offers for one GPU (prices in USD per GPU per hour).",
+			Examples: []string{"market", "market rtx 4090"},
+		},
+		{
+			// Its topics (Choices) are the typed commands: finishGrammar sets them.
+			Name: "help", Summary: "How to use clorebot", Typed: true, parse: parseHelp,
+			Usage:    []string{"help [command]"},
+			Forms:    []Form{{Params: []Param{{Name: "command", Kind: ParamText, Typed: true, Summary: "A command to explain"}}}},
+			About:    "show the overview of every command, or the help of one.",
+			Examples: []string{"help", "help rent"},
+		},
+	}
 }
 
-// lookupGrammarCommand finds a command by name, case-insensitively.
-func lookupGrammarCommand(name string) (grammarCommand, bool) {
-	for _, c := range grammarCommands {
-		if strings.EqualFold(c.name, name) {
-			return c, true
+// with is p with the fields set in q: a shared parameter as one command
+// uses it.
+func (p Param) with(q Param) Param {
+	p.Flag = p.Flag || q.Flag
+	if q.Placeholder != "" {
+		p.Placeholder = q.Placeholder
+	}
+	if q.Summary != "" {
+		p.Summary = q.Summary
+	}
+	if q.Help != "" {
+		p.Help = q.Help
+	}
+	return p
+}
+
+// finishGrammar derives what the entries imply: each command's flags, as
+// the parser looks them up, and help's topics.
+func finishGrammar(specs []Spec) []Spec {
+	var topics []string
+	for i := range specs {
+		s := &specs[i]
+		seen := map[string]bool{}
+		for _, f := range s.Forms {
+			for _, p := range f.Params {
+				if p.Flag && !seen[p.Name] {
+					seen[p.Name] = true
+					s.flags = append(s.flags, p)
+				}
+			}
+		}
+		if s.Typed {
+			topics = append(topics, s.Name)
 		}
 	}
-	return grammarCommand{}, false
+	for i := range specs {
+		if specs[i].Name == "help" {
+			specs[i].Forms[0].Params[0].Choices = topics
+		}
+	}
+	return specs
+}
+
+// lookupSpec finds a command of the grammar by name, case-insensitively.
+func lookupSpec(name string) (*Spec, bool) {
+	for i := range grammar {
+		if strings.EqualFold(grammar[i].Name, name) {
+			return &grammar[i], true
+		}
+	}
+	return nil, false
+}
+
+// commandNames are the grammar's commands, in help's order.
+func commandNames() []string {
+	names := make([]string, len(grammar))
+	for i, s := range grammar {
+		names[i] = s.Name
+	}
+	return names
+}
+
+// BecomesJob reports whether the command named name (case-insensitive)
+// becomes a job (Spec.Job): front doors acknowledge it at once and its
+// answer comes later.
+func BecomesJob(name string) bool {
+	s, ok := lookupSpec(name)
+	return ok && s.Job
 }
 
 // Usage returns the usage line(s) of one command (case-insensitive), or the
 // usage lines of every command, one per line, for "" or an unknown name.
 func Usage(command string) string {
-	if c, ok := lookupGrammarCommand(command); ok {
-		return strings.Join(c.usage, "\n")
+	if s, ok := lookupSpec(command); ok {
+		return strings.Join(s.Usage, "\n")
 	}
 	var lines []string
-	for _, c := range grammarCommands {
-		lines = append(lines, c.usage...)
+	for _, s := range grammar {
+		lines = append(lines, s.Usage...)
 	}
 	return strings.Join(lines, "\n")
-}
-
-// String returns the command in canonical text: Parse(c.String()) yields c
-// again for every c that Parse returned.
-func (c Command) String() string {
-	return c.render(false)
-}
-
-// AuditString is String for logs and audit rows: it never holds a secret or
-// a long value. The SSH key is shown as "<ssh-key>" and values longer than
-// 80 characters are cut.
-func (c Command) AuditString() string {
-	return c.render(true)
-}
-
-func (c Command) render(audit bool) string {
-	w := &commandWriter{audit: audit}
-	switch c.Name {
-	case "rent":
-		a := RentArgs{}
-		if c.Rent != nil {
-			a = *c.Rent
-		}
-		w.rent(a)
-	case "cancel":
-		w.word("cancel")
-		if c.Cancel != nil {
-			w.word(strconv.FormatInt(c.Cancel.OrderID, 10))
-		}
-	case "status":
-		w.word("status")
-		if c.Status != nil && c.Status.OrderID != 0 {
-			w.word(strconv.FormatInt(c.Status.OrderID, 10))
-		}
-	case "watch":
-		a := WatchArgs{}
-		if c.Watch != nil {
-			a = *c.Watch
-		}
-		w.watch(a)
-	case "extend":
-		w.word("extend")
-		if c.Extend != nil {
-			w.word(strconv.FormatInt(c.Extend.OrderID, 10))
-			if c.Extend.Hours > 0 && c.Extend.Hours != 1 {
-				w.word(formatNumber(c.Extend.Hours))
-			}
-		}
-	case "confirm":
-		w.word("confirm")
-		if c.Confirm != nil {
-			w.value(c.Confirm.JobID)
-		}
-	case "market":
-		w.word("market")
-		if c.Market != nil {
-			w.words(c.Market.GPU)
-		}
-	case "help":
-		w.word("help")
-		if c.Help != nil {
-			w.value(c.Help.Topic)
-		}
-	default:
-		w.value(c.Name)
-	}
-	return strings.Join(w.parts, " ")
-}
-
-// commandWriter collects the tokens of a command's canonical text.
-type commandWriter struct {
-	parts []string
-	audit bool
-}
-
-// word appends a token that never needs quoting.
-func (w *commandWriter) word(s string) { w.parts = append(w.parts, s) }
-
-// words appends space-separated words (a GPU name) as separate tokens.
-func (w *commandWriter) words(s string) { w.parts = append(w.parts, strings.Fields(s)...) }
-
-// value appends a value, quoted when needed and cut in audit mode.
-func (w *commandWriter) value(s string) {
-	if s == "" {
-		return
-	}
-	if w.audit && len([]rune(s)) > maxAuditValueChars {
-		s = string([]rune(s)[:maxAuditValueChars-3]) + "..."
-	}
-	w.parts = append(w.parts, quoteToken(s))
-}
-
-func (w *commandWriter) flag(name string, value ...string) {
-	w.word("--" + name)
-	for _, v := range value {
-		w.value(v)
-	}
-}
-
-func (w *commandWriter) rent(a RentArgs) {
-	w.word("rent")
-	w.word(rentPositionalText(a.GPU, a.Count))
-	if a.MaxPrice > 0 {
-		w.flag("max-price", formatNumber(a.MaxPrice))
-	}
-	if a.Spot {
-		w.flag("spot")
-	}
-	if a.Image != "" {
-		w.flag("image", a.Image)
-	}
-	if a.Hours > 0 {
-		w.flag("hours", formatNumber(a.Hours))
-	}
-	switch {
-	case a.SSHKey != "" && w.audit:
-		w.flag("ssh-key")
-		w.word("<ssh-key>")
-	case a.SSHKey != "":
-		w.flag("ssh-key", a.SSHKey)
-	}
-	if a.Currency != "" {
-		w.flag("currency", a.Currency)
-	}
-	if a.MinReliability != nil {
-		w.flag("min-reliability", formatNumber(*a.MinReliability))
-	}
-}
-
-func (w *commandWriter) watch(a WatchArgs) {
-	w.word("watch")
-	switch a.Action {
-	case watchActionList:
-		w.word("list")
-		return
-	case watchActionCancel:
-		w.word("cancel")
-		w.word(strconv.FormatInt(a.WatchID, 10))
-		return
-	}
-	w.words(a.GPU)
-	w.word(formatNumber(a.MaxPrice))
-	if a.AutoRent {
-		w.flag("auto-rent")
-	}
-	if a.Count > 1 {
-		w.flag("count", strconv.Itoa(a.Count))
-	}
-	if a.For > 0 {
-		w.flag("for", formatDuration(a.For))
-	}
-}
-
-// rentPositionalText writes rent's GPU and count the way the grammar reads
-// them back: "RTX 4090", "RTX 4090 2", or, when a GPU name would be read
-// differently (it ends in a number), with the count in front: "1x foo 3".
-func rentPositionalText(gpu string, count int) string {
-	if count < 1 {
-		count = 1
-	}
-	plain := strings.Join(strings.Fields(gpu), " ")
-	if count != 1 {
-		plain += " " + strconv.Itoa(count)
-	}
-	if g, n, err := parseRentPositionals(strings.Fields(plain)); err == nil && g == gpu && n == count {
-		return plain
-	}
-	return strconv.Itoa(count) + "x " + gpu
-}
-
-// formatNumber writes a float in the shortest form that reads back exactly.
-func formatNumber(v float64) string {
-	return strconv.FormatFloat(v, 'f', -1, 64)
-}
-
-// formatDuration writes d as the grammar reads it: "3d", "1d12h", "1h30m".
-func formatDuration(d time.Duration) string {
-	units := []struct {
-		suffix string
-		size   time.Duration
-	}{
-		{"d", 24 * time.Hour}, {"h", time.Hour}, {"m", time.Minute}, {"s", time.Second},
-		{"ms", time.Millisecond}, {"us", time.Microsecond}, {"ns", time.Nanosecond},
-	}
-	if d <= 0 {
-		return "0s"
-	}
-	var b strings.Builder
-	for _, u := range units {
-		if n := d / u.size; n > 0 {
-			b.WriteString(strconv.FormatInt(int64(n), 10))
-			b.WriteString(u.suffix)
-			d -= n * u.size
-		}
-	}
-	return b.String()
 }

@@ -25,9 +25,6 @@ type harness struct {
 	client  *clore.Client
 	policy  commands.Policy
 	replies *recorder
-	api     stallClient // the webhook API over a service, when a test mounts one
-	// atomicAPI is api with serve's one-transaction intake (AtomicIntake).
-	atomicAPI stallClient
 }
 
 // recorder is a Notifier that keeps every progress reply.
@@ -126,3 +123,13 @@ func (h *harness) cloreOrders(t *testing.T) []clore.Order {
 type offsetClock struct{ d time.Duration }
 
 func (c offsetClock) Now() time.Time { return time.Now().Add(c.d) }
+
+// waitFor polls cond until it holds or d passes.
+func waitFor(t *testing.T, d time.Duration, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(d); !cond(); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met in time")
+		}
+	}
+}

@@ -37,21 +37,21 @@ func HelpValuesOf(p Policy, image string) HelpValues {
 // HelpTextFor is HelpText quoting v: a flag's line ends with its default and
 // limit as the policy sets them.
 func HelpTextFor(topic string, v HelpValues) string {
-	spec, ok := lookupGrammarCommand(strings.TrimSpace(topic))
+	spec, ok := lookupSpec(strings.TrimSpace(topic))
 	if !ok {
 		return helpOverview()
 	}
 	var b strings.Builder
-	about, notes, examples := helpDetails(spec.name, v)
-	fmt.Fprintf(&b, "%s: %s\n\nUsage: %s\n", spec.name, about, strings.Join(spec.usage, "\n       "))
+	notes, examples := spec.notesFor(v), spec.Examples
+	fmt.Fprintf(&b, "%s: %s\n\nUsage: %s\n", spec.Name, spec.About, strings.Join(spec.Usage, "\n       "))
 	if len(spec.flags) > 0 {
 		b.WriteString("\n")
 		for _, f := range spec.flags {
-			left := "--" + f.name
-			if !f.boolean {
-				left += " " + f.arg
+			left := "--" + f.Name
+			if f.Kind != ParamBool {
+				left += " " + f.Placeholder
 			}
-			fmt.Fprintf(&b, "  %-22s %s%s\n", left, f.help, flagDefault(spec.name, f.name, v))
+			fmt.Fprintf(&b, "  %-22s %s%s\n", left, orString(f.Help, f.Summary), flagDefault(spec.Name, f.Name, v))
 		}
 	}
 	if len(notes) > 0 {
@@ -69,7 +69,7 @@ func HelpTextFor(topic string, v HelpValues) string {
 var helpOverview = sync.OnceValue(func() string {
 	var b strings.Builder
 	b.WriteString(helpIntro + "\n\n")
-	for _, s := range Grammar() {
+	for _, s := range grammar {
 		for _, f := range s.Forms {
 			fmt.Fprintf(&b, "  %-42s %s\n", shortUsage(s, f, textStyle), formSummary(s, f))
 		}
@@ -171,7 +171,7 @@ var chatHelps = sync.OnceValue(func() map[helpKey]string {
 	m := map[helpKey]string{}
 	for _, style := range []usageStyle{textStyle, optionStyle} {
 		m[helpKey{style, ""}] = chatHelp("", style)
-		for _, s := range Grammar() {
+		for _, s := range grammar {
 			if h := chatHelp(s.Name, style); h != m[helpKey{style, ""}] {
 				m[helpKey{style, s.Name}] = h
 			}
@@ -182,14 +182,13 @@ var chatHelps = sync.OnceValue(func() map[helpKey]string {
 
 // chatHelp is help for a chat platform, with commands as marks (CommandHint).
 func chatHelp(topic string, style usageStyle) string {
-	specs := Grammar()
 	var b strings.Builder
-	for _, s := range specs {
+	for _, s := range grammar {
 		if !strings.EqualFold(s.Name, strings.TrimSpace(topic)) || style == optionStyle && !s.Typed {
 			continue
 		}
-		about, notes, examples := helpDetails(s.Name, HelpValues{})
-		b.WriteString(s.Name + ": " + about + "\n")
+		notes, examples := s.notesFor(HelpValues{}), s.Examples
+		b.WriteString(s.Name + ": " + s.About + "\n")
 		for _, f := range s.Forms {
 			b.WriteString("\n" + CommandHint(shortUsage(s, f, style)) + " " + formSummary(s, f) + "\n")
 			for _, p := range f.Params {
@@ -211,7 +210,7 @@ func chatHelp(topic string, style usageStyle) string {
 		return strings.TrimSuffix(b.String(), "\n")
 	}
 	b.WriteString(helpIntro + "\n")
-	for _, s := range specs {
+	for _, s := range grammar {
 		if style == optionStyle && !s.Typed {
 			continue
 		}
@@ -281,68 +280,30 @@ func flagDefault(command, flag string, v HelpValues) string {
 	return ""
 }
 
-// helpDetails returns a command's description, notes and examples.
-func helpDetails(name string, v HelpValues) (about string, notes, examples []string) {
-	switch name {
-	case "rent":
-		hours, capText, confirm := "the team's default hours", "no price cap below the team's limit", "the team's confirm threshold"
-		if v.Policy {
-			hours, capText, confirm = "no automatic cancel", "no price cap", ""
-			if v.DefaultHours > 0 {
-				hours = "cancelled after " + formatNumber(v.DefaultHours) + " hours"
-			}
-			if v.MaxPricePerHour > 0 {
-				capText = "at most " + usd(v.MaxPricePerHour) + " per GPU per hour (the team's limit)"
-			}
-			if v.ConfirmAbove > 0 {
-				confirm = usd(v.ConfirmAbove) + " per hour for the whole order"
-			}
+// rentNotes are rent's help notes: its defaults as the team's policy sets
+// them (v), or named when v is not the policy's.
+func rentNotes(v HelpValues) []string {
+	hours, capText, confirm := "the team's default hours", "no price cap below the team's limit", "the team's confirm threshold"
+	if v.Policy {
+		hours, capText, confirm = "no automatic cancel", "no price cap", ""
+		if v.DefaultHours > 0 {
+			hours = "cancelled after " + formatNumber(v.DefaultHours) + " hours"
 		}
-		rentNotes := []string{
-			"<gpu> is a GPU model: 4090, \"rtx 3060 ti\", \"a100 80gb\", h100 (a family such as h100 takes any of its variants).",
-			"[count] is the number of GPUs in the server, 1 to 16 (default 1); \"2x 4090\" works too.",
-			fmt.Sprintf("Without flags: 1 GPU, on-demand, image %s, %s, any currency your wallet can pay, %s.",
-				cmp.Or(v.DefaultImage, DefaultImage), hours, capText),
+		if v.MaxPricePerHour > 0 {
+			capText = "at most " + usd(v.MaxPricePerHour) + " per GPU per hour (the team's limit)"
 		}
-		if confirm != "" {
-			rentNotes = append(rentNotes, "A price above "+confirm+" asks you to confirm before anything is rented.")
+		if v.ConfirmAbove > 0 {
+			confirm = usd(v.ConfirmAbove) + " per hour for the whole order"
 		}
-		return "rent a GPU server from the Clore.ai marketplace: the cheapest offer that fits.",
-			rentNotes,
-			[]string{"rent 4090", "rent a100 80gb 2 --max-price 1.60 --hours 24", "rent 3090 --spot --image nvidia/cuda:12.8.0-base-ubuntu22.04"}
-	case "cancel":
-		return "cancel one of your orders; the server stops and billing ends.",
-			[]string{"<order-id> is the Clore order id that status shows, e.g. 12345 or #12345."},
-			[]string{"cancel 12345"}
-	case "status":
-		return "show your orders, or one order in detail (state, price, connection details sent only to you).",
-			[]string{"Without an order id it lists your active orders."},
-			[]string{"status", "status 12345"}
-	case "watch":
-		return "watch the marketplace and tell you when a GPU is offered at or below a price; with --auto-rent, rent it.",
-			[]string{
-				"<max-usd-per-hour> is a price in USD per GPU per hour, e.g. 0.40 or $0.40.",
-				"watch list shows your watches; watch cancel <watch-id> stops one.",
-			},
-			[]string{"watch 4090 0.40", "watch h100 2.10 --auto-rent --count 8 --for 3d", "watch cancel 7"}
-	case "extend":
-		return "keep an order longer: its automatic cancel moves later by the hours given.",
-			[]string{
-				"[hours] defaults to 1 and counts from the order's current end; the order's whole time stays within the team's maximum.",
-				"Only whoever rented the order, or an admin, may extend it.",
-			},
-			[]string{"extend 12345", "extend 12345 4"}
-	case "confirm":
-		return "confirm a rent that awaits confirmation: what the Rent now button does.",
-			[]string{"<job-id> is the id the confirmation message shows. The rent is checked against the team's limits again."},
-			[]string{"confirm 4xq2m7ab3kfe6c5p"}
-	case "market":
-		return "show offers and prices per GPU model, or the offers for one GPU (prices in USD per GPU per hour).",
-			nil,
-			[]string{"market", "market rtx 4090"}
-	default:
-		return "show the overview of every command, or the help of one.",
-			nil,
-			[]string{"help", "help rent"}
 	}
+	notes := []string{
+		"<gpu> is a GPU model: 4090, \"rtx 3060 ti\", \"a100 80gb\", h100 (a family such as h100 takes any of its variants).",
+		"[count] is the number of GPUs in the server, 1 to " + itoa(maxGPUCount) + " (default 1); \"2x 4090\" works too.",
+		fmt.Sprintf("Without flags: 1 GPU, on-demand, image %s, %s, any currency your wallet can pay, %s.",
+			cmp.Or(v.DefaultImage, DefaultImage), hours, capText),
+	}
+	if confirm != "" {
+		notes = append(notes, "A price above "+confirm+" asks you to confirm before anything is rented.")
+	}
+	return notes
 }

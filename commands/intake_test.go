@@ -128,7 +128,7 @@ func TestHandleOnceRecordsTheAnswerWithTheJob(t *testing.T) {
 // A redelivery of a message another process recorded (so the store's
 // writer meets its record only when its first attempt writes, and runs the
 // batch again the careful way) is replayed, and HandleOnce's reply is not
-// the rolled-back attempt's "queued" (review R3-6).
+// the rolled-back attempt's "queued", which was never stored.
 func TestHandleOnceRedeliveryOfAnotherProcessHasNoReplyOfItsOwn(t *testing.T) {
 	h := newHarness(t)
 	h.policy.ConfirmAbove = 0

@@ -54,9 +54,9 @@ func (s *Service) CheckCancel(ctx context.Context, req Request, orderID int64) *
 // requester alone instead of a public "thinking…" then taken back. It
 // neither audits nor writes: Handle, which the front door then calls, does.
 func (s *Service) Permits(req Request) bool {
-	if req.Action != nil || req.Command != nil {
+	if req.Action != nil {
 		return true
 	}
-	cmd, err := Parse(req.Text)
+	cmd, err := req.Parsed()
 	return err != nil || s.policy.authorize(req.User, cmd, req.Roles...) == nil
 }

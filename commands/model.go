@@ -170,7 +170,8 @@ type Watch struct {
 	// owner's role depended on platform roles: an auto-rent whose owner is
 	// not a renter by identity alone asks the platform's RoleSource for the
 	// owner's current roles when it triggers, and is refused when the
-	// roles no longer make a renter or cannot be had (review R8).
+	// roles no longer make a renter or cannot be had: a role taken away
+	// takes the right to rent with it.
 	OwnerRoles []string
 }
 
@@ -463,7 +464,7 @@ type Store interface {
 // user have now". An auto-rent watch whose owner is a renter only through
 // platform roles (Watch.OwnerRoles) asks it when it triggers, since no
 // interaction brings the owner's roles then; a member whose renter role was
-// removed (someone who left the team) then rents nothing (review R8).
+// removed (someone who left the team) then rents nothing.
 type RoleSource interface {
 	// CurrentRoles returns the roles user (an identity, "discord:<id>") has
 	// now where the watch was set (Watch.Channel: on Discord

@@ -34,9 +34,51 @@ func Parse(text string) (Command, error) {
 		tokens = tokens[1:]
 	}
 	if len(tokens) == 0 {
-		return Command{}, usageErrorf("", "no command given; the commands are rent, cancel, status, watch, extend, confirm, market and help")
+		return Command{}, usageErrorf("", "no command given; the commands are %s", sayList(commandNames()))
 	}
 	return parseTokens(tokens)
+}
+
+// ParseRequest parses req's Text once, for every step that follows (the
+// front door's acknowledgement, policy, the handler, the audit row): the
+// result is req with Command set, or with Invalid when Text does not parse.
+// A click, or a request parsed already, is returned as it is.
+func ParseRequest(req Request) Request {
+	if req.Action != nil || req.Command != nil || req.Invalid != nil {
+		return req
+	}
+	cmd, err := Parse(req.Text)
+	if err != nil {
+		ue, ok := errors.AsType[*UsageError](err)
+		if !ok { // Parse's errors are all *UsageError; should one not be, it is still the text's fault
+			ue = &UsageError{Problem: err.Error(), Usage: Usage("")}
+		}
+		req.Invalid = ue
+		return req
+	}
+	req.Command = &cmd
+	return req
+}
+
+// Parsed is the command req carries (Command, or Invalid as the error). A
+// request no front door parsed (a test's, a caller's of its own) is parsed
+// here, each time: front doors call ParseRequest once instead.
+func (req Request) Parsed() (Command, error) {
+	switch {
+	case req.Command != nil:
+		return *req.Command, nil
+	case req.Invalid != nil:
+		return Command{}, req.Invalid
+	}
+	return Parse(req.Text)
+}
+
+// sayList writes words as a sentence does: "a, b and c".
+func sayList(words []string) string {
+	if len(words) < 2 {
+		return strings.Join(words, "")
+	}
+	return strings.Join(words[:len(words)-1], ", ") + " and " + words[len(words)-1]
 }
 
 // usageErrorf builds the *UsageError of command (or of no known command).
@@ -55,8 +97,8 @@ func guessCommandName(text string) string {
 		fields = fields[1:]
 	}
 	if len(fields) > 0 {
-		if c, ok := lookupGrammarCommand(fields[0]); ok {
-			return c.name
+		if s, ok := lookupSpec(fields[0]); ok {
+			return s.Name
 		}
 	}
 	return ""
@@ -66,38 +108,21 @@ func parseTokens(tokens []string) (Command, error) {
 	if isHelpFlag(tokens[0]) {
 		return Command{Name: "help", Help: &HelpArgs{}}, nil
 	}
-	spec, ok := lookupGrammarCommand(tokens[0])
+	spec, ok := lookupSpec(tokens[0])
 	if !ok {
 		return Command{}, unknownCommandError(tokens[0])
 	}
 	args := tokens[1:]
 	for _, a := range args {
 		if isHelpFlag(a) {
-			return Command{Name: "help", Help: &HelpArgs{Topic: spec.name}}, nil
+			return Command{Name: "help", Help: &HelpArgs{Topic: spec.Name}}, nil
 		}
 	}
 	pos, flags, err := splitArgs(spec, args)
 	if err != nil {
 		return Command{}, err
 	}
-	switch spec.name {
-	case "rent":
-		return parseRent(pos, flags)
-	case "cancel":
-		return parseCancel(pos)
-	case "status":
-		return parseStatus(pos)
-	case "watch":
-		return parseWatch(pos, flags)
-	case "extend":
-		return parseExtend(pos)
-	case "confirm":
-		return parseConfirm(pos)
-	case "market":
-		return parseMarket(pos)
-	default:
-		return parseHelp(pos)
-	}
+	return spec.parse(pos, flags)
 }
 
 // isHelpFlag reports whether a token asks for help instead of running.
@@ -111,11 +136,7 @@ func isHelpFlag(tok string) bool {
 
 func unknownCommandError(name string) error {
 	problem := fmt.Sprintf("unknown command %s", showValue(name))
-	var names []string
-	for _, c := range grammarCommands {
-		names = append(names, c.name)
-	}
-	if s := closestWord(strings.ToLower(name), names, 2); s != "" {
+	if s := closestWord(strings.ToLower(name), commandNames(), 2); s != "" {
 		problem += "; did you mean " + s + "?"
 	}
 	return usageErrorf("", "%s", problem)
@@ -127,7 +148,7 @@ type flagValues map[string]string
 
 // splitArgs separates positionals from flags and checks every flag against
 // the command's flags: known, given once, with a value when it needs one.
-func splitArgs(spec grammarCommand, args []string) ([]string, flagValues, error) {
+func splitArgs(spec *Spec, args []string) ([]string, flagValues, error) {
 	var pos []string
 	flags := flagValues{}
 	for i := 0; i < len(args); i++ {
@@ -144,11 +165,11 @@ func splitArgs(spec grammarCommand, args []string) ([]string, flagValues, error)
 		if err != nil {
 			return nil, nil, err
 		}
-		if _, dup := flags[f.name]; dup {
-			return nil, nil, usageErrorf(spec.name, "--%s is given twice", f.name)
+		if _, dup := flags[f.Name]; dup {
+			return nil, nil, usageErrorf(spec.Name, "--%s is given twice", f.Name)
 		}
 		switch {
-		case f.boolean:
+		case f.Kind == ParamBool:
 			if val, err = boolFlagValue(spec, f, val, hasVal); err != nil {
 				return nil, nil, err
 			}
@@ -161,7 +182,7 @@ func splitArgs(spec grammarCommand, args []string) ([]string, flagValues, error)
 		default:
 			return nil, nil, missingValueError(spec, f)
 		}
-		flags[f.name] = val
+		flags[f.Name] = val
 	}
 	return pos, flags, nil
 }
@@ -173,57 +194,57 @@ func looksLikeFlag(tok string) bool {
 }
 
 // lookupFlag finds a flag of spec, forgiving case and "_" for "-".
-func lookupFlag(spec grammarCommand, name string) (grammarFlag, error) {
+func lookupFlag(spec *Spec, name string) (Param, error) {
 	canon := strings.ToLower(strings.ReplaceAll(name, "_", "-"))
 	for _, f := range spec.flags {
-		if f.name == canon {
+		if f.Name == canon {
 			return f, nil
 		}
 	}
 	if name == "" {
-		return grammarFlag{}, usageErrorf(spec.name, `"--" must be followed by a flag name, e.g. --spot`)
+		return Param{}, usageErrorf(spec.Name, `"--" must be followed by a flag name, e.g. --spot`)
 	}
 	if len(spec.flags) == 0 {
-		return grammarFlag{}, usageErrorf(spec.name, "%s takes no flags, got %s", spec.name, showValue("--"+name))
+		return Param{}, usageErrorf(spec.Name, "%s takes no flags, got %s", spec.Name, showValue("--"+name))
 	}
-	problem := fmt.Sprintf("unknown flag %s for %s", showValue("--"+name), spec.name)
+	problem := fmt.Sprintf("unknown flag %s for %s", showValue("--"+name), spec.Name)
 	if s := closestWord(canon, flagNames(spec), 3); s != "" {
 		problem += " (did you mean --" + s + "?)"
 	}
-	return grammarFlag{}, usageErrorf(spec.name, "%s; %s takes --%s", problem, spec.name,
+	return Param{}, usageErrorf(spec.Name, "%s; %s takes --%s", problem, spec.Name,
 		strings.Join(flagNames(spec), ", --"))
 }
 
-func flagNames(spec grammarCommand) []string {
+func flagNames(spec *Spec) []string {
 	names := make([]string, 0, len(spec.flags))
 	for _, f := range spec.flags {
-		names = append(names, f.name)
+		names = append(names, f.Name)
 	}
 	return names
 }
 
 // singleDashError answers "-spot": flags take two dashes.
-func singleDashError(spec grammarCommand, tok string) error {
+func singleDashError(spec *Spec, tok string) error {
 	name, _, _ := strings.Cut(tok[1:], "=")
 	problem := fmt.Sprintf(`unknown flag %s: flags start with "--"`, showValue(tok))
 	if _, err := lookupFlag(spec, name); err == nil {
 		problem += fmt.Sprintf(" (did you mean --%s?)", strings.ToLower(strings.ReplaceAll(name, "_", "-")))
 	}
-	return usageErrorf(spec.name, "%s", problem)
+	return usageErrorf(spec.Name, "%s", problem)
 }
 
-func boolFlagValue(spec grammarCommand, f grammarFlag, val string, hasVal bool) (string, error) {
+func boolFlagValue(spec *Spec, f Param, val string, hasVal bool) (string, error) {
 	switch {
 	case !hasVal, strings.EqualFold(val, "true"):
 		return "true", nil
 	case strings.EqualFold(val, "false"):
 		return "false", nil
 	}
-	return "", usageErrorf(spec.name, "--%s takes no value (or =true, =false), got %s", f.name, showValue(val))
+	return "", usageErrorf(spec.Name, "--%s takes no value (or =true, =false), got %s", f.Name, showValue(val))
 }
 
-func missingValueError(spec grammarCommand, f grammarFlag) error {
-	return usageErrorf(spec.name, "--%s needs a value: %s", f.name, f.help)
+func missingValueError(spec *Spec, f Param) error {
+	return usageErrorf(spec.Name, "--%s needs a value: %s", f.Name, orString(f.Help, f.Summary))
 }
 
 // parseRent checks the flags first: a malformed flag value (an unquoted SSH
@@ -311,7 +332,7 @@ func applyRentFlags(a *RentArgs, flags flagValues) error {
 	return nil
 }
 
-func parseCancel(pos []string) (Command, error) {
+func parseCancel(pos []string, _ flagValues) (Command, error) {
 	switch {
 	case len(pos) == 0:
 		return Command{}, usageErrorf("cancel", "cancel needs an order id, e.g. cancel 12345")
@@ -325,7 +346,7 @@ func parseCancel(pos []string) (Command, error) {
 	return Command{Name: "cancel", Cancel: &CancelArgs{OrderID: id}}, nil
 }
 
-func parseExtend(pos []string) (Command, error) {
+func parseExtend(pos []string, _ flagValues) (Command, error) {
 	switch {
 	case len(pos) == 0:
 		return Command{}, usageErrorf("extend", "extend needs an order id, e.g. extend 12345 or extend 12345 2")
@@ -346,21 +367,21 @@ func parseExtend(pos []string) (Command, error) {
 }
 
 // reJobID is a job id as replies show it.
-var reJobID = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+var reJobID = regexp.MustCompile(`^[A-Za-z0-9_-]{1,` + strconv.Itoa(maxJobIDChars) + `}$`)
 
-func parseConfirm(pos []string) (Command, error) {
+func parseConfirm(pos []string, _ flagValues) (Command, error) {
 	switch {
 	case len(pos) == 0:
 		return Command{}, usageErrorf("confirm", "confirm needs the job id of a rent awaiting confirmation, e.g. confirm 4xq2m7ab3kfe6c5p")
 	case len(pos) > 1:
 		return Command{}, usageErrorf("confirm", "confirm takes one job id; unexpected extra argument %s", showValue(pos[1]))
 	case !reJobID.MatchString(pos[0]):
-		return Command{}, usageErrorf("confirm", "the job id must be letters, digits, \"-\" or \"_\" (at most 64), got %s", showValue(pos[0]))
+		return Command{}, usageErrorf("confirm", "the job id must be letters, digits, \"-\" or \"_\" (at most %d), got %s", maxJobIDChars, showValue(pos[0]))
 	}
 	return Command{Name: "confirm", Confirm: &ConfirmArgs{JobID: strings.ToLower(pos[0])}}, nil
 }
 
-func parseStatus(pos []string) (Command, error) {
+func parseStatus(pos []string, _ flagValues) (Command, error) {
 	c := Command{Name: "status", Status: &StatusArgs{}}
 	switch {
 	case len(pos) == 0:
@@ -378,7 +399,7 @@ func parseStatus(pos []string) (Command, error) {
 	return c, nil
 }
 
-func parseMarket(pos []string) (Command, error) {
+func parseMarket(pos []string, _ flagValues) (Command, error) {
 	c := Command{Name: "market", Market: &MarketArgs{}}
 	if len(pos) == 0 || (len(pos) == 1 && strings.EqualFold(pos[0], "all")) {
 		return c, nil
@@ -391,7 +412,7 @@ func parseMarket(pos []string) (Command, error) {
 	return c, nil
 }
 
-func parseHelp(pos []string) (Command, error) {
+func parseHelp(pos []string, _ flagValues) (Command, error) {
 	c := Command{Name: "help", Help: &HelpArgs{}}
 	switch {
 	case len(pos) == 0:
@@ -400,15 +421,15 @@ func parseHelp(pos []string) (Command, error) {
 		return Command{}, usageErrorf("help", "help takes at most one command name; unexpected extra argument %s", showValue(pos[1]))
 	}
 	topic := strings.ToLower(strings.TrimPrefix(pos[0], "/"))
-	spec, ok := lookupGrammarCommand(topic)
+	spec, ok := lookupSpec(topic)
 	if !ok {
 		problem := fmt.Sprintf("no help for %s: not a command", showValue(pos[0]))
-		if s := closestWord(topic, []string{"rent", "cancel", "status", "watch", "extend", "confirm", "market", "help"}, 2); s != "" {
+		if s := closestWord(topic, commandNames(), 2); s != "" {
 			problem += "; did you mean " + s + "?"
 		}
 		return Command{}, usageErrorf("help", "%s", problem)
 	}
-	c.Help.Topic = spec.name
+	c.Help.Topic = spec.Name
 	return c, nil
 }
 
@@ -420,7 +441,7 @@ func parseWatch(pos []string, flags flagValues) (Command, error) {
 	if action != watchActionList && action != watchActionCancel {
 		return parseWatchCreate(pos, flags)
 	}
-	for _, f := range flagNames(mustGrammarCommand("watch")) {
+	for _, f := range flagNames(mustSpec("watch")) {
 		if _, ok := flags[f]; ok {
 			return Command{}, usageErrorf("watch", "watch %s takes no flags, got --%s (flags are for creating a watch)", action, f)
 		}
@@ -478,12 +499,12 @@ func parseWatchCreate(pos []string, flags flagValues) (Command, error) {
 	return Command{Name: "watch", Watch: a}, nil
 }
 
-func mustGrammarCommand(name string) grammarCommand {
-	c, ok := lookupGrammarCommand(name)
+func mustSpec(name string) *Spec {
+	s, ok := lookupSpec(name)
 	if !ok {
 		panic("commands: no grammar for " + name)
 	}
-	return c
+	return s
 }
 
 // gpuQueryArg checks the words of a GPU query and normalises it.

@@ -3,18 +3,15 @@ package commands_test
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/clorebot/clorebot/clore/sandbox"
 	"github.com/clorebot/clorebot/commands"
+	"github.com/clorebot/clorebot/internal/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 // goldenReplies are the shapes every front door renders.
 var goldenReplies = map[string]commands.Reply{
@@ -43,9 +40,9 @@ func TestGoldenRendering(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			golden(t, name+".txt", []byte(r.PlainText(true)))
-			golden(t, name+".public.txt", []byte(r.Public().PlainText(true)))
-			golden(t, name+".json", append(js, '\n'))
+			golden.Equal(t, filepath.Join("testdata", name+".txt"), []byte(r.PlainText(true)))
+			golden.Equal(t, filepath.Join("testdata", name+".public.txt"), []byte(r.Public().PlainText(true)))
+			golden.Equal(t, filepath.Join("testdata", name+".json"), append(js, '\n'))
 		})
 	}
 }
@@ -55,25 +52,7 @@ func TestGoldenMarket(t *testing.T) {
 	at := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 	h := newHarness(t, func(o *sandbox.Options) { o.Now = func() time.Time { return at } })
 	r := h.service().Handle(context.Background(), req("slack:VERA", "market 4090"))
-	golden(t, "market-4090.txt", []byte(r.PlainText(true)))
-}
-
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test ./commands -run Golden -update)", err)
-	}
-	if string(got) != string(want) {
-		t.Errorf("%s differs:\n got:\n%s\nwant:\n%s", name, got, want)
-	}
+	golden.Equal(t, filepath.Join("testdata", "market-4090.txt"), []byte(r.PlainText(true)))
 }
 
 // The watch list over a fixed sandbox snapshot: state, last price seen and
@@ -104,6 +83,6 @@ func TestGoldenWatchList(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "watch-list.txt", []byte(r.PlainText(true)))
-	golden(t, "watch-list.json", append(js, '\n'))
+	golden.Equal(t, filepath.Join("testdata", "watch-list.txt"), []byte(r.PlainText(true)))
+	golden.Equal(t, filepath.Join("testdata", "watch-list.json"), append(js, '\n'))
 }

@@ -299,8 +299,8 @@ func (s *Service) submit(ctx context.Context, req Request, rec *intakeRecord, tm
 	rec.recorded, rec.result = true, res.Dedup
 	if st := res.Dedup.State; st != DedupRecorded && st != DedupNone {
 		// A message handled before: nothing of this request was written,
-		// and r, if Finish ran at all, is from an attempt rolled back
-		// (review R3-6). The caller answers from res.Dedup.
+		// and r, if Finish ran at all, is from an attempt rolled back,
+		// never stored. The caller answers from res.Dedup.
 		r = Reply{}
 	}
 	if res.Created && res.Job.State == JobQueued {

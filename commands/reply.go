@@ -21,8 +21,14 @@ type Request struct {
 	Channel     string // where the command was typed, for the audit log
 	ReplyTarget string // the front door's address for later updates (response_url, interaction token, callback URL, ...)
 	Text        string // the command text of DESIGN.md §3
-	// Command, when set, is used instead of parsing Text (webhook routes build it from fields).
+	// Command is Text parsed (ParseRequest), or the command a webhook route
+	// built from its fields. When it is set the command layer acts on it and
+	// never parses Text again: a front door parses once and the parse
+	// travels with the request.
 	Command *Command
+	// Invalid is why Text does not parse, set by ParseRequest instead of
+	// Command: the command layer answers it as it is, without parsing again.
+	Invalid *UsageError
 	// Action, when set, is a button click instead of a command.
 	Action *Action
 	// IdempotencyKey identifies the request across retries and duplicate

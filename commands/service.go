@@ -176,7 +176,10 @@ func New(o Options) *Service {
 }
 
 // Handle answers one request. Quick commands are answered in full; rent and
-// cancel become jobs and the reply carries the job id (Done false).
+// cancel become durable jobs and the reply carries the job id (Done false);
+// confirm queues one, extend makes a keyed change (the grammar's Spec.Job
+// marks all four, which front doors acknowledge first). A request that
+// carries its parse (ParseRequest) is not parsed again.
 func (s *Service) Handle(ctx context.Context, req Request) Reply {
 	r, _ := s.handle(ctx, req, nil)
 	return r
@@ -190,16 +193,11 @@ func (s *Service) handle(ctx context.Context, req Request, claim *DedupClaim) (R
 		return s.handleAction(ctx, req), DedupResult{}
 	}
 	rec := &intakeRecord{claim: claim}
-	var cmd Command
-	if req.Command != nil {
-		cmd = *req.Command
-	} else {
-		var err error
-		if cmd, err = Parse(req.Text); err != nil {
-			r := errorReply(err)
-			s.record(ctx, req, "parse", rec, &r, nil, nil)
-			return r, rec.result
-		}
+	cmd, err := req.Parsed() // the front door's parse, when it made one
+	if err != nil {
+		r := errorReply(err)
+		s.record(ctx, req, "parse", rec, &r, nil, nil)
+		return r, rec.result
 	}
 	rec.command = cmd.AuditString()
 	if err := s.policy.authorize(req.User, cmd, req.Roles...); err != nil {
@@ -334,10 +332,10 @@ func (s *Service) auditRow(ctx context.Context, e AuditEntry, r Reply) {
 // row itself). A front door may answer such a request on the goroutine that
 // reads its events, as a bot with canned answers would.
 func (s *Service) AnswersFromMemory(req Request) bool {
-	if req.Action != nil || req.Command != nil || !s.audits.keepsUp() {
+	if req.Action != nil || !s.audits.keepsUp() {
 		return false
 	}
-	cmd, err := Parse(req.Text)
+	cmd, err := req.Parsed()
 	return err != nil || cmd.Name == "help"
 }
 

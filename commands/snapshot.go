@@ -352,13 +352,8 @@ func (s *Service) liveOrderSnapshot(id int64) (clore.Order, bool) {
 // refresh. Long-running processes call RefreshMarket and RefreshOrders on
 // their tick instead.
 func (s *Service) Warm(ctx context.Context, req Request) error {
-	name := ""
-	if req.Command != nil {
-		name = req.Command.Name
-	} else if cmd, err := Parse(req.Text); err == nil {
-		name = cmd.Name
-	}
-	switch name {
+	cmd, _ := req.Parsed()
+	switch cmd.Name {
 	case "market", "rent", "watch":
 		return s.RefreshMarket(ctx)
 	case "status", "cancel":

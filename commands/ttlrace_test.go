@@ -13,7 +13,8 @@ import (
 )
 
 // listHook is a Store whose ListOrders runs a hook once, after it has read:
-// what lands between the tick's read and its cancel (review A4).
+// what lands between the tick's read and its cancel (an extend), which the
+// cancel must not overwrite.
 type listHook struct {
 	commands.Store
 	once sync.Once

@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/clorebot/clorebot/bot/chat"
 	"github.com/clorebot/clorebot/clore"
 	"github.com/clorebot/clorebot/clore/sandbox"
 	"github.com/clorebot/clorebot/commands"
@@ -181,40 +180,50 @@ func tick(t *testing.T, svc *commands.Service) {
 	}
 }
 
-// alerts are the watch.triggered events so far, as the chat sinks post
-// them.
-func (h *harness) alerts(t *testing.T) []commands.Reply {
-	t.Helper()
-	return h.chatReplies(t, "watch.triggered")
+// alert is a watch.triggered event as its data says it: the text chat
+// sinks post, and, with Confirm, the rent job its Rent now button confirms.
+// How a chat door words the event and draws the button is bot/chat's
+// (chat.EventReply), tested there on these same fields.
+type alert struct {
+	Text    string `json:"text"`
+	Confirm bool   `json:"confirm"`
+	JobID   string `json:"job_id"`
 }
 
-// chatReplies renders the outbox events of typ as Slack and Discord post them.
-func (h *harness) chatReplies(t *testing.T, typ string) []commands.Reply {
+// alerts are the watch.triggered events so far.
+func (h *harness) alerts(t *testing.T) []alert {
 	t.Helper()
 	evs, err := h.store.ListEvents(context.Background(), 0, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out []commands.Reply
+	var out []alert
 	for _, e := range evs {
-		if e.Type != typ {
+		if e.Type != "watch.triggered" {
 			continue
 		}
-		r, ok := chat.EventReply(e)
-		if !ok {
-			t.Fatalf("chat does not post %s", typ)
+		var a alert
+		if err := json.Unmarshal(e.Data, &a); err != nil {
+			t.Fatal(err)
 		}
-		out = append(out, r)
+		out = append(out, a)
 	}
 	return out
 }
 
-// jobOfButton is the job id a Rent now button confirms.
-func jobOfButton(r commands.Reply) string {
-	if len(r.Buttons) == 0 {
+// jobOfButton is the job id an alert's Rent now button confirms, "" when
+// it has none.
+func jobOfButton(a alert) string {
+	if !a.Confirm {
 		return ""
 	}
-	return strings.TrimPrefix(r.Buttons[0].ActionID, "confirm:")
+	return a.JobID
+}
+
+// rentNow is the click on a's Rent now button, as bot/chat draws it
+// (confirm:<job id>, the job id as its value).
+func (a alert) rentNow() *commands.Action {
+	return &commands.Action{ID: "confirm:" + a.JobID, Value: a.JobID}
 }
 
 func TestWatchAlertsOnceOnAPriceDropAndRearmsWithHysteresis(t *testing.T) {
@@ -251,7 +260,7 @@ func TestWatchAlertsOnceOnAPriceDropAndRearmsWithHysteresis(t *testing.T) {
 		t.Fatalf("%d alerts while the price hovered under the target, want 1: %+v", len(alerts), alerts)
 	}
 	a := alerts[0]
-	if a.Status != commands.StatusConfirm || len(a.Buttons) != 1 || jobOfButton(a) == "" || !strings.Contains(a.Text, "Watch #") {
+	if !a.Confirm || jobOfButton(a) == "" || !strings.Contains(a.Text, "Watch #") {
 		t.Fatalf("alert has no Rent now button confirm:<job id>: %+v", a)
 	}
 	job, err := h.store.GetJob(context.Background(), jobOfButton(a))
@@ -323,7 +332,7 @@ func TestRentNowButtonRentsOnceOnTwoClicks(t *testing.T) {
 	}
 	click := func(user string) commands.Reply {
 		return svc.Handle(context.Background(), commands.Request{Platform: commands.PlatformSlack, User: user,
-			Action:         &commands.Action{ID: alerts[0].Buttons[0].ActionID, Value: alerts[0].Buttons[0].Value},
+			Action:         alerts[0].rentNow(),
 			IdempotencyKey: "click:" + time.Now().String()})
 	}
 	if r := click("slack:BOB"); r.Status != commands.StatusDenied {
@@ -437,7 +446,8 @@ func TestWatchCreationIsIdempotentAndBadInputStoresNothing(t *testing.T) {
 }
 
 // An auto-rent watch keeps its owner's platform roles; when it triggers,
-// the owner's current roles are asked for (review R8) and checked against
+// the owner's current roles are asked for (no interaction brings them then)
+// and checked against
 // the policy of that time.
 func TestAutoRentWatchChecksOwnerRoles(t *testing.T) {
 	for _, keepRole := range []bool{true, false} {

@@ -88,7 +88,8 @@ func TestRefusedAutoRentEndsTheWatchOnce(t *testing.T) {
 
 // The tick that finds an auto-rent watch triggered without its job (the
 // process died between the two writes) creates the job only if the owner
-// may still rent: the role is checked again, as at the trigger (review A3).
+// may still rent: the role is checked again, as at the trigger, so that a
+// crash between the two writes never lets a former renter rent.
 func TestAutoRentRecoveryChecksTheOwnersRole(t *testing.T) {
 	for _, stillRenter := range []bool{true, false} {
 		t.Run(fmt.Sprintf("renter %v", stillRenter), func(t *testing.T) {

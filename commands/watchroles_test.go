@@ -58,7 +58,8 @@ func discordWatch(t *testing.T, h *harness, svc *commands.Service, key string, t
 
 // An auto-rent watch set by a member of a renter Discord role rents, when
 // it triggers, only if the member still has a renter role then: the
-// owner's front door is asked for the current roles (review R8). A role
+// owner's front door is asked for the current roles, since no interaction
+// brings them when a watch triggers. A role
 // removed, a member gone from the guild (404: no roles), a lookup that
 // fails and a platform with no role source all refuse: the watch ends
 // refused, told once, with no job and no order.

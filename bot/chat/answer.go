@@ -75,13 +75,13 @@ func RespondWithin(ctx context.Context, h Handler, req commands.Request, budget 
 // AckAtOnce reports whether req is a well-formed command that becomes a job
 // (BecomesJob): it is acknowledged empty at once, before the command layer
 // sees it, and its answer comes later. A usage error is not: it is
-// answered in the acknowledgement.
+// answered in the acknowledgement. It reads the parse req carries.
 func AckAtOnce(req commands.Request) bool {
-	if req.Action != nil || !BecomesJob(req.Text) {
+	if req.Action != nil {
 		return false
 	}
-	_, err := commands.Parse(req.Text)
-	return err == nil
+	cmd, err := req.Parsed()
+	return err == nil && commands.BecomesJob(cmd.Name)
 }
 
 // Progress reports whether r is a job's progress for the channel: the

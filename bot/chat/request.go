@@ -1,6 +1,7 @@
 package chat
 
 import (
+	"errors"
 	"strings"
 
 	"github.com/clorebot/clorebot/commands"
@@ -20,17 +21,20 @@ type Origin struct {
 // Identity is the policy identity of o's user, e.g. "slack:U123".
 func (o Origin) Identity() string { return o.Platform + ":" + o.UserID }
 
-// CommandRequest builds the Request of a typed command. key is the
-// platform's id of this very command (Slack trigger_id, Discord interaction
-// id): a redelivery carries the same one, and the command layer never makes
-// a second job of it. A bare /clore asks for help.
+// CommandRequest builds the Request of a typed command, parsed: the parse
+// (commands.ParseRequest) travels with it, so that neither the front door's
+// acknowledgement (AckAtOnce, BecomesJob) nor the command layer parses the
+// text again. key is the platform's id of this very command (Slack
+// trigger_id, Discord interaction id): a redelivery carries the same one,
+// and the command layer never makes a second job of it. A bare /clore asks
+// for help.
 func CommandRequest(o Origin, text, key string) commands.Request {
 	text = strings.TrimSpace(text)
 	if text == "" {
 		text = "help"
 	}
-	return commands.Request{Platform: o.Platform, User: o.Identity(), UserName: o.UserName, Channel: o.Channel,
-		ReplyTarget: o.ReplyTarget, Text: text, IdempotencyKey: idempotencyKey(o.Platform, "cmd", key)}
+	return commands.ParseRequest(commands.Request{Platform: o.Platform, User: o.Identity(), UserName: o.UserName,
+		Channel: o.Channel, ReplyTarget: o.ReplyTarget, Text: text, IdempotencyKey: idempotencyKey(o.Platform, "cmd", key)})
 }
 
 // ClickRequest builds the Request of a button click. Its idempotency key is
@@ -50,17 +54,17 @@ func idempotencyKey(platform, kind, key string) string {
 	return platform + ":" + kind + ":" + key
 }
 
-// jobWords are the commands that become jobs: a front door acknowledges
-// them at once and shows the job's progress in a message of its own.
-var jobWords = map[string]bool{"rent": true, "cancel": true, "confirm": true, "extend": true}
-
-// BecomesJob reports whether text names a command that the command layer
-// turns into a job (rent, cancel, confirm, extend), judged from its first
-// word only: such commands are acknowledged before they are handled.
-func BecomesJob(text string) bool {
-	fields := strings.Fields(text)
-	if len(fields) > 0 && strings.EqualFold(fields[0], "/clore") {
-		fields = fields[1:]
+// BecomesJob reports whether req names a command that becomes a job
+// (commands.Spec.Job: rent, cancel, confirm, extend), well formed or not:
+// such commands are acknowledged before they are handled. It reads the
+// parse req carries (CommandRequest); a click is not a command.
+func BecomesJob(req commands.Request) bool {
+	if req.Action != nil {
+		return false
 	}
-	return len(fields) > 0 && jobWords[strings.ToLower(fields[0])]
+	cmd, err := req.Parsed()
+	if ue, ok := errors.AsType[*commands.UsageError](err); ok {
+		return commands.BecomesJob(ue.Command)
+	}
+	return err == nil && commands.BecomesJob(cmd.Name)
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/clorebot/clorebot/commands"
+	"github.com/clorebot/clorebot/internal/golden"
 )
 
 // The payloads a Discord webhook receives, per event: golden files.
@@ -32,7 +33,7 @@ func TestIncomingPayloadGolden(t *testing.T) {
 			if strings.Contains(string(b), `"components"`) {
 				t.Fatalf("a webhook message cannot carry buttons: %s", b)
 			}
-			golden(t, "incoming_"+strings.ReplaceAll(tt.typ, ".", "_"), v)
+			golden.JSON(t, "testdata/incoming_"+strings.ReplaceAll(tt.typ, ".", "_")+".golden", v)
 		})
 	}
 	if _, skip, _ := IncomingPayload(commands.Event{Type: "job.completed", Data: json.RawMessage(`{}`)}); !skip {

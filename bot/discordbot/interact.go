@@ -117,17 +117,17 @@ func (b *Bot) answer(ctx context.Context, i *discordgo.Interaction, respond resp
 	// A job command is acknowledged publicly before it runs, unless it is
 	// malformed or the requester's role refuses it: that answer then comes
 	// at once, to them alone, never a public "thinking…" taken back.
-	refused := req.Action == nil && chat.BecomesJob(req.Text) && !(chat.AckAtOnce(req) && b.svc.Permits(req))
+	refused := chat.BecomesJob(req) && !(chat.AckAtOnce(req) && b.svc.Permits(req))
 	if refused && !update {
 		resp, ephemeral = &discordgo.InteractionResponse{Type: discordgo.InteractionResponseDeferredChannelMessageWithSource,
 			Data: &discordgo.InteractionResponseData{Flags: discordgo.MessageFlagsEphemeral}}, true
 	}
-	if update || req.Action == nil && chat.BecomesJob(req.Text) && !refused {
+	if update || chat.BecomesJob(req) && !refused {
 		// Acknowledged before any work: the 3 s never depend on the command
 		// layer. A job whose acknowledgement Discord cannot have shown is
-		// not run (review R7): the user saw "The application did not
-		// respond" and runs it again, and both would rent.
-		what := jobWord(req.Text, actionID(req))
+		// not run: the user saw "The application did not respond" and
+		// runs it again, and both would rent.
+		what := jobWord(req)
 		if age, old := b.stale(i); old {
 			f.acknowledged(ephemeral, errTooLate)
 			b.refuse(ctx, i, what, "older than Discord's 3 s", slog.Duration("age", age))
@@ -185,7 +185,7 @@ func deferral(i *discordgo.Interaction, req commands.Request, update bool) (*dis
 		return &discordgo.InteractionResponse{Type: discordgo.InteractionResponseDeferredMessageUpdate},
 			i.Message != nil && i.Message.Flags&discordgo.MessageFlagsEphemeral != 0
 	}
-	if req.Action != nil || chat.BecomesJob(req.Text) {
+	if req.Action != nil || chat.BecomesJob(req) {
 		return &discordgo.InteractionResponse{Type: discordgo.InteractionResponseDeferredChannelMessageWithSource,
 			Data: &discordgo.InteractionResponseData{}}, false
 	}
@@ -296,14 +296,6 @@ func (b *Bot) onClick(ctx context.Context, i *discordgo.Interaction, respond res
 		return
 	}
 	b.answer(ctx, i, respond, b.clickRequest(i, a, msg), false)
-}
-
-// actionID is a click request's action id, "" for a typed command.
-func actionID(req commands.Request) string {
-	if req.Action == nil {
-		return ""
-	}
-	return req.Action.ID
 }
 
 // flow is the state of one interaction's first answer: a job's progress

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/bwmarrin/discordgo"
+
+	"github.com/clorebot/clorebot/commands"
 )
 
 // errTooLate is a first answer given after the HTTP response was given up
@@ -125,19 +127,15 @@ func (b *Bot) tellNotRun(ctx context.Context, i *discordgo.Interaction, what str
 	b.report(ctx, i, "not-run DM", err)
 }
 
-// jobWord names a job request for the log and the user: its command word
-// or the kind of its button, never its arguments.
-func jobWord(text string, action string) string {
-	if action != "" {
-		kind, _, _ := strings.Cut(action, ":")
+// jobWord names a job request for the log and the user: its command (from
+// the parse it carries) or the kind of its button, never its arguments.
+func jobWord(req commands.Request) string {
+	if req.Action != nil {
+		kind, _, _ := strings.Cut(req.Action.ID, ":")
 		return kind + " click"
 	}
-	fields := strings.Fields(text)
-	if len(fields) > 0 && strings.EqualFold(fields[0], "/clore") {
-		fields = fields[1:]
+	if cmd, err := req.Parsed(); err == nil {
+		return "/clore " + cmd.Name
 	}
-	if len(fields) == 0 {
-		return "/clore"
-	}
-	return "/clore " + strings.ToLower(fields[0])
+	return "/clore"
 }

@@ -150,8 +150,26 @@ func paramOf(command, form, option string) (commands.Param, bool) {
 	return commands.Param{}, false
 }
 
-// countRange is the grammar's range of GPU counts.
-var countRange = func() [2]float64 {
-	p, _ := paramOf("rent", "", optCount)
+// The grammar's limits that commandText checks again (an HTTP interaction
+// need not come from Discord's client, which checks the registered ones).
+var (
+	countRange = rangeOf("rent", "", optCount)        // GPUs
+	idRange    = rangeOf("cancel", "", optOrder)      // order and watch ids
+	gpuMaxLen  = mustParam("rent", "", optGPU).MaxLen // a GPU name's characters
+)
+
+// rangeOf is the numeric range of a typed parameter of the grammar.
+func rangeOf(command, form, option string) [2]float64 {
+	p := mustParam(command, form, option)
 	return [2]float64{math.Max(p.Min, 1), p.Max}
-}()
+}
+
+// mustParam is paramOf for a parameter this package names: one the
+// grammar lost is a programming error, found by any test.
+func mustParam(command, form, option string) commands.Param {
+	p, ok := paramOf(command, form, option)
+	if !ok {
+		panic("discordbot: the grammar has no option " + option + " of " + command)
+	}
+	return p
+}

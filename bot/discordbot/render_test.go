@@ -2,43 +2,13 @@ package discordbot
 
 import (
 	"encoding/json"
-	"flag"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/clorebot/clorebot/commands"
+	"github.com/clorebot/clorebot/internal/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files")
-
-// golden compares v, as indented JSON, with testdata/<name>.golden.
-func golden(t *testing.T, name string, v any) {
-	t.Helper()
-	got, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		t.Fatal(err)
-	}
-	got = append(got, '\n')
-	path := filepath.Join("testdata", name+".golden")
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if string(got) != string(want) {
-		t.Errorf("%s differs from the golden file:\n%s", name, got)
-	}
-}
 
 func TestRenderGolden(t *testing.T) {
 	until := time.Date(2026, 1, 1, 16, 0, 0, 0, time.UTC)
@@ -86,7 +56,7 @@ func TestRenderGolden(t *testing.T) {
 		{"channel_message", renderReply(running.Public()).messageSend()},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) { golden(t, tt.name, tt.v) })
+		t.Run(tt.name, func(t *testing.T) { golden.JSON(t, "testdata/"+tt.name+".golden", tt.v) })
 	}
 }
 

@@ -210,8 +210,8 @@ func (o optionMap) gpu(command string, required bool) (string, error) {
 		return "", nil
 	}
 	s, isString := v.Value.(string)
-	if !isString || len(s) > 64 {
-		return "", &badOption{command, "gpu must be a GPU model name of at most 64 characters"}
+	if !isString || len(s) > gpuMaxLen {
+		return "", &badOption{command, fmt.Sprintf("gpu must be a GPU model name of at most %d characters", gpuMaxLen)}
 	}
 	for _, w := range strings.Fields(s) {
 		if !alnum(rune(w[0])) {
@@ -268,7 +268,7 @@ func (o optionMap) id(command, name string, required bool) (string, error) {
 	default:
 		return "", &badOption{command, name + " must be a number"}
 	}
-	if n < 1 || n > 1<<53 || n != math.Trunc(n) {
+	if n < idRange[0] || n > idRange[1] || n != math.Trunc(n) {
 		return "", &badOption{command, fmt.Sprintf("%s must be a positive whole number, got %v", name, n)}
 	}
 	return strconv.FormatInt(int64(n), 10), nil

@@ -13,7 +13,7 @@ import (
 // CurrentRoles asks Discord for the member (GET /guilds/{g}/members/{u},
 // with the bot token) and names the roles as policy lists do; a member gone
 // from the guild (404 Unknown Member) has no roles; what is not a member's
-// answer is an error (review R8).
+// answer is an error, so that an auto-rent refuses rather than guesses.
 func TestCurrentRolesAsksDiscordForTheMember(t *testing.T) {
 	h := newHarness(t, harnessOpts{})
 	ctx := context.Background()
@@ -56,7 +56,8 @@ func TestCurrentRolesAsksDiscordForTheMember(t *testing.T) {
 // End to end through the fake Discord: an auto-rent watch set by carol, a
 // renter only through the role 777, rents when it triggers while carol still
 // has the role, and is refused, renting nothing, once the role was removed
-// or carol left the guild (review R8).
+// or carol left the guild: a renter role taken away on Discord takes the
+// right to rent with it, even for a watch set before.
 func TestAutoRentByARoleMemberFollowsTheRoleOnDiscord(t *testing.T) {
 	for _, c := range []struct {
 		name  string

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/clorebot/clorebot/commands"
+	"github.com/clorebot/clorebot/internal/golden"
 )
 
 // The watch list (state, last price seen, last trigger) as Discord shows
@@ -19,5 +20,5 @@ func TestWatchListGolden(t *testing.T) {
 	if err := json.Unmarshal(raw, &r); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "watch_list", renderReply(r).responseData())
+	golden.JSON(t, "testdata/watch_list.golden", renderReply(r).responseData())
 }

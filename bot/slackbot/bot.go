@@ -87,7 +87,8 @@ const (
 // instantCommand is a slash command waiting for an instant worker, and
 // when it arrived: its wait counts against the ack budget.
 type instantCommand struct {
-	cmd slack.SlashCommand
+	d   dest
+	req commands.Request // parsed once, on arrival (commandRequest)
 	at  time.Time
 	ack func(payload any) // acknowledges the envelope with the answer
 }
@@ -238,7 +239,7 @@ func (b *Bot) runIntake(ctx context.Context) {
 // acknowledged empty at once and answered through the response_url.
 func (b *Bot) runInstant(ctx context.Context) {
 	for q := range b.instant {
-		q.ack(b.commandWithin(ctx, q.cmd, b.o.AckBudget-time.Since(q.at)))
+		q.ack(b.commandWithin(ctx, q.d, q.req, b.o.AckBudget-time.Since(q.at)))
 	}
 }
 
@@ -248,7 +249,7 @@ func (b *Bot) queueInstant(ctx context.Context, q instantCommand) {
 	select {
 	case b.instant <- q:
 	default:
-		b.wg.Go(func() { q.ack(b.command(ctx, q.cmd)) })
+		b.wg.Go(func() { q.ack(b.commandWithin(ctx, q.d, q.req, b.o.AckBudget)) })
 	}
 }
 
@@ -372,21 +373,22 @@ func (b *Bot) onEnvelope(ctx context.Context, sm *socketmode.Client, evt socketm
 			b.ack(ctx, sm, *req, b.now(ctx, dest{}, *r))
 			return
 		}
-		if chat.AckAtOnce(commands.Request{Text: data.Text}) {
+		r := *req
+		d, creq := commandRequest(data) // parsed here, once: every step below reads that parse
+		if chat.AckAtOnce(creq) {
 			// A job: acknowledged before anything else happens, its
 			// progress follows as a message of its own.
-			b.queueIntake(ctx, func(ctx context.Context) { b.jobCommand(ctx, data) })
-			b.ack(ctx, sm, *req, nil)
+			b.queueIntake(ctx, func(ctx context.Context) { b.jobCommand(ctx, d, creq) })
+			b.ack(ctx, sm, r, nil)
 			return
 		}
-		r := *req
-		if d, req, ok := b.fromMemory(data); ok {
+		if b.fromMemory(creq) {
 			// Help or a usage error: answered from memory on this
 			// goroutine, as a bot with canned answers would.
-			b.ack(ctx, sm, r, b.atOnce(ctx, d, req))
+			b.ack(ctx, sm, r, b.atOnce(ctx, d, creq))
 			return
 		}
-		b.queueInstant(ctx, instantCommand{cmd: data, at: time.Now(), ack: func(p any) { b.ack(ctx, sm, r, p) }})
+		b.queueInstant(ctx, instantCommand{d: d, req: creq, at: time.Now(), ack: func(p any) { b.ack(ctx, sm, r, p) }})
 	case slack.InteractionCallback:
 		b.ack(ctx, sm, *req, nil)
 		b.wg.Go(func() { b.click(ctx, data) }) // detached from ctx: acknowledged

@@ -352,12 +352,16 @@ func TestQueuedCommandKeepsTheAckDeadline(t *testing.T) {
 		return slack.SlashCommand{UserID: "U1", ChannelID: "C1", Text: "help", TriggerID: trigger,
 			ResponseURL: fake.ResponseURL("cmd-" + trigger)}
 	}
+	queued := func(trigger string, at time.Time) instantCommand {
+		d, req := commandRequest(cmd(trigger))
+		return instantCommand{d: d, req: req, at: at, ack: func(p any) { acks <- p }}
+	}
 	ctx := context.Background()
-	b.queueInstant(ctx, instantCommand{cmd: cmd("fresh"), at: time.Now(), ack: func(p any) { acks <- p }})
+	b.queueInstant(ctx, queued("fresh", time.Now()))
 	if p := <-acks; p == nil {
 		t.Error("a command with its budget left was not answered in its ack")
 	}
-	b.queueInstant(ctx, instantCommand{cmd: cmd("stale"), at: time.Now().Add(-time.Hour), ack: func(p any) { acks <- p }})
+	b.queueInstant(ctx, queued("stale", time.Now().Add(-time.Hour)))
 	if p := <-acks; p != nil {
 		t.Errorf("a command that waited its whole budget was acknowledged with %v; want an empty ack", p)
 	}

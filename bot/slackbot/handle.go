@@ -90,13 +90,14 @@ func (b *Bot) command(ctx context.Context, c slack.SlashCommand) any {
 	if r := b.foreign(ctx, slashOrigin(c)); r != nil {
 		return b.now(ctx, dest{}, *r)
 	}
-	return b.commandWithin(ctx, c, b.o.AckBudget)
+	d, req := commandRequest(c)
+	return b.commandWithin(ctx, d, req, b.o.AckBudget)
 }
 
-// commandWithin is command with budget left of the ack budget (0: none,
-// the answer follows through the response_url).
-func (b *Bot) commandWithin(ctx context.Context, c slack.SlashCommand, budget time.Duration) any {
-	d, req := commandRequest(c)
+// commandWithin is command, for the request req (parsed) of conversation
+// d, with budget left of the ack budget (0: none, the answer follows
+// through the response_url).
+func (b *Bot) commandWithin(ctx context.Context, d dest, req commands.Request, budget time.Duration) any {
 	hctx, cancel := chat.Detach(ctx, intakeDrain)
 	ans := chat.Respond(hctx, b.o.Service, req, budget)
 	if ans.Now != nil {
@@ -128,13 +129,12 @@ func (b *Bot) now(ctx context.Context, d dest, r commands.Reply) any {
 	return raw
 }
 
-// fromMemory returns the conversation and Request of c, and whether the
-// command layer answers that very Request from memory alone
-// (chat.MemoryAnswerer): the question is asked of what Handle will get.
-func (b *Bot) fromMemory(c slack.SlashCommand) (dest, commands.Request, bool) {
-	d, req := commandRequest(c)
+// fromMemory reports whether the command layer answers req from memory
+// alone (chat.MemoryAnswerer): the question is asked of what Handle will
+// get.
+func (b *Bot) fromMemory(req commands.Request) bool {
 	m, ok := b.o.Service.(chat.MemoryAnswerer)
-	return d, req, ok && m.AnswersFromMemory(req)
+	return ok && m.AnswersFromMemory(req)
 }
 
 // atOnce answers req, which the command layer answers from memory
@@ -158,14 +158,14 @@ func (b *Bot) detached(ctx context.Context, f func(context.Context)) {
 // of its own, so that the next acknowledged command is stored without
 // waiting on Slack (chat.postMessage may sit out a 429's Retry-After).
 // Both are detached from ctx, the bot's lifetime.
-func (b *Bot) jobCommand(ctx context.Context, c slack.SlashCommand) {
-	d, req := commandRequest(c)
+func (b *Bot) jobCommand(ctx context.Context, d dest, req commands.Request) {
 	var r commands.Reply
 	b.detached(ctx, func(hctx context.Context) { r = b.o.Service.Handle(hctx, req) })
 	b.wg.Go(func() { b.detached(ctx, func(ctx context.Context) { b.deliver(ctx, d, r) }) })
 }
 
-// commandRequest is the conversation of a slash command and its Request.
+// commandRequest is the conversation of a slash command and its Request,
+// parsed (chat.CommandRequest): a command is parsed once, here.
 func commandRequest(c slack.SlashCommand) (dest, commands.Request) {
 	d := dest{Channel: c.ChannelID, User: c.UserID}.withResponseURL(c.ResponseURL, time.Now())
 	o := chat.Origin{Platform: commands.PlatformSlack, UserID: c.UserID, UserName: c.UserName,

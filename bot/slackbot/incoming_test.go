@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/clorebot/clorebot/commands"
+	"github.com/clorebot/clorebot/internal/golden"
 )
 
 // The payloads a Slack incoming webhook receives, per event: golden files.
@@ -32,7 +33,7 @@ func TestIncomingPayloadGolden(t *testing.T) {
 			if strings.Contains(string(b), `"type":"actions"`) || strings.Contains(string(b), `"button"`) {
 				t.Fatalf("an incoming webhook cannot carry buttons: %s", b)
 			}
-			golden(t, "incoming_"+strings.ReplaceAll(tt.typ, ".", "_"), v)
+			golden.JSON(t, "testdata/incoming_"+strings.ReplaceAll(tt.typ, ".", "_")+".json", v)
 		})
 	}
 	for _, typ := range []string{"job.completed", "order.created"} {

@@ -1,44 +1,15 @@
 package slackbot
 
 import (
-	"bytes"
 	"encoding/json"
-	"flag"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/clorebot/clorebot/bot/chat"
 	"github.com/clorebot/clorebot/commands"
+	"github.com/clorebot/clorebot/internal/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files")
-
-// golden compares got with testdata/name.json, or rewrites it with -update.
-func golden(t *testing.T, name string, got any) {
-	t.Helper()
-	raw, err := json.MarshalIndent(got, "", "  ")
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw = append(raw, '\n')
-	path := filepath.Join("testdata", name+".json")
-	if *update {
-		if err := os.WriteFile(path, raw, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(raw, want) {
-		t.Errorf("%s differs from the golden file:\n%s", name, raw)
-	}
-}
 
 // injection is what a host could report as its GPU name, Clore as an error
 // or a user type as an image: Slack and Discord markup of every kind.
@@ -81,7 +52,7 @@ func TestBlockKitGolden(t *testing.T) {
 			if tt.reply.Private != nil {
 				out["private_blocks"] = PrivateBlocks(*tt.reply.Private)
 			}
-			golden(t, tt.name, out)
+			golden.JSON(t, "testdata/"+tt.name+".json", out)
 			public, _ := json.Marshal(out["blocks"])
 			if tt.reply.Private != nil && strings.Contains(string(public), "not-in-public") {
 				t.Error("the private part leaks into the public blocks")
@@ -98,7 +69,7 @@ func TestBlockKitGolden(t *testing.T) {
 			if !ok {
 				t.Fatalf("%s not worded", typ)
 			}
-			golden(t, "event_"+strings.ReplaceAll(typ, ".", "_"), map[string]any{"text": FallbackText(r), "blocks": Blocks(r)})
+			golden.JSON(t, "testdata/event_"+strings.ReplaceAll(typ, ".", "_")+".json", map[string]any{"text": FallbackText(r), "blocks": Blocks(r)})
 		})
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/clorebot/clorebot/commands"
+	"github.com/clorebot/clorebot/internal/golden"
 )
 
 // The watch list (state, last price seen, last trigger) as Slack shows it,
@@ -19,5 +20,5 @@ func TestWatchListGolden(t *testing.T) {
 	if err := json.Unmarshal(raw, &r); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "watch_list", map[string]any{"text": FallbackText(r), "blocks": Blocks(r.Public())})
+	golden.JSON(t, "testdata/watch_list.json", map[string]any{"text": FallbackText(r), "blocks": Blocks(r.Public())})
 }

@@ -470,7 +470,8 @@ func TestCreateOrderTakesAnSSHKey(t *testing.T) {
 // again after the dedup window (a daily cron sending the same body) finds
 // the job it made then: it is refused with 409 naming that job, rents
 // nothing, and gets the same 409 while that answer is remembered. Signed
-// with a timestamp, the same body rents again (review finding L1).
+// with a timestamp, the same body rents again: a daily cron that signs
+// its requests is not refused by the window meant for unsigned ones.
 func TestLegacyWriteRepeatedAfterTheWindowIsRefused(t *testing.T) {
 	h := newHarness(t, func(o *webhook.APIOptions, _ *commands.Policy) { o.DedupWindow = time.Hour })
 	key := []byte(h.secrets["cron"])

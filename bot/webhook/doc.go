@@ -1,4 +1,26 @@
-// Package webhook owns clorebot's HTTP listener: liveness, readiness and
-// metrics now; the signed inbound webhooks and outbound lifecycle deliveries
-// build on it.
+// Package webhook is the signed-webhook front door and the process's HTTP
+// listener.
+//
+// The listener (Server) serves liveness, readiness (named probes; a
+// degraded part keeps it ready) and whatever routes the other parts mount
+// on it: /metrics, Slack's HTTP mode, Discord's HTTP interactions. Every
+// server timeout is set.
+//
+// The inbound API (API) serves the /webhook/* routes of DESIGN.md §5:
+// Standard Webhooks signatures (and, when configured, the legacy scheme
+// on the original POST routes), each webhook-id claimed once and bound to
+// its method and path, answers of seen ids replayed, rate limits per key
+// and per remote address (failed authentication counted per address),
+// strict JSON decoding into commands.Request, callback_url checks against
+// private addresses, and every check that needs no call to Clore made
+// before the 202.
+//
+// Outbound, the Dispatcher delivers lifecycle events and answers from the
+// durable queue, with the Standard Webhooks retry schedule and a
+// dead-letter state, to subscribers (signed with their secret), to a
+// request's callback_url (signed with the key that sent it) and to
+// incoming-webhook URLs of Slack and Discord (unsigned: the URL is the
+// credential); CallbackNotifier hands a webhook rent's connection details
+// to its requester alone. It imports commands and internal/whsec, and no
+// other front door.
 package webhook

@@ -73,10 +73,7 @@ func commandName(req commands.Request) string {
 		kind, _, _ := strings.Cut(req.Action.ID, ":")
 		return "button:" + kind
 	}
-	if req.Command != nil {
-		return req.Command.Name
-	}
-	cmd, err := commands.Parse(req.Text)
+	cmd, err := req.Parsed() // the door's parse: not repeated
 	if err == nil {
 		return cmd.Name
 	}

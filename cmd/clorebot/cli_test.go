@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
+	"github.com/clorebot/clorebot/internal/golden"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -16,8 +16,6 @@ import (
 	"testing"
 	"time"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 // fastSandbox makes sandbox orders provision quickly and the limiter short.
 var fastSandbox = []string{
@@ -191,7 +189,7 @@ func TestJSONSchemaGolden(t *testing.T) {
 			t.Errorf("schema lacks %q", want)
 		}
 	}
-	golden(t, goldenPath, got)
+	golden.Equal(t, goldenPath, []byte(got))
 }
 
 // schemaLines lists "name .path type" for every leaf of v.
@@ -222,25 +220,6 @@ func schemaLines(name, path string, v any) []string {
 func dedupSorted(s []string) []string {
 	sort.Strings(s)
 	return slices.Compact(s)
-}
-
-func golden(t *testing.T, path, got string) {
-	t.Helper()
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if string(want) != got {
-		t.Errorf("%s differs (go test -update rewrites it):\ngot:\n%s\nwant:\n%s", path, got, want)
-	}
 }
 
 func TestAuditNewestFirstAndTruncated(t *testing.T) {

@@ -165,7 +165,7 @@ func reportEnd(ctx context.Context, e *env, st *storage.Store, orderID int64, ou
 
 // handedOver prints the connection details of a rent that another process
 // finished while exec followed it: that process has no terminal to print
-// them to (review R3). They come from the command layer as the renter's
+// them to, and the renter asked exec to rent. They come from the command layer as the renter's
 // `status <order-id>` shows them; when they cannot, exec says how to ask.
 func handedOver(ctx context.Context, svc *commands.Service, who string, v commands.JobView, out *execOutput) {
 	if v.Kind != commands.JobRent || v.State != commands.JobSucceeded || v.CloreOrderID == nil {

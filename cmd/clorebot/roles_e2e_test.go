@@ -14,7 +14,7 @@ import (
 )
 
 // serve wires the Discord front door as the command layer's role source
-// (review R8): two members of the renter role 777 set auto-rent watches
+// (no interaction brings an owner's roles when a watch triggers): two members of the renter role 777 set auto-rent watches
 // over the gateway; when the watches trigger, the one who still has the
 // role rents, the one whose role was removed on Discord is refused and
 // rents nothing.

@@ -1,13 +1,16 @@
 // Package layout holds tests of the repository's shape: the dependency
-// direction of DESIGN.md §1 and the README's contract with CI.
+// direction of DESIGN.md §1, for the packages and for their tests, and the
+// README's contract with CI.
 package layout
 
 import (
-	"bufio"
 	"bytes"
+	"encoding/json"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -16,71 +19,145 @@ const module = "github.com/clorebot/clorebot"
 
 // rule forbids packages under `from` to depend on packages under any of
 // `not`: directly only when direct is set, else also through other packages.
+// The rule holds for the packages' tests too (their _test.go files, in the
+// package and as package_test), except for what testsMay lists: the real
+// store and the simulated Clore that tests run a layer against.
 type rule struct {
-	from   string
-	not    []string
-	why    string
-	direct bool
+	from     string
+	not      []string
+	why      string
+	direct   bool
+	testsMay []string
 }
+
+// realDoubles are what tests above storage may run against: SQLite in a
+// temporary directory and the sandbox Clore, through the real clients.
+var realDoubles = []string{"storage", "clore"}
 
 var rules = []rule{
-	{"clore", []string{"bot", "commands", "scheduler", "storage", "internal", "cmd"}, "clore imports nothing of the project", false},
-	{"storage", []string{"bot", "scheduler", "cmd"}, "storage imports no front door", false},
-	{"commands", []string{"bot", "storage", "scheduler", "cmd", "clore/sandbox"}, "commands declares the interfaces it consumes", false},
-	{"bot", []string{"storage", "clore", "scheduler", "cmd"}, "front doors import commands and their SDK, never storage or clore", true},
-	{"bot", []string{"storage", "scheduler", "cmd"}, "front doors reach storage only through commands' interfaces", false},
-	{"bot/discordbot", []string{"bot/webhook", "bot/slackbot"}, "a front door imports no other front door", false},
-	{"scheduler", []string{"bot", "cmd"}, "scheduler posts to chat only through a notifier interface", false},
-	{"internal", []string{"bot", "commands", "scheduler", "storage", "cmd"}, "internal helpers stay below the layers", false},
-	{"bot/chat", []string{"bot", "storage", "scheduler", "cmd"}, "bot/chat is platform-neutral: it depends on no front door", false},
-	{"bot/chat", []string{"clore", "internal"}, "bot/chat imports commands only", true},
-	{"bot/slackbot", []string{"bot/discordbot", "bot/webhook"}, "a front door imports no other front door (shared chat code is in bot/chat)", false},
-	{"bot/discordbot", []string{"bot/slackbot", "bot/webhook"}, "a front door imports no other front door (shared chat code is in bot/chat)", false},
-	{"bot/webhook", []string{"bot/slackbot", "bot/discordbot", "bot/chat"}, "a front door imports no other front door", false},
+	{"clore", []string{"bot", "commands", "scheduler", "storage", "internal", "cmd"}, "clore imports nothing of the project", false, nil},
+	{"storage", []string{"bot", "scheduler", "cmd"}, "storage imports no front door", false, nil},
+	{"commands", []string{"bot", "storage", "scheduler", "cmd", "clore/sandbox"}, "commands declares the interfaces it consumes", false, realDoubles},
+	{"bot", []string{"storage", "clore", "scheduler", "cmd"}, "front doors import commands and their SDK, never storage or clore", true, realDoubles},
+	{"bot", []string{"storage", "scheduler", "cmd"}, "front doors reach storage only through commands' interfaces", false, realDoubles},
+	{"bot/discordbot", []string{"bot/webhook", "bot/slackbot"}, "a front door imports no other front door", false, nil},
+	{"scheduler", []string{"bot", "cmd"}, "scheduler posts to chat only through a notifier interface", false, nil},
+	{"internal", []string{"bot", "commands", "scheduler", "storage", "cmd"}, "internal helpers stay below the layers", false, nil},
+	{"bot/chat", []string{"bot", "storage", "scheduler", "cmd"}, "bot/chat is platform-neutral: it depends on no front door", false, nil},
+	{"bot/chat", []string{"clore", "internal"}, "bot/chat imports commands only", true, nil},
+	{"bot/slackbot", []string{"bot/discordbot", "bot/webhook"}, "a front door imports no other front door (shared chat code is in bot/chat)", false, nil},
+	{"bot/discordbot", []string{"bot/slackbot", "bot/webhook"}, "a front door imports no other front door (shared chat code is in bot/chat)", false, nil},
+	{"bot/webhook", []string{"bot/slackbot", "bot/discordbot", "bot/chat"}, "a front door imports no other front door", false, nil},
 }
 
-func TestDependencyDirection(t *testing.T) {
-	root := repoRoot(t)
-	cmd := exec.Command("go", "list", "-deps", "-f", `{{if .Module}}{{if eq .Module.Path "`+module+`"}}{{.ImportPath}} {{join .Deps " "}} | {{join .Imports " "}}{{end}}{{end}}`, "./...")
-	cmd.Dir = root
+// listed is one package of `go list -json`: what it and its tests import.
+type listed struct {
+	ImportPath   string
+	Deps         []string
+	Imports      []string
+	TestImports  []string
+	XTestImports []string
+}
+
+// packages lists the module's packages by import path.
+func packages(t *testing.T) map[string]listed {
+	t.Helper()
+	cmd := exec.Command("go", "list", "-json=ImportPath,Deps,Imports,TestImports,XTestImports", "./...")
+	cmd.Dir = repoRoot(t)
 	out, err := cmd.Output()
 	if err != nil {
 		t.Fatalf("go list: %v", err)
 	}
-	checked := 0
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	sc.Buffer(make([]byte, 1<<20), 1<<24)
-	for sc.Scan() {
-		deps, imports, _ := strings.Cut(sc.Text(), " | ")
-		fields := strings.Fields(deps)
-		if len(fields) == 0 {
+	pkgs := map[string]listed{}
+	for dec := json.NewDecoder(bytes.NewReader(out)); ; {
+		var p listed
+		if err := dec.Decode(&p); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatalf("go list: %v", err)
+		}
+		pkgs[p.ImportPath] = p
+	}
+	return pkgs
+}
+
+// testDeps are what a package's tests import (direct) or depend on.
+func testDeps(p listed, pkgs map[string]listed, direct bool) []string {
+	imports := append(slices.Clone(p.TestImports), p.XTestImports...)
+	if direct {
+		return imports
+	}
+	var deps []string
+	for _, imp := range imports {
+		deps = append(deps, imp)
+		deps = append(deps, pkgs[imp].Deps...)
+	}
+	return deps
+}
+
+func TestDependencyDirection(t *testing.T) {
+	pkgs := packages(t)
+	checked, checkedTests := 0, 0
+	for _, p := range pkgs {
+		if !strings.HasPrefix(p.ImportPath, module) {
 			continue
 		}
-		pkg := rel(fields[0])
+		pkg := rel(p.ImportPath)
 		for _, r := range rules {
 			if !under(pkg, r.from) {
 				continue
 			}
 			checked++
-			list := fields[1:]
+			list := p.Deps
 			if r.direct {
-				list = strings.Fields(imports)
+				list = p.Imports
 			}
-			for _, dep := range list {
-				if !strings.HasPrefix(dep, module+"/") {
-					continue
-				}
-				d := rel(dep)
-				for _, bad := range r.not {
-					if under(d, bad) && !under(d, r.from) {
-						t.Errorf("%s depends on %s: %s (DESIGN.md §1)", pkg, d, r.why)
-					}
-				}
+			for _, d := range violations(r, list, nil) {
+				t.Errorf("%s depends on %s: %s (DESIGN.md §1)", pkg, d, r.why)
+			}
+			tests := testDeps(p, pkgs, r.direct)
+			if len(tests) > 0 {
+				checkedTests++
+			}
+			for _, d := range violations(r, tests, r.testsMay) {
+				t.Errorf("the tests of %s depend on %s: %s (DESIGN.md §1); a test that needs both belongs with the higher one",
+					pkg, d, r.why)
 			}
 		}
 	}
-	if checked == 0 {
-		t.Fatal("no package checked")
+	if checked == 0 || checkedTests == 0 {
+		t.Fatalf("%d packages and %d test sets checked", checked, checkedTests)
+	}
+}
+
+// violations are the packages of deps that r forbids, less those under may.
+func violations(r rule, deps, may []string) []string {
+	var bad []string
+	for _, dep := range deps {
+		if !strings.HasPrefix(dep, module+"/") {
+			continue
+		}
+		d := rel(dep)
+		if under(d, r.from) || slices.ContainsFunc(may, func(m string) bool { return under(d, m) }) {
+			continue
+		}
+		for _, not := range r.not {
+			if under(d, not) && !slices.Contains(bad, d) {
+				bad = append(bad, d)
+			}
+		}
+	}
+	return bad
+}
+
+// The rules see what the tests import: a test file that imported a front
+// door into the command layer's tests would be found.
+func TestViolationsSeeTestImports(t *testing.T) {
+	commandsRule := rules[2]
+	p := listed{ImportPath: module + "/commands", XTestImports: []string{module + "/commands", module + "/storage", module + "/bot/webhook"}}
+	got := violations(commandsRule, testDeps(p, nil, true), commandsRule.testsMay)
+	if !slices.Equal(got, []string{"bot/webhook"}) {
+		t.Errorf("violations = %v, want [bot/webhook]", got)
 	}
 }
 

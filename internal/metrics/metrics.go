@@ -1,6 +1,3 @@
-// Package metrics holds clorebot's Prometheus instruments and adapts them to
-// the observer interfaces of the packages that measure (clore, later the
-// webhook deliveries).
 package metrics
 
 import (

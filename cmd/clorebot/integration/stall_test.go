@@ -1,4 +1,4 @@
-package commands_test
+package integration_test
 
 import (
 	"bytes"
@@ -186,14 +186,4 @@ func (c stallClient) send(t *testing.T, method, path, body string, timeout time.
 	}
 	resp.Body.Close()
 	return resp.StatusCode
-}
-
-// waitFor polls cond until it holds or d passes.
-func waitFor(t *testing.T, d time.Duration, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(d); !cond(); time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met in time")
-		}
-	}
 }
