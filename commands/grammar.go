@@ -18,6 +18,7 @@ type Command struct {
 	Extend  *ExtendArgs
 	Confirm *ConfirmArgs
 	Market  *MarketArgs
+	Spend   *SpendArgs
 	Help    *HelpArgs
 }
 
@@ -167,6 +168,14 @@ var grammarCommands = []grammarCommand{
 	{name: "extend", usage: []string{"extend <order-id> [hours]"}},
 	{name: "confirm", usage: []string{"confirm <job-id>"}},
 	{name: "market", usage: []string{"market [gpu]"}},
+	{
+		name:  "spend",
+		usage: []string{"spend [--since 7d|30d|month] [--by user|team|gpu]"},
+		flags: []grammarFlag{
+			{name: "since", arg: "WINDOW", help: "7d, 30d or month (default: this calendar month, UTC)"},
+			{name: "by", arg: "GROUP", help: "user, team (the door rents came from) or gpu (default: user)"},
+		},
+	},
 	{name: "help", usage: []string{"help [command]"}},
 }
 
@@ -248,6 +257,16 @@ func (c Command) render(audit bool) string {
 		w.word("market")
 		if c.Market != nil {
 			w.words(c.Market.GPU)
+		}
+	case "spend":
+		w.word("spend")
+		if c.Spend != nil {
+			if c.Spend.Since != "" {
+				w.flag("since", c.Spend.Since)
+			}
+			if c.Spend.By != "" {
+				w.flag("by", c.Spend.By)
+			}
 		}
 	case "help":
 		w.word("help")

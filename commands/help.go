@@ -340,6 +340,14 @@ func helpDetails(name string, v HelpValues) (about string, notes, examples []str
 		return "show offers and prices per GPU model, or the offers for one GPU (prices in USD per GPU per hour).",
 			nil,
 			[]string{"market", "market rtx 4090"}
+	case "spend":
+		return "show what orders spent (Clore's own figures, fees included), by whom, what running orders have committed, and what is left of the budgets.",
+			[]string{
+				"--since is 7d, 30d or month (the calendar month, UTC; the default).",
+				"--by groups the rows: user (the default), team (the door the rents came from) or gpu.",
+				"You see your own spend; an admin sees everyone's, and the orders made outside clorebot.",
+			},
+			[]string{"spend", "spend --since 7d --by gpu"}
 	default:
 		return "show the overview of every command, or the help of one.",
 			nil,

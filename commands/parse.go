@@ -34,7 +34,7 @@ func Parse(text string) (Command, error) {
 		tokens = tokens[1:]
 	}
 	if len(tokens) == 0 {
-		return Command{}, usageErrorf("", "no command given; the commands are rent, cancel, status, watch, extend, confirm, market and help")
+		return Command{}, usageErrorf("", "no command given; the commands are rent, cancel, status, watch, extend, confirm, market, spend and help")
 	}
 	return parseTokens(tokens)
 }
@@ -95,6 +95,8 @@ func parseTokens(tokens []string) (Command, error) {
 		return parseConfirm(pos)
 	case "market":
 		return parseMarket(pos)
+	case "spend":
+		return parseSpend(pos, flags)
 	default:
 		return parseHelp(pos)
 	}
@@ -403,7 +405,7 @@ func parseHelp(pos []string) (Command, error) {
 	spec, ok := lookupGrammarCommand(topic)
 	if !ok {
 		problem := fmt.Sprintf("no help for %s: not a command", showValue(pos[0]))
-		if s := closestWord(topic, []string{"rent", "cancel", "status", "watch", "extend", "confirm", "market", "help"}, 2); s != "" {
+		if s := closestWord(topic, []string{"rent", "cancel", "status", "watch", "extend", "confirm", "market", "spend", "help"}, 2); s != "" {
 			problem += "; did you mean " + s + "?"
 		}
 		return Command{}, usageErrorf("help", "%s", problem)

@@ -107,7 +107,7 @@ func (s *Service) handleRent(ctx context.Context, req Request, a *RentArgs, rec 
 	// (one awaiting confirmation is checked now and again when confirmed).
 	reserve := reservation(p, best)
 	price := best.USDPerHour
-	r, err := s.submit(ctx, req, rec, Job{Kind: JobRent, State: state, USDPerHour: reserve}, p, s.guard(req.User, reserve, ""),
+	r, err := s.submit(ctx, req, rec, Job{Kind: JobRent, State: state, USDPerHour: reserve}, p, s.guard(req.User, reserve, p.Hours, ""),
 		nil, &price, func(job Job) Reply {
 			if job.State == JobAwaitingConfirmation {
 				return confirmReply(job, best)

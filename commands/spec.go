@@ -148,6 +148,12 @@ func Grammar() []Spec {
 		{Name: "confirm", Summary: "Confirm a rent that awaits confirmation (the Rent now button)", Forms: []Form{{Params: []Param{
 			{Name: "job-id", Kind: ParamText, Required: true, MaxLen: 64, Summary: "The job id the confirmation shows"}}}}},
 		{Name: "market", Summary: "Marketplace prices per GPU model", Typed: true, Forms: []Form{{Params: []Param{gpu(false)}}}},
+		{Name: "spend", Summary: "What was spent, by whom, and what is left of the budgets", Typed: true, Forms: []Form{{Params: []Param{
+			{Name: "since", Placeholder: "WINDOW", Flag: true, Kind: ParamText, Typed: true, Choices: spendWindows,
+				Summary: "7d, 30d or month (default: this calendar month, UTC)"},
+			{Name: "by", Placeholder: "GROUP", Flag: true, Kind: ParamText, Typed: true, Choices: spendGroups,
+				Summary: "user, team (the door rents came from) or gpu (default: user)"},
+		}}}},
 		{Name: "help", Summary: "How to use clorebot", Typed: true},
 	}
 	for i := range specs {

@@ -194,8 +194,11 @@ func TestMigration0022WipesOldTargets(t *testing.T) {
 	ctx := context.Background()
 	path := tempDBPath(t)
 	old := openStore(t, path)
-	n := len(old.migrations)
-	old.migrations = old.migrations[:n-1]
+	n := 0
+	for n < len(old.migrations) && old.migrations[n].version < 22 {
+		n++
+	}
+	old.migrations = old.migrations[:n] // up to 0021
 	if _, err := old.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}

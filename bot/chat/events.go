@@ -85,6 +85,11 @@ func EventReply(ev commands.Event) (r commands.Reply, ok bool) {
 		}
 	case "wallet.low_balance":
 		r.Text = orText("", d.Text, d.Message, "The Clore wallet balance is low.")
+	case "budget.warning":
+		r.Title, r.Text = "Budget", orText("", d.Text, d.Message, "80 % of a monthly budget is spent.")
+	case "budget.exceeded":
+		r.Title, r.Text = "Budget", orText("", d.Text, d.Message, "A monthly budget is spent.")
+		r.Status = commands.StatusFailed
 	default:
 		return commands.Reply{}, false
 	}
@@ -150,7 +155,7 @@ func EventReplyFor(ev commands.SinkEvent) (commands.Reply, bool) {
 		return r, ok
 	}
 	switch ev.Type {
-	case "watch.triggered", "order.expiring", "order.failed", "order.expired":
+	case "watch.triggered", "order.expiring", "order.failed", "order.expired", "budget.warning", "budget.exceeded":
 		r.Text = commands.Mention(ev.Origin.User) + " " + r.Text
 	}
 	return r, ok
