@@ -371,3 +371,45 @@ func TestDigestOncePerSlot(t *testing.T) {
 		t.Fatalf("%d digests after the retry, want 2", len(got))
 	}
 }
+
+// With policy.budget_action = "cancel", an exceeded budget cancels the
+// owner's running orders through the normal cancel path (a cancel job,
+// audited), once.
+func TestBudgetActionCancel(t *testing.T) {
+	h := newHarness(t, func(o *sandbox.Options) { o.Servers = 200; o.ProvisionDelay = 10 * time.Millisecond })
+	h.policy.ConfirmAbove = 0
+	svc := h.service()
+	ctx := context.Background()
+	if r := svc.Handle(ctx, req("slack:ALICE", "rent 3090 --hours 2")); r.Status != commands.StatusQueued {
+		t.Fatalf("rent = %+v", r)
+	}
+	runAll(t, h, svc)
+	h.policy.MonthlyBudgetUSD, h.policy.BudgetAction = 5, commands.BudgetCancel
+	svc = h.service()
+	now := time.Now().UTC()
+	seedSpend(t, h.store, now, commands.SpendSample{CloreOrderID: 1 << 40, Owner: "slack:ALICE", Door: "slack", GPU: "RTX 3090",
+		CreatedAt: now.Add(-time.Hour), SpentUSD: 6})
+	for range 2 {
+		if err := svc.RefreshOrders(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runAll(t, h, svc)
+	orders, err := h.store.ListOrders(ctx, commands.OrderFilter{RequestedBy: "slack:ALICE"})
+	if err != nil || len(orders) != 1 || orders[0].State != commands.OrderCancelled {
+		t.Fatalf("alice's orders = %+v, %v; want her one order cancelled", orders, err)
+	}
+	rows, err := h.store.ListAudit(ctx, commands.AuditFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancels := 0
+	for _, e := range rows {
+		if strings.HasPrefix(e.Command, "cancel") && e.Actor == "slack:ALICE" && strings.HasPrefix(e.Channel, "policy.budget_action") {
+			cancels++
+		}
+	}
+	if cancels != 1 {
+		t.Fatalf("%d audited budget cancels, want 1: %+v", cancels, rows)
+	}
+}
