@@ -114,7 +114,7 @@ func (s *Service) Digest(ctx context.Context, slot time.Time) (Reply, error) {
 		if i == digestTop {
 			break
 		}
-		r.Fields = append(r.Fields, Field{Name: users.rowName(row), Value: fmt.Sprintf("%s (%s)", money(row.USD), share(row.USD, users.TotalUSD)), Short: true})
+		r.Fields = append(r.Fields, users.rowField(row))
 	}
 	for i, row := range gpus.Rows {
 		if i == digestTop {

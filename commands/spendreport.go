@@ -294,29 +294,32 @@ func (rep SpendReport) Reply() Reply {
 		r.Text = fmt.Sprintf("Nothing spent %s; %s committed by orders still running.", rep.windowText(), money(rep.CommittedUSD))
 	}
 	for _, row := range rep.Rows {
-		r.Fields = append(r.Fields, Field{Name: rep.rowName(row), Value: fmt.Sprintf("%s (%s)", money(row.USD), share(row.USD, rep.TotalUSD)), Short: true})
+		r.Fields = append(r.Fields, rep.rowField(row))
 	}
 	for _, b := range rep.Budgets {
-		name := "Team budget this month"
+		name, whose := "Team budget this month", ""
 		if b.Owner != "" {
-			name = "Budget of " + Mention(b.Owner)
+			name, whose = "Budget of "+b.Owner, Mention(b.Owner)+": "
 			if b.Owner == rep.Viewer && !rep.All {
-				name = "Your budget this month"
+				name, whose = "Your budget this month", ""
 			}
 		}
-		r.Fields = append(r.Fields, Field{Name: name, Value: fmt.Sprintf("%s left of %s (spent %s, committed %s)",
-			money(b.LeftUSD), money(b.BudgetUSD), money(b.SpentUSD), money(b.CommittedUSD))})
+		r.Fields = append(r.Fields, Field{Name: name, Value: fmt.Sprintf("%s%s left of %s (spent %s, committed %s)",
+			whose, money(b.LeftUSD), money(b.BudgetUSD), money(b.SpentUSD), money(b.CommittedUSD))})
 	}
 	r.Image = rep.Chart(chart.Large)
 	return r
 }
 
-// rowName is a row's label in chat: a mention for an identity.
-func (rep SpendReport) rowName(row SpendRow) string {
+// rowField is a row in chat: its label, and its spend and share (after
+// a mention of the identity, which chat shows as the user's name; field
+// names are plain text).
+func (rep SpendReport) rowField(row SpendRow) Field {
+	v := fmt.Sprintf("%s (%s)", money(row.USD), share(row.USD, rep.TotalUSD))
 	if rep.By == SpendByUser && row.Key != "" {
-		return Mention(row.Key)
+		v = Mention(row.Key) + ": " + v
 	}
-	return row.Label()
+	return Field{Name: row.Label(), Value: v, Short: true}
 }
 
 // windowText says the window in words.

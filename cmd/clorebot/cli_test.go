@@ -169,6 +169,7 @@ func TestJSONSchemaGolden(t *testing.T) {
 	collect("exec", exitOK, "exec", "--sandbox", "--json", "status")
 	collect("exec", exitOK, "exec", "--sandbox", "--json", "market", "3090")
 	collect("audit", exitOK, "audit", "--sandbox", "--json")
+	collect("spend", exitOK, "spend", "--sandbox", "--json")
 	lines = dedupSorted(lines)
 	got := strings.Join(lines, "\n") + "\n"
 	for _, l := range lines {
@@ -183,6 +184,7 @@ func TestJSONSchemaGolden(t *testing.T) {
 		"exec pending .confirm_command string", "exec reply .orders[].order_id number",
 		"exec heartbeat .deadline string", "exec heartbeat .elapsed_seconds number",
 		"audit .at string", "audit .actor string",
+		"spend .total_usd number", "spend .since string",
 	} {
 		if !slices.Contains(lines, want) {
 			t.Errorf("schema lacks %q", want)

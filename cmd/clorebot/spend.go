@@ -48,9 +48,7 @@ func (c spendCmd) Run(e *env) error {
 	}
 	switch {
 	case c.JSON:
-		enc := json.NewEncoder(e.stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(rep.JSON())
+		return json.NewEncoder(e.stdout).Encode(rep.JSON()) // one line, as audit --json
 	case c.CSV:
 		w := csv.NewWriter(e.stdout)
 		if err := w.WriteAll(rep.CSV()); err != nil {
