@@ -107,6 +107,9 @@ type spendLedger struct {
 	mu      sync.Mutex
 	loaded  bool
 	settled map[int64]struct{}
+	// alerted are the budget alerts this process knows were recorded
+	// (by it or another): not written again each tick.
+	alerted map[BudgetAlert]struct{}
 }
 
 // spendStore is the Store's SpendStore, or nil.

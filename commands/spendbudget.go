@@ -84,6 +84,9 @@ func (s *Service) alertBudget(ctx context.Context, ss SpendStore, a BudgetAlert,
 			return nil
 		}
 		a.Level = lv.level
+		if s.ledger.wasAlerted(a) {
+			continue
+		}
 		ev, err := s.budgetEvent(ctx, a, spent, budget)
 		if err != nil {
 			return err
@@ -92,6 +95,7 @@ func (s *Service) alertBudget(ctx context.Context, ss SpendStore, a BudgetAlert,
 		if err != nil {
 			return fmt.Errorf("commands: budget %s %s: %w", a.Scope, a.Level, err)
 		}
+		s.ledger.markAlerted(a)
 		if sent {
 			s.log.LogAttrs(ctx, slog.LevelInfo, "budget alert", slog.String("scope", a.Scope), slog.String("owner", a.Owner),
 				slog.String("level", a.Level), slog.Float64("spent_usd", round4(spent)), slog.Float64("budget_usd", budget))
@@ -101,6 +105,29 @@ func (s *Service) alertBudget(ctx context.Context, ss SpendStore, a BudgetAlert,
 		}
 	}
 	return nil
+}
+
+// wasAlerted reports whether a is known to be recorded.
+func (l *spendLedger) wasAlerted(a BudgetAlert) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	_, ok := l.alerted[a]
+	return ok
+}
+
+// markAlerted notes a as recorded; a new month forgets the last one's.
+func (l *spendLedger) markAlerted(a BudgetAlert) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.alerted == nil {
+		l.alerted = map[BudgetAlert]struct{}{}
+	}
+	for k := range l.alerted {
+		if !k.Month.Equal(a.Month) {
+			delete(l.alerted, k)
+		}
+	}
+	l.alerted[a] = struct{}{}
 }
 
 // budgetEvent is a's event. It names the owner's newest order, so that
