@@ -15,6 +15,11 @@ import (
 // again by whichever process retries first.
 const digestClaim = 5 * time.Minute
 
+// digestRetryFor is how long after its slot a digest that could not be
+// posted is still tried: a week-old digest helps nobody, and a channel
+// that refuses posts for good would be tried every minute forever.
+const digestRetryFor = 24 * time.Hour
+
 // digestTop is how many spenders and GPU models the digest lists.
 const digestTop = 5
 
@@ -64,7 +69,7 @@ func (s *Service) PostDigest(ctx context.Context, slot time.Time, to DigestTarge
 
 // RetryDigests posts the digests of slots recorded but never posted (a
 // process died between recording and posting, or a post failed), once
-// their claim lapsed.
+// their claim lapsed, for a day after their slot.
 func (s *Service) RetryDigests(ctx context.Context, to DigestTargets) error {
 	ss := s.spendStore()
 	if ss == nil {
@@ -76,6 +81,9 @@ func (s *Service) RetryDigests(ctx context.Context, to DigestTargets) error {
 	}
 	var errs []error
 	for _, slot := range slots {
+		if s.clock.Now().Sub(slot) > digestRetryFor {
+			continue
+		}
 		errs = append(errs, s.PostDigest(ctx, slot, to))
 	}
 	return errors.Join(errs...)
