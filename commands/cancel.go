@@ -223,7 +223,7 @@ func (s *Service) confirmRent(ctx context.Context, req Request, serverID int64, 
 	}
 	// The caps are counted again, for the renter, in the transaction that
 	// queues the job: a confirmed rent counts from now on.
-	g := s.guard(job.RequestedBy, job.USDPerHour, job.ID)
+	g := s.guard(job.RequestedBy, job.USDPerHour, jobHours(job), job.ID)
 	queued := queuedReply(job, fmt.Sprintf("Confirmed: renting on server %d…", serverID))
 	confirmed, err := s.store.ConfirmJobGuarded(ctx, job.ID, g, s.clock.Now().Add(-s.o.ConfirmTTL), s.requestRecord(req, rec, queued))
 	if errors.Is(err, ErrRepeated) {

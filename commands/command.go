@@ -18,6 +18,7 @@ type Command struct {
 	Extend  *ExtendArgs
 	Confirm *ConfirmArgs
 	Market  *MarketArgs
+	Spend   *SpendArgs
 	Help    *HelpArgs
 }
 
@@ -154,6 +155,16 @@ func (c Command) render(audit bool) string {
 		w.word("market")
 		if c.Market != nil {
 			w.words(c.Market.GPU)
+		}
+	case "spend":
+		w.word("spend")
+		if c.Spend != nil {
+			if c.Spend.Since != "" {
+				w.flag("since", c.Spend.Since)
+			}
+			if c.Spend.By != "" {
+				w.flag("by", c.Spend.By)
+			}
 		}
 	case "help":
 		w.word("help")

@@ -177,6 +177,25 @@ func buildGrammar() []Spec {
 			Examples: []string{"market", "market rtx 4090"},
 		},
 		{
+			Name: "spend", Summary: "What was spent, by whom, and what is left of the budgets", Typed: true, parse: parseSpend,
+			Usage: []string{"spend [--since 7d|30d|month] [--by user|team|gpu]"},
+			Forms: []Form{{Params: []Param{
+				{Name: "since", Placeholder: "WINDOW", Flag: true, Kind: ParamText, Typed: true, Choices: spendWindows,
+					Summary: "7d, 30d or month (default: this calendar month, UTC)",
+					Help:    "7d, 30d or month (default: this calendar month, UTC)"},
+				{Name: "by", Placeholder: "GROUP", Flag: true, Kind: ParamText, Typed: true, Choices: spendGroups,
+					Summary: "user, team (the door rents came from) or gpu (default: user)",
+					Help:    "user, team (the door rents came from) or gpu (default: user)"},
+			}}},
+			About: "show what orders spent (Clore's own figures, fees included), by whom, what running orders have committed, and what is left of the budgets.",
+			Notes: []string{
+				"--since is 7d, 30d or month (the calendar month, UTC; the default).",
+				"--by groups the rows: user (the default), team (the door the rents came from) or gpu.",
+				"You see your own spend; an admin sees everyone's, and the orders made outside clorebot.",
+			},
+			Examples: []string{"spend", "spend --since 7d --by gpu"},
+		},
+		{
 			// Its topics (Choices) are the typed commands: finishGrammar sets them.
 			Name: "help", Summary: "How to use clorebot", Typed: true, parse: parseHelp,
 			Usage:    []string{"help [command]"},

@@ -1,8 +1,11 @@
 package commands
 
 import (
+	"encoding/json"
 	"fmt"
 	"time"
+
+	"github.com/clorebot/clorebot/clore"
 )
 
 // GuardUsage is what the guardrails count (DESIGN §5), as the store sees it inside
@@ -19,6 +22,18 @@ type GuardUsage struct {
 	// TeamUSDPerHour is the team's spend: USD per hour of the orders not
 	// ended, plus each queued or running rent job's reservation (Job.USDPerHour).
 	TeamUSDPerHour float64
+
+	// The monthly budgets' counts, read only when Guard.Budget is set.
+	// SpentMonth is what the ledger recorded of the requester's orders in
+	// Guard.Month; TeamSpentMonth of every order of the account (orders
+	// made outside clorebot included: they spend the same money).
+	SpentMonth, TeamSpentMonth float64
+	// Committed is what the requester's orders not ended will still spend
+	// until their end (price × time left; an order without an end: until
+	// the month's end), plus each queued or running rent job without an
+	// order its reservation × its hours; TeamCommitted the same for
+	// everyone.
+	Committed, TeamCommitted float64
 }
 
 // Guard is the check a store runs inside the transaction that inserts (or
@@ -38,6 +53,11 @@ type Guard struct {
 	// before Check counts it: many rents of one model at once, in this
 	// process or another on the database, are quoted one offer each.
 	Quote *QuoteHook
+	// Budget asks for the monthly budgets' counts (SpentMonth, Committed
+	// and the team's), of the calendar month that starts at Month, with
+	// the time left of orders counted from Now.
+	Budget     bool
+	Month, Now time.Time
 }
 
 // QuoteHook re-quotes a rent job from what the database says other rents
@@ -70,6 +90,9 @@ type CapError struct {
 	Limit float64 // the configured limit
 	Have  float64 // what was counted (orders, USD per hour)
 	Add   float64 // for spend: what this rent adds
+	// Spent and Committed split Have for a budget: spent this month and
+	// committed by running orders and queued rents.
+	Spent, Committed float64
 }
 
 func (e *CapError) Error() string {
@@ -83,6 +106,12 @@ func (e *CapError) Error() string {
 	case "max_hourly_spend":
 		return fmt.Sprintf("this order (%s/h) would take the team's spend to %s/h, above the limit of %s/h (policy.max_hourly_spend)",
 			usd(e.Add), usd(e.Have+e.Add), usd(e.Limit))
+	case "monthly_budget_usd":
+		return fmt.Sprintf("this rent (%s for its hours, fees included) would take your spend this month to %s (spent %s, committed %s), above your monthly budget of %s (policy.monthly_budget_usd); %s left",
+			money(e.Add), money(e.Have+e.Add), money(e.Spent), money(e.Committed), money(e.Limit), money(max(e.Limit-e.Have, 0)))
+	case "team_monthly_budget_usd":
+		return fmt.Sprintf("this rent (%s for its hours, fees included) would take the team's spend this month to %s (spent %s, committed %s), above the team's monthly budget of %s (policy.team_monthly_budget_usd); %s left",
+			money(e.Add), money(e.Have+e.Add), money(e.Spent), money(e.Committed), money(e.Limit), money(max(e.Limit-e.Have, 0)))
 	}
 	return fmt.Sprintf("%s: limit %g reached", e.Cap, e.Limit)
 }
@@ -97,7 +126,26 @@ func (p *Policy) checkPrice(usdPerGPU float64) error {
 
 // counts reports whether any counted cap is set.
 func (p *Policy) counts() bool {
-	return p.MaxActiveOrders > 0 || p.MaxTeamActiveOrders > 0 || p.MaxOrdersPerHour > 0 || p.MaxHourlySpend > 0
+	return p.MaxActiveOrders > 0 || p.MaxTeamActiveOrders > 0 || p.MaxOrdersPerHour > 0 || p.MaxHourlySpend > 0 || p.budgets()
+}
+
+// budgets reports whether a monthly budget is set.
+func (p *Policy) budgets() bool {
+	return p.MonthlyBudgetUSD > 0 || p.TeamMonthlyBudgetUSD > 0
+}
+
+// admitBudget applies the monthly budgets to a rent that would cost cost
+// USD in all: spent this month + committed + cost must fit.
+func (p *Policy) admitBudget(u GuardUsage, cost float64) error {
+	switch {
+	case p.MonthlyBudgetUSD > 0 && u.SpentMonth+u.Committed+cost > p.MonthlyBudgetUSD*(1+1e-9):
+		return &CapError{Cap: "monthly_budget_usd", Limit: p.MonthlyBudgetUSD, Have: u.SpentMonth + u.Committed, Add: cost,
+			Spent: u.SpentMonth, Committed: u.Committed}
+	case p.TeamMonthlyBudgetUSD > 0 && u.TeamSpentMonth+u.TeamCommitted+cost > p.TeamMonthlyBudgetUSD*(1+1e-9):
+		return &CapError{Cap: "team_monthly_budget_usd", Limit: p.TeamMonthlyBudgetUSD, Have: u.TeamSpentMonth + u.TeamCommitted, Add: cost,
+			Spent: u.TeamSpentMonth, Committed: u.TeamCommitted}
+	}
+	return nil
 }
 
 // admit applies the counted caps to a rent adding usdPerHour to the spend.
@@ -115,12 +163,21 @@ func (p *Policy) admit(u GuardUsage, usdPerHour float64) error {
 	return nil
 }
 
-// guard is the Guard of a rent by who adding usdPerHour to the spend;
-// exclude names the job itself when it re-checks. It is nil when no counted
-// cap is set (the store then counts nothing).
+// guard is the Guard of a rent by who adding usdPerHour to the spend for
+// hours (0: no automatic end, counted to the month's end); exclude names
+// the job itself when it re-checks. It is nil when no counted cap is set
+// (the store then counts nothing).
+func (s *Service) guard(who string, usdPerHour, hours float64, exclude string) *Guard {
+	return s.guardWith(who, &usdPerHour, hours, exclude, nil)
+}
+
 // quotedGuard is guard for a rent quoted again in its intake transaction
 // by hook: the spend it counts is *usdPerHour as the hook left it.
-func (s *Service) quotedGuard(who string, usdPerHour *float64, hook *QuoteHook) *Guard {
+func (s *Service) quotedGuard(who string, usdPerHour *float64, hours float64, hook *QuoteHook) *Guard {
+	return s.guardWith(who, usdPerHour, hours, "", hook)
+}
+
+func (s *Service) guardWith(who string, usdPerHour *float64, hours float64, exclude string, hook *QuoteHook) *Guard {
 	p := s.policy
 	if !p.counts() {
 		if hook == nil {
@@ -128,17 +185,39 @@ func (s *Service) quotedGuard(who string, usdPerHour *float64, hook *QuoteHook) 
 		}
 		return &Guard{Quote: hook}
 	}
-	return &Guard{Who: who, Since: s.clock.Now().Add(-time.Hour),
-		Team:  p.MaxTeamActiveOrders > 0 || p.MaxHourlySpend > 0,
-		Check: func(u GuardUsage) error { return p.admit(u, *usdPerHour) }, Quote: hook}
+	now := s.clock.Now()
+	month := monthStart(now)
+	return &Guard{Who: who, Since: now.Add(-time.Hour), Exclude: exclude,
+		Team:   p.MaxTeamActiveOrders > 0 || p.MaxHourlySpend > 0,
+		Budget: p.budgets(), Month: month, Now: now, Quote: hook,
+		Check: func(u GuardUsage) error {
+			if err := p.admit(u, *usdPerHour); err != nil {
+				return err
+			}
+			return p.admitBudget(u, rentCost(*usdPerHour, hours, now))
+		}}
 }
 
-func (s *Service) guard(who string, usdPerHour float64, exclude string) *Guard {
-	p := s.policy
-	if !p.counts() {
-		return nil
+// rentCost is what an order of usdPerHour (the renter fee included) costs
+// over hours, or, with no hours (no automatic end), until the end of now's
+// month, plus Clore's one-time creation fee.
+func rentCost(usdPerHour, hours float64, now time.Time) float64 {
+	if hours <= 0 {
+		hours = monthStart(now).AddDate(0, 1, 0).Sub(now).Hours()
 	}
-	return &Guard{Who: who, Since: s.clock.Now().Add(-time.Hour), Exclude: exclude,
-		Team:  p.MaxTeamActiveOrders > 0 || p.MaxHourlySpend > 0,
-		Check: func(u GuardUsage) error { return p.admit(u, usdPerHour) }}
+	return usdPerHour*hours + clore.DefaultCreationFeeUSD
+}
+
+// money is a USD amount to the cent, for budgets and spend.
+func money(v float64) string {
+	return fmt.Sprintf("$%.2f", v)
+}
+
+// jobHours is the hours a rent job asked for (0: none, or unreadable).
+func jobHours(j Job) float64 {
+	var p rentParams
+	if json.Unmarshal(j.Params, &p) != nil {
+		return 0
+	}
+	return p.Hours
 }

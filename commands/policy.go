@@ -69,7 +69,22 @@ type Policy struct {
 	// LowBalanceUSD: wallet.low_balance is emitted, once a day, while the
 	// wallets' USD value is below it; 0 never.
 	LowBalanceUSD float64
+
+	// MonthlyBudgetUSD caps what one identity spends in a calendar month
+	// (UTC), TeamMonthlyBudgetUSD what the team spends: spent + committed
+	// + a new rent must fit (spend.go, guardrails.go); 0 = none.
+	MonthlyBudgetUSD, TeamMonthlyBudgetUSD float64
+	// BudgetAction is what happens at 100 % of a budget: BudgetNotify
+	// ("notify", the default) or BudgetCancel ("cancel": the owner's
+	// orders are cancelled too).
+	BudgetAction string
 }
+
+// Budget actions (policy.budget_action).
+const (
+	BudgetNotify = "notify"
+	BudgetCancel = "cancel"
+)
 
 // Role returns the role of an identity: the strongest of what the policy
 // gives the identity itself and each of its platform roles
@@ -125,8 +140,8 @@ func (p *Policy) namesCLI() bool {
 // needs is the role each command requires.
 func needs(c Command) Role {
 	switch c.Name {
-	case "help", "market", "status":
-		return RoleViewer
+	case "help", "market", "status", "spend":
+		return RoleViewer // spend: a viewer or renter sees their own, an admin everyone's
 	case "watch":
 		if c.Watch != nil && c.Watch.Action == "list" {
 			return RoleViewer

@@ -148,7 +148,7 @@ func (s *Service) handleRent(ctx context.Context, req Request, a *RentArgs, rec 
 				return choice.ServerID, nil
 			}}
 	}
-	r, err := s.submit(ctx, req, rec, Job{Kind: JobRent, State: state, USDPerHour: reserve}, p, s.quotedGuard(req.User, &reserve, hook),
+	r, err := s.submit(ctx, req, rec, Job{Kind: JobRent, State: state, USDPerHour: reserve}, p, s.quotedGuard(req.User, &reserve, p.Hours, hook),
 		nil, &price, func(job Job) Reply {
 			if job.State == JobAwaitingConfirmation {
 				return confirmReply(job, shown)

@@ -211,7 +211,7 @@ func (r *run) chooseOffer(ctx context.Context, p rentParams, cp rentCheckpoint) 
 		r.job.USDPerHour = best.USDPerHour
 		r.attempt = &RentAttempt{ServerID: best.ServerID, SentAt: cp.SentAt, Until: cp.SentAt.Add(AdoptionWindow)}
 		r.hold = &ServerClaim{ServerID: best.ServerID, Currency: best.Currency, PerHour: best.PricePerDay / 24, Since: marketAt}
-		err = r.checkpointGuarded(ctx, stepCreating, cp, s.guard(r.job.RequestedBy, best.USDPerHour, r.job.ID))
+		err = r.checkpointGuarded(ctx, stepCreating, cp, s.guard(r.job.RequestedBy, best.USDPerHour, p.Hours, r.job.ID))
 		if errors.Is(err, ErrHeld) && try < maxHoldTries {
 			r.job, cp = before, cpBefore
 			continue

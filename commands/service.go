@@ -127,6 +127,7 @@ type Service struct {
 	watchMu   sync.Mutex     // one evaluation pass at a time; never held across a Clore call or a role lookup
 	watches   watchCache     // the live watches, in memory (watchcache.go)
 	lifecycle lifecycleState // reminders and low-balance notices sent (lifecycle.go)
+	ledger    spendLedger    // orders whose spend is settled (spend.go)
 }
 
 // DefaultImage is the Docker image of a rent that names none: Clore's own
@@ -219,6 +220,8 @@ func (s *Service) handle(ctx context.Context, req Request, claim *DedupClaim) (R
 		r = s.handleMarket(ctx, cmd.Market)
 	case "status":
 		r = s.handleStatus(ctx, req, cmd.Status)
+	case "spend":
+		r = s.handleSpend(ctx, req, cmd.Spend)
 	case "watch":
 		r = s.handleWatch(ctx, req, cmd.Watch, rec)
 	case "rent":

@@ -218,7 +218,9 @@ func (s *Service) RefreshOrders(ctx context.Context) error {
 		s.liveOrders.Store(&ordersSnapshot{orders: byID, at: at})
 		s.published()
 		s.keep(&s.snaps.pendingOrders, snapshotOrders, at, func() ([]byte, error) { return encodeSnapshot(storedOrders{Orders: live}) })
-		return s.settleEndedOrders(ctx, byID)
+		err = s.settleEndedOrders(ctx, byID)
+		s.recordSpend(ctx, byID) // the spend ledger, from this same answer
+		return err
 	})
 }
 

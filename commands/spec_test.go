@@ -13,8 +13,8 @@ import (
 // characters, and each range's bounds are where the parser's are.
 func TestGrammarMatchesParser(t *testing.T) {
 	specs := commands.Grammar()
-	if len(specs) != 8 {
-		t.Fatalf("%d commands, want 8", len(specs))
+	if len(specs) != 9 {
+		t.Fatalf("%d commands, want 9", len(specs))
 	}
 	for _, s := range specs {
 		if n := len(s.Summary); n == 0 || n > 100 {

@@ -366,7 +366,7 @@ func (s *Service) triggerWatch(ctx context.Context, w Watch, best bestOffer, now
 	if perr == nil && w.AutoRent {
 		// Checked again, atomically, as the job is stored; this check
 		// spares the owner a "renting" notice followed by a refusal.
-		if g := s.guard(w.Owner, p.MaxPerGPU*float64(p.Count), ""); g != nil { // nil: no counted cap
+		if g := s.guard(w.Owner, p.MaxPerGPU*float64(p.Count), p.Hours, ""); g != nil { // nil: no counted cap
 			perr = s.store.CheckGuard(ctx, *g)
 		}
 		var ce *CapError
@@ -483,7 +483,7 @@ func (s *Service) submitWatchJob(ctx context.Context, w Watch, state string, p r
 	reserve := p.MaxPerGPU * float64(p.Count)
 	var g *Guard
 	if state == JobQueued {
-		g = s.guard(w.Owner, reserve, "")
+		g = s.guard(w.Owner, reserve, p.Hours, "")
 	}
 	job, created, err := s.store.CreateJobGuarded(ctx, Job{
 		ID: id, Kind: JobRent, IdempotencyKey: watchJobKey(w.ID, w.Triggers), State: state,

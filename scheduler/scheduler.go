@@ -28,8 +28,9 @@ type Options struct {
 
 // Scheduler runs periodic tasks on one gocron scheduler.
 type Scheduler struct {
-	s   gocron.Scheduler
-	log *slog.Logger
+	s     gocron.Scheduler
+	log   *slog.Logger
+	clock clockwork.Clock // the schedule's clock: a cron run's slot is read from it
 
 	mu    sync.Mutex
 	jobs  map[string]gocron.Job
@@ -52,14 +53,17 @@ func New(o Options) (*Scheduler, error) {
 		gocron.WithStopTimeout(o.StopTimeout),
 		gocron.WithLocation(time.UTC),
 	}
-	if o.Clock != nil {
-		opts = append(opts, gocron.WithClock(o.Clock))
+	clock := o.Clock
+	if clock != nil {
+		opts = append(opts, gocron.WithClock(clock))
+	} else {
+		clock = clockwork.NewRealClock()
 	}
 	s, err := gocron.NewScheduler(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("scheduler: new: %w", err)
 	}
-	return &Scheduler{s: s, log: o.Logger, jobs: map[string]gocron.Job{}, state: map[string]*taskState{}}, nil
+	return &Scheduler{s: s, log: o.Logger, clock: clock, jobs: map[string]gocron.Job{}, state: map[string]*taskState{}}, nil
 }
 
 // taskState is what RunNow knows of a task: whether a run is going, and

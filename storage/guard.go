@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/clorebot/clorebot/clore"
 	"github.com/clorebot/clorebot/commands"
 )
 
@@ -70,7 +71,62 @@ func usage(ctx context.Context, q rowQuerier, g commands.Guard) (commands.GuardU
 	if !g.Team {
 		u.TeamActiveOrders, u.TeamUSDPerHour = 0, 0
 	}
+	if g.Budget {
+		if err := budgetUsage(ctx, q, g, &u); err != nil {
+			return u, err
+		}
+	}
 	return u, nil
+}
+
+// activeOrderStates are the states of an order not ended, as SQL.
+const activeOrderStates = `('creating', 'provisioning', 'running', 'cancelling')`
+
+// budgetSQL reads the monthly budgets' counts ([commands.GuardUsage]
+// SpentMonth, Committed and the team's): the month's spend from
+// spend_months (one row per owner of the month), and what is committed:
+// each order not ended, its price until its end (an order without an end
+// whose rent job is still in flight is counted as that job instead; one
+// without an end and without such a job until the month's end), and each
+// queued or running rent job without an order that has an end, its
+// reservation × the hours it asked for (none: until the month's end). Each
+// such rent, and each order younger than the creation fee's grace (whose
+// fee the ledger cannot show yet), also commits Clore's creation fee. The
+// excluded job (a job re-checking itself) and its orders are left out.
+// Parameters: 1 month ('YYYY-MM'), 2 requester, 3 now, 4 the month's end,
+// 5 excluded job id, 6 the creation fee (USD), 7 now less the fee's grace.
+// The requester's sums filter the team's rows.
+const budgetSQL = `WITH
+	ord AS (SELECT requested_by, usd_per_hour * max(0, julianday(coalesce(expires_at, ?4)) - julianday(?3)) * 24
+			+ iif(created_at > ?7, ?6, 0) AS usd
+		FROM orders o WHERE state IN ` + activeOrderStates + ` AND o.job_id IS NOT ?5
+		AND NOT (expires_at IS NULL AND EXISTS (SELECT 1 FROM jobs j WHERE j.id = o.job_id AND j.kind = 'rent' AND j.state IN ('queued', 'running')))),
+	job AS (SELECT requested_by, usd_per_hour * coalesce(nullif(json_extract(params, '$.hours'), 0), (julianday(?4) - julianday(?3)) * 24) + ?6 AS usd
+		FROM jobs j WHERE kind = 'rent' AND state IN ('queued', 'running') AND id <> ?5
+		AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.job_id = j.id AND o.state IN ` + activeOrderStates + ` AND o.expires_at IS NOT NULL)),
+	committed AS (SELECT * FROM ord UNION ALL SELECT * FROM job)
+	SELECT
+		coalesce((SELECT nano FROM spend_months WHERE month = ?1 AND owner = ?2), 0),
+		coalesce((SELECT sum(nano) FROM spend_months WHERE month = ?1), 0),
+		coalesce((SELECT sum(usd) FROM committed WHERE requested_by = ?2), 0),
+		coalesce((SELECT sum(usd) FROM committed), 0)`
+
+// creationFeeGrace is how long an order runs before Clore charges its
+// creation fee (clore-api.md §10).
+const creationFeeGrace = 10 * time.Minute
+
+// budgetUsage adds the monthly budgets' counts of g to u.
+func budgetUsage(ctx context.Context, q rowQuerier, g commands.Guard, u *commands.GuardUsage) error {
+	var mine, team int64
+	end := g.Month.AddDate(0, 1, 0)
+	err := q.QueryRowContext(ctx, budgetSQL, g.Month.UTC().Format(monthLayout), g.Who, formatTime(g.Now), formatTime(end), g.Exclude,
+		clore.DefaultCreationFeeUSD, formatTime(g.Now.Add(-creationFeeGrace))).
+		Scan(&mine, &team, &u.Committed, &u.TeamCommitted)
+	if err != nil {
+		return fmt.Errorf("count budget usage: %w", err)
+	}
+	u.SpentMonth, u.TeamSpentMonth = float64(mine)/1e9, float64(team)/1e9
+	return nil
 }
 
 // windowMinute splits the stored time since (formatTime) into the minute

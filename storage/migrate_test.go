@@ -22,7 +22,9 @@ func TestEmbeddedMigrationsLoad(t *testing.T) {
 	}
 	// 0018 and 0019 belong to work on other branches (issue 19), which this
 	// branch's 0020 follows; drop the gap once they are merged.
-	reserved := map[int]bool{18: true, 19: true}
+	// 0023 is reserved for the coordinator's merge (issue 24's branches
+	// have 0024 to 0027).
+	reserved := map[int]bool{18: true, 19: true, 23: true}
 	want := 1
 	for i, m := range migs {
 		for reserved[want] && m.version != want {

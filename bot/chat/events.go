@@ -38,6 +38,15 @@ func EventReply(ev commands.Event) (r commands.Reply, ok bool) {
 		_ = json.Unmarshal(ev.Data, &d)
 		r.Text = cmp.Or(d.Message, "The Clore wallet balance is low.")
 		return r, true
+	case "budget.warning", "budget.exceeded":
+		var d commands.BudgetEvent
+		_ = json.Unmarshal(ev.Data, &d)
+		r.Title = "Budget"
+		r.Text = cmp.Or(d.Message, "80 % of a monthly budget is spent.")
+		if ev.Type == "budget.exceeded" {
+			r.Status, r.Text = commands.StatusFailed, cmp.Or(d.Message, "A monthly budget is spent.")
+		}
+		return r, true
 	}
 	var d commands.OrderEvent
 	_ = json.Unmarshal(ev.Data, &d)
@@ -159,7 +168,7 @@ func EventReplyFor(ev commands.SinkEvent) (commands.Reply, bool) {
 		return r, ok
 	}
 	switch ev.Type {
-	case "watch.triggered", "order.expiring", "order.failed", "order.expired":
+	case "watch.triggered", "order.expiring", "order.failed", "order.expired", "budget.warning", "budget.exceeded":
 		r.Text = commands.Mention(ev.Origin.User) + " " + r.Text
 	}
 	return r, ok

@@ -74,7 +74,7 @@ func TestRegistrationBody(t *testing.T) {
 			opts[o.Name+"."+p.Name] = desc
 		}
 	}
-	wantSubs := map[string]int{"rent": 1, "cancel": 1, "status": 1, "watch": 2, "extend": 1, "market": 1, "help": 1}
+	wantSubs := map[string]int{"rent": 1, "cancel": 1, "status": 1, "watch": 2, "extend": 1, "market": 1, "spend": 1, "help": 1}
 	if len(subs) != len(wantSubs) {
 		t.Errorf("subcommands %v, want %v (confirm is a button only)", subs, wantSubs)
 	}
@@ -96,6 +96,8 @@ func TestRegistrationBody(t *testing.T) {
 		"watch.list":      "1",
 		"watch.cancel":    "1 watch_id",
 		"market.gpu":      "3 autocomplete",
+		"spend.since":     "3",
+		"spend.by":        "3",
 		"help.command":    "3",
 		"extend.order_id": "4 required autocomplete",
 		"extend.hours":    "10 0.01..8760",

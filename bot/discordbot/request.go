@@ -109,6 +109,13 @@ func commandText(data discordgo.ApplicationCommandInteractionData) (string, erro
 	case "market":
 		gpu, err := o.gpu("market", false)
 		return strings.TrimSpace("market " + gpu), err
+	case "spend":
+		since, err := o.word("spend", "since")
+		if err != nil {
+			return "", err
+		}
+		by, err := o.word("spend", "by")
+		return commands.Command{Name: "spend", Spend: &commands.SpendArgs{Since: since, By: by}}.String(), err
 	case "help":
 		topic, err := o.word("help", optTopic)
 		return strings.TrimSpace("help " + topic), err

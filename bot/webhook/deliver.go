@@ -79,7 +79,7 @@ func DeliveryEvents() []string {
 	return []string{
 		"order.created", "order.running", "order.failed", "order.cancelled",
 		"order.expired", "order.expiring", "order.extended", "watch.triggered",
-		"wallet.low_balance", "job.completed",
+		"wallet.low_balance", "budget.warning", "budget.exceeded", "job.completed",
 	}
 }
 

@@ -176,13 +176,13 @@ func TestRecipeGitHubActionsSteps(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var res struct {
-			OrderID int64 `json:"order_id"`
+		var res struct { // the job's result is the order (DESIGN §5)
+			ID int64 `json:"id"`
 		}
-		if err := json.Unmarshal(job.Result, &res); err != nil || res.OrderID == 0 {
+		if err := json.Unmarshal(job.Result, &res); err != nil || res.ID == 0 {
 			t.Fatalf("rent job %s ended %s without an order: %s", job.ID, job.State, job.Result)
 		}
-		g.wantCancelled(fmt.Sprint(res.OrderID))
+		g.wantCancelled(fmt.Sprint(res.ID))
 	})
 }
 

@@ -44,6 +44,7 @@ type cli struct {
 	Deliveries deliveriesCmds `cmd:"" help:"Outbound webhook deliveries, the dead-letter queue and a signed test.ping."`
 	ConfigCmds configCmds     `cmd:"" name:"config" help:"Inspect the configuration."`
 	Audit      auditCmd       `cmd:"" help:"Print the audit log of commands and buttons, newest first."`
+	Spend      spendCmd       `cmd:"" help:"Print what orders spent (Clore's own figures), per user, team or GPU, with the budgets."`
 	Doctor     doctorCmd      `cmd:"" help:"Check the deployment as configured, one line per check; exit 1 when one failed."`
 	Migrate    migrateCmd     `cmd:"" help:"Apply pending database migrations."`
 	Version    versionCmd     `cmd:"" help:"Print the version, commit and build date."`

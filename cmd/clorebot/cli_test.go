@@ -169,6 +169,7 @@ func TestJSONSchemaGolden(t *testing.T) {
 	collect("exec", exitOK, "exec", "--sandbox", "--json", "status")
 	collect("exec", exitOK, "exec", "--sandbox", "--json", "market", "3090")
 	collect("audit", exitOK, "audit", "--sandbox", "--json")
+	collect("spend", exitOK, "spend", "--sandbox", "--json")
 	lines = dedupSorted(lines)
 	got := strings.Join(lines, "\n") + "\n"
 	for _, l := range lines {
@@ -184,6 +185,7 @@ func TestJSONSchemaGolden(t *testing.T) {
 		"exec reply .message string",
 		"exec heartbeat .deadline string", "exec heartbeat .elapsed_seconds number",
 		"audit .at string", "audit .actor string",
+		"spend .total_usd number", "spend .since string",
 	} {
 		if !slices.Contains(lines, want) {
 			t.Errorf("schema lacks %q", want)

@@ -463,6 +463,7 @@ func (a *App) newScheduler() (*scheduler.Scheduler, error) {
 		s.Every(taskServeBeat, serveBeat, a.beat),
 		s.Every(taskRequestPurge, dedupPurgeTick, a.purgeRequests),
 		s.Every(taskTargetWipe, targetWipeTick, a.svc.WipeReplyTargets),
+		a.digestTasks(s),
 	)
 	if err != nil {
 		return nil, errors.Join(err, s.Stop())

@@ -24,6 +24,7 @@ func policyFrom(cfg *config.Config) commands.Policy {
 		RearmMargin: cfg.Watch.RearmMargin, Cooldown: cfg.Watch.Cooldown.Duration,
 		ReminderBefore: p.ReminderBefore.Duration, LowBalanceUSD: cfg.Watch.LowBalanceUSD,
 		MaxWatchesPerUser: p.MaxWatchesPerUser,
+		MonthlyBudgetUSD:  p.MonthlyBudgetUSD, TeamMonthlyBudgetUSD: p.TeamMonthlyBudgetUSD, BudgetAction: p.BudgetAction,
 	}
 	for _, k := range cfg.Webhook.Keys {
 		id := commands.PlatformWebhook + ":" + k.Name

@@ -31,6 +31,7 @@ type Config struct {
 	Webhook Webhook `toml:"webhook"`
 	Watch   Watch   `toml:"watch"`
 	Notify  Notify  `toml:"notify"`
+	Report  Report  `toml:"report"`
 	Sandbox Sandbox `toml:"sandbox"`
 	Log     Log     `toml:"log"`
 }
@@ -129,6 +130,22 @@ type Policy struct {
 	ReminderBefore      Duration `toml:"reminder_before"` // order.expiring this long before an order's end
 	ConfirmTTL          Duration `toml:"confirm_ttl"`     // a rent awaiting confirmation expires after this
 	MaxWatchesPerUser   int      `toml:"max_watches_per_user"`
+	// MonthlyBudgetUSD caps one identity's spend in a calendar month (UTC),
+	// TeamMonthlyBudgetUSD the team's: spent + committed + a new rent must
+	// fit; 0 = none.
+	MonthlyBudgetUSD     float64 `toml:"monthly_budget_usd"`
+	TeamMonthlyBudgetUSD float64 `toml:"team_monthly_budget_usd"`
+	// BudgetAction is what happens at 100 % of a budget: "notify" or
+	// "cancel" (also cancel the owner's orders).
+	BudgetAction string `toml:"budget_action"`
+}
+
+// Report configures the weekly spend digest: a cron expression (UTC, five
+// fields, run by gocron) and where it is posted. Empty schedule = off.
+type Report struct {
+	Schedule         string `toml:"schedule"`
+	SlackChannel     string `toml:"slack_channel"`
+	DiscordChannelID string `toml:"discord_channel_id"`
 }
 
 // Webhook configures inbound signed webhooks and outbound lifecycle deliveries.
@@ -248,6 +265,7 @@ func Defaults() Config {
 			ReminderBefore:      Duration{15 * time.Minute},
 			ConfirmTTL:          Duration{15 * time.Minute},
 			MaxWatchesPerUser:   100,
+			BudgetAction:        "notify",
 		},
 		Webhook: Webhook{
 			RatePerMinute:    60,

@@ -155,6 +155,10 @@ func (c *Config) validatePolicy(v *validator) {
 	v.number("watch.rearm_margin", c.Watch.RearmMargin, 0, 10)
 	v.positive("watch.cooldown", c.Watch.Cooldown)
 	v.number("watch.low_balance_usd", c.Watch.LowBalanceUSD, 0, math.MaxFloat64)
+	v.number("policy.monthly_budget_usd", p.MonthlyBudgetUSD, 0, math.MaxFloat64)
+	v.number("policy.team_monthly_budget_usd", p.TeamMonthlyBudgetUSD, 0, math.MaxFloat64)
+	v.oneOf("policy.budget_action", p.BudgetAction, "notify", "cancel")
+	c.validateReport(v)
 	for _, u := range []struct{ key, url string }{
 		{"notify.slack_webhook_url", string(c.Notify.SlackWebhookURL)},
 		{"notify.discord_webhook_url", string(c.Notify.DiscordWebhookURL)},

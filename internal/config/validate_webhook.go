@@ -13,7 +13,8 @@ import (
 func eventNames() []string {
 	return []string{
 		"order.created", "order.running", "order.failed", "order.cancelled",
-		"order.expired", "order.expiring", "order.extended", "watch.triggered", "wallet.low_balance", "job.completed",
+		"order.expired", "order.expiring", "order.extended", "watch.triggered", "wallet.low_balance",
+		"budget.warning", "budget.exceeded", "job.completed",
 	}
 }
 
