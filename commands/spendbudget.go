@@ -17,12 +17,12 @@ type BudgetEvent struct {
 	// BudgetScopeTeam (policy.team_monthly_budget_usd).
 	Scope string `json:"scope"`
 	// Owner is the identity whose budget it is; null for the team's.
-	Owner *string `json:"owner"`
-	Month       string  `json:"month"` // "2026-12", UTC
-	Level       string  `json:"level"` // BudgetWarning (80 %), BudgetExceeded (100 %)
-	SpentUSD    float64 `json:"spent_usd"`
-	BudgetUSD   float64 `json:"budget_usd"`
-	Percent     float64 `json:"percent"`
+	Owner     *string `json:"owner"`
+	Month     string  `json:"month"` // "2026-12", UTC
+	Level     string  `json:"level"` // BudgetWarning (80 %), BudgetExceeded (100 %)
+	SpentUSD  float64 `json:"spent_usd"`
+	BudgetUSD float64 `json:"budget_usd"`
+	Percent   float64 `json:"percent"`
 	// Action is policy.budget_action: "cancel" when the owner's orders
 	// (the team's, for the team budget) are being cancelled.
 	Action string `json:"action"`

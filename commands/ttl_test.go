@@ -81,8 +81,9 @@ func TestTTLReminderExtendAndAutomaticCancel(t *testing.T) {
 	// event (chat.EventReply, tested there): extend:<order id>, with the
 	// end it was shown for (Unix seconds) as its value.
 	reminder := h.eventsOf(t, "order.expiring")[0]
-	end, err := time.Parse(time.RFC3339, fmt.Sprint(reminder["expires_at"]))
-	if reminder["order_id"] != float64(id) || err != nil { // JSON numbers decode as float64
+	order, _ := reminder["order"].(map[string]any)
+	end, err := time.Parse(time.RFC3339, fmt.Sprint(order["ends_at"]))
+	if order["id"] != float64(id) || err != nil { // JSON numbers decode as float64
 		t.Fatalf("reminder names no order and end for its Extend 1h button: %v", reminder)
 	}
 	extend := commands.Action{ID: fmt.Sprintf("extend:%d", id), Value: strconv.FormatInt(end.Unix(), 10)}

@@ -185,7 +185,7 @@ func tick(t *testing.T, svc *commands.Service) {
 // How a chat door words the event and draws the button is bot/chat's
 // (chat.EventReply), tested there on these same fields.
 type alert struct {
-	Text    string `json:"text"`
+	Text    string `json:"message"`
 	Confirm bool   `json:"confirm"`
 	JobID   string `json:"job_id"`
 }

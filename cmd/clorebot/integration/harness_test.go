@@ -123,7 +123,7 @@ func storedPassword(t *testing.T, h *harness, jobID string) string {
 func orderOf(t *testing.T, job commands.Job) int64 {
 	t.Helper()
 	var res struct {
-		OrderID int64 `json:"order_id"`
+		OrderID int64 `json:"id"` // the job's result is the order's commands.OrderInfo
 	}
 	if err := json.Unmarshal(job.Result, &res); err != nil || res.OrderID == 0 {
 		t.Fatalf("job %s result %s: %v", job.ID, job.Result, err)
