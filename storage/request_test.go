@@ -194,8 +194,12 @@ func TestMigration0022WipesOldTargets(t *testing.T) {
 	ctx := context.Background()
 	path := tempDBPath(t)
 	old := openStore(t, path)
-	n := len(old.migrations)
-	old.migrations = old.migrations[:n-1]
+	for i, m := range old.migrations {
+		if m.version >= 22 { // the schema before 0022, whatever comes after it
+			old.migrations = old.migrations[:i]
+			break
+		}
+	}
 	if _, err := old.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
