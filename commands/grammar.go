@@ -71,9 +71,12 @@ type WatchArgs struct {
 	WatchID  int64         // cancel: positive
 }
 
-// MarketArgs are the arguments of market [gpu].
+// MarketArgs are the arguments of market [gpu] [--history 24h|7d|30d].
 type MarketArgs struct {
 	GPU string // normalised query; "" = every model
+	// History is "" for the marketplace now, else the window of a price
+	// chart ("24h", "7d", "30d"); it needs GPU.
+	History string
 }
 
 // HelpArgs are the arguments of help [command].
@@ -166,7 +169,13 @@ var grammarCommands = []grammarCommand{
 	},
 	{name: "extend", usage: []string{"extend <order-id> [hours]"}},
 	{name: "confirm", usage: []string{"confirm <job-id>"}},
-	{name: "market", usage: []string{"market [gpu]"}},
+	{
+		name:  "market",
+		usage: []string{"market [gpu] [--history 24h|7d|30d]"},
+		flags: []grammarFlag{
+			{name: "history", arg: "24h|7d|30d", help: "a chart of the cheapest offer of one GPU model over the last day, week or month"},
+		},
+	},
 	{name: "help", usage: []string{"help [command]"}},
 }
 
@@ -248,6 +257,9 @@ func (c Command) render(audit bool) string {
 		w.word("market")
 		if c.Market != nil {
 			w.words(c.Market.GPU)
+			if c.Market.History != "" {
+				w.flag("history", c.Market.History)
+			}
 		}
 	case "help":
 		w.word("help")

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/clorebot/clorebot/internal/chart"
@@ -242,4 +243,85 @@ func (s *Service) AlertChart(ctx context.Context, ev Event) (*Image, error) {
 	}
 	return &Image{Name: fmt.Sprintf("watch-%d-24h.png", d.WatchID), PNG: png,
 		Alt: fmt.Sprintf("Cheapest %s offer per GPU per hour over the last 24 hours", d.GPU)}, nil
+}
+
+// historyTitles name the windows in chart titles.
+var historyTitles = map[string]string{"24h": "last 24 hours", "7d": "last 7 days", "30d": "last 30 days"}
+
+// marketHistory answers `market <gpu> --history W`: a line chart of the
+// cheapest offer of each model the query matches (at most four), a short
+// summary (lowest, highest, now) and the points for machine answers. It
+// reads the stored history and the snapshot only: no Clore call.
+func (s *Service) marketHistory(ctx context.Context, a *MarketArgs, models []string, snap *marketSnapshot) Reply {
+	if s.priceHistory() == nil {
+		return errorReply(&UsageError{Command: "market", Problem: "price history is not kept by this deployment"})
+	}
+	now := s.clock.Now()
+	nowPrice := map[string]float64{}
+	for _, m := range Summarize(snap.offers, s.policy.MinReliability) {
+		nowPrice[m.Model] = m.OnDemand
+	}
+	if len(models) > 4 {
+		models = models[:4]
+	}
+	r := Reply{Status: StatusOK, Visibility: Ephemeral, Done: true,
+		Title: fmt.Sprintf("%s: cheapest offer, %s", a.GPU, historyTitles[a.History])}
+	var hs []PriceHistory
+	for _, m := range models {
+		h, err := s.loadHistory(ctx, m, a.History, now)
+		if err != nil {
+			return s.fail(ctx, "market", err)
+		}
+		if p := nowPrice[m]; p > 0 {
+			h.NowUSD = new(round4(p))
+		}
+		hs = append(hs, h)
+		r.Fields = append(r.Fields, Field{Name: m, Value: h.summary(), Short: true})
+	}
+	r.History = hs
+	r.Text = "USD per GPU per hour, on demand, Clore's renter fee included; times in UTC."
+	png, err := chart.RenderLine(historyLine(r.Title, hs...), chart.Large)
+	switch {
+	case errors.Is(err, chart.ErrNoData):
+		r.Text = fmt.Sprintf("No prices recorded for %s in the %s yet: the watch tick records them as it runs.",
+			a.GPU, historyTitles[a.History])
+	case err != nil:
+		return s.fail(ctx, "market", err)
+	default:
+		r.Image = &Image{Name: fmt.Sprintf("%s-%s.png", fileWord(a.GPU), a.History), PNG: png,
+			Alt: fmt.Sprintf("Line chart of the cheapest %s offer per GPU per hour over the %s", a.GPU, historyTitles[a.History])}
+	}
+	return r
+}
+
+// summary is h's lowest, highest and current price in words.
+func (h PriceHistory) summary() string {
+	if h.MinUSD == nil {
+		if h.NowUSD != nil {
+			return "no history yet · now " + usd(*h.NowUSD)
+		}
+		return "no history yet"
+	}
+	parts := []string{"low " + usd(*h.MinUSD), "high " + usd(*h.MaxUSD)}
+	if h.NowUSD != nil {
+		parts = append(parts, "now "+usd(*h.NowUSD))
+	} else {
+		parts = append(parts, "none offered now")
+	}
+	return strings.Join(parts, " · ")
+}
+
+// fileWord is s as a file name part: lower case letters and digits, "-"
+// between words.
+func fileWord(s string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(s) {
+		switch {
+		case r >= 'a' && r <= 'z' || r >= '0' && r <= '9':
+			b.WriteRune(r)
+		case b.Len() > 0 && !strings.HasSuffix(b.String(), "-"):
+			b.WriteByte('-')
+		}
+	}
+	return strings.Trim(b.String(), "-")
 }

@@ -98,6 +98,9 @@ type Reply struct {
 	RequestedBy string `json:"requested_by,omitempty"`
 	// Image is a chart shown with the reply by the chat doors.
 	Image *Image `json:"-"`
+	// History is the data behind a `market --history` chart: machine
+	// answers (webhook, exec --json) give it instead of the image.
+	History []PriceHistory `json:"history,omitempty"`
 }
 
 // Field is a labelled value.

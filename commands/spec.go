@@ -147,7 +147,9 @@ func Grammar() []Spec {
 		}}}},
 		{Name: "confirm", Summary: "Confirm a rent that awaits confirmation (the Rent now button)", Forms: []Form{{Params: []Param{
 			{Name: "job-id", Kind: ParamText, Required: true, MaxLen: 64, Summary: "The job id the confirmation shows"}}}}},
-		{Name: "market", Summary: "Marketplace prices per GPU model", Typed: true, Forms: []Form{{Params: []Param{gpu(false)}}}},
+		{Name: "market", Summary: "Marketplace prices per GPU model", Typed: true, Forms: []Form{{Params: []Param{gpu(false),
+			{Name: "history", Placeholder: "24h|7d|30d", Flag: true, Kind: ParamText, Typed: true, Choices: HistoryWindows,
+				Summary: "A chart of the cheapest offer over the last day, week or month (needs a GPU)"}}}}},
 		{Name: "help", Summary: "How to use clorebot", Typed: true},
 	}
 	for i := range specs {

@@ -96,6 +96,7 @@ func TestRegistrationBody(t *testing.T) {
 		"watch.list":      "1",
 		"watch.cancel":    "1 watch_id",
 		"market.gpu":      "3 autocomplete",
+		"market.history":  "3",
 		"help.command":    "3",
 		"extend.order_id": "4 required autocomplete",
 		"extend.hours":    "10 0.01..8760",
