@@ -614,6 +614,8 @@ type (
 		Message string           `json:"message,omitempty"`
 		Fields  []commands.Field `json:"fields"`
 		Notes   []string         `json:"notes,omitempty"`
+		// History is the data of a `market <gpu> --history` chart.
+		History []commands.PriceHistory `json:"history,omitempty"`
 	}
 )
 
@@ -644,7 +646,7 @@ func (a *API) replyAnswer(ctx context.Context, rt route, r commands.Reply, notes
 		if fields == nil {
 			fields = []commands.Field{}
 		}
-		ans = jsonAnswer(status, okBody{Status: "ok", Title: r.Title, Message: r.Text, Fields: fields, Notes: notes})
+		ans = jsonAnswer(status, okBody{Status: "ok", Title: r.Title, Message: r.Text, Fields: fields, Notes: notes, History: r.History})
 	case commands.StatusError:
 		if r.Temporary {
 			// Not the request's fault: a retry may succeed, and the dedup

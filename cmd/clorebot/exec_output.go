@@ -41,6 +41,7 @@ type execLine struct {
 	Fields         []commands.Field        `json:"fields,omitempty"`
 	Orders         []orderRow              `json:"orders,omitempty"`
 	Models         []commands.ModelSummary `json:"models,omitempty"`
+	History        []commands.PriceHistory `json:"history,omitempty"`
 	ConfirmCommand string                  `json:"confirm_command,omitempty"`
 	Commands       map[string]string       `json:"commands,omitempty"`
 	Error          string                  `json:"error,omitempty"`
@@ -107,7 +108,7 @@ func (o *execOutput) reply(ctx context.Context, svc *commands.Service, req comma
 	defer o.mu.Unlock()
 	if o.json {
 		l := replyLine("reply", r)
-		l.Orders, l.Models = orders, models
+		l.Orders, l.Models, l.History = orders, models, r.History
 		if r.Status == commands.StatusConfirm {
 			l.ConfirmCommand = o.exec("confirm " + r.JobID)
 		}
