@@ -111,8 +111,8 @@ func TestCompactPriceHistoryRollsUp(t *testing.T) {
 // reports the table's size on disk per model (dbstat). The figure is
 // bounded: after a month a model holds a day of ticks and 29 days of hours.
 func TestPriceHistoryBytesPerModelMonth(t *testing.T) {
-	if testing.Short() {
-		t.Skip("inserts 432,000 samples")
+	if testing.Short() || raceDetector {
+		t.Skip("inserts 432,000 samples in 43,200 transactions: run without -short and -race for the figure")
 	}
 	s, _ := newStore(t)
 	ctx := context.Background()
