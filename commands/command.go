@@ -75,6 +75,9 @@ type WatchArgs struct {
 // MarketArgs are the arguments of market [gpu].
 type MarketArgs struct {
 	GPU string // normalised query; "" = every model
+	// History is "" for the marketplace now, else the window of a price
+	// chart ("24h", "7d", "30d"); it needs GPU.
+	History string
 }
 
 // HelpArgs are the arguments of help [command].
@@ -155,6 +158,9 @@ func (c Command) render(audit bool) string {
 		w.word("market")
 		if c.Market != nil {
 			w.words(c.Market.GPU)
+			if c.Market.History != "" {
+				w.flag("history", c.Market.History)
+			}
 		}
 	case "spend":
 		w.word("spend")

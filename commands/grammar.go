@@ -171,10 +171,13 @@ func buildGrammar() []Spec {
 		},
 		{
 			Name: "market", Summary: "Marketplace prices per GPU model", Typed: true, parse: parseMarket,
-			Usage:    []string{"market [gpu]"},
-			Forms:    []Form{{Params: []Param{paramGPU(false)}}},
+			Usage: []string{"market [gpu] [--history 24h|7d|30d]"},
+			Forms: []Form{{Params: []Param{paramGPU(false),
+				{Name: "history", Placeholder: "24h|7d|30d", Flag: true, Kind: ParamText, Typed: true, Choices: HistoryWindows,
+					Summary: "A chart of the cheapest offer over the last day, week or month (needs a GPU)",
+					Help:    "a chart of the cheapest offer of one GPU model over the last day, week or month"}}}},
 			About:    "show offers and prices per GPU model, or the offers for one GPU (prices in USD per GPU per hour).",
-			Examples: []string{"market", "market rtx 4090"},
+			Examples: []string{"market", "market rtx 4090", "market rtx 4090 --history 7d"},
 		},
 		{
 			Name: "spend", Summary: "What was spent, by whom, and what is left of the budgets", Typed: true, parse: parseSpend,

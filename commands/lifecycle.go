@@ -43,7 +43,9 @@ func (s *Service) TickMarket(ctx context.Context) error {
 	if err := s.RefreshMarket(ctx); err != nil {
 		return err
 	}
-	return s.EvaluateWatches(ctx)
+	// The price history after the watches: an alert does not wait for it,
+	// and its chart (drawn when it is delivered) has this tick's price.
+	return errors.Join(s.EvaluateWatches(ctx), s.RecordPriceHistory(ctx))
 }
 
 // TickOrders is the tick's second half, the order lifecycle: one my_orders

@@ -110,6 +110,9 @@ func (s *Service) handleMarket(ctx context.Context, a *MarketArgs) Reply {
 			return errorReply(err)
 		}
 	}
+	if a.History != "" {
+		return s.marketHistory(ctx, a, want, snap)
+	}
 	sums := Summarize(offers, s.policy.MinReliability)
 	r := Reply{Status: StatusOK, Title: "Clore marketplace", Visibility: Ephemeral, Done: true,
 		Text: fmt.Sprintf("USD per GPU per hour, Clore's renter fee included; reliable = reliability ≥ %.0f%%. %s",

@@ -399,9 +399,19 @@ func parseStatus(pos []string, _ flagValues) (Command, error) {
 	return c, nil
 }
 
-func parseMarket(pos []string, _ flagValues) (Command, error) {
+func parseMarket(pos []string, flags flagValues) (Command, error) {
 	c := Command{Name: "market", Market: &MarketArgs{}}
+	if v, ok := flags["history"]; ok {
+		w := strings.ToLower(strings.TrimSpace(v))
+		if _, known := historyWindows[w]; !known {
+			return Command{}, usageErrorf("market", "--history takes 24h, 7d or 30d, not %s", showValue(v))
+		}
+		c.Market.History = w
+	}
 	if len(pos) == 0 || (len(pos) == 1 && strings.EqualFold(pos[0], "all")) {
+		if c.Market.History != "" {
+			return Command{}, usageErrorf("market", "--history needs a GPU model, e.g. market rtx 4090 --history 7d")
+		}
 		return c, nil
 	}
 	gpu, err := gpuQueryArg("market", pos)

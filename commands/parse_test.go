@@ -256,7 +256,7 @@ var invalidCommands = []struct {
 	// market, help
 	{"market rtx/4090", "market", []string{"GPU name", `"rtx/4090"`}},
 	{"market " + strings.Repeat("a ", 40), "market", []string{"too long"}},
-	{"market 4090 --spot", "market", []string{"market takes no flags"}},
+	{"market 4090 --spot", "market", []string{"market takes --history"}},
 	{"help rnt", "help", []string{`"rnt"`, "did you mean rent?"}},
 	{"help rent cancel", "help", []string{"extra argument", `"cancel"`}},
 }

@@ -107,6 +107,9 @@ type Reply struct {
 	Orders []OrderInfo `json:"orders,omitempty"`
 	// Image is a chart shown with the reply by the chat doors.
 	Image *Image `json:"-"`
+	// History is the data behind a `market --history` chart: machine
+	// answers (webhook, exec --json) give it instead of the image.
+	History []PriceHistory `json:"history,omitempty"`
 }
 
 // Field is a labelled value.

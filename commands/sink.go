@@ -30,6 +30,11 @@ type EventOrigin struct {
 type SinkEvent struct {
 	Event
 	Origin *EventOrigin
+	// Image, when set, draws the picture that goes with the event (a watch
+	// alert's price chart, OutboxOptions.Images); nil from it means none.
+	// Chat sinks call it for the events they post, so that an event no
+	// chat shows is never drawn.
+	Image func(ctx context.Context) *Image
 }
 
 // Sink delivers outbox events to one kind of receiver: the chat message
@@ -86,6 +91,10 @@ type OutboxOptions struct {
 	// undeliverable event does not stop the sink for good.
 	MaxAttempts int
 	Logger      *slog.Logger
+	// Images, when set, gives the picture of an event, drawn when a sink
+	// asks for it (SinkEvent.Image); Service.AlertChart is the one serve
+	// wires. Its error is logged and the event goes without a picture.
+	Images func(ctx context.Context, ev Event) (*Image, error)
 }
 
 // Outbox is the one dispatcher of the outbox: it feeds every sink the
@@ -168,6 +177,9 @@ func (x *Outbox) feed(ctx context.Context, s Sink) error {
 				return fmt.Errorf("commands: outbox %s: origin of event %d: %w", name, ev.ID, err)
 			}
 			batch[i] = SinkEvent{Event: ev, Origin: origin}
+			if x.o.Images != nil {
+				batch[i].Image = x.imageOf(ev)
+			}
 		}
 		n, derr := s.Deliver(ctx, batch)
 		n = min(max(n, 0), len(batch))
@@ -184,6 +196,24 @@ func (x *Outbox) feed(ctx context.Context, s Sink) error {
 		}
 	}
 	return nil
+}
+
+// imageOf is the lazy SinkEvent.Image of ev: drawn at the first call, the
+// same picture (or none) for every later one.
+func (x *Outbox) imageOf(ev Event) func(context.Context) *Image {
+	var once sync.Once
+	var img *Image
+	return func(ctx context.Context) *Image {
+		once.Do(func() {
+			var err error
+			if img, err = x.o.Images(ctx, ev); err != nil {
+				img = nil
+				x.o.Logger.LogAttrs(ctx, slog.LevelWarn, "event picture not drawn; delivered without it",
+					slog.Int64("event_id", ev.ID), slog.String("event_type", ev.Type), slog.Any("error", err))
+			}
+		})
+		return img
+	}
 }
 
 // failing returns the sink's current failure, if any.

@@ -110,3 +110,57 @@ func TestOutboxCursorPerSink(t *testing.T) {
 		t.Errorf("down cursor = %d moved past event %d", c, got[0].ID)
 	}
 }
+
+// An event's picture is drawn only when a sink asks for it, once however
+// often it asks; a picture that fails is none, and the event still goes.
+func TestOutboxDrawsPicturesLazilyOnce(t *testing.T) {
+	ctx := context.Background()
+	st, err := storage.OpenAndMigrate(ctx, filepath.Join(t.TempDir(), "clorebot.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var mu sync.Mutex
+	drawn := map[int64]int{}
+	images := func(_ context.Context, ev commands.Event) (*commands.Image, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		drawn[ev.ID]++
+		if ev.Type == "job.completed" {
+			return nil, errors.New("no data")
+		}
+		return &commands.Image{Name: "x.png", PNG: []byte{1}}, nil
+	}
+	sink := &recordingSink{name: "chat"}
+	x := commands.NewOutbox(commands.OutboxOptions{Store: st, Sinks: []commands.Sink{sink}, Images: images})
+	if err := x.Tick(ctx); err != nil {
+		t.Fatal(err)
+	}
+	emit(t, st)
+	if err := x.Tick(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got := sink.offered()
+	if len(got) != 2 || got[0].Image == nil {
+		t.Fatalf("offered %+v", got)
+	}
+	mu.Lock()
+	n := len(drawn)
+	mu.Unlock()
+	if n != 0 {
+		t.Fatalf("%d pictures drawn before any sink asked", n)
+	}
+	for range 3 {
+		if img := got[0].Image(ctx); img == nil || img.Name != "x.png" {
+			t.Fatalf("picture %+v", img)
+		}
+		if img := got[1].Image(ctx); img != nil {
+			t.Fatalf("a failed picture gave %+v", img)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if drawn[got[0].ID] != 1 || drawn[got[1].ID] != 1 {
+		t.Errorf("drawn %v, want each once", drawn)
+	}
+}

@@ -96,7 +96,7 @@ func (s *Service) alertBudget(ctx context.Context, ss SpendStore, a BudgetAlert,
 		s.ledger.markAlerted(a)
 		if sent {
 			s.log.LogAttrs(ctx, slog.LevelInfo, "budget alert", slog.String("scope", a.Scope), slog.String("owner", a.Owner),
-				slog.String("level", a.Level), slog.Float64("spent_usd", round4(spent)), slog.Float64("budget_usd", budget))
+				slog.String("level", a.Level), slog.Float64("spent_usd", RoundUSD(spent)), slog.Float64("budget_usd", budget))
 		}
 		if sent && a.Level == BudgetExceeded && s.policy.BudgetAction == BudgetCancel {
 			s.cancelForBudget(ctx, a)
@@ -133,7 +133,7 @@ func (l *spendLedger) markAlerted(a BudgetAlert) {
 // the team's names none (subscribers and notification channels get it).
 func (s *Service) budgetEvent(ctx context.Context, a BudgetAlert, spent, budget float64) (Event, error) {
 	d := BudgetEvent{Scope: a.Scope, Month: a.Month.Format("2006-01"), Level: a.Level,
-		SpentUSD: round4(spent), BudgetUSD: round4(budget), Percent: math.Round(spent/budget*1000) / 10, Action: s.budgetAction()}
+		SpentUSD: RoundUSD(spent), BudgetUSD: RoundUSD(budget), Percent: math.Round(spent/budget*1000) / 10, Action: s.budgetAction()}
 	whose, key := "Your", "policy.monthly_budget_usd"
 	if a.Scope == BudgetScopeTeam {
 		whose, key = "The team's", "policy.team_monthly_budget_usd"
@@ -199,9 +199,4 @@ func (s *Service) cancelForBudget(ctx context.Context, a BudgetAlert) {
 			s.log.LogAttrs(ctx, slog.LevelWarn, "budget cancel refused", slog.Int64("order_id", id), slog.String("reason", r.Text))
 		}
 	}
-}
-
-// round4 rounds a USD amount to 4 decimals, as machine answers carry money.
-func round4(v float64) float64 {
-	return math.Round(v*1e4) / 1e4
 }

@@ -399,10 +399,10 @@ type BudgetLineJSON struct {
 // JSON is the report in the machine vocabulary.
 func (rep SpendReport) JSON() SpendJSON {
 	out := SpendJSON{Since: rep.Since.UTC(), Until: rep.Until.UTC(), Window: rep.Window, By: rep.By, All: rep.All,
-		TotalUSD: round4(rep.TotalUSD), CommittedUSD: round4(rep.CommittedUSD), At: rep.At.UTC().Truncate(time.Second),
+		TotalUSD: RoundUSD(rep.TotalUSD), CommittedUSD: RoundUSD(rep.CommittedUSD), At: rep.At.UTC().Truncate(time.Second),
 		Rows: []SpendRowJSON{}, Days: []SpendDayJSON{}, Budgets: []BudgetLineJSON{}}
 	for _, r := range rep.Rows {
-		row := SpendRowJSON{USD: round4(r.USD), ViaClorebot: r.Key != "" || rep.By == SpendByGPU}
+		row := SpendRowJSON{USD: RoundUSD(r.USD), ViaClorebot: r.Key != "" || rep.By == SpendByGPU}
 		if r.Key != "" {
 			k := r.Key
 			row.Key = &k
@@ -410,11 +410,11 @@ func (rep SpendReport) JSON() SpendJSON {
 		out.Rows = append(out.Rows, row)
 	}
 	for _, d := range rep.Days {
-		out.Days = append(out.Days, SpendDayJSON{Day: d.Day.Format("2006-01-02"), USD: round4(d.USD)})
+		out.Days = append(out.Days, SpendDayJSON{Day: d.Day.Format("2006-01-02"), USD: RoundUSD(d.USD)})
 	}
 	for _, b := range rep.Budgets {
-		line := BudgetLineJSON{Key: b.Key, BudgetUSD: round4(b.BudgetUSD), SpentUSD: round4(b.SpentUSD),
-			CommittedUSD: round4(b.CommittedUSD), LeftUSD: round4(b.LeftUSD)}
+		line := BudgetLineJSON{Key: b.Key, BudgetUSD: RoundUSD(b.BudgetUSD), SpentUSD: RoundUSD(b.SpentUSD),
+			CommittedUSD: RoundUSD(b.CommittedUSD), LeftUSD: RoundUSD(b.LeftUSD)}
 		if b.Owner != "" {
 			o := b.Owner
 			line.Owner = &o

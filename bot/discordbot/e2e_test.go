@@ -98,6 +98,7 @@ func TestRegistrationBody(t *testing.T) {
 		"market.gpu":      "3 autocomplete",
 		"spend.since":     "3",
 		"spend.by":        "3",
+		"market.history":  "3",
 		"help.command":    "3",
 		"extend.order_id": "4 required autocomplete",
 		"extend.hours":    "10 0.01..8760",

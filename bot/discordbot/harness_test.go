@@ -57,6 +57,7 @@ type harness struct {
 	fake   *fakediscord.Server
 	bot    *discordbot.Bot
 	svc    *commands.Service
+	store  *storage.Store
 	client *clore.Client
 	clock  *clock
 	token  string
@@ -102,6 +103,7 @@ func newHarness(t testing.TB, ho harnessOpts) *harness {
 	ts := httptest.NewServer(sb)
 	h.client = clore.New(clore.Options{BaseURL: ts.URL + "/v1", APIKey: "k", Interval: time.Millisecond,
 		CreateInterval: time.Millisecond, MaxRetries: 2, Backoff: time.Millisecond, Slots: st})
+	h.store = st
 	ho.fake.Token = h.token
 	h.fake = fakediscord.New(t, ho.fake)
 	h.svc = commands.New(commands.Options{Store: st, Clore: h.client,

@@ -208,6 +208,12 @@ func (b *Bot) respondNow(ctx context.Context, i *discordgo.Interaction, respond 
 	err := respond(ctx, &discordgo.InteractionResponse{Type: typ, Data: data})
 	f.acknowledged(m.Ephemeral, err)
 	b.report(ctx, i, "respond", err)
+	if err == nil && m.Image != nil {
+		// The response went as JSON within the ack budget; its chart
+		// follows as an edit that attaches it (multipart).
+		_, err := b.rest.InteractionResponseEdit(i, m.webhookEdit(), discordgo.WithContext(ctx))
+		b.report(ctx, i, "attach chart", err)
+	}
 	if err == nil {
 		b.sendPrivate(ctx, i, private)
 	}

@@ -27,6 +27,7 @@ const (
 	optFor      = "for"
 	optWatch    = "watch_id"
 	optTopic    = "command"
+	optHistory  = "history"
 )
 
 // maxOptionID is the largest integer Discord's options carry (2^53).

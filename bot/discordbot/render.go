@@ -1,6 +1,7 @@
 package discordbot
 
 import (
+	"bytes"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -51,6 +52,30 @@ type message struct {
 	Ephemeral  bool
 	// Users are the ids Content may notify; nobody else is ever pinged.
 	Users []string
+	// Image is a chart sent as the message's attachment and shown in its
+	// embed ("attachment://<name>"): only where a message can carry files
+	// (messageSend, webhookEdit, webhookParams), never in a JSON
+	// interaction response (respondNow adds it with an edit).
+	Image *commands.Image
+}
+
+// files is the message's attachment, a new reader per call: a send that
+// is retried reads the picture again.
+func (m message) files() []*discordgo.File {
+	if m.Image == nil {
+		return nil
+	}
+	return []*discordgo.File{{Name: m.Image.Name, ContentType: "image/png", Reader: bytes.NewReader(m.Image.PNG)}}
+}
+
+// embedsWithImage is the embeds with the first showing the attachment.
+func (m message) embedsWithImage() []*discordgo.MessageEmbed {
+	if m.Image == nil || len(m.Embeds) == 0 {
+		return m.Embeds
+	}
+	e := *m.Embeds[0]
+	e.Image = &discordgo.MessageEmbedImage{URL: "attachment://" + m.Image.Name}
+	return append([]*discordgo.MessageEmbed{&e}, m.Embeds[1:]...)
 }
 
 // noMentions keeps every message from pinging anyone, whatever text a user
@@ -96,7 +121,7 @@ func renderReply(r commands.Reply) message {
 		e.Footer = &discordgo.MessageEmbedFooter{Text: "job " + r.JobID}
 	}
 	m := message{Embeds: []*discordgo.MessageEmbed{e}, Components: buttons(r.Buttons),
-		Ephemeral: r.Visibility != commands.Public}
+		Ephemeral: r.Visibility != commands.Public, Image: r.Image}
 	if !m.Ephemeral && len(users) > 0 {
 		m.Users = slices.Compact(slices.Sorted(slices.Values(users)))
 		for i, id := range m.Users {
@@ -215,12 +240,16 @@ func (m message) webhookEdit() *discordgo.WebhookEdit {
 		comps = []discordgo.MessageComponent{}
 	}
 	content := m.Content
-	return &discordgo.WebhookEdit{Content: &content, Embeds: &embeds, Components: &comps, AllowedMentions: m.allowed()}
+	if m.Image != nil {
+		embeds = m.embedsWithImage()
+	}
+	return &discordgo.WebhookEdit{Content: &content, Embeds: &embeds, Components: &comps, AllowedMentions: m.allowed(), Files: m.files()}
 }
 
 // webhookParams is a rendered message as a follow-up.
 func (m message) webhookParams() *discordgo.WebhookParams {
-	p := &discordgo.WebhookParams{Content: m.Content, Embeds: m.Embeds, Components: m.Components, AllowedMentions: m.allowed()}
+	p := &discordgo.WebhookParams{Content: m.Content, Embeds: m.embedsWithImage(), Components: m.Components,
+		AllowedMentions: m.allowed(), Files: m.files()}
 	if p.Components == nil {
 		p.Components = []discordgo.MessageComponent{}
 	}
@@ -236,7 +265,8 @@ func (m message) messageSend() *discordgo.MessageSend {
 	if comps == nil {
 		comps = []discordgo.MessageComponent{}
 	}
-	return &discordgo.MessageSend{Content: m.Content, Embeds: m.Embeds, Components: comps, AllowedMentions: m.allowed()}
+	return &discordgo.MessageSend{Content: m.Content, Embeds: m.embedsWithImage(), Components: comps, AllowedMentions: m.allowed(),
+		Files: m.files()}
 }
 
 // messageEdit is a rendered message as an edit of a channel message.

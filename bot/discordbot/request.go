@@ -108,7 +108,18 @@ func commandText(data discordgo.ApplicationCommandInteractionData) (string, erro
 		return watchText(sub.Options[0])
 	case "market":
 		gpu, err := o.gpu("market", false)
-		return strings.TrimSpace("market " + gpu), err
+		if err != nil {
+			return "", err
+		}
+		text := strings.TrimSpace("market " + gpu)
+		if _, ok := o[optHistory]; ok {
+			w, err := o.word("market", optHistory)
+			if err != nil {
+				return "", err
+			}
+			text += " --history " + w
+		}
+		return text, nil
 	case "spend":
 		since, err := o.word("spend", "since")
 		if err != nil {

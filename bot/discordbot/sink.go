@@ -25,7 +25,8 @@ func (b *Bot) SinkName() string { return "discord" }
 // origin is a Discord request (orders rented from Discord, their
 // cancellation wherever it came from, watches set in Discord) are posted to
 // the channel the request came from, with the bot token, worded by
-// chat.EventReply. Other platforms' events, and those chat.EventReply does
+// chat.EventReply; an event's picture (SinkEvent.Image: a watch alert's
+// chart) is attached and shown in the message's embed. Other platforms' events, and those chat.EventReply does
 // not word, are skipped. Discord's 429 is respected: a short retry_after is
 // waited out, a longer one stops the batch until it has passed. A post
 // Discord refuses for good (channel gone, no access) is logged and skipped;
@@ -43,6 +44,9 @@ func (b *Bot) Deliver(ctx context.Context, events []commands.SinkEvent) (int, er
 		tg, ok := decodeTarget(o.ReplyTarget)
 		if !ok || tg.Channel == "" {
 			continue
+		}
+		if ev.Image != nil {
+			r.Image = ev.Image(ctx) // a watch alert's 24 h chart, in its embed
 		}
 		err := b.post(ctx, tg.Channel, renderReply(r))
 		if err == nil {

@@ -131,3 +131,31 @@ func TestDeliver(t *testing.T) {
 		}
 	})
 }
+
+// A watch alert's chart is attached to the alert (multipart) and shown in
+// its embed, next to Rent now.
+func TestDeliverAlertWithChart(t *testing.T) {
+	bot, fake := newSinkBot(t)
+	pngData := []byte("\x89PNG\r\n\x1a\nnot really")
+	data, _ := json.Marshal(map[string]any{"watch_id": 5, "text": "Watch #5: RTX 4090 ×1 at $0.30.", "confirm": true, "job_id": "j5"})
+	ev := sinkEvent(1, "discord", "C9")
+	ev.Event = commands.Event{ID: 1, Type: "watch.triggered", Data: data}
+	ev.Image = func(context.Context) *commands.Image {
+		return &commands.Image{Name: "watch-5-24h.png", Alt: "chart", PNG: pngData}
+	}
+	if n, err := bot.Deliver(context.Background(), []commands.SinkEvent{ev}); n != 1 || err != nil {
+		t.Fatalf("Deliver = %d, %v", n, err)
+	}
+	msgs := fake.Messages("C9")
+	if len(msgs) != 1 || len(msgs[0].Files) != 1 {
+		t.Fatalf("messages %+v", msgs)
+	}
+	f := msgs[0].Files[0]
+	if f.Name != "watch-5-24h.png" || string(f.Data) != string(pngData) || f.ContentType != "image/png" {
+		t.Errorf("file %+v", f)
+	}
+	body := string(msgs[0].Body)
+	if !strings.Contains(body, "attachment://watch-5-24h.png") || !strings.Contains(body, "confirm:j5") {
+		t.Errorf("alert %s: want the chart in the embed and Rent now", body)
+	}
+}

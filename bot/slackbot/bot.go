@@ -398,6 +398,8 @@ func (b *Bot) onEnvelope(ctx context.Context, sm *socketmode.Client, evt socketm
 }
 
 func (b *Bot) ack(ctx context.Context, sm *socketmode.Client, req socketmode.Request, payload any) {
+	payload, then := sentAck(payload)
+	defer then()
 	var err error
 	if payload == nil {
 		err = sm.AckCtx(ctx, req.EnvelopeID, nil)

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -121,12 +122,36 @@ func (b *Bot) now(ctx context.Context, d dest, r commands.Reply) any {
 	if p := r.Private; p != nil {
 		b.wg.Go(func() { b.detached(ctx, func(ctx context.Context) { b.sendPrivate(ctx, d, *p) }) })
 	}
+	var then func()
+	if r.Image != nil && d.Channel != "" {
+		r = withImageNote(r)
+		then = func() { b.wg.Go(func() { b.detached(ctx, func(ctx context.Context) { b.sendImage(ctx, d, r) }) }) }
+	}
 	raw, err := b.acks.payload(r)
 	if err != nil {
 		b.log.LogAttrs(ctx, slog.LevelError, "slack answer not rendered", slog.Any("error", err))
 		return nil
 	}
+	if then != nil {
+		return ackThen{payload: raw, then: then}
+	}
 	return raw
+}
+
+// ackThen is an acknowledgement with work to start once it is sent: the
+// upload of the answer's chart (three calls) never delays the ack.
+type ackThen struct {
+	payload json.RawMessage
+	then    func()
+}
+
+// sentAck unwraps an acknowledgement's payload for sending; call the
+// function it returns once the acknowledgement is sent (or has failed).
+func sentAck(p any) (payload any, then func()) {
+	if a, ok := p.(ackThen); ok {
+		return a.payload, a.then
+	}
+	return p, func() {}
 }
 
 // fromMemory reports whether the command layer answers req from memory
@@ -228,6 +253,7 @@ func (b *Bot) storedRef(ctx context.Context, id string) string {
 // answer sends r where the request came from: ephemeral to the requester,
 // or public to the channel.
 func (b *Bot) answer(ctx context.Context, d dest, r commands.Reply) {
+	r = withImageNote(r)
 	var err error
 	switch {
 	case chat.ForRequester(r):
@@ -239,6 +265,45 @@ func (b *Bot) answer(ctx context.Context, d dest, r commands.Reply) {
 	}
 	if err != nil && ctx.Err() == nil {
 		b.log.LogAttrs(ctx, slog.LevelWarn, "slack answer not delivered", slog.String("status", r.Status), slog.Any("error", err))
+	}
+	if err == nil && r.Image != nil {
+		b.sendImage(ctx, d, r)
+	}
+}
+
+// withImageNote tells the reader of an answer for them alone where its
+// chart goes (sendImage).
+func withImageNote(r commands.Reply) commands.Reply {
+	if r.Image != nil && chat.ForRequester(r) {
+		r.Text = strings.TrimSpace(r.Text + " The chart is in your direct messages with the bot.")
+	}
+	return r
+}
+
+// sendImage shares a reply's chart after its text. Slack has no ephemeral
+// files, so the chart of an answer for the requester alone goes to their
+// direct conversation with the bot (the answer says so); a public answer's
+// goes to its channel, or to the requester when the bot is not in the
+// channel. A chart that cannot be shared is logged: the text answered.
+func (b *Bot) sendImage(ctx context.Context, d dest, r commands.Reply) {
+	img := *r.Image
+	comment := r.Title
+	var err error
+	if !chat.ForRequester(r) {
+		if err = b.msgr.upload(ctx, d.Channel, "", comment, img); err == nil || !permanent(err) || d.User == "" {
+			b.imageSent(ctx, err)
+			return
+		}
+	}
+	if d.User != "" {
+		err = b.msgr.uploadToUser(ctx, d.User, comment, img)
+	}
+	b.imageSent(ctx, err)
+}
+
+func (b *Bot) imageSent(ctx context.Context, err error) {
+	if err != nil && ctx.Err() == nil {
+		b.log.LogAttrs(ctx, slog.LevelWarn, "slack chart not shared", slog.Any("error", err))
 	}
 }
 

@@ -49,6 +49,8 @@ func (b *Bot) CommandsHandler() http.Handler {
 		}
 		select {
 		case p := <-answered:
+			p, then := sentAck(p)
+			defer then()
 			if p == nil {
 				w.WriteHeader(http.StatusOK)
 				return

@@ -37,6 +37,7 @@ func (b *Bot) Deliver(ctx context.Context, events []commands.SinkEvent) (int, er
 		}
 		err = b.msgr.thread(ctx, d.Channel, o.ReplyRef, r)
 		if err == nil {
+			b.eventImage(ctx, ev, d.Channel, o.ReplyRef)
 			continue
 		}
 		if permanent(err) {
@@ -47,6 +48,26 @@ func (b *Bot) Deliver(ctx context.Context, events []commands.SinkEvent) (int, er
 		return i, err
 	}
 	return len(events), nil
+}
+
+// eventImage shares the event's picture (a watch alert's 24 h chart) right
+// after its message, in the same place. It is shown once at most: a
+// failure is logged and the event is not offered again for it.
+func (b *Bot) eventImage(ctx context.Context, ev commands.SinkEvent, channel, ref string) {
+	if ev.Image == nil {
+		return
+	}
+	img := ev.Image(ctx)
+	if img == nil {
+		return
+	}
+	var threadTS string
+	if c, ts, ok := splitRef(ref); ok {
+		channel, threadTS = c, ts
+	}
+	if err := b.msgr.upload(ctx, channel, threadTS, "", *img); err != nil && ctx.Err() == nil {
+		b.log.LogAttrs(ctx, slog.LevelWarn, "slack event chart not shared", slog.Int64("event_id", ev.ID), slog.Any("error", err))
+	}
 }
 
 // permanent reports Slack refusals that no retry changes.

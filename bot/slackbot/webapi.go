@@ -1,6 +1,7 @@
 package slackbot
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -22,6 +23,10 @@ type webAPI interface {
 	PostMessageContext(ctx context.Context, channelID string, options ...slack.MsgOption) (string, string, error)
 	UpdateMessageContext(ctx context.Context, channelID, timestamp string, options ...slack.MsgOption) (string, string, string, error)
 	PostEphemeralContext(ctx context.Context, channelID, userID string, options ...slack.MsgOption) (string, error)
+	// UploadFileContext is Slack's file upload: files.getUploadURLExternal,
+	// the POST of the file to the URL it gives, files.completeUploadExternal.
+	UploadFileContext(ctx context.Context, params slack.UploadFileParameters) (*slack.FileSummary, error)
+	OpenConversationContext(ctx context.Context, params *slack.OpenConversationParameters) (*slack.Channel, bool, bool, error)
 }
 
 // maxRateLimitWaits bounds how often one call waits out a 429.
@@ -240,4 +245,34 @@ func (m *messenger) private(ctx context.Context, d dest, p commands.PrivatePart)
 func msg(r commands.Reply) []slack.MsgOption {
 	r = r.Public()
 	return []slack.MsgOption{slack.MsgOptionText(FallbackText(r), false), slack.MsgOptionBlocks(Blocks(r)...)}
+}
+
+// upload shares img in channel (in the thread of threadTS when set) with
+// comment as its message. The upload is three calls (upload URL, the
+// file's POST, completion), each rate limited as its own method.
+func (m *messenger) upload(ctx context.Context, channel, threadTS, comment string, img commands.Image) error {
+	err := m.lim.call(ctx, "files.upload", func() error {
+		_, err := m.api.UploadFileContext(ctx, slack.UploadFileParameters{
+			Reader: bytes.NewReader(img.PNG), FileSize: len(img.PNG), Filename: img.Name, Title: img.Alt,
+			AltTxt: img.Alt, Channel: channel, ThreadTimestamp: threadTS, InitialComment: comment})
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("slackbot: file upload: %w", redactURL(err))
+	}
+	return nil
+}
+
+// uploadToUser shares img in the user's direct conversation with the bot.
+func (m *messenger) uploadToUser(ctx context.Context, user, comment string, img commands.Image) error {
+	var dm *slack.Channel
+	err := m.lim.call(ctx, "conversations.open", func() error {
+		var err error
+		dm, _, _, err = m.api.OpenConversationContext(ctx, &slack.OpenConversationParameters{Users: []string{user}, ReturnIM: true})
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("slackbot: conversations.open: %w", err)
+	}
+	return m.upload(ctx, dm.ID, "", comment, img)
 }

@@ -630,6 +630,8 @@ type (
 		Fields  []commands.Field `json:"fields"`
 		Orders  any              `json:"orders,omitempty"` // []commands.OrderInfo, [] included; nil: none
 		Notes   []string         `json:"notes,omitempty"`
+		// History is the data of a `market <gpu> --history` chart.
+		History []commands.PriceHistory `json:"history,omitempty"`
 	}
 )
 
@@ -660,7 +662,7 @@ func (a *API) replyAnswer(ctx context.Context, rt route, r commands.Reply, notes
 		if fields == nil {
 			fields = []commands.Field{}
 		}
-		body := okBody{Status: "ok", Title: commands.Nullable(r.Title), Message: commands.Nullable(r.Text), Fields: fields, Notes: notes}
+		body := okBody{Status: "ok", Title: commands.Nullable(r.Title), Message: commands.Nullable(r.Text), Fields: fields, Notes: notes, History: r.History}
 		if r.Orders != nil {
 			body.Orders = r.Orders // a status answer: its orders, none included
 		}

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"os"
 	"os/user"
 	"strings"
 	"time"
@@ -19,6 +20,7 @@ type execCmd struct {
 	JSON      bool          `help:"Print one JSON object per line (type reply, progress, heartbeat, result, pending, interrupted)."`
 	Yes       bool          `help:"Confirm a rent above policy.confirm_above instead of stopping at the confirmation."`
 	Heartbeat time.Duration `help:"While a job runs, print how long it has run (and the provisioning deadline) this often." default:"15s"`
+	Chart     string        `help:"Write the reply's chart (market <gpu> --history 24h|7d|30d) to this PNG file." placeholder:"FILE.png" type:"path"`
 	Text      []string      `arg:"" passthrough:"" help:"The command, e.g. rent 4090 --max-price 0.5. exec's flags and --config, --sandbox, -v may also follow it."`
 }
 
@@ -68,6 +70,9 @@ func (x execCmd) Run(e *env) error {
 	}
 	reply := x.handle(e.ctx, svc, req)
 	out.reply(e.ctx, svc, req, reply)
+	if err := x.writeChart(reply, out); err != nil {
+		return err
+	}
 	if reply.Status == commands.StatusError && reply.Usage != "" && strings.Contains(reply.Text, "flag") {
 		fmt.Fprintln(e.stderr, "clorebot: exec's own flags (--json, --yes, --as, --heartbeat) and clorebot's (--config, --sandbox, -v) "+
 			"may come before or after the command; any other flag belongs to the command: `"+out.exec("help "+commandName(req))+"` lists them")
@@ -275,4 +280,22 @@ func follow(ctx context.Context, svc *commands.Service, id string) (commands.Job
 		case <-time.After(time.Second):
 		}
 	}
+}
+
+// writeChart writes the reply's chart to --chart's file. A reply that
+// failed writes nothing (its error is the answer); one that succeeded
+// without a chart is an error: the script asked for a file.
+func (x execCmd) writeChart(r commands.Reply, out *execOutput) error {
+	if x.Chart == "" || r.Status == commands.StatusError || r.Status == commands.StatusDenied {
+		return nil
+	}
+	if r.Image == nil {
+		return &exitError{code: exitFailure, msg: "exec: --chart: this reply has no chart (market <gpu> --history 24h|7d|30d draws one; " +
+			"none is drawn before prices are recorded)"}
+	}
+	if err := os.WriteFile(x.Chart, r.Image.PNG, 0o644); err != nil {
+		return fmt.Errorf("exec: --chart: %w", err)
+	}
+	out.note(fmt.Sprintf("chart written to %s (%d bytes)", x.Chart, len(r.Image.PNG)))
+	return nil
 }

@@ -10,7 +10,7 @@ import (
 )
 
 // takeTrailingFlags moves the flags of exec (--json, --yes, --as,
-// --heartbeat) and of clorebot (--config, --sandbox, -v) that follow the
+// --heartbeat, --chart) and of clorebot (--config, --sandbox, -v) that follow the
 // command text out of it: `exec market 4090 --json` is `exec --json market
 // 4090`. The grammar has no flag of these names, so nothing of the command
 // is taken; any other flag stays with the command.
@@ -54,6 +54,8 @@ func (x *execCmd) takeTrailingFlags(c *cli) error {
 			x.As, err = value()
 		case "--config":
 			c.Config, err = value()
+		case "--chart":
+			x.Chart, err = value()
 		case "--heartbeat":
 			var v string
 			if v, err = value(); err == nil {

@@ -23,28 +23,29 @@ import (
 // at its end), interrupted or note; a job's end is a resultLine. The chat
 // text of a reply is its message.
 type execLine struct {
-	Type           string                 `json:"type"`
-	Status         string                 `json:"status,omitempty"`
-	JobID          string                 `json:"job_id,omitempty"`
-	Kind           string                 `json:"kind,omitempty"`
-	State          string                 `json:"state,omitempty"`
-	Step           string                 `json:"step,omitempty"`
-	OrderID        *int64                 `json:"order_id,omitempty"`
-	USDPerHour     *float64               `json:"usd_per_hour,omitempty"`
-	ElapsedSeconds *int64                 `json:"elapsed_seconds,omitempty"`
-	Deadline       *time.Time             `json:"deadline,omitempty"`
-	EndsAt         *time.Time             `json:"ends_at,omitempty"`
-	CancelledBy    *serveRef              `json:"cancelled_by,omitempty"`
-	Title          string                 `json:"title,omitempty"`
-	Message        string                 `json:"message,omitempty"`
-	Usage          string                 `json:"usage,omitempty"`
-	Fields         []commands.Field       `json:"fields,omitempty"`
-	Orders         []commands.OrderInfo   `json:"orders,omitempty"`
-	Models         []commands.MarketModel `json:"models,omitempty"`
-	ConfirmCommand string                 `json:"confirm_command,omitempty"`
-	Commands       map[string]string      `json:"commands,omitempty"`
-	Private        *privateLine           `json:"private,omitempty"`
-	Done           *bool                  `json:"done,omitempty"`
+	Type           string                  `json:"type"`
+	Status         string                  `json:"status,omitempty"`
+	JobID          string                  `json:"job_id,omitempty"`
+	Kind           string                  `json:"kind,omitempty"`
+	State          string                  `json:"state,omitempty"`
+	Step           string                  `json:"step,omitempty"`
+	OrderID        *int64                  `json:"order_id,omitempty"`
+	USDPerHour     *float64                `json:"usd_per_hour,omitempty"`
+	ElapsedSeconds *int64                  `json:"elapsed_seconds,omitempty"`
+	Deadline       *time.Time              `json:"deadline,omitempty"`
+	EndsAt         *time.Time              `json:"ends_at,omitempty"`
+	CancelledBy    *serveRef               `json:"cancelled_by,omitempty"`
+	Title          string                  `json:"title,omitempty"`
+	Message        string                  `json:"message,omitempty"`
+	Usage          string                  `json:"usage,omitempty"`
+	Fields         []commands.Field        `json:"fields,omitempty"`
+	Orders         []commands.OrderInfo    `json:"orders,omitempty"`
+	Models         []commands.MarketModel  `json:"models,omitempty"`
+	History        []commands.PriceHistory `json:"history,omitempty"`
+	ConfirmCommand string                  `json:"confirm_command,omitempty"`
+	Commands       map[string]string       `json:"commands,omitempty"`
+	Private        *privateLine            `json:"private,omitempty"`
+	Done           *bool                   `json:"done,omitempty"`
 }
 
 // resultLine is a job's end: the job's machine shape (commands.JobInfo),
@@ -145,6 +146,7 @@ func (o *execOutput) reply(ctx context.Context, svc *commands.Service, req comma
 		if models != nil {
 			l.Models = commands.NewMarketModels(models)
 		}
+		l.History = r.History
 		if r.Status == commands.StatusConfirm {
 			l.ConfirmCommand = o.exec("confirm " + r.JobID)
 		}

@@ -202,7 +202,7 @@ func (a *App) Open(ctx context.Context) error {
 	// front doors are peers (DESIGN.md §2 step 5).
 	a.dispatcher.FedByOutbox()
 	sinks = append([]commands.Sink{a.dispatcher}, sinks...)
-	a.outbox = commands.NewOutbox(commands.OutboxOptions{Store: a.store, Sinks: sinks, Logger: a.log})
+	a.outbox = commands.NewOutbox(commands.OutboxOptions{Store: a.store, Sinks: sinks, Logger: a.log, Images: a.svc.AlertChart})
 	if a.sched, err = a.newScheduler(); err != nil {
 		return err
 	}
@@ -481,13 +481,14 @@ func (a *App) purgeDedup(ctx context.Context) error {
 }
 
 // purgeRequests deletes the request records past their day and the
-// replay records of signed chat requests past their window.
+// replay records of signed chat requests past their window, and compacts
+// the price history (downsampled after a day, bounded).
 func (a *App) purgeRequests(ctx context.Context) error {
 	n, err := a.store.PurgeReplays(ctx, time.Now())
 	if n > 0 {
 		a.log.LogAttrs(ctx, slog.LevelDebug, "purged chat replay records", slog.Int("count", n))
 	}
-	return errors.Join(err, a.svc.PurgeRequests(ctx))
+	return errors.Join(err, a.svc.PurgeRequests(ctx), a.svc.CompactPriceHistory(ctx))
 }
 
 // watchTick is the tick of DESIGN.md §7, every watch.interval: one

@@ -4,7 +4,8 @@
 // guild members) and
 // a gateway websocket (HELLO, IDENTIFY/RESUME, READY/RESUMED, heartbeat ACKs,
 // dispatches, op 7, op 9, dropped sockets), speaking Discord's wire format
-// (API v9, JSON text frames) on 127.0.0.1. It records every call so that
+// (API v9, JSON text frames; JSON or multipart/form-data bodies with
+// payload_json and files[N], for messages with attachments) on 127.0.0.1. It records every call so that
 // tests can assert on what the bot sent, and it can misbehave on purpose.
 //
 // Point a discordgo session at it by rewriting https://discord.com/ to URL
@@ -54,8 +55,17 @@ type Call struct {
 	Path   string // without the query
 	Query  string
 	Auth   string
-	Body   json.RawMessage
+	Body   json.RawMessage // the JSON body; of a multipart body, its payload_json
+	Files  []File          // the files of a multipart body
 	At     time.Time
+}
+
+// File is a file sent with a message (multipart field "files[N]").
+type File struct {
+	Field       string // "files[0]", ...
+	Name        string
+	ContentType string
+	Data        []byte
 }
 
 // Message is a message the fake holds: an interaction's original response, a
@@ -67,6 +77,9 @@ type Message struct {
 	Body      json.RawMessage
 	Flags     int
 	Edits     int
+	// Files are the message's attachments: those it was created with, or
+	// those of the last edit that sent any.
+	Files []File
 }
 
 // Server is a fake Discord. Create it with New; it closes with the test.

@@ -1,8 +1,13 @@
 package fakediscord
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
+	"mime"
+	"mime/multipart"
 	"net/http"
 	"strings"
 	"time"
@@ -11,14 +16,33 @@ import (
 // record stores a call; it answers false (and writes a 429) when a rate
 // limit applies to the path.
 func (s *Server) record(r *http.Request, w http.ResponseWriter) (json.RawMessage, bool) {
-	body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	body, _, ok := s.recordFiles(r, w)
+	return body, ok
+}
+
+// maxBody bounds a request body (Discord takes files of up to 10 MiB).
+const maxBody = 10 << 20
+
+// recordFiles is record for routes that take files: a multipart/form-data
+// body (payload_json and files[N], as discordgo sends them) gives its JSON
+// and its files; a malformed one is answered 400.
+func (s *Server) recordFiles(r *http.Request, w http.ResponseWriter) (json.RawMessage, []File, bool) {
+	body, _ := io.ReadAll(io.LimitReader(r.Body, maxBody))
+	var files []File
+	if mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err == nil && mt == "multipart/form-data" {
+		body, files, err = parseMultipart(body, params["boundary"])
+		if err != nil && w != nil {
+			writeError(w, http.StatusBadRequest, 50035, "Invalid Form Body")
+			return nil, nil, false
+		}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.calls = append(s.calls, Call{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery,
-		Auth: r.Header.Get("Authorization"), Body: body, At: time.Now()})
+		Auth: r.Header.Get("Authorization"), Body: body, Files: files, At: time.Now()})
 	s.notify()
 	if w == nil {
-		return body, true
+		return body, files, true
 	}
 	for prefix, l := range s.limits {
 		if l.n > 0 && strings.HasPrefix(r.URL.Path, prefix) {
@@ -26,10 +50,46 @@ func (s *Server) record(r *http.Request, w http.ResponseWriter) (json.RawMessage
 			s.limits[prefix] = l
 			writeJSON(w, http.StatusTooManyRequests, map[string]any{
 				"message": "You are being rate limited.", "retry_after": l.retryAfter, "global": false})
-			return nil, false
+			return nil, nil, false
 		}
 	}
-	return body, true
+	return body, files, true
+}
+
+// parseMultipart reads Discord's multipart message body: the JSON of part
+// payload_json and the files of parts files[N], each with a file name.
+func parseMultipart(body []byte, boundary string) (json.RawMessage, []File, error) {
+	if boundary == "" {
+		return nil, nil, errors.New("no boundary")
+	}
+	mr := multipart.NewReader(bytes.NewReader(body), boundary)
+	var payload json.RawMessage
+	var files []File
+	for {
+		p, err := mr.NextPart()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		data, err := io.ReadAll(p)
+		if err != nil {
+			return nil, nil, err
+		}
+		switch name := p.FormName(); {
+		case name == "payload_json":
+			payload = data
+		case strings.HasPrefix(name, "files[") && p.FileName() != "":
+			files = append(files, File{Field: name, Name: p.FileName(), ContentType: p.Header.Get("Content-Type"), Data: data})
+		default:
+			return nil, nil, fmt.Errorf("unexpected part %q", name)
+		}
+	}
+	if payload == nil || !json.Valid(payload) {
+		return nil, nil, errors.New("no payload_json")
+	}
+	return payload, files, nil
 }
 
 // botAuth checks the bot token on routes that need one.
@@ -68,7 +128,7 @@ func (s *Server) bulkOverwrite(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
-	body, ok := s.record(r, w)
+	body, files, ok := s.recordFiles(r, w)
 	if !ok {
 		return
 	}
@@ -114,7 +174,7 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
 		s.originals[token] = m.ID
 	} else if resp.Type == 4 || resp.Type == 5 || resp.Type == 6 || resp.Type == 7 {
 		mid := s.newID()
-		s.messages[mid] = &Message{ID: mid, ChannelID: s.tokenChan[token], Token: token, Body: body, Flags: resp.Data.Flags}
+		s.messages[mid] = &Message{ID: mid, ChannelID: s.tokenChan[token], Token: token, Body: body, Flags: resp.Data.Flags, Files: files}
 		s.originals[token] = mid
 	}
 	s.notify()
@@ -161,7 +221,7 @@ func (s *Server) webhookMessage(w http.ResponseWriter, r *http.Request) *Message
 }
 
 func (s *Server) editWebhookMessage(w http.ResponseWriter, r *http.Request) {
-	body, ok := s.record(r, w)
+	body, files, ok := s.recordFiles(r, w)
 	if !ok {
 		return
 	}
@@ -172,6 +232,9 @@ func (s *Server) editWebhookMessage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	m.Body, m.Edits = body, m.Edits+1
+	if files != nil {
+		m.Files = files
+	}
 	s.notify()
 	writeJSON(w, http.StatusOK, messageJSON(m))
 }
@@ -192,7 +255,7 @@ func (s *Server) deleteWebhookMessage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) followup(w http.ResponseWriter, r *http.Request) {
-	body, ok := s.record(r, w)
+	body, files, ok := s.recordFiles(r, w)
 	if !ok {
 		return
 	}
@@ -215,27 +278,27 @@ func (s *Server) followup(w http.ResponseWriter, r *http.Request) {
 		Flags int `json:"flags"`
 	}
 	_ = json.Unmarshal(body, &f)
-	m := &Message{ID: s.newID(), ChannelID: s.tokenChan[token], Token: token, Body: body, Flags: f.Flags}
+	m := &Message{ID: s.newID(), ChannelID: s.tokenChan[token], Token: token, Body: body, Flags: f.Flags, Files: files}
 	s.messages[m.ID] = m
 	s.notify()
 	writeJSON(w, http.StatusOK, messageJSON(m))
 }
 
 func (s *Server) channelMessage(w http.ResponseWriter, r *http.Request) {
-	body, ok := s.record(r, w)
+	body, files, ok := s.recordFiles(r, w)
 	if !ok || !s.botAuth(w, r) {
 		return
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	m := &Message{ID: s.newID(), ChannelID: r.PathValue("ch"), Body: body}
+	m := &Message{ID: s.newID(), ChannelID: r.PathValue("ch"), Body: body, Files: files}
 	s.messages[m.ID] = m
 	s.notify()
 	writeJSON(w, http.StatusOK, messageJSON(m))
 }
 
 func (s *Server) editChannelMessage(w http.ResponseWriter, r *http.Request) {
-	body, ok := s.record(r, w)
+	body, files, ok := s.recordFiles(r, w)
 	if !ok || !s.botAuth(w, r) {
 		return
 	}
@@ -247,6 +310,9 @@ func (s *Server) editChannelMessage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	m.Body, m.Edits = body, m.Edits+1
+	if files != nil {
+		m.Files = files
+	}
 	s.notify()
 	writeJSON(w, http.StatusOK, messageJSON(m))
 }

@@ -1,6 +1,8 @@
 // Package fakeslack is a local Slack for tests and benchmarks: the Web API
 // methods clorebot calls (apps.connections.open, chat.postMessage,
-// chat.update, chat.postEphemeral), a Socket Mode WebSocket that says hello,
+// chat.update, chat.postEphemeral, conversations.open, and the file upload:
+// files.getUploadURLExternal, the multipart POST to the upload URL,
+// files.completeUploadExternal), a Socket Mode WebSocket that says hello,
 // pings, pushes envelopes and records acks, and response_url endpoints. It
 // speaks the wire format slack-go v0.35.0 expects (see
 // shared/chat-platforms.md Part A), so the real SDK client drives it.
@@ -10,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -53,6 +56,19 @@ type Ack struct {
 	At         time.Time       `json:"-"`
 }
 
+// File is a file the bot uploaded (files.getUploadURLExternal, the POST of
+// its bytes to the upload URL, files.completeUploadExternal) and shared.
+type File struct {
+	ID             string
+	Name           string // the filename given to files.getUploadURLExternal
+	AltText        string
+	Title          string
+	Channel        string // channel_id of the completion
+	ThreadTS       string
+	InitialComment string
+	Data           []byte // the bytes POSTed, as multipart field "file"
+}
+
 // Options configures a Server.
 type Options struct {
 	AppToken, BotToken string
@@ -87,6 +103,10 @@ type Server struct {
 	refuse     bool
 	notIn      map[string]bool
 	nextID     int
+	// uploads are files whose upload URL was given, by id; files are the
+	// completed ones, oldest first.
+	uploads map[string]*File
+	files   []File
 }
 
 // New starts a fake Slack; Close stops it.
@@ -104,7 +124,7 @@ func New(o Options) *Server {
 	def(&o.BotID, "B1")
 	def(&o.AppID, "A1")
 	s := &Server{o: o, changed: make(chan struct{}), sentAt: map[string]time.Time{}, acks: map[string][]Ack{},
-		calls: map[string]int{}, limited: map[string]int{}, notIn: map[string]bool{}}
+		calls: map[string]int{}, limited: map[string]int{}, notIn: map[string]bool{}, uploads: map[string]*File{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /api/apps.connections.open", s.open)
 	mux.HandleFunc("POST /api/chat.postMessage", s.web(s.postMessage))
@@ -112,6 +132,10 @@ func New(o Options) *Server {
 	mux.HandleFunc("POST /api/chat.postEphemeral", s.web(s.postEphemeral))
 	mux.HandleFunc("POST /api/auth.test", s.web(s.authTest))
 	mux.HandleFunc("POST /api/bots.info", s.web(s.botsInfo))
+	mux.HandleFunc("POST /api/files.getUploadURLExternal", s.web(s.uploadURL))
+	mux.HandleFunc("POST /api/files.completeUploadExternal", s.web(s.completeUpload))
+	mux.HandleFunc("POST /api/conversations.open", s.web(s.openConversation))
+	mux.HandleFunc("POST /upload/{id}", s.upload)
 	mux.HandleFunc("GET /link/", s.socket)
 	mux.HandleFunc("POST /response/", s.response)
 	s.Server = httptest.NewServer(mux)
@@ -631,6 +655,110 @@ func (s *Server) WaitEphemerals(timeout time.Duration, cond func([]Ephemeral) bo
 	var got []Ephemeral
 	ok := s.Wait(timeout, func() bool {
 		got = append([]Ephemeral(nil), s.ephemerals...)
+		return cond(got)
+	})
+	return got, ok
+}
+
+// uploadURL answers files.getUploadURLExternal: an upload URL on this
+// server (the API's host, so that slack-go sends the token to it).
+func (s *Server) uploadURL(f map[string]string) (any, error) {
+	n, err := strconv.Atoi(f["length"])
+	if f["filename"] == "" || err != nil || n <= 0 {
+		return nil, errors.New("invalid_arguments")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.nextID++
+	id := fmt.Sprintf("F%06d", s.nextID)
+	// Title holds the declared length until the completion names the title.
+	s.uploads[id] = &File{ID: id, Name: f["filename"], AltText: f["alt_txt"], Title: strconv.Itoa(n)}
+	return map[string]any{"ok": true, "upload_url": s.URL + "/upload/" + id, "file_id": id}, nil
+}
+
+// upload takes the file's bytes as Slack's upload URL does: a multipart
+// POST with the bot token as Bearer and the bytes in field "file", of the
+// length declared; it answers in plain text.
+func (s *Server) upload(w http.ResponseWriter, r *http.Request) {
+	if strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ") != s.o.BotToken {
+		http.Error(w, "invalid_auth", http.StatusUnauthorized)
+		return
+	}
+	file, _, err := r.FormFile("file")
+	if err != nil {
+		http.Error(w, "no file", http.StatusBadRequest)
+		return
+	}
+	defer file.Close()
+	data, err := io.ReadAll(file)
+	if err != nil {
+		http.Error(w, "bad body", http.StatusBadRequest)
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u := s.uploads[r.PathValue("id")]
+	if u == nil || u.Title != strconv.Itoa(len(data)) {
+		http.Error(w, "unknown upload or wrong length", http.StatusBadRequest)
+		return
+	}
+	u.Data = data
+	s.notify()
+	w.Header().Set("Content-Type", "text/plain")
+	fmt.Fprintf(w, "OK - %d", len(data))
+}
+
+// completeUpload answers files.completeUploadExternal: the uploaded files
+// are shared in channel_id (thread_ts), the bot a member there.
+func (s *Server) completeUpload(f map[string]string) (any, error) {
+	var files []struct {
+		ID    string `json:"id"`
+		Title string `json:"title"`
+	}
+	if err := json.Unmarshal([]byte(f["files"]), &files); err != nil || len(files) == 0 {
+		return nil, errors.New("invalid_arguments")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.notIn[f["channel_id"]] {
+		return nil, errors.New("not_in_channel")
+	}
+	var out []map[string]any
+	for _, fl := range files {
+		u := s.uploads[fl.ID]
+		if u == nil || u.Data == nil {
+			return nil, errors.New("file_not_found")
+		}
+		delete(s.uploads, fl.ID)
+		u.Title, u.Channel, u.ThreadTS, u.InitialComment = fl.Title, f["channel_id"], f["thread_ts"], f["initial_comment"]
+		s.files = append(s.files, *u)
+		out = append(out, map[string]any{"id": u.ID, "title": u.Title})
+	}
+	s.notify()
+	return map[string]any{"ok": true, "files": out}, nil
+}
+
+// openConversation answers conversations.open for one user: their direct
+// conversation with the bot, "D" + the user id.
+func (s *Server) openConversation(f map[string]string) (any, error) {
+	if f["users"] == "" || strings.Contains(f["users"], ",") {
+		return nil, errors.New("invalid_arguments")
+	}
+	return map[string]any{"ok": true, "channel": map[string]any{"id": "D" + f["users"], "is_im": true}}, nil
+}
+
+// Files returns the files shared, oldest first.
+func (s *Server) Files() []File {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]File(nil), s.files...)
+}
+
+// WaitFiles waits until cond holds over the shared files.
+func (s *Server) WaitFiles(timeout time.Duration, cond func([]File) bool) ([]File, bool) {
+	var got []File
+	ok := s.Wait(timeout, func() bool {
+		got = append([]File(nil), s.files...)
 		return cond(got)
 	})
 	return got, ok

@@ -1,0 +1,6 @@
+//go:build !race
+
+package storage
+
+// raceDetector: see pricehistory_race_test.go.
+const raceDetector = false
