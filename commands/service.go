@@ -123,6 +123,7 @@ type Service struct {
 	snaps        snapshotState // refresh failures, Ready, snapshots to store (readiness.go)
 
 	audits    *auditLog      // background audit writer (auditlog.go)
+	details   auditDetails   // the audit detail of the last reply text (auditlog.go)
 	watchIdx  watchIndex     // price index of the newest snapshot (watch.go)
 	watchMu   sync.Mutex     // one evaluation pass at a time; never held across a Clore call or a role lookup
 	watches   watchCache     // the live watches, in memory (watchcache.go)
@@ -189,17 +190,21 @@ func (s *Service) handle(ctx context.Context, req Request, claim *DedupClaim) (R
 	if req.Action != nil {
 		return s.handleAction(ctx, req), DedupResult{}
 	}
-	rec := &intakeRecord{claim: claim}
-	var cmd Command
 	if req.Command != nil {
-		cmd = *req.Command
-	} else {
-		var err error
-		if cmd, err = Parse(req.Text); err != nil {
-			r := errorReply(err)
-			s.record(ctx, req, "parse", rec, &r, nil, nil)
-			return r, rec.result
-		}
+		return s.handleParsed(ctx, req, *req.Command, nil, claim)
+	}
+	cmd, err := Parse(req.Text)
+	return s.handleParsed(ctx, req, cmd, err, claim)
+}
+
+// handleParsed is handle once req's text is parsed: cmd, or the parse
+// error err.
+func (s *Service) handleParsed(ctx context.Context, req Request, cmd Command, err error, claim *DedupClaim) (Reply, DedupResult) {
+	rec := &intakeRecord{claim: claim}
+	if err != nil {
+		r := errorReply(err)
+		s.record(ctx, req, "parse", rec, &r, nil, nil)
+		return r, rec.result
 	}
 	rec.command = cmd.AuditString()
 	if err := s.policy.authorize(req.User, cmd, req.Roles...); err != nil {
@@ -339,6 +344,21 @@ func (s *Service) AnswersFromMemory(req Request) bool {
 	}
 	cmd, err := Parse(req.Text)
 	return err != nil || cmd.Name == "help"
+}
+
+// AnswerFromMemory is Handle for a request that AnswersFromMemory: it
+// returns Handle's reply, and false without doing anything for any other
+// request. The text is parsed once, for the question and the answer.
+func (s *Service) AnswerFromMemory(ctx context.Context, req Request) (Reply, bool) {
+	if req.Action != nil || req.Command != nil || !s.audits.keepsUp() {
+		return Reply{}, false
+	}
+	cmd, err := Parse(req.Text)
+	if err == nil && cmd.Name != "help" {
+		return Reply{}, false
+	}
+	r, _ := s.handleParsed(ctx, req, cmd, err, nil)
+	return r, true
 }
 
 // FlushAudit waits until every audit row of a command answered before the
