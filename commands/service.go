@@ -122,12 +122,13 @@ type Service struct {
 	quotes       quoteCounter  // rent quotes per snapshot and want (claims.go)
 	snaps        snapshotState // refresh failures, Ready, snapshots to store (readiness.go)
 
-	audits    *auditLog      // background audit writer (auditlog.go)
-	details   auditDetails   // the audit detail of the last reply text (auditlog.go)
-	watchIdx  watchIndex     // price index of the newest snapshot (watch.go)
-	watchMu   sync.Mutex     // one evaluation pass at a time; never held across a Clore call or a role lookup
-	watches   watchCache     // the live watches, in memory (watchcache.go)
-	lifecycle lifecycleState // reminders and low-balance notices sent (lifecycle.go)
+	audits    *auditLog              // background audit writer (auditlog.go)
+	details   auditDetails           // the audit detail of the last reply text (auditlog.go)
+	lastParse atomic.Pointer[parsed] // the last text answered from memory (AnswerFromMemory)
+	watchIdx  watchIndex             // price index of the newest snapshot (watch.go)
+	watchMu   sync.Mutex             // one evaluation pass at a time; never held across a Clore call or a role lookup
+	watches   watchCache             // the live watches, in memory (watchcache.go)
+	lifecycle lifecycleState         // reminders and low-balance notices sent (lifecycle.go)
 }
 
 // DefaultImage is the Docker image of a rent that names none: Clore's own
@@ -353,12 +354,30 @@ func (s *Service) AnswerFromMemory(ctx context.Context, req Request) (Reply, boo
 	if req.Action != nil || req.Command != nil || !s.audits.keepsUp() {
 		return Reply{}, false
 	}
-	cmd, err := Parse(req.Text)
-	if err == nil && cmd.Name != "help" {
+	p := s.lastParse.Load()
+	if p == nil || p.text != req.Text {
+		cmd, err := Parse(req.Text)
+		p = &parsed{text: req.Text, cmd: cmd, err: err}
+		if err == nil && cmd.Name == "help" {
+			s.lastParse.Store(p)
+		}
+	}
+	if p.err == nil && p.cmd.Name != "help" {
 		return Reply{}, false
 	}
-	r, _ := s.handleParsed(ctx, req, cmd, err, nil)
+	r, _ := s.handleParsed(ctx, req, p.cmd, p.err, nil)
 	return r, true
+}
+
+// parsed is a help text as Parse read it: the same text again, as a burst
+// of help is, is not parsed again. Only help is kept: its parse depends on
+// the text alone (a usage error may not: a GPU model unknown to the
+// snapshot now may be known after the next refresh), and what answers it
+// only reads its Command.
+type parsed struct {
+	text string
+	cmd  Command
+	err  error
 }
 
 // FlushAudit waits until every audit row of a command answered before the

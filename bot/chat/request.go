@@ -2,6 +2,7 @@ package chat
 
 import (
 	"strings"
+	"unicode"
 
 	"github.com/clorebot/clorebot/commands"
 )
@@ -52,15 +53,31 @@ func idempotencyKey(platform, kind, key string) string {
 
 // jobWords are the commands that become jobs: a front door acknowledges
 // them at once and shows the job's progress in a message of its own.
-var jobWords = map[string]bool{"rent": true, "cancel": true, "confirm": true, "extend": true}
+var jobWords = [...]string{"rent", "cancel", "confirm", "extend"}
 
 // BecomesJob reports whether text names a command that the command layer
 // turns into a job (rent, cancel, confirm, extend), judged from its first
 // word only: such commands are acknowledged before they are handled.
 func BecomesJob(text string) bool {
-	fields := strings.Fields(text)
-	if len(fields) > 0 && strings.EqualFold(fields[0], "/clore") {
-		fields = fields[1:]
+	word, rest := firstWord(text)
+	if strings.EqualFold(word, "/clore") {
+		word, _ = firstWord(rest)
 	}
-	return len(fields) > 0 && jobWords[strings.ToLower(fields[0])]
+	for _, w := range jobWords {
+		if strings.EqualFold(word, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// firstWord splits the first space-separated word (as strings.Fields
+// separates them) from the rest of text, without allocating: every command
+// of a burst is asked.
+func firstWord(text string) (word, rest string) {
+	text = strings.TrimLeftFunc(text, unicode.IsSpace)
+	if i := strings.IndexFunc(text, unicode.IsSpace); i >= 0 {
+		return text[:i], text[i:]
+	}
+	return text, ""
 }

@@ -368,31 +368,56 @@ func (b *Bot) onEnvelope(ctx context.Context, sm *socketmode.Client, evt socketm
 	}
 	switch data := evt.Data.(type) {
 	case slack.SlashCommand:
-		if r := b.foreign(ctx, slashOrigin(data)); r != nil {
-			b.ack(ctx, sm, *req, b.now(ctx, dest{}, *r))
-			return
-		}
-		if chat.AckAtOnce(commands.Request{Text: data.Text}) {
-			// A job: acknowledged before anything else happens, its
-			// progress follows as a message of its own.
-			b.queueIntake(ctx, func(ctx context.Context) { b.jobCommand(ctx, data) })
-			b.ack(ctx, sm, *req, nil)
-			return
-		}
-		r := *req
-		if d, req, ok := b.fromMemory(data); ok {
-			// Help or a usage error: answered from memory on this
-			// goroutine, as a bot with canned answers would.
-			b.ack(ctx, sm, r, b.atOnce(ctx, d, req))
-			return
-		}
-		b.queueInstant(ctx, instantCommand{cmd: data, at: time.Now(), ack: func(p any) { b.ack(ctx, sm, r, p) }})
+		b.onSlash(ctx, sm, *req, &data)
 	case slack.InteractionCallback:
 		b.ack(ctx, sm, *req, nil)
-		b.wg.Go(func() { b.click(ctx, data) }) // detached from ctx: acknowledged
+		b.goClick(ctx, &data) // detached from ctx: acknowledged
 	default:
 		b.ack(ctx, sm, *req, nil)
 	}
+}
+
+// onSlash acknowledges a slash command: a job at once and empty, help or a
+// usage error with its answer on this goroutine, anything else with its
+// answer from an instant worker. c is only read: what outlives the call
+// copies it, so that the envelope's command stays on the caller's stack
+// (a burst of help allocates nothing for it).
+func (b *Bot) onSlash(ctx context.Context, sm *socketmode.Client, req socketmode.Request, c *slack.SlashCommand) {
+	if r := b.foreign(ctx, slashOrigin(*c)); r != nil {
+		b.ack(ctx, sm, req, b.now(ctx, dest{}, *r))
+		return
+	}
+	if chat.AckAtOnce(commands.Request{Text: c.Text}) {
+		// A job: acknowledged before anything else happens, its
+		// progress follows as a message of its own.
+		b.queueJob(ctx, *c)
+		b.ack(ctx, sm, req, nil)
+		return
+	}
+	if p, ok := b.fromMemory(ctx, c); ok {
+		// Help or a usage error: answered from memory on this
+		// goroutine, as a bot with canned answers would.
+		b.ack(ctx, sm, req, p)
+		return
+	}
+	b.queueInstant(ctx, instantCommand{cmd: *c, at: time.Now(), ack: b.acker(ctx, sm, req)})
+}
+
+// queueJob queues the handling of c, a command that becomes a job, for the
+// intake workers.
+func (b *Bot) queueJob(ctx context.Context, c slack.SlashCommand) {
+	b.queueIntake(ctx, func(ctx context.Context) { b.jobCommand(ctx, c) })
+}
+
+// acker acknowledges req with a payload, from another goroutine.
+func (b *Bot) acker(ctx context.Context, sm *socketmode.Client, req socketmode.Request) func(any) {
+	return func(p any) { b.ack(ctx, sm, req, p) }
+}
+
+// goClick handles a click, acknowledged already, on a goroutine of its own.
+func (b *Bot) goClick(ctx context.Context, cb *slack.InteractionCallback) {
+	data := *cb
+	b.wg.Go(func() { b.click(ctx, data) })
 }
 
 func (b *Bot) ack(ctx context.Context, sm *socketmode.Client, req socketmode.Request, payload any) {

@@ -118,7 +118,7 @@ func (b *Bot) commandWithin(ctx context.Context, c slack.SlashCommand, budget ti
 // budget; its private part, if any, follows in the background.
 func (b *Bot) now(ctx context.Context, d dest, r commands.Reply) any {
 	if p := r.Private; p != nil {
-		b.wg.Go(func() { b.detached(ctx, func(ctx context.Context) { b.sendPrivate(ctx, d, *p) }) })
+		b.goPrivate(ctx, d, p)
 	}
 	raw, err := b.acks.payload(r)
 	if err != nil {
@@ -128,21 +128,29 @@ func (b *Bot) now(ctx context.Context, d dest, r commands.Reply) any {
 	return raw
 }
 
-// fromMemory returns the conversation and Request of c, and whether the
-// command layer answers that very Request from memory alone
-// (chat.MemoryAnswerer): the question is asked of what Handle will get.
-func (b *Bot) fromMemory(c slack.SlashCommand) (dest, commands.Request, bool) {
-	d, req := commandRequest(c)
-	m, ok := b.o.Service.(chat.MemoryAnswerer)
-	return d, req, ok && m.AnswersFromMemory(req)
+// goPrivate sends p to the requester of d on a goroutine of its own.
+func (b *Bot) goPrivate(ctx context.Context, d dest, p *commands.PrivatePart) {
+	b.wg.Go(func() { b.detached(ctx, func(ctx context.Context) { b.sendPrivate(ctx, d, *p) }) })
 }
 
-// atOnce answers req, which the command layer answers from memory
-// (fromMemory), on the caller's goroutine.
-func (b *Bot) atOnce(ctx context.Context, d dest, req commands.Request) any {
-	hctx, cancel := chat.Detach(ctx, intakeDrain)
-	defer cancel()
-	return b.now(ctx, d, b.o.Service.Handle(hctx, req))
+// fromMemory is the acknowledgement of c when the command layer answers it
+// from memory alone (chat.MemoryAnswerer: help, a usage error), answered
+// on the caller's goroutine; false when it does not. Handle does no I/O
+// for such a command, so nothing needs bounding: it runs under ctx without
+// its cancellation (an acknowledged command is answered even during a
+// shutdown) and without the timer that chat.Detach would start and stop
+// for every help of a burst.
+func (b *Bot) fromMemory(ctx context.Context, c *slack.SlashCommand) (any, bool) {
+	m, ok := b.o.Service.(chat.MemoryAnswerer)
+	if !ok {
+		return nil, false
+	}
+	d, req := memoryRequest(*c)
+	r, ok := m.AnswerFromMemory(context.WithoutCancel(ctx), req)
+	if !ok {
+		return nil, false
+	}
+	return b.now(ctx, d, r), true
 }
 
 // detached runs f, work already acknowledged, under chat.Detach(ctx).
@@ -167,9 +175,19 @@ func (b *Bot) jobCommand(ctx context.Context, c slack.SlashCommand) {
 
 // commandRequest is the conversation of a slash command and its Request.
 func commandRequest(c slack.SlashCommand) (dest, commands.Request) {
+	d, req := memoryRequest(c)
+	req.ReplyTarget = d.encode()
+	return d, req
+}
+
+// memoryRequest is commandRequest without the reply target, which an
+// answer from memory has no use for (it goes in the acknowledgement, and
+// nothing is stored for a job or a watch): encoding it (JSON, the
+// response_url and its expiry) was half the allocations of a help's way
+// through the Slack door.
+func memoryRequest(c slack.SlashCommand) (dest, commands.Request) {
 	d := dest{Channel: c.ChannelID, User: c.UserID}.withResponseURL(c.ResponseURL, time.Now())
-	o := chat.Origin{Platform: commands.PlatformSlack, UserID: c.UserID, UserName: c.UserName,
-		Channel: c.ChannelID, ReplyTarget: d.encode()}
+	o := chat.Origin{Platform: commands.PlatformSlack, UserID: c.UserID, UserName: c.UserName, Channel: c.ChannelID}
 	return d, chat.CommandRequest(o, c.Text, commandKey(c))
 }
 
