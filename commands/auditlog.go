@@ -201,7 +201,7 @@ func (l *auditLog) run(wake, urgent <-chan struct{}, done chan<- struct{}) {
 		deadline := since.Add(auditMaxDelay)
 		l.quiet(timer, urgent, deadline)
 		batch, closing, flushing := l.take()
-		rest := l.writeWhileQuiet(batch, urgent, deadline, closing || flushing)
+		rest := l.writeWhileQuiet(batch, urgent, deadline, closing || flushing || len(batch) >= auditMaxBatch)
 		if len(rest) > 0 {
 			// The row that cut the write short signalled wake: wait for
 			// quiet again, then write the rest first.
@@ -245,8 +245,8 @@ func (l *auditLog) quiet(timer *time.Timer, urgent <-chan struct{}, deadline tim
 // a burst, not its end: on a busy machine a burst pauses for tens of
 // milliseconds): their acknowledgements then have the CPU, and the rest
 // waits for the next quiet period. It writes everything when must (the
-// writer stops, or a flush waits), when the deadline passed, or when a
-// batch's worth is queued behind (the writer must keep up).
+// writer stops, a flush waits, or it took a batch's worth: it must keep
+// up), when the deadline passed, or when a batch's worth is queued behind.
 func (l *auditLog) writeWhileQuiet(batch []auditItem, urgent <-chan struct{}, deadline time.Time, must bool) []auditItem {
 	start := time.Now()
 	for len(batch) > 0 {
