@@ -42,10 +42,11 @@ const (
 // auditLog writes the audit rows of commands that create no job (help,
 // market, status, watch, refusals, usage errors) in the background, so that
 // answering them never waits for a SQLite commit: rows are queued in order
-// and one goroutine writes whatever has accumulated as one transaction
-// (AppendAuditBatch) once commands stop arriving, so a burst of commands
-// costs a commit after it, not one each nor one in its middle. Rows of
-// commands that create a job are written synchronously with the job.
+// and one goroutine writes whatever has accumulated, in transactions of
+// auditChunk rows (AppendAuditBatch), once commands stop arriving, so a
+// burst of commands costs a few commits after it, not one each nor any in
+// its middle. Rows of commands that create a job are written synchronously
+// with the job.
 //
 // Queueing a row is an append under a mutex that the writer holds only to
 // take the queue, never during a write: the command that queues it neither
