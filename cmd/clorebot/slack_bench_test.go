@@ -208,12 +208,12 @@ func BenchmarkSlackAckLatency(b *testing.B) {
 // helpRounds how many of help (which cost less): the per-burst ratio
 // spreads widely on a shared 2-core machine (0.6–2× from one burst to the
 // next with nothing changed), so that only many bursts say something. The
-// p99 over all of a bot's bursts is set by its few worst: with 40 bursts of
-// 500, by about 5 of them, so that one burst that a passing load hits
+// p99 over all of a bot's bursts is set by its few worst: with 80 bursts of
+// 500, by about 10 of them, so that the few bursts that a passing load hits
 // does not decide it.
 const (
 	ackRounds  = 12
-	helpRounds = 40
+	helpRounds = 80
 )
 
 // heapObjects is how many heap objects the process allocated so far
