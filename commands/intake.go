@@ -162,12 +162,9 @@ type intakeRecord struct {
 // A request made on behalf of another identity (exec --as) names both:
 // the actor is the identity acted as, the channel says who acted.
 func (s *Service) auditEntry(req Request, command string, r Reply, order *int64, price *float64) AuditEntry {
-	detail := auditDetail(r.Text)
-	if len(detail) > 200 {
-		detail = detail[:200]
-	}
-	if r.JobID != "" {
-		detail = "job " + r.JobID
+	detail := "job " + r.JobID
+	if r.JobID == "" {
+		detail = s.details.of(r.Text)
 	}
 	channel := req.Channel
 	if req.Via != "" {

@@ -250,8 +250,12 @@ func commandOn(platform, text string) string {
 // only the first few hundred bytes are read (a row keeps 200), so that a
 // long answer (help) costs nothing to audit.
 func auditDetail(text string) string {
-	if len(text) > 400 {
-		text = text[:400]
+	if len(text) > auditDetailRead {
+		text = text[:auditDetailRead]
 	}
 	return Unmark(text)
 }
+
+// auditDetailRead is how much of a reply's text auditDetail reads: twice
+// what a row keeps, for the marks that Unmark shortens.
+const auditDetailRead = 2 * auditDetailMax

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -47,6 +48,10 @@ func ParseRequest(req Request) Request {
 	if req.Action != nil || req.Command != nil || req.Invalid != nil {
 		return req
 	}
+	if h := lastHelp.Load(); h != nil && h.text == req.Text {
+		req.Command = h.cmd // a burst of help parses its text once
+		return req
+	}
 	cmd, err := Parse(req.Text)
 	if err != nil {
 		ue, ok := errors.AsType[*UsageError](err)
@@ -57,8 +62,21 @@ func ParseRequest(req Request) Request {
 		return req
 	}
 	req.Command = &cmd
+	if cmd.Name == "help" {
+		lastHelp.Store(&helpParse{text: req.Text, cmd: req.Command})
+	}
 	return req
 }
+
+// helpParse is the last help text ParseRequest read, and its command,
+// shared read-only by the requests that carry the same text. Only help is
+// kept: its parse depends on the text alone.
+type helpParse struct {
+	text string
+	cmd  *Command
+}
+
+var lastHelp atomic.Pointer[helpParse]
 
 // Parsed is the command req carries (Command, or Invalid as the error). A
 // request no front door parsed (a test's, a caller's of its own) is parsed

@@ -122,12 +122,14 @@ type Service struct {
 	quotes       quoteBook     // rent quotes per snapshot and want (claims.go)
 	snaps        snapshotState // refresh failures, Ready, snapshots to store (readiness.go)
 
-	audits    *auditLog      // background audit writer (auditlog.go)
-	watchIdx  watchIndex     // price index of the newest snapshot (watch.go)
-	watchMu   sync.Mutex     // one evaluation pass at a time; never held across a Clore call or a role lookup
-	watches   watchCache     // the live watches, in memory (watchcache.go)
-	lifecycle lifecycleState // reminders and low-balance notices sent (lifecycle.go)
-	ledger    spendLedger    // orders whose spend is settled (spend.go)
+	audits    *auditLog              // background audit writer (auditlog.go)
+	details   auditDetails           // the audit detail of the last reply text (auditlog.go)
+	lastParse atomic.Pointer[parsed] // the last help text answered from memory without a parse of its own (AnswerFromMemory)
+	watchIdx  watchIndex             // price index of the newest snapshot (watch.go)
+	watchMu   sync.Mutex             // one evaluation pass at a time; never held across a Clore call or a role lookup
+	watches   watchCache             // the live watches, in memory (watchcache.go)
+	lifecycle lifecycleState         // reminders and low-balance notices sent (lifecycle.go)
+	ledger    spendLedger            // orders whose spend is settled (spend.go)
 }
 
 // DefaultImage is the Docker image of a rent that names none: Clore's own
@@ -193,8 +195,14 @@ func (s *Service) handle(ctx context.Context, req Request, claim *DedupClaim) (R
 	if req.Action != nil {
 		return s.handleAction(ctx, req), DedupResult{}
 	}
-	rec := &intakeRecord{claim: claim}
 	cmd, err := req.Parsed() // the front door's parse, when it made one
+	return s.handleParsed(ctx, req, cmd, err, claim)
+}
+
+// handleParsed is handle once req's text is parsed: cmd, or the parse
+// error err.
+func (s *Service) handleParsed(ctx context.Context, req Request, cmd Command, err error, claim *DedupClaim) (Reply, DedupResult) {
+	rec := &intakeRecord{claim: claim}
 	if err != nil {
 		r := errorReply(err)
 		s.record(ctx, req, "parse", rec, &r, nil, nil)
@@ -340,6 +348,46 @@ func (s *Service) AnswersFromMemory(req Request) bool {
 	}
 	cmd, err := req.Parsed()
 	return err != nil || cmd.Name == "help"
+}
+
+// AnswerFromMemory is Handle for a request that AnswersFromMemory: it
+// returns Handle's reply, and false without doing anything for any other
+// request. The text is parsed once, for the question and the answer.
+func (s *Service) AnswerFromMemory(ctx context.Context, req Request) (Reply, bool) {
+	if req.Action != nil || !s.audits.keepsUp() {
+		return Reply{}, false
+	}
+	var cmd Command
+	var err error
+	if req.Command != nil || req.Invalid != nil {
+		cmd, err = req.Parsed() // the front door's parse
+	} else {
+		p := s.lastParse.Load()
+		if p == nil || p.text != req.Text {
+			c, e := Parse(req.Text)
+			p = &parsed{text: req.Text, cmd: c, err: e}
+			if e == nil && c.Name == "help" {
+				s.lastParse.Store(p)
+			}
+		}
+		cmd, err = p.cmd, p.err
+	}
+	if err == nil && cmd.Name != "help" {
+		return Reply{}, false
+	}
+	r, _ := s.handleParsed(ctx, req, cmd, err, nil)
+	return r, true
+}
+
+// parsed is a help text as Parse read it: the same text again, as a burst
+// of help is, is not parsed again. Only help is kept: its parse depends on
+// the text alone (a usage error may not: a GPU model unknown to the
+// snapshot now may be known after the next refresh), and what answers it
+// only reads its Command.
+type parsed struct {
+	text string
+	cmd  Command
+	err  error
 }
 
 // FlushAudit waits until every audit row of a command answered before the

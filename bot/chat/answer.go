@@ -13,12 +13,17 @@ type Handler interface {
 	Handle(ctx context.Context, req commands.Request) commands.Reply
 }
 
-// MemoryAnswerer is what a Handler may also implement: AnswersFromMemory
-// reports whether Handle answers req from memory alone (help, usage
-// errors), so that a front door can answer it on the goroutine that reads
-// its events rather than hand it to a worker.
+// MemoryAnswerer is what a Handler may also implement: AnswerFromMemory
+// answers req as Handle does when it answers it from memory alone (help,
+// usage errors), and reports false, having done nothing, otherwise; a
+// front door then answers it on the goroutine that reads its events, as
+// a bot with canned answers would, rather than hand it to a worker. The
+// command is judged and answered in one call: parsed once, and judged on
+// the very Request that is answered. The Request may carry no ReplyTarget:
+// an answer from memory goes in the acknowledgement, and stores nothing
+// that would lead back to the conversation.
 type MemoryAnswerer interface {
-	AnswersFromMemory(req commands.Request) bool
+	AnswerFromMemory(ctx context.Context, req commands.Request) (commands.Reply, bool)
 }
 
 // Answer is the outcome of Respond: Now is the reply to put in the

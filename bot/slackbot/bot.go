@@ -382,10 +382,10 @@ func (b *Bot) onEnvelope(ctx context.Context, sm *socketmode.Client, evt socketm
 			b.ack(ctx, sm, r, nil)
 			return
 		}
-		if b.fromMemory(creq) {
+		if p, ok := b.fromMemory(ctx, d, creq); ok {
 			// Help or a usage error: answered from memory on this
 			// goroutine, as a bot with canned answers would.
-			b.ack(ctx, sm, r, b.atOnce(ctx, d, creq))
+			b.ack(ctx, sm, r, p)
 			return
 		}
 		b.queueInstant(ctx, instantCommand{d: d, req: creq, at: time.Now(), ack: func(p any) { b.ack(ctx, sm, r, p) }})

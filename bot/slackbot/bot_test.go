@@ -440,7 +440,12 @@ type memoryService struct {
 	release chan struct{}
 }
 
-func (s *memoryService) AnswersFromMemory(req commands.Request) bool { return req.Text == "help" }
+func (s *memoryService) AnswerFromMemory(ctx context.Context, req commands.Request) (commands.Reply, bool) {
+	if req.Text != "help" {
+		return commands.Reply{}, false
+	}
+	return s.Handle(ctx, req), true
+}
 
 func (s *memoryService) Handle(ctx context.Context, req commands.Request) commands.Reply {
 	if req.Text != "help" {

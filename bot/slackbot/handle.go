@@ -154,20 +154,21 @@ func sentAck(p any) (payload any, then func()) {
 	return p, func() {}
 }
 
-// fromMemory reports whether the command layer answers req from memory
-// alone (chat.MemoryAnswerer): the question is asked of what Handle will
-// get.
-func (b *Bot) fromMemory(req commands.Request) bool {
+// fromMemory is the acknowledgement of req, answered on the caller's
+// goroutine, when the command layer answers it from memory alone
+// (chat.MemoryAnswerer: help or a usage error); false for anything else,
+// with nothing done. The answer is judged and made in one call, on the
+// parse req carries.
+func (b *Bot) fromMemory(ctx context.Context, d dest, req commands.Request) (any, bool) {
 	m, ok := b.o.Service.(chat.MemoryAnswerer)
-	return ok && m.AnswersFromMemory(req)
-}
-
-// atOnce answers req, which the command layer answers from memory
-// (fromMemory), on the caller's goroutine.
-func (b *Bot) atOnce(ctx context.Context, d dest, req commands.Request) any {
-	hctx, cancel := chat.Detach(ctx, intakeDrain)
-	defer cancel()
-	return b.now(ctx, d, b.o.Service.Handle(hctx, req))
+	if !ok {
+		return nil, false
+	}
+	r, ok := m.AnswerFromMemory(context.WithoutCancel(ctx), req)
+	if !ok {
+		return nil, false
+	}
+	return b.now(ctx, d, r), true
 }
 
 // detached runs f, work already acknowledged, under chat.Detach(ctx).

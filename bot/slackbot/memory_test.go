@@ -10,7 +10,7 @@ import (
 	"github.com/clorebot/clorebot/internal/fakeslack"
 )
 
-// parseMemoryService judges AnswersFromMemory as commands.Service does
+// parseMemoryService judges AnswerFromMemory as commands.Service does
 // (help, or a text that does not parse), and stands for a store that is
 // slow: every command that parses and is not help blocks in Handle until
 // release is closed.
@@ -20,9 +20,11 @@ type parseMemoryService struct {
 	slow    chan string
 }
 
-func (s *parseMemoryService) AnswersFromMemory(req commands.Request) bool {
-	cmd, err := commands.Parse(req.Text)
-	return err != nil || cmd.Name == "help"
+func (s *parseMemoryService) AnswerFromMemory(ctx context.Context, req commands.Request) (commands.Reply, bool) {
+	if cmd, err := commands.Parse(req.Text); err == nil && cmd.Name != "help" {
+		return commands.Reply{}, false
+	}
+	return s.Handle(ctx, req), true
 }
 
 func (s *parseMemoryService) Handle(ctx context.Context, req commands.Request) commands.Reply {

@@ -24,9 +24,14 @@ func (c chatCommands) Handle(ctx context.Context, req commands.Request) commands
 	return r
 }
 
-// AnswersFromMemory implements chat.MemoryAnswerer.
-func (c chatCommands) AnswersFromMemory(req commands.Request) bool {
-	return c.a.svc.AnswersFromMemory(req)
+// AnswerFromMemory implements chat.MemoryAnswerer.
+func (c chatCommands) AnswerFromMemory(ctx context.Context, req commands.Request) (commands.Reply, bool) {
+	start := time.Now()
+	r, ok := c.a.svc.AnswerFromMemory(ctx, req)
+	if ok {
+		logChatCommand(ctx, c.a.log, req, r, time.Since(start))
+	}
+	return r, ok
 }
 
 // Market implements discordbot.Service (GPU autocomplete).

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"runtime/metrics"
 	"slices"
 	"strings"
 	"sync"
@@ -114,15 +115,15 @@ func percentile(sorted []time.Duration, p float64) time.Duration {
 // clorebot (serve --sandbox, every background task running) and, in the
 // same process and run, for a minimal slack-go bot that acknowledges at
 // once with the same payload (minimalBot). Both bots are warmed up alike;
-// each gets 2×ackRounds bursts of help, then ackRounds of rent, in alternating order (minimal
+// each gets helpRounds bursts of help, then ackRounds of rent, in alternating order (minimal
 // first, then clorebot first, ...) so that a passing load on the shared
 // machine does not fall on one bot only; clorebot's background work of a
 // burst (its audit rows) is finished before the next burst is sent. It
-// reports p50/p99 over all of a bot's bursts, their p99 ratio, and the
+// reports p50/p99 over all of a bot's bursts, their p99 ratio, the
 // median over the rounds of the per-round p99 ratio (a load spike on the
 // shared machine that hits one burst moves the pooled ratio, not the
-// median). Run it with
-// -benchtime=1x -count 3.
+// median), and the heap objects each bot allocated per acknowledgement.
+// Run it with -benchtime=1x -count 5.
 func BenchmarkSlackAckLatency(b *testing.B) {
 	s := startSlackServe(b, "", nil)
 	if !s.fake.WaitConnected(1, slackWait) {
@@ -151,8 +152,9 @@ func BenchmarkSlackAckLatency(b *testing.B) {
 	}
 	settle()
 	for i := 0; b.Loop(); i++ {
-		var bot, base [2][]time.Duration // help, rent
-		var ratios [2][]float64          // per round: clorebot p99 / minimal p99
+		var bot, base [2][]time.Duration    // help, rent
+		var ratios [2][]float64             // per round: clorebot p99 / minimal p99
+		var botAllocs, baseAllocs [2]uint64 // heap objects allocated during the bursts
 		// Every help round before the first rent round: the jobs of a rent
 		// burst run on for seconds afterwards (creating, provisioning,
 		// posting and editing their messages), so that a help burst sent
@@ -161,17 +163,21 @@ func BenchmarkSlackAckLatency(b *testing.B) {
 			text   string
 			n      int
 			rounds int
-		}{{help, 500, 2 * ackRounds}, {rent, 200, ackRounds}} {
+		}{{help, 500, helpRounds}, {rent, 200, ackRounds}} {
 			for r := range c.rounds {
 				id := fmt.Sprintf("%d-%d-%d", i, r, k)
 				runBot := func() {
+					before := heapObjects()
 					d, _ := burst(b, s.fake, "bot"+id, "UALICE", c.text, c.n)
+					botAllocs[k] += heapObjects() - before
 					bot[k] = append(bot[k], d...)
 					b.Logf("clorebot %q round %d p50 %v p99 %v", c.text, r, percentile(d, .5), percentile(d, .99))
 					settle()
 				}
 				runBase := func() {
+					before := heapObjects()
 					d, _ := burst(b, minimal.fake, "min"+id, "UALICE", c.text, c.n)
+					baseAllocs[k] += heapObjects() - before
 					base[k] = append(base[k], d...)
 					b.Logf("minimal %q round %d p50 %v p99 %v", c.text, r, percentile(d, .5), percentile(d, .99))
 				}
@@ -192,16 +198,33 @@ func BenchmarkSlackAckLatency(b *testing.B) {
 			reportAckLatency(b, name, bot[k], base[k])
 			slices.Sort(ratios[k])
 			b.ReportMetric(ratios[k][len(ratios[k])/2], name+"_p99_ratio_median_round")
+			b.ReportMetric(float64(botAllocs[k])/float64(len(bot[k])), name+"_allocs/ack")
+			b.ReportMetric(float64(baseAllocs[k])/float64(len(base[k])), name+"_minimal_allocs/ack")
 		}
 	}
 }
 
-// ackRounds is how many bursts of rent (and twice as many of help, which
-// cost less) each bot gets per run: the
-// per-burst ratio spreads widely on a shared 2-core machine (0.6–2× from
-// one burst to the next with nothing changed), so that only the median
-// over many bursts says something.
-const ackRounds = 12
+// ackRounds is how many bursts of rent each bot gets per run, and
+// helpRounds how many of help (which cost less): the per-burst ratio
+// spreads widely on a shared 2-core machine (0.6–2× from one burst to the
+// next with nothing changed), so that only many bursts say something. The
+// p99 over all of a bot's bursts is set by its few worst: with 80 bursts of
+// 500, by about 10 of them, so that the few bursts that a passing load hits
+// does not decide it.
+const (
+	ackRounds  = 12
+	helpRounds = 80
+)
+
+// heapObjects is how many heap objects the process allocated so far
+// (runtime/metrics): over a burst, with the other bot idle, what one bot's
+// acknowledgements cost the garbage collector — a figure that, unlike the
+// latencies, the machine's load does not move.
+func heapObjects() uint64 {
+	s := []metrics.Sample{{Name: "/gc/heap/allocs:objects"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
+}
 
 // p99Ratio is the p99 of bot over the p99 of base (both unsorted).
 func p99Ratio(bot, base []time.Duration) float64 {
