@@ -67,6 +67,13 @@ func TestCommandLineJSONKeepsTheContract(t *testing.T) {
 		t.Fatalf("audit --json: exit %d\n%s\n%s", code, out, stderr)
 	}
 
+	for _, args := range [][]string{{}, {"--since", "7d", "--by", "gpu"}, {"--by", "team"}} {
+		code, out, stderr = run(t, dir, nil, append([]string{"spend", "--sandbox", "--json"}, args...)...)
+		if code != 0 || s.ValidateLines(t, "spend.json", out) != 1 {
+			t.Fatalf("spend --json %v: exit %d\n%s\n%s", args, code, out, stderr)
+		}
+	}
+
 	code, out, _ = run(t, dir, nil, "version", "--json")
 	if code != 0 {
 		t.Fatalf("version --json: exit %d", code)
