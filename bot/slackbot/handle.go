@@ -403,5 +403,12 @@ func (b *Bot) Notify(ctx context.Context, t commands.Target, r commands.Reply) (
 		known = d.messageRef()
 	}
 	ref, err := b.follow.Show(ctx, r.JobID, t.ReplyTarget, known, r.Public())
+	if img := r.Image; img != nil && err == nil && t.Ref == "" && d.Channel != "" {
+		// A new post with a chart (the spend digest): the chart follows it
+		// in its channel, once; edits of the message carry none.
+		if err := b.msgr.upload(ctx, d.Channel, "", "", *img); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	return ref, errors.Join(append(errs, err)...)
 }

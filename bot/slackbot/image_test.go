@@ -97,3 +97,25 @@ func TestPriceAlertCarriesItsChart(t *testing.T) {
 		t.Fatalf("files %+v: want the one chart in C7", files)
 	}
 }
+
+// A post through Notify with a chart (the spend digest, to the channel of
+// report.slack_channel) is followed by its chart in that channel, once.
+func TestNotifiedPostCarriesItsChart(t *testing.T) {
+	fake := fakeslack.New(fakeslack.Options{AppToken: appToken, BotToken: botToken})
+	t.Cleanup(fake.Close)
+	b := New(Options{BotToken: botToken, APIURL: fake.APIURL(), Service: &stubService{}})
+	img := testChart(t)
+	target := commands.Target{Platform: commands.PlatformSlack, ReplyTarget: ChannelTarget("C9")}
+	r := commands.Reply{Status: commands.StatusOK, Title: "Spend this week", Text: "Total $12.34", Visibility: commands.Public,
+		Done: true, Image: &img}
+	if _, err := b.Notify(context.Background(), target, r); err != nil {
+		t.Fatal(err)
+	}
+	if msgs := fake.Messages(); len(msgs) != 1 || msgs[0].Channel != "C9" {
+		t.Fatalf("messages %+v: want the digest in C9", msgs)
+	}
+	files := fake.Files()
+	if len(files) != 1 || files[0].Channel != "C9" || !bytes.Equal(files[0].Data, img.PNG) {
+		t.Fatalf("files %+v: want the digest's chart in C9", files)
+	}
+}
