@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/clorebot/clorebot/bot/discordbot"
+	fd "github.com/clorebot/clorebot/bot/discordbot/discordtest"
 	"github.com/clorebot/clorebot/commands"
-	fd "github.com/clorebot/clorebot/internal/fakediscord"
 )
 
 // countingService counts the requests handed to the command layer.

@@ -11,7 +11,7 @@ import (
 
 	"github.com/bwmarrin/discordgo"
 
-	fd "github.com/clorebot/clorebot/internal/fakediscord"
+	fd "github.com/clorebot/clorebot/bot/discordbot/discordtest"
 )
 
 // burst is the number of interactions sent at once.

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
+	fd "github.com/clorebot/clorebot/bot/discordbot/discordtest"
 	"github.com/clorebot/clorebot/commands"
-	fd "github.com/clorebot/clorebot/internal/fakediscord"
 )
 
 const ephemeral = 64

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/clorebot/clorebot/bot/discordbot"
-	fd "github.com/clorebot/clorebot/internal/fakediscord"
+	fd "github.com/clorebot/clorebot/bot/discordbot/discordtest"
 )
 
 // dm turns a guild interaction into one from a direct message: no guild,

@@ -16,19 +16,19 @@ import (
 	"time"
 
 	"github.com/clorebot/clorebot/bot/discordbot"
+	"github.com/clorebot/clorebot/bot/discordbot/discordtest"
 	"github.com/clorebot/clorebot/clore"
 	"github.com/clorebot/clorebot/clore/sandbox"
 	"github.com/clorebot/clorebot/commands"
-	"github.com/clorebot/clorebot/internal/fakediscord"
 	"github.com/clorebot/clorebot/storage"
 )
 
 // Who's who in the tests: alice rents, bob only views, carol rents through
 // her Discord role.
 var (
-	alice = fakediscord.Who{UserID: "1001", Name: "alice"}
-	bob   = fakediscord.Who{UserID: "1002", Name: "bob"}
-	carol = fakediscord.Who{UserID: "1003", Name: "carol", Roles: []string{"777"}}
+	alice = discordtest.Who{UserID: "1001", Name: "alice"}
+	bob   = discordtest.Who{UserID: "1002", Name: "bob"}
+	carol = discordtest.Who{UserID: "1003", Name: "carol", Roles: []string{"777"}}
 )
 
 // clock is the bot's clock: the wall clock plus an offset tests can move.
@@ -54,7 +54,7 @@ func (c *clock) Advance(d time.Duration) {
 // real discordgo session.
 type harness struct {
 	t      testing.TB
-	fake   *fakediscord.Server
+	fake   *discordtest.Server
 	bot    *discordbot.Bot
 	svc    *commands.Service
 	store  *storage.Store
@@ -81,7 +81,7 @@ func testLogger(t testing.TB) *slog.Logger {
 }
 
 type harnessOpts struct {
-	fake   fakediscord.Options
+	fake   discordtest.Options
 	bot    func(*discordbot.Options)
 	noWait bool // do not wait for READY
 }
@@ -105,7 +105,7 @@ func newHarness(t testing.TB, ho harnessOpts) *harness {
 		CreateInterval: time.Millisecond, MaxRetries: 2, Backoff: time.Millisecond, Slots: st})
 	h.store = st
 	ho.fake.Token = h.token
-	h.fake = fakediscord.New(t, ho.fake)
+	h.fake = discordtest.New(t, ho.fake)
 	h.svc = commands.New(commands.Options{Store: st, Clore: h.client,
 		Notifier: commands.NotifierFunc(func(ctx context.Context, tg commands.Target, r commands.Reply) (string, error) {
 			return h.bot.Notify(ctx, tg, r)
@@ -163,7 +163,7 @@ func (h *harness) next() (id, token string) {
 
 // send dispatches an interaction and waits for its callback, within the
 // 3 seconds Discord allows.
-func (h *harness) send(i fakediscord.Interaction) callback {
+func (h *harness) send(i discordtest.Interaction) callback {
 	h.t.Helper()
 	if err := h.fake.Interaction(i); err != nil {
 		h.t.Fatal(err)

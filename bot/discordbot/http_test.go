@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/clorebot/clorebot/bot/discordbot"
-	fd "github.com/clorebot/clorebot/internal/fakediscord"
+	fd "github.com/clorebot/clorebot/bot/discordbot/discordtest"
 )
 
 // signer signs requests as Discord does: Ed25519 over timestamp + body.

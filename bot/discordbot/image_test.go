@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/clorebot/clorebot/bot/discordbot"
+	fd "github.com/clorebot/clorebot/bot/discordbot/discordtest"
 	"github.com/clorebot/clorebot/commands"
-	fd "github.com/clorebot/clorebot/internal/fakediscord"
 )
 
 // seed records an hour of one-minute prices of model.

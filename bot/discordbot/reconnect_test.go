@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/clorebot/clorebot/bot/discordbot"
-	fd "github.com/clorebot/clorebot/internal/fakediscord"
+	fd "github.com/clorebot/clorebot/bot/discordbot/discordtest"
 )
 
 // fastBackoff keeps reconnect tests quick; discordgo's Close still costs 1 s.

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	fd "github.com/clorebot/clorebot/internal/fakediscord"
+	fd "github.com/clorebot/clorebot/bot/discordbot/discordtest"
 )
 
 // CurrentRoles asks Discord for the member (GET /guilds/{g}/members/{u},

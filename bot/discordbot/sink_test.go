@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/clorebot/clorebot/bot/discordbot/discordtest"
 	"github.com/clorebot/clorebot/commands"
-	"github.com/clorebot/clorebot/internal/fakediscord"
 )
 
 // stubService answers nothing; the sink does not use the command layer.
@@ -27,12 +27,12 @@ func (stubService) OrdersOf(context.Context, commands.Request, int) ([]commands.
 func (stubService) CheckCancel(context.Context, commands.Request, int64) *commands.Reply { return nil }
 func (stubService) Permits(commands.Request) bool                                        { return true }
 
-func newSinkBot(t *testing.T) (*Bot, *fakediscord.Server) {
+func newSinkBot(t *testing.T) (*Bot, *discordtest.Server) {
 	t.Helper()
 	b := make([]byte, 12)
 	_, _ = rand.Read(b)
 	token := "test." + hex.EncodeToString(b)
-	fake := fakediscord.New(t, fakediscord.Options{Token: token})
+	fake := discordtest.New(t, discordtest.Options{Token: token})
 	bot, err := New(Options{Token: token, AppID: fake.AppID(), APIURL: fake.URL, Service: stubService{}})
 	if err != nil {
 		t.Fatal(err)

@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
+	fd "github.com/clorebot/clorebot/bot/discordbot/discordtest"
 	"github.com/clorebot/clorebot/commands"
-	fd "github.com/clorebot/clorebot/internal/fakediscord"
 )
 
 // slowService is a command layer stuck on Clore until released.

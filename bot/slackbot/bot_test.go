@@ -18,8 +18,8 @@ import (
 
 	"github.com/slack-go/slack"
 
+	"github.com/clorebot/clorebot/bot/slackbot/slacktest"
 	"github.com/clorebot/clorebot/commands"
-	"github.com/clorebot/clorebot/internal/fakeslack"
 )
 
 var (
@@ -54,9 +54,9 @@ func (s *stubService) requests() []commands.Request {
 }
 
 // startBot runs a Bot against a fake Slack with a short ping timeout.
-func startBot(t *testing.T, svc *stubService, tweak func(*Options)) (*Bot, *fakeslack.Server) {
+func startBot(t *testing.T, svc *stubService, tweak func(*Options)) (*Bot, *slacktest.Server) {
 	t.Helper()
-	fake := fakeslack.New(fakeslack.Options{AppToken: appToken, BotToken: botToken, PingEvery: 50 * time.Millisecond})
+	fake := slacktest.New(slacktest.Options{AppToken: appToken, BotToken: botToken, PingEvery: 50 * time.Millisecond})
 	t.Cleanup(fake.Close)
 	o := Options{AppToken: appToken, BotToken: botToken, APIURL: fake.APIURL(), Service: svc,
 		PingTimeout: 400 * time.Millisecond, MinBackoff: 10 * time.Millisecond, MaxBackoff: 100 * time.Millisecond, EditGap: 200 * time.Millisecond}
@@ -79,9 +79,9 @@ func startBot(t *testing.T, svc *stubService, tweak func(*Options)) (*Bot, *fake
 }
 
 // helpRoundTrip sends /clore help and checks that its ack carries the answer.
-func helpRoundTrip(t *testing.T, fake *fakeslack.Server, env string) {
+func helpRoundTrip(t *testing.T, fake *slacktest.Server, env string) {
 	t.Helper()
-	if err := fake.Send(fakeslack.Envelope(env, "slash_commands", fake.Slash("U1", "C1", "help", "trig-"+env), 0)); err != nil {
+	if err := fake.Send(slacktest.Envelope(env, "slash_commands", fake.Slash("U1", "C1", "help", "trig-"+env), 0)); err != nil {
 		t.Fatalf("send %s: %v", env, err)
 	}
 	a, ok := fake.WaitAck(env, wait)
@@ -125,7 +125,7 @@ func TestReconnectsAndServesAfterwards(t *testing.T) {
 
 func TestNotReadyUntilConnected(t *testing.T) {
 	svc := &stubService{}
-	fake := fakeslack.New(fakeslack.Options{AppToken: appToken, BotToken: botToken})
+	fake := slacktest.New(slacktest.Options{AppToken: appToken, BotToken: botToken})
 	t.Cleanup(fake.Close)
 	fake.RefuseOpens(true)
 	b := New(Options{AppToken: appToken, BotToken: botToken, APIURL: fake.APIURL(), Service: svc})
@@ -148,7 +148,7 @@ func TestNotReadyUntilConnected(t *testing.T) {
 	}
 	// Events are read in order: once an envelope is acknowledged, the
 	// "connected" event before it was seen.
-	if err := fake.Send(fakeslack.Envelope("after-connect", "slash_commands", fake.Slash("U1", "C1", "help", "t1"), 0)); err != nil {
+	if err := fake.Send(slacktest.Envelope("after-connect", "slash_commands", fake.Slash("U1", "C1", "help", "t1"), 0)); err != nil {
 		t.Fatal(err)
 	}
 	if _, ok := fake.WaitAck("after-connect", wait); !ok {
@@ -165,13 +165,13 @@ func TestRedeliveredEnvelopeActsOnce(t *testing.T) {
 	if !fake.WaitConnected(1, wait) {
 		t.Fatal("never connected")
 	}
-	env := fakeslack.Envelope("dup", "slash_commands", fake.Slash("U1", "C1", "help", "trig-dup"), 0)
+	env := slacktest.Envelope("dup", "slash_commands", fake.Slash("U1", "C1", "help", "trig-dup"), 0)
 	for range 2 {
 		if err := fake.Send(env); err != nil {
 			t.Fatal(err)
 		}
 	}
-	retry := fakeslack.Envelope("dup", "slash_commands", fake.Slash("U1", "C1", "help", "trig-dup"), 1)
+	retry := slacktest.Envelope("dup", "slash_commands", fake.Slash("U1", "C1", "help", "trig-dup"), 1)
 	if err := fake.Send(retry); err != nil {
 		t.Fatal(err)
 	}
@@ -182,7 +182,7 @@ func TestRedeliveredEnvelopeActsOnce(t *testing.T) {
 		t.Errorf("handled %d times, want once", n)
 	}
 	// A retry under a new envelope id carries the trigger's idempotency key.
-	if err := fake.Send(fakeslack.Envelope("dup-2", "slash_commands", fake.Slash("U1", "C1", "help", "trig-dup"), 1)); err != nil {
+	if err := fake.Send(slacktest.Envelope("dup-2", "slash_commands", fake.Slash("U1", "C1", "help", "trig-dup"), 1)); err != nil {
 		t.Fatal(err)
 	}
 	if _, ok := fake.WaitAck("dup-2", wait); !ok {
@@ -215,7 +215,7 @@ func TestProgressCoalescedAndRateLimited(t *testing.T) {
 	if time.Since(start) < time.Second {
 		t.Errorf("the 429's Retry-After (1 s) was not waited out")
 	}
-	msgs, ok := fake.WaitMessages(wait, func(ms []fakeslack.Message) bool { return len(ms) == 1 && ms[0].Text == "step 29" })
+	msgs, ok := fake.WaitMessages(wait, func(ms []slacktest.Message) bool { return len(ms) == 1 && ms[0].Text == "step 29" })
 	if !ok {
 		t.Fatalf("messages = %+v", msgs)
 	}
@@ -365,7 +365,7 @@ func TestQueuedCommandKeepsTheAckDeadline(t *testing.T) {
 	if p := <-acks; p != nil {
 		t.Errorf("a command that waited its whole budget was acknowledged with %v; want an empty ack", p)
 	}
-	if _, ok := fake.WaitResponses(wait, func(rs []fakeslack.Response) bool {
+	if _, ok := fake.WaitResponses(wait, func(rs []slacktest.Response) bool {
 		return len(rs) == 1 && rs[0].Path == "/response/cmd-stale"
 	}); !ok {
 		t.Fatalf("no answer through the response_url: %+v", fake.Responses())
@@ -395,7 +395,7 @@ func (s *ctxService) Handle(ctx context.Context, req commands.Request) commands.
 // context, before Run returns: an acknowledged rent is never silently lost.
 func TestShutdownHandlesAcknowledgedJobCommands(t *testing.T) {
 	svc := &ctxService{proceed: make(chan struct{})}
-	fake := fakeslack.New(fakeslack.Options{AppToken: appToken, BotToken: botToken, PingEvery: 50 * time.Millisecond})
+	fake := slacktest.New(slacktest.Options{AppToken: appToken, BotToken: botToken, PingEvery: 50 * time.Millisecond})
 	t.Cleanup(fake.Close)
 	b := New(Options{AppToken: appToken, BotToken: botToken, APIURL: fake.APIURL(), Service: svc})
 	ctx, cancel := context.WithCancel(context.Background())
@@ -407,7 +407,7 @@ func TestShutdownHandlesAcknowledgedJobCommands(t *testing.T) {
 	const n = 6 // more than the intake workers
 	for i := range n {
 		id := fmt.Sprintf("rent-%d", i)
-		if err := fake.Send(fakeslack.Envelope(id, "slash_commands", fake.Slash("U1", "C1", "rent 3090", "t-"+id), 0)); err != nil {
+		if err := fake.Send(slacktest.Envelope(id, "slash_commands", fake.Slash("U1", "C1", "rent 3090", "t-"+id), 0)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -467,7 +467,7 @@ func TestHelpAnsweredOnTheReaderWhileWorkersAreBusy(t *testing.T) {
 	}
 	for i := range instantWorkers + 2 {
 		env := fmt.Sprintf("slow%d", i)
-		if err := fake.Send(fakeslack.Envelope(env, "slash_commands", fake.Slash("U1", "C1", "status", "trig-"+env), 0)); err != nil {
+		if err := fake.Send(slacktest.Envelope(env, "slash_commands", fake.Slash("U1", "C1", "status", "trig-"+env), 0)); err != nil {
 			t.Fatal(err)
 		}
 	}

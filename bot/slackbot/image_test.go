@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/clorebot/clorebot/bot/slackbot/slacktest"
 	"github.com/clorebot/clorebot/commands"
 	"github.com/clorebot/clorebot/internal/chart"
-	"github.com/clorebot/clorebot/internal/fakeslack"
 )
 
 func testChart(t *testing.T) commands.Image {
@@ -41,14 +41,14 @@ func TestReplyChartUploadedAfterTheAck(t *testing.T) {
 	if !fake.WaitConnected(1, wait) {
 		t.Fatal("never connected")
 	}
-	if err := fake.Send(fakeslack.Envelope("env1", "slash_commands", fake.Slash("U1", "C1", "market 4090 --history 24h", "trig-1"), 0)); err != nil {
+	if err := fake.Send(slacktest.Envelope("env1", "slash_commands", fake.Slash("U1", "C1", "market 4090 --history 24h", "trig-1"), 0)); err != nil {
 		t.Fatal(err)
 	}
 	a, ok := fake.WaitAck("env1", wait)
 	if !ok || !strings.Contains(string(a.Payload), "direct messages") {
 		t.Fatalf("ack %s, %v: want the text and where the chart goes", a.Payload, ok)
 	}
-	files, ok := fake.WaitFiles(wait, func(fs []fakeslack.File) bool { return len(fs) == 1 })
+	files, ok := fake.WaitFiles(wait, func(fs []slacktest.File) bool { return len(fs) == 1 })
 	if !ok {
 		t.Fatalf("files %+v", files)
 	}
@@ -56,10 +56,10 @@ func TestReplyChartUploadedAfterTheAck(t *testing.T) {
 	if f.Channel != "DU1" || f.Name != img.Name || f.AltText != img.Alt || !bytes.Equal(f.Data, img.PNG) {
 		t.Errorf("file %s in %q alt %q, %d bytes; want the chart in U1's direct conversation", f.Name, f.Channel, f.AltText, len(f.Data))
 	}
-	if err := fake.Send(fakeslack.Envelope("env2", "slash_commands", fake.Slash("U1", "C1", "public chart", "trig-2"), 0)); err != nil {
+	if err := fake.Send(slacktest.Envelope("env2", "slash_commands", fake.Slash("U1", "C1", "public chart", "trig-2"), 0)); err != nil {
 		t.Fatal(err)
 	}
-	files, ok = fake.WaitFiles(wait, func(fs []fakeslack.File) bool { return len(fs) == 2 })
+	files, ok = fake.WaitFiles(wait, func(fs []slacktest.File) bool { return len(fs) == 2 })
 	if !ok || files[1].Channel != "C1" || files[1].InitialComment == "" {
 		t.Fatalf("files %+v: want the public answer's chart in C1 with its title", files)
 	}
@@ -73,7 +73,7 @@ func TestReplyChartUploadedAfterTheAck(t *testing.T) {
 // A price alert's chart follows the alert in its conversation; an alert
 // whose chart cannot be drawn goes out alone.
 func TestPriceAlertCarriesItsChart(t *testing.T) {
-	fake := fakeslack.New(fakeslack.Options{AppToken: appToken, BotToken: botToken})
+	fake := slacktest.New(slacktest.Options{AppToken: appToken, BotToken: botToken})
 	t.Cleanup(fake.Close)
 	b := New(Options{BotToken: botToken, APIURL: fake.APIURL(), Service: &stubService{}})
 	img := testChart(t)
@@ -101,7 +101,7 @@ func TestPriceAlertCarriesItsChart(t *testing.T) {
 // A post through Notify with a chart (the spend digest, to the channel of
 // report.slack_channel) is followed by its chart in that channel, once.
 func TestNotifiedPostCarriesItsChart(t *testing.T) {
-	fake := fakeslack.New(fakeslack.Options{AppToken: appToken, BotToken: botToken})
+	fake := slacktest.New(slacktest.Options{AppToken: appToken, BotToken: botToken})
 	t.Cleanup(fake.Close)
 	b := New(Options{BotToken: botToken, APIURL: fake.APIURL(), Service: &stubService{}})
 	img := testChart(t)

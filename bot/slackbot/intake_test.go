@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/clorebot/clorebot/bot/slackbot/slacktest"
 	"github.com/clorebot/clorebot/commands"
-	"github.com/clorebot/clorebot/internal/fakeslack"
 )
 
 // Acknowledged job commands are stored by the intake workers without
@@ -40,7 +40,7 @@ func TestJobCreationDoesNotWaitOnSlackRateLimit(t *testing.T) {
 	if !fake.WaitConnected(1, wait) {
 		t.Fatal("not connected")
 	}
-	if err := fake.Send(fakeslack.Envelope("warm", "slash_commands", fake.Slash("U1", "C1", "help", "trig-warm"), 0)); err != nil {
+	if err := fake.Send(slacktest.Envelope("warm", "slash_commands", fake.Slash("U1", "C1", "help", "trig-warm"), 0)); err != nil {
 		t.Fatal(err)
 	}
 	if _, ok := fake.WaitAck("warm", wait); !ok {
@@ -51,7 +51,7 @@ func TestJobCreationDoesNotWaitOnSlackRateLimit(t *testing.T) {
 	start := time.Now()
 	for i := range n {
 		env := fmt.Sprintf("env-rent-%d", i)
-		if err := fake.Send(fakeslack.Envelope(env, "slash_commands",
+		if err := fake.Send(slacktest.Envelope(env, "slash_commands",
 			fake.Slash("U1", "C1", fmt.Sprintf("rent 4090 --hours %d", i+1), "trig-"+env), 0)); err != nil {
 			t.Fatal(err)
 		}
@@ -85,7 +85,7 @@ func TestHTTPModeRentHandledAfterShutdownStarts(t *testing.T) {
 	secret := strings.Repeat("s3", 16)
 	proceed := make(chan struct{})
 	ctxErr := make(chan error, 1)
-	fake := fakeslack.New(fakeslack.Options{AppToken: appToken, BotToken: botToken})
+	fake := slacktest.New(slacktest.Options{AppToken: appToken, BotToken: botToken})
 	t.Cleanup(fake.Close)
 	b := New(Options{BotToken: botToken, SigningSecret: secret, APIURL: fake.APIURL(),
 		Service: cancelProbeService{proceed: proceed, seen: ctxErr}})
@@ -134,7 +134,7 @@ func (s cancelProbeService) Handle(ctx context.Context, r commands.Request) comm
 func TestReviewClickHandledUnderACancelledContext(t *testing.T) {
 	proceed := make(chan struct{})
 	ctxErr := make(chan error, 1)
-	fake := fakeslack.New(fakeslack.Options{AppToken: appToken, BotToken: botToken, PingEvery: 50 * time.Millisecond})
+	fake := slacktest.New(slacktest.Options{AppToken: appToken, BotToken: botToken, PingEvery: 50 * time.Millisecond})
 	t.Cleanup(fake.Close)
 	b := New(Options{AppToken: appToken, BotToken: botToken, APIURL: fake.APIURL(), PingTimeout: 400 * time.Millisecond,
 		Service: cancelProbeService{proceed: proceed, seen: ctxErr}})
@@ -144,7 +144,7 @@ func TestReviewClickHandledUnderACancelledContext(t *testing.T) {
 	if !fake.WaitConnected(1, wait) {
 		t.Fatal("not connected")
 	}
-	if err := fake.Send(fakeslack.Envelope("env-click", "interactive", fake.Click("U1", "C1", "1700000000.000100", "cancel:1940004", "", "trig-click"), 0)); err != nil {
+	if err := fake.Send(slacktest.Envelope("env-click", "interactive", fake.Click("U1", "C1", "1700000000.000100", "cancel:1940004", "", "trig-click"), 0)); err != nil {
 		t.Fatal(err)
 	}
 	if _, ok := fake.WaitAck("env-click", wait); !ok {
@@ -168,7 +168,7 @@ func TestClickHandledAfterShutdownStarts(t *testing.T) {
 			secret := strings.Repeat("s3", 16)
 			proceed := make(chan struct{})
 			ctxErr := make(chan error, 1)
-			fake := fakeslack.New(fakeslack.Options{AppToken: appToken, BotToken: botToken})
+			fake := slacktest.New(slacktest.Options{AppToken: appToken, BotToken: botToken})
 			t.Cleanup(fake.Close)
 			// The workspace configured: a click may come before auth.test
 			// answered (an unknown workspace is refused until it does).
@@ -187,7 +187,7 @@ func TestClickHandledAfterShutdownStarts(t *testing.T) {
 				if !fake.WaitConnected(1, wait) {
 					t.Fatal("not connected")
 				}
-				if err := fake.Send(fakeslack.Envelope("env-click", "interactive", click, 0)); err != nil {
+				if err := fake.Send(slacktest.Envelope("env-click", "interactive", click, 0)); err != nil {
 					t.Fatal(err)
 				}
 				if _, ok := fake.WaitAck("env-click", wait); !ok {
@@ -235,7 +235,7 @@ func TestClickHandledAfterShutdownStarts(t *testing.T) {
 // from nobody).
 func TestHTTPModeCommandAfterStopIsRefused(t *testing.T) {
 	secret := strings.Repeat("s3", 16)
-	fake := fakeslack.New(fakeslack.Options{AppToken: appToken, BotToken: botToken})
+	fake := slacktest.New(slacktest.Options{AppToken: appToken, BotToken: botToken})
 	t.Cleanup(fake.Close)
 	b := New(Options{BotToken: botToken, SigningSecret: secret, APIURL: fake.APIURL(), Service: &stubService{}})
 	ctx, cancel := context.WithCancel(context.Background())

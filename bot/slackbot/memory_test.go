@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/clorebot/clorebot/bot/slackbot/slacktest"
 	"github.com/clorebot/clorebot/commands"
-	"github.com/clorebot/clorebot/internal/fakeslack"
 )
 
 // parseMemoryService judges AnswerFromMemory as commands.Service does
@@ -49,7 +49,7 @@ func TestPaddedCommandDoesNotRunOnTheSocketReader(t *testing.T) {
 		t.Fatal("never connected")
 	}
 	padded := "status" + strings.Repeat(" ", 4100)
-	if err := fake.Send(fakeslack.Envelope("padded", "slash_commands", fake.Slash("U1", "C1", padded, "trig-padded"), 0)); err != nil {
+	if err := fake.Send(slacktest.Envelope("padded", "slash_commands", fake.Slash("U1", "C1", padded, "trig-padded"), 0)); err != nil {
 		t.Fatal(err)
 	}
 	select {
@@ -57,7 +57,7 @@ func TestPaddedCommandDoesNotRunOnTheSocketReader(t *testing.T) {
 	case <-time.After(wait):
 		t.Fatal("the padded status never reached the command layer")
 	}
-	if err := fake.Send(fakeslack.Envelope("next", "slash_commands", fake.Slash("U1", "C1", "help", "trig-next"), 0)); err != nil {
+	if err := fake.Send(slacktest.Envelope("next", "slash_commands", fake.Slash("U1", "C1", "help", "trig-next"), 0)); err != nil {
 		t.Fatal(err)
 	}
 	if _, ok := fake.WaitAck("next", 2*time.Second); !ok {

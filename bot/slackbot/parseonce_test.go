@@ -5,8 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/clorebot/clorebot/bot/slackbot/slacktest"
 	"github.com/clorebot/clorebot/commands"
-	"github.com/clorebot/clorebot/internal/fakeslack"
 )
 
 // A slash command is parsed once, when it arrives: the Request the command
@@ -23,7 +23,7 @@ func TestSlashCommandsReachTheCommandLayerParsed(t *testing.T) {
 	texts := map[string]string{"p-help": "help", "p-rent": "rent 3090 2", "p-bad": "rent 3090 --bogus",
 		"p-status": "status", "p-empty": "", "p-typo": "rnet 3090"}
 	for env, text := range texts {
-		if err := fake.Send(fakeslack.Envelope(env, "slash_commands", fake.Slash("U1", "C1", text, "t-"+env), 0)); err != nil {
+		if err := fake.Send(slacktest.Envelope(env, "slash_commands", fake.Slash("U1", "C1", text, "t-"+env), 0)); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -6,14 +6,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/clorebot/clorebot/bot/slackbot/slacktest"
 	"github.com/clorebot/clorebot/commands"
-	"github.com/clorebot/clorebot/internal/fakeslack"
 )
 
 // A price alert goes to the watch's conversation and mentions its owner;
 // the alert's text (a host's words included) is escaped.
 func TestPriceAlertMentionsTheOwner(t *testing.T) {
-	fake := fakeslack.New(fakeslack.Options{AppToken: appToken, BotToken: botToken})
+	fake := slacktest.New(slacktest.Options{AppToken: appToken, BotToken: botToken})
 	t.Cleanup(fake.Close)
 	b := New(Options{BotToken: botToken, APIURL: fake.APIURL(), Service: &stubService{}})
 	data, _ := json.Marshal(map[string]any{"watch_id": 5,

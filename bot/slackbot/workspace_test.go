@@ -11,15 +11,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/clorebot/clorebot/internal/fakeslack"
+	"github.com/clorebot/clorebot/bot/slackbot/slacktest"
 )
 
 // startBound runs a Bot (Socket Mode and HTTP mode) against a fake Slack
 // whose bot token belongs to workspace T1 of org E1, app A1.
-func startBound(t *testing.T, svc *stubService, teamID string) (*Bot, *fakeslack.Server, string) {
+func startBound(t *testing.T, svc *stubService, teamID string) (*Bot, *slacktest.Server, string) {
 	t.Helper()
 	secret := strings.Repeat("s3", 16)
-	fake := fakeslack.New(fakeslack.Options{AppToken: appToken, BotToken: botToken, PingEvery: 50 * time.Millisecond,
+	fake := slacktest.New(slacktest.Options{AppToken: appToken, BotToken: botToken, PingEvery: 50 * time.Millisecond,
 		TeamID: "T1", TeamName: "acme", EnterpriseID: "E1", AppID: "A1", BotID: "B1"})
 	t.Cleanup(fake.Close)
 	b := New(Options{AppToken: appToken, BotToken: botToken, SigningSecret: secret, APIURL: fake.APIURL(),
@@ -63,7 +63,7 @@ func TestForeignWorkspaceRefused(t *testing.T) {
 			env := "fw-" + string(rune('a'+i))
 			p := fake.Slash("U1", "C1", "rent 4090", "trig-"+env)
 			tt.edit(p)
-			if err := fake.Send(fakeslack.Envelope(env, "slash_commands", p, 0)); err != nil {
+			if err := fake.Send(slacktest.Envelope(env, "slash_commands", p, 0)); err != nil {
 				t.Fatal(err)
 			}
 			a, ok := fake.WaitAck(env, wait)
@@ -89,10 +89,10 @@ func TestForeignWorkspaceRefused(t *testing.T) {
 	// response_url, not handled.
 	click := fake.Click("U1", "C1", "1700000000.000100", "cancel:42", "", "trig-click")
 	click["team"] = map[string]any{"id": "T2", "domain": "evil"}
-	if err := fake.Send(fakeslack.Envelope("fw-click", "interactive", click, 0)); err != nil {
+	if err := fake.Send(slacktest.Envelope("fw-click", "interactive", click, 0)); err != nil {
 		t.Fatal(err)
 	}
-	rs, ok := fake.WaitResponses(wait, func(rs []fakeslack.Response) bool {
+	rs, ok := fake.WaitResponses(wait, func(rs []slacktest.Response) bool {
 		for _, r := range rs {
 			if strings.HasSuffix(r.Path, "act-trig-click") {
 				return true
@@ -127,13 +127,13 @@ func TestConfiguredTeamServed(t *testing.T) {
 	_, fake, _ := startBound(t, svc, "T7")
 	p := fake.Slash("U1", "C1", "help", "trig-t7")
 	p["team_id"] = "T7"
-	if err := fake.Send(fakeslack.Envelope("t7", "slash_commands", p, 0)); err != nil {
+	if err := fake.Send(slacktest.Envelope("t7", "slash_commands", p, 0)); err != nil {
 		t.Fatal(err)
 	}
 	if a, ok := fake.WaitAck("t7", wait); !ok || !strings.Contains(string(a.Payload), "help for help") {
 		t.Fatalf("configured team refused: %s", a.Payload)
 	}
-	if err := fake.Send(fakeslack.Envelope("t1", "slash_commands", fake.Slash("U1", "C1", "help", "trig-t1"), 0)); err != nil {
+	if err := fake.Send(slacktest.Envelope("t1", "slash_commands", fake.Slash("U1", "C1", "help", "trig-t1"), 0)); err != nil {
 		t.Fatal(err)
 	}
 	if a, ok := fake.WaitAck("t1", wait); !ok || !strings.Contains(string(a.Payload), "serves only the Slack workspace T7") {

@@ -20,9 +20,9 @@ import (
 	"testing"
 	"time"
 
+	fd "github.com/clorebot/clorebot/bot/discordbot/discordtest"
+	"github.com/clorebot/clorebot/bot/slackbot/slacktest"
 	"github.com/clorebot/clorebot/commands"
-	fd "github.com/clorebot/clorebot/internal/fakediscord"
-	"github.com/clorebot/clorebot/internal/fakeslack"
 )
 
 // rentRunningOverSlack rents through /clore and returns the order's Clore
@@ -30,7 +30,7 @@ import (
 func (s *slackApp) rentRunningOverSlack(t *testing.T, envelope string) int64 {
 	t.Helper()
 	s.slash(t, envelope, "UALICE", "C1", "rent 3090 --hours 1")
-	msgs, ok := s.fake.WaitMessages(slackWait, func(ms []fakeslack.Message) bool {
+	msgs, ok := s.fake.WaitMessages(slackWait, func(ms []slacktest.Message) bool {
 		return len(ms) > 0 && orderIDPattern.MatchString(ms[0].Text)
 	})
 	if !ok {
@@ -49,7 +49,7 @@ func (s *slackApp) deliverTwice(t *testing.T, trigger, user, text string) []stri
 	t.Helper()
 	payload := s.fake.Slash(user, "C1", text, trigger)
 	path := "/response/cmd-" + trigger
-	responses := func(rs []fakeslack.Response) []string {
+	responses := func(rs []slacktest.Response) []string {
 		var out []string
 		for _, r := range rs {
 			if r.Path == path {
@@ -61,7 +61,7 @@ func (s *slackApp) deliverTwice(t *testing.T, trigger, user, text string) []stri
 	var answers []string
 	for i, env := range []string{"env-" + trigger, "env-" + trigger + "-retry"} {
 		n := len(responses(s.fake.Responses()))
-		if err := s.fake.Send(fakeslack.Envelope(env, "slash_commands", payload, i)); err != nil {
+		if err := s.fake.Send(slacktest.Envelope(env, "slash_commands", payload, i)); err != nil {
 			t.Fatal(err)
 		}
 		a := s.ack(t, env)
@@ -70,7 +70,7 @@ func (s *slackApp) deliverTwice(t *testing.T, trigger, user, text string) []stri
 			answers = append(answers, ack.Text)
 			continue
 		}
-		rs, _ := s.fake.WaitResponses(5*time.Second, func(rs []fakeslack.Response) bool { return len(responses(rs)) > n })
+		rs, _ := s.fake.WaitResponses(5*time.Second, func(rs []slacktest.Response) bool { return len(responses(rs)) > n })
 		if got := responses(rs); len(got) > n {
 			answers = append(answers, got[n])
 		} else {
@@ -159,7 +159,7 @@ func TestSlackRetriedConfirmActsOnce(t *testing.T) {
 	}
 	jobID := strings.TrimPrefix(m[1], "confirm:")
 	s.deliverTwice(t, "trig-confirm", "UALICE", "confirm "+jobID)
-	if _, ok := s.fake.WaitMessages(slackWait, func(ms []fakeslack.Message) bool {
+	if _, ok := s.fake.WaitMessages(slackWait, func(ms []slacktest.Message) bool {
 		return len(ms) > 0 && orderIDPattern.MatchString(ms[0].Text)
 	}); !ok {
 		t.Fatal("the confirmed rent did not run")
@@ -203,7 +203,7 @@ func (c *logCapture) count(level slog.Level, msg string) int {
 
 // startSlackHTTP runs serve with Slack HTTP mode (and Socket Mode) on dir,
 // extra appended to its configuration; stop ends it (a restart follows).
-func startSlackHTTP(t *testing.T, fake *fakeslack.Server, dir, secret, extra string, log *slog.Logger) (*slackApp, func()) {
+func startSlackHTTP(t *testing.T, fake *slacktest.Server, dir, secret, extra string, log *slog.Logger) (*slackApp, func()) {
 	t.Helper()
 	path := writeSlackConfig(t, fake, dir, secret, 0)
 	if extra != "" {
@@ -253,7 +253,7 @@ func (r slackSigned) post(t *testing.T, base, sig string) (int, string) {
 // restart either: a replayed `status` never returns its ephemeral answer.
 func TestSlackHTTPReplayRefusedInBothCasesAndAfterRestart(t *testing.T) {
 	secret := strings.Repeat("r7", 16)
-	fake := fakeslack.New(fakeslack.Options{AppToken: testAppToken, BotToken: testBotToken, PingEvery: 50 * time.Millisecond})
+	fake := slacktest.New(slacktest.Options{AppToken: testAppToken, BotToken: testBotToken, PingEvery: 50 * time.Millisecond})
 	t.Cleanup(fake.Close)
 	dir := t.TempDir()
 	body := "team_id=T1&api_app_id=A1&user_id=UALICE&user_name=alice&channel_id=C1&command=%2Fclore&text=status&trigger_id=st1&response_url=" + fake.ResponseURL("st1")
@@ -364,7 +364,7 @@ func TestDiscordHTTPReplayRefusedAfterRestart(t *testing.T) {
 // with one summary at warn, not a warning each.
 func TestChatRoutesLimitFailedAuthentication(t *testing.T) {
 	secret := strings.Repeat("q3", 16)
-	fake := fakeslack.New(fakeslack.Options{AppToken: testAppToken, BotToken: testBotToken, PingEvery: 50 * time.Millisecond})
+	fake := slacktest.New(slacktest.Options{AppToken: testAppToken, BotToken: testBotToken, PingEvery: 50 * time.Millisecond})
 	t.Cleanup(fake.Close)
 	pub, _, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
@@ -411,7 +411,7 @@ func TestChatRoutesLimitFailedAuthentication(t *testing.T) {
 // first delivery's record: the end moves once, the retry gets the first
 // answer.
 func TestSlackExtendRedeliveredAfterRestartActsOnce(t *testing.T) {
-	fake := fakeslack.New(fakeslack.Options{AppToken: testAppToken, BotToken: testBotToken, PingEvery: 50 * time.Millisecond})
+	fake := slacktest.New(slacktest.Options{AppToken: testAppToken, BotToken: testBotToken, PingEvery: 50 * time.Millisecond})
 	t.Cleanup(fake.Close)
 	dir := t.TempDir()
 	ctx := context.Background()
@@ -425,11 +425,11 @@ func TestSlackExtendRedeliveredAfterRestartActsOnce(t *testing.T) {
 		o, _ := s.app.store.GetOrderByCloreID(ctx, id)
 		before = *o.ExpiresAt
 		payload := fake.Slash("UALICE", "C1", fmt.Sprintf("extend %d 3", id), "trig-restart-ext")
-		if err := fake.Send(fakeslack.Envelope("env-ext-1", "slash_commands", payload, 0)); err != nil {
+		if err := fake.Send(slacktest.Envelope("env-ext-1", "slash_commands", payload, 0)); err != nil {
 			t.Fatal(err)
 		}
 		s.ack(t, "env-ext-1")
-		rs, ok := fake.WaitResponses(slackWait, func(rs []fakeslack.Response) bool {
+		rs, ok := fake.WaitResponses(slackWait, func(rs []slacktest.Response) bool {
 			for _, r := range rs {
 				if r.Path == "/response/cmd-trig-restart-ext" {
 					return true
@@ -450,11 +450,11 @@ func TestSlackExtendRedeliveredAfterRestartActsOnce(t *testing.T) {
 		s := serveSlackIn(t, fake, dir, "", 0)
 		s.waitConnected(t, 2)
 		payload := fake.Slash("UALICE", "C1", fmt.Sprintf("extend %d 3", id), "trig-restart-ext")
-		if err := fake.Send(fakeslack.Envelope("env-ext-2", "slash_commands", payload, 1)); err != nil {
+		if err := fake.Send(slacktest.Envelope("env-ext-2", "slash_commands", payload, 1)); err != nil {
 			t.Fatal(err)
 		}
 		s.ack(t, "env-ext-2")
-		rs, ok := fake.WaitResponses(slackWait, func(rs []fakeslack.Response) bool {
+		rs, ok := fake.WaitResponses(slackWait, func(rs []slacktest.Response) bool {
 			n := 0
 			for _, r := range rs {
 				if r.Path == "/response/cmd-trig-restart-ext" {

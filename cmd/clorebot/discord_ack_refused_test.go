@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
+	fd "github.com/clorebot/clorebot/bot/discordbot/discordtest"
 	"github.com/clorebot/clorebot/commands"
-	fd "github.com/clorebot/clorebot/internal/fakediscord"
 )
 
 // Review R7: a Discord rent whose deferral Discord refuses (10062 Unknown

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	fd "github.com/clorebot/clorebot/internal/fakediscord"
+	fd "github.com/clorebot/clorebot/bot/discordbot/discordtest"
 )
 
 // startDiscordServe runs `serve --sandbox` in-process with the Discord front

@@ -16,9 +16,9 @@ import (
 	"testing"
 	"time"
 
+	fd "github.com/clorebot/clorebot/bot/discordbot/discordtest"
+	"github.com/clorebot/clorebot/bot/slackbot/slacktest"
 	"github.com/clorebot/clorebot/bot/webhook"
-	fd "github.com/clorebot/clorebot/internal/fakediscord"
-	"github.com/clorebot/clorebot/internal/fakeslack"
 	"github.com/clorebot/clorebot/storage"
 )
 
@@ -212,7 +212,7 @@ func TestRestartAnswersFromTheStoredSnapshot(t *testing.T) {
 // Slack's Socket Mode connects only once serve is ready; until then
 // /readyz names what it waits for.
 func TestSlackSocketConnectsOnlyOnceReady(t *testing.T) {
-	fake := fakeslack.New(fakeslack.Options{AppToken: testAppToken, BotToken: testBotToken, PingEvery: 50 * time.Millisecond})
+	fake := slacktest.New(slacktest.Options{AppToken: testAppToken, BotToken: testBotToken, PingEvery: 50 * time.Millisecond})
 	t.Cleanup(fake.Close)
 	var gate *marketplaceGate
 	app := runServe(t, writeSlackConfig(t, fake, t.TempDir(), "", 0), slog.New(slog.DiscardHandler), func(_ context.Context, a *App) error {

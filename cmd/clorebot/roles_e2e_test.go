@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
+	fd "github.com/clorebot/clorebot/bot/discordbot/discordtest"
 	"github.com/clorebot/clorebot/clore"
-	fd "github.com/clorebot/clorebot/internal/fakediscord"
 )
 
 // serve wires the Discord front door as the command layer's role source

@@ -14,7 +14,7 @@ import (
 	"github.com/slack-go/slack"
 	"github.com/slack-go/slack/socketmode"
 
-	"github.com/clorebot/clorebot/internal/fakeslack"
+	"github.com/clorebot/clorebot/bot/slackbot/slacktest"
 )
 
 // minimalBot is the smallest slack-go Socket Mode bot, the yardstick of
@@ -24,7 +24,7 @@ import (
 // that becomes a job), so that both bots put the same payload on the
 // wire and what differs is what clorebot does before its ack.
 type minimalBot struct {
-	fake *fakeslack.Server
+	fake *slacktest.Server
 	mu   sync.Mutex
 	acks map[string]json.RawMessage // command text -> ack payload; nil: empty ack
 }
@@ -32,7 +32,7 @@ type minimalBot struct {
 func startMinimalSlackBot(b *testing.B) *minimalBot {
 	b.Helper()
 	m := &minimalBot{acks: map[string]json.RawMessage{},
-		fake: fakeslack.New(fakeslack.Options{AppToken: testAppToken, BotToken: testBotToken, PingEvery: 50 * time.Millisecond})}
+		fake: slacktest.New(slacktest.Options{AppToken: testAppToken, BotToken: testBotToken, PingEvery: 50 * time.Millisecond})}
 	b.Cleanup(m.fake.Close)
 	api := slack.New(testBotToken, slack.OptionAppLevelToken(testAppToken), slack.OptionAPIURL(m.fake.APIURL()))
 	sm := socketmode.New(api)
@@ -79,12 +79,12 @@ func (m *minimalBot) answerLike(text string, payload json.RawMessage) {
 // burst sends n /clore commands as fast as the socket takes them and
 // returns each one's time from send to acknowledgement, sorted, and the
 // payload of the first acknowledgement.
-func burst(b *testing.B, fake *fakeslack.Server, prefix, user, text string, n int) ([]time.Duration, json.RawMessage) {
+func burst(b *testing.B, fake *slacktest.Server, prefix, user, text string, n int) ([]time.Duration, json.RawMessage) {
 	b.Helper()
 	ids := make([]string, n)
 	for i := range n {
 		ids[i] = fmt.Sprintf("%s-%d", prefix, i)
-		if err := fake.Send(fakeslack.Envelope(ids[i], "slash_commands", fake.Slash(user, "C1", text, "trig-"+ids[i]), 0)); err != nil {
+		if err := fake.Send(slacktest.Envelope(ids[i], "slash_commands", fake.Slash(user, "C1", text, "trig-"+ids[i]), 0)); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -19,8 +19,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/clorebot/clorebot/bot/slackbot/slacktest"
 	"github.com/clorebot/clorebot/commands"
-	"github.com/clorebot/clorebot/internal/fakeslack"
 )
 
 // Test tokens are built at run time: no token-like literal in the tree.
@@ -35,23 +35,23 @@ const slackWait = 30 * time.Second
 // pointed at a fake Slack.
 type slackApp struct {
 	app  *App
-	fake *fakeslack.Server
+	fake *slacktest.Server
 	base string
 }
 
 // startSlackServe starts the fake Slack and clorebot with Socket Mode (and,
 // with a signing secret, HTTP mode). alice and bob rent, ada administers,
 // vera views; anyone else has no role.
-func startSlackServe(t testing.TB, signingSecret string, before func(*fakeslack.Server)) *slackApp {
+func startSlackServe(t testing.TB, signingSecret string, before func(*slacktest.Server)) *slackApp {
 	t.Helper()
 	return startSlackServeConfirming(t, signingSecret, before, 0)
 }
 
 // startSlackServeConfirming is startSlackServe with policy.confirm_above
 // set: rents above it await a Rent now click.
-func startSlackServeConfirming(t testing.TB, signingSecret string, before func(*fakeslack.Server), confirmAbove float64) *slackApp {
+func startSlackServeConfirming(t testing.TB, signingSecret string, before func(*slacktest.Server), confirmAbove float64) *slackApp {
 	t.Helper()
-	fake := fakeslack.New(fakeslack.Options{AppToken: testAppToken, BotToken: testBotToken, PingEvery: 50 * time.Millisecond})
+	fake := slacktest.New(slacktest.Options{AppToken: testAppToken, BotToken: testBotToken, PingEvery: 50 * time.Millisecond})
 	t.Cleanup(fake.Close)
 	if before != nil {
 		before(fake)
@@ -62,7 +62,7 @@ func startSlackServeConfirming(t testing.TB, signingSecret string, before func(*
 // serveSlackIn runs clorebot against fake with its database, sandbox state
 // and configuration in dir, until the test ends; a second call on the same
 // dir is a restart.
-func serveSlackIn(t testing.TB, fake *fakeslack.Server, dir, signingSecret string, confirmAbove float64) *slackApp {
+func serveSlackIn(t testing.TB, fake *slacktest.Server, dir, signingSecret string, confirmAbove float64) *slackApp {
 	t.Helper()
 	path := writeSlackConfig(t, fake, dir, signingSecret, confirmAbove)
 	logger := slog.New(slog.DiscardHandler)
@@ -79,7 +79,7 @@ func serveSlackIn(t testing.TB, fake *fakeslack.Server, dir, signingSecret strin
 // writeSlackConfig writes, in dir, the configuration of `serve --sandbox`
 // with Socket Mode against fake (and HTTP mode with a signing secret), and
 // returns its path.
-func writeSlackConfig(t testing.TB, fake *fakeslack.Server, dir, signingSecret string, confirmAbove float64) string {
+func writeSlackConfig(t testing.TB, fake *slacktest.Server, dir, signingSecret string, confirmAbove float64) string {
 	t.Helper()
 	conf := fmt.Sprintf(`[clore]
 sandbox = true
@@ -109,25 +109,25 @@ confirm_above = %g
 }
 
 // slash sends a /clore command and returns its ack.
-func (s *slackApp) slash(t *testing.T, envelope, user, channel, text string) fakeslack.Ack {
+func (s *slackApp) slash(t *testing.T, envelope, user, channel, text string) slacktest.Ack {
 	t.Helper()
-	if err := s.fake.Send(fakeslack.Envelope(envelope, "slash_commands", s.fake.Slash(user, channel, text, "trig-"+envelope), 0)); err != nil {
+	if err := s.fake.Send(slacktest.Envelope(envelope, "slash_commands", s.fake.Slash(user, channel, text, "trig-"+envelope), 0)); err != nil {
 		t.Fatalf("send %s: %v", envelope, err)
 	}
 	return s.ack(t, envelope)
 }
 
 // click sends a button click on a message and returns its ack.
-func (s *slackApp) click(t *testing.T, envelope, user, channel, ts, actionID string) fakeslack.Ack {
+func (s *slackApp) click(t *testing.T, envelope, user, channel, ts, actionID string) slacktest.Ack {
 	t.Helper()
-	if err := s.fake.Send(fakeslack.Envelope(envelope, "interactive", s.fake.Click(user, channel, ts, actionID, actionID, "trig-"+envelope), 0)); err != nil {
+	if err := s.fake.Send(slacktest.Envelope(envelope, "interactive", s.fake.Click(user, channel, ts, actionID, actionID, "trig-"+envelope), 0)); err != nil {
 		t.Fatalf("send %s: %v", envelope, err)
 	}
 	return s.ack(t, envelope)
 }
 
 // ack waits for an envelope's ack and checks Slack's 3-second deadline.
-func (s *slackApp) ack(t *testing.T, envelope string) fakeslack.Ack {
+func (s *slackApp) ack(t *testing.T, envelope string) slacktest.Ack {
 	t.Helper()
 	a, ok := s.fake.WaitAck(envelope, slackWait)
 	if !ok {
@@ -147,8 +147,8 @@ func (s *slackApp) waitConnected(t *testing.T, opens int) {
 }
 
 // topLevel returns the messages that are not thread replies.
-func topLevel(ms []fakeslack.Message) []fakeslack.Message {
-	var out []fakeslack.Message
+func topLevel(ms []slacktest.Message) []slacktest.Message {
+	var out []slacktest.Message
 	for _, m := range ms {
 		if m.ThreadTS == "" {
 			out = append(out, m)
@@ -179,7 +179,7 @@ func TestSlackRentProgressCancelButton(t *testing.T) {
 	if a := s.slash(t, "env-rent", "UALICE", "C1", "rent 3090 --hours 1"); len(a.Payload) != 0 && string(a.Payload) != "null" {
 		t.Errorf("rent ack carries %s; want an empty ack and a progress message", a.Payload)
 	}
-	msgs, ok := s.fake.WaitMessages(slackWait, func(ms []fakeslack.Message) bool {
+	msgs, ok := s.fake.WaitMessages(slackWait, func(ms []slacktest.Message) bool {
 		return len(ms) > 0 && orderIDPattern.MatchString(ms[0].Text)
 	})
 	if !ok {
@@ -212,14 +212,14 @@ func TestSlackRentProgressCancelButton(t *testing.T) {
 			t.Errorf("connection details in a channel message: %+v", m)
 		}
 	}
-	eph, _ := s.fake.WaitEphemerals(slackWait, func(e []fakeslack.Ephemeral) bool { return len(e) > 0 })
+	eph, _ := s.fake.WaitEphemerals(slackWait, func(e []slacktest.Ephemeral) bool { return len(e) > 0 })
 	if len(eph) == 0 || eph[0].User != "UALICE" || !strings.Contains(string(eph[0].Blocks), "Password") {
 		t.Fatalf("connection details not sent to the requester alone: %+v", eph)
 	}
 
 	// Another user's click is refused to them alone; nothing changes.
 	s.click(t, "env-bob", "UBOB", "C1", progress.TS, "cancel:"+orderID)
-	rs, ok := s.fake.WaitResponses(slackWait, func(r []fakeslack.Response) bool { return len(r) > 0 })
+	rs, ok := s.fake.WaitResponses(slackWait, func(r []slacktest.Response) bool { return len(r) > 0 })
 	if !ok {
 		t.Fatal("bob's click got no answer")
 	}
@@ -237,7 +237,7 @@ func TestSlackRentProgressCancelButton(t *testing.T) {
 
 	// The renter's click cancels the order and updates the message.
 	s.click(t, "env-alice", "UALICE", "C1", progress.TS, "cancel:"+orderID)
-	msgs, ok = s.fake.WaitMessages(slackWait, func(ms []fakeslack.Message) bool {
+	msgs, ok = s.fake.WaitMessages(slackWait, func(ms []slacktest.Message) bool {
 		return strings.Contains(ms[0].Text, "cancelled")
 	})
 	if !ok {
@@ -253,7 +253,7 @@ func TestSlackRentProgressCancelButton(t *testing.T) {
 		t.Errorf("%d top-level messages after the cancel, want 1", len(top))
 	}
 	// Lifecycle events go to the order's thread.
-	msgs, ok = s.fake.WaitMessages(slackWait, func(ms []fakeslack.Message) bool {
+	msgs, ok = s.fake.WaitMessages(slackWait, func(ms []slacktest.Message) bool {
 		var thread []string
 		for _, m := range ms {
 			if m.ThreadTS == progress.TS {
@@ -306,7 +306,7 @@ func TestSlackBadInput(t *testing.T) {
 	if a := s.slash(t, "env-bad-viewer", "UVERA", "C1", "rent 3090"); len(a.Payload) != 0 {
 		t.Errorf("rent ack carries %s", a.Payload)
 	}
-	rs, ok := s.fake.WaitResponses(slackWait, func(r []fakeslack.Response) bool { return len(r) > 0 })
+	rs, ok := s.fake.WaitResponses(slackWait, func(r []slacktest.Response) bool { return len(r) > 0 })
 	if !ok || rs[0].Body["response_type"] != "ephemeral" || !strings.Contains(fmt.Sprint(rs[0].Body["text"]), "needs the renter role") ||
 		strings.Contains(fmt.Sprint(rs[0].Body["blocks"]), "Usage:") {
 		t.Errorf("viewer's rent answered %+v; want a refusal without the usage line", rs)
@@ -353,9 +353,9 @@ func TestSlackDuplicateRentActsOnce(t *testing.T) {
 	s.waitConnected(t, 1)
 	payload := s.fake.Slash("UALICE", "C1", "rent 3090 --hours 1", "trig-once")
 	for _, env := range []map[string]any{
-		fakeslack.Envelope("env-once", "slash_commands", payload, 0),
-		fakeslack.Envelope("env-once", "slash_commands", payload, 0),
-		fakeslack.Envelope("env-once-retry", "slash_commands", payload, 1),
+		slacktest.Envelope("env-once", "slash_commands", payload, 0),
+		slacktest.Envelope("env-once", "slash_commands", payload, 0),
+		slacktest.Envelope("env-once-retry", "slash_commands", payload, 1),
 	} {
 		if err := s.fake.Send(env); err != nil {
 			t.Fatal(err)
@@ -365,7 +365,7 @@ func TestSlackDuplicateRentActsOnce(t *testing.T) {
 		t.Errorf("env-once acknowledged %d times, want 2", n)
 	}
 	s.ack(t, "env-once-retry")
-	msgs, ok := s.fake.WaitMessages(slackWait, func(ms []fakeslack.Message) bool {
+	msgs, ok := s.fake.WaitMessages(slackWait, func(ms []slacktest.Message) bool {
 		return len(ms) > 0 && orderIDPattern.MatchString(ms[0].Text)
 	})
 	if !ok {
@@ -421,19 +421,19 @@ func TestSlackHTTPModeRoutes(t *testing.T) {
 // second progress message. Stopping serve is the barrier: it handles every
 // acknowledged command before it returns.
 func TestSlackRedeliveryAfterRestartPostsNothingNew(t *testing.T) {
-	fake := fakeslack.New(fakeslack.Options{AppToken: testAppToken, BotToken: testBotToken, PingEvery: 50 * time.Millisecond})
+	fake := slacktest.New(slacktest.Options{AppToken: testAppToken, BotToken: testBotToken, PingEvery: 50 * time.Millisecond})
 	t.Cleanup(fake.Close)
 	dir := t.TempDir()
 	payload := fake.Slash("UALICE", "C1", "rent 3090 --hours 1", "trig-restart")
-	var first []fakeslack.Message
+	var first []slacktest.Message
 	t.Run("before the restart", func(t *testing.T) {
 		s := serveSlackIn(t, fake, dir, "", 0)
 		s.waitConnected(t, 1)
-		if err := fake.Send(fakeslack.Envelope("env-restart", "slash_commands", payload, 0)); err != nil {
+		if err := fake.Send(slacktest.Envelope("env-restart", "slash_commands", payload, 0)); err != nil {
 			t.Fatal(err)
 		}
 		s.ack(t, "env-restart")
-		msgs, ok := fake.WaitMessages(slackWait, func(ms []fakeslack.Message) bool {
+		msgs, ok := fake.WaitMessages(slackWait, func(ms []slacktest.Message) bool {
 			return len(ms) > 0 && orderIDPattern.MatchString(ms[0].Text)
 		})
 		if !ok {
@@ -445,8 +445,8 @@ func TestSlackRedeliveryAfterRestartPostsNothingNew(t *testing.T) {
 		s := serveSlackIn(t, fake, dir, "", 0)
 		s.waitConnected(t, 2)
 		for _, env := range []map[string]any{
-			fakeslack.Envelope("env-restart", "slash_commands", payload, 1),
-			fakeslack.Envelope("env-restart-2", "slash_commands", payload, 2),
+			slacktest.Envelope("env-restart", "slash_commands", payload, 1),
+			slacktest.Envelope("env-restart-2", "slash_commands", payload, 2),
 		} {
 			if err := fake.Send(env); err != nil {
 				t.Fatal(err)

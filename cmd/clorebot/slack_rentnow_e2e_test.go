@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/clorebot/clorebot/internal/fakeslack"
+	"github.com/clorebot/clorebot/bot/slackbot/slacktest"
 )
 
 var confirmActionPattern = regexp.MustCompile(`"action_id":"(confirm:[A-Za-z0-9_-]+)"`)
@@ -17,7 +17,7 @@ var confirmActionPattern = regexp.MustCompile(`"action_id":"(confirm:[A-Za-z0-9_
 // sendClick sends a click envelope and waits for its ack.
 func (s *slackApp) sendClick(t *testing.T, envelope string, payload map[string]any) {
 	t.Helper()
-	if err := s.fake.Send(fakeslack.Envelope(envelope, "interactive", payload, 0)); err != nil {
+	if err := s.fake.Send(slacktest.Envelope(envelope, "interactive", payload, 0)); err != nil {
 		t.Fatalf("send %s: %v", envelope, err)
 	}
 	s.ack(t, envelope)
@@ -27,7 +27,7 @@ func (s *slackApp) sendClick(t *testing.T, envelope string, payload map[string]a
 func (s *slackApp) responseTo(t *testing.T, path, want string) map[string]any {
 	t.Helper()
 	var body map[string]any
-	_, ok := s.fake.WaitResponses(slackWait, func(rs []fakeslack.Response) bool {
+	_, ok := s.fake.WaitResponses(slackWait, func(rs []slacktest.Response) bool {
 		for _, r := range rs {
 			raw, _ := json.Marshal(r.Body)
 			if r.Path == path && strings.Contains(string(raw), want) {
@@ -93,9 +93,9 @@ func TestSlackRentNowAndExtendButtons(t *testing.T) {
 	// Alice clicks, clicks again, and Slack redelivers her first click.
 	click := s.fake.EphemeralClick("UALICE", "C1", action, strings.TrimPrefix(action, "confirm:"), "alice-1")
 	for _, env := range []map[string]any{
-		fakeslack.Envelope("env-alice-1", "interactive", click, 0),
-		fakeslack.Envelope("env-alice-1", "interactive", click, 1),
-		fakeslack.Envelope("env-alice-2", "interactive", s.fake.EphemeralClick("UALICE", "C1", action, strings.TrimPrefix(action, "confirm:"), "alice-2"), 0),
+		slacktest.Envelope("env-alice-1", "interactive", click, 0),
+		slacktest.Envelope("env-alice-1", "interactive", click, 1),
+		slacktest.Envelope("env-alice-2", "interactive", s.fake.EphemeralClick("UALICE", "C1", action, strings.TrimPrefix(action, "confirm:"), "alice-2"), 0),
 	} {
 		if err := s.fake.Send(env); err != nil {
 			t.Fatal(err)
@@ -129,7 +129,7 @@ func TestSlackRentNowAndExtendButtons(t *testing.T) {
 	if confirmed == 0 {
 		t.Errorf("no click confirmed: %+v | %+v", first, second)
 	}
-	msgs, ok := s.fake.WaitMessages(slackWait, func(ms []fakeslack.Message) bool {
+	msgs, ok := s.fake.WaitMessages(slackWait, func(ms []slacktest.Message) bool {
 		return len(ms) > 0 && orderIDPattern.MatchString(ms[0].Text)
 	})
 	if !ok {
@@ -187,8 +187,8 @@ func TestSlackWatchAlertRentNow(t *testing.T) {
 	if err := s.app.sched.RunNow(taskWatchTick); err != nil {
 		t.Fatal(err)
 	}
-	var alert fakeslack.Message
-	_, ok := s.fake.WaitMessages(slackWait, func(ms []fakeslack.Message) bool {
+	var alert slacktest.Message
+	_, ok := s.fake.WaitMessages(slackWait, func(ms []slacktest.Message) bool {
 		for _, m := range ms {
 			if confirmActionPattern.MatchString(string(m.Blocks)) {
 				alert = m
@@ -216,7 +216,7 @@ func TestSlackWatchAlertRentNow(t *testing.T) {
 	s.responseTo(t, "/response/act-wbob", "or an admin may confirm")
 	s.sendClick(t, "env-walice", s.fake.Click("UALICE", alert.Channel, alert.TS, action, jobID, "walice"))
 	s.sendClick(t, "env-walice-2", s.fake.Click("UALICE", alert.Channel, alert.TS, action, jobID, "walice-2"))
-	msgs, ok := s.fake.WaitMessages(slackWait, func(ms []fakeslack.Message) bool {
+	msgs, ok := s.fake.WaitMessages(slackWait, func(ms []slacktest.Message) bool {
 		for _, m := range ms {
 			if m.TS == alert.TS && orderIDPattern.MatchString(m.Text) {
 				return true

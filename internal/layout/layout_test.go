@@ -50,6 +50,37 @@ var rules = []rule{
 	{"bot/webhook", []string{"bot/slackbot", "bot/discordbot", "bot/chat"}, "a front door imports no other front door", false, nil},
 }
 
+// fakes are the test-support packages next to the doors they fake (named like
+// net/http/httptest). Tests anywhere may import them; no non-test code may, and
+// they import nothing of the project (their SDK and the standard library only),
+// so that a fake never grows into a second copy of its door.
+var fakes = []string{"bot/slackbot/slacktest", "bot/discordbot/discordtest"}
+
+func TestOnlyTestsImportTheFakes(t *testing.T) {
+	pkgs := packages(t)
+	for _, f := range fakes {
+		p, ok := pkgs[module+"/"+f]
+		if !ok {
+			t.Fatalf("%s is not a package of the module", f)
+		}
+		for _, d := range p.Deps {
+			if strings.HasPrefix(d, module+"/") {
+				t.Errorf("%s depends on %s: a fake imports its SDK and the standard library only", f, rel(d))
+			}
+		}
+	}
+	for _, p := range pkgs {
+		if !strings.HasPrefix(p.ImportPath, module) {
+			continue
+		}
+		for _, d := range p.Deps {
+			if d := rel(d); slices.Contains(fakes, d) {
+				t.Errorf("%s depends on %s outside its tests: only tests import a fake", rel(p.ImportPath), d)
+			}
+		}
+	}
+}
+
 // listed is one package of `go list -json`: what it and its tests import.
 type listed struct {
 	ImportPath   string

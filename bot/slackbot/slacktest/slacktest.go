@@ -1,4 +1,4 @@
-// Package fakeslack is a local Slack for tests and benchmarks: the Web API
+// Package slacktest is a local Slack for tests and benchmarks: the Web API
 // methods clorebot calls (apps.connections.open, chat.postMessage,
 // chat.update, chat.postEphemeral, conversations.open, and the file upload:
 // files.getUploadURLExternal, the multipart POST to the upload URL,
@@ -6,7 +6,11 @@
 // pings, pushes envelopes and records acks, and response_url endpoints. It
 // speaks the wire format slack-go v0.35.0 expects (see
 // shared/chat-platforms.md Part A), so the real SDK client drives it.
-package fakeslack
+//
+// It is test support next to the door it fakes, like net/http/httptest:
+// bot/slackbot's tests, cmd/clorebot's end-to-end tests and the benchmarks
+// import it; no non-test code does (internal/layout checks).
+package slacktest
 
 import (
 	"encoding/json"
@@ -316,7 +320,7 @@ func (s *Server) WaitConnected(n int, timeout time.Duration) bool {
 }
 
 // ErrNotConnected is returned when no client holds the socket.
-var ErrNotConnected = errors.New("fakeslack: no socket connected")
+var ErrNotConnected = errors.New("slacktest: no socket connected")
 
 // Send writes one frame to the socket; envelopes with an envelope_id have
 // their send time recorded for AckLatency.

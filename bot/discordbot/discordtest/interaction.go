@@ -1,4 +1,4 @@
-package fakediscord
+package discordtest
 
 // Interaction is the INTERACTION_CREATE payload as Discord sends it (API v9),
 // with the fields a bot reads. Build it with Slash, Click or Autocomplete.

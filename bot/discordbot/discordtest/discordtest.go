@@ -1,4 +1,4 @@
-// Package fakediscord is a local Discord for tests and benchmarks: the REST
+// Package discordtest is a local Discord for tests and benchmarks: the REST
 // routes a bot uses (gateway discovery, command registration, interaction
 // callbacks, webhook edits and follow-ups, channel messages, DM channels,
 // guild members) and
@@ -11,7 +11,11 @@
 // Point a discordgo session at it by rewriting https://discord.com/ to URL
 // (see bot/discordbot's transport); the gateway URL is discovered from
 // GET /api/v9/gateway as with real Discord.
-package fakediscord
+//
+// It is test support next to the door it fakes, like net/http/httptest:
+// bot/discordbot's tests, cmd/clorebot's end-to-end tests and the benchmarks
+// import it; no non-test code does (internal/layout checks).
+package discordtest
 
 import (
 	"encoding/json"
@@ -207,7 +211,7 @@ func (s *Server) notify() {
 func (s *Server) WaitFor(tb testing.TB, timeout time.Duration, what string, cond func() bool) {
 	tb.Helper()
 	if !s.Await(timeout, cond) {
-		tb.Fatalf("fakediscord: timed out after %v waiting for %s", timeout, what)
+		tb.Fatalf("discordtest: timed out after %v waiting for %s", timeout, what)
 	}
 }
 
@@ -407,4 +411,4 @@ func writeError(w http.ResponseWriter, status, code int, msg string) {
 	writeJSON(w, status, map[string]any{"message": msg, "code": code})
 }
 
-func errorf(format string, args ...any) error { return fmt.Errorf("fakediscord: "+format, args...) }
+func errorf(format string, args ...any) error { return fmt.Errorf("discordtest: "+format, args...) }
