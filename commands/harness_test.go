@@ -133,3 +133,23 @@ func waitFor(t *testing.T, d time.Duration, cond func() bool) {
 		}
 	}
 }
+
+// runWithSweep is what a process runs (serve, on its scheduler): svc's job
+// workers, and Sweep at once and then every interval (scheduler.SweepTick
+// in serve), until ctx ends. commands has no loop of its own; these tests
+// drive the same functions the scheduler does.
+func runWithSweep(ctx context.Context, svc *commands.Service, every time.Duration) {
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = svc.Run(ctx) })
+	defer wg.Wait()
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		_ = svc.Sweep(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

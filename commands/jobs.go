@@ -19,7 +19,8 @@ var errStopped = errors.New("commands: job run stopped")
 var errLeaseLost = errors.New("commands: job lease lost")
 
 // enqueue hands a job to the running workers, if any; jobs nobody picks up
-// are found by Run's sweep or run by the caller (clorebot exec).
+// are found by the next Sweep (which the process's scheduler runs) or run
+// by the caller (clorebot exec).
 func (s *Service) enqueue(id string) {
 	select {
 	case s.kick <- id:
@@ -27,11 +28,11 @@ func (s *Service) enqueue(id string) {
 	}
 }
 
-// Run executes queued jobs until ctx ends: jobs handed over by Handle and
-// by Sweep. Unless Options.Scheduled is set (serve runs Sweep and the early
-// marketplace refreshes on its scheduler), it also sweeps every
-// SweepInterval for jobs a crashed or stopped worker left behind and runs
-// the early refreshes that requests ask for (one at a time).
+// Run executes queued jobs until ctx ends: the jobs handed over by Handle
+// and by Sweep, Options.Workers at a time. It has no timer of its own: the
+// process's scheduler (package scheduler) runs Sweep, for the jobs a
+// crashed or stopped worker left behind, and the early marketplace
+// refreshes that requests ask for (Options.EarlyRefresh).
 func (s *Service) Run(ctx context.Context) error {
 	if s.audits.start() {
 		defer s.audits.stop() // last: what the workers audit is written too
@@ -51,14 +52,6 @@ func (s *Service) Run(ctx context.Context) error {
 		close(ids)
 		wg.Wait()
 	}()
-	var sweep <-chan time.Time
-	if !s.o.Scheduled {
-		wg.Go(func() { s.serveEarlyRefreshes(ctx) })
-		t := time.NewTicker(s.o.SweepInterval)
-		defer t.Stop()
-		sweep = t.C
-		s.logSweep(ctx, s.Sweep(ctx))
-	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -69,22 +62,14 @@ func (s *Service) Run(ctx context.Context) error {
 			case <-ctx.Done():
 				return nil
 			}
-		case <-sweep:
-			s.logSweep(ctx, s.Sweep(ctx))
 		}
 	}
 }
 
-func (s *Service) logSweep(ctx context.Context, err error) {
-	if err != nil && ctx.Err() == nil {
-		s.log.LogAttrs(ctx, slog.LevelError, "job sweep failed", slog.Any("error", err))
-	}
-}
-
 // Sweep expires the rents whose confirmation ran out and hands the jobs
-// whose lease lapsed (a crashed or stopped worker's) to Run's workers. serve
-// runs it every SweepInterval on its scheduler; a job it cannot hand over
-// now (the workers are busy) is found by the next sweep.
+// whose lease lapsed (a crashed or stopped worker's) to Run's workers. The
+// process's scheduler runs it every scheduler.SweepTick; a job it cannot
+// hand over now (the workers are busy) is found by the next sweep.
 func (s *Service) Sweep(ctx context.Context) error {
 	var errs []error
 	if n, err := s.store.ExpireJobs(ctx, s.clock.Now().Add(-s.o.ConfirmTTL)); err != nil {

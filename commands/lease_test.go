@@ -26,7 +26,7 @@ func privateReplies(r *recorder) int {
 func TestLongProvisioningKeepsItsLease(t *testing.T) {
 	h := newHarness(t, func(o *sandbox.Options) { o.ProvisionDelay = 3 * time.Second })
 	short := func(o *commands.Options) {
-		o.Lease, o.SweepInterval, o.PollInterval = time.Second, 20*time.Millisecond, 100*time.Millisecond
+		o.Lease, o.PollInterval = time.Second, 100*time.Millisecond
 	}
 	first := h.service(short, func(o *commands.Options) { o.WorkerID = "worker-1" })
 	other := &recorder{}
@@ -51,7 +51,7 @@ func TestLongProvisioningKeepsItsLease(t *testing.T) {
 	// From now on a second worker sweeps every 20 ms for a lapsed lease.
 	ctx, stop := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { defer close(done); second.Run(ctx) }()
+	go func() { defer close(done); runWithSweep(ctx, second, 20*time.Millisecond) }()
 	defer func() { stop(); <-done }()
 	got := <-res
 	if job, err := got.job, got.err; err != nil || job.State != commands.JobSucceeded {

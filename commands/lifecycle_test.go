@@ -137,7 +137,7 @@ func TestRentResumesAfterCrash(t *testing.T) {
 			})
 			runCtx, stop := context.WithCancel(context.Background())
 			done := make(chan struct{})
-			go func() { defer close(done); second.Run(runCtx) }()
+			go func() { defer close(done); runWithSweep(runCtx, second, commands.DefaultSweepInterval) }()
 			defer func() { stop(); <-done }()
 			waitFor(t, 30*time.Second, func() bool {
 				j, _ := second.Job(context.Background(), r.JobID)

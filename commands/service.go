@@ -43,7 +43,7 @@ type Options struct {
 
 	DefaultImage string // default DefaultImage
 	// MarketTTL is the marketplace refresh tick (serve: watch.interval): a
-	// market or rent that finds the snapshot older asks Run for one early
+	// market or rent that finds the snapshot older asks for one early
 	// background refresh and answers from the snapshot it has (default 60 s).
 	MarketTTL time.Duration
 	// PollInterval spaces my_orders polls while an order provisions (default 10 s).
@@ -71,18 +71,12 @@ type Options struct {
 	// heartbeat renews it every Lease/4 while the run is alive, so a crashed
 	// process's jobs are free within Lease and a live run is never taken over.
 	Lease time.Duration
-	// SweepInterval is how often Run looks for jobs whose lease lapsed
-	// (default 2 s): with the default Lease, a crashed process's job resumes
-	// within 10 s of the next start.
-	SweepInterval time.Duration
 	// Workers is the number of jobs Run executes at once (default 4).
 	Workers int
-	// Scheduled means the caller runs the periodic work on its scheduler
-	// (serve): Sweep every SweepInterval, and RefreshMarketEarly whenever
-	// EarlyRefresh is called; Run then only runs jobs.
-	Scheduled bool
 	// EarlyRefresh, when set, is called (it must not block) to ask for one
-	// early marketplace refresh, instead of Run's own loop serving it.
+	// early marketplace refresh: the process's scheduler then runs
+	// RefreshMarketEarly. Unset, a request answers from the snapshot it has
+	// and asks for nothing (the next refresh comes when it comes).
 	EarlyRefresh func()
 	// RoleSources answer, per platform (a Request.Platform such as
 	// PlatformDiscord), the current platform roles of an auto-rent watch's
@@ -111,7 +105,6 @@ type Service struct {
 	// replaced by RefreshMarket; nil until the first refresh.
 	market       atomic.Pointer[marketSnapshot]
 	marketFlight flight
-	early        chan struct{} // asks Run for one early marketplace refresh
 	// liveOrders is the last my_orders answer, for status and cancel.
 	liveOrders   atomic.Pointer[ordersSnapshot]
 	ordersFlight flight
@@ -158,7 +151,6 @@ func New(o Options) *Service {
 	def(&o.RetryBackoff, 2*time.Second)
 	def(&o.ReconcileWindow, 30*time.Second)
 	def(&o.Lease, DefaultLease)
-	def(&o.SweepInterval, DefaultSweepInterval)
 	def(&o.ConfirmTTL, 15*time.Minute)
 	if o.DefaultImage == "" {
 		o.DefaultImage = DefaultImage
@@ -173,7 +165,7 @@ func New(o Options) *Service {
 		o.WorkerID = "worker-" + randomID(6)
 	}
 	s := &Service{o: o, store: o.Store, clore: o.Clore, notify: o.Notifier, clock: o.Clock,
-		log: o.Logger, policy: o.Policy, kick: make(chan string, 64), early: make(chan struct{}, 1),
+		log: o.Logger, policy: o.Policy, kick: make(chan string, 64),
 		audits: newAuditLog(o.Store, o.Logger)}
 	return s
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"slices"
 	"strings"
 	"sync"
@@ -278,31 +277,11 @@ func (s *Service) snapshot() (*marketSnapshot, error) {
 	return m, nil
 }
 
-// askEarlyRefresh asks Run for one marketplace refresh, without waiting.
-// Requests while one is pending or running add nothing.
+// askEarlyRefresh asks the process's scheduler for one marketplace
+// refresh (Options.EarlyRefresh), without waiting.
 func (s *Service) askEarlyRefresh() {
 	if s.o.EarlyRefresh != nil {
 		s.o.EarlyRefresh()
-		return
-	}
-	select {
-	case s.early <- struct{}{}:
-	default:
-	}
-}
-
-// serveEarlyRefreshes runs the early refreshes that requests asked for, one
-// at a time, until ctx ends (when no scheduler runs RefreshMarketEarly).
-func (s *Service) serveEarlyRefreshes(ctx context.Context) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-s.early:
-		}
-		if err := s.RefreshMarketEarly(ctx); err != nil && ctx.Err() == nil {
-			s.log.LogAttrs(ctx, slog.LevelWarn, "early marketplace refresh failed", slog.Any("error", err))
-		}
 	}
 }
 

@@ -14,6 +14,11 @@
 // context that ends when the scheduler stops; Stop waits for running tasks
 // to return.
 //
-// The package knows no front door and no storage: cmd/clorebot registers
-// plain functions (see Every), and the command layer's services do the work.
+// The task table is here (Table, tasks.go): every task's name and interval.
+// The package knows no front door and no storage: cmd/clorebot fills the
+// table in with plain functions (the command layer's services, storage's
+// purges) and registers it; `clorebot serve` sets every task, `clorebot
+// exec` only the early refresh. The command layer has no timer of its own:
+// its job workers (commands.Service.Run) run what Sweep and Handle hand
+// them.
 package scheduler

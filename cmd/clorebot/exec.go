@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/clorebot/clorebot/commands"
+	"github.com/clorebot/clorebot/scheduler"
 	"github.com/clorebot/clorebot/storage"
 )
 
@@ -58,7 +59,10 @@ func (x execCmd) Run(e *env) error {
 	if err != nil {
 		return err
 	}
-	svc := app.newService(notifier, app.log)
+	svc, err := x.service(app, notifier)
+	if err != nil {
+		return err
+	}
 	req := commands.Request{
 		Platform: commands.PlatformCLI, User: user, Via: via, Channel: "cli",
 		Text: strings.Join(x.Text, " "), IdempotencyKey: "cli:" + rand.Text(),
@@ -90,6 +94,28 @@ func (x execCmd) Run(e *env) error {
 		return x.runJob(e, svc, app.store, req.User, reply.JobID, out)
 	}
 	return failed(reply)
+}
+
+// service builds exec's command layer and the scheduler it runs on for as
+// long as exec runs (App.Close stops it): the scheduler package's task
+// table with the one task a one-shot process needs, the early marketplace
+// refresh that a request finding the snapshot old asks for. exec runs its
+// job itself (runJob), so it has no job sweep; the rest of the table is
+// serve's.
+func (x execCmd) service(app *App, n commands.Notifier) (*commands.Service, error) {
+	sched, err := scheduler.New(scheduler.Options{Logger: app.log})
+	if err != nil {
+		return nil, err
+	}
+	app.sched = sched
+	svc := app.newService(n, app.log, func(o *commands.Options) {
+		o.EarlyRefresh = func() { sched.Kick(scheduler.TaskEarlyRefresh) }
+	})
+	if err := (scheduler.Table{EarlyRefresh: svc.RefreshMarketEarly}).Register(sched); err != nil {
+		return nil, err
+	}
+	sched.Start()
+	return svc, nil
 }
 
 // handle answers the request. `confirm <job-id>` goes to ConfirmJob while

@@ -11,20 +11,16 @@ import (
 	"time"
 
 	"github.com/clorebot/clorebot/bot/webhook"
+	"github.com/clorebot/clorebot/scheduler"
 	"github.com/clorebot/clorebot/storage"
 )
 
 // serveBeat is how often a running serve renews its row in
 // serve_processes; a row older than serveAlive is a crashed process's.
 const (
-	serveBeat  = 5 * time.Second
+	serveBeat  = scheduler.ServeBeat
 	serveAlive = 3 * serveBeat
 )
-
-// snapshotSaveTick is how often the snapshots published since the last
-// save are stored for the next start (apart from the watch tick, which
-// never waits for the encoding), and once more at shutdown.
-const snapshotSaveTick = 30 * time.Second
 
 // staleTicks is how many watch intervals a snapshot may age before
 // /readyz calls it degraded although no refresh failed (a tick that no

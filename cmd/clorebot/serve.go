@@ -25,30 +25,13 @@ import (
 	"github.com/clorebot/clorebot/storage"
 )
 
-// deliveryTick is how often outbound webhook deliveries are looked for:
-// events go out within about a second of being written.
-const deliveryTick = time.Second
-
-// dedupPurgeTick is how often expired webhook dedup records are deleted.
-const dedupPurgeTick = time.Hour
-
-// The scheduler's task names.
+// The scheduler's task names (scheduler.Table registers them).
 const (
-	taskWatchTick    = "watch-tick"
-	taskDeliveries   = "webhook-deliveries"
-	taskOutbox       = "outbox-sinks"
-	taskDedupPurge   = "webhook-dedup-purge"
-	taskJobSweep     = "job-sweep"
-	taskEarlyRefresh = "market-refresh-early"
-	taskSnapshotSave = "snapshot-save"
-	taskServeBeat    = "serve-heartbeat"
-	taskRequestPurge = "request-records-purge"
-	taskTargetWipe   = "reply-targets-wipe"
+	taskWatchTick    = scheduler.TaskWatchTick
+	taskDeliveries   = scheduler.TaskDeliveries
+	taskOutbox       = scheduler.TaskOutbox
+	taskEarlyRefresh = scheduler.TaskEarlyRefresh
 )
-
-// targetWipeTick is how often expired reply-target parts (Slack
-// response_urls, Discord interaction tokens) are wiped.
-const targetWipeTick = time.Minute
 
 type serveCmd struct{}
 
@@ -155,9 +138,8 @@ func (a *App) Open(ctx context.Context) error {
 		ns, sinks = append(ns, a.slack), append(sinks, a.slack)
 	}
 	a.svc = a.newService(ns, a.log, func(o *commands.Options) {
-		// The job sweep and the early marketplace refreshes run on the
-		// scheduler (newScheduler), with every other periodic task.
-		o.Scheduled = true
+		// The early marketplace refreshes run on the scheduler
+		// (newScheduler), with every other periodic task.
 		o.EarlyRefresh = func() {
 			if a.sched != nil {
 				a.sched.Kick(taskEarlyRefresh)
@@ -445,26 +427,28 @@ func (a *App) Run(ctx context.Context) error {
 	return errors.Join(serveErr, err, jobsErr, a.sched.Stop(), a.stopped())
 }
 
-// newScheduler registers every periodic task of the process on one
+// newScheduler fills in the scheduler package's task table with every
+// periodic task of the process and registers it on one
 // scheduler; Run starts it and stops it after the job workers.
 func (a *App) newScheduler() (*scheduler.Scheduler, error) {
 	s, err := scheduler.New(scheduler.Options{Logger: a.log})
 	if err != nil {
 		return nil, err
 	}
-	err = errors.Join(
-		s.Every(taskWatchTick, a.cfg.Watch.Interval.Duration, a.watchTick),
-		s.Every(taskDeliveries, deliveryTick, a.dispatcher.Tick),
-		s.Every(taskOutbox, deliveryTick, a.outbox.Tick),
-		s.Every(taskDedupPurge, dedupPurgeTick, a.purgeDedup),
-		s.Every(taskJobSweep, commands.DefaultSweepInterval, a.svc.Sweep),
-		s.OnDemand(taskEarlyRefresh, a.svc.RefreshMarketEarly),
-		s.Every(taskSnapshotSave, snapshotSaveTick, a.svc.SaveSnapshots),
-		s.Every(taskServeBeat, serveBeat, a.beat),
-		s.Every(taskRequestPurge, dedupPurgeTick, a.purgeRequests),
-		s.Every(taskTargetWipe, targetWipeTick, a.svc.WipeReplyTargets),
-		a.digestTasks(s),
-	)
+	t := scheduler.Table{
+		WatchTick: a.watchTick, WatchInterval: a.cfg.Watch.Interval.Duration,
+		Deliveries:   a.dispatcher.Tick,
+		Outbox:       a.outbox.Tick,
+		DedupPurge:   a.purgeDedup,
+		JobSweep:     a.svc.Sweep,
+		EarlyRefresh: a.svc.RefreshMarketEarly,
+		SnapshotSave: a.svc.SaveSnapshots,
+		ServeBeat:    a.beat,
+		RequestPurge: a.purgeRequests,
+		TargetWipe:   a.svc.WipeReplyTargets,
+	}
+	a.digestTasks(&t)
+	err = t.Register(s)
 	if err != nil {
 		return nil, errors.Join(err, s.Stop())
 	}

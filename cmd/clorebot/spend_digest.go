@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/clorebot/clorebot/bot/discordbot"
@@ -11,24 +10,15 @@ import (
 	"github.com/clorebot/clorebot/scheduler"
 )
 
-// Scheduled tasks of the spend digest (report.schedule).
-const (
-	taskDigest      = "spend-digest"
-	taskDigestRetry = "spend-digest-retry"
-	// digestRetryTick is how often a digest recorded but not posted (a
-	// crash in between, a chat outage) is looked for.
-	digestRetryTick = time.Minute
-)
-
-// digestTasks registers the spend digest on report.schedule, and its
+// digestTasks fills in the spend digest on report.schedule, and its
 // retry, when a schedule is configured.
-func (a *App) digestTasks(s *scheduler.Scheduler) error {
+func (a *App) digestTasks(t *scheduler.Table) {
 	if a.cfg.Report.Schedule == "" {
-		return nil
+		return
 	}
-	post := func(ctx context.Context, slot time.Time) error { return a.svc.PostDigest(ctx, slot, a.digestTargets) }
-	retry := func(ctx context.Context) error { return a.svc.RetryDigests(ctx, a.digestTargets) }
-	return errors.Join(s.Cron(taskDigest, a.cfg.Report.Schedule, post), s.Every(taskDigestRetry, digestRetryTick, retry))
+	t.DigestSchedule = a.cfg.Report.Schedule
+	t.Digest = func(ctx context.Context, slot time.Time) error { return a.svc.PostDigest(ctx, slot, a.digestTargets) }
+	t.DigestRetry = func(ctx context.Context) error { return a.svc.RetryDigests(ctx, a.digestTargets) }
 }
 
 // digestTargets are the channels the digest of slot goes to: the Slack

@@ -16,6 +16,7 @@ import (
 	"github.com/clorebot/clorebot/bot/webhook"
 	"github.com/clorebot/clorebot/clore"
 	"github.com/clorebot/clorebot/commands"
+	"github.com/clorebot/clorebot/scheduler"
 )
 
 // The stall of issue 8: rent jobs hold the Clore limiter (create_order
@@ -42,13 +43,23 @@ func TestNoRequestWaitsOnTheLimiter(t *testing.T) {
 	h.policy.MaxHourlySpend, h.policy.ConfirmAbove = 0, 0
 	slow := clore.New(clore.Options{BaseURL: h.url, APIKey: "k", Interval: time.Millisecond,
 		CreateInterval: time.Hour, MaxRetries: 2, Backoff: time.Millisecond, Slots: clore.NewMemorySlots()})
+	// The early refreshes run on a scheduler, as in serve.
+	sched, err := scheduler.New(scheduler.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	svc := h.service(func(o *commands.Options) {
 		o.Clore, o.Workers = slow, 4
 		o.MarketTTL = time.Millisecond // every market and rent also asks for an early refresh
+		o.EarlyRefresh = func() { sched.Kick(scheduler.TaskEarlyRefresh) }
 	})
+	if err := (scheduler.Table{EarlyRefresh: svc.RefreshMarketEarly}).Register(sched); err != nil {
+		t.Fatal(err)
+	}
+	sched.Start()
 	ctx, stop := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	t.Cleanup(func() { stop(); wg.Wait() })
+	t.Cleanup(func() { stop(); wg.Wait(); _ = sched.Stop() })
 
 	for i := range 24 {
 		q := req("slack:ALICE", "rent 3090 --hours 1")
