@@ -103,19 +103,13 @@ func (s *Service) handleRent(ctx context.Context, req Request, a *RentArgs, rec 
 	if err := s.policy.checkPrice(best.USDPerGPU()); err != nil {
 		return errorReply(err), nil
 	}
-	confirm := s.policy.ConfirmAbove > 0 && best.USDPerHour > s.policy.ConfirmAbove
-	state := JobQueued
-	if confirm {
-		state = JobAwaitingConfirmation
-	}
 	// The quote is made again in the transaction that stores the job, from
 	// the servers the database says other rents in flight were quoted or
 	// hold (this process's or another's): the usual answer is the one made
 	// here, and the reply rendered now stands.
 	asked := p
 	shown, requoted := best, false
-	p.Prefer = best.ServerID // the server quoted, first if still free when the job runs
-	p.MaxPerGPU = s.priceBound(asked, best, confirm)
+	p, state := s.quotedParams(asked, best)
 	// The counted caps are checked in the transaction that stores the job
 	// (one awaiting confirmation is checked now and again when confirmed).
 	reserve := reservation(p, best)
@@ -132,18 +126,12 @@ func (s *Service) handleRent(ctx context.Context, req Request, a *RentArgs, rec 
 				if err := s.policy.checkPrice(choice.USDPerGPU()); err != nil {
 					return 0, err
 				}
-				confirm := s.policy.ConfirmAbove > 0 && choice.USDPerHour > s.policy.ConfirmAbove
-				q := asked
-				q.Prefer = choice.ServerID
-				q.MaxPerGPU = s.priceBound(asked, choice, confirm)
+				q, state := s.quotedParams(asked, choice)
 				raw, err := json.Marshal(q)
 				if err != nil {
 					return 0, err
 				}
-				j.Params, j.USDPerHour, j.State = raw, reservation(q, choice), JobQueued
-				if confirm {
-					j.State = JobAwaitingConfirmation
-				}
+				j.Params, j.USDPerHour, j.State = raw, reservation(q, choice), state
 				shown, requoted, reserve, price = choice, true, j.USDPerHour, choice.USDPerHour
 				return choice.ServerID, nil
 			}}
@@ -160,6 +148,21 @@ func (s *Service) handleRent(ctx context.Context, req Request, a *RentArgs, rec 
 		return s.fail(ctx, "rent", err), nil
 	}
 	return r, &price
+}
+
+// quotedParams are the parameters of a rent asked as asked and quoted c,
+// and the state its job starts in: it prefers c's server, its price bound
+// is c's (priceBound), and above policy.confirm_above it awaits
+// confirmation.
+func (s *Service) quotedParams(asked rentParams, c offerChoice) (rentParams, string) {
+	confirm := s.policy.ConfirmAbove > 0 && c.USDPerHour > s.policy.ConfirmAbove
+	p := asked
+	p.Prefer = c.ServerID // the server quoted, first if still free when the job runs
+	p.MaxPerGPU = s.priceBound(asked, c, confirm)
+	if confirm {
+		return p, JobAwaitingConfirmation
+	}
+	return p, JobQueued
 }
 
 // priceTolerance is how far above the price shown at intake (or the price
