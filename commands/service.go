@@ -115,14 +115,13 @@ type Service struct {
 	quotes       quoteBook     // rent quotes per snapshot and want (claims.go)
 	snaps        snapshotState // refresh failures, Ready, snapshots to store (readiness.go)
 
-	audits    *auditLog              // background audit writer (auditlog.go)
-	details   auditDetails           // the audit detail of the last reply text (auditlog.go)
-	lastParse atomic.Pointer[parsed] // the last help text answered from memory without a parse of its own (AnswerFromMemory)
-	watchIdx  watchIndex             // price index of the newest snapshot (watch.go)
-	watchMu   sync.Mutex             // one evaluation pass at a time; never held across a Clore call or a role lookup
-	watches   watchCache             // the live watches, in memory (watchcache.go)
-	lifecycle lifecycleState         // reminders and low-balance notices sent (lifecycle.go)
-	ledger    spendLedger            // orders whose spend is settled (spend.go)
+	audits    *auditLog      // background audit writer (auditlog.go)
+	details   auditDetails   // the audit detail of the last reply text (auditlog.go)
+	watchIdx  watchIndex     // price index of the newest snapshot (watch.go)
+	watchMu   sync.Mutex     // one evaluation pass at a time; never held across a Clore call or a role lookup
+	watches   watchCache     // the live watches, in memory (watchcache.go)
+	lifecycle lifecycleState // reminders and low-balance notices sent (lifecycle.go)
+	ledger    spendLedger    // orders whose spend is settled (spend.go)
 }
 
 // DefaultImage is the Docker image of a rent that names none: Clore's own
@@ -349,37 +348,12 @@ func (s *Service) AnswerFromMemory(ctx context.Context, req Request) (Reply, boo
 	if req.Action != nil || !s.audits.keepsUp() {
 		return Reply{}, false
 	}
-	var cmd Command
-	var err error
-	if req.Command != nil || req.Invalid != nil {
-		cmd, err = req.Parsed() // the front door's parse
-	} else {
-		p := s.lastParse.Load()
-		if p == nil || p.text != req.Text {
-			c, e := Parse(req.Text)
-			p = &parsed{text: req.Text, cmd: c, err: e}
-			if e == nil && c.Name == "help" {
-				s.lastParse.Store(p)
-			}
-		}
-		cmd, err = p.cmd, p.err
-	}
+	cmd, err := ParseRequest(req).Parsed() // the front door's parse, or one made now (a help text's is kept)
 	if err == nil && cmd.Name != "help" {
 		return Reply{}, false
 	}
 	r, _ := s.handleParsed(ctx, req, cmd, err, nil)
 	return r, true
-}
-
-// parsed is a help text as Parse read it: the same text again, as a burst
-// of help is, is not parsed again. Only help is kept: its parse depends on
-// the text alone (a usage error may not: a GPU model unknown to the
-// snapshot now may be known after the next refresh), and what answers it
-// only reads its Command.
-type parsed struct {
-	text string
-	cmd  Command
-	err  error
 }
 
 // FlushAudit waits until every audit row of a command answered before the
