@@ -230,3 +230,49 @@ type poorWallet struct{ commands.Clore }
 func (poorWallet) CreateOrder(context.Context, clore.CreateOrderRequest) error {
 	return &clore.APIError{Endpoint: "create_order", HTTPStatus: 200, Code: clore.CodeSeeError, Message: "not_enough_balance"}
 }
+
+// staleQuotes is a store whose look at the quotes before intake misses
+// every commit: what another process committed between that look and the
+// intake's write.
+type staleQuotes struct{ *storage.Store }
+
+func (staleQuotes) SpokenServers(context.Context, []int64, time.Time) (map[int64]bool, error) {
+	return nil, nil
+}
+
+// A quote made from a look that missed another rent's commit is made again
+// in the intake transaction: the second rent is quoted the next server,
+// and its answer shows that server's price.
+func TestIntakeRequotesAServerSpokenForSinceItsLook(t *testing.T) {
+	h := newHarness(t)
+	h.policy.MaxActiveOrders, h.policy.MaxTeamActiveOrders, h.policy.MaxOrdersPerHour = 0, 0, 0
+	ctx := context.Background()
+	prefer := func(id string) int64 {
+		t.Helper()
+		j, err := h.store.GetJob(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var p struct {
+			Prefer int64 `json:"prefer"`
+		}
+		if err := json.Unmarshal(j.Params, &p); err != nil || p.Prefer == 0 {
+			t.Fatalf("job %s params %s: %v", id, j.Params, err)
+		}
+		return p.Prefer
+	}
+	first := h.service().Handle(ctx, commands.Request{Platform: commands.PlatformSlack, User: "slack:ALICE",
+		Channel: "C1", Text: "rent 3090 --hours 1", IdempotencyKey: "requote-1"})
+	if first.Status != commands.StatusQueued {
+		t.Fatalf("first rent: %+v", first)
+	}
+	stale := h.service(func(o *commands.Options) { o.Store = staleQuotes{h.store} })
+	second := stale.Handle(ctx, commands.Request{Platform: commands.PlatformSlack, User: "slack:ALICE",
+		Channel: "C1", Text: "rent 3090 --hours 1", IdempotencyKey: "requote-2"})
+	if second.Status != commands.StatusQueued && second.Status != commands.StatusConfirm {
+		t.Fatalf("second rent: %+v", second)
+	}
+	if a, b := prefer(first.JobID), prefer(second.JobID); a == b {
+		t.Fatalf("both rents were quoted server %d", a)
+	}
+}
