@@ -87,6 +87,9 @@ type Options struct {
 	// to this one after a restart, within its signature's window is
 	// refused (memory alone otherwise).
 	Replays chat.ReplayStore
+	// Drain is how long Run, once its context ends, waits for interaction
+	// work still running (default 0: Run returns at once; Wait waits).
+	Drain time.Duration
 }
 
 // Bot is the Discord front door: the gateway session (with its watchdog),

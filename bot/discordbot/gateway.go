@@ -41,8 +41,20 @@ type conn struct {
 // Run keeps a gateway session open until ctx ends: it registers /clore,
 // opens a session, reopens it after a disconnect, and replaces a session the
 // watchdog finds stuck. With no bot token it only waits (HTTP interactions
-// need no gateway).
+// need no gateway). Once ctx ends it waits, at most Options.Drain, for the
+// interaction work still running (Wait).
 func (b *Bot) Run(ctx context.Context) error {
+	err := b.runGateway(ctx)
+	if b.o.Drain > 0 {
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), b.o.Drain)
+		defer cancel()
+		_ = b.Wait(wctx)
+	}
+	return err
+}
+
+// runGateway is Run until ctx ends.
+func (b *Bot) runGateway(ctx context.Context) error {
 	followed := make(chan error, 1)
 	go func() { followed <- b.follow.Run(ctx) }()
 	defer func() { <-followed }()

@@ -171,7 +171,7 @@ type route struct {
 
 // Mount registers the webhook routes on s. Unknown paths and methods get
 // the Server's JSON 404 and 405.
-func (a *API) Mount(s *Server) {
+func (a *API) Mount(s Mux) {
 	for _, name := range []string{RouteCreateOrder, RouteCancelOrder, RoutePriceAlert, RouteStatus, RouteCommand} {
 		rt := route{pattern: "POST /webhook/" + name, name: name, legacy: true, command: true}
 		rt.serve = func(ctx context.Context, c *call) answer { return a.serveCommand(ctx, rt, c) }
@@ -904,4 +904,11 @@ func ConfiguredKey(name, secret string) (Key, error) {
 		return Key{}, fmt.Errorf("webhook: key %s: %w", name, err)
 	}
 	return Key{Name: name, Secret: k, Legacy: []byte(secret)}, nil
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/clorebot/clorebot/clore/sandbox"
 	"github.com/clorebot/clorebot/commands"
 	"github.com/clorebot/clorebot/internal/contract"
+	"github.com/clorebot/clorebot/internal/httpserver"
 	"github.com/clorebot/clorebot/storage"
 )
 
@@ -147,7 +148,7 @@ func newHarnessWarm(t *testing.T, warm bool, opts ...func(*webhook.APIOptions, *
 	}
 	o.Service = h.svc
 	h.api = webhook.NewAPI(o)
-	srv := webhook.New(webhook.Options{})
+	srv := httpserver.New(httpserver.Options{})
 	h.api.Mount(srv)
 	h.handler = srv.Handler()
 	return h

@@ -11,6 +11,7 @@ import (
 
 	"github.com/clorebot/clorebot/bot/webhook"
 	"github.com/clorebot/clorebot/commands"
+	"github.com/clorebot/clorebot/internal/httpserver"
 	"github.com/clorebot/clorebot/storage"
 )
 
@@ -70,7 +71,7 @@ func TestStorageFailureAtIntakeIsNotRemembered(t *testing.T) {
 		t.Fatal(err)
 	}
 	api := webhook.NewAPI(webhook.APIOptions{Service: svc, Keys: []webhook.Key{key}, Dedup: h.store, AtomicIntake: true, Now: h.clock.Now})
-	srv := webhook.New(webhook.Options{})
+	srv := httpserver.New(httpserver.Options{})
 	api.Mount(srv)
 	h.handler = srv.Handler()
 
@@ -116,7 +117,7 @@ func TestRecordedAnswerSurvivesAFailingRedelivery(t *testing.T) {
 	}
 	key, _ := webhook.ConfiguredKey("zapier", h.secrets["zapier"])
 	api := webhook.NewAPI(webhook.APIOptions{Service: svc, Keys: []webhook.Key{key}, Dedup: h.store, AtomicIntake: true, Now: h.clock.Now})
-	srv := webhook.New(webhook.Options{})
+	srv := httpserver.New(httpserver.Options{})
 	api.Mount(srv)
 	h.handler = srv.Handler()
 	body := []byte(`{"gpu_type":"RTX 3090","hours":1}`)

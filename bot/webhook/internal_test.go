@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/clorebot/clorebot/commands"
+	"github.com/clorebot/clorebot/internal/httpserver"
 )
 
 func TestLimiterEvictsIdleBuckets(t *testing.T) {
@@ -118,7 +119,7 @@ func (failingDedup) ClaimWebhook(context.Context, string, string, []byte, time.T
 	return false, nil, 0, nil, errors.New("disk on fire at /var/lib/secret-path")
 }
 
-func newTestAPI(t *testing.T, d DedupStore) (*API, *fakeService, *Server, []byte) {
+func newTestAPI(t *testing.T, d DedupStore) (*API, *fakeService, *httpserver.Server, []byte) {
 	t.Helper()
 	svc := &fakeService{}
 	key, err := ConfiguredKey("k", "whsec_"+base64.StdEncoding.EncodeToString([]byte("secret-key-bytes")))
@@ -126,12 +127,12 @@ func newTestAPI(t *testing.T, d DedupStore) (*API, *fakeService, *Server, []byte
 		t.Fatal(err)
 	}
 	a := NewAPI(APIOptions{Service: svc, Keys: []Key{key}, Dedup: d})
-	s := New(Options{})
+	s := httpserver.New(httpserver.Options{})
 	a.Mount(s)
 	return a, svc, s, key.Secret
 }
 
-func post(s *Server, secret []byte, id, path string, body []byte) *httptest.ResponseRecorder {
+func post(s *httpserver.Server, secret []byte, id, path string, body []byte) *httptest.ResponseRecorder {
 	r := httptest.NewRequest("POST", path, strings.NewReader(string(body)))
 	r.Header.Set("Content-Type", "application/json; charset=UTF-8")
 	for k, v := range SignedHeaders(secret, id, time.Now(), body) {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/clorebot/clorebot/commands"
+	"github.com/clorebot/clorebot/internal/httpserver"
 )
 
 type recordedReply struct {
@@ -90,7 +91,7 @@ func TestImmediateAnswersGoToTheCallbackOnce(t *testing.T) {
 	key, _ := ConfiguredKey("k", "plain-secret-for-replies")
 	replies := &fakeReplies{}
 	a := NewAPI(APIOptions{Service: &okService{}, Keys: []Key{key}, Replies: replies})
-	s := New(Options{})
+	s := httpserver.New(httpserver.Options{})
 	a.Mount(s)
 	for _, tc := range []struct{ path, body, typ string }{
 		{"/webhook/status", `{"callback_url":"https://cb.example/s"}`, StatusReportEvent},

@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/clorebot/clorebot/internal/httpserver"
 )
 
 // countingDedup counts every call into the dedup store.
@@ -51,7 +53,7 @@ func TestRejectedSignaturesTouchNoStorage(t *testing.T) {
 }
 
 // forge posts body signed, then with the signature replaced by a wrong one.
-func forge(s *Server, secret []byte, path string, body []byte) *httptest.ResponseRecorder {
+func forge(s *httpserver.Server, secret []byte, path string, body []byte) *httptest.ResponseRecorder {
 	r := httptest.NewRequest("POST", path, strings.NewReader(string(body)))
 	r.Header.Set("Content-Type", "application/json")
 	for k, v := range SignedHeaders(secret, NewMessageID(), time.Now(), body) {

@@ -10,43 +10,50 @@ import (
 	"github.com/clorebot/clorebot/commands"
 )
 
-// chatCommands is the App's command layer as the chat front doors (Slack,
-// Discord) use it: every request a door hands over leaves one log line
-// with its outcome. The Slack door is built before the Service exists; it
-// does by the time a command arrives.
-type chatCommands struct{ a *App }
+// chatCommands is the command layer as the chat front doors (Slack,
+// Discord) use it (chat.Service): every request a door hands over leaves
+// one log line with its outcome.
+type chatCommands struct {
+	svc *commands.Service
+	log *slog.Logger
+}
 
-// Handle implements chat.Handler and discordbot.Service.
+// Handle implements chat.Handler.
 func (c chatCommands) Handle(ctx context.Context, req commands.Request) commands.Reply {
 	start := time.Now()
-	r := c.a.svc.Handle(ctx, req)
-	logChatCommand(ctx, c.a.log, req, r, time.Since(start))
+	r := c.svc.Handle(ctx, req)
+	logChatCommand(ctx, c.log, req, r, time.Since(start))
 	return r
 }
 
 // AnswerFromMemory implements chat.MemoryAnswerer.
 func (c chatCommands) AnswerFromMemory(ctx context.Context, req commands.Request) (commands.Reply, bool) {
 	start := time.Now()
-	r, ok := c.a.svc.AnswerFromMemory(ctx, req)
+	r, ok := c.svc.AnswerFromMemory(ctx, req)
 	if ok {
-		logChatCommand(ctx, c.a.log, req, r, time.Since(start))
+		logChatCommand(ctx, c.log, req, r, time.Since(start))
 	}
 	return r, ok
 }
 
-// Market implements discordbot.Service (GPU autocomplete).
+// JobReplyRef implements chat.JobRefs.
+func (c chatCommands) JobReplyRef(ctx context.Context, id string) (string, error) {
+	return c.svc.JobReplyRef(ctx, id)
+}
+
+// Market implements chat.Service (GPU autocomplete).
 func (c chatCommands) Market(ctx context.Context) ([]commands.ModelSummary, error) {
-	return c.a.svc.Market(ctx)
+	return c.svc.Market(ctx)
 }
 
-// OrdersOf implements discordbot.Service (order autocomplete).
+// OrdersOf implements chat.Service (order autocomplete).
 func (c chatCommands) OrdersOf(ctx context.Context, req commands.Request, limit int) ([]commands.Order, error) {
-	return c.a.svc.OrdersOf(ctx, req, limit)
+	return c.svc.OrdersOf(ctx, req, limit)
 }
 
-// CheckCancel implements discordbot.Service.
+// CheckCancel implements chat.Service.
 func (c chatCommands) CheckCancel(ctx context.Context, req commands.Request, orderID int64) *commands.Reply {
-	return c.a.svc.CheckCancel(ctx, req, orderID)
+	return c.svc.CheckCancel(ctx, req, orderID)
 }
 
 // logChatCommand writes the one line of a chat request's outcome: INFO when
@@ -89,4 +96,4 @@ func commandName(req commands.Request) string {
 }
 
 // Permits implements discordbot.Service (the role check before deferring).
-func (c chatCommands) Permits(req commands.Request) bool { return c.a.svc.Permits(req) }
+func (c chatCommands) Permits(req commands.Request) bool { return c.svc.Permits(req) }

@@ -79,6 +79,7 @@ func (e *env) loadFor(withoutClore bool) (*config.Config, error) {
 		PathExplicit: e.cli.Config != "",
 		Environ:      e.environ,
 		WithoutClore: withoutClore,
+		Platforms:    doorPlatforms(),
 		Warn:         func(msg string) { fmt.Fprintf(e.stderr, "clorebot: warning: %s\n", msg) },
 		Override: func(c *config.Config) {
 			if e.cli.Sandbox {

@@ -129,7 +129,7 @@ func TestChatCommandOutcomeLogged(t *testing.T) {
 	svc := commands.New(commands.Options{Store: st, Logger: l,
 		Policy: commands.Policy{Viewers: []string{"slack:UVERA"}, DefaultRole: commands.RoleNone, MaxHours: 168}})
 	t.Cleanup(func() { _ = svc.FlushAudit(ctx) })
-	c := chatCommands{&App{log: l, svc: svc}}
+	c := chatCommands{svc: svc, log: l}
 	key := "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKeyThatMustNotBeLogged vera@laptop"
 	tests := []struct {
 		text, command, status, level string

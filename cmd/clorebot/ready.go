@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/clorebot/clorebot/bot/webhook"
+	"github.com/clorebot/clorebot/internal/httpserver"
 	"github.com/clorebot/clorebot/scheduler"
 	"github.com/clorebot/clorebot/storage"
 )
@@ -39,7 +39,7 @@ func (a *App) loadSnapshots(ctx context.Context) {
 // snapshotChecks are /readyz's checks of what requests answer from: each
 // snapshot failing until it exists (refreshed, or loaded from the store),
 // degraded while its refresh fails or it is staleTicks intervals old.
-func (a *App) snapshotChecks() []webhook.Check {
+func (a *App) snapshotChecks() []httpserver.Check {
 	probe := func(what string, get func() (time.Time, error)) func(context.Context) error {
 		return func(context.Context) error {
 			at, err := get()
@@ -50,14 +50,14 @@ func (a *App) snapshotChecks() []webhook.Check {
 			case at.IsZero():
 				return fmt.Errorf("no %s snapshot yet: the first refresh is loading", what)
 			case err != nil:
-				return fmt.Errorf("%w: %s refresh failing, answering from a snapshot %s old: %w", webhook.ErrDegraded, what, age, err)
+				return fmt.Errorf("%w: %s refresh failing, answering from a snapshot %s old: %w", httpserver.ErrDegraded, what, age, err)
 			case age > staleTicks*a.cfg.Watch.Interval.Duration:
-				return fmt.Errorf("%w: %s snapshot %s old", webhook.ErrDegraded, what, age)
+				return fmt.Errorf("%w: %s snapshot %s old", httpserver.ErrDegraded, what, age)
 			}
 			return nil
 		}
 	}
-	return []webhook.Check{
+	return []httpserver.Check{
 		{Name: "marketplace", Probe: probe("marketplace", func() (time.Time, error) {
 			r := a.svc.Readiness()
 			return r.MarketAt, r.MarketErr

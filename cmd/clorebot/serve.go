@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/clorebot/clorebot/bot/chat"
 	"github.com/clorebot/clorebot/bot/discordbot"
 	"github.com/clorebot/clorebot/bot/slackbot"
 	"github.com/clorebot/clorebot/bot/webhook"
@@ -20,6 +21,7 @@ import (
 	"github.com/clorebot/clorebot/clore/sandbox"
 	"github.com/clorebot/clorebot/commands"
 	"github.com/clorebot/clorebot/internal/config"
+	"github.com/clorebot/clorebot/internal/httpserver"
 	"github.com/clorebot/clorebot/internal/metrics"
 	"github.com/clorebot/clorebot/scheduler"
 	"github.com/clorebot/clorebot/storage"
@@ -93,15 +95,25 @@ type App struct {
 	sandboxHTTP *http.Client
 	clore       *clore.Client
 	svc         *commands.Service
-	http        *webhook.Server
+	// notifiers and roleSources are the command layer's view of the
+	// doors: built empty with it, filled in once the doors exist
+	// (openDoors), before anything runs.
+	notifiers   chat.Notifiers
+	roleSources map[string]commands.RoleSource
+	// doors are the front doors configured (frontDoors), in build order.
+	doors []chat.Door
+	// The doors' concrete types, for what only cmd/clorebot knows of them:
+	// the webhook routes' dedup purge and deliveries tick, the digest's
+	// channels; nil when the door is off.
+	api        *webhook.API
+	dispatcher *webhook.Dispatcher
+	slack      *slackbot.Bot
+	discord    *discordbot.Bot
+	http       *httpserver.Server
 	// metricsHTTP serves /metrics on http.metrics_listen; nil when /metrics
 	// is on http.
-	metricsHTTP *webhook.Server
-	api         *webhook.API
-	dispatcher  *webhook.Dispatcher
-	slack       *slackbot.Bot
+	metricsHTTP *httpserver.Server
 	outbox      *commands.Outbox
-	discord     *discordbot.Bot
 	sched       *scheduler.Scheduler
 	// marketLoaded is set by the first successful watch tick (singleton: no lock).
 	marketLoaded bool
@@ -121,23 +133,20 @@ func NewApp(cfg *config.Config, log *slog.Logger) *App {
 	m := metrics.New()
 	b := readBuildInfo()
 	m.BuildInfo(b.Version, b.commitText(), b.Go)
-	return &App{cfg: cfg, log: log, metrics: m, chatGate: make(chan struct{}), proc: newServeProcess()}
+	return &App{cfg: cfg, log: log, metrics: m, chatGate: make(chan struct{}), proc: newServeProcess(),
+		roleSources: map[string]commands.RoleSource{}}
 }
 
-// Open opens storage, starts the sandbox when configured, builds the Clore
-// client and the command layer (with the snapshots the last run stored),
-// and binds the HTTP listener.
+// Open builds the process in dependency order: storage, the Clore client
+// (with the sandbox when configured), the command layer (with the
+// snapshots the last run stored), the front doors over it, then the HTTP
+// listener with every door's routes, the outbox with every door's sink,
+// and the scheduler; it binds the listener.
 func (a *App) Open(ctx context.Context) error {
 	if err := a.openCore(ctx); err != nil {
 		return err
 	}
-	ns := notifiers{logNotifier{a.log}, webhook.CallbackNotifier{Store: a.store}, discordNotifier{a}}
-	var sinks []commands.Sink
-	if a.slackEnabled() {
-		a.slack = a.newSlack()
-		ns, sinks = append(ns, a.slack), append(sinks, a.slack)
-	}
-	a.svc = a.newService(ns, a.log, func(o *commands.Options) {
+	a.svc = a.newService(logNotifier{a.log, &a.notifiers}, a.log, func(o *commands.Options) {
 		// The early marketplace refreshes run on the scheduler
 		// (newScheduler), with every other periodic task.
 		o.EarlyRefresh = func() {
@@ -145,46 +154,26 @@ func (a *App) Open(ctx context.Context) error {
 				a.sched.Kick(taskEarlyRefresh)
 			}
 		}
-		// An auto-rent of a renter only through Discord roles asks the
-		// Discord front door for the owner's current roles (review R8);
-		// without a bot token there is no source and such auto-rents are
-		// refused.
-		if a.cfg.Discord.BotToken.Reveal() != "" {
-			o.RoleSources = map[string]commands.RoleSource{commands.PlatformDiscord: discordRoles{a}}
-		}
+		// An auto-rent of a renter only through a platform's roles asks
+		// that platform's door for the owner's current roles; a door
+		// that cannot (Discord without a bot token) is no source, and
+		// such auto-rents are refused.
+		o.RoleSources = a.roleSources
 	})
 	a.loadSnapshots(ctx)
 	a.watchState()
-	var err error
-	if a.discord, err = a.newDiscord(); err != nil {
+	if err := a.openDoors(); err != nil {
 		return err
 	}
-	if a.discord != nil {
-		sinks = append(sinks, a.discord)
-	}
-	checks := append([]webhook.Check{{Name: "storage", Probe: a.store.Ping}}, a.snapshotChecks()...)
-	checks = a.discordChecks(checks)
-	a.mountSlack(&checks)
-	a.newServers(checks)
-	if a.api, err = a.newAPI(); err != nil {
-		return err
-	}
-	a.api.Mount(a.http)
-	if a.chatAuth, err = a.newChatAuth(); err != nil {
-		return err
-	}
-	a.mountSlackRoutes()
-	if err := a.discordHandler(); err != nil {
-		return err
-	}
-	if a.dispatcher, err = a.newDispatcher(); err != nil {
+	checks := append([]httpserver.Check{{Name: "storage", Probe: a.store.Ping}}, a.snapshotChecks()...)
+	a.newServers(append(checks, a.doorChecks()...))
+	if err := a.mountDoors(); err != nil {
 		return err
 	}
 	// One outbox, one cursor per sink: webhook subscribers and the chat
 	// front doors are peers (DESIGN.md §2 step 5).
-	a.dispatcher.FedByOutbox()
-	sinks = append([]commands.Sink{a.dispatcher}, sinks...)
-	a.outbox = commands.NewOutbox(commands.OutboxOptions{Store: a.store, Sinks: sinks, Logger: a.log, Images: a.svc.AlertChart})
+	a.outbox = commands.NewOutbox(commands.OutboxOptions{Store: a.store, Sinks: a.doorSinks(), Logger: a.log, Images: a.svc.AlertChart})
+	var err error
 	if a.sched, err = a.newScheduler(); err != nil {
 		return err
 	}
@@ -204,9 +193,9 @@ func (a *App) Open(ctx context.Context) error {
 // http.metrics_listen is set, a second one that serves /metrics (with
 // /healthz and /readyz, for probes on the same port) so that the public
 // listener does not.
-func (a *App) newServers(checks []webhook.Check) {
+func (a *App) newServers(checks []httpserver.Check) {
 	h := a.cfg.HTTP
-	opts := webhook.Options{
+	opts := httpserver.Options{
 		Addr:              h.Listen,
 		ReadHeaderTimeout: h.ReadHeaderTimeout.Duration,
 		ReadTimeout:       h.ReadTimeout.Duration,
@@ -218,24 +207,24 @@ func (a *App) newServers(checks []webhook.Check) {
 		Logger:            a.log,
 	}
 	if h.MetricsListen == "" {
-		a.http = webhook.New(opts)
+		a.http = httpserver.New(opts)
 		return
 	}
 	public := opts
 	public.Metrics = nil
-	a.http = webhook.New(public)
+	a.http = httpserver.New(public)
 	// Scrapes are not counted as requests: they would be most of them.
 	private := opts
 	private.Addr, private.Middleware = h.MetricsListen, nil
-	a.metricsHTTP = webhook.New(private)
+	a.metricsHTTP = httpserver.New(private)
 }
 
 // servers are the HTTP listeners Run serves.
-func (a *App) servers() []*webhook.Server {
+func (a *App) servers() []*httpserver.Server {
 	if a.metricsHTTP != nil {
-		return []*webhook.Server{a.http, a.metricsHTTP}
+		return []*httpserver.Server{a.http, a.metricsHTTP}
 	}
-	return []*webhook.Server{a.http}
+	return []*httpserver.Server{a.http}
 }
 
 // newAPI builds the signed webhook routes of DESIGN.md §5 from the
@@ -260,20 +249,6 @@ func (a *App) newAPI() (*webhook.API, error) {
 		RatePerMinute: w.RatePerMinute, IPRatePerMinute: w.IPRatePerMinute, TrustedProxies: proxies,
 		CallbackAllowPrivate: w.CallbackAllowPrivate,
 		Dedup:                a.store, AtomicIntake: true, Replies: a.store, Connections: a.store, Logger: a.log,
-	}), nil
-}
-
-// newChatAuth is the per-address limit on failed authentication of the
-// chat HTTP routes (Slack HTTP mode, Discord HTTP interactions): the
-// webhook routes' webhook.ip_rate_per_minute, behind http.trusted_proxies.
-func (a *App) newChatAuth() (*webhook.AuthLimit, error) {
-	proxies, err := webhook.ParseTrustedProxies(a.cfg.HTTP.TrustedProxies)
-	if err != nil {
-		return nil, err
-	}
-	return webhook.NewAuthLimit(webhook.AuthLimitOptions{
-		PerMinute: a.cfg.Webhook.IPRatePerMinute, TrustedProxies: proxies,
-		SignatureHeaders: []string{"X-Slack-Signature", "X-Signature-Ed25519"}, Logger: a.log,
 	}), nil
 }
 
@@ -386,17 +361,7 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	a.log.Info("clorebot serving", attrs...)
 	jobCtx, stopJobs := context.WithCancel(ctx)
-	jobsDone := make(chan error, 4)
-	go func() { jobsDone <- a.openChatGate(jobCtx) }()
-	go func() { jobsDone <- a.runDiscord(jobCtx) }()
-	go func() { jobsDone <- a.svc.Run(jobCtx) }()
-	go func() {
-		if a.slack != nil {
-			jobsDone <- a.slack.Run(jobCtx)
-			return
-		}
-		jobsDone <- nil
-	}()
+	waitJobs := a.runDoors(jobCtx, a.openChatGate, a.svc.Run)
 	a.sched.Start()
 	servers := a.servers()
 	errc := make(chan error, len(servers))
@@ -423,7 +388,7 @@ func (a *App) Run(ctx context.Context) error {
 		err = errors.Join(err, <-errc)
 	}
 	stopJobs()
-	jobsErr := errors.Join(<-jobsDone, <-jobsDone, <-jobsDone, <-jobsDone)
+	jobsErr := waitJobs()
 	return errors.Join(serveErr, err, jobsErr, a.sched.Stop(), a.stopped())
 }
 
@@ -520,33 +485,4 @@ func (a *App) Close() error {
 		errs = append(errs, a.store.Close())
 	}
 	return errors.Join(errs...)
-}
-
-// notifiers hands each job update to every front door's notifier; each
-// acts only on its own platform's targets.
-type notifiers []commands.Notifier
-
-// Notify implements commands.Notifier: the first reference returned, every
-// error.
-func (ns notifiers) Notify(ctx context.Context, t commands.Target, r commands.Reply) (string, error) {
-	var ref string
-	var errs []error
-	for _, n := range ns {
-		got, err := n.Notify(ctx, t, r)
-		if ref == "" {
-			ref = got
-		}
-		errs = append(errs, err)
-	}
-	return ref, errors.Join(errs...)
-}
-
-// logNotifier reports job progress in the log until chat front doors deliver it.
-type logNotifier struct{ log *slog.Logger }
-
-// Notify implements commands.Notifier; it logs the public part only.
-func (n logNotifier) Notify(ctx context.Context, t commands.Target, r commands.Reply) (string, error) {
-	n.log.LogAttrs(ctx, slog.LevelInfo, "job progress", slog.String("job_id", r.JobID),
-		slog.String("status", r.Status), slog.String("user", t.User))
-	return "", nil
 }

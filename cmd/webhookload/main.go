@@ -51,6 +51,7 @@ import (
 	"github.com/clorebot/clorebot/clore"
 	"github.com/clorebot/clorebot/clore/sandbox"
 	"github.com/clorebot/clorebot/commands"
+	"github.com/clorebot/clorebot/internal/httpserver"
 	"github.com/clorebot/clorebot/storage"
 )
 
@@ -149,7 +150,7 @@ type rig struct {
 	stopSandbox func() error
 	stopJobs    func()
 	svc         *commands.Service
-	api         *webhook.Server
+	api         *httpserver.Server
 	apiURL      string
 	bare        *http.Server
 	bareURL     string
@@ -190,7 +191,7 @@ func newRig(ctx context.Context, runJobs bool) (_ *rig, err error) {
 		return nil, err
 	}
 	api := webhook.NewAPI(webhook.APIOptions{Service: r.svc, Keys: []webhook.Key{r.key}, Dedup: r.store, AtomicIntake: true})
-	r.api = webhook.New(webhook.Options{Addr: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler)})
+	r.api = httpserver.New(httpserver.Options{Addr: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler)})
 	api.Mount(r.api)
 	addr, err := r.api.Listen()
 	if err != nil {

@@ -29,6 +29,10 @@ type LoadOptions struct {
 	// unknown CLOREBOT_ environment variable (orchestrators add their own,
 	// such as Kubernetes' CLOREBOT_PORT). Nil: warnings are dropped.
 	Warn func(msg string)
+	// Platforms are the platforms of the front doors the process can
+	// build: policy lists accept their identities ("<platform>:<id>")
+	// besides the built-in ones.
+	Platforms []string
 }
 
 // Load builds the effective configuration: Defaults, then the TOML file, then the
@@ -61,7 +65,7 @@ func Load(opts LoadOptions) (*Config, error) {
 	if opts.WithoutClore && check.Clore.APIKey == "" {
 		check.Clore.Sandbox = true // only to spare the key's requirement
 	}
-	if err := check.Validate(); err != nil {
+	if err := check.validate(opts.Platforms); err != nil {
 		return nil, err
 	}
 	return &cfg, nil

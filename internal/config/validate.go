@@ -41,8 +41,12 @@ const (
 
 // Validate reports every problem of c, each a *KeyError, joined with errors.Join;
 // nil when c is usable.
-func (c *Config) Validate() error {
-	var v validator
+func (c *Config) Validate() error { return c.validate(nil) }
+
+// validate is Validate with the identity platforms of front doors beyond
+// identityPlatforms (LoadOptions.Platforms).
+func (c *Config) validate(platforms []string) error {
+	v := validator{platforms: platforms}
 	c.validateClore(&v)
 	c.validateServices(&v)
 	c.validatePolicy(&v)
@@ -210,7 +214,8 @@ func isHex(s string, n int) bool {
 
 // validator collects problems.
 type validator struct {
-	errs []error
+	errs      []error
+	platforms []string // identity platforms besides the table's
 }
 
 func (v *validator) fail(key, format string, args ...any) {
@@ -311,17 +316,75 @@ func (v *validator) listenAddr(key, addr string) {
 	}
 }
 
+// identityPlatform is a prefix of the identities policy lists name
+// ("slack:U123"): a front door's users, or a role on its platform.
+type identityPlatform struct {
+	Name    string
+	Example string // a valid identity, for the messages ("" for roles)
+	// Check, when set, says what is wrong with the part after the colon
+	// ("" when nothing is).
+	Check func(id string) string
+}
+
+// identityPlatforms is the one table of the identity prefixes that policy
+// lists accept, in the order the messages name them: the built-in front
+// doors', roles, and cli. A front door not in it is accepted when the
+// process builds it (LoadOptions.Platforms).
+var identityPlatforms = []identityPlatform{
+	{Name: "slack", Example: "slack:U123"},
+	{Name: "discord", Example: "discord:123"},
+	{Name: "discord-role", Check: func(id string) string {
+		if strings.Trim(id, "0123456789") != "" {
+			return "want discord-role:<numeric role id>"
+		}
+		return ""
+	}},
+	{Name: "webhook", Example: "webhook:zapier"},
+	{Name: "cli", Example: "cli:alice"},
+}
+
+// identityPlatforms is the table with the front doors' platforms it
+// lacks added (LoadOptions.Platforms).
+func (v *validator) identityPlatforms() []identityPlatform {
+	out := identityPlatforms
+	for _, name := range v.platforms {
+		if !slices.ContainsFunc(out, func(p identityPlatform) bool { return p.Name == name }) {
+			out = append(slices.Clip(out), identityPlatform{Name: name})
+		}
+	}
+	return out
+}
+
+// identityWords are the examples and names of platforms, as the messages
+// say them.
+func identityWords(platforms []identityPlatform) (examples, names string) {
+	var ex, ns []string
+	for _, p := range platforms {
+		ns = append(ns, p.Name)
+		if p.Example != "" {
+			ex = append(ex, p.Example)
+		}
+	}
+	if n := len(ex); n > 1 {
+		ex = append(ex[:n-2], ex[n-2]+" or "+ex[n-1])
+	}
+	return strings.Join(ex, ", "), strings.Join(ns, ", ")
+}
+
 // identities checks policy list entries: platform:id with a known platform.
 func (v *validator) identities(key string, ids []string) {
+	platforms := v.identityPlatforms()
+	examples, names := identityWords(platforms)
 	for _, id := range ids {
 		platform, rest, ok := strings.Cut(id, ":")
+		i := slices.IndexFunc(platforms, func(p identityPlatform) bool { return p.Name == platform })
 		switch {
 		case !ok || rest == "":
-			v.fail(key, "invalid identity %q: want platform:id such as slack:U123, discord:123, webhook:zapier or cli:alice", id)
-		case !slices.Contains([]string{"slack", "discord", "discord-role", "webhook", "cli"}, platform):
-			v.fail(key, "invalid identity %q: platform must be one of slack, discord, discord-role, webhook, cli", id)
-		case platform == "discord-role" && strings.Trim(rest, "0123456789") != "":
-			v.fail(key, "invalid identity %q: want discord-role:<numeric role id>", id)
+			v.fail(key, "invalid identity %q: want platform:id such as %s", id, examples)
+		case i < 0:
+			v.fail(key, "invalid identity %q: platform must be one of %s", id, names)
+		case platforms[i].Check != nil && platforms[i].Check(rest) != "":
+			v.fail(key, "invalid identity %q: %s", id, platforms[i].Check(rest))
 		case strings.TrimSpace(rest) != rest || strings.ContainsAny(rest, " \t\r\n"):
 			v.fail(key, "invalid identity %q: the id must not contain spaces", id)
 		}

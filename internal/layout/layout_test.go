@@ -45,6 +45,8 @@ var rules = []rule{
 	{"internal", []string{"bot", "commands", "scheduler", "storage", "cmd"}, "internal helpers stay below the layers", false, nil},
 	{"bot/chat", []string{"bot", "storage", "scheduler", "cmd"}, "bot/chat is platform-neutral: it depends on no front door", false, nil},
 	{"bot/chat", []string{"clore", "internal"}, "bot/chat imports commands only", true, nil},
+	{"bot/chat/chattest", []string{"bot/slackbot", "bot/discordbot", "bot/webhook"}, "the conformance suite and its door know no platform's door", false, nil},
+	{"internal/httpserver", []string{"bot", "commands", "clore", "scheduler", "storage", "cmd", "internal"}, "the process server imports nothing of the project: doors hand it handlers", false, nil},
 	{"bot/slackbot", []string{"bot/discordbot", "bot/webhook"}, "a front door imports no other front door (shared chat code is in bot/chat)", false, nil},
 	{"bot/discordbot", []string{"bot/slackbot", "bot/webhook"}, "a front door imports no other front door (shared chat code is in bot/chat)", false, nil},
 	{"bot/webhook", []string{"bot/slackbot", "bot/discordbot", "bot/chat"}, "a front door imports no other front door", false, nil},
@@ -55,6 +57,31 @@ var rules = []rule{
 // they import nothing of the project (their SDK and the standard library only),
 // so that a fake never grows into a second copy of its door.
 var fakes = []string{"bot/slackbot/slacktest", "bot/discordbot/discordtest"}
+
+// testSupport are the other packages only tests import: the front doors'
+// conformance suite and the test tree's own door. Unlike a fake they import
+// the contract they check (bot/chat, commands).
+var testSupport = []string{"bot/chat/chattest", "bot/chat/chattest/testdoor"}
+
+func TestOnlyTestsImportTheTestSupport(t *testing.T) {
+	pkgs := packages(t)
+	for _, f := range testSupport {
+		if _, ok := pkgs[module+"/"+f]; !ok {
+			t.Fatalf("%s is not a package of the module", f)
+		}
+	}
+	for _, p := range pkgs {
+		pkg := rel(p.ImportPath)
+		if !strings.HasPrefix(p.ImportPath, module) || slices.ContainsFunc(testSupport, func(s string) bool { return under(pkg, s) }) {
+			continue
+		}
+		for _, d := range p.Deps {
+			if d := rel(d); slices.Contains(testSupport, d) {
+				t.Errorf("%s depends on %s outside its tests: only tests import the conformance suite and its door", pkg, d)
+			}
+		}
+	}
+}
 
 func TestOnlyTestsImportTheFakes(t *testing.T) {
 	pkgs := packages(t)

@@ -16,6 +16,7 @@ import (
 	"github.com/clorebot/clorebot/bot/webhook"
 	"github.com/clorebot/clorebot/clore"
 	"github.com/clorebot/clorebot/commands"
+	"github.com/clorebot/clorebot/internal/httpserver"
 	"github.com/clorebot/clorebot/scheduler"
 )
 
@@ -151,7 +152,7 @@ func stallAPI(t *testing.T, svc *commands.Service, opts ...func(*webhook.APIOpti
 		f(&o)
 	}
 	api := webhook.NewAPI(o)
-	srv := webhook.New(webhook.Options{})
+	srv := httpserver.New(httpserver.Options{})
 	api.Mount(srv)
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)

@@ -1,4 +1,4 @@
-package webhook
+package httpserver
 
 import (
 	"context"
@@ -25,7 +25,7 @@ type Check struct {
 // but not as it should (answering from its last data while its source
 // fails, such as the marketplace during a Clore outage): /readyz stays 200
 // and its body says "degraded".
-var ErrDegraded = errors.New("webhook: degraded")
+var ErrDegraded = errors.New("degraded")
 
 // Options configures the listener. Zero timeouts get safe defaults: no server
 // timeout is ever left unset.
@@ -43,7 +43,7 @@ type Options struct {
 	Logger     *slog.Logger
 }
 
-// Server is the HTTP listener.
+// Server is the process's HTTP listener.
 type Server struct {
 	mux    *http.ServeMux
 	routes []string // every pattern mounted, in order
@@ -109,7 +109,7 @@ func (s *Server) Routes() []string { return slices.Clone(s.routes) }
 func (s *Server) Listen() (net.Addr, error) {
 	ln, err := net.Listen("tcp", s.srv.Addr)
 	if err != nil {
-		return nil, fmt.Errorf("webhook: listen on %s: %w", s.srv.Addr, err)
+		return nil, fmt.Errorf("httpserver: listen on %s: %w", s.srv.Addr, err)
 	}
 	s.ln = ln
 	return ln.Addr(), nil
@@ -118,10 +118,10 @@ func (s *Server) Listen() (net.Addr, error) {
 // Serve answers requests until Shutdown; it returns nil after a clean shutdown.
 func (s *Server) Serve() error {
 	if s.ln == nil {
-		return errors.New("webhook: Serve before Listen")
+		return errors.New("httpserver: Serve before Listen")
 	}
 	if err := s.srv.Serve(s.ln); !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("webhook: serve: %w", err)
+		return fmt.Errorf("httpserver: serve: %w", err)
 	}
 	return nil
 }
@@ -129,7 +129,7 @@ func (s *Server) Serve() error {
 // Shutdown stops intake and waits for requests in flight until ctx ends.
 func (s *Server) Shutdown(ctx context.Context) error {
 	if err := s.srv.Shutdown(ctx); err != nil {
-		return fmt.Errorf("webhook: shutdown: %w", err)
+		return fmt.Errorf("httpserver: shutdown: %w", err)
 	}
 	return nil
 }
