@@ -39,7 +39,11 @@ type Door interface {
 //   - Router: HTTP routes the process server mounts.
 //   - Checker: readiness checks for /readyz.
 //   - RoleSourcer: a member's current platform roles, for auto-rents.
-//   - Doctor: deployment checks for `clorebot doctor`.
+//
+// A platform's deployment checks for `clorebot doctor` run from the
+// configuration alone, before (and without) any door: its package exports
+// them as a function that reports Findings (slackbot.Doctor), registered
+// beside the door's constructor.
 //
 // A connection that must be held once per deployment (the Discord gateway,
 // leader-only with two instances, DESIGN.md §8) is gated inside the door,
@@ -67,14 +71,6 @@ type (
 	// platform; RoleSource is nil when it cannot as configured.
 	RoleSourcer interface {
 		RoleSource() commands.RoleSource
-	}
-
-	// Doctor is a door that checks its own deployment (credentials, app
-	// registration): DoctorChecks runs each check and reports one line
-	// each through report. send is `clorebot doctor --send`: a check may
-	// then post a test message.
-	Doctor interface {
-		DoctorChecks(ctx context.Context, send bool, report func(Finding))
 	}
 )
 

@@ -27,7 +27,7 @@ import (
 // In tests, serve also builds the doors of the test tree: one line each.
 func init() {
 	frontDoors = append(frontDoors,
-		frontDoor{testdoor.Platform, func(a *App) (chat.Door, error) { return testdoor.New(a.chatDeps(testdoor.Platform)), nil }},
+		frontDoor{platform: testdoor.Platform, build: func(a *App) (chat.Door, error) { return testdoor.New(a.chatDeps(testdoor.Platform)), nil }},
 	)
 }
 

@@ -29,3 +29,13 @@ func newDiscordDoor(a *App) (chat.Door, error) {
 	a.discord = bot
 	return bot, nil
 }
+
+// doctorDiscord runs the Discord door's deployment checks
+// (discordbot.Doctor).
+func doctorDiscord(d *doctor) {
+	c := d.cfg.Discord
+	discordbot.Doctor(d.e.ctx, discordbot.DoctorOptions{
+		Token: c.BotToken.Reveal(), AppID: c.ApplicationID, PublicKey: c.PublicKey, APIURL: c.APIURL,
+		GuildIDs: c.GuildIDs, HTTPClient: d.client, Timeout: d.timeout,
+	}, d.finding)
+}

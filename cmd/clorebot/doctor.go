@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/clorebot/clorebot/bot/chat"
 	"github.com/clorebot/clorebot/internal/config"
 	"github.com/clorebot/clorebot/storage"
 )
@@ -71,13 +72,25 @@ func (c doctorCmd) Run(e *env) error {
 		d.checkConfigFile()
 		d.checkDatabase()
 		d.checkClore()
-		d.checkSlack()
-		d.checkDiscord()
+		d.checkDoors()
 		d.checkWebhookKeys()
 		d.checkReceivers()
 	}
 	return d.report(e.stdout)
 }
+
+// checkDoors runs the deployment checks of every platform serve can run
+// (frontDoors), in their order.
+func (d *doctor) checkDoors() {
+	for _, f := range frontDoors {
+		if f.doctor != nil {
+			f.doctor(d)
+		}
+	}
+}
+
+// finding adds a door's finding as a line.
+func (d *doctor) finding(f chat.Finding) { d.add(f.Level, f.Check, f.Found, f.Fix) }
 
 // report prints the lines and a summary; it returns an exit error when a
 // check failed.

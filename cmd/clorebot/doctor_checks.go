@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -13,8 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/slack-go/slack"
-
+	"github.com/clorebot/clorebot/bot/chat"
 	"github.com/clorebot/clorebot/bot/webhook"
 	"github.com/clorebot/clorebot/clore"
 	"github.com/clorebot/clorebot/commands"
@@ -124,7 +122,7 @@ func (d *doctor) checkClock(apiURL string) {
 	before := time.Now()
 	resp, err := d.client.Do(req)
 	if err != nil {
-		d.add(levelWarning, "clock", "could not read Clore's clock: "+transportError(err), "")
+		d.add(levelWarning, "clock", "could not read Clore's clock: "+chat.TransportError(err), "")
 		return
 	}
 	resp.Body.Close()
@@ -146,172 +144,6 @@ func (d *doctor) checkClock(apiURL string) {
 	default:
 		d.add(levelOK, "clock", found, "")
 	}
-}
-
-// checkSlack: the bot token (auth.test) and Socket Mode with the app token.
-func (d *doctor) checkSlack() {
-	s := d.cfg.Slack
-	bot, app := s.BotToken.Reveal(), s.AppToken.Reveal()
-	if bot == "" && app == "" {
-		if s.SigningSecret.Reveal() != "" {
-			d.add(levelOK, "slack", "HTTP mode only (signing secret set, no tokens): /slack/commands answers, nothing is posted later", "")
-		} else {
-			d.add(levelOK, "slack", "not configured", "")
-		}
-		return
-	}
-	if bot == "" || app == "" {
-		d.add(levelWarning, "slack", "only one of slack.bot_token and slack.app_token is set: Socket Mode needs both", "set the other token, or neither")
-	}
-	opts := []slack.Option{slack.OptionAPIURL(s.APIURL), slack.OptionHTTPClient(d.client)}
-	if bot != "" {
-		ctx, cancel := d.ctx()
-		res, err := slack.New(bot, opts...).AuthTestContext(ctx)
-		cancel()
-		if err != nil {
-			d.add(levelFailed, "slack", "bot token refused by auth.test: "+slackError(err),
-				"install the app again (OAuth & Permissions) and set slack.bot_token to its xoxb- token")
-		} else {
-			d.add(levelOK, "slack", fmt.Sprintf("bot token accepted: %s in team %s", res.User, res.Team), "")
-			if s.TeamID != "" && s.TeamID != res.TeamID {
-				d.add(levelWarning, "slack", fmt.Sprintf("slack.team_id %s is not the bot token's workspace %s: requests from %s are refused",
-					s.TeamID, res.TeamID, res.TeamID), "set slack.team_id to "+res.TeamID+", or leave it empty to serve the bot token's workspace")
-			}
-		}
-	}
-	if bot != "" && app != "" {
-		ctx, cancel := d.ctx()
-		_, _, err := slack.New(bot, append(opts, slack.OptionAppLevelToken(app))...).StartSocketModeContext(ctx)
-		cancel()
-		if err != nil {
-			d.add(levelFailed, "slack", "Socket Mode not possible with the app token (apps.connections.open): "+slackError(err),
-				"enable Socket Mode and create an app-level token with connections:write; set slack.app_token")
-		} else {
-			d.add(levelOK, "slack", "app token accepted: Socket Mode possible", "")
-		}
-	}
-}
-
-// slackError is Slack's error code without anything that could be a token.
-func slackError(err error) string {
-	var se slack.SlackErrorResponse
-	if errors.As(err, &se) {
-		return se.Err
-	}
-	return transportError(err)
-}
-
-// checkDiscord: the bot token (users/@me) and the /clore command's
-// registration.
-func (d *doctor) checkDiscord() {
-	c := d.cfg.Discord
-	token := c.BotToken.Reveal()
-	if token == "" {
-		if c.PublicKey != "" {
-			d.add(levelOK, "discord", "HTTP interactions only (public key set, no bot token)", "")
-		} else {
-			d.add(levelOK, "discord", "not configured", "")
-		}
-		return
-	}
-	var me struct {
-		Username string `json:"username"`
-		ID       string `json:"id"`
-	}
-	status, err := d.discordGet(token, "users/@me", &me)
-	switch {
-	case err != nil:
-		d.add(levelFailed, "discord", "Discord did not answer: "+err.Error(), "check discord.api_url and the network")
-		return
-	case status == http.StatusUnauthorized:
-		d.add(levelFailed, "discord", "bot token refused (401)", "reset the bot token in the Developer Portal → Bot and set discord.bot_token")
-		return
-	case status != http.StatusOK:
-		d.add(levelFailed, "discord", fmt.Sprintf("users/@me answered HTTP %d", status), "check discord.api_url")
-		return
-	}
-	d.add(levelOK, "discord", "bot token accepted: "+me.Username, "")
-	app := c.ApplicationID
-	if app == "" {
-		app = me.ID
-	}
-	// With guild_ids, serve registers /clore in those guilds only: it is
-	// expected there, not globally (where a leftover shows it twice).
-	var paths []string
-	for _, g := range c.GuildIDs {
-		paths = append(paths, "applications/"+app+"/guilds/"+g+"/commands")
-	}
-	if len(paths) > 0 {
-		d.leftoverGlobal(token, app)
-	} else {
-		paths = []string{"applications/" + app + "/commands"}
-	}
-	for _, p := range paths {
-		var cmds []struct {
-			Name string `json:"name"`
-		}
-		status, err := d.discordGet(token, p, &cmds)
-		where := "globally"
-		if strings.Contains(p, "/guilds/") {
-			where = "in guild " + strings.Split(p, "/")[3]
-		}
-		switch {
-		case err != nil || status != http.StatusOK:
-			d.add(levelWarning, "discord", fmt.Sprintf("could not list the commands registered %s (HTTP %d)", where, status), "check discord.application_id")
-		case !hasCommand(cmds, "clore"):
-			d.add(levelWarning, "discord", "/clore is not registered "+where, "clorebot serve registers it at start; invite the bot with the applications.commands scope")
-		default:
-			d.add(levelOK, "discord", "/clore is registered "+where, "")
-		}
-	}
-}
-
-// leftoverGlobal warns about a global /clore beside the guild commands of
-// discord.guild_ids: members of those guilds see /clore twice.
-func (d *doctor) leftoverGlobal(token, app string) {
-	var cmds []struct {
-		Name string `json:"name"`
-	}
-	status, err := d.discordGet(token, "applications/"+app+"/commands", &cmds)
-	if err == nil && status == http.StatusOK && hasCommand(cmds, "clore") {
-		d.add(levelWarning, "discord", "/clore is also registered globally while discord.guild_ids is set: members see it twice",
-			"remove the global command (clorebot registers in the guilds only)")
-	}
-}
-
-func hasCommand(cmds []struct {
-	Name string `json:"name"`
-}, name string) bool {
-	for _, c := range cmds {
-		if c.Name == name {
-			return true
-		}
-	}
-	return false
-}
-
-// discordGet GETs <api_url>api/v9/<path> as the bot and decodes a 200.
-func (d *doctor) discordGet(token, path string, v any) (int, error) {
-	ctx, cancel := d.ctx()
-	defer cancel()
-	base := strings.TrimSuffix(d.cfg.Discord.APIURL, "/") + "/api/v9/"
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+path, nil)
-	if err != nil {
-		return 0, errors.New("discord.api_url does not parse")
-	}
-	req.Header.Set("Authorization", "Bot "+token)
-	req.Header.Set("User-Agent", "DiscordBot (https://github.com/clorebot/clorebot, 1) clorebot-doctor")
-	resp, err := d.client.Do(req)
-	if err != nil {
-		return 0, errors.New(transportError(err))
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode == http.StatusOK {
-		if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(v); err != nil {
-			return resp.StatusCode, errors.New("unreadable answer")
-		}
-	}
-	return resp.StatusCode, nil
 }
 
 // checkWebhookKeys: every key's secret decodes and is long enough.
@@ -382,7 +214,7 @@ func (d *doctor) checkReceivers() {
 func (d *doctor) addSent(check, name string, status int, took time.Duration, err error) {
 	switch {
 	case err != nil:
-		d.add(levelFailed, check, name+": not delivered: "+transportError(err), "check the URL and that the receiver runs")
+		d.add(levelFailed, check, name+": not delivered: "+chat.TransportError(err), "check the URL and that the receiver runs")
 	case status < 200 || status > 299:
 		d.add(levelFailed, check, fmt.Sprintf("%s: answered HTTP %d", name, status), "check the receiver (a revoked Slack/Discord webhook answers 404)")
 	default:
@@ -406,7 +238,7 @@ func (d *doctor) checkReachable(check, name, raw string) {
 	start := time.Now()
 	conn, err := (&net.Dialer{}).DialContext(ctx, "tcp", net.JoinHostPort(u.Hostname(), port))
 	if err != nil {
-		d.add(levelFailed, check, fmt.Sprintf("%s: %s unreachable: %s", name, u.Host, transportError(err)),
+		d.add(levelFailed, check, fmt.Sprintf("%s: %s unreachable: %s", name, u.Host, chat.TransportError(err)),
 			"check the URL and that the receiver runs (doctor --send sends a test message)")
 		return
 	}
@@ -428,20 +260,6 @@ func postJSON(ctx context.Context, client *http.Client, rawURL, body string) (in
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	return resp.StatusCode, nil
-}
-
-// transportError describes a failed exchange without its URL (which may
-// hold a token).
-func transportError(err error) string {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		err = ue.Err
-	}
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
-		return "timed out"
-	}
-	return err.Error()
 }
 
 // hostOf is a URL's host, for messages.

@@ -22,10 +22,12 @@ import (
 type doorFactory func(a *App) (chat.Door, error)
 
 // frontDoor is a platform serve can run: the prefix its users' identities
-// have in policy lists, and how its door is built.
+// have in policy lists, how its door is built, and its deployment checks
+// for `clorebot doctor` (nil: none).
 type frontDoor struct {
 	platform string
 	build    doorFactory
+	doctor   func(d *doctor)
 }
 
 // frontDoors are the platforms serve can run, in the order their doors are
@@ -34,9 +36,9 @@ type frontDoor struct {
 // over the doors built and finds what each does by type assertion
 // (chat.Door).
 var frontDoors = []frontDoor{
-	{commands.PlatformWebhook, newWebhookDoor},
-	{commands.PlatformSlack, newSlackDoor},
-	{commands.PlatformDiscord, newDiscordDoor},
+	{commands.PlatformWebhook, newWebhookDoor, nil}, // doctor: checkWebhookKeys, checkReceivers
+	{commands.PlatformSlack, newSlackDoor, doctorSlack},
+	{commands.PlatformDiscord, newDiscordDoor, doctorDiscord},
 }
 
 // doorPlatforms are the platforms of frontDoors, for the configuration's

@@ -22,3 +22,12 @@ func newSlackDoor(a *App) (chat.Door, error) {
 	})
 	return a.slack, nil
 }
+
+// doctorSlack runs the Slack door's deployment checks (slackbot.Doctor).
+func doctorSlack(d *doctor) {
+	s := d.cfg.Slack
+	slackbot.Doctor(d.e.ctx, slackbot.DoctorOptions{
+		BotToken: s.BotToken.Reveal(), AppToken: s.AppToken.Reveal(), SigningSecret: s.SigningSecret.Reveal(),
+		APIURL: s.APIURL, TeamID: s.TeamID, HTTPClient: d.client, Timeout: d.timeout,
+	}, d.finding)
+}
