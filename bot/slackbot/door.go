@@ -13,9 +13,6 @@ import (
 // Platform implements chat.Door.
 func (b *Bot) Platform() string { return commands.PlatformSlack }
 
-// signatureHeader carries the signature of Slack's HTTP-mode requests.
-const signatureHeader = "X-Slack-Signature"
-
 // MountRoutes implements chat.Router: with a signing secret, HTTP mode's
 // slash commands and interactivity (DESIGN.md §5); nothing without one.
 func (b *Bot) MountRoutes(mount func(pattern string, h http.Handler, signature string)) error {

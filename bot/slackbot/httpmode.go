@@ -15,6 +15,9 @@ import (
 	"github.com/slack-go/slack"
 )
 
+// signatureHeader carries the signature of Slack's HTTP-mode requests.
+const signatureHeader = "X-Slack-Signature"
+
 // maxBody bounds an HTTP-mode request body; Slack's are a few KiB.
 const maxBody = 1 << 20
 

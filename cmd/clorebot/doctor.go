@@ -26,18 +26,16 @@ type doctorCmd struct {
 	JSON    bool          `help:"Print one JSON document (docs/schema/doctor.json) instead of lines."`
 }
 
-// Check levels.
+// Check levels, as the doors' findings name them.
 const (
-	levelOK      = "ok"
-	levelWarning = "warning"
-	levelFailed  = "failed"
+	levelOK      = chat.FindingOK
+	levelWarning = chat.FindingWarning
+	levelFailed  = chat.FindingFailed
 )
 
 // checkLine is one result: level, what was checked, what was found, and
 // what to do about it (for warnings and failures).
-type checkLine struct {
-	Level, Name, Found, Fix string
-}
+type checkLine = chat.Finding
 
 // doctor runs the checks and collects their lines.
 type doctor struct {
@@ -51,7 +49,7 @@ type doctor struct {
 }
 
 func (d *doctor) add(level, name, found, fix string) {
-	d.lines = append(d.lines, checkLine{Level: level, Name: name, Found: found, Fix: fix})
+	d.lines = append(d.lines, checkLine{Level: level, Check: name, Found: found, Fix: fix})
 }
 
 // Run prints one line per check and exits 1 when one failed. It changes
@@ -90,7 +88,7 @@ func (d *doctor) checkDoors() {
 }
 
 // finding adds a door's finding as a line.
-func (d *doctor) finding(f chat.Finding) { d.add(f.Level, f.Check, f.Found, f.Fix) }
+func (d *doctor) finding(f chat.Finding) { d.lines = append(d.lines, f) }
 
 // report prints the lines and a summary; it returns an exit error when a
 // check failed.
@@ -105,7 +103,7 @@ func (d *doctor) report(w io.Writer) error {
 		}
 	} else {
 		for _, l := range d.lines {
-			fmt.Fprintf(w, "%-8s %-10s %s\n", l.Level, l.Name, l.Found)
+			fmt.Fprintf(w, "%-8s %-10s %s\n", l.Level, l.Check, l.Found)
 			if l.Fix != "" && l.Level != levelOK {
 				fmt.Fprintf(w, "%-8s %-10s → %s\n", "", "", l.Fix)
 			}

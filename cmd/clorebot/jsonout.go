@@ -36,7 +36,7 @@ func writeDoctorJSON(w io.Writer, lines []checkLine, count map[string]int) error
 	r := doctorReport{Checks: make([]doctorCheck, 0, len(lines)), OK: count[levelOK],
 		Warnings: count[levelWarning], Failed: count[levelFailed]}
 	for _, l := range lines {
-		c := doctorCheck{Level: l.Level, Name: l.Name, Message: l.Found}
+		c := doctorCheck{Level: l.Level, Name: l.Check, Message: l.Found}
 		if l.Level != levelOK {
 			c.Fix = commands.Nullable(l.Fix)
 		}
