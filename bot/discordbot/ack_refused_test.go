@@ -147,6 +147,7 @@ func (h *harness) notRun(t *testing.T, cs *countingService, logs *logRecords, id
 // says it is older than Discord accepts is not even answered. The invoker
 // is told by DM that nothing was done, unless another answer stands.
 func TestJobCommandWhoseAckIsRefusedIsNotRun(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name      string
 		send      func(h *harness, i fd.Interaction) error
@@ -167,6 +168,7 @@ func TestJobCommandWhoseAckIsRefusedIsNotRun(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			h, cs, logs := refusalHarness(t)
 			model := h.cheapModel()
 			id, tok := h.next()
@@ -190,7 +192,9 @@ func TestJobCommandWhoseAckIsRefusedIsNotRun(t *testing.T) {
 // ambiguous answer (a 5xx) runs only if Discord holds it — the user then
 // sees it acknowledged, and it must not be lost.
 func TestJobCommandAckAmbiguousFailure(t *testing.T) {
+	t.Parallel()
 	t.Run("instant command with an old snowflake is answered", func(t *testing.T) {
+		t.Parallel()
 		h, _, _ := refusalHarness(t)
 		id := snowflake(h.clock.Now().Add(-10*time.Second), 2)
 		cb := h.send(h.fake.Slash(id, "itok-old-help", alice, "clore", fd.Sub("help")))
@@ -199,6 +203,7 @@ func TestJobCommandAckAmbiguousFailure(t *testing.T) {
 		}
 	})
 	t.Run("5xx after the deferral landed: the rent runs", func(t *testing.T) {
+		t.Parallel()
 		h, cs, _ := refusalHarness(t)
 		model := h.cheapModel()
 		id, tok := h.next()
@@ -218,6 +223,7 @@ func TestJobCommandAckAmbiguousFailure(t *testing.T) {
 		}
 	})
 	t.Run("5xx and no deferral at Discord: not run", func(t *testing.T) {
+		t.Parallel()
 		h, cs, logs := refusalHarness(t)
 		model := h.cheapModel()
 		id, tok := h.next()

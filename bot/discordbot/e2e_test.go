@@ -16,6 +16,7 @@ import (
 const ephemeral = 64
 
 func TestRegistrationBody(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, harnessOpts{})
 	path := "/api/v9/applications/" + h.fake.AppID() + "/guilds/G1/commands"
 	h.fake.WaitFor(t, 5*time.Second, "registration", func() bool { return len(h.fake.Calls(path)) > 0 })
@@ -117,6 +118,7 @@ func TestRegistrationBody(t *testing.T) {
 // running order with a Cancel button, another user's click denied, the
 // renter's click and Confirm cancel the order at the sandbox.
 func TestRentThenCancelByButton(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, harnessOpts{})
 	ctx := context.Background()
 	model := h.cheapModel()
@@ -211,6 +213,7 @@ func mustJSON(v any) string {
 }
 
 func TestBadInputIsEphemeralAndStartsNothing(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, harnessOpts{})
 	model := h.cheapModel()
 	tests := []struct {
@@ -263,6 +266,7 @@ func TestBadInputIsEphemeralAndStartsNothing(t *testing.T) {
 }
 
 func TestRoleGrantsRenting(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, harnessOpts{})
 	id, tok := h.next()
 	h.send(h.fake.Slash(id, tok, carol, "clore", fd.Sub("rent", fd.Str("gpu", h.cheapModel()))))
@@ -273,6 +277,7 @@ func TestRoleGrantsRenting(t *testing.T) {
 }
 
 func TestAutocomplete(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, harnessOpts{})
 	model := h.cheapModel()
 	typed := strings.ToLower(strings.ReplaceAll(model, " ", ""))[:4]
@@ -307,6 +312,7 @@ func TestAutocomplete(t *testing.T) {
 
 // One interaction id never starts two jobs, even when delivered twice.
 func TestDuplicateInteractionStartsOneJob(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, harnessOpts{})
 	id, tok := h.next()
 	i := h.fake.Slash(id, tok, alice, "clore", fd.Sub("rent", fd.Str("gpu", h.cheapModel())))
@@ -331,6 +337,7 @@ func TestDuplicateInteractionStartsOneJob(t *testing.T) {
 // interaction token runs out; connection details then go by DM. A 429 on
 // the channel is waited out.
 func TestProgressMovesToChannelBeforeTokenExpires(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, harnessOpts{})
 	h.fake.RateLimit("/api/v9/channels/C1/messages", 1, 0.05)
 	id, tok := h.next()
@@ -377,6 +384,7 @@ func discordReq(w fd.Who) commands.Request {
 // Lifecycle events of an order rented from Discord go to its channel with
 // the bot token, through a 429.
 func TestLifecycleEventsToChannel(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, harnessOpts{})
 	h.fake.RateLimit("/api/v9/channels/C1/messages", 1, 0.05)
 	id, tok := h.next()
@@ -426,6 +434,7 @@ func countTokenMessages(ms []fd.Message) int {
 // checked before the interaction is deferred, so the channel never sees a
 // public "thinking…" that is then deleted.
 func TestViewerRentRefusedBeforeDeferring(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, harnessOpts{})
 	model := h.cheapModel()
 	id, tok := h.next()
@@ -447,6 +456,7 @@ func TestViewerRentRefusedBeforeDeferring(t *testing.T) {
 // What a user types is echoed back as text: a Markdown link in an image
 // name is shown, not rendered as a link.
 func TestTypedTextIsEscaped(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, harnessOpts{})
 	model := h.cheapModel()
 	id, tok := h.next()

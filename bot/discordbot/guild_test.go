@@ -31,6 +31,7 @@ func fromGuild(i fd.Interaction, guild string) fd.Interaction {
 // ephemerally at once (never deferred publicly, never a job), over the
 // gateway and over HTTP interactions; autocomplete there offers nothing.
 func TestForeignGuildAndDMRefused(t *testing.T) {
+	t.Parallel()
 	key := newSigner(t)
 	h := newHarness(t, harnessOpts{bot: func(o *discordbot.Options) { o.PublicKey = hex.EncodeToString(key.pub) }})
 	model := h.cheapModel()
@@ -94,6 +95,7 @@ func TestForeignGuildAndDMRefused(t *testing.T) {
 
 // With allow_dms, a DM is served.
 func TestDMServedWhenAllowed(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, harnessOpts{bot: func(o *discordbot.Options) { o.AllowDMs = true }})
 	id, tok := h.next()
 	cb := h.send(dm(h.fake.Slash(id, tok, alice, "clore", fd.Sub("help"))))

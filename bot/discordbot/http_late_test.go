@@ -34,6 +34,7 @@ func (s countingStub) Handle(context.Context, commands.Request) commands.Reply {
 // did not respond"; the rent is not handed to the command layer. The delay
 // is the bot's clock sleeping in a synctest bubble, so no real time passes.
 func TestHTTPRentAnsweredTooLateIsNotRun(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		pub, priv, err := ed25519.GenerateKey(rand.Reader)
 		if err != nil {

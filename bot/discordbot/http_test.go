@@ -41,6 +41,7 @@ func (s signer) request(body []byte, at time.Time) *http.Request {
 }
 
 func TestHTTPInteractions(t *testing.T) {
+	t.Parallel()
 	key := newSigner(t)
 	h := newHarness(t, harnessOpts{bot: func(o *discordbot.Options) { o.PublicKey = hex.EncodeToString(key.pub) }})
 	handler, err := h.bot.Handler()

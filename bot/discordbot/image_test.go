@@ -50,12 +50,14 @@ func checkChart(t *testing.T, m fd.Message, wantW, wantH int) {
 // (multipart: payload_json and files[0]); answered after a deferral, the
 // edit that fills the response carries it. The answer stays ephemeral.
 func TestMarketHistoryChartAttached(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name     string
 		budget   time.Duration
 		callback int
 	}{{"answered at once", 2500 * time.Millisecond, 4}, {"deferred", time.Nanosecond, 5}} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			h := newHarness(t, harnessOpts{bot: func(o *discordbot.Options) { o.AckBudget = tc.budget }})
 			model := h.cheapModel()
 			h.seed(model)
@@ -80,6 +82,7 @@ func TestMarketHistoryChartAttached(t *testing.T) {
 
 // A bad window is refused with the usage line, and no chart.
 func TestMarketHistoryBadWindow(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, harnessOpts{})
 	id, tok := h.next()
 	h.send(h.fake.Slash(id, tok, alice, "clore", fd.Sub("market", fd.Str("gpu", "4090"), fd.Str("history", "5y"))))

@@ -11,6 +11,7 @@ import (
 
 // The payloads a Discord webhook receives, per event: golden files.
 func TestIncomingPayloadGolden(t *testing.T) {
+	t.Parallel()
 	order := int64(1940007)
 	for _, tt := range []struct{ typ, data string }{
 		{"order.running", `{"order":{"id":1940007,"gpu":"RTX 4090","count":2,"usd_per_hour":0.9,"owner":"discord:42"},"job_id":"j1"}`},

@@ -27,6 +27,7 @@ func (h *harness) answered() {
 }
 
 func TestReconnect(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name     string
 		interval time.Duration
@@ -87,6 +88,7 @@ func TestReconnect(t *testing.T) {
 // heartbeat ACK in time, and starts a new one; /readyz is not ready until
 // READY.
 func TestWatchdog(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name      string
 		handshake fd.Handshake
@@ -130,6 +132,7 @@ func TestWatchdog(t *testing.T) {
 // With ConnectAfter, the gateway session starts only once it is closed;
 // /clore is registered meanwhile.
 func TestGatewayWaitsForConnectAfter(t *testing.T) {
+	t.Parallel()
 	gate := make(chan struct{})
 	h := newHarness(t, harnessOpts{noWait: true, bot: func(o *discordbot.Options) { o.ConnectAfter = gate }})
 	h.fake.WaitFor(t, 10*time.Second, "registration", func() bool {

@@ -15,6 +15,7 @@ import (
 // twice. The known limits are checked by value too, so that a grammar and
 // a schema wrong together still fail.
 func TestSchemaLimitsAreTheGrammars(t *testing.T) {
+	t.Parallel()
 	cmd := Command(false)
 	subs := map[string]*discordgo.ApplicationCommandOption{}
 	for _, o := range cmd.Options {

@@ -11,6 +11,7 @@ import (
 )
 
 func TestRenderGolden(t *testing.T) {
+	t.Parallel()
 	until := time.Date(2026, 1, 1, 16, 0, 0, 0, time.UTC)
 	running := commands.Reply{Status: commands.StatusOK, Visibility: commands.Public, Done: true, JobID: "job7",
 		Title: "Order #1942182 is running", RequestedBy: "discord:1001",
@@ -66,6 +67,7 @@ const injection = "[free GPUs](https://evil.example/x) **bold** __u__ ~~s~~ ||sp
 	"@everyone <t:0:R> <!channel> <https://evil.example|click> &amp; \\[x](y)\n# heading\n-# small\n- item\n> quote\n1. first https://evil.example"
 
 func TestRenderKeepsPrivatePartOut(t *testing.T) {
+	t.Parallel()
 	r := commands.Reply{Status: commands.StatusOK, Visibility: commands.Public, Text: "ok",
 		Private: &commands.PrivatePart{Fields: []commands.Field{{Name: "Password", Value: "hunter2hunter2"}}}}
 	b, _ := json.Marshal(renderReply(r).messageSend())
@@ -75,6 +77,7 @@ func TestRenderKeepsPrivatePartOut(t *testing.T) {
 }
 
 func TestRenderLimits(t *testing.T) {
+	t.Parallel()
 	long := strings.Repeat("x", 5000)
 	r := commands.Reply{Status: commands.StatusOK, Title: long, Text: long}
 	for range 30 {
@@ -98,6 +101,7 @@ func TestRenderLimits(t *testing.T) {
 }
 
 func TestCustomIDRoundTrip(t *testing.T) {
+	t.Parallel()
 	for _, b := range []commands.Button{{ActionID: "cancel:42"}, {ActionID: "rent:88028", Value: "jobabc"}, {ActionID: "confirm:job1"},
 		{ActionID: "confirm:job2", Value: "job2"}} {
 		rows := buttons([]commands.Button{b})
@@ -127,6 +131,7 @@ func customIDs(t *testing.T, v any) string {
 }
 
 func TestTargetRoundTrip(t *testing.T) {
+	t.Parallel()
 	tg := target{Channel: "C1", Token: "a:b:c", Created: time.UnixMilli(1700000000123)}
 	got, ok := decodeTarget(encodeTarget(tg))
 	if !ok || got.Channel != tg.Channel || got.Token != tg.Token || !got.Created.Equal(tg.Created) {

@@ -15,6 +15,7 @@ import (
 // from the guild (404 Unknown Member) has no roles; what is not a member's
 // answer is an error, so that an auto-rent refuses rather than guesses.
 func TestCurrentRolesAsksDiscordForTheMember(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, harnessOpts{})
 	ctx := context.Background()
 	h.fake.SetMember("G1", "1003", "777", "3")
@@ -59,6 +60,7 @@ func TestCurrentRolesAsksDiscordForTheMember(t *testing.T) {
 // or carol left the guild: a renter role taken away on Discord takes the
 // right to rent with it, even for a watch set before.
 func TestAutoRentByARoleMemberFollowsTheRoleOnDiscord(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		name  string
 		after func(*fd.Server)
@@ -69,6 +71,7 @@ func TestAutoRentByARoleMemberFollowsTheRoleOnDiscord(t *testing.T) {
 		{"left the guild", func(f *fd.Server) { f.SetMember("G1", "other"); f.RemoveMember("G1", carol.UserID) }, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
 			h := newHarness(t, harnessOpts{})
 			ctx := context.Background()
 			model := h.cheapModel()

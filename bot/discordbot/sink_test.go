@@ -50,6 +50,7 @@ func sinkEvent(id int64, platform, channel string) commands.SinkEvent {
 }
 
 func TestDeliver(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	t.Run("posts Discord events, skips others, waits out a short 429", func(t *testing.T) {
 		bot, fake := newSinkBot(t)
@@ -135,6 +136,7 @@ func TestDeliver(t *testing.T) {
 // A watch alert's chart is attached to the alert (multipart) and shown in
 // its embed, next to Rent now.
 func TestDeliverAlertWithChart(t *testing.T) {
+	t.Parallel()
 	bot, fake := newSinkBot(t)
 	pngData := []byte("\x89PNG\r\n\x1a\nnot really")
 	data, _ := json.Marshal(map[string]any{"watch_id": 5, "text": "Watch #5: RTX 4090 ×1 at $0.30.", "confirm": true, "job_id": "j5"})

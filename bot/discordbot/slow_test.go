@@ -37,6 +37,7 @@ func (s slowService) Handle(ctx context.Context, req commands.Request) commands.
 // the ack budget: deferred, then edited when the reply comes. Over the
 // gateway and over HTTP alike.
 func TestSlowCommandIsDeferredThenEdited(t *testing.T) {
+	t.Parallel()
 	b := make([]byte, 12)
 	_, _ = rand.Read(b)
 	token := "test." + hex.EncodeToString(b)

@@ -11,6 +11,7 @@ import (
 // /clore spend's options become the text grammar's flags, which the
 // command layer parses and checks.
 func TestSpendOptionsText(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		opts []*discordgo.ApplicationCommandInteractionDataOption
 		want string

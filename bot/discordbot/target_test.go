@@ -12,6 +12,7 @@ import (
 // once Discord no longer takes it (15 minutes) the store drops it, and the
 // target still names the channel and the interaction.
 func TestTargetTokenExpires(t *testing.T) {
+	t.Parallel()
 	created := time.UnixMilli(1_700_000_000_123)
 	tg := target{Channel: "555", Token: "aW50ZXJhY3Rpb24tdG9rZW4", Created: created, ID: "9001"}
 	s := encodeTarget(tg)

@@ -12,6 +12,7 @@ import (
 // The watch list (state, last price seen, last trigger) as Discord shows
 // it, from the command layer's own golden reply.
 func TestWatchListGolden(t *testing.T) {
+	t.Parallel()
 	raw, err := os.ReadFile("../../commands/testdata/watch-list.json")
 	if err != nil {
 		t.Fatal(err)
