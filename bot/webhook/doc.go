@@ -1,10 +1,8 @@
-// Package webhook is the signed-webhook front door and the process's HTTP
-// listener.
-//
-// The listener (Server) serves liveness, readiness (named probes; a
-// degraded part keeps it ready) and whatever routes the other parts mount
-// on it: /metrics, Slack's HTTP mode, Discord's HTTP interactions. Every
-// server timeout is set.
+// Package webhook is the signed-webhook front door. Door is the door as
+// the process runs it (the front-door contract of bot/chat, implemented
+// without importing it): the /webhook/* routes it hands the process's HTTP
+// server (internal/httpserver), the notifier of a webhook rent's
+// connection details, and the outbound deliveries' sink.
 //
 // The inbound API (API) serves the /webhook/* routes of DESIGN.md §5:
 // Standard Webhooks signatures (and, when configured, the legacy scheme

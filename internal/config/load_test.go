@@ -238,3 +238,22 @@ func TestRelativeStoragePathFollowsTheFile(t *testing.T) {
 		})
 	}
 }
+
+// A policy list accepts the identities of a front door the process can
+// build (LoadOptions.Platforms) besides the built-in ones; without it they
+// are refused, and the message names it once it is known.
+func TestLoadAcceptsTheDoorsPlatforms(t *testing.T) {
+	path := writeFile(t, "clorebot.toml", "[clore]\nsandbox = true\n[policy]\nrenters = [\"teams:1\"]\n")
+	_, err := Load(LoadOptions{Path: path, PathExplicit: true})
+	if err == nil || !strings.Contains(err.Error(), "platform must be one of slack, discord, discord-role, webhook, cli") {
+		t.Fatalf("teams:1 without the teams door: %v", err)
+	}
+	if _, err := Load(LoadOptions{Path: path, PathExplicit: true, Platforms: []string{"slack", "teams"}}); err != nil {
+		t.Fatalf("teams:1 with the teams door: %v", err)
+	}
+	path = writeFile(t, "clorebot2.toml", "[clore]\nsandbox = true\n[policy]\nrenters = [\"matrix:1\"]\n")
+	_, err = Load(LoadOptions{Path: path, PathExplicit: true, Platforms: []string{"teams"}})
+	if err == nil || !strings.Contains(err.Error(), "platform must be one of slack, discord, discord-role, webhook, cli, teams") {
+		t.Fatalf("matrix:1 with the teams door only: %v", err)
+	}
+}
