@@ -17,19 +17,19 @@ import (
 	"testing"
 	"time"
 
-	"github.com/clorebot/clorebot/bot/chat"
 	"github.com/clorebot/clorebot/bot/chat/chattest"
 	"github.com/clorebot/clorebot/bot/chat/chattest/testdoor"
 	fd "github.com/clorebot/clorebot/bot/discordbot/discordtest"
 	"github.com/clorebot/clorebot/bot/slackbot/slacktest"
 )
 
-// In tests, serve also builds the doors of the test tree: one line each.
-func init() {
-	frontDoors = append(frontDoors,
-		frontDoor{platform: testdoor.Platform, build: func(a *App) (chat.Door, error) { return testdoor.New(a.chatDeps(testdoor.Platform)), nil }},
-	)
+// testTreeDoors are the doors of the test tree, one line each: in tests,
+// serve builds them too.
+var testTreeDoors = []frontDoor{
+	chatDoor(testdoor.Platform, testdoor.Build),
 }
+
+func init() { frontDoors = append(frontDoors, testTreeDoors...) }
 
 // conformanceGPU is a model the sandbox's marketplace offers.
 const conformanceGPU = "3090"

@@ -41,6 +41,12 @@ var frontDoors = []frontDoor{
 	{commands.PlatformDiscord, newDiscordDoor, doctorDiscord},
 }
 
+// chatDoor registers a door built from the chat.Deps alone (a door with no
+// configuration of its own, such as the test tree's).
+func chatDoor(platform string, build func(chat.Deps) (chat.Door, error)) frontDoor {
+	return frontDoor{platform: platform, build: func(a *App) (chat.Door, error) { return build(a.chatDeps(platform)) }}
+}
+
 // doorPlatforms are the platforms of frontDoors, for the configuration's
 // identity checks (config.LoadOptions.Platforms).
 func doorPlatforms() []string {

@@ -45,6 +45,9 @@ func New(d chat.Deps) *Door {
 	return door
 }
 
+// Build is New as a door constructor of the process (cmd/clorebot).
+func Build(d chat.Deps) (chat.Door, error) { return New(d), nil }
+
 // Platform implements chat.Door.
 func (d *Door) Platform() string { return Platform }
 
