@@ -75,93 +75,114 @@ var runningOrder = regexp.MustCompile(`Order #(\d+) is running`)
 // Run checks the behaviours of the contract, in order, against one door
 // (they share the conversation). gpu is a model the marketplace offers.
 func Run(t *testing.T, d Driver, b Backend, gpu string) {
-	owner, stranger, viewer := d.Users()
-	var job Message
-	var orderID string
-	if !t.Run("rent with progress, secrets to the requester alone", func(t *testing.T) {
-		d.Command(t, owner, "rent "+gpu+" --hours 1", "rent-1")
-		// The job's message: the order runs, and it has a Cancel button
-		// (lifecycle events may say that the order runs too).
-		job = waitFor(t, d, "the rent's message saying the order runs, with a Cancel button", func(m Message) bool {
-			sub := runningOrder.FindStringSubmatch(m.Text)
-			return m.To == "" && sub != nil && strings.Contains(m.Text, "cancel:"+sub[1])
-		})
-		orderID = runningOrder.FindStringSubmatch(job.Text)[1]
-		if job.Edits == 0 {
-			t.Errorf("the job's message was never updated in place: %q", job.Text)
-		}
-		waitFor(t, d, "connection details for the requester", func(m Message) bool {
-			return m.To == owner && strings.Contains(m.Text, "Password")
-		})
-		checkSecrets(t, d, owner)
-		if n := b.ActiveOrders(t); n != 1 {
-			t.Errorf("%d orders at Clore, want 1", n)
-		}
-	}) {
-		t.FailNow()
+	s := &suite{d: d, b: b, gpu: gpu}
+	s.owner, s.stranger, s.viewer = d.Users()
+	if !t.Run("rent with progress, secrets to the requester alone", s.rentWithProgress) {
+		t.FailNow() // the rest acts on its order
 	}
-	t.Run("cancel pressed by a stranger", func(t *testing.T) {
-		d.Click(t, stranger, job, "cancel:"+orderID, "click-stranger")
-		waitFor(t, d, "the refusal, to the stranger", func(m Message) bool {
-			return m.To == stranger && strings.Contains(m.Text, "not yours")
-		})
-		for _, m := range d.Messages(t) {
-			if m.ID == job.ID && m.Text != job.Text {
-				t.Errorf("the stranger's click changed the job's message: %q", m.Text)
-			}
-			if m.To == "" && strings.Contains(m.Text, "not yours") {
-				t.Errorf("the refusal is in the channel: %q", m.Text)
-			}
-		}
-		if n := b.ActiveOrders(t); n != 1 {
-			t.Errorf("%d orders at Clore after the stranger's click, want 1", n)
-		}
+	t.Run("cancel pressed by a stranger", s.cancelByStranger)
+	t.Run("cancel pressed by the owner", s.cancelByOwner)
+	t.Run("refusal", s.refusal)
+	t.Run("duplicate delivery", s.duplicateDelivery)
+	t.Run("late answer", s.lateAnswer)
+}
+
+// suite is one run of Run: the door, its users, and the rent's message.
+type suite struct {
+	d                       Driver
+	b                       Backend
+	gpu                     string
+	owner, stranger, viewer string
+	job                     Message // the first rent's message
+	orderID                 string  // its order
+}
+
+func (s *suite) rentWithProgress(t *testing.T) {
+	s.d.Command(t, s.owner, "rent "+s.gpu+" --hours 1", "rent-1")
+	// The job's message: the order runs, and it has a Cancel button
+	// (lifecycle events may say that the order runs too).
+	s.job = waitFor(t, s.d, "the rent's message saying the order runs, with a Cancel button", func(m Message) bool {
+		sub := runningOrder.FindStringSubmatch(m.Text)
+		return m.To == "" && sub != nil && strings.Contains(m.Text, "cancel:"+sub[1])
 	})
-	t.Run("cancel pressed by the owner", func(t *testing.T) {
-		d.Click(t, owner, job, "cancel:"+orderID, "click-owner")
-		waitFor(t, d, "the order cancelled", func(m Message) bool {
-			return m.To == "" && strings.Contains(m.Text, "#"+orderID) && strings.Contains(m.Text, "cancelled")
-		})
-		eventually(t, "no order at Clore", func() bool { return b.ActiveOrders(t) == 0 })
+	s.orderID = runningOrder.FindStringSubmatch(s.job.Text)[1]
+	if s.job.Edits == 0 {
+		t.Errorf("the job's message was never updated in place: %q", s.job.Text)
+	}
+	waitFor(t, s.d, "connection details for the requester", func(m Message) bool {
+		return m.To == s.owner && strings.Contains(m.Text, "Password")
 	})
-	t.Run("refusal", func(t *testing.T) {
-		jobs := b.Jobs(t)
-		d.Command(t, viewer, "rent "+gpu, "refused-1")
-		waitFor(t, d, "the refusal, to the viewer", func(m Message) bool {
-			return m.To == viewer && strings.Contains(m.Text, "needs the renter role")
-		})
-		for _, m := range d.Messages(t) {
-			if m.To == "" && strings.Contains(m.Text, "needs the renter role") {
-				t.Errorf("the refusal is in the channel: %q", m.Text)
-			}
-		}
-		if n := b.Jobs(t); n != jobs {
-			t.Errorf("the refused rent stored a job (%d jobs, were %d)", n, jobs)
-		}
+	checkSecrets(t, s.d, s.owner)
+	if n := s.b.ActiveOrders(t); n != 1 {
+		t.Errorf("%d orders at Clore, want 1", n)
+	}
+}
+
+func (s *suite) cancelByStranger(t *testing.T) {
+	s.d.Click(t, s.stranger, s.job, "cancel:"+s.orderID, "click-stranger")
+	waitFor(t, s.d, "the refusal, to the stranger", func(m Message) bool {
+		return m.To == s.stranger && strings.Contains(m.Text, "not yours")
 	})
-	t.Run("duplicate delivery", func(t *testing.T) {
-		jobs := b.Jobs(t)
-		d.Command(t, owner, "rent "+gpu+" --hours 1", "rent-twice")
-		d.Command(t, owner, "rent "+gpu+" --hours 1", "rent-twice")
-		waitFor(t, d, "the order's message saying it runs", func(m Message) bool {
-			sub := runningOrder.FindStringSubmatch(m.Text)
-			return m.To == "" && m.ID != job.ID && sub != nil && sub[1] != orderID && strings.Contains(m.Text, "cancel:"+sub[1])
-		})
-		if n := b.Jobs(t); n != jobs+1 {
-			t.Errorf("one command delivered twice stored %d jobs, want 1", n-jobs)
+	for _, m := range s.d.Messages(t) {
+		if m.ID == s.job.ID && m.Text != s.job.Text {
+			t.Errorf("the stranger's click changed the job's message: %q", m.Text)
 		}
-		if n := b.ActiveOrders(t); n != 1 {
-			t.Errorf("one command delivered twice: %d orders at Clore, want 1", n)
+		if m.To == "" && strings.Contains(m.Text, "not yours") {
+			t.Errorf("the refusal is in the channel: %q", m.Text)
 		}
-		checkSecrets(t, d, owner)
+	}
+	if n := s.b.ActiveOrders(t); n != 1 {
+		t.Errorf("%d orders at Clore after the stranger's click, want 1", n)
+	}
+}
+
+func (s *suite) cancelByOwner(t *testing.T) {
+	s.d.Click(t, s.owner, s.job, "cancel:"+s.orderID, "click-owner")
+	waitFor(t, s.d, "the order cancelled", func(m Message) bool {
+		return m.To == "" && strings.Contains(m.Text, "#"+s.orderID) && strings.Contains(m.Text, "cancelled")
 	})
-	t.Run("late answer", func(t *testing.T) {
-		jobs := b.Jobs(t)
-		d.Late(t, owner, "rent "+gpu+" --hours 1", "rent-late")
-		if n := b.Jobs(t); n != jobs {
-			t.Errorf("a rent past its acknowledgement window stored %d job(s): the user was told it failed", n-jobs)
-		}
+	eventually(t, "no order at Clore", func() bool { return s.b.ActiveOrders(t) == 0 })
+}
+
+func (s *suite) refusal(t *testing.T) {
+	jobs := s.b.Jobs(t)
+	s.d.Command(t, s.viewer, "rent "+s.gpu, "refused-1")
+	waitFor(t, s.d, "the refusal, to the viewer", func(m Message) bool {
+		return m.To == s.viewer && strings.Contains(m.Text, "needs the renter role")
 	})
+	for _, m := range s.d.Messages(t) {
+		if m.To == "" && strings.Contains(m.Text, "needs the renter role") {
+			t.Errorf("the refusal is in the channel: %q", m.Text)
+		}
+	}
+	if n := s.b.Jobs(t); n != jobs {
+		t.Errorf("the refused rent stored a job (%d jobs, were %d)", n, jobs)
+	}
+}
+
+func (s *suite) duplicateDelivery(t *testing.T) {
+	jobs := s.b.Jobs(t)
+	s.d.Command(t, s.owner, "rent "+s.gpu+" --hours 1", "rent-twice")
+	s.d.Command(t, s.owner, "rent "+s.gpu+" --hours 1", "rent-twice")
+	waitFor(t, s.d, "the order's message saying it runs", func(m Message) bool {
+		sub := runningOrder.FindStringSubmatch(m.Text)
+		return m.To == "" && m.ID != s.job.ID && sub != nil && sub[1] != s.orderID && strings.Contains(m.Text, "cancel:"+sub[1])
+	})
+	if n := s.b.Jobs(t); n != jobs+1 {
+		t.Errorf("one command delivered twice stored %d jobs, want 1", n-jobs)
+	}
+	if n := s.b.ActiveOrders(t); n != 1 {
+		t.Errorf("one command delivered twice: %d orders at Clore, want 1", n)
+	}
+	checkSecrets(t, s.d, s.owner)
+}
+
+func (s *suite) lateAnswer(t *testing.T) {
+	jobs := s.b.Jobs(t)
+	s.d.Late(t, s.owner, "rent "+s.gpu+" --hours 1", "rent-late")
+	if n := s.b.Jobs(t); n != jobs {
+		t.Errorf("a rent past its acknowledgement window stored %d job(s): the user was told it failed", n-jobs)
+	}
 }
 
 // checkSecrets fails when a password is shown to anyone but owner.
