@@ -54,6 +54,29 @@ func (b *Bot) Run(ctx context.Context) error {
 	if !waitFor(ctx, b.o.ConnectAfter) {
 		return nil
 	}
+	if b.o.Terms == nil {
+		return b.runGateway(ctx)
+	}
+	for {
+		term, err := b.o.Terms.NextTerm(ctx)
+		if err != nil {
+			return nil // ctx ended
+		}
+		b.log.LogAttrs(ctx, slog.LevelInfo, "discord gateway: this process leads; connecting")
+		tctx, cancel := context.WithCancel(ctx)
+		stop := context.AfterFunc(term, cancel)
+		err = b.runGateway(tctx)
+		stop()
+		cancel()
+		if err != nil || ctx.Err() != nil {
+			return err
+		}
+		b.log.LogAttrs(ctx, slog.LevelInfo, "discord gateway closed: this process no longer leads")
+	}
+}
+
+// runGateway keeps a gateway session, reconnecting, until ctx ends.
+func (b *Bot) runGateway(ctx context.Context) error {
 	backoff := b.o.Backoff
 	for gen := 1; ctx.Err() == nil; gen++ {
 		c, err := b.newConn(ctx, gen)
@@ -290,6 +313,11 @@ var ErrNotReady = errors.New("discordbot: gateway not ready")
 func (b *Bot) Ready(context.Context) error {
 	if b.o.Token == "" {
 		return nil
+	}
+	if b.o.Terms != nil {
+		if _, leading := b.o.Terms.Term(); !leading {
+			return nil // the leader holds the gateway; this process serves HTTP
+		}
 	}
 	b.mu.Lock()
 	c := b.conn

@@ -20,7 +20,7 @@ func (a *App) newDiscord() (*discordbot.Bot, error) {
 	bot, err := discordbot.New(discordbot.Options{
 		Token: d.BotToken.Reveal(), AppID: d.ApplicationID, PublicKey: d.PublicKey,
 		GuildIDs: d.GuildIDs, AllowDMs: d.AllowDMs, APIURL: d.APIURL, Service: chatCommands{a}, Logger: a.log.With("front_door", "discord"),
-		ConnectAfter: a.chatGate, Replays: a.store,
+		ConnectAfter: a.chatGate, Replays: a.store, Terms: a.discordTerms(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("discord: %w", err)

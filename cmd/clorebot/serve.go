@@ -114,6 +114,9 @@ type App struct {
 	// chatAuth limits failed authentication on the chat HTTP routes per
 	// address (webhook.ip_rate_per_minute), as the webhook routes do.
 	chatAuth *webhook.AuthLimit
+	// ha is the leader election with PostgreSQL (leader.go); nil with
+	// SQLite: the process is alone and always leads.
+	ha *leadership
 }
 
 // NewApp returns an App that has opened nothing yet.
@@ -129,6 +132,9 @@ func NewApp(cfg *config.Config, log *slog.Logger) *App {
 // and binds the HTTP listener.
 func (a *App) Open(ctx context.Context) error {
 	if err := a.openCore(ctx); err != nil {
+		return err
+	}
+	if err := a.openLeader(ctx); err != nil { // leader.go
 		return err
 	}
 	ns := notifiers{logNotifier{a.log}, webhook.CallbackNotifier{Store: a.store}, discordNotifier{a}}
@@ -163,6 +169,7 @@ func (a *App) Open(ctx context.Context) error {
 		sinks = append(sinks, a.discord)
 	}
 	checks := append([]webhook.Check{{Name: "storage", Probe: a.store.Ping}}, a.snapshotChecks()...)
+	checks = append(checks, a.leaderCheck()...) // leader.go
 	checks = a.discordChecks(checks)
 	a.mountSlack(&checks)
 	a.newServers(checks)
@@ -431,12 +438,13 @@ func (a *App) Run(ctx context.Context) error {
 // periodic task of the process and registers it on one
 // scheduler; Run starts it and stops it after the job workers.
 func (a *App) newScheduler() (*scheduler.Scheduler, error) {
-	s, err := scheduler.New(scheduler.Options{Logger: a.log})
+	s, err := scheduler.New(scheduler.Options{Logger: a.log, Elector: a.elector()}) // leader.go
 	if err != nil {
 		return nil, err
 	}
 	t := scheduler.Table{
 		WatchTick: a.watchTick, WatchInterval: a.cfg.Watch.Interval.Duration,
+		FollowerTick: a.followerTick, // leader.go
 		Deliveries:   a.dispatcher.Tick,
 		Outbox:       a.outbox.Tick,
 		DedupPurge:   a.purgeDedup,
@@ -504,6 +512,7 @@ func (a *App) Close() error {
 	if a.sched != nil {
 		errs = append(errs, a.sched.Stop())
 	}
+	a.closeLeader() // leader.go: after the leader-only tasks returned
 	if a.chatAuth != nil {
 		a.chatAuth.Close()
 	}

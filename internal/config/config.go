@@ -66,6 +66,8 @@ type Clore struct {
 // Storage configures the SQLite database.
 type Storage struct {
 	Path string `toml:"path"` // its directory is the data directory
+	// URL, when set ("postgres://…"), runs on PostgreSQL (DESIGN.md §8).
+	URL Secret `toml:"url"`
 	// Given is storage.path as written, when Load resolved it against the
 	// configuration file's directory (relative); "" otherwise.
 	Given string `toml:"-"`
