@@ -107,3 +107,10 @@ func (a *App) postgresURL() string {
 	}
 	return ""
 }
+
+// sharedSandboxURL, set only by the tests (ha_e2e_test.go, from
+// CLOREBOTTEST_SANDBOX_URL in the test binary run as clorebot), points
+// sandbox mode at one sandbox that several serve processes share, so that
+// the test counts Clore's limits across both; sandbox mode keeps its short
+// spacings. Empty in the clorebot binary.
+var sharedSandboxURL string

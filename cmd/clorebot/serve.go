@@ -330,6 +330,9 @@ func (a *App) openClore(ctx context.Context) error {
 	c := a.cfg.Clore
 	base, key := c.APIURL, c.APIKey.Reveal()
 	var hc *http.Client
+	if c.Sandbox && sharedSandboxURL != "" { // tests only: leader.go
+		c.Sandbox, base, key = false, sharedSandboxURL, cmp.Or(a.cfg.Sandbox.APIKey, "sandbox")
+	}
 	if c.Sandbox {
 		sb := a.cfg.Sandbox
 		// The sandbox is the marketplace the jobs drain against: it must
