@@ -102,7 +102,7 @@ func (s *Store) createJobTx(ctx context.Context, tx execQuerier, j commands.Job,
 			}
 		}
 		if g.Check != nil {
-			u, err := usage(ctx, tx, *g)
+			u, err := usage(ctx, tx, *g, s.pg)
 			if err != nil {
 				return commands.Job{}, false, nil, fmt.Errorf("storage: create job: %w", err)
 			}
@@ -360,7 +360,7 @@ const resumableJobsSQL = `SELECT ` + jobColumns + ` FROM (
 		UNION ALL
 		SELECT ` + jobColumns + `, rowid AS r FROM jobs INDEXED BY jobs_open_other_idx
 		WHERE kind <> 'rent' AND state IN ('` + commands.JobQueued + `', '` + commands.JobRunning + `') AND ` + leaseFree + `
-	) ORDER BY created_at, r`
+	) AS open ORDER BY created_at, r`
 
 // ResumableJobs lists the queued or running jobs whose lease is free or
 // expired at now, oldest first: the jobs a worker should claim and resume.
@@ -466,7 +466,7 @@ func (s *Store) SaveJob(ctx context.Context, owner string, u *commands.JobUpdate
 		return fmt.Errorf("storage: save job %s: %w", id, err)
 	}
 	if g := u.Guard; g != nil && g.Check != nil {
-		us, err := usage(ctx, tx, *g)
+		us, err := usage(ctx, tx, *g, s.pg)
 		if err != nil {
 			return fmt.Errorf("storage: save job %s: %w", id, err)
 		}
