@@ -155,7 +155,7 @@ func (s *Store) ClaimDueDeliveries(ctx context.Context, now, until time.Time, li
 	// never take the write lock.
 	var found int
 	err := s.read.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM deliveries
-		WHERE state = 'pending' AND next_at <= ? LIMIT 1)`, formatTime(now)).Scan(&found)
+		WHERE state = 'pending' AND next_at <= ? LIMIT 1) AS due`, formatTime(now)).Scan(&found)
 	if err != nil {
 		return nil, fmt.Errorf("storage: claim due deliveries: %w", err)
 	}

@@ -262,9 +262,14 @@ func (s *Store) ClaimJob(ctx context.Context, id, owner string, now, until time.
 		return commands.Job{}, fmt.Errorf("storage: claim job %s: %w", id, err)
 	}
 	defer tx.Rollback()
-	j, err := scanJob(tx.QueryRowContext(ctx, `UPDATE jobs SET lease_owner = ?, lease_until = ?
+	// On PostgreSQL the row is locked with SKIP LOCKED: under the write
+	// lock no other transaction holds it, so nothing is skipped, but a
+	// lease taken outside that lock could never wait on another's.
+	j, err := scanJob(tx.QueryRowContext(ctx, s.sq(`UPDATE jobs SET lease_owner = ?, lease_until = ?
 		WHERE id = ? AND (`+leaseFree+` OR lease_owner = ?)
-		RETURNING `+jobColumns,
+		RETURNING `+jobColumns, `UPDATE jobs SET lease_owner = ?, lease_until = ?
+		WHERE id = (SELECT id FROM jobs WHERE id = ? AND (`+leaseFree+` OR lease_owner = ?) FOR UPDATE SKIP LOCKED)
+		RETURNING `+jobColumns),
 		owner, formatTime(until), id, formatTime(now), owner))
 	if errors.Is(err, sql.ErrNoRows) {
 		err = missingOrLeased(ctx, tx, id)

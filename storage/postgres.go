@@ -38,12 +38,17 @@ func OpenPostgres(ctx context.Context, url string) (*Store, error) {
 	if err := checkPGMigrations(migs); err != nil {
 		return nil, fmt.Errorf("storage: open: %w", err)
 	}
-	s := &Store{pg: true, path: cfg.Database, migrations: migs, intake: newIntakeWriter()}
+	// path keeps the URL for tests that open a second Store on the same
+	// database; no error or log shows it.
+	s := &Store{pg: true, path: url, migrations: migs, intake: newIntakeWriter()}
 	where := fmt.Sprintf("postgres database %q on %s", cfg.Database, cfg.Host)
 	s.write = sql.OpenDB(newPGConnector(cfg, true))
 	s.write.SetMaxOpenConns(1)
 	s.write.SetMaxIdleConns(1)
-	s.read = sql.OpenDB(newPGConnector(cfg, false))
+	readCfg := cfg.Copy()
+	// Readers cannot write, as SQLite's query_only readers cannot.
+	readCfg.RuntimeParams["default_transaction_read_only"] = "on"
+	s.read = sql.OpenDB(newPGConnector(readCfg, false))
 	s.read.SetMaxOpenConns(pgReaderConns)
 	s.read.SetMaxIdleConns(pgReaderConns)
 	if err := s.Ping(ctx); err != nil {

@@ -181,8 +181,7 @@ const truncateBusyTimeout = 25 * time.Millisecond
 func wipeJob(ctx context.Context, tx *sql.Tx, jobID string, pg bool) error {
 	var err error
 	if pg {
-		_, err = tx.ExecContext(ctx, `UPDATE jobs SET params = (params::jsonb - ?::text)::text
-			WHERE id = ? AND (params::jsonb -> ?::text) IS NOT NULL`, passwordKey, jobID, passwordKey)
+		_, err = removePasswordsPG(ctx, tx, `id = ?`, jobID)
 	} else {
 		_, err = tx.ExecContext(ctx, `UPDATE jobs SET params = json_remove(params, ?)
 			WHERE id = ? AND json_extract(params, ?) IS NOT NULL`, passwordPath, jobID, passwordPath)
@@ -258,12 +257,16 @@ func (s *Store) WipeSecrets(ctx context.Context, before, now time.Time) (int, er
 		return 0, fmt.Errorf("storage: wipe secrets: %w", err)
 	}
 	events, _ := res.RowsAffected()
-	res, err = tx.ExecContext(ctx, s.sq(`UPDATE jobs SET params = json_remove(params, ?) WHERE `+wipeJobsWhere,
-		`UPDATE jobs SET params = (params::jsonb - ?1::text)::text WHERE `+wipeJobsWherePG), path, path, b)
+	var jobs int64
+	if s.pg {
+		jobs, err = removePasswordsPG(ctx, tx, `created_at < ? OR state IN ('failed', 'cancelled')`, b)
+	} else if res, err = tx.ExecContext(ctx, `UPDATE jobs SET params = json_remove(params, ?) WHERE `+wipeJobsWhere,
+		path, path, b); err == nil {
+		jobs, _ = res.RowsAffected()
+	}
 	if err != nil {
 		return 0, fmt.Errorf("storage: wipe secrets: %w", err)
 	}
-	jobs, _ := res.RowsAffected()
 	if err := tx.Commit(); err != nil {
 		return 0, fmt.Errorf("storage: wipe secrets: %w", err)
 	}
@@ -280,6 +283,47 @@ const wipeJobsWhere = `json_extract(params, ?) IS NOT NULL AND (created_at < ? O
 // wipeJobsWherePG is wipeJobsWhere on PostgreSQL; its first parameter is
 // passwordKey.
 const wipeJobsWherePG = `(params::jsonb -> ?::text) IS NOT NULL AND (created_at < ? OR state IN ('failed', 'cancelled'))`
+
+// removePasswordsPG removes passwordKey from the params of the jobs that
+// match where (and hold one) and returns how many it changed. The params
+// are rewritten in Go, compact, as SQLite's json_remove leaves them: jsonb
+// would print them with spaces of its own.
+func removePasswordsPG(ctx context.Context, tx *sql.Tx, where string, args ...any) (int64, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT id, params FROM jobs WHERE (params::jsonb -> '`+passwordKey+`') IS NOT NULL
+		AND (`+where+`) FOR UPDATE`, args...)
+	if err != nil {
+		return 0, err
+	}
+	wiped := map[string]string{}
+	for rows.Next() {
+		var id, params string
+		if err := rows.Scan(&id, &params); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		var m map[string]json.RawMessage
+		if err := json.Unmarshal([]byte(params), &m); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("job %s: params: %w", id, err)
+		}
+		delete(m, passwordKey)
+		b, err := json.Marshal(m)
+		if err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("job %s: params: %w", id, err)
+		}
+		wiped[id] = string(b)
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return 0, err
+	}
+	for id, params := range wiped {
+		if _, err := tx.ExecContext(ctx, `UPDATE jobs SET params = ? WHERE id = ?`, params, id); err != nil {
+			return 0, err
+		}
+	}
+	return int64(len(wiped)), nil
+}
 
 // passwordKey is passwordPath's key, for PostgreSQL's jsonb operators.
 const passwordKey = "ssh_password"

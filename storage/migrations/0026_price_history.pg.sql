@@ -165,6 +165,9 @@ CREATE TABLE sink_cursors (
     event_id bigint NOT NULL CHECK (event_id >= 0)
 );
 
+-- The webhook fan-out's cursor starts at the beginning (0004, 0010).
+INSERT INTO sink_cursors (name, event_id) VALUES ('webhook', 0);
+
 CREATE TABLE watch_prices (
     model       text COLLATE "C" NOT NULL,
     count       bigint  NOT NULL,
@@ -340,6 +343,9 @@ CREATE TABLE guard_usage (
     usd_nano     bigint NOT NULL,
     PRIMARY KEY (team, requested_by)
 );
+
+-- The team's row is always there (0020's backfill).
+INSERT INTO guard_usage (team, requested_by, active, usd_nano) VALUES (1, '', 0, 0);
 
 CREATE TABLE guard_accepted (
     requested_by text COLLATE "C" NOT NULL,
