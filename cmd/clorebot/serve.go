@@ -308,7 +308,7 @@ func checkServeConfig(cfg *config.Config) error {
 // openCore opens what every command needs: storage (migrated) and the Clore
 // client, with the sandbox when configured.
 func (a *App) openCore(ctx context.Context) error {
-	st, err := storage.Open(ctx, a.cfg.Storage.Path)
+	st, err := storage.OpenConfig(ctx, storageOptions(a.cfg))
 	if err != nil {
 		return err
 	}
@@ -318,7 +318,7 @@ func (a *App) openCore(ctx context.Context) error {
 		return err
 	}
 	if len(applied) > 0 {
-		a.log.Info("database migrated", slog.String("path", a.cfg.Storage.Path), slog.Any("versions", applied))
+		a.log.Info("database migrated", slog.String("database", storageName(a.cfg)), slog.Any("versions", applied))
 	}
 	return a.openClore(ctx)
 }
