@@ -250,7 +250,10 @@ type freezer struct {
 	frozen bool
 }
 
-func newFreezer(t *testing.T, target string) *freezer {
+func newFreezer(t *testing.T, target string) *freezer { return newFreezerB(t, target) }
+
+// newFreezerB is newFreezer for tests and benchmarks.
+func newFreezerB(t testing.TB, target string) *freezer {
 	t.Helper()
 	u, err := url.Parse(target)
 	if err != nil {
