@@ -32,13 +32,14 @@ func init() {
 }
 
 // The spacings of the two-process test. Clore allows 1 call/s and one
-// create_order per 5 s; the test keeps clorebot's proportions at a tenth
-// of the time, as the other end-to-end tests shorten them in sandbox mode
-// (20 ms, 50 ms). The sandbox enforces a quarter of the client's spacing
+// create_order per 5 s; the test shortens them as the other end-to-end
+// tests do in sandbox mode (20 ms, 50 ms), less far: arrival times are
+// stamped by the sandbox in this process, which the race detector and a
+// loaded machine slow down too. The sandbox enforces a quarter of the client's spacing
 // (sandboxLimit: loopback jitter under load), across both processes since
 // they share one key and one sandbox.
 const (
-	haMinInterval    = 100 * time.Millisecond
+	haMinInterval    = 200 * time.Millisecond
 	haCreateInterval = 500 * time.Millisecond
 )
 
@@ -85,6 +86,7 @@ type haPair struct {
 	t      *testing.T
 	dir    string
 	config string
+	pg     string
 	env    []string
 	sb     *sandbox.Server
 	nodes  []*haNode
@@ -103,7 +105,7 @@ func newHAPair(t *testing.T) *haPair {
 	}
 	ts := httptest.NewServer(sb)
 	t.Cleanup(func() { ts.Close(); _ = sb.Close() })
-	h := &haPair{t: t, dir: dir, config: filepath.Join(dir, "clorebot.toml"), sb: sb}
+	h := &haPair{t: t, dir: dir, config: filepath.Join(dir, "clorebot.toml"), pg: pg, sb: sb}
 	writeConfig(t, h.config, fmt.Sprintf(`[clore]
 sandbox = true
 min_interval = %q
@@ -270,6 +272,20 @@ func (r signedRent) post(t *testing.T, n *haNode) (jobID string, replayed bool) 
 	return q.JobID, hdr.Get("Idempotent-Replayed") == "true"
 }
 
+// leaseOwner is the worker that holds job id's lease ("" when none).
+func (h *haPair) leaseOwner(id string) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, h.pg)
+	if err != nil {
+		return ""
+	}
+	defer conn.Close(context.Background())
+	var owner string
+	_ = conn.QueryRow(ctx, "SELECT lease_owner FROM jobs WHERE id = $1", id).Scan(&owner)
+	return owner
+}
+
 // creates are the create_order calls the sandbox answered with success.
 func (h *haPair) creates() []sandbox.RequestRecord {
 	var out []sandbox.RequestRecord
@@ -382,18 +398,36 @@ func TestTwoServesOnOnePostgres(t *testing.T) {
 		t.Fatal(err)
 	}
 	killed := time.Now()
+	owner := h.leaseOwner(id)
+	resumedBy := make(chan time.Duration, 1)
+	go func() {
+		for time.Since(killed) < 30*time.Second {
+			if o := h.leaseOwner(id); o != "" && o != owner {
+				resumedBy <- time.Since(killed)
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		resumedBy <- -1
+	}()
 	h.nodes = slices.DeleteFunc(h.nodes, func(n *haNode) bool { return n == leader })
 	if next, _ := h.leader(15 * time.Second); next != follower {
 		t.Fatalf("%s leads after the kill", next.name)
 	}
 	t.Logf("failover: %s leads %s after kill -9 of %s", follower.name, time.Since(killed).Round(time.Millisecond), leader.name)
 	job := h.waitRent(follower, id)
-	resumed := time.Since(killed)
+	finished := time.Since(killed)
 	if job["state"] != commands.JobSucceeded {
 		t.Fatalf("the rent interrupted by kill -9 ended %v", job)
 	}
-	if resumed > 15*time.Second {
-		t.Errorf("the rent was finished %s after the kill, want within 15 s", resumed)
+	switch resumed := <-resumedBy; {
+	case resumed < 0:
+		t.Errorf("the survivor never took the rent's lease (held by %q at the kill)", owner)
+	case resumed > 15*time.Second:
+		t.Errorf("the survivor resumed the rent %s after the kill, want within 15 s", resumed)
+	default:
+		t.Logf("the survivor resumed the rent %s after the kill (lease %s + sweep %s), finished it %s after",
+			resumed.Round(time.Millisecond), commands.DefaultLease, commands.DefaultSweepInterval, finished.Round(time.Millisecond))
 	}
 	if n := len(h.creates()); n != rents+1 {
 		t.Fatalf("the sandbox created %d orders for %d rents", n, rents+1)
@@ -404,9 +438,11 @@ func TestTwoServesOnOnePostgres(t *testing.T) {
 	if err != nil || oid == 0 {
 		t.Fatalf("the resumed rent's order: %v", result)
 	}
-	t.Logf("the interrupted rent finished %s after the kill; its order %v ends at %s", resumed.Round(time.Millisecond), oid, endsAt.Format(time.TimeOnly))
+	t.Logf("the interrupted rent's order %v ends at %s", int64(oid), endsAt.Format(time.TimeOnly))
 
-	// Its TTL cancel, by the new leader, on time: within two ticks.
+	// Its TTL cancel, by the new leader, on time: within a tick and the
+	// limiter's queue (watch.interval 1 s; the bound allows for the race
+	// detector on a loaded machine, where a tick takes seconds).
 	var cancelAt time.Time
 	for deadline := endsAt.Add(20 * time.Second); cancelAt.IsZero(); time.Sleep(100 * time.Millisecond) {
 		for _, rec := range h.sb.Requests() {
@@ -421,8 +457,8 @@ func TestTwoServesOnOnePostgres(t *testing.T) {
 	}
 	late := cancelAt.Sub(endsAt)
 	t.Logf("TTL cancel %s after the order's end", late.Round(time.Millisecond))
-	if late < -time.Second || late > 3*time.Second {
-		t.Errorf("the TTL cancel came %s after the order's end, want within 3 s (watch.interval 1 s)", late)
+	if late < -time.Second || late > 8*time.Second {
+		t.Errorf("the TTL cancel came %s after the order's end, want within 8 s (watch.interval 1 s)", late)
 	}
 	h.limits()
 	if strings.Contains(follower.p.stderr.String()+follower.p.stdout.String(), `"level":"ERROR"`) {
