@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -322,6 +323,11 @@ func (h *haPair) limits() {
 			lastCreate = r.At
 		}
 	}
+	byEndpoint := map[string]int{}
+	for _, r := range recs {
+		byEndpoint[r.Endpoint]++
+	}
+	h.t.Logf("Clore double: calls by endpoint %v", byEndpoint)
 	h.t.Logf("Clore double: %d requests, tightest spacing %s (client %s), create_order %s (client %s), %d rate-limit violations",
 		len(recs), minGap, haMinInterval, minCreateGap, haCreateInterval, violations)
 	if violations != 0 {
@@ -465,4 +471,47 @@ func TestTwoServesOnOnePostgres(t *testing.T) {
 		t.Logf("the survivor logged errors:\n%s", follower.p.stderr)
 	}
 	_ = b
+}
+
+// TestPausedLeaderStepsDown: SIGSTOP of the leader (a paused VM, a
+// partition seen from the database): the server ends its lock's session
+// after storage.LeaderSessionTimeout and the other leads within 15 s; on
+// SIGCONT the old leader's first word on leadership is that it lost it,
+// by its clock (the heartbeat is late), and it serves on as a follower.
+func TestPausedLeaderStepsDown(t *testing.T) {
+	h := newHAPair(t)
+	h.start("a")
+	h.start("b")
+	leader, follower := h.leader(15 * time.Second)
+	pid := leader.p.cmd.Process.Pid
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	stopped := time.Now()
+	t.Cleanup(func() { _ = syscall.Kill(pid, syscall.SIGCONT) })
+	for follower.role(t) != "leader" {
+		if time.Since(stopped) > 15*time.Second {
+			t.Fatalf("%s does not lead 15 s after %s was paused", follower.name, leader.name)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Logf("%s leads %s after SIGSTOP of %s", follower.name, time.Since(stopped).Round(time.Millisecond), leader.name)
+	logged := len(leader.p.stderr.String())
+	if err := syscall.Kill(pid, syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	leader.p.await(t, "leadership lost")
+	after := leader.p.stderr.String()[logged:]
+	if i := strings.Index(after, "leadership"); i < 0 || !strings.HasPrefix(after[i:], "leadership lost") || !strings.Contains(after, `"reason":"heartbeat late"`) {
+		t.Fatalf("after SIGCONT %s logged:\n%s", leader.name, after)
+	}
+	for deadline := time.Now().Add(10 * time.Second); leader.role(t) != "follower"; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s after SIGCONT: /readyz says %q, want follower", leader.name, leader.role(t))
+		}
+	}
+	if next, _ := h.leader(5 * time.Second); next != follower {
+		t.Fatalf("%s leads after %s woke", next.name, leader.name)
+	}
+	h.limits()
 }
