@@ -204,10 +204,10 @@ func (l *Leader) Run(ctx context.Context) error {
 	defer l.end("stopping")
 	for {
 		err := l.campaign(ctx)
-		l.end("lock connection lost")
 		if ctx.Err() != nil {
-			return nil
+			return nil // the deferred end says "stopping"
 		}
+		l.end("lock connection lost")
 		if msg := err.Error(); msg != l.lastErr {
 			l.lastErr = msg
 			l.o.Logger.LogAttrs(ctx, slog.LevelWarn, "leader election: database unreachable; retrying",
