@@ -22,6 +22,11 @@ const slotLookback = time.Hour
 // UTC, as robfig/cron reads them, which gocron uses), each run given the
 // slot it runs for.
 func (s *Scheduler) Cron(name, expr string, task SlotTask) error {
+	return s.CronAs(name, Everywhere, expr, task)
+}
+
+// CronAs is Cron for a task of the given role.
+func (s *Scheduler) CronAs(name string, role Role, expr string, task SlotTask) error {
 	sched, err := cron.ParseStandard(expr)
 	if err != nil {
 		return fmt.Errorf("scheduler: %s: schedule %q: %w", name, expr, err)
@@ -29,7 +34,7 @@ func (s *Scheduler) Cron(name, expr string, task SlotTask) error {
 	run := func(ctx context.Context) error {
 		return task(ctx, Slot(sched, s.clock.Now()))
 	}
-	return s.add(name, 0, gocron.CronJob(expr, false), run)
+	return s.add(name, role, 0, gocron.CronJob(expr, false), run)
 }
 
 // Slot is the latest time sched names at or before now (UTC), looking

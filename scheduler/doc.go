@@ -21,4 +21,14 @@
 // exec` only the early refresh. The command layer has no timer of its own:
 // its job workers (commands.Service.Run) run what Sweep and Handle hand
 // them.
+//
+// Two processes on one PostgreSQL database (DESIGN.md §8) elect a leader
+// (Options.Elector, storage.Leader): each task has a Role (Roles). The
+// leader-only tasks (the watch tick with the order lifecycle and TTL
+// cancels, the digest) sit on a second gocron scheduler under gocron's
+// distributed elector, run under the term's context (it ends the moment
+// leadership does) and run at once when a term begins; follower-only tasks
+// (the follower's own snapshot refresh) run while the process does not
+// lead; every other task runs in both. Without an elector (SQLite, one
+// process) the process always leads.
 package scheduler

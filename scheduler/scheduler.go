@@ -24,13 +24,66 @@ type Options struct {
 	Clock clockwork.Clock
 	// StopTimeout bounds how long Stop waits for running tasks (default 30 s).
 	StopTimeout time.Duration
+	// Elector, when set, makes this process one of several on one
+	// database (DESIGN.md §8): LeaderOnly tasks run only while it leads,
+	// under gocron's distributed elector and under the term's context,
+	// which ends the moment leadership does; FollowerOnly tasks run only
+	// while it does not. Without one the process is alone and always
+	// leads: LeaderOnly tasks always run, FollowerOnly tasks never.
+	Elector Elector
 }
 
-// Scheduler runs periodic tasks on one gocron scheduler.
+// Elector says whether this process leads (storage.Leader implements it).
+// IsLeader is gocron's Elector and must answer from memory: it is asked
+// before every run of a leader-only task.
+type Elector interface {
+	IsLeader(context.Context) error
+	// Term is the current term's context (it ends when the leadership
+	// does) and true while this process leads.
+	Term() (context.Context, bool)
+	// NextTerm waits until this process leads.
+	NextTerm(context.Context) (context.Context, error)
+}
+
+// Role says which of the processes on one database run a task.
+type Role int
+
+const (
+	// Everywhere tasks run in every process (deliveries, the job sweep).
+	Everywhere Role = iota
+	// LeaderOnly tasks run in the leader alone (the watch tick, the
+	// digest).
+	LeaderOnly
+	// FollowerOnly tasks run in every process but the leader (what the
+	// leader's own tasks do for it: refreshing its snapshots).
+	FollowerOnly
+)
+
+func (r Role) String() string {
+	switch r {
+	case LeaderOnly:
+		return "leader-only"
+	case FollowerOnly:
+		return "follower-only"
+	}
+	return "everywhere"
+}
+
+// Scheduler runs periodic tasks on gocron: one scheduler for the tasks of
+// every process, and one under the elector for the leader's.
 type Scheduler struct {
-	s     gocron.Scheduler
-	log   *slog.Logger
-	clock clockwork.Clock // the schedule's clock: a cron run's slot is read from it
+	s       gocron.Scheduler
+	lead    gocron.Scheduler // LeaderOnly tasks: s itself without an elector
+	elector Elector          // nil: this process always leads
+	log     *slog.Logger
+	clock   clockwork.Clock // the schedule's clock: a cron run's slot is read from it
+	// leadersEvery are the periodic leader-only tasks, run at once when a
+	// term begins: a new leader does not wait an interval for its first
+	// watch tick.
+	leadersEvery []string
+	ranIn        map[string]context.Context // the term each leader-only task last ran in
+	stopTerms    context.CancelFunc
+	termsDone    chan struct{}
 
 	mu    sync.Mutex
 	jobs  map[string]gocron.Job
@@ -63,7 +116,15 @@ func New(o Options) (*Scheduler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("scheduler: new: %w", err)
 	}
-	return &Scheduler{s: s, log: o.Logger, clock: clock, jobs: map[string]gocron.Job{}, state: map[string]*taskState{}}, nil
+	lead := s
+	if o.Elector != nil {
+		lead, err = gocron.NewScheduler(append(opts, gocron.WithDistributedElector(o.Elector))...)
+		if err != nil {
+			return nil, errors.Join(fmt.Errorf("scheduler: new: %w", err), s.Shutdown())
+		}
+	}
+	return &Scheduler{s: s, lead: lead, elector: o.Elector, log: o.Logger, clock: clock,
+		jobs: map[string]gocron.Job{}, state: map[string]*taskState{}, ranIn: map[string]context.Context{}}, nil
 }
 
 // taskState is what RunNow knows of a task: whether a run is going, and
@@ -78,10 +139,22 @@ type taskState struct {
 // and then every interval. A run still going when the next is due makes that
 // run skip.
 func (s *Scheduler) Every(name string, interval time.Duration, task Task) error {
+	return s.EveryAs(name, Everywhere, interval, task)
+}
+
+// EveryAs is Every for a task of the given role. A leader-only task also
+// runs at once when this process becomes the leader.
+func (s *Scheduler) EveryAs(name string, role Role, interval time.Duration, task Task) error {
 	if interval <= 0 {
 		return fmt.Errorf("scheduler: %s: interval must be positive, got %s", name, interval)
 	}
-	return s.add(name, interval, gocron.DurationJob(interval), task, gocron.WithStartAt(gocron.WithStartImmediately()))
+	err := s.add(name, role, interval, gocron.DurationJob(interval), task, gocron.WithStartAt(gocron.WithStartImmediately()))
+	if err == nil && role == LeaderOnly {
+		s.mu.Lock()
+		s.leadersEvery = append(s.leadersEvery, name)
+		s.mu.Unlock()
+	}
+	return err
 }
 
 // onDemandInterval is the schedule of an on-demand task: never, in practice.
@@ -90,19 +163,29 @@ const onDemandInterval = 100 * 365 * 24 * time.Hour
 // OnDemand registers task under a unique name, to run only when RunNow
 // asks, one run at a time (a singleton like every task).
 func (s *Scheduler) OnDemand(name string, task Task) error {
-	return s.add(name, 0, gocron.DurationJob(onDemandInterval), task)
+	return s.add(name, Everywhere, 0, gocron.DurationJob(onDemandInterval), task)
 }
 
 // add registers task; interval is its period, 0 for an on-demand task.
-func (s *Scheduler) add(name string, interval time.Duration, def gocron.JobDefinition, task Task, opts ...gocron.JobOption) error {
+func (s *Scheduler) add(name string, role Role, interval time.Duration, def gocron.JobDefinition, task Task, opts ...gocron.JobOption) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, dup := s.jobs[name]; dup {
 		return fmt.Errorf("scheduler: %s: registered twice", name)
 	}
+	on := s.s
+	switch role {
+	case LeaderOnly:
+		on, task = s.lead, s.underTerm(name, task)
+	case FollowerOnly:
+		if s.elector == nil {
+			return nil // a process alone leads: its follower-only tasks never run
+		}
+		task = s.unlessLeading(task)
+	}
 	st := &taskState{}
 	opts = append(opts, gocron.WithName(name), gocron.WithSingletonMode(gocron.LimitModeReschedule))
-	j, err := s.s.NewJob(def, gocron.NewTask(s.wrap(name, interval, st, task)), opts...)
+	j, err := on.NewJob(def, gocron.NewTask(s.wrap(name, interval, st, task)), opts...)
 	if err != nil {
 		return fmt.Errorf("scheduler: %s: %w", name, err)
 	}
@@ -207,17 +290,107 @@ func (s *Scheduler) Kick(name string) {
 	}()
 }
 
-// Start starts running the registered tasks.
-func (s *Scheduler) Start() { s.s.Start() }
+// underTerm runs a leader-only task under the current term: not at all
+// when this process does not lead (gocron asked the elector a moment
+// before, but leadership can end in between), and with a context that ends
+// when the term does, so that a leader that lost the lock (a pause, a
+// partition) stops its leader-only work as soon as it looks at its
+// context.
+func (s *Scheduler) underTerm(name string, task Task) Task {
+	if s.elector == nil {
+		return task
+	}
+	return func(ctx context.Context) error {
+		term, ok := s.elector.Term()
+		if !ok {
+			return nil
+		}
+		s.mu.Lock()
+		s.ranIn[name] = term
+		s.mu.Unlock()
+		ctx, cancel := context.WithCancelCause(ctx)
+		defer cancel(nil)
+		stop := context.AfterFunc(term, func() { cancel(errNotLeading) })
+		defer stop()
+		return task(ctx)
+	}
+}
+
+// unlessLeading runs a follower-only task only while this process does
+// not lead.
+func (s *Scheduler) unlessLeading(task Task) Task {
+	return func(ctx context.Context) error {
+		if _, leading := s.elector.Term(); leading {
+			return nil
+		}
+		return task(ctx)
+	}
+}
+
+// errNotLeading is the cause of a leader-only task's context that ended
+// with the term.
+var errNotLeading = errors.New("scheduler: leadership lost")
+
+// Start starts running the registered tasks, and with an elector, runs the
+// periodic leader-only tasks at once each time a term begins.
+func (s *Scheduler) Start() {
+	s.s.Start()
+	if s.lead == s.s {
+		return
+	}
+	s.lead.Start()
+	ctx, cancel := context.WithCancel(context.Background())
+	s.stopTerms, s.termsDone = cancel, make(chan struct{})
+	go s.followTerms(ctx)
+}
+
+// followTerms runs the periodic leader-only tasks once at the start of
+// every term (the first is also their immediate start).
+func (s *Scheduler) followTerms(ctx context.Context) {
+	defer close(s.termsDone)
+	for {
+		term, err := s.elector.NextTerm(ctx)
+		if err != nil {
+			return
+		}
+		s.mu.Lock()
+		names := append([]string(nil), s.leadersEvery...)
+		s.mu.Unlock()
+		for _, name := range names {
+			s.mu.Lock()
+			ran := s.ranIn[name] == term
+			s.mu.Unlock()
+			if !ran { // its immediate start may have run it in this term already
+				s.Kick(name)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-term.Done():
+		}
+	}
+}
 
 // Stop ends every task's context, waits for running tasks to return (at
 // most Options.StopTimeout) and stops the scheduler for good. Later calls
 // return the first call's result.
 func (s *Scheduler) Stop() error {
 	s.stopOnce.Do(func() {
-		if err := s.s.Shutdown(); err != nil {
-			s.stopErr = fmt.Errorf("scheduler: stop: %w", err)
+		if s.stopTerms != nil {
+			s.stopTerms()
+			<-s.termsDone
 		}
+		var errs []error
+		if err := s.s.Shutdown(); err != nil {
+			errs = append(errs, fmt.Errorf("scheduler: stop: %w", err))
+		}
+		if s.lead != s.s {
+			if err := s.lead.Shutdown(); err != nil {
+				errs = append(errs, fmt.Errorf("scheduler: stop: %w", err))
+			}
+		}
+		s.stopErr = errors.Join(errs...)
 	})
 	return s.stopErr
 }

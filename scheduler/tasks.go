@@ -22,6 +22,7 @@ const (
 	TaskTargetWipe   = "reply-targets-wipe"
 	TaskDigest       = "spend-digest"
 	TaskDigestRetry  = "spend-digest-retry"
+	TaskFollowerTick = "follower-refresh"
 )
 
 // The intervals of the periodic work.
@@ -58,9 +59,14 @@ const (
 // process, sets only what it needs.
 type Table struct {
 	// WatchTick is the tick of DESIGN.md §7 (marketplace refresh, watches,
-	// order lifecycle, wallet check), every WatchInterval.
+	// order lifecycle, wallet check), every WatchInterval. Leader-only.
 	WatchTick     Task
 	WatchInterval time.Duration
+	// FollowerTick keeps a follower's snapshots fresh (the marketplace and
+	// my_orders the leader's watch tick refreshes for the leader), every
+	// WatchInterval, only while this process does not lead: requests and
+	// rents in a follower answer from its own snapshots (DESIGN.md §8).
+	FollowerTick Task
 	// Deliveries and Outbox send the events written (webhook deliveries,
 	// chat sinks), every DeliveryTick.
 	Deliveries Task
@@ -81,21 +87,36 @@ type Table struct {
 	TargetWipe   Task
 	// Digest posts the spend digest at the times DigestSchedule (a cron
 	// expression, report.schedule) names, and DigestRetry posts one
-	// recorded but not posted; both only when DigestSchedule is set.
+	// recorded but not posted; both only when DigestSchedule is set, both
+	// leader-only.
 	Digest         SlotTask
 	DigestSchedule string
 	DigestRetry    Task
 }
 
-// Register registers every task of t that is set on s.
+// Roles says which of the processes on one database run each task
+// (DESIGN.md §8): the leader alone runs the watch tick (marketplace,
+// watches, the order lifecycle and TTL cancels) and the digest; the
+// follower refreshes its own snapshots; every other task runs in every
+// process, on state the database shares (leases, cursors, dedup records).
+var Roles = map[string]Role{
+	TaskWatchTick:    LeaderOnly,
+	TaskDigest:       LeaderOnly,
+	TaskDigestRetry:  LeaderOnly,
+	TaskFollowerTick: FollowerOnly,
+}
+
+// Register registers every task of t that is set on s, each under its role
+// (Roles).
 func (t Table) Register(s *Scheduler) error {
 	var errs []error
 	every := func(name string, interval time.Duration, task Task) {
 		if task != nil {
-			errs = append(errs, s.Every(name, interval, task))
+			errs = append(errs, s.EveryAs(name, Roles[name], interval, task))
 		}
 	}
 	every(TaskWatchTick, t.WatchInterval, t.WatchTick)
+	every(TaskFollowerTick, t.WatchInterval, t.FollowerTick)
 	every(TaskDeliveries, DeliveryTick, t.Deliveries)
 	every(TaskOutbox, DeliveryTick, t.Outbox)
 	every(TaskDedupPurge, DedupPurgeTick, t.DedupPurge)
@@ -109,7 +130,7 @@ func (t Table) Register(s *Scheduler) error {
 	every(TaskTargetWipe, TargetWipeTick, t.TargetWipe)
 	if t.DigestSchedule != "" {
 		if t.Digest != nil {
-			errs = append(errs, s.Cron(TaskDigest, t.DigestSchedule, t.Digest))
+			errs = append(errs, s.CronAs(TaskDigest, Roles[TaskDigest], t.DigestSchedule, t.Digest))
 		}
 		every(TaskDigestRetry, DigestRetryTick, t.DigestRetry)
 	}

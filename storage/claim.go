@@ -136,11 +136,11 @@ func (s *Store) spokenServers(ctx context.Context, tx rowQuerier, candidates []i
 	}
 	args = append(args, formatTime(now), formatTime(takenSince), formatTime(now.Add(-commands.UnavailableFor)))
 	var list sql.NullString
-	err := tx.QueryRowContext(ctx, `SELECT group_concat(server_id) FROM (
+	err := tx.QueryRowContext(ctx, `SELECT `+s.sq(`group_concat(server_id)`, `string_agg(server_id::text, ',')`)+` FROM (
 		SELECT q.server_id FROM rent_quotes q JOIN jobs j ON j.id = q.job_id
 			WHERE q.server_id IN (`+in+`) AND q.at > ? AND j.state IN ('queued', 'running')
 		UNION SELECT c.server_id FROM server_claims c WHERE c.server_id IN (`+in+`)
-			AND (`+liveHold+` OR c.state = 'taken' AND c.at > ? OR c.state = 'unavailable' AND c.at > ?))`,
+			AND (`+liveHold+` OR c.state = 'taken' AND c.at > ? OR c.state = 'unavailable' AND c.at > ?)) AS spoken`,
 		args...).Scan(&list)
 	if err != nil {
 		return nil, fmt.Errorf("spoken servers: %w", err)

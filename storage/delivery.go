@@ -131,7 +131,8 @@ func (s *Store) EnqueueDeliveries(ctx context.Context, upTo int64, ds []NewDeliv
 		inserted += int(n)
 	}
 	_, err = tx.ExecContext(ctx, `INSERT INTO sink_cursors (name, event_id) VALUES ('webhook', ?)
-		ON CONFLICT (name) DO UPDATE SET event_id = max(event_id, excluded.event_id)`, upTo)
+		ON CONFLICT (name) DO UPDATE SET event_id = excluded.event_id
+		WHERE excluded.event_id > sink_cursors.event_id`, upTo)
 	if err != nil {
 		return 0, fmt.Errorf("storage: enqueue deliveries: advance cursor: %w", err)
 	}
@@ -154,7 +155,7 @@ func (s *Store) ClaimDueDeliveries(ctx context.Context, now, until time.Time, li
 	// never take the write lock.
 	var found int
 	err := s.read.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM deliveries
-		WHERE state = 'pending' AND next_at <= ? LIMIT 1)`, formatTime(now)).Scan(&found)
+		WHERE state = 'pending' AND next_at <= ? LIMIT 1) AS due`, formatTime(now)).Scan(&found)
 	if err != nil {
 		return nil, fmt.Errorf("storage: claim due deliveries: %w", err)
 	}
@@ -226,7 +227,7 @@ func (s *Store) RecordDeliveryAttempt(ctx context.Context, a DeliveryAttempt) er
 	wiped := false
 	if a.State == DeliveryDelivered {
 		// Delivered connection details are wiped at once (secret.go).
-		if wiped, err = wipeDelivered(ctx, tx, a.ID); err != nil {
+		if wiped, err = wipeDelivered(ctx, tx, a.ID, s.pg); err != nil {
 			return fmt.Errorf("storage: record delivery attempt %d: %w", a.ID, err)
 		}
 	}

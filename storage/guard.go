@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/clorebot/clorebot/clore"
@@ -49,6 +50,18 @@ const usageSQL = `SELECT
 // expression, so that taking a row out subtracts what it added.
 const usdNanoSQL = `CAST(usd_per_hour * 1e9 + iif(usd_per_hour < 0, -0.5, 0.5) AS INTEGER)`
 
+// usageSQLPG is usageSQL for PostgreSQL, whose baseline schema spells
+// usdNanoSQL as a function (0026_price_history.pg.sql).
+var usageSQLPG = strings.ReplaceAll(usageSQL, usdNanoSQL, `clorebot_usd_nano(usd_per_hour)`)
+
+// usageQuery is usageSQL in the store's dialect.
+func usageQuery(pg bool) string {
+	if pg {
+		return usageSQLPG
+	}
+	return usageSQL
+}
+
 // rowQuerier is a *sql.Tx or *sql.DB.
 type rowQuerier interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
@@ -57,12 +70,12 @@ type rowQuerier interface {
 // usage reads g's usage with q (inside the caller's transaction). The
 // counts are those the rows give; the spend differs from the float sum of
 // the rows' usd_per_hour by at most half a nano-dollar per row.
-func usage(ctx context.Context, q rowQuerier, g commands.Guard) (commands.GuardUsage, error) {
+func usage(ctx context.Context, q rowQuerier, g commands.Guard, pg bool) (commands.GuardUsage, error) {
 	var u commands.GuardUsage
 	var usdNano int64
 	since := formatTime(g.Since)
 	minute, end := windowMinute(since)
-	err := q.QueryRowContext(ctx, usageSQL, g.Exclude, g.Who, since, minute, end).
+	err := q.QueryRowContext(ctx, usageQuery(pg), g.Exclude, g.Who, since, minute, end).
 		Scan(&u.ActiveOrders, &u.TeamActiveOrders, &u.OrdersLastHour, &usdNano)
 	if err != nil {
 		return u, fmt.Errorf("count usage: %w", err)
@@ -72,7 +85,7 @@ func usage(ctx context.Context, q rowQuerier, g commands.Guard) (commands.GuardU
 		u.TeamActiveOrders, u.TeamUSDPerHour = 0, 0
 	}
 	if g.Budget {
-		if err := budgetUsage(ctx, q, g, &u); err != nil {
+		if err := budgetUsage(ctx, q, g, &u, pg); err != nil {
 			return u, err
 		}
 	}
@@ -111,15 +124,39 @@ const budgetSQL = `WITH
 		coalesce((SELECT sum(usd) FROM committed WHERE requested_by = ?2), 0),
 		coalesce((SELECT sum(usd) FROM committed), 0)`
 
+// budgetSQLPG is budgetSQL for PostgreSQL: hours between two stored times
+// through timestamptz instead of julianday, and the parameters' types
+// spelled out (each is used where PostgreSQL would infer another).
+const budgetSQLPG = `WITH
+	ord AS (SELECT requested_by, usd_per_hour * greatest(0, extract(epoch FROM
+				coalesce(expires_at, ?4::text)::timestamptz - ?3::text::timestamptz) / 3600)
+			+ CASE WHEN created_at > ?7::text THEN ?6::float8 ELSE 0 END AS usd
+		FROM orders o WHERE state IN ` + activeOrderStates + ` AND o.job_id IS DISTINCT FROM ?5::text
+		AND NOT (expires_at IS NULL AND EXISTS (SELECT 1 FROM jobs j WHERE j.id = o.job_id AND j.kind = 'rent' AND j.state IN ('queued', 'running')))),
+	job AS (SELECT requested_by, usd_per_hour * coalesce(nullif((params::jsonb ->> 'hours')::float8, 0),
+				extract(epoch FROM ?4::text::timestamptz - ?3::text::timestamptz) / 3600) + ?6::float8 AS usd
+		FROM jobs j WHERE kind = 'rent' AND state IN ('queued', 'running') AND id <> ?5::text
+		AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.job_id = j.id AND o.state IN ` + activeOrderStates + ` AND o.expires_at IS NOT NULL)),
+	committed AS (SELECT * FROM ord UNION ALL SELECT * FROM job)
+	SELECT
+		coalesce((SELECT nano FROM spend_months WHERE month = ?1::text AND owner = ?2::text), 0),
+		coalesce((SELECT sum(nano) FROM spend_months WHERE month = ?1::text), 0),
+		coalesce((SELECT sum(usd) FROM committed WHERE requested_by = ?2::text), 0),
+		coalesce((SELECT sum(usd) FROM committed), 0)`
+
 // creationFeeGrace is how long an order runs before Clore charges its
 // creation fee (clore-api.md §10).
 const creationFeeGrace = 10 * time.Minute
 
 // budgetUsage adds the monthly budgets' counts of g to u.
-func budgetUsage(ctx context.Context, q rowQuerier, g commands.Guard, u *commands.GuardUsage) error {
+func budgetUsage(ctx context.Context, q rowQuerier, g commands.Guard, u *commands.GuardUsage, pg bool) error {
 	var mine, team int64
 	end := g.Month.AddDate(0, 1, 0)
-	err := q.QueryRowContext(ctx, budgetSQL, g.Month.UTC().Format(monthLayout), g.Who, formatTime(g.Now), formatTime(end), g.Exclude,
+	query := budgetSQL
+	if pg {
+		query = budgetSQLPG
+	}
+	err := q.QueryRowContext(ctx, query, g.Month.UTC().Format(monthLayout), g.Who, formatTime(g.Now), formatTime(end), g.Exclude,
 		clore.DefaultCreationFeeUSD, formatTime(g.Now.Add(-creationFeeGrace))).
 		Scan(&mine, &team, &u.Committed, &u.TeamCommitted)
 	if err != nil {
@@ -144,7 +181,7 @@ func (s *Store) CheckGuard(ctx context.Context, g commands.Guard) error {
 	if g.Check == nil {
 		return nil
 	}
-	u, err := usage(ctx, s.read, g)
+	u, err := usage(ctx, s.read, g, s.pg)
 	if err != nil {
 		return fmt.Errorf("storage: check guard: %w", err)
 	}
@@ -186,7 +223,7 @@ func (s *Store) ConfirmJobGuarded(ctx context.Context, id string, g *commands.Gu
 	if j.UpdatedAt.Before(expiredBefore) {
 		state, msg = commands.JobCancelled, confirmExpired
 	} else if g != nil && g.Check != nil {
-		u, err := usage(ctx, tx, *g)
+		u, err := usage(ctx, tx, *g, s.pg)
 		if err != nil {
 			return j, fmt.Errorf("storage: confirm job %s: %w", id, err)
 		}

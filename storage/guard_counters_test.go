@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/clorebot/clorebot/commands"
+
+	"github.com/clorebot/clorebot/storage/storagetest"
 )
 
 // oldUsageSQL is how the guardrails were counted before migration 0020,
@@ -91,8 +93,8 @@ var recountSQL = []struct{ counters, rows string }{
 			AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.id = o.job_id AND j.kind = 'rent' AND j.state IN ('queued', 'running')))
 		SELECT * FROM (
 			SELECT 0, requested_by, count(*), sum(usd_nano) FROM counted GROUP BY requested_by
-			UNION ALL SELECT 1, '', count(*), coalesce(sum(usd_nano), 0) FROM counted)
-		WHERE 1 ORDER BY 1, 2`},
+			UNION ALL SELECT 1, '', count(*), coalesce(sum(usd_nano), 0) FROM counted) AS recount
+		WHERE 1 = 1 ORDER BY 1, 2`},
 	{`SELECT requested_by, minute, jobs FROM guard_accepted WHERE jobs <> 0 ORDER BY 1, 2`,
 		`SELECT requested_by, substr(created_at, 1, 16), count(*) FROM jobs
 		WHERE kind = 'rent' AND state NOT IN ('awaiting_confirmation', 'cancelled')
@@ -104,7 +106,11 @@ var recountSQL = []struct{ counters, rows string }{
 func checkCounters(t *testing.T, s *Store, step string) {
 	t.Helper()
 	for _, q := range recountSQL {
-		got, want := dumpRows(t, s, q.counters), dumpRows(t, s, q.rows)
+		rows := q.rows
+		if s.pg {
+			rows = strings.ReplaceAll(rows, usdNanoSQL, `clorebot_usd_nano(usd_per_hour)`)
+		}
+		got, want := dumpRows(t, s, q.counters), dumpRows(t, s, rows)
 		if !slices.Equal(got, want) {
 			t.Fatalf("after %s: counters\n%v\nrecounted\n%v", step, got, want)
 		}
@@ -130,7 +136,7 @@ func dumpRows(t *testing.T, s *Store, q string) []string {
 		if err := rows.Scan(p...); err != nil {
 			t.Fatal(err)
 		}
-		out = append(out, fmt.Sprint(v...))
+		out = append(out, fmt.Sprintf("%v", v))
 	}
 	if err := rows.Err(); err != nil {
 		t.Fatal(err)
@@ -475,7 +481,7 @@ func (m *guardModel) byHand(op int) string {
 			q, args = `UPDATE jobs SET id = ? WHERE id = ?`, []any{j.ID + "x", j.ID}
 		}
 	}
-	if _, err := m.s.write.ExecContext(ctx, q, args...); err != nil && !strings.Contains(err.Error(), "FOREIGN KEY") {
+	if _, err := m.s.write.ExecContext(ctx, q, args...); err != nil && !strings.Contains(strings.ToUpper(err.Error()), "FOREIGN KEY") {
 		m.t.Fatalf("%s: %v", q, err)
 	}
 	return q
@@ -539,6 +545,7 @@ func raceEnabled() bool {
 // what the rows count, every guard reads from them what the rows gave
 // before, and they follow the rows written afterwards.
 func TestMigration0020BackfillsGuardCounters(t *testing.T) {
+	storagetest.Skip(t, "migrations before PostgreSQL's baseline (0026)")
 	ctx := context.Background()
 	path := tempDBPath(t)
 	old := openStore(t, path)

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/clorebot/clorebot/storage/storagetest"
 )
 
 // fakeClock is a settable clock, safe for concurrent use.
@@ -33,8 +35,13 @@ func (c *fakeClock) Advance(d time.Duration) {
 var epoch = time.Date(2025, 3, 14, 15, 9, 26, 535897932, time.FixedZone("CET", 3600))
 
 // tempDBPath is a fresh database path in its own temporary directory.
+// With CLOREBOT_TEST_POSTGRES_URL set it is a fresh PostgreSQL database's
+// URL instead (storagetest.URL), which Open takes as well.
 func tempDBPath(t *testing.T) string {
 	t.Helper()
+	if u := storagetest.URL(t); u != "" {
+		return u
+	}
 	return filepath.Join(t.TempDir(), "clorebot.db")
 }
 
@@ -77,6 +84,7 @@ func ptr[T any](v T) *T { return &v }
 // joined with "; ".
 func queryPlan(t *testing.T, s *Store, q string, args ...any) string {
 	t.Helper()
+	storagetest.Skip(t, "SQLite's query plans")
 	rows, err := s.read.QueryContext(context.Background(), "EXPLAIN QUERY PLAN "+q, args...)
 	if err != nil {
 		t.Fatalf("%s: %v", q, err)

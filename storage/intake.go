@@ -292,6 +292,9 @@ func (w *intakeWriter) prepare(ctx context.Context, s *Store) {
 		w.stmts = make(map[string]*sql.Stmt, len(intakeSQL))
 	}
 	for _, q := range intakeSQL {
+		if q == usageSQL {
+			q = usageQuery(s.pg)
+		}
 		if w.stmts[q] != nil {
 			continue
 		}

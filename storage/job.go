@@ -102,7 +102,7 @@ func (s *Store) createJobTx(ctx context.Context, tx execQuerier, j commands.Job,
 			}
 		}
 		if g.Check != nil {
-			u, err := usage(ctx, tx, *g)
+			u, err := usage(ctx, tx, *g, s.pg)
 			if err != nil {
 				return commands.Job{}, false, nil, fmt.Errorf("storage: create job: %w", err)
 			}
@@ -262,9 +262,14 @@ func (s *Store) ClaimJob(ctx context.Context, id, owner string, now, until time.
 		return commands.Job{}, fmt.Errorf("storage: claim job %s: %w", id, err)
 	}
 	defer tx.Rollback()
-	j, err := scanJob(tx.QueryRowContext(ctx, `UPDATE jobs SET lease_owner = ?, lease_until = ?
+	// On PostgreSQL the row is locked with SKIP LOCKED: under the write
+	// lock no other transaction holds it, so nothing is skipped, but a
+	// lease taken outside that lock could never wait on another's.
+	j, err := scanJob(tx.QueryRowContext(ctx, s.sq(`UPDATE jobs SET lease_owner = ?, lease_until = ?
 		WHERE id = ? AND (`+leaseFree+` OR lease_owner = ?)
-		RETURNING `+jobColumns,
+		RETURNING `+jobColumns, `UPDATE jobs SET lease_owner = ?, lease_until = ?
+		WHERE id = (SELECT id FROM jobs WHERE id = ? AND (`+leaseFree+` OR lease_owner = ?) FOR UPDATE SKIP LOCKED)
+		RETURNING `+jobColumns),
 		owner, formatTime(until), id, formatTime(now), owner))
 	if errors.Is(err, sql.ErrNoRows) {
 		err = missingOrLeased(ctx, tx, id)
@@ -360,7 +365,7 @@ const resumableJobsSQL = `SELECT ` + jobColumns + ` FROM (
 		UNION ALL
 		SELECT ` + jobColumns + `, rowid AS r FROM jobs INDEXED BY jobs_open_other_idx
 		WHERE kind <> 'rent' AND state IN ('` + commands.JobQueued + `', '` + commands.JobRunning + `') AND ` + leaseFree + `
-	) ORDER BY created_at, r`
+	) AS open ORDER BY created_at, r`
 
 // ResumableJobs lists the queued or running jobs whose lease is free or
 // expired at now, oldest first: the jobs a worker should claim and resume.
@@ -466,7 +471,7 @@ func (s *Store) SaveJob(ctx context.Context, owner string, u *commands.JobUpdate
 		return fmt.Errorf("storage: save job %s: %w", id, err)
 	}
 	if g := u.Guard; g != nil && g.Check != nil {
-		us, err := usage(ctx, tx, *g)
+		us, err := usage(ctx, tx, *g, s.pg)
 		if err != nil {
 			return fmt.Errorf("storage: save job %s: %w", id, err)
 		}

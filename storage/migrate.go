@@ -19,11 +19,38 @@ var ErrSchemaTooNew = errors.New("storage: database schema is newer than this bu
 //go:embed migrations/*.sql
 var migrationFS embed.FS
 
-// migration is one embedded NNNN_name.sql file.
+// migration is one embedded NNNN_name.sql file, with its PostgreSQL
+// spelling NNNN_name.pg.sql. PostgreSQL support begins at pgBaseline: its
+// file creates the whole schema of that version, and the versions before
+// it have no PostgreSQL file (they are folded into the baseline). Every
+// later version must have both files.
 type migration struct {
 	version int
 	name    string
 	sql     string
+	pg      string
+}
+
+// pgBaseline is the first version with a PostgreSQL file, the schema in
+// full; a fresh PostgreSQL database records it and every version before it
+// in one transaction.
+const pgBaseline = 26
+
+// pgSuffix ends a migration's PostgreSQL file.
+const pgSuffix = ".pg.sql"
+
+// checkPGMigrations rejects a migration list that PostgreSQL cannot follow:
+// a version from pgBaseline on without its PostgreSQL file.
+func checkPGMigrations(migs []migration) error {
+	for _, m := range migs {
+		if m.version >= pgBaseline && m.pg == "" {
+			return fmt.Errorf("migration %04d_%s has no PostgreSQL file (%04d_%s%s)", m.version, m.name, m.version, m.name, pgSuffix)
+		}
+		if m.version < pgBaseline && m.pg != "" {
+			return fmt.Errorf("migration %04d_%s: PostgreSQL begins at version %d", m.version, m.name, pgBaseline)
+		}
+	}
+	return nil
 }
 
 // loadMigrations reads dir of fsys, sorted by version. Versions must be
@@ -35,8 +62,18 @@ func loadMigrations(fsys fs.FS, dir string) ([]migration, error) {
 		return nil, fmt.Errorf("read migrations: %w", err)
 	}
 	var migs []migration
+	pg := map[string]string{} // NNNN_name.sql → its PostgreSQL text
 	for _, e := range entries {
-		if e.IsDir() || !strings.HasSuffix(e.Name(), ".sql") {
+		if !e.IsDir() && strings.HasSuffix(e.Name(), pgSuffix) {
+			b, err := fs.ReadFile(fsys, path.Join(dir, e.Name()))
+			if err != nil {
+				return nil, fmt.Errorf("read migration %s: %w", e.Name(), err)
+			}
+			pg[strings.TrimSuffix(e.Name(), pgSuffix)+".sql"] = string(b)
+		}
+	}
+	for _, e := range entries {
+		if e.IsDir() || !strings.HasSuffix(e.Name(), ".sql") || strings.HasSuffix(e.Name(), pgSuffix) {
 			continue
 		}
 		m, err := parseMigrationName(e.Name())
@@ -51,7 +88,12 @@ func loadMigrations(fsys fs.FS, dir string) ([]migration, error) {
 			return nil, fmt.Errorf("read migration %s: %w", e.Name(), err)
 		}
 		m.sql = string(b)
+		m.pg = pg[e.Name()]
+		delete(pg, e.Name())
 		migs = append(migs, m)
+	}
+	for name := range pg {
+		return nil, fmt.Errorf("migration %s%s: no SQLite file %s", strings.TrimSuffix(name, ".sql"), pgSuffix, name)
 	}
 	return migs, nil
 }
@@ -83,10 +125,13 @@ type querier interface {
 }
 
 // schemaVersion is the highest recorded migration, 0 for a fresh database.
-func schemaVersion(ctx context.Context, q querier) (int, error) {
+func schemaVersion(ctx context.Context, q querier, pg bool) (int, error) {
 	var n int
-	err := q.QueryRowContext(ctx,
-		`SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'schema_migrations'`).Scan(&n)
+	exists := `SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'schema_migrations'`
+	if pg {
+		exists = `SELECT count(*) FROM pg_catalog.pg_tables WHERE schemaname = current_schema() AND tablename = 'schema_migrations'`
+	}
+	err := q.QueryRowContext(ctx, exists).Scan(&n)
 	if err != nil || n == 0 {
 		return 0, err
 	}
@@ -98,7 +143,7 @@ func schemaVersion(ctx context.Context, q querier) (int, error) {
 // SchemaVersion returns the highest migration recorded in the database, 0
 // when none has been applied.
 func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
-	v, err := schemaVersion(ctx, s.read)
+	v, err := schemaVersion(ctx, s.read, s.pg)
 	if err != nil {
 		return 0, fmt.Errorf("storage: schema version: %w", err)
 	}
@@ -116,7 +161,7 @@ func (s *Store) tooNew(version int) error {
 
 // checkNotTooNew is Open's guard against a schema from a newer clorebot.
 func (s *Store) checkNotTooNew(ctx context.Context) error {
-	v, err := schemaVersion(ctx, s.read)
+	v, err := schemaVersion(ctx, s.read, s.pg)
 	if err != nil {
 		return fmt.Errorf("schema version: %w", err)
 	}
@@ -133,13 +178,14 @@ func (s *Store) Migrate(ctx context.Context) (applied []int, err error) {
 		return nil, fmt.Errorf("storage: migrate: %w", err)
 	}
 	for _, m := range s.migrations {
+		if s.pg && m.version < pgBaseline {
+			continue // folded into the baseline, recorded with it
+		}
 		done, err := s.applyMigration(ctx, m)
 		if err != nil {
 			return applied, fmt.Errorf("storage: migrate: %w", err)
 		}
-		if done {
-			applied = append(applied, m.version)
-		}
+		applied = append(applied, done...)
 	}
 	return applied, nil
 }
@@ -151,51 +197,72 @@ func (s *Store) ensureMigrationsTable(ctx context.Context) error {
 		return err
 	}
 	defer tx.Rollback()
-	_, err = tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+	_, err = tx.ExecContext(ctx, s.sq(`CREATE TABLE IF NOT EXISTS schema_migrations (
 		version    INTEGER PRIMARY KEY,
 		name       TEXT NOT NULL,
 		applied_at TEXT NOT NULL
-	) STRICT`)
+	) STRICT`, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version    bigint PRIMARY KEY,
+		name       text COLLATE "C" NOT NULL,
+		applied_at text COLLATE "C" NOT NULL
+	)`))
 	if err != nil {
 		return fmt.Errorf("create schema_migrations: %w", err)
 	}
 	return tx.Commit()
 }
 
-// applyMigration runs m unless the database already has it. It reports
-// whether it applied m.
-func (s *Store) applyMigration(ctx context.Context, m migration) (bool, error) {
+// applyMigration runs m unless the database already has it. It returns
+// the versions it recorded: m's, and on PostgreSQL with the baseline the
+// versions folded into it.
+func (s *Store) applyMigration(ctx context.Context, m migration) ([]int, error) {
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
-		return false, err
+		return nil, err
 	}
 	defer tx.Rollback()
-	current, err := schemaVersion(ctx, tx)
+	current, err := schemaVersion(ctx, tx, s.pg)
 	if err != nil {
-		return false, fmt.Errorf("schema version: %w", err)
+		return nil, fmt.Errorf("schema version: %w", err)
 	}
 	if err := s.tooNew(current); err != nil {
-		return false, err
+		return nil, err
 	}
 	var n int
 	err = tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = ?`, m.version).Scan(&n)
 	if err != nil {
-		return false, fmt.Errorf("check version %d: %w", m.version, err)
+		return nil, fmt.Errorf("check version %d: %w", m.version, err)
 	}
 	if n > 0 {
-		return false, nil
+		return nil, nil
 	}
-	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
-		return false, fmt.Errorf("apply %04d_%s: %w", m.version, m.name, err)
+	text, record := m.sql, []migration{m}
+	if s.pg {
+		text = m.pg
+		if m.version == pgBaseline {
+			record = nil
+			for _, f := range s.migrations {
+				if f.version <= pgBaseline {
+					record = append(record, f)
+				}
+			}
+		}
 	}
-	_, err = tx.ExecContext(ctx,
-		`INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
-		m.version, m.name, formatTime(s.now()))
-	if err != nil {
-		return false, fmt.Errorf("record %04d_%s: %w", m.version, m.name, err)
+	if _, err := tx.ExecContext(ctx, text); err != nil {
+		return nil, fmt.Errorf("apply %04d_%s: %w", m.version, m.name, err)
+	}
+	var versions []int
+	for _, r := range record {
+		_, err = tx.ExecContext(ctx,
+			`INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
+			r.version, r.name, formatTime(s.now()))
+		if err != nil {
+			return nil, fmt.Errorf("record %04d_%s: %w", r.version, r.name, err)
+		}
+		versions = append(versions, r.version)
 	}
 	if err := tx.Commit(); err != nil {
-		return false, fmt.Errorf("commit %04d_%s: %w", m.version, m.name, err)
+		return nil, fmt.Errorf("commit %04d_%s: %w", m.version, m.name, err)
 	}
-	return true, nil
+	return versions, nil
 }

@@ -10,6 +10,8 @@ import (
 	"testing/fstest"
 
 	"github.com/clorebot/clorebot/commands"
+
+	"github.com/clorebot/clorebot/storage/storagetest"
 )
 
 func TestEmbeddedMigrationsLoad(t *testing.T) {
@@ -202,6 +204,7 @@ func TestSchemaTooNew(t *testing.T) {
 }
 
 func TestMigration0002OnTopOf0001(t *testing.T) {
+	storagetest.Skip(t, "migrations before PostgreSQL's baseline (0026)")
 	ctx := context.Background()
 	path := tempDBPath(t)
 	old := openStore(t, path)
@@ -242,6 +245,7 @@ func TestMigration0002OnTopOf0001(t *testing.T) {
 // Every index of the jobs table is used by a query; the one no query read
 // (requester and creation time over every kind) is dropped.
 func TestJobsIndexes(t *testing.T) {
+	storagetest.Skip(t, "sqlite_schema")
 	s, _ := newStore(t)
 	rows, err := s.read.QueryContext(context.Background(),
 		`SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'jobs' AND sql IS NOT NULL ORDER BY name`)

@@ -94,13 +94,15 @@ func (s *Store) PriceHistory(ctx context.Context, model string, since time.Time)
 // resolution ?2, ?4 seconds long: min of the mins, mean weighted by
 // samples, so that rolling up in several passes gives what one pass would.
 const rollUpSQL = `INSERT INTO price_history (model_id, res, at, min_uusd, avg_uusd, samples)
-	SELECT model_id, ?2, at - at % ?4, min(min_uusd), CAST(round(sum(avg_uusd * samples) * 1.0 / sum(samples)) AS INTEGER), sum(samples)
+	SELECT model_id, CAST(?2 AS BIGINT), at - at % CAST(?4 AS BIGINT), min(min_uusd),
+		CAST(round(sum(avg_uusd * samples) * 1.0 / sum(samples)) AS BIGINT), sum(samples)
 	FROM price_history WHERE res = ?1 AND at < ?3
-	GROUP BY model_id, at - at % ?4
+	GROUP BY model_id, at - at % CAST(?4 AS BIGINT)
 	ON CONFLICT (model_id, res, at) DO UPDATE SET
-		min_uusd = min(min_uusd, excluded.min_uusd),
-		avg_uusd = CAST(round((avg_uusd * samples + excluded.avg_uusd * excluded.samples) * 1.0 / (samples + excluded.samples)) AS INTEGER),
-		samples = samples + excluded.samples`
+		min_uusd = CASE WHEN excluded.min_uusd < price_history.min_uusd THEN excluded.min_uusd ELSE price_history.min_uusd END,
+		avg_uusd = CAST(round((price_history.avg_uusd * price_history.samples + excluded.avg_uusd * excluded.samples) * 1.0
+			/ (price_history.samples + excluded.samples)) AS BIGINT),
+		samples = price_history.samples + excluded.samples`
 
 // CompactPriceHistory implements commands.PriceHistoryStore, in one
 // transaction: ticks older than 24 h become hours, hours older than 30 days

@@ -117,6 +117,11 @@ const wipeTargetsSQL = `UPDATE %s SET reply_target = substr(reply_target, 1, ins
 	WHERE instr(reply_target, char(31)) > 0
 	AND substr(reply_target, instr(reply_target, char(31)) + 1, 12) <= ?1`
 
+// wipeTargetsSQLPG is wipeTargetsSQL on PostgreSQL (strpos, chr).
+const wipeTargetsSQLPG = `UPDATE %s SET reply_target = substr(reply_target, 1, strpos(reply_target, chr(31)) - 1)
+	WHERE strpos(reply_target, chr(31)) > 0
+	AND substr(reply_target, strpos(reply_target, chr(31)) + 1, 12) <= ?1`
+
 // WipeReplyTargets drops the expiring part of every stored reply target
 // (jobs, orders, watches) that expired at now, and returns how many
 // targets it changed.
@@ -128,7 +133,7 @@ func (s *Store) WipeReplyTargets(ctx context.Context, now time.Time) (int, error
 	defer tx.Rollback()
 	total := 0
 	for _, table := range []string{"jobs", "orders", "watches"} {
-		res, err := tx.ExecContext(ctx, fmt.Sprintf(wipeTargetsSQL, table), commands.TargetExpiry(now))
+		res, err := tx.ExecContext(ctx, fmt.Sprintf(s.sq(wipeTargetsSQL, wipeTargetsSQLPG), table), commands.TargetExpiry(now))
 		if err != nil {
 			return 0, fmt.Errorf("storage: wipe reply targets of %s: %w", table, err)
 		}
@@ -153,7 +158,7 @@ func (s *Store) ClaimReplay(ctx context.Context, key string, now, until time.Tim
 		return false, errors.New("storage: claim replay: key is required")
 	}
 	res, err := s.write.ExecContext(ctx, `INSERT INTO request_replays (key, expires_at) VALUES (?1, ?2)
-		ON CONFLICT (key) DO UPDATE SET expires_at = ?2 WHERE expires_at <= ?3`,
+		ON CONFLICT (key) DO UPDATE SET expires_at = ?2 WHERE request_replays.expires_at <= ?3`,
 		key, formatTime(until), formatTime(now))
 	if err != nil {
 		return false, fmt.Errorf("storage: claim replay: %w", err)

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/clorebot/clorebot/commands"
+
+	"github.com/clorebot/clorebot/storage/storagetest"
 )
 
 // An extend keyed by its request writes the new end and the record in one
@@ -134,6 +136,9 @@ func TestWipeReplyTargets(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, table := range []string{"jobs", "orders", "watches"} {
+		if s.pg {
+			break // SQLite's query plans
+		}
 		var plan string
 		q := "EXPLAIN QUERY PLAN SELECT 1 FROM " + table + " WHERE instr(reply_target, char(31)) > 0"
 		rows, err := s.read.QueryContext(ctx, q)
@@ -192,6 +197,7 @@ func TestWipeReplyTargets(t *testing.T) {
 // Targets stored before 0022 held the response_url and the interaction
 // token in the open; the migration drops them.
 func TestMigration0022WipesOldTargets(t *testing.T) {
+	storagetest.Skip(t, "migrations before PostgreSQL's baseline (0026)")
 	ctx := context.Background()
 	path := tempDBPath(t)
 	old := openStore(t, path)

@@ -89,7 +89,7 @@ func (s *Store) TakeConnection(ctx context.Context, jobID string) (data json.Raw
 		raw string
 	)
 	err = tx.QueryRowContext(ctx, `SELECT o.id, o.data FROM outbox o WHERE o.type = ? AND o.job_id = ?
-		AND json_extract(o.data, '$.wiped') IS NULL
+		AND `+s.sq(`json_extract(o.data, '$.wiped')`, `(o.data::jsonb -> 'wiped')`)+` IS NULL
 		AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = o.id)`, ConnectionEvent, jobID).Scan(&id, &raw)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, false, nil
@@ -97,7 +97,7 @@ func (s *Store) TakeConnection(ctx context.Context, jobID string) (data json.Raw
 	if err != nil {
 		return nil, false, fmt.Errorf("storage: take connection: %w", err)
 	}
-	if err := wipeJob(ctx, tx, jobID); err != nil {
+	if err := wipeJob(ctx, tx, jobID, s.pg); err != nil {
 		return nil, false, fmt.Errorf("storage: take connection: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
@@ -116,7 +116,15 @@ func (s *Store) TakeConnection(ctx context.Context, jobID string) (data json.Raw
 // retried a few times, and while it has not succeeded the background
 // checkpointer keeps trying TRUNCATE instead of PASSIVE. It runs even when
 // ctx ends: the wipe is committed and its frames must go.
+//
+// On PostgreSQL there is no WAL file of ours to truncate and it does
+// nothing: the server keeps a wiped row's old version until VACUUM
+// reclaims its space, and its WAL and backups as the operator keeps them
+// (docs/postgresql.md).
 func (s *Store) checkpointAfterWipe(ctx context.Context) {
+	if s.pg {
+		return
+	}
 	ctx = context.WithoutCancel(ctx)
 	s.ckptMu.Lock()
 	defer s.ckptMu.Unlock()
@@ -170,13 +178,23 @@ const truncateBusyTimeout = 25 * time.Millisecond
 
 // wipeJob removes the SSH password from jobID's params and wipes the
 // job's ConnectionEvents.
-func wipeJob(ctx context.Context, tx *sql.Tx, jobID string) error {
-	if _, err := tx.ExecContext(ctx, `UPDATE jobs SET params = json_remove(params, ?)
-		WHERE id = ? AND json_extract(params, ?) IS NOT NULL`, passwordPath, jobID, passwordPath); err != nil {
+func wipeJob(ctx context.Context, tx *sql.Tx, jobID string, pg bool) error {
+	var err error
+	if pg {
+		_, err = removePasswordsPG(ctx, tx, `id = ?`, jobID)
+	} else {
+		_, err = tx.ExecContext(ctx, `UPDATE jobs SET params = json_remove(params, ?)
+			WHERE id = ? AND json_extract(params, ?) IS NOT NULL`, passwordPath, jobID, passwordPath)
+	}
+	if err != nil {
 		return fmt.Errorf("wipe job %s: %w", jobID, err)
 	}
+	wiped := `json_extract(data, '$.wiped')`
+	if pg {
+		wiped = `(data::jsonb -> 'wiped')`
+	}
 	if _, err := tx.ExecContext(ctx, `UPDATE outbox SET data = ? WHERE type = ? AND job_id = ?
-		AND json_extract(data, '$.wiped') IS NULL`, wipedData(jobID), ConnectionEvent, jobID); err != nil {
+		AND `+wiped+` IS NULL`, wipedData(jobID), ConnectionEvent, jobID); err != nil {
 		return fmt.Errorf("wipe job %s: %w", jobID, err)
 	}
 	return nil
@@ -184,7 +202,7 @@ func wipeJob(ctx context.Context, tx *sql.Tx, jobID string) error {
 
 // wipeDelivered wipes the job of a delivered ConnectionEvent delivery and
 // reports whether it was one.
-func wipeDelivered(ctx context.Context, tx *sql.Tx, deliveryID int64) (bool, error) {
+func wipeDelivered(ctx context.Context, tx *sql.Tx, deliveryID int64, pg bool) (bool, error) {
 	var jobID sql.NullString
 	err := tx.QueryRowContext(ctx, `SELECT o.job_id FROM deliveries d JOIN outbox o ON o.id = d.event_id
 		WHERE d.id = ? AND o.type = ?`, deliveryID, ConnectionEvent).Scan(&jobID)
@@ -194,7 +212,7 @@ func wipeDelivered(ctx context.Context, tx *sql.Tx, deliveryID int64) (bool, err
 	if err != nil {
 		return false, err
 	}
-	return true, wipeJob(ctx, tx, jobID.String)
+	return true, wipeJob(ctx, tx, jobID.String, pg)
 }
 
 // WipeSecrets is the sweep behind "24 h at most": it wipes the password of
@@ -209,10 +227,14 @@ func (s *Store) WipeSecrets(ctx context.Context, before, now time.Time) (int, er
 	// A reader finds out first whether there is anything to do: most sweeps
 	// find nothing and take no write lock.
 	var found int
+	jobsWhere, path, wiped := wipeJobsWhere, passwordPath, `json_extract(data, '$.wiped')`
+	if s.pg {
+		jobsWhere, path, wiped = wipeJobsWherePG, passwordKey, `(data::jsonb -> 'wiped')`
+	}
 	err := s.read.QueryRowContext(ctx, `SELECT
-		(SELECT count(*) FROM jobs WHERE `+wipeJobsWhere+`) +
-		(SELECT count(*) FROM outbox WHERE type = ? AND created_at < ? AND json_extract(data, '$.wiped') IS NULL)`,
-		passwordPath, b, ConnectionEvent, b).Scan(&found)
+		(SELECT count(*) FROM jobs WHERE `+jobsWhere+`) +
+		(SELECT count(*) FROM outbox WHERE type = ? AND created_at < ? AND `+wiped+` IS NULL)`,
+		path, b, ConnectionEvent, b).Scan(&found)
 	if err != nil || found == 0 {
 		return 0, wrapErr("storage: wipe secrets", err)
 	}
@@ -228,18 +250,23 @@ func (s *Store) WipeSecrets(ctx context.Context, before, now time.Time) (int, er
 		at, at, ConnectionEvent, b); err != nil {
 		return 0, fmt.Errorf("storage: wipe secrets: %w", err)
 	}
-	res, err := tx.ExecContext(ctx, `UPDATE outbox SET data = json_object('job_id', job_id, 'wiped', json('true'))
-		WHERE type = ? AND created_at < ? AND json_extract(data, '$.wiped') IS NULL`, ConnectionEvent, b)
+	res, err := tx.ExecContext(ctx, `UPDATE outbox SET data = `+s.sq(`json_object('job_id', job_id, 'wiped', json('true'))`,
+		`'{"job_id":' || coalesce(to_json(job_id)::text, 'null') || ',"wiped":true}'`)+`
+		WHERE type = ? AND created_at < ? AND `+wiped+` IS NULL`, ConnectionEvent, b)
 	if err != nil {
 		return 0, fmt.Errorf("storage: wipe secrets: %w", err)
 	}
 	events, _ := res.RowsAffected()
-	res, err = tx.ExecContext(ctx, `UPDATE jobs SET params = json_remove(params, ?) WHERE `+wipeJobsWhere,
-		passwordPath, passwordPath, b)
+	var jobs int64
+	if s.pg {
+		jobs, err = removePasswordsPG(ctx, tx, `created_at < ? OR state IN ('failed', 'cancelled')`, b)
+	} else if res, err = tx.ExecContext(ctx, `UPDATE jobs SET params = json_remove(params, ?) WHERE `+wipeJobsWhere,
+		path, path, b); err == nil {
+		jobs, _ = res.RowsAffected()
+	}
 	if err != nil {
 		return 0, fmt.Errorf("storage: wipe secrets: %w", err)
 	}
-	jobs, _ := res.RowsAffected()
 	if err := tx.Commit(); err != nil {
 		return 0, fmt.Errorf("storage: wipe secrets: %w", err)
 	}
@@ -252,6 +279,54 @@ func (s *Store) WipeSecrets(ctx context.Context, before, now time.Time) (int, er
 // wipeJobsWhere selects the jobs whose password WipeSecrets removes; its
 // parameters are passwordPath and the cut-off time.
 const wipeJobsWhere = `json_extract(params, ?) IS NOT NULL AND (created_at < ? OR state IN ('failed', 'cancelled'))`
+
+// wipeJobsWherePG is wipeJobsWhere on PostgreSQL; its first parameter is
+// passwordKey.
+const wipeJobsWherePG = `(params::jsonb -> ?::text) IS NOT NULL AND (created_at < ? OR state IN ('failed', 'cancelled'))`
+
+// removePasswordsPG removes passwordKey from the params of the jobs that
+// match where (and hold one) and returns how many it changed. The params
+// are rewritten in Go, compact, as SQLite's json_remove leaves them: jsonb
+// would print them with spaces of its own.
+func removePasswordsPG(ctx context.Context, tx *sql.Tx, where string, args ...any) (int64, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT id, params FROM jobs WHERE (params::jsonb -> '`+passwordKey+`') IS NOT NULL
+		AND (`+where+`) FOR UPDATE`, args...)
+	if err != nil {
+		return 0, err
+	}
+	wiped := map[string]string{}
+	for rows.Next() {
+		var id, params string
+		if err := rows.Scan(&id, &params); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		var m map[string]json.RawMessage
+		if err := json.Unmarshal([]byte(params), &m); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("job %s: params: %w", id, err)
+		}
+		delete(m, passwordKey)
+		b, err := json.Marshal(m)
+		if err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("job %s: params: %w", id, err)
+		}
+		wiped[id] = string(b)
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return 0, err
+	}
+	for id, params := range wiped {
+		if _, err := tx.ExecContext(ctx, `UPDATE jobs SET params = ? WHERE id = ?`, params, id); err != nil {
+			return 0, err
+		}
+	}
+	return int64(len(wiped)), nil
+}
+
+// passwordKey is passwordPath's key, for PostgreSQL's jsonb operators.
+const passwordKey = "ssh_password"
 
 // wrapErr wraps a non-nil err with op.
 func wrapErr(op string, err error) error {

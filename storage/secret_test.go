@@ -28,11 +28,19 @@ func rentJob(t *testing.T, s *Store, key, platform, state string, created time.T
 func passwordRows(t *testing.T, s *Store) []string {
 	t.Helper()
 	var where []string
-	for _, q := range []string{
+	queries := []string{
 		`SELECT 'jobs ' || id FROM jobs WHERE instr(coalesce(params, ''), ?) > 0`,
 		`SELECT 'outbox ' || id FROM outbox WHERE instr(data, ?) > 0`,
 		`SELECT 'webhook_requests ' || id FROM webhook_requests WHERE instr(coalesce(CAST(answer AS TEXT), ''), ?) > 0`,
-	} {
+	}
+	if s.pg {
+		queries = []string{
+			`SELECT 'jobs ' || id FROM jobs WHERE strpos(coalesce(params, ''), ?) > 0`,
+			`SELECT 'outbox ' || id FROM outbox WHERE strpos(data, ?) > 0`,
+			`SELECT 'webhook_requests ' || id FROM webhook_requests WHERE strpos(coalesce(encode(answer, 'escape'), ''), ?) > 0`,
+		}
+	}
+	for _, q := range queries {
 		rows, err := s.read.Query(q, testPassword)
 		if err != nil {
 			t.Fatal(err)

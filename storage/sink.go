@@ -27,7 +27,7 @@ func (s *Store) SinkCursor(ctx context.Context, sink string) (int64, error) {
 	}
 	defer tx.Rollback()
 	_, err = tx.ExecContext(ctx, `INSERT INTO sink_cursors (name, event_id)
-		SELECT ?, coalesce(max(id), 0) FROM outbox WHERE true ON CONFLICT (name) DO NOTHING`, sink)
+		SELECT CAST(? AS TEXT), coalesce(max(id), 0) FROM outbox WHERE true ON CONFLICT (name) DO NOTHING`, sink)
 	if err != nil {
 		return 0, fmt.Errorf("storage: sink cursor %s: %w", sink, err)
 	}
@@ -40,7 +40,8 @@ func (s *Store) SinkCursor(ctx context.Context, sink string) (int64, error) {
 // AdvanceSinkCursor moves the sink's cursor to eventID, never backwards.
 func (s *Store) AdvanceSinkCursor(ctx context.Context, sink string, eventID int64) error {
 	_, err := s.write.ExecContext(ctx, `INSERT INTO sink_cursors (name, event_id) VALUES (?, ?)
-		ON CONFLICT (name) DO UPDATE SET event_id = max(event_id, excluded.event_id)`, sink, eventID)
+		ON CONFLICT (name) DO UPDATE SET event_id = excluded.event_id
+		WHERE excluded.event_id > sink_cursors.event_id`, sink, eventID)
 	if err != nil {
 		return fmt.Errorf("storage: advance sink cursor %s: %w", sink, err)
 	}
@@ -51,7 +52,8 @@ func (s *Store) AdvanceSinkCursor(ctx context.Context, sink string, eventID int6
 // (the job whose checkpoint names it), or [ErrNotFound].
 func (s *Store) RentJobOfOrder(ctx context.Context, cloreID int64) (commands.Job, error) {
 	j, err := scanJob(s.read.QueryRowContext(ctx, `SELECT `+jobColumns+` FROM jobs
-		WHERE kind = 'rent' AND json_extract(checkpoint, '$.clore_order_id') = ?
+		WHERE kind = 'rent' AND `+s.sq(`json_extract(checkpoint, '$.clore_order_id') = ?`,
+		`(checkpoint::jsonb ->> 'clore_order_id') = ?::bigint::text`)+`
 		ORDER BY created_at LIMIT 1`, cloreID))
 	if errors.Is(err, sql.ErrNoRows) {
 		err = ErrNotFound

@@ -239,7 +239,7 @@ func dayOf(t time.Time) time.Time {
 // addOrderDay adds nano to the order's day and to the day's and month's sums.
 func addOrderDay(ctx context.Context, tx *sql.Tx, id int64, key spendKey, day string, nano int64) error {
 	if _, err := tx.ExecContext(ctx, `INSERT INTO spend_order_days (clore_order_id, day, nano) VALUES (?, ?, ?)
-		ON CONFLICT DO UPDATE SET nano = nano + excluded.nano`, id, day, nano); err != nil {
+		ON CONFLICT (clore_order_id, day) DO UPDATE SET nano = spend_order_days.nano + excluded.nano`, id, day, nano); err != nil {
 		return err
 	}
 	return addDaySums(ctx, tx, day, key, nano)
@@ -248,11 +248,11 @@ func addOrderDay(ctx context.Context, tx *sql.Tx, id int64, key spendKey, day st
 // addDaySums adds nano to key's sums of day and of its month.
 func addDaySums(ctx context.Context, tx *sql.Tx, day string, key spendKey, nano int64) error {
 	if _, err := tx.ExecContext(ctx, `INSERT INTO spend_days (day, owner, door, gpu, nano) VALUES (?, ?, ?, ?, ?)
-		ON CONFLICT DO UPDATE SET nano = nano + excluded.nano`, day, key.owner, key.door, key.gpu, nano); err != nil {
+		ON CONFLICT (day, owner, door, gpu) DO UPDATE SET nano = spend_days.nano + excluded.nano`, day, key.owner, key.door, key.gpu, nano); err != nil {
 		return err
 	}
 	_, err := tx.ExecContext(ctx, `INSERT INTO spend_months (month, owner, nano) VALUES (?, ?, ?)
-		ON CONFLICT DO UPDATE SET nano = nano + excluded.nano`, day[:7], key.owner, nano)
+		ON CONFLICT (month, owner) DO UPDATE SET nano = spend_months.nano + excluded.nano`, day[:7], key.owner, nano)
 	return err
 }
 
@@ -343,7 +343,7 @@ func (s *Store) MarkBudgetAlert(ctx context.Context, a commands.BudgetAlert, at 
 func (s *Store) ClaimDigestSlot(ctx context.Context, slot time.Time, owner string, now, until time.Time) (bool, error) {
 	res, err := s.write.ExecContext(ctx, `INSERT INTO digest_slots (slot, claimed_by, claimed_until) VALUES (?1, ?2, ?3)
 		ON CONFLICT (slot) DO UPDATE SET claimed_by = ?2, claimed_until = ?3
-		WHERE posted_at IS NULL AND (claimed_until < ?4 OR claimed_by = ?2)`,
+		WHERE digest_slots.posted_at IS NULL AND (digest_slots.claimed_until < ?4 OR digest_slots.claimed_by = ?2)`,
 		formatTime(slot), owner, formatTime(until), formatTime(now))
 	if err != nil {
 		return false, fmt.Errorf("storage: claim digest slot: %w", err)

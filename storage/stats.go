@@ -33,10 +33,11 @@ func (s *Store) Stats(ctx context.Context, bounds []float64) (Stats, error) {
 		return st, fmt.Errorf("storage: stats: %w", err)
 	}
 	defer tx.Rollback()
-	const d = `((julianday(updated_at) - julianday(created_at)) * 86400.0)`
+	d := s.sq(`((julianday(updated_at) - julianday(created_at)) * 86400.0)`,
+		`extract(epoch FROM updated_at::timestamptz - created_at::timestamptz)::float8`)
 	cols := []string{"kind", "state", "COUNT(*)", "COALESCE(SUM(" + d + "), 0)"}
 	for range bounds {
-		cols = append(cols, "COALESCE(SUM("+d+" <= ?), 0)")
+		cols = append(cols, "COALESCE(SUM(CASE WHEN "+d+" <= ? THEN 1 ELSE 0 END), 0)")
 	}
 	args := make([]any, len(bounds))
 	for i, b := range bounds {

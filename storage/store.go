@@ -48,6 +48,7 @@ type Store struct {
 	Now func() time.Time
 
 	path       string
+	pg         bool    // PostgreSQL (storage.url) rather than SQLite (storage.path)
 	write      *sql.DB // exactly one connection; every write transaction
 	read       *sql.DB // query-only connections for reads
 	migrations []migration
@@ -66,16 +67,53 @@ type Store struct {
 	wipeRetry   time.Duration
 	wipeRetryAt time.Time
 
+	// clock follows the database server's clock on PostgreSQL (clock.go).
+	clock *serverClock
+
 	stopCheckpoints chan struct{} // closed by Close
 	checkpointsDone chan struct{} // closed when runCheckpoints returned
 	stopOnce        sync.Once
 }
 
+// Options say where the database is: URL, a PostgreSQL connection URL
+// ("postgres://…", storage.url), wins over Path, a SQLite file
+// (storage.path).
+type Options struct {
+	Path string
+	URL  string
+}
+
+// OpenConfig opens the database o names: PostgreSQL when o.URL is set
+// (see [OpenPostgres]), else the SQLite file at o.Path (see [Open]).
+func OpenConfig(ctx context.Context, o Options) (*Store, error) {
+	if o.URL != "" {
+		return OpenPostgres(ctx, o.URL)
+	}
+	return Open(ctx, o.Path)
+}
+
+// OpenConfigAndMigrate is [OpenConfig] followed by [Store.Migrate].
+func OpenConfigAndMigrate(ctx context.Context, o Options) (*Store, error) {
+	s, err := OpenConfig(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.Migrate(ctx); err != nil {
+		return nil, errors.Join(err, s.Close())
+	}
+	return s, nil
+}
+
 // Open opens (creating it and its parent directory if needed) the SQLite
 // database at path. It does not apply migrations, see [Store.Migrate] and
 // [OpenAndMigrate], but it fails with [ErrSchemaTooNew] when the database was
-// migrated by a newer clorebot.
+// migrated by a newer clorebot. A path that is a PostgreSQL URL
+// ("postgres://…") opens that database instead ([OpenPostgres]), so that
+// tools and tests can name either backend with one string.
 func Open(ctx context.Context, path string) (*Store, error) {
+	if isPostgresURL(path) {
+		return OpenPostgres(ctx, path)
+	}
 	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") {
 		return nil, fmt.Errorf("storage: open: need a file path, got %q", path)
 	}
@@ -220,6 +258,9 @@ func escapePath(path string) string {
 
 // Ping reports whether both pools can reach the database; /readyz uses it.
 func (s *Store) Ping(ctx context.Context) error {
+	if s.write == nil || s.read == nil {
+		return errors.New("storage: ping: the store is not open")
+	}
 	if err := s.write.PingContext(ctx); err != nil {
 		return fmt.Errorf("storage: ping writer: %w", err)
 	}
@@ -233,6 +274,9 @@ func (s *Store) Ping(ctx context.Context) error {
 // stopped.
 func (s *Store) Close() error {
 	var errs []error
+	if s.clock != nil {
+		s.clock.stop()
+	}
 	if s.stopCheckpoints != nil {
 		s.stopOnce.Do(func() {
 			close(s.stopCheckpoints)
@@ -268,6 +312,9 @@ func (s *Store) now() time.Time {
 // mapConstraint turns a unique or primary-key violation into ErrConflict so
 // that callers never match driver error strings.
 func mapConstraint(err error) error {
+	if isPGUniqueViolation(err) {
+		return fmt.Errorf("%w: %w", ErrConflict, err)
+	}
 	var se *sqlite.Error
 	if errors.As(err, &se) {
 		switch se.Code() {

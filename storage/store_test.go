@@ -8,9 +8,12 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/clorebot/clorebot/storage/storagetest"
 )
 
 func TestPragmasInEffect(t *testing.T) {
+	storagetest.Skip(t, "pragmas")
 	s, _ := newStore(t)
 	pools := []struct {
 		name      string

@@ -161,7 +161,7 @@ func (s *Store) ForgetWebhook(ctx context.Context, key, id string) error {
 // keep the records written after it (review R3-4).
 const purgeWebhooksSQL = `DELETE FROM webhook_requests
 	WHERE rowid < coalesce((SELECT rowid FROM webhook_requests WHERE created_at >= ?1 AND created_at <= ?2
-		ORDER BY rowid LIMIT 1), 1 << 62)
+		ORDER BY rowid LIMIT 1), 4611686018427387904)
 	AND created_at < ?1`
 
 // purgeFutureSlack is how far past the store's clock a record's time may

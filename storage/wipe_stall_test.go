@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/clorebot/clorebot/commands"
+
+	"github.com/clorebot/clorebot/storage/storagetest"
 )
 
 // A long read transaction in another process (an operator's backup,
@@ -16,6 +18,7 @@ import (
 // must not hold up writes meanwhile (it used to wait busy_timeout on the
 // writer, then retry every 200 ms: intakes stalled for the reader's life).
 func TestWipeCheckpointDoesNotStallIntakeBehindAReader(t *testing.T) {
+	storagetest.Skip(t, "WAL checkpoints")
 	path := tempDBPath(t)
 	s, clock := newStoreAt(t, path)
 	ctx := context.Background()

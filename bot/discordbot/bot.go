@@ -82,6 +82,12 @@ type Options struct {
 	// command (DESIGN.md §7). HTTP interactions, command registration and
 	// job progress do not wait for it.
 	ConnectAfter <-chan struct{}
+	// Terms, when set, holds the gateway session to this process's terms
+	// as the leader of the processes on one database (DESIGN.md §8): it
+	// opens when a term begins and closes when it ends. HTTP
+	// interactions, command registration and job progress run in every
+	// process. nil: the session is always held.
+	Terms Terms
 	// Replays, when set, remembers the HTTP interactions answered, so that
 	// a signed interaction replayed to another process on the database, or
 	// to this one after a restart, within its signature's window is
@@ -90,6 +96,16 @@ type Options struct {
 	// Drain is how long Run, once its context ends, waits for interaction
 	// work still running (default 0: Run returns at once; Wait waits).
 	Drain time.Duration
+}
+
+// Terms hands out the terms of this process's leadership
+// (storage.Leader implements it).
+type Terms interface {
+	// NextTerm waits until this process leads and returns a context that
+	// ends with that term.
+	NextTerm(context.Context) (context.Context, error)
+	// Term is the current term and true while this process leads.
+	Term() (context.Context, bool)
 }
 
 // Bot is the Discord front door: the gateway session (with its watchdog),

@@ -44,7 +44,7 @@ type conn struct {
 // need no gateway). Once ctx ends it waits, at most Options.Drain, for the
 // interaction work still running (Wait).
 func (b *Bot) Run(ctx context.Context) error {
-	err := b.runGateway(ctx)
+	err := b.serveGateway(ctx)
 	if b.o.Drain > 0 {
 		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), b.o.Drain)
 		defer cancel()
@@ -53,8 +53,10 @@ func (b *Bot) Run(ctx context.Context) error {
 	return err
 }
 
-// runGateway is Run until ctx ends.
-func (b *Bot) runGateway(ctx context.Context) error {
+// serveGateway is Run until ctx ends: the job-message follower and command
+// registration in every process, the gateway session only while this
+// process leads (Options.Terms).
+func (b *Bot) serveGateway(ctx context.Context) error {
 	followed := make(chan error, 1)
 	go func() { followed <- b.follow.Run(ctx) }()
 	defer func() { <-followed }()
@@ -66,6 +68,29 @@ func (b *Bot) runGateway(ctx context.Context) error {
 	if !waitFor(ctx, b.o.ConnectAfter) {
 		return nil
 	}
+	if b.o.Terms == nil {
+		return b.runGateway(ctx)
+	}
+	for {
+		term, err := b.o.Terms.NextTerm(ctx)
+		if err != nil {
+			return nil // ctx ended
+		}
+		b.log.LogAttrs(ctx, slog.LevelInfo, "discord gateway: this process leads; connecting")
+		tctx, cancel := context.WithCancel(ctx)
+		stop := context.AfterFunc(term, cancel)
+		err = b.runGateway(tctx)
+		stop()
+		cancel()
+		if err != nil || ctx.Err() != nil {
+			return err
+		}
+		b.log.LogAttrs(ctx, slog.LevelInfo, "discord gateway closed: this process no longer leads")
+	}
+}
+
+// runGateway keeps a gateway session, reconnecting, until ctx ends.
+func (b *Bot) runGateway(ctx context.Context) error {
 	backoff := b.o.Backoff
 	for gen := 1; ctx.Err() == nil; gen++ {
 		c, err := b.newConn(ctx, gen)
@@ -302,6 +327,11 @@ var ErrNotReady = errors.New("discordbot: gateway not ready")
 func (b *Bot) Ready(context.Context) error {
 	if b.o.Token == "" {
 		return nil
+	}
+	if b.o.Terms != nil {
+		if _, leading := b.o.Terms.Term(); !leading {
+			return nil // the leader holds the gateway; this process serves HTTP
+		}
 	}
 	b.mu.Lock()
 	c := b.conn

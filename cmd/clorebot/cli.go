@@ -253,7 +253,7 @@ func (migrateCmd) Run(e *env) error {
 	if err != nil {
 		return err
 	}
-	st, err := storage.Open(e.ctx, cfg.Storage.Path)
+	st, err := storage.OpenConfig(e.ctx, storageOptions(cfg))
 	if err != nil {
 		return err
 	}
@@ -266,7 +266,7 @@ func (migrateCmd) Run(e *env) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "applied %d migration(s) %v; %s is at schema version %d\n", len(applied), applied, cfg.Storage.Path, v)
+	fmt.Fprintf(e.stdout, "applied %d migration(s) %v; %s is at schema version %d\n", len(applied), applied, storageName(cfg), v)
 	return nil
 }
 

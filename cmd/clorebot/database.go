@@ -8,7 +8,23 @@ import (
 	"path/filepath"
 
 	"github.com/clorebot/clorebot/internal/config"
+	"github.com/clorebot/clorebot/storage"
 )
+
+// storageOptions is the configured database: PostgreSQL at storage.url
+// when it is set, else the SQLite file at storage.path.
+func storageOptions(cfg *config.Config) storage.Options {
+	return storage.Options{Path: cfg.Storage.Path, URL: cfg.Storage.URL.Reveal()}
+}
+
+// storageName names the configured database in messages and logs: the
+// file, or the URL without its secrets.
+func storageName(cfg *config.Config) string {
+	if u := cfg.Storage.URL.Reveal(); u != "" {
+		return config.RedactURL(u)
+	}
+	return cfg.Storage.Path
+}
 
 // movedDatabase refuses a configuration whose relative storage.path now
 // names a file that does not exist, in the configuration file's directory,
@@ -16,7 +32,7 @@ import (
 // looked) does: serve would start on an empty database, unaware of the
 // orders it must cancel at their end.
 func movedDatabase(cfg *config.Config) error {
-	if cfg.Storage.Given == "" {
+	if cfg.Storage.Given == "" || cfg.Storage.URL != "" {
 		return nil
 	}
 	old, err := filepath.Abs(cfg.Storage.Given)
@@ -35,6 +51,9 @@ func movedDatabase(cfg *config.Config) error {
 // sees, nor cancels at their end; in the sandbox it says that it starts a
 // new one (the sandbox's marketplace state lives beside it).
 func checkDatabase(e *env, cfg *config.Config) error {
+	if cfg.Storage.URL != "" {
+		return nil // a server's database: serve and exec share it by its URL
+	}
 	path := cfg.Storage.Path
 	if abs, err := filepath.Abs(path); err == nil {
 		path = abs

@@ -172,7 +172,7 @@ func openDeliveryStore(e *env) (*storage.Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return storage.OpenAndMigrate(e.ctx, cfg.Storage.Path)
+	return storage.OpenConfigAndMigrate(e.ctx, storageOptions(cfg))
 }
 
 // newDispatcher builds the outbound webhook dispatcher over the App's store,

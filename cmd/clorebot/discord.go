@@ -21,7 +21,7 @@ func newDiscordDoor(a *App) (chat.Door, error) {
 		Token: c.BotToken.Reveal(), AppID: c.ApplicationID, PublicKey: c.PublicKey,
 		GuildIDs: c.GuildIDs, AllowDMs: c.AllowDMs, APIURL: c.APIURL,
 		Service: d.Service, Logger: d.Logger, ConnectAfter: d.ConnectAfter, Replays: d.Replays,
-		Drain: a.cfg.HTTP.ShutdownTimeout.Duration,
+		Drain: a.cfg.HTTP.ShutdownTimeout.Duration, Terms: a.discordTerms(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("discord: %w", err)

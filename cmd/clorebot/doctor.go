@@ -123,6 +123,10 @@ func (d *doctor) ctx() (context.Context, context.CancelFunc) {
 
 // checkDatabase: the file exists, is writable, migrated, and private.
 func (d *doctor) checkDatabase() {
+	if d.cfg.Storage.URL != "" {
+		d.checkPostgres()
+		return
+	}
 	path := d.cfg.Storage.Path
 	if abs, err := filepath.Abs(path); err == nil {
 		path = abs
@@ -168,6 +172,25 @@ func (d *doctor) checkDatabase() {
 		return
 	}
 	defer st.Close()
+	d.checkSchema(ctx, st, path)
+}
+
+// checkPostgres: storage.url's database answers and is migrated.
+func (d *doctor) checkPostgres() {
+	name := storageName(d.cfg)
+	ctx, cancel := d.ctx()
+	defer cancel()
+	st, err := storage.OpenConfig(ctx, storageOptions(d.cfg))
+	if err != nil {
+		d.add(levelFailed, "database", "cannot open "+name+": "+err.Error(), "check storage.url, the server and the user's rights (docs/postgresql.md)")
+		return
+	}
+	defer st.Close()
+	d.checkSchema(ctx, st, name)
+}
+
+// checkSchema reports the schema version of st, the database at path.
+func (d *doctor) checkSchema(ctx context.Context, st *storage.Store, path string) {
 	cur, latest, err := st.SchemaStatus(ctx)
 	switch {
 	case err != nil:

@@ -126,6 +126,9 @@ type App struct {
 	// chatAuth limits failed authentication on the chat HTTP routes per
 	// address (webhook.ip_rate_per_minute), as the webhook routes do.
 	chatAuth *webhook.AuthLimit
+	// ha is the leader election with PostgreSQL (leader.go); nil with
+	// SQLite: the process is alone and always leads.
+	ha *leadership
 }
 
 // NewApp returns an App that has opened nothing yet.
@@ -144,6 +147,9 @@ func NewApp(cfg *config.Config, log *slog.Logger) *App {
 // and the scheduler; it binds the listener.
 func (a *App) Open(ctx context.Context) error {
 	if err := a.openCore(ctx); err != nil {
+		return err
+	}
+	if err := a.openLeader(ctx); err != nil { // leader.go
 		return err
 	}
 	a.svc = a.newService(logNotifier{a.log, &a.notifiers}, a.log, func(o *commands.Options) {
@@ -166,6 +172,7 @@ func (a *App) Open(ctx context.Context) error {
 		return err
 	}
 	checks := append([]httpserver.Check{{Name: "storage", Probe: a.store.Ping}}, a.snapshotChecks()...)
+	checks = append(checks, a.leaderCheck()...) // leader.go
 	a.newServers(append(checks, a.doorChecks()...))
 	if err := a.mountDoors(); err != nil {
 		return err
@@ -276,7 +283,7 @@ func checkServeConfig(cfg *config.Config) error {
 // openCore opens what every command needs: storage (migrated) and the Clore
 // client, with the sandbox when configured.
 func (a *App) openCore(ctx context.Context) error {
-	st, err := storage.Open(ctx, a.cfg.Storage.Path)
+	st, err := storage.OpenConfig(ctx, storageOptions(a.cfg))
 	if err != nil {
 		return err
 	}
@@ -286,7 +293,7 @@ func (a *App) openCore(ctx context.Context) error {
 		return err
 	}
 	if len(applied) > 0 {
-		a.log.Info("database migrated", slog.String("path", a.cfg.Storage.Path), slog.Any("versions", applied))
+		a.log.Info("database migrated", slog.String("database", storageName(a.cfg)), slog.Any("versions", applied))
 	}
 	return a.openClore(ctx)
 }
@@ -298,6 +305,9 @@ func (a *App) openClore(ctx context.Context) error {
 	c := a.cfg.Clore
 	base, key := c.APIURL, c.APIKey.Reveal()
 	var hc *http.Client
+	if c.Sandbox && sharedSandboxURL != "" { // tests only: leader.go
+		c.Sandbox, base, key = false, sharedSandboxURL, cmp.Or(a.cfg.Sandbox.APIKey, "sandbox")
+	}
 	if c.Sandbox {
 		sb := a.cfg.Sandbox
 		// The sandbox is the marketplace the jobs drain against: it must
@@ -396,12 +406,13 @@ func (a *App) Run(ctx context.Context) error {
 // periodic task of the process and registers it on one
 // scheduler; Run starts it and stops it after the job workers.
 func (a *App) newScheduler() (*scheduler.Scheduler, error) {
-	s, err := scheduler.New(scheduler.Options{Logger: a.log})
+	s, err := scheduler.New(scheduler.Options{Logger: a.log, Elector: a.elector()}) // leader.go
 	if err != nil {
 		return nil, err
 	}
 	t := scheduler.Table{
 		WatchTick: a.watchTick, WatchInterval: a.cfg.Watch.Interval.Duration,
+		FollowerTick: a.followerTick, // leader.go
 		Deliveries:   a.dispatcher.Tick,
 		Outbox:       a.outbox.Tick,
 		DedupPurge:   a.purgeDedup,
@@ -469,6 +480,7 @@ func (a *App) Close() error {
 	if a.sched != nil {
 		errs = append(errs, a.sched.Stop())
 	}
+	a.closeLeader() // leader.go: after the leader-only tasks returned
 	if a.chatAuth != nil {
 		a.chatAuth.Close()
 	}

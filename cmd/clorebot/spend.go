@@ -31,7 +31,7 @@ func (c spendCmd) Run(e *env) error {
 	if err != nil {
 		return err
 	}
-	st, err := storage.OpenAndMigrate(e.ctx, cfg.Storage.Path)
+	st, err := storage.OpenConfigAndMigrate(e.ctx, storageOptions(cfg))
 	if err != nil {
 		return err
 	}

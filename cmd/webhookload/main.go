@@ -17,6 +17,15 @@
 //	go run ./cmd/webhookload -duration 20s -concurrency 8
 //	go run ./cmd/webhookload -duration 20s -concurrency 8 -jobs
 //	go run ./cmd/webhookload -requests 30000 -concurrency 32 -jobs
+//	go run ./cmd/webhookload -duration 20s -concurrency 8 -storage-url postgres://… -instances 2
+//
+// With -storage-url the API stands on PostgreSQL (a database of its own,
+// created in that server for the run and dropped after) instead of a
+// SQLite file; with -instances 2 two API stacks (each its own Store, its
+// own connection pool, command layer and listener) share that database,
+// as two serve processes do (DESIGN.md §8), and the clients alternate
+// between them. They run in this one OS process, on the same cores as two
+// processes on one machine would.
 //
 // It only ever talks to 127.0.0.1 and stops after -duration (at most 60 s)
 // or -requests (at most 1,000,000) per run.
@@ -35,6 +44,7 @@ import (
 	"maps"
 	"net"
 	"net/http"
+	neturl "net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -46,6 +56,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/clorebot/clorebot/bot/webhook"
 	"github.com/clorebot/clorebot/clore"
@@ -90,6 +102,8 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	requests := fs.Int("requests", 0, fmt.Sprintf("send this many requests in each run instead of running for -duration (at most %d)", maxRequests))
 	concurrency := fs.Int("concurrency", 8, fmt.Sprintf("concurrent clients in each run (1..%d)", maxConcurrency))
 	out := fs.String("out", "", "also write the results as JSON to this file")
+	storageURL := fs.String("storage-url", "", "run the API on PostgreSQL: a server URL (postgres://…), in which a database of the run's own is created and dropped")
+	instances := fs.Int("instances", 1, "API stacks sharing the database, the clients alternating between them (1 or 2; 2 needs -storage-url)")
 	jobs := fs.Bool("jobs", false, "run the job workers during the runs, with Clore's spacing (1.1s, create_order 5.5s)")
 	traceOut := fs.String("trace", "", "write an execution trace of the first slice of the signed create-order run against the API to this path (that slice is then not in the CPU profiles)")
 	cpuProfile := fs.String("cpuprofile", "", fmt.Sprintf("write CPU profiles of the signed create-order run against the API to this path + .0 … .%d, one per slice (read them together: go tool pprof PATH.*)", interleave-1))
@@ -107,10 +121,14 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return fmt.Errorf("%w: -concurrency must be from 1 to %d, got %d", errUsage, maxConcurrency, *concurrency)
 	case *requests < 0 || *requests > maxRequests:
 		return fmt.Errorf("%w: -requests must be from 1 to %d, got %d", errUsage, maxRequests, *requests)
+	case *instances < 1 || *instances > 2:
+		return fmt.Errorf("%w: -instances must be 1 or 2, got %d", errUsage, *instances)
+	case *instances > 1 && *storageURL == "":
+		return fmt.Errorf("%w: -instances 2 needs -storage-url: two stacks share a PostgreSQL database", errUsage)
 	case fs.NArg() > 0:
 		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
 	}
-	r, err := newRig(ctx, *jobs)
+	r, err := newRig(ctx, *jobs, *storageURL, *instances)
 	if err != nil {
 		return err
 	}
@@ -147,6 +165,10 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 type rig struct {
 	dir         string
 	store       *storage.Store
+	stores      []*storage.Store // every instance's, store first
+	apis        []*httpserver.Server
+	apiURLs     []string
+	dropDB      func() error
 	stopSandbox func() error
 	stopJobs    func()
 	svc         *commands.Service
@@ -158,9 +180,11 @@ type rig struct {
 	body        []byte // a create-order the sandbox can serve
 }
 
-// newRig starts the sandbox, the command layer over a temporary database,
-// the API and the bare handler, all on 127.0.0.1.
-func newRig(ctx context.Context, runJobs bool) (_ *rig, err error) {
+// newRig starts the sandbox, the command layer over a temporary database
+// (SQLite, or a database of its own on the PostgreSQL at pgURL), the API
+// (instances of it on that database) and the bare handler, all on
+// 127.0.0.1.
+func newRig(ctx context.Context, runJobs bool, pgURL string, instances int) (_ *rig, err error) {
 	dir, err := os.MkdirTemp("", "webhookload-")
 	if err != nil {
 		return nil, err
@@ -171,8 +195,11 @@ func newRig(ctx context.Context, runJobs bool) (_ *rig, err error) {
 			err = errors.Join(err, r.close())
 		}
 	}()
-	if r.store, err = storage.OpenAndMigrate(ctx, filepath.Join(dir, "clorebot.db")); err != nil {
-		return nil, err
+	o := storage.Options{Path: filepath.Join(dir, "clorebot.db")}
+	if pgURL != "" {
+		if o.URL, r.dropDB, err = createDatabase(ctx, pgURL); err != nil {
+			return nil, err
+		}
 	}
 	url, stop, err := sandbox.Start(ctx, sandbox.Options{StatePath: filepath.Join(dir, "sandbox.db"), APIKey: "load", Servers: 2000})
 	if err != nil {
@@ -183,32 +210,76 @@ func newRig(ctx context.Context, runJobs bool) (_ *rig, err error) {
 	if runJobs {
 		interval, create = 1100*time.Millisecond, 5500*time.Millisecond
 	}
-	client := clore.New(clore.Options{BaseURL: url, APIKey: "load", Interval: interval,
-		CreateInterval: create, Slots: r.store})
-	r.svc = commands.New(commands.Options{Store: r.store, Clore: client, MarketTTL: time.Hour,
-		Policy: commands.Policy{Renters: []string{"webhook:load"}, DefaultRole: commands.RoleNone, DefaultHours: 1}})
 	if r.key, err = webhook.ConfiguredKey("load", "whsec_"+base64.StdEncoding.EncodeToString([]byte("webhookload-secret-0123456789ab"))); err != nil {
 		return nil, err
 	}
-	api := webhook.NewAPI(webhook.APIOptions{Service: r.svc, Keys: []webhook.Key{r.key}, Dedup: r.store, AtomicIntake: true})
-	r.api = httpserver.New(httpserver.Options{Addr: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler)})
-	api.Mount(r.api)
-	addr, err := r.api.Listen()
-	if err != nil {
-		return nil, err
-	}
-	r.apiURL = "http://" + addr.String()
-	go r.api.Serve()
-	if runJobs {
-		jctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-		done := make(chan struct{})
-		go func() { defer close(done); r.svc.Run(jctx) }()
-		r.stopJobs = func() { cancel(); <-done }
+	for i := range instances {
+		st, err := storage.OpenConfigAndMigrate(ctx, o)
+		if err != nil {
+			return nil, err
+		}
+		r.stores = append(r.stores, st)
+		client := clore.New(clore.Options{BaseURL: url, APIKey: "load", Interval: interval,
+			CreateInterval: create, Slots: st})
+		svc := commands.New(commands.Options{Store: st, Clore: client, MarketTTL: time.Hour,
+			Policy: commands.Policy{Renters: []string{"webhook:load"}, DefaultRole: commands.RoleNone, DefaultHours: 1}})
+		if err := svc.RefreshMarket(ctx); err != nil {
+			return nil, err
+		}
+		api := webhook.NewAPI(webhook.APIOptions{Service: svc, Keys: []webhook.Key{r.key}, Dedup: st, AtomicIntake: true})
+		srv := httpserver.New(httpserver.Options{Addr: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler)})
+		api.Mount(srv)
+		addr, err := srv.Listen()
+		if err != nil {
+			return nil, err
+		}
+		r.apis, r.apiURLs = append(r.apis, srv), append(r.apiURLs, "http://"+addr.String())
+		go srv.Serve()
+		if i == 0 {
+			r.store, r.svc, r.api, r.apiURL = st, svc, srv, r.apiURLs[0]
+		}
+		if runJobs {
+			jctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+			done := make(chan struct{})
+			go func() { defer close(done); svc.Run(jctx) }()
+			prev := r.stopJobs
+			r.stopJobs = func() {
+				cancel()
+				<-done
+				if prev != nil {
+					prev()
+				}
+			}
+		}
 	}
 	if err := r.startBare(); err != nil {
 		return nil, err
 	}
 	return r, r.pickBody(ctx)
+}
+
+// createDatabase creates a database of this run's own on the PostgreSQL
+// server at serverURL and returns its URL and how to drop it.
+func createDatabase(ctx context.Context, serverURL string) (string, func() error, error) {
+	u, err := neturl.Parse(serverURL)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		return "", nil, fmt.Errorf("%w: -storage-url: want postgres://…", errUsage)
+	}
+	admin, err := pgx.Connect(ctx, serverURL)
+	if err != nil {
+		return "", nil, fmt.Errorf("-storage-url: %w", err)
+	}
+	name := fmt.Sprintf("webhookload_%d_%d", os.Getpid(), time.Now().UnixNano()%1e9)
+	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		return "", nil, errors.Join(fmt.Errorf("-storage-url: create database: %w", err), admin.Close(ctx))
+	}
+	u.Path = "/" + name
+	return u.String(), func() error {
+		dctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_, err := admin.Exec(dctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
+		return errors.Join(err, admin.Close(dctx))
+	}, nil
 }
 
 // startBare serves the baseline: read the body once (capped), verify the
@@ -276,8 +347,8 @@ func (r *rig) close() error {
 	if r.stopJobs != nil {
 		r.stopJobs()
 	}
-	if r.api != nil {
-		errs = append(errs, r.api.Shutdown(ctx))
+	for _, api := range r.apis {
+		errs = append(errs, api.Shutdown(ctx))
 	}
 	if r.bare != nil {
 		errs = append(errs, r.bare.Shutdown(ctx))
@@ -285,8 +356,11 @@ func (r *rig) close() error {
 	if r.stopSandbox != nil {
 		errs = append(errs, r.stopSandbox())
 	}
-	if r.store != nil {
-		errs = append(errs, r.store.Close())
+	for _, st := range r.stores {
+		errs = append(errs, st.Close())
+	}
+	if r.dropDB != nil {
+		errs = append(errs, r.dropDB())
 	}
 	errs = append(errs, os.RemoveAll(r.dir))
 	return errors.Join(errs...)
@@ -350,6 +424,8 @@ type report struct {
 	GOMAXPROCS      int           `json:"gomaxprocs"`
 	IntakeCommits   int64         `json:"intake_commits"`
 	IntakeUnits     int64         `json:"intake_units"`
+	Instances       int           `json:"instances"`
+	Postgres        bool          `json:"postgres"`
 	SandboxGPUModel string        `json:"gpu_body"`
 }
 
@@ -389,11 +465,11 @@ func (r *rig) measure(ctx context.Context, p plan) (*report, error) {
 			if err != nil {
 				return nil, err
 			}
-			api.add(drive(ctx, r.key, r.apiURL+"/webhook/create-order", r.body, kind.valid, slice))
+			api.add(drive(ctx, r.key, paths(r.apiURLs, "/webhook/create-order"), r.body, kind.valid, slice))
 			if err := stop(); err != nil {
 				return nil, err
 			}
-			bare.add(drive(ctx, r.key, r.bareURL+"/webhook/create-order", r.body, kind.valid, slice))
+			bare.add(drive(ctx, r.key, paths([]string{r.bareURL}, "/webhook/create-order"), r.body, kind.valid, slice))
 			if err := ctx.Err(); err != nil {
 				return nil, err
 			}
@@ -417,7 +493,12 @@ func (r *rig) measure(ctx context.Context, p plan) (*report, error) {
 		return nil, err
 	}
 	rep.JobsCreated = len(jobs)
-	rep.IntakeCommits, rep.IntakeUnits = r.store.IntakeStats()
+	for _, st := range r.stores {
+		c, u := st.IntakeStats()
+		rep.IntakeCommits, rep.IntakeUnits = rep.IntakeCommits+c, rep.IntakeUnits+u
+	}
+	rep.Instances = len(r.stores)
+	rep.Postgres = r.dropDB != nil
 	return rep, nil
 }
 
@@ -486,7 +567,17 @@ func (s samples) result() runResult {
 
 // drive keeps p.conc clients busy for p.d, or until they sent p.n
 // requests, and collects latencies and statuses.
-func drive(ctx context.Context, key webhook.Key, url string, body []byte, valid bool, p plan) samples {
+// paths is path on each base URL.
+func paths(bases []string, path string) []string {
+	out := make([]string, len(bases))
+	for i, b := range bases {
+		out[i] = b + path
+	}
+	return out
+}
+
+// drive sends p's requests from p.conc clients, client i to urls[i%len].
+func drive(ctx context.Context, key webhook.Key, urls []string, body []byte, valid bool, p plan) samples {
 	conc := p.conc
 	c := newClient(conc)
 	defer c.hc.CloseIdleConnections()
@@ -505,7 +596,8 @@ func drive(ctx context.Context, key webhook.Key, url string, body []byte, valid 
 		wg  sync.WaitGroup
 	)
 	start := time.Now()
-	for range conc {
+	for i := range conc {
+		url := urls[i%len(urls)]
 		wg.Go(func() {
 			mine := samples{statuses: map[string]int{}}
 			for more() {
@@ -538,7 +630,11 @@ func (rep *report) print(w io.Writer) {
 	if rep.JobsRunning {
 		fmt.Fprintln(w, "  job workers running meanwhile, Clore calls spaced 1.1 s / create_order 5.5 s")
 	}
-	fmt.Fprintln(w, "  api  = bot/webhook: verify, decode, policy, then dedup record + job + audit row + answer in one SQLite transaction (group commit)")
+	db := "SQLite"
+	if rep.Postgres {
+		db = "PostgreSQL"
+	}
+	fmt.Fprintf(w, "  api  = bot/webhook: verify, decode, policy, then dedup record + job + audit row + answer in one %s transaction; %d instance(s) on the database\n", db, rep.Instances)
 	fmt.Fprintln(w, "  bare = net/http handler: read body, webhook.Verify, 202")
 	fmt.Fprintf(w, "%-20s %-5s %10s %10s %10s %10s  %s\n", "run", "", "req/s", "p50", "p99", "max", "answers")
 	for _, r := range rep.Runs {

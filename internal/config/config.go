@@ -63,9 +63,13 @@ type Clore struct {
 	AutoSSHEntrypoint bool `toml:"autossh_entrypoint"`
 }
 
-// Storage configures the SQLite database.
+// Storage configures the database: the SQLite file at Path, or the
+// PostgreSQL database at URL when it is set (DESIGN §8).
 type Storage struct {
 	Path string `toml:"path"` // its directory is the data directory
+	// URL ("postgres://…") runs on PostgreSQL instead of the SQLite file.
+	// A secret: it may carry the database password.
+	URL Secret `toml:"url"`
 	// Given is storage.path as written, when Load resolved it against the
 	// configuration file's directory (relative); "" otherwise.
 	Given string `toml:"-"`

@@ -92,6 +92,9 @@ func (c *Config) validateServices(v *validator) {
 	if p := c.Storage.Path; p == ":memory:" || strings.HasPrefix(p, "file:") {
 		v.fail("storage.path", "want a file path, got %q: jobs, leases and dedup records must outlive the process and be shared with `clorebot exec`", p)
 	}
+	if u := c.Storage.URL.Reveal(); u != "" && !strings.HasPrefix(u, "postgres://") && !strings.HasPrefix(u, "postgresql://") {
+		v.fail("storage.url", "want a PostgreSQL URL (postgres://user@host:5432/db), or empty for SQLite at storage.path")
+	}
 	v.listenAddr("http.listen", c.HTTP.Listen)
 	if c.HTTP.MetricsListen != "" {
 		v.listenAddr("http.metrics_listen", c.HTTP.MetricsListen)

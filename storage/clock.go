@@ -1,0 +1,84 @@
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// clockRefresh is how often a store on PostgreSQL measures again how far
+// the database server's clock is from its host's.
+const clockRefresh = 30 * time.Second
+
+// serverClock is the database server's clock as this host can tell it: the
+// host's clock plus the offset last measured against clock_timestamp().
+// Two clorebot processes on hosts whose clocks disagree then agree on the
+// time of leases, rate slots and every time they store, to within the
+// measuring error (half a round trip). The refresh runs a query on the read
+// pool, outside any transaction, and never holds a lock.
+type serverClock struct {
+	db      *sql.DB
+	hostNow func() time.Time // time.Now; tests skew it
+	offset  atomic.Int64     // server minus host, nanoseconds
+
+	quit chan struct{}
+	done chan struct{}
+	once sync.Once
+}
+
+// startServerClock measures the offset once (an error fails the open) and
+// refreshes it every clockRefresh until stop.
+func startServerClock(ctx context.Context, db *sql.DB) (*serverClock, error) {
+	c := &serverClock{db: db, hostNow: time.Now, quit: make(chan struct{}), done: make(chan struct{})}
+	if err := c.measure(ctx); err != nil {
+		return nil, err
+	}
+	go c.run()
+	return c, nil
+}
+
+// now is the server's time in UTC.
+func (c *serverClock) now() time.Time {
+	return c.hostNow().Add(time.Duration(c.offset.Load())).UTC()
+}
+
+// measure reads the server's clock and sets the offset, taking the host's
+// time halfway through the round trip as the moment the server read its.
+func (c *serverClock) measure(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	before := c.hostNow()
+	var us int64
+	if err := c.db.QueryRowContext(ctx,
+		`SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::bigint`).Scan(&us); err != nil {
+		return fmt.Errorf("read the server's clock: %w", err)
+	}
+	after := c.hostNow()
+	mid := before.Add(after.Sub(before) / 2)
+	c.offset.Store(int64(time.UnixMicro(us).Sub(mid)))
+	return nil
+}
+
+func (c *serverClock) run() {
+	defer close(c.done)
+	t := time.NewTicker(clockRefresh)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.quit:
+			return
+		case <-t.C:
+			_ = c.measure(context.Background()) // best effort: the last offset stays
+		}
+	}
+}
+
+func (c *serverClock) stop() {
+	c.once.Do(func() {
+		close(c.quit)
+		<-c.done
+	})
+}
