@@ -130,6 +130,18 @@ type Event struct {
 	CreatedAt time.Time
 }
 
+// WatchID is the watch an event's data names (WatchTriggeredEvent's
+// watch_id); false when it names none.
+func (e Event) WatchID() (int64, bool) {
+	var ref struct {
+		WatchID *int64 `json:"watch_id"`
+	}
+	if json.Unmarshal(e.Data, &ref) != nil || ref.WatchID == nil {
+		return 0, false
+	}
+	return *ref.WatchID, true
+}
+
 // Watch is a standing price watch: alert (or rent) when a GPU model is offered
 // at or below a price.
 type Watch struct {
