@@ -159,7 +159,7 @@ func (s *Store) spokenServers(ctx context.Context, tx rowQuerier, candidates []i
 	return spoken, nil
 }
 
-// SpokenServers implements [commands.Store]: spokenServers from what is
+// SpokenServers implements [commands.ClaimStore]: spokenServers from what is
 // committed, on a read connection.
 func (s *Store) SpokenServers(ctx context.Context, candidates []int64, takenSince time.Time) (map[int64]bool, error) {
 	spoken, err := s.spokenServers(ctx, s.read, candidates, takenSince)
