@@ -21,7 +21,7 @@ import (
 // Chat and CLI rents have no delivery that can be known to have arrived
 // (an ephemeral message, a DM, a terminal): their succeeded job keeps the
 // password for the 24 h, so that its renter can read it again with
-// `status <order-id>` after a failed send or a crash (review R2).
+// `status <order-id>` after a failed send or a crash.
 
 // ConnectionEvent is the outbox event type that carries a rent's
 // connection details (SSH password included) to its requester only: the

@@ -120,7 +120,7 @@ func TestTakeConnectionOnce(t *testing.T) {
 // After 24 h at most, whatever happened: pending deliveries are
 // dead-lettered and every password is wiped. Failed jobs are wiped at the
 // first sweep; a succeeded chat or CLI rent keeps its password for the
-// 24 h, for its renter's `status <order-id>` (review R2).
+// 24 h, for its renter's `status <order-id>`.
 func TestWipeSecretsAfter24Hours(t *testing.T) {
 	ctx := context.Background()
 	s, clock := newStore(t)

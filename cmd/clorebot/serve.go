@@ -146,9 +146,9 @@ func (a *App) Open(ctx context.Context) error {
 			}
 		}
 		// An auto-rent of a renter only through Discord roles asks the
-		// Discord front door for the owner's current roles (review R8);
-		// without a bot token there is no source and such auto-rents are
-		// refused.
+		// Discord front door for the owner's current roles, so that a
+		// role taken away takes the right to rent with it; without a bot
+		// token there is no source and such auto-rents are refused.
 		if a.cfg.Discord.BotToken.Reveal() != "" {
 			o.RoleSources = map[string]commands.RoleSource{commands.PlatformDiscord: discordRoles{a}}
 		}
