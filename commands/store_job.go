@@ -52,7 +52,9 @@ type GuardStore interface {
 	// written with the move to queued (and only then); ErrRepeated, nothing
 	// written, when rec's request is recorded already.
 	ConfirmJobGuarded(ctx context.Context, id string, g *Guard, expiredBefore time.Time, rec *RequestRecord) (Job, error)
-	// CheckGuard counts Usage for g and returns g.Check's verdict; it
-	// writes nothing.
-	CheckGuard(ctx context.Context, g Guard) error
+	// GuardUsage counts what g asks for (Who, Exclude, Team, Budget) from
+	// what is committed, and writes nothing: the caller decides with
+	// g.Check. A check that must hold against concurrent writes is made
+	// by CreateJobGuarded, ConfirmJobGuarded or SaveJob instead.
+	GuardUsage(ctx context.Context, g Guard) (GuardUsage, error)
 }
