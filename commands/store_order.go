@@ -42,7 +42,7 @@ type ClaimStore interface {
 	// now) and the servers taken after since.
 	ServerClaims(ctx context.Context, jobID string, since, now time.Time) ([]ServerClaim, error)
 	// SpokenServers reports which of candidates a new rent's quote leaves
-	// out (see QuoteHook), from what is committed; the intake transaction
+	// out (see QuoteCheck), from what is committed; the intake transaction
 	// checks the quote again.
 	SpokenServers(ctx context.Context, candidates []int64, takenSince time.Time) (map[int64]bool, error)
 	// OpenRentAttempts lists the create_orders not settled and still watched

@@ -116,7 +116,7 @@ func (s *Store) ServerClaims(ctx context.Context, jobID string, since, now time.
 const quoteKept = 15 * time.Minute
 
 // spokenServers are those of candidates that a new rent's quote leaves out
-// (see [commands.QuoteHook]): quoted to a rent job still queued or running,
+// (see [commands.QuoteCheck]): quoted to a rent job still queued or running,
 // held by a live job, taken since takenSince, or refused as unavailable
 // lately.
 func (s *Store) spokenServers(ctx context.Context, tx rowQuerier, candidates []int64, takenSince time.Time) (map[int64]bool, error) {
