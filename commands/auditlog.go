@@ -61,7 +61,7 @@ const (
 // queued: at most the last auditMaxDelay (a second) of answered commands
 // that created nothing (see the README's audit notes).
 type auditLog struct {
-	store Store
+	store AuditStore
 	log   *slog.Logger
 	size  int // queue capacity (auditQueueSize)
 
@@ -82,7 +82,7 @@ type auditItem struct {
 	flushed chan struct{}
 }
 
-func newAuditLog(store Store, log *slog.Logger) *auditLog {
+func newAuditLog(store AuditStore, log *slog.Logger) *auditLog {
 	return &auditLog{store: store, log: log, size: auditQueueSize}
 }
 

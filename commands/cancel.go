@@ -47,7 +47,7 @@ func (s *Service) handleCancel(ctx context.Context, req Request, a *CancelArgs, 
 	}
 	r, err := s.submit(ctx, req, rec, Job{Kind: JobCancel, State: JobQueued}, p, nil, &a.OrderID, nil, func(job Job) Reply {
 		return queuedReply(job, fmt.Sprintf("Cancelling order #%d…", a.OrderID))
-	}, nil)
+	})
 	if err != nil {
 		return s.fail(ctx, "cancel", err)
 	}

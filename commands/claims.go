@@ -104,7 +104,7 @@ func (s *Service) limitsFor(ctx context.Context, jobID string, marketAt time.Tim
 // yet: with what the database says other rents were quoted (committed, in
 // any process), the k-th rent of a burst is quoted the k-th offer, not the
 // cheapest that the k rents before it will take. The intake transaction
-// checks the quote again (QuoteHook).
+// checks the quote again (QuoteCheck).
 type quoteBook struct {
 	mu      sync.Mutex
 	snap    *marketSnapshot
@@ -124,7 +124,7 @@ type rentQuote struct {
 	// candidates are the servers it was chosen among, best first.
 	candidates []int64
 	// free is true when no rent in flight was quoted or holds its server:
-	// the intake transaction checks it again (QuoteHook) and release must
+	// the intake transaction checks it again (QuoteCheck) and release must
 	// be called once the intake returned. False: every candidate was spoken
 	// for, and the last is quoted (the job meets what is left when it runs,
 	// and a dearer fail-over asks for confirmation).

@@ -5,6 +5,9 @@
 // jobs keyed by an idempotency key, writes the audit log and emits lifecycle
 // events into a durable outbox.
 //
-// It declares the narrow interfaces it consumes (Store, Clore, Notifier, Clock)
-// and imports no front door, no storage and no scheduler.
+// It owns the nouns every layer speaks (orders, jobs, outbox events and
+// their typed data, watches, audit rows, outbound deliveries), declares the
+// narrow interfaces it consumes (the per-noun stores that Store composes,
+// Clore, Notifier, Clock) and imports no front door, no storage and no
+// scheduler.
 package commands

@@ -49,10 +49,11 @@ type Guard struct {
 	// Check decides from the usage; a non-nil error (a *CapError) aborts the
 	// write and is returned unwrapped by the store. It must not block.
 	Check func(GuardUsage) error
-	// Quote, when set, quotes a rent inside the transaction that stores it,
-	// before Check counts it: many rents of one model at once, in this
-	// process or another on the database, are quoted one offer each.
-	Quote *QuoteHook
+	// Quote, when set, checks a rent's quote inside the transaction that
+	// stores it, before Check counts it: many rents of one model at once,
+	// in this process or another on the database, are quoted one offer
+	// each.
+	Quote *QuoteCheck
 	// Budget asks for the monthly budgets' counts (SpentMonth, Committed
 	// and the team's), of the calendar month that starts at Month, with
 	// the time left of orders counted from Now.
@@ -60,27 +61,42 @@ type Guard struct {
 	Month, Now time.Time
 }
 
-// QuoteHook re-quotes a rent job from what the database says other rents
-// have spoken for.
-type QuoteHook struct {
+// QuoteCheck is a rent's quote, checked again in the transaction that
+// stores its job against what the database says other rents have spoken
+// for: quoted to rent jobs still queued or running, held by one, taken
+// since TakenSince, or refused as unavailable within UnavailableFor.
+// It is data: the store decides nothing for the caller, it only says
+// whether the quote still stands.
+type QuoteCheck struct {
 	// TakenSince is when the marketplace snapshot the quote comes from was
 	// asked for: servers taken after it are spoken for.
 	TakenSince time.Time
 	// Quoted is the server the caller quoted from what was committed when
-	// it looked (Store.SpokenServers). The store checks it alone; only when
-	// a rent committed since has spoken for it does it look Candidates up
-	// and call Choose.
+	// it looked (Store.SpokenServers), recorded with the job. The store
+	// checks it alone; when a rent committed since has spoken for it, the
+	// job is not inserted and the outcome is refused with a *QuoteTaken
+	// that says which Candidates are spoken for: the caller quotes again
+	// and submits anew.
 	Quoted int64
 	// Candidates are the servers the rent could be quoted, best first (a
-	// bounded list: the store looks each up).
+	// bounded list: the store looks each up when Quoted was taken).
 	Candidates []int64
-	// Choose quotes j given which Candidates are spoken for: quoted to rent jobs
-	// still queued or running, held by one, taken since TakenSince, or
-	// refused as unavailable within UnavailableFor. It may rewrite j's
-	// State, Params and USDPerHour, and returns the server quoted (0: none
-	// recorded). A non-nil error refuses the job, like Check's. It runs in
-	// the store's writer: quick, no blocking, no store calls.
-	Choose func(spoken map[int64]bool, j *Job) (server int64, err error)
+	// Unchecked records Quoted without checking it: the caller's last
+	// word when every candidate is spoken for.
+	Unchecked bool
+}
+
+// QuoteTaken is the refusal of a rent whose quoted server a rent
+// committed since the quote has spoken for. Nothing was written; Spoken
+// says which of the quote's Candidates are spoken for, as the refusing
+// transaction saw them.
+type QuoteTaken struct {
+	Server int64
+	Spoken map[int64]bool
+}
+
+func (e *QuoteTaken) Error() string {
+	return fmt.Sprintf("server %d was quoted to another rent since this one was quoted", e.Server)
 }
 
 // CapError is a guardrail refusal that names the cap (its configuration key),
@@ -168,16 +184,16 @@ func (p *Policy) admit(u GuardUsage, usdPerHour float64) error {
 // the job itself when it re-checks. It is nil when no counted cap is set
 // (the store then counts nothing).
 func (s *Service) guard(who string, usdPerHour, hours float64, exclude string) *Guard {
-	return s.guardWith(who, &usdPerHour, hours, exclude, nil)
+	return s.guardWith(who, usdPerHour, hours, exclude, nil)
 }
 
-// quotedGuard is guard for a rent quoted again in its intake transaction
-// by hook: the spend it counts is *usdPerHour as the hook left it.
-func (s *Service) quotedGuard(who string, usdPerHour *float64, hours float64, hook *QuoteHook) *Guard {
-	return s.guardWith(who, usdPerHour, hours, "", hook)
+// quotedGuard is guard for a rent whose quote q its intake transaction
+// checks again.
+func (s *Service) quotedGuard(who string, usdPerHour, hours float64, q *QuoteCheck) *Guard {
+	return s.guardWith(who, usdPerHour, hours, "", q)
 }
 
-func (s *Service) guardWith(who string, usdPerHour *float64, hours float64, exclude string, hook *QuoteHook) *Guard {
+func (s *Service) guardWith(who string, usdPerHour, hours float64, exclude string, hook *QuoteCheck) *Guard {
 	p := s.policy
 	if !p.counts() {
 		if hook == nil {
@@ -191,10 +207,10 @@ func (s *Service) guardWith(who string, usdPerHour *float64, hours float64, excl
 		Team:   p.MaxTeamActiveOrders > 0 || p.MaxHourlySpend > 0,
 		Budget: p.budgets(), Month: month, Now: now, Quote: hook,
 		Check: func(u GuardUsage) error {
-			if err := p.admit(u, *usdPerHour); err != nil {
+			if err := p.admit(u, usdPerHour); err != nil {
 				return err
 			}
-			return p.admitBudget(u, rentCost(*usdPerHour, hours, now))
+			return p.admitBudget(u, rentCost(usdPerHour, hours, now))
 		}}
 }
 

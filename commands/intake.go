@@ -50,7 +50,8 @@ type IntakeUnit struct {
 type IntakeOutcome struct {
 	Job     Job  // as stored (a duplicate key: the first job); zero without Job
 	Created bool // this unit inserted Job
-	// Refused is Guard.Check's error (a *CapError): Job was not inserted.
+	// Refused is Guard.Check's error (a *CapError), or a *QuoteTaken when
+	// Guard.Quote's server was taken: Job was not inserted.
 	Refused error
 }
 

@@ -130,6 +130,18 @@ type Event struct {
 	CreatedAt time.Time
 }
 
+// WatchID is the watch an event's data names (WatchTriggeredEvent's
+// watch_id); false when it names none.
+func (e Event) WatchID() (int64, bool) {
+	var ref struct {
+		WatchID *int64 `json:"watch_id"`
+	}
+	if json.Unmarshal(e.Data, &ref) != nil || ref.WatchID == nil {
+		return 0, false
+	}
+	return *ref.WatchID, true
+}
+
 // Watch is a standing price watch: alert (or rent) when a GPU model is offered
 // at or below a price.
 type Watch struct {
@@ -322,142 +334,22 @@ type RentAttempt struct {
 	Until    time.Time
 }
 
-// Store is the durable state the command layer needs. storage.Store
-// implements it; every method is one transaction.
+// Store is the durable state the Service needs: the composition of the
+// per-noun stores below, each declaring only the methods the command layer
+// calls, with its contract. storage.Store implements every one of them;
+// every method is one transaction. The Outbox (SinkStore), the spend ledger
+// (SpendStore) and price history (PriceHistoryStore) declare their own.
 type Store interface {
-	// Intake writes one request's job, audit row, events and dedup record in
-	// one transaction (intake.go).
 	IntakeStore
-	// CreateJob inserts j (ID, CreatedAt set by the caller or the store) unless
-	// a job with the same IdempotencyKey exists: then it returns that job and
-	// created=false. Concurrent calls with one key create exactly one job.
-	CreateJob(ctx context.Context, j Job) (stored Job, created bool, err error)
-	// CreateJobGuarded is CreateJob with the guardrails checked in the same
-	// write transaction: when no job has j's key, the store counts Usage for
-	// g (nothing when g is nil) and calls g.Check; its error aborts the insert
-	// and is returned as is (a *CapError). A duplicate key returns the stored
-	// job, created=false, unchecked.
-	CreateJobGuarded(ctx context.Context, j Job, g *Guard) (stored Job, created bool, err error)
-	// ConfirmJobGuarded moves the rent job id from awaiting confirmation to
-	// queued when g admits it, in one write transaction; a job awaiting since
-	// before expiredBefore is cancelled instead (Error says the confirmation
-	// expired). It returns the job as stored afterwards (in any other state
-	// unchanged), g.Check's error as is, or ErrNotFound. rec, when set, is
-	// written with the move to queued (and only then); ErrRepeated, nothing
-	// written, when rec's request is recorded already.
-	ConfirmJobGuarded(ctx context.Context, id string, g *Guard, expiredBefore time.Time, rec *RequestRecord) (Job, error)
-	// CheckGuard counts Usage for g and returns g.Check's verdict.
-	CheckGuard(ctx context.Context, g Guard) error
-	// ExpireJobs cancels the jobs awaiting confirmation since before (their
-	// last write; a rent's own fail-over may ask long after it was
-	// created), and returns how many.
-	ExpireJobs(ctx context.Context, before time.Time) (int, error)
-	GetJob(ctx context.Context, id string) (Job, error)
-	// ClaimJob leases the job to owner until `until` when it is unleased, its
-	// lease expired, or owner already holds it; otherwise ErrLeased.
-	ClaimJob(ctx context.Context, id, owner string, now, until time.Time) (Job, error)
-	// RenewLease moves the end of owner's lease to until while owner still
-	// holds it (an expired lease nobody else took counts); otherwise
-	// ErrLeased (another worker took it, or it was released), or ErrNotFound.
-	RenewLease(ctx context.Context, id, owner string, until time.Time) error
-	// ReleaseJob drops owner's lease.
-	ReleaseJob(ctx context.Context, id, owner string) error
-	// ResumableJobs lists queued or running jobs whose lease is free or expired at now.
-	ResumableJobs(ctx context.Context, now time.Time) ([]Job, error)
-	// SaveJob writes u atomically; it fails with ErrLeased unless owner holds the lease.
-	SaveJob(ctx context.Context, owner string, u *JobUpdate) error
-	// ListEvents returns outbox events with ID > afterID, oldest first.
-	ListEvents(ctx context.Context, afterID int64, limit int) ([]Event, error)
-
-	GetOrder(ctx context.Context, id int64) (Order, error)
-	GetOrderByCloreID(ctx context.Context, cloreID int64) (Order, error)
-	ListOrders(ctx context.Context, f OrderFilter) ([]Order, error)
-	// CountOrdersSince counts orders requested by who (all when empty) created at or after since, any state.
-	CountOrdersSince(ctx context.Context, who string, since time.Time) (int, error)
-	// UpdateOrder writes o (by ID), appending events in the same transaction.
-	UpdateOrder(ctx context.Context, o Order, events ...Event) error
-	// UpdateOrderIf is UpdateOrder when the stored order still has state
-	// wantState and end wantEnd (nil: none); otherwise it writes nothing and
-	// returns ErrConflict.
-	UpdateOrderIf(ctx context.Context, o Order, wantState string, wantEnd *time.Time, events ...Event) error
-	// ExtendOrder writes o, the order with a later end, when the stored
-	// order is still running with the end wantEnd (else ErrConflict), with
-	// events and rec, in one transaction; ErrRepeated, nothing written,
-	// when rec's request is recorded already.
-	ExtendOrder(ctx context.Context, o Order, wantEnd time.Time, rec RequestRecord, events ...Event) error
-	// AdoptOrder inserts o, linked to the rent job jobID, with events, in one
-	// transaction; ErrConflict when another order has its Clore order id.
-	AdoptOrder(ctx context.Context, o Order, jobID string, events ...Event) (Order, error)
-	// ServerClaims lists the claims that concern a choice by the job jobID at
-	// now: the servers other jobs hold (queued or running, lease alive at
-	// now) and the servers taken after since.
-	ServerClaims(ctx context.Context, jobID string, since, now time.Time) ([]ServerClaim, error)
-	// SpokenServers reports which of candidates a new rent's quote leaves
-	// out (see QuoteHook), from what is committed; the intake transaction
-	// checks the quote again.
-	SpokenServers(ctx context.Context, candidates []int64, takenSince time.Time) (map[int64]bool, error)
-	// OpenRentAttempts lists the create_orders not settled and still watched
-	// at now (Until after now), oldest first.
-	OpenRentAttempts(ctx context.Context, now time.Time) ([]RentAttempt, error)
-
-	AppendAudit(ctx context.Context, e AuditEntry) (int64, error)
-	// AppendAuditBatch records es in one transaction, in order: all or none.
-	AppendAuditBatch(ctx context.Context, es []AuditEntry) error
-	ListAudit(ctx context.Context, f AuditFilter) ([]AuditEntry, error)
-
-	// CreateWatch inserts w and sets its ID, unless a watch with the same
-	// non-empty IdempotencyKey exists: then w becomes that watch and
-	// created is false. With limit > 0, a new watch is refused with a
-	// *WatchLimitError when its owner has limit active or triggered
-	// watches, counted in the same transaction.
-	CreateWatch(ctx context.Context, w *Watch, limit int) (created bool, err error)
-	GetWatch(ctx context.Context, id int64) (Watch, error)
-	ListWatches(ctx context.Context, owner string, states ...string) ([]Watch, error)
-	// UpdateWatch writes w (by ID), appending events in the same transaction;
-	// ErrConflict when w.UpdatedAt is set and the stored watch changed since.
-	UpdateWatch(ctx context.Context, w Watch, events ...Event) error
-	// CancelWatch is UpdateWatch (w cancelled by its owner or an admin)
-	// with rec written in the same transaction; ErrRepeated, nothing
-	// written, when rec's request is recorded already.
-	CancelWatch(ctx context.Context, w Watch, rec RequestRecord) error
-	// RequestAnswer returns the record of the request key made by actor;
-	// ErrNotFound when there is none (never made, or purged).
-	RequestAnswer(ctx context.Context, key, actor string) (RequestRecord, error)
-	// PurgeRequests deletes the request records written before `before`
-	// and returns how many it deleted.
-	PurgeRequests(ctx context.Context, before time.Time) (int, error)
-	// WipeReplyTargets drops the expiring part (ExpiringTarget) of every
-	// stored reply target whose part expired at now, and returns how many
-	// targets it changed.
-	WipeReplyTargets(ctx context.Context, now time.Time) (int, error)
-	// WatchChanges returns, with since 0, the live watches (active or
-	// triggered); otherwise every watch written after the change number
-	// since, in any state. upTo is the change number the answer is current
-	// to. Change numbers grow in commit order.
-	WatchChanges(ctx context.Context, since int64) (ws []Watch, upTo int64, err error)
-	// SaveWatchPrices records a watch tick at `at` and the last prices it
-	// saw that changed since the previous tick, in one transaction.
-	SaveWatchPrices(ctx context.Context, at time.Time, changed []SeenPrice) error
-	// WatchPrices returns every recorded last price and the last tick's
-	// time (zero: never).
-	WatchPrices(ctx context.Context) (prices []SeenPrice, lastTick time.Time, err error)
-
-	// MarkOrderReminded records the order.expiring reminder of order id
-	// (local id) for the end `end`, appending events with it; false when
-	// that reminder was recorded before.
-	MarkOrderReminded(ctx context.Context, id int64, end time.Time, events ...Event) (bool, error)
-	// LastEventAt is when the newest outbox event of typ was written (zero: never).
-	LastEventAt(ctx context.Context, typ string) (time.Time, error)
-	// AppendEvents writes events to the outbox on their own.
-	AppendEvents(ctx context.Context, events ...Event) error
-
-	// SaveSnapshot stores data, the command layer's encoding of its
-	// snapshot of kind ("market", "orders") taken at `at`, in place of the
-	// stored one of that kind unless that one was taken later.
-	SaveSnapshot(ctx context.Context, kind string, at time.Time, data []byte) error
-	// LoadSnapshot returns the stored snapshot of kind and when it was
-	// taken; ErrNotFound when none is stored.
-	LoadSnapshot(ctx context.Context, kind string) (data []byte, at time.Time, err error)
+	JobStore
+	GuardStore
+	OrderStore
+	ClaimStore
+	WatchStore
+	AuditStore
+	RequestStore
+	EventStore
+	SnapshotStore
 }
 
 // RoleSource is a front door's answer to "which platform roles does this

@@ -211,11 +211,7 @@ func (s *Service) AlertChart(ctx context.Context, ev Event) (*Image, error) {
 	if ev.Type != "watch.triggered" || s.priceHistory() == nil {
 		return nil, nil
 	}
-	var d struct {
-		WatchID int64    `json:"watch_id"`
-		GPU     string   `json:"gpu"`
-		Models  []string `json:"models"`
-	}
+	var d WatchTriggeredEvent
 	if err := json.Unmarshal(ev.Data, &d); err != nil || len(d.Models) == 0 {
 		return nil, nil
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base32"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -103,51 +104,64 @@ func (s *Service) handleRent(ctx context.Context, req Request, a *RentArgs, rec 
 	if err := s.policy.checkPrice(best.USDPerGPU()); err != nil {
 		return errorReply(err), nil
 	}
-	// The quote is made again in the transaction that stores the job, from
-	// the servers the database says other rents in flight were quoted or
-	// hold (this process's or another's): the usual answer is the one made
-	// here, and the reply rendered now stands.
-	asked := p
-	shown, requoted := best, false
+	// The quote is checked again in the transaction that stores the job,
+	// against the servers the database says other rents in flight were
+	// quoted or hold (this process's or another's): the usual answer is
+	// that it stands. When a rent committed since the look took it, the
+	// store says which candidates are spoken for and writes nothing; the
+	// rent is then quoted again from that and submitted anew.
+	asked, check := p, quoted.free
+	for requotes := 0; ; requotes++ {
+		r, price, err := s.submitRent(ctx, req, rec, asked, best, snap.asked, quoted.candidates, quoted.free, check)
+		var taken *QuoteTaken
+		if !errors.As(err, &taken) {
+			if err != nil {
+				return s.fail(ctx, "rent", err), nil
+			}
+			return r, &price
+		}
+		choice, ok := s.quotes.firstFree(snap, asked.want(nil), taken.Spoken)
+		if !ok || choice.ServerID == best.ServerID || taken.Spoken[choice.ServerID] || requotes == maxRequotes {
+			check = false // every candidate is spoken for: the job meets what is left when it runs
+			continue
+		}
+		if err := s.policy.checkPrice(choice.USDPerGPU()); err != nil {
+			return errorReply(err), nil
+		}
+		best = choice
+	}
+}
+
+// maxRequotes bounds how often a rent is quoted again because rents
+// committed since its look took its quote; then its last quote is stored
+// unchecked.
+const maxRequotes = 3
+
+// submitRent stores the rent asked, quoted best, with its guardrails (and,
+// when quoted from free candidates, the quote: checked unless check is
+// false) counted in the intake transaction, and returns its reply and the
+// order's price per hour shown. A *QuoteTaken error means nothing was
+// written: a rent committed since the look took best.
+func (s *Service) submitRent(ctx context.Context, req Request, rec *intakeRecord, asked rentParams, best offerChoice,
+	takenSince time.Time, candidates []int64, free, check bool) (Reply, float64, error) {
 	p, state := s.quotedParams(asked, best)
 	// The counted caps are checked in the transaction that stores the job
 	// (one awaiting confirmation is checked now and again when confirmed).
 	reserve := reservation(p, best)
 	price := best.USDPerHour
-	var hook *QuoteHook
-	if quoted.free {
-		hook = &QuoteHook{TakenSince: snap.asked, Quoted: best.ServerID, Candidates: quoted.candidates,
-			Choose: func(spoken map[int64]bool, j *Job) (int64, error) {
-				shown, requoted, reserve, price = best, false, reservation(p, best), best.USDPerHour
-				choice, ok := s.quotes.firstFree(snap, asked.want(nil), spoken)
-				if !ok || choice.ServerID == best.ServerID || spoken[choice.ServerID] {
-					return best.ServerID, nil
-				}
-				if err := s.policy.checkPrice(choice.USDPerGPU()); err != nil {
-					return 0, err
-				}
-				q, state := s.quotedParams(asked, choice)
-				raw, err := json.Marshal(q)
-				if err != nil {
-					return 0, err
-				}
-				j.Params, j.USDPerHour, j.State = raw, reservation(q, choice), state
-				shown, requoted, reserve, price = choice, true, j.USDPerHour, choice.USDPerHour
-				return choice.ServerID, nil
-			}}
+	var qc *QuoteCheck
+	if free {
+		qc = &QuoteCheck{TakenSince: takenSince, Quoted: best.ServerID, Candidates: candidates, Unchecked: !check}
 	}
-	r, err := s.submit(ctx, req, rec, Job{Kind: JobRent, State: state, USDPerHour: reserve}, p, s.quotedGuard(req.User, &reserve, p.Hours, hook),
+	r, err := s.submit(ctx, req, rec, Job{Kind: JobRent, State: state, USDPerHour: reserve}, p, s.quotedGuard(req.User, reserve, p.Hours, qc),
 		nil, &price, func(job Job) Reply {
 			if job.State == JobAwaitingConfirmation {
-				return confirmReply(job, shown)
+				return confirmReply(job, best)
 			}
 			return queuedReply(job, fmt.Sprintf("Renting %s ×%d from %s/GPU/h (%s/h in all%s)…",
-				shown.Model, shown.GPUCount, usd(shown.USDPerGPU()), usd(shown.USDPerHour), shown.creationFeeNote()))
-		}, &requoted)
-	if err != nil {
-		return s.fail(ctx, "rent", err), nil
-	}
-	return r, &price
+				best.Model, best.GPUCount, usd(best.USDPerGPU()), usd(best.USDPerHour), best.creationFeeNote()))
+		})
+	return r, price, err
 }
 
 // quotedParams are the parameters of a rent asked as asked and quoted c,
@@ -256,10 +270,10 @@ func queuedReply(job Job, text string) Reply {
 // transaction. When the claim finds an earlier delivery, nothing is written
 // and the reply is zero: rec.result has the recorded answer.
 //
-// requoted, when set, is true once g.Quote changed the quote in the
-// transaction: the reply rendered beforehand no longer stands.
+// When g.Quote finds its server taken, nothing is written and the error is
+// the *QuoteTaken: the caller quotes again.
 func (s *Service) submit(ctx context.Context, req Request, rec *intakeRecord, tmpl Job, params any, g *Guard,
-	order *int64, price *float64, ok func(Job) Reply, requoted *bool) (Reply, error) {
+	order *int64, price *float64, ok func(Job) Reply) (Reply, error) {
 	raw, err := json.Marshal(params)
 	if err != nil {
 		return Reply{}, fmt.Errorf("commands: encode params: %w", err)
@@ -289,15 +303,23 @@ func (s *Service) submit(ctx context.Context, req Request, rec *intakeRecord, tm
 	var accepted Reply
 	created := s.finishWith(req, rec, order, price, replyTo, &accepted)(IntakeOutcome{Job: job, Created: true})
 	unit := IntakeUnit{Dedup: rec.claim, Job: &job, Guard: g, Finish: func(o IntakeOutcome) IntakeWrites {
-		if o.Created && o.Refused == nil && o.Job.ID == job.ID && o.Job.State == job.State && (requoted == nil || !*requoted) {
+		var taken *QuoteTaken
+		switch {
+		case o.Created && o.Refused == nil && o.Job.ID == job.ID && o.Job.State == job.State:
 			r = accepted
 			return created
+		case errors.As(o.Refused, &taken):
+			return IntakeWrites{} // nothing: the request is submitted again, quoted anew
 		}
 		return finish(o)
 	}}
 	res, err := s.store.Intake(ctx, unit)
 	if err != nil {
 		return Reply{}, err
+	}
+	var taken *QuoteTaken
+	if errors.As(res.Refused, &taken) {
+		return Reply{}, taken
 	}
 	rec.recorded, rec.result = true, res.Dedup
 	if st := res.Dedup.State; st != DedupRecorded && st != DedupNone {

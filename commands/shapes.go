@@ -243,6 +243,12 @@ func NewMarketModels(summaries []ModelSummary) []MarketModel {
 	return out
 }
 
+// EventOrderConnection is the outbox event type of OrderConnectionEvent.
+// The outbound fan-out does not deliver it: it goes only where the webhook
+// door queues it (one delivery, to the requester's callback_url), and
+// storage wipes it once it arrived or after 24 h.
+const EventOrderConnection = "order.connection"
+
 // OrderConnectionEvent is the data of order.connection, the one delivery
 // that brings a rent's connection details (SSH password included) to the
 // callback_url of the webhook request that made it, and to nobody else.

@@ -2,7 +2,6 @@ package commands
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -277,13 +276,11 @@ func (x *Outbox) origin(ctx context.Context, ev Event) (*EventOrigin, error) {
 			return nil, err
 		}
 	}
-	var ref struct {
-		WatchID *int64 `json:"watch_id"`
-	}
-	if json.Unmarshal(ev.Data, &ref) != nil || ref.WatchID == nil {
+	watchID, ok := ev.WatchID()
+	if !ok {
 		return nil, nil
 	}
-	w, err := st.GetWatch(ctx, *ref.WatchID)
+	w, err := st.GetWatch(ctx, watchID)
 	if errors.Is(err, ErrNotFound) {
 		return nil, nil
 	}

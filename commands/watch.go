@@ -367,7 +367,10 @@ func (s *Service) triggerWatch(ctx context.Context, w Watch, best bestOffer, now
 		// Checked again, atomically, as the job is stored; this check
 		// spares the owner a "renting" notice followed by a refusal.
 		if g := s.guard(w.Owner, p.MaxPerGPU*float64(p.Count), p.Hours, ""); g != nil { // nil: no counted cap
-			perr = s.store.CheckGuard(ctx, *g)
+			var u GuardUsage
+			if u, perr = s.store.GuardUsage(ctx, *g); perr == nil {
+				perr = g.Check(u)
+			}
 		}
 		var ce *CapError
 		if perr != nil && !errors.As(perr, &ce) {

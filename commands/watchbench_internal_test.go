@@ -83,7 +83,7 @@ func BenchmarkWatchTickEvaluate(b *testing.B) {
 	b.ReportMetric(float64(len(c.groups)), "groups")
 }
 
-// noChanges is a Store with nothing new since the cache was filled.
-type noChanges struct{ Store }
+// noChanges is a WatchStore with nothing new since the cache was filled.
+type noChanges struct{ WatchStore }
 
 func (noChanges) WatchChanges(context.Context, int64) ([]Watch, int64, error) { return nil, 0, nil }

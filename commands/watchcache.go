@@ -48,7 +48,7 @@ type watchGroup struct {
 }
 
 // sync brings the cache up to date with the store.
-func (c *watchCache) sync(ctx context.Context, st Store) error {
+func (c *watchCache) sync(ctx context.Context, st WatchStore) error {
 	ws, upTo, err := st.WatchChanges(ctx, c.upTo)
 	if err != nil {
 		return fmt.Errorf("commands: watch cache: %w", err)
@@ -147,7 +147,7 @@ func (c *watchCache) recordSeen(idx priceIndex, now time.Time) []SeenPrice {
 }
 
 // loadSeen reads the last prices from the store once.
-func (c *watchCache) loadSeen(ctx context.Context, st Store) error {
+func (c *watchCache) loadSeen(ctx context.Context, st WatchStore) error {
 	if c.seenLoaded {
 		return nil
 	}

@@ -116,7 +116,7 @@ func (s *Store) ServerClaims(ctx context.Context, jobID string, since, now time.
 const quoteKept = 15 * time.Minute
 
 // spokenServers are those of candidates that a new rent's quote leaves out
-// (see [commands.QuoteHook]): quoted to a rent job still queued or running,
+// (see [commands.QuoteCheck]): quoted to a rent job still queued or running,
 // held by a live job, taken since takenSince, or refused as unavailable
 // lately.
 func (s *Store) spokenServers(ctx context.Context, tx rowQuerier, candidates []int64, takenSince time.Time) (map[int64]bool, error) {
@@ -159,7 +159,7 @@ func (s *Store) spokenServers(ctx context.Context, tx rowQuerier, candidates []i
 	return spoken, nil
 }
 
-// SpokenServers implements [commands.Store]: spokenServers from what is
+// SpokenServers implements [commands.ClaimStore]: spokenServers from what is
 // committed, on a read connection.
 func (s *Store) SpokenServers(ctx context.Context, candidates []int64, takenSince time.Time) (map[int64]bool, error) {
 	spoken, err := s.spokenServers(ctx, s.read, candidates, takenSince)

@@ -11,64 +11,6 @@ import (
 	"github.com/clorebot/clorebot/commands"
 )
 
-// Delivery states.
-const (
-	DeliveryPending   = "pending"   // due at NextAt
-	DeliveryDelivered = "delivered" // a 2xx answer came back; never sent again
-	DeliveryDead      = "dead"      // dead-lettered: the schedule ran out or the receiver is gone
-)
-
-// NewDelivery is one outbound delivery for [Store.EnqueueDeliveries]: an
-// outbox event, the receiver's URL, where the signing secret is configured
-// ("subscriber:<url>" or "key:<name>", never the secret) and the webhook-id it
-// keeps on every attempt.
-//
-// It is an alias of an unnamed struct type so that the webhook front door,
-// which may not import storage, declares the identical type and *Store
-// satisfies its interface as it is.
-type NewDelivery = struct {
-	EventID   int64
-	URL       string
-	SecretRef string
-	MessageID string
-}
-
-// Delivery is one outbound delivery with its outbox event. Zero times are
-// "never". Like [NewDelivery] it is an alias of an unnamed struct type.
-type Delivery = struct {
-	ID            int64
-	EventID       int64
-	EventType     string
-	EventData     json.RawMessage
-	EventAt       time.Time
-	URL           string
-	SecretRef     string
-	MessageID     string
-	State         string // Delivery* states
-	Attempts      int    // in the current schedule
-	NextAt        time.Time
-	LastAttemptAt time.Time
-	LastStatus    int // HTTP status of the last attempt, 0 when none came back
-	LastError     string
-	DeliveredAt   time.Time
-	CreatedAt     time.Time
-	UpdatedAt     time.Time
-}
-
-// DeliveryAttempt is the outcome of one attempt, for
-// [Store.RecordDeliveryAttempt]: the new State (pending again at NextAt,
-// delivered, or dead), the HTTP status (0 when none came back) and the
-// failure, empty on success. Like [NewDelivery] it is an alias of an unnamed
-// struct type.
-type DeliveryAttempt = struct {
-	ID     int64
-	At     time.Time
-	Status int
-	Error  string
-	State  string
-	NextAt time.Time
-}
-
 // DeliveryFilter selects deliveries for [Store.ListDeliveries].
 type DeliveryFilter struct {
 	// FailedOnly keeps dead-lettered deliveries and pending ones whose last
@@ -103,7 +45,7 @@ func (s *Store) DeliveryCursor(ctx context.Context) (int64, error) {
 // for an event and URL that already has one is skipped, keeping the stored
 // message id, so a fan-out repeated after a crash or by a second process
 // creates nothing twice. It returns how many deliveries it inserted.
-func (s *Store) EnqueueDeliveries(ctx context.Context, upTo int64, ds []NewDelivery, now time.Time) (int, error) {
+func (s *Store) EnqueueDeliveries(ctx context.Context, upTo int64, ds []commands.NewDelivery, now time.Time) (int, error) {
 	for i, d := range ds {
 		if d.EventID <= 0 || d.EventID > upTo || d.URL == "" || d.SecretRef == "" || d.MessageID == "" {
 			return 0, fmt.Errorf("storage: enqueue deliveries: delivery %d: want an event id up to %d, a URL, a secret reference and a message id", i, upTo)
@@ -147,7 +89,7 @@ func (s *Store) EnqueueDeliveries(ctx context.Context, upTo int64, ds []NewDeliv
 // then no other dispatcher on the database claims them, and if this one dies
 // before recording the attempt they fall due again at until. The returned
 // deliveries keep the NextAt they were due at.
-func (s *Store) ClaimDueDeliveries(ctx context.Context, now, until time.Time, limit int) ([]Delivery, error) {
+func (s *Store) ClaimDueDeliveries(ctx context.Context, now, until time.Time, limit int) ([]commands.Delivery, error) {
 	if limit <= 0 {
 		return nil, fmt.Errorf("storage: claim due deliveries: limit must be positive, got %d", limit)
 	}
@@ -191,17 +133,17 @@ func (s *Store) ClaimDueDeliveries(ctx context.Context, now, until time.Time, li
 // its job's SSH password, in the same transaction. A delivery that is no longer pending (it was
 // settled elsewhere meanwhile) is left alone; a missing one is
 // [ErrNotFound].
-func (s *Store) RecordDeliveryAttempt(ctx context.Context, a DeliveryAttempt) error {
-	if a.State != DeliveryPending && a.State != DeliveryDelivered && a.State != DeliveryDead {
+func (s *Store) RecordDeliveryAttempt(ctx context.Context, a commands.DeliveryAttempt) error {
+	if a.State != commands.DeliveryPending && a.State != commands.DeliveryDelivered && a.State != commands.DeliveryDead {
 		return fmt.Errorf("storage: record delivery attempt %d: unknown state %q", a.ID, a.State)
 	}
 	at := formatTime(a.At)
 	next := at
-	if a.State == DeliveryPending {
+	if a.State == commands.DeliveryPending {
 		next = formatTime(a.NextAt)
 	}
 	delivered := sql.NullString{}
-	if a.State == DeliveryDelivered {
+	if a.State == commands.DeliveryDelivered {
 		delivered = sql.NullString{String: at, Valid: true}
 	}
 	tx, err := s.write.BeginTx(ctx, nil)
@@ -225,7 +167,7 @@ func (s *Store) RecordDeliveryAttempt(ctx context.Context, a DeliveryAttempt) er
 		return fmt.Errorf("storage: record delivery attempt %d: %w", a.ID, err)
 	}
 	wiped := false
-	if a.State == DeliveryDelivered {
+	if a.State == commands.DeliveryDelivered {
 		// Delivered connection details are wiped at once (secret.go).
 		if wiped, err = wipeDelivered(ctx, tx, a.ID, s.pg); err != nil {
 			return fmt.Errorf("storage: record delivery attempt %d: %w", a.ID, err)
@@ -253,19 +195,19 @@ func deliveryExists(ctx context.Context, tx *sql.Tx, id int64) error {
 }
 
 // GetDelivery returns the delivery with id id, or [ErrNotFound].
-func (s *Store) GetDelivery(ctx context.Context, id int64) (Delivery, error) {
+func (s *Store) GetDelivery(ctx context.Context, id int64) (commands.Delivery, error) {
 	ds, err := queryDeliveries(ctx, s.read, `SELECT `+deliveryColumns+deliveryFrom+` WHERE d.id = ?`, id)
 	if err == nil && len(ds) == 0 {
 		err = ErrNotFound
 	}
 	if err != nil {
-		return Delivery{}, fmt.Errorf("storage: get delivery %d: %w", id, err)
+		return commands.Delivery{}, fmt.Errorf("storage: get delivery %d: %w", id, err)
 	}
 	return ds[0], nil
 }
 
 // ListDeliveries returns deliveries newest first.
-func (s *Store) ListDeliveries(ctx context.Context, f DeliveryFilter) ([]Delivery, error) {
+func (s *Store) ListDeliveries(ctx context.Context, f DeliveryFilter) ([]commands.Delivery, error) {
 	q := `SELECT ` + deliveryColumns + deliveryFrom
 	if f.FailedOnly {
 		q += ` WHERE ` + failedCondition
@@ -301,7 +243,7 @@ func (s *Store) RetryDelivery(ctx context.Context, id int64, now time.Time) erro
 	if err != nil {
 		return fmt.Errorf("storage: retry delivery %d: %w", id, err)
 	}
-	if state == DeliveryDelivered {
+	if state == commands.DeliveryDelivered {
 		return fmt.Errorf("storage: retry delivery %d: %w: it was delivered already", id, ErrConflict)
 	}
 	if _, err := retryWhere(ctx, tx, `d.id = ? AND `+failedCondition, now, s.now(), id); err != nil {
@@ -346,13 +288,13 @@ type rowsQuerier interface {
 }
 
 // queryDeliveries runs a SELECT of deliveryColumns.
-func queryDeliveries(ctx context.Context, q rowsQuerier, query string, args ...any) ([]Delivery, error) {
+func queryDeliveries(ctx context.Context, q rowsQuerier, query string, args ...any) ([]commands.Delivery, error) {
 	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []Delivery
+	var out []commands.Delivery
 	for rows.Next() {
 		d, err := scanDelivery(rows)
 		if err != nil {
@@ -364,9 +306,9 @@ func queryDeliveries(ctx context.Context, q rowsQuerier, query string, args ...a
 }
 
 // scanDelivery reads one row of deliveryColumns.
-func scanDelivery(sc scanner) (Delivery, error) {
+func scanDelivery(sc scanner) (commands.Delivery, error) {
 	var (
-		d                                    Delivery
+		d                                    commands.Delivery
 		data, eventAt, next, created, update string
 		last, delivered                      sql.NullString
 	)
@@ -374,7 +316,7 @@ func scanDelivery(sc scanner) (Delivery, error) {
 		&d.MessageID, &d.State, &d.Attempts, &next, &last, &d.LastStatus, &d.LastError,
 		&delivered, &created, &update)
 	if err != nil {
-		return Delivery{}, err
+		return commands.Delivery{}, err
 	}
 	d.EventData = json.RawMessage(data)
 	for _, t := range []struct {
@@ -382,7 +324,7 @@ func scanDelivery(sc scanner) (Delivery, error) {
 		src string
 	}{{&d.EventAt, eventAt}, {&d.NextAt, next}, {&d.CreatedAt, created}, {&d.UpdatedAt, update}} {
 		if *t.dst, err = parseTime(t.src); err != nil {
-			return Delivery{}, err
+			return commands.Delivery{}, err
 		}
 	}
 	for _, t := range []struct {
@@ -391,7 +333,7 @@ func scanDelivery(sc scanner) (Delivery, error) {
 	}{{&d.LastAttemptAt, last}, {&d.DeliveredAt, delivered}} {
 		p, err := parseNullTime(t.src)
 		if err != nil {
-			return Delivery{}, err
+			return commands.Delivery{}, err
 		}
 		if p != nil {
 			*t.dst = *p

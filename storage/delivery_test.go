@@ -41,7 +41,7 @@ func appendTestEvents(t *testing.T, s *Store, types ...string) []int64 {
 }
 
 // enqueue fans ds out up to upTo and returns how many were inserted.
-func enqueue(t *testing.T, s *Store, upTo int64, now time.Time, ds ...NewDelivery) int {
+func enqueue(t *testing.T, s *Store, upTo int64, now time.Time, ds ...commands.NewDelivery) int {
 	t.Helper()
 	n, err := s.EnqueueDeliveries(context.Background(), upTo, ds, now)
 	if err != nil {
@@ -67,7 +67,7 @@ func TestEnqueueDeliveriesIsIdempotentAndAdvancesCursor(t *testing.T) {
 	}
 	ids := appendTestEvents(t, s, "order.created", "order.running")
 	now := epoch.UTC()
-	first := []NewDelivery{
+	first := []commands.NewDelivery{
 		{EventID: ids[0], URL: "https://a.example/hook", SecretRef: "subscriber:https://a.example/hook", MessageID: "msg_1"},
 		{EventID: ids[0], URL: "https://b.example/cb", SecretRef: "key:zapier", MessageID: "msg_2"},
 		{EventID: ids[1], URL: "https://a.example/hook", SecretRef: "subscriber:https://a.example/hook", MessageID: "msg_3"},
@@ -99,7 +99,7 @@ func TestEnqueueDeliveriesIsIdempotentAndAdvancesCursor(t *testing.T) {
 	var msgs []string
 	for _, d := range all {
 		msgs = append(msgs, d.MessageID)
-		if d.State != DeliveryPending || d.Attempts != 0 || !d.NextAt.Equal(now) || !d.CreatedAt.Equal(now) {
+		if d.State != commands.DeliveryPending || d.Attempts != 0 || !d.NextAt.Equal(now) || !d.CreatedAt.Equal(now) {
 			t.Errorf("new delivery %+v: want pending, no attempts, due and created at %v", d, now)
 		}
 	}
@@ -115,18 +115,18 @@ func TestEnqueueDeliveriesIsIdempotentAndAdvancesCursor(t *testing.T) {
 func TestEnqueueDeliveriesRejects(t *testing.T) {
 	s, _ := newStore(t)
 	ids := appendTestEvents(t, s, "order.created")
-	ok := NewDelivery{EventID: ids[0], URL: "https://a.example", SecretRef: "key:k", MessageID: "msg_1"}
-	tests := map[string]func(d *NewDelivery){
-		"event after upTo": func(d *NewDelivery) { d.EventID = ids[0] + 1 },
-		"no URL":           func(d *NewDelivery) { d.URL = "" },
-		"no secret ref":    func(d *NewDelivery) { d.SecretRef = "" },
-		"no message id":    func(d *NewDelivery) { d.MessageID = "" },
+	ok := commands.NewDelivery{EventID: ids[0], URL: "https://a.example", SecretRef: "key:k", MessageID: "msg_1"}
+	tests := map[string]func(d *commands.NewDelivery){
+		"event after upTo": func(d *commands.NewDelivery) { d.EventID = ids[0] + 1 },
+		"no URL":           func(d *commands.NewDelivery) { d.URL = "" },
+		"no secret ref":    func(d *commands.NewDelivery) { d.SecretRef = "" },
+		"no message id":    func(d *commands.NewDelivery) { d.MessageID = "" },
 	}
 	for name, change := range tests {
 		t.Run(name, func(t *testing.T) {
 			d := ok
 			change(&d)
-			if _, err := s.EnqueueDeliveries(context.Background(), ids[0], []NewDelivery{d}, epoch); err == nil {
+			if _, err := s.EnqueueDeliveries(context.Background(), ids[0], []commands.NewDelivery{d}, epoch); err == nil {
 				t.Fatal("EnqueueDeliveries accepted a bad delivery")
 			}
 			if c := cursor(t, s); c != 0 {
@@ -162,7 +162,7 @@ func TestClaimDueDeliveries(t *testing.T) {
 	t0 := epoch.UTC()
 	for i, id := range ids {
 		enqueue(t, s, id, t0.Add(time.Duration(i)*time.Second),
-			NewDelivery{EventID: id, URL: "https://r.example", SecretRef: "key:k", MessageID: fmt.Sprint("msg_", i)})
+			commands.NewDelivery{EventID: id, URL: "https://r.example", SecretRef: "key:k", MessageID: fmt.Sprint("msg_", i)})
 	}
 	claim := func(now time.Time, limit int) []string {
 		t.Helper()
@@ -202,8 +202,8 @@ func TestRecordDeliveryAttempt(t *testing.T) {
 	s, clock := newStore(t)
 	ids := appendTestEvents(t, s, "order.running")
 	t0 := epoch.UTC()
-	enqueue(t, s, ids[0], t0, NewDelivery{EventID: ids[0], URL: "https://r.example", SecretRef: "key:k", MessageID: "msg_1"})
-	get := func() Delivery {
+	enqueue(t, s, ids[0], t0, commands.NewDelivery{EventID: ids[0], URL: "https://r.example", SecretRef: "key:k", MessageID: "msg_1"})
+	get := func() commands.Delivery {
 		t.Helper()
 		all, err := s.ListDeliveries(ctx, DeliveryFilter{})
 		if err != nil || len(all) != 1 {
@@ -216,7 +216,7 @@ func TestRecordDeliveryAttempt(t *testing.T) {
 		return d
 	}
 	id := get().ID
-	record := func(a DeliveryAttempt) {
+	record := func(a commands.DeliveryAttempt) {
 		t.Helper()
 		a.ID = id
 		if err := s.RecordDeliveryAttempt(ctx, a); err != nil {
@@ -225,9 +225,9 @@ func TestRecordDeliveryAttempt(t *testing.T) {
 	}
 
 	t1 := t0.Add(time.Second)
-	record(DeliveryAttempt{At: t1, Status: 503, Error: "HTTP 503", State: DeliveryPending, NextAt: t1.Add(5 * time.Second)})
+	record(commands.DeliveryAttempt{At: t1, Status: 503, Error: "HTTP 503", State: commands.DeliveryPending, NextAt: t1.Add(5 * time.Second)})
 	d := get()
-	if d.State != DeliveryPending || d.Attempts != 1 || d.LastStatus != 503 || d.LastError != "HTTP 503" ||
+	if d.State != commands.DeliveryPending || d.Attempts != 1 || d.LastStatus != 503 || d.LastError != "HTTP 503" ||
 		!d.NextAt.Equal(t1.Add(5*time.Second)) || !d.LastAttemptAt.Equal(t1) || !d.DeliveredAt.IsZero() {
 		t.Fatalf("after a failure: %+v", d)
 	}
@@ -238,21 +238,21 @@ func TestRecordDeliveryAttempt(t *testing.T) {
 
 	clock.Advance(time.Hour)
 	t2 := t1.Add(6 * time.Second)
-	record(DeliveryAttempt{At: t2, Status: 204, State: DeliveryDelivered})
+	record(commands.DeliveryAttempt{At: t2, Status: 204, State: commands.DeliveryDelivered})
 	d = get()
-	if d.State != DeliveryDelivered || d.Attempts != 2 || d.LastStatus != 204 || d.LastError != "" ||
+	if d.State != commands.DeliveryDelivered || d.Attempts != 2 || d.LastStatus != 204 || d.LastError != "" ||
 		!d.DeliveredAt.Equal(t2) || !d.UpdatedAt.Equal(clock.Now().UTC()) {
 		t.Fatalf("after success: %+v", d)
 	}
 	// A settled delivery is left alone: a late or duplicate record changes nothing.
-	record(DeliveryAttempt{At: t2.Add(time.Hour), Status: 500, Error: "late", State: DeliveryDead})
-	if got := get(); got.State != DeliveryDelivered || got.Attempts != 2 {
+	record(commands.DeliveryAttempt{At: t2.Add(time.Hour), Status: 500, Error: "late", State: commands.DeliveryDead})
+	if got := get(); got.State != commands.DeliveryDelivered || got.Attempts != 2 {
 		t.Fatalf("a late record changed a delivered delivery: %+v", got)
 	}
-	if err := s.RecordDeliveryAttempt(ctx, DeliveryAttempt{ID: 404, At: t2, State: DeliveryDead}); !errors.Is(err, ErrNotFound) {
+	if err := s.RecordDeliveryAttempt(ctx, commands.DeliveryAttempt{ID: 404, At: t2, State: commands.DeliveryDead}); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("record on a missing delivery: %v, want ErrNotFound", err)
 	}
-	if err := s.RecordDeliveryAttempt(ctx, DeliveryAttempt{ID: id, At: t2, State: "lost"}); err == nil {
+	if err := s.RecordDeliveryAttempt(ctx, commands.DeliveryAttempt{ID: id, At: t2, State: "lost"}); err == nil {
 		t.Fatal("record with an unknown state accepted")
 	}
 	if _, err := s.GetDelivery(ctx, 404); !errors.Is(err, ErrNotFound) {
@@ -265,9 +265,9 @@ func TestRetryDeliveries(t *testing.T) {
 	s, _ := newStore(t)
 	ids := appendTestEvents(t, s, "dead", "failing", "fresh", "delivered")
 	t0 := epoch.UTC()
-	var ds []NewDelivery
+	var ds []commands.NewDelivery
 	for i, id := range ids {
-		ds = append(ds, NewDelivery{EventID: id, URL: "https://r.example", SecretRef: "key:k", MessageID: fmt.Sprint("msg_", i)})
+		ds = append(ds, commands.NewDelivery{EventID: id, URL: "https://r.example", SecretRef: "key:k", MessageID: fmt.Sprint("msg_", i)})
 	}
 	enqueue(t, s, ids[len(ids)-1], t0, ds...)
 	byType := map[string]int64{}
@@ -276,10 +276,10 @@ func TestRetryDeliveries(t *testing.T) {
 		byType[d.EventType] = d.ID
 	}
 	later := t0.Add(time.Hour)
-	for typ, a := range map[string]DeliveryAttempt{
-		"dead":      {Status: 500, Error: "HTTP 500", State: DeliveryDead},
-		"failing":   {Error: "timeout", State: DeliveryPending, NextAt: later},
-		"delivered": {Status: 200, State: DeliveryDelivered},
+	for typ, a := range map[string]commands.DeliveryAttempt{
+		"dead":      {Status: 500, Error: "HTTP 500", State: commands.DeliveryDead},
+		"failing":   {Error: "timeout", State: commands.DeliveryPending, NextAt: later},
+		"delivered": {Status: 200, State: commands.DeliveryDelivered},
 	} {
 		a.ID, a.At = byType[typ], t0
 		if err := s.RecordDeliveryAttempt(ctx, a); err != nil {
@@ -306,7 +306,7 @@ func TestRetryDeliveries(t *testing.T) {
 		t.Fatalf("RetryDelivery(dead): %v", err)
 	}
 	d, _ := s.GetDelivery(ctx, byType["dead"])
-	if d.State != DeliveryPending || d.Attempts != 0 || !d.NextAt.Equal(now) || d.LastError != "HTTP 500" {
+	if d.State != commands.DeliveryPending || d.Attempts != 0 || !d.NextAt.Equal(now) || d.LastError != "HTTP 500" {
 		t.Fatalf("retried dead delivery = %+v; want pending afresh, due now, last error kept", d)
 	}
 	if err := s.RetryDelivery(ctx, byType["delivered"], now); !errors.Is(err, ErrConflict) {

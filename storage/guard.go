@@ -175,17 +175,14 @@ func windowMinute(since string) (minute, end string) {
 	return minute, minute[:15] + string(minute[15]+1)
 }
 
-// CheckGuard reads [commands.GuardUsage] for g and returns g.Check's verdict as
-// is (nil without Check). It writes nothing.
-func (s *Store) CheckGuard(ctx context.Context, g commands.Guard) error {
-	if g.Check == nil {
-		return nil
-	}
+// GuardUsage reads [commands.GuardUsage] for g from what is committed; the
+// caller decides (g.Check is not called). It writes nothing.
+func (s *Store) GuardUsage(ctx context.Context, g commands.Guard) (commands.GuardUsage, error) {
 	u, err := usage(ctx, s.read, g, s.pg)
 	if err != nil {
-		return fmt.Errorf("storage: check guard: %w", err)
+		return u, fmt.Errorf("storage: guard usage: %w", err)
 	}
-	return g.Check(u)
+	return u, nil
 }
 
 // ConfirmJobGuarded moves the job id from awaiting confirmation to queued

@@ -57,12 +57,11 @@ func oldUsage(t *testing.T, s *Store, g commands.Guard) commands.GuardUsage {
 	return u
 }
 
-// newUsage is what CheckGuard hands g.Check.
+// newUsage is what GuardUsage counts for g.
 func newUsage(t *testing.T, s *Store, g commands.Guard) commands.GuardUsage {
 	t.Helper()
-	var got commands.GuardUsage
-	g.Check = func(u commands.GuardUsage) error { got = u; return nil }
-	if err := s.CheckGuard(context.Background(), g); err != nil {
+	got, err := s.GuardUsage(context.Background(), g)
+	if err != nil {
 		t.Fatal(err)
 	}
 	return got

@@ -14,9 +14,7 @@ import (
 // usageOf counts the usage a guard for who (excluding exclude) sees.
 func usageOf(t *testing.T, s *Store, who, exclude string, since time.Time) commands.GuardUsage {
 	t.Helper()
-	var got commands.GuardUsage
-	err := s.CheckGuard(context.Background(), commands.Guard{Who: who, Exclude: exclude, Since: since, Team: true,
-		Check: func(u commands.GuardUsage) error { got = u; return nil }})
+	got, err := s.GuardUsage(context.Background(), commands.Guard{Who: who, Exclude: exclude, Since: since, Team: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,8 +73,8 @@ func TestGuardUsageCountsWhatDesignLists(t *testing.T) {
 		t.Errorf("usage without the job itself = %+v, want %+v", got, want)
 	}
 	// Without team totals, only the requester's counts.
-	var mine commands.GuardUsage
-	if err := s.CheckGuard(ctx, commands.Guard{Who: "a", Since: since, Check: func(u commands.GuardUsage) error { mine = u; return nil }}); err != nil {
+	mine, err := s.GuardUsage(ctx, commands.Guard{Who: "a", Since: since})
+	if err != nil {
 		t.Fatal(err)
 	}
 	if want := (commands.GuardUsage{ActiveOrders: 3, OrdersLastHour: 3}); mine != want {

@@ -167,7 +167,7 @@ func (w *intakeWriter) stop() error {
 		if w.started {
 			<-w.done
 		} else {
-			close(w.done) // no writer will: a caller waiting on it returns (review R3-1)
+			close(w.done) // no writer will: a caller waiting on it returns instead of hanging
 		}
 		for _, st := range w.stmts {
 			err = errors.Join(err, st.Close())
@@ -210,7 +210,7 @@ func (w *intakeWriter) run(s *Store) {
 		for _, c := range batch {
 			close(c.done)
 		}
-		clear(batch) // the units (a rent's SSH password among their params) are their callers' again (review R3-5)
+		clear(batch) // the units (a rent's SSH password among their params) are their callers' again: the writer keeps none
 	}
 }
 
@@ -328,7 +328,7 @@ const (
 // one caller leaving must not interrupt the others' commit.
 func (w *intakeWriter) commit(s *Store, batch []*intakeCall) {
 	ctx := context.Background()
-	defer w.pend.reset() // the rows held back carry SSH passwords: keep none past the batch (review R3-5)
+	defer w.pend.reset() // the rows held back carry SSH passwords: keep none past the batch, even one whose attempt failed
 	w.prepare(ctx, s)
 	n := 0
 	for _, c := range batch {

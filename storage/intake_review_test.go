@@ -1,8 +1,7 @@
 package storage
 
-// Regression tests from the third red-team review of the intake speed-up
-// (879f05b, e0bc93a): each failed on the code as it landed and names its
-// finding (review R3-n).
+// Regression tests of the intake speed-up (879f05b, e0bc93a): each failed
+// on the code as it landed.
 
 import (
 	"context"
@@ -20,7 +19,7 @@ import (
 	"github.com/clorebot/clorebot/storage/storagetest"
 )
 
-// Review R3-1: Intake on a Store closed before its writer ever started. stop
+// Intake on a Store closed before its writer ever started. stop
 // closes w.done only when the writer ran; the buffered send in Intake is
 // ready together with <-w.quit, so about one call in two queues its unit
 // and waits on c.done / w.done, neither of which is ever closed.
@@ -52,7 +51,7 @@ func TestIntakeAfterCloseOfAStoreThatNeverWroteFails(t *testing.T) {
 	}
 }
 
-// Review R3-2: ExpireJobs runs on every job sweep (commands.DefaultSweepInterval,
+// ExpireJobs runs on every job sweep (commands.DefaultSweepInterval,
 // 2 s) on the writer connection, as an UPDATE: it holds the write lock for
 // its whole run. Its filter is state = 'awaiting_confirmation' AND
 // created_at < ?, which jobs_state_idx served; with that index dropped, it
@@ -66,7 +65,7 @@ func TestExpireJobsReadsItsPartialIndex(t *testing.T) {
 	}
 }
 
-// Review R3-3: one audit row far older than Since (another
+// One audit row far older than Since (another
 // process's clock, a clock stepped back) hides every row written before it,
 // even rows perfectly in time order and well inside [Since, now]: not just
 // the disordered row the doc comment warns about.
@@ -105,7 +104,7 @@ func TestListAuditStrayOldRowHidesNothing(t *testing.T) {
 	}
 }
 
-// Review R3-4: one dedup record whose created_at is in the future (a clock stepped
+// One dedup record whose created_at is in the future (a clock stepped
 // forward and back, another process's clock ahead) stops every later purge
 // at that row: no record written after it is purged until the clock catches
 // up with it, however old they are. Before 0016 they were purged as usual.
@@ -132,7 +131,7 @@ func TestPurgeWebhooksPastAFutureDatedRecord(t *testing.T) {
 	}
 }
 
-// Review R3-5: the first attempt's queued rows stay in w.pend when the attempt
+// The first attempt's queued rows stay in w.pend when the attempt
 // fails before its final flush (a unit error, errFastPathMiss, a Finish
 // panic): the queued jobs' params, SSH password included, are kept in the
 // writer's memory until the next batch's first attempt resets pend, which

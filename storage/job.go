@@ -97,7 +97,7 @@ func (s *Store) createJobTx(ctx context.Context, tx execQuerier, j commands.Job,
 			return commands.Job{}, false, nil, fmt.Errorf("storage: create job: %w", err)
 		}
 		if q := g.Quote; q != nil {
-			if quoted, refused, err = s.requote(ctx, tx, q, &j); refused != nil || err != nil {
+			if quoted, refused, err = s.checkQuote(ctx, tx, q); refused != nil || err != nil {
 				return commands.Job{}, false, refused, err
 			}
 		}
@@ -133,29 +133,26 @@ func (s *Store) createJobTx(ctx context.Context, tx execQuerier, j commands.Job,
 	return stored, false, nil, nil
 }
 
-// requote checks in tx that the server q quoted is still free, and when a
-// rent committed since spoke for it, quotes j again from q's candidates.
-func (s *Store) requote(ctx context.Context, tx rowQuerier, q *commands.QuoteHook, j *commands.Job) (quoted int64, refused, err error) {
-	if q.Quoted != 0 {
-		spoken, err := s.spokenServers(ctx, tx, []int64{q.Quoted}, q.TakenSince)
-		if err != nil {
-			return 0, nil, fmt.Errorf("storage: create job: %w", err)
-		}
-		if !spoken[q.Quoted] {
-			return q.Quoted, nil, nil
-		}
+// checkQuote checks in tx that the server q quoted is still free (unless
+// q.Unchecked) and returns it, to be recorded with the job. When a rent
+// committed since spoke for it, the job is refused with a
+// *commands.QuoteTaken that says which of q's candidates are spoken for:
+// the caller quotes again.
+func (s *Store) checkQuote(ctx context.Context, tx rowQuerier, q *commands.QuoteCheck) (quoted int64, refused, err error) {
+	if q.Quoted == 0 || q.Unchecked {
+		return q.Quoted, nil, nil
 	}
-	spoken, err := s.spokenServers(ctx, tx, q.Candidates, q.TakenSince)
+	spoken, err := s.spokenServers(ctx, tx, []int64{q.Quoted}, q.TakenSince)
 	if err != nil {
 		return 0, nil, fmt.Errorf("storage: create job: %w", err)
 	}
-	if quoted, refused = q.Choose(spoken, j); refused != nil {
-		return 0, refused, nil
+	if !spoken[q.Quoted] {
+		return q.Quoted, nil, nil
 	}
-	if err := checkNewJob(*j); err != nil {
+	if spoken, err = s.spokenServers(ctx, tx, q.Candidates, q.TakenSince); err != nil {
 		return 0, nil, fmt.Errorf("storage: create job: %w", err)
 	}
-	return quoted, nil, nil
+	return 0, &commands.QuoteTaken{Server: q.Quoted, Spoken: spoken}, nil
 }
 
 // newJob checks j before its insert and fills in what CreateJob does: an

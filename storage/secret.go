@@ -21,11 +21,12 @@ import (
 // Chat and CLI rents have no delivery that can be known to have arrived
 // (an ephemeral message, a DM, a terminal): their succeeded job keeps the
 // password for the 24 h, so that its renter can read it again with
-// `status <order-id>` after a failed send or a crash (review R2).
+// `status <order-id>` after a failed send or a crash.
 
 // ConnectionEvent is the outbox event type that carries a rent's
-// connection details (SSH password included) to its requester only.
-const ConnectionEvent = "order.connection"
+// connection details (SSH password included) to its requester only: the
+// command layer's [commands.EventOrderConnection].
+const ConnectionEvent = commands.EventOrderConnection
 
 // passwordPath is where a rent job's params hold the SSH password
 // (commands' rentParams).
@@ -33,7 +34,10 @@ const passwordPath = "$.ssh_password"
 
 // wipedData is what a wiped ConnectionEvent's data becomes.
 func wipedData(jobID string) string {
-	b, _ := json.Marshal(map[string]any{"job_id": jobID, "wiped": true})
+	b, _ := json.Marshal(struct {
+		JobID string `json:"job_id"`
+		Wiped bool   `json:"wiped"`
+	}{jobID, true})
 	return string(b)
 }
 

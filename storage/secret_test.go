@@ -83,14 +83,14 @@ func TestDeliveredConnectionIsWiped(t *testing.T) {
 		t.Fatalf("before delivery the password is in %v, want the job and the event", got)
 	}
 	// A failed attempt keeps it for the next one.
-	if err := s.RecordDeliveryAttempt(ctx, DeliveryAttempt{ID: due[0].ID, At: now, Status: 500, Error: "HTTP 500",
-		State: DeliveryPending, NextAt: now}); err != nil {
+	if err := s.RecordDeliveryAttempt(ctx, commands.DeliveryAttempt{ID: due[0].ID, At: now, Status: 500, Error: "HTTP 500",
+		State: commands.DeliveryPending, NextAt: now}); err != nil {
 		t.Fatal(err)
 	}
 	if got := passwordRows(t, s); len(got) != 2 {
 		t.Fatalf("after a failed attempt the password is in %v", got)
 	}
-	if err := s.RecordDeliveryAttempt(ctx, DeliveryAttempt{ID: due[0].ID, At: now, Status: 204, State: DeliveryDelivered}); err != nil {
+	if err := s.RecordDeliveryAttempt(ctx, commands.DeliveryAttempt{ID: due[0].ID, At: now, Status: 204, State: commands.DeliveryDelivered}); err != nil {
 		t.Fatal(err)
 	}
 	if got := passwordRows(t, s); len(got) != 0 {
@@ -128,7 +128,7 @@ func TestTakeConnectionOnce(t *testing.T) {
 // After 24 h at most, whatever happened: pending deliveries are
 // dead-lettered and every password is wiped. Failed jobs are wiped at the
 // first sweep; a succeeded chat or CLI rent keeps its password for the
-// 24 h, for its renter's `status <order-id>` (review R2).
+// 24 h, for its renter's `status <order-id>`.
 func TestWipeSecretsAfter24Hours(t *testing.T) {
 	ctx := context.Background()
 	s, clock := newStore(t)
@@ -170,7 +170,7 @@ func TestWipeSecretsAfter24Hours(t *testing.T) {
 		t.Fatalf("after 24 h the password is still in %v", got)
 	}
 	ds, err := s.ListDeliveries(ctx, DeliveryFilter{})
-	if err != nil || len(ds) != 1 || ds[0].State != DeliveryDead || !strings.Contains(ds[0].LastError, "wiped") {
+	if err != nil || len(ds) != 1 || ds[0].State != commands.DeliveryDead || !strings.Contains(ds[0].LastError, "wiped") {
 		t.Fatalf("deliveries = %+v, %v; want the pending one dead-lettered", ds, err)
 	}
 	if _, ok, _ := s.TakeConnection(ctx, pickup.ID); ok {

@@ -17,7 +17,7 @@ import (
 // time): right after TakeConnection returns, no wiped password may be in
 // the database or its -wal file. Before the wipe's checkpoint and the
 // background one were serialized, the wipe's TRUNCATE answered busy and
-// left the frames in the WAL (review finding M3).
+// left the frames in the WAL.
 func TestWipedPasswordNotLeftInWAL(t *testing.T) {
 	storagetest.Skip(t, "the WAL file")
 	path := tempDBPath(t)

@@ -146,9 +146,7 @@ func TestBudgetUsageCounts(t *testing.T) {
 		RequestedBy: "cli:b", Params: []byte(`{"hours": 3}`), USDPerHour: 1}); err != nil {
 		t.Fatal(err)
 	}
-	var got commands.GuardUsage
-	err := s.CheckGuard(ctx, commands.Guard{Who: "cli:a", Since: now.Add(-time.Hour), Budget: true, Month: month, Now: now,
-		Check: func(u commands.GuardUsage) error { got = u; return nil }})
+	got, err := s.GuardUsage(ctx, commands.Guard{Who: "cli:a", Since: now.Add(-time.Hour), Budget: true, Month: month, Now: now})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -33,8 +33,21 @@ var ErrConflict = commands.ErrConflict
 // is [commands.ErrLeased].
 var ErrLeased = commands.ErrLeased
 
-// Store implements the command layer's durable state.
-var _ commands.Store = (*Store)(nil)
+// Store implements the command layer's durable state, noun by noun (the
+// intake, sink, spend and price-history stores are asserted next to their
+// code).
+var (
+	_ commands.Store         = (*Store)(nil)
+	_ commands.JobStore      = (*Store)(nil)
+	_ commands.GuardStore    = (*Store)(nil)
+	_ commands.OrderStore    = (*Store)(nil)
+	_ commands.ClaimStore    = (*Store)(nil)
+	_ commands.WatchStore    = (*Store)(nil)
+	_ commands.AuditStore    = (*Store)(nil)
+	_ commands.RequestStore  = (*Store)(nil)
+	_ commands.EventStore    = (*Store)(nil)
+	_ commands.SnapshotStore = (*Store)(nil)
+)
 
 // readerConns is the size of the read-only pool. Reads are short; a few
 // connections let the HTTP listener, the scheduler and workers read at once.

@@ -158,7 +158,7 @@ func (s *Store) ForgetWebhook(ctx context.Context, key, id string) error {
 // purgeWebhooksSQL deletes the records older than ?1 written before the
 // first younger one that is not dated after ?2 (now, and a minute): a
 // record from a clock that ran ahead is kept until it is old, but does not
-// keep the records written after it (review R3-4).
+// keep the records written after it.
 const purgeWebhooksSQL = `DELETE FROM webhook_requests
 	WHERE rowid < coalesce((SELECT rowid FROM webhook_requests WHERE created_at >= ?1 AND created_at <= ?2
 		ORDER BY rowid LIMIT 1), 4611686018427387904)

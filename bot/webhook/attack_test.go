@@ -436,7 +436,7 @@ func TestConnectionDetailsDeliveredToTheCallbackThenWiped(t *testing.T) {
 			Type string         `json:"type"`
 			Data map[string]any `json:"data"`
 		}
-		if json.Unmarshal(b, &p) == nil && p.Type == webhook.ConnectionEvent {
+		if json.Unmarshal(b, &p) == nil && p.Type == commands.EventOrderConnection {
 			password = fieldValue(sshData(p.Data), "password")
 		}
 	}

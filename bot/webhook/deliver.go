@@ -26,13 +26,6 @@ import (
 // schedule until a 2xx answer, then never sent again; after the last attempt
 // it is dead-lettered, for `clorebot deliveries retry`.
 
-// Delivery states, as the store records them.
-const (
-	DeliveryPending   = "pending"
-	DeliveryDelivered = "delivered"
-	DeliveryDead      = "dead"
-)
-
 // DeliveryTimeout bounds one attempt, connection to last byte of the answer.
 const DeliveryTimeout = 15 * time.Second
 
@@ -83,52 +76,6 @@ func DeliveryEvents() []string {
 	}
 }
 
-// NewDelivery is a delivery to create: an outbox event, the receiver's URL,
-// the reference to its signing secret and the webhook-id it keeps. It is an
-// alias of an unnamed struct type, identical to storage's, so that the store
-// satisfies DeliveryStore without this package importing it.
-type NewDelivery = struct {
-	EventID   int64
-	URL       string
-	SecretRef string
-	MessageID string
-}
-
-// Delivery is a stored delivery with its outbox event. Zero times are
-// "never". Like NewDelivery it is an alias of an unnamed struct type.
-type Delivery = struct {
-	ID            int64
-	EventID       int64
-	EventType     string
-	EventData     json.RawMessage
-	EventAt       time.Time
-	URL           string
-	SecretRef     string
-	MessageID     string
-	State         string // Delivery* states
-	Attempts      int    // in the current schedule
-	NextAt        time.Time
-	LastAttemptAt time.Time
-	LastStatus    int // HTTP status of the last attempt, 0 when none came back
-	LastError     string
-	DeliveredAt   time.Time
-	CreatedAt     time.Time
-	UpdatedAt     time.Time
-}
-
-// DeliveryAttempt is the outcome of one attempt: the delivery's new State
-// (pending again at NextAt, delivered, or dead), the HTTP status (0 when
-// none came back) and the failure, empty on success. Like NewDelivery it is
-// an alias of an unnamed struct type.
-type DeliveryAttempt = struct {
-	ID     int64
-	At     time.Time
-	Status int
-	Error  string
-	State  string
-	NextAt time.Time
-}
-
 // DeliveryStore is the durable state the Dispatcher needs; *storage.Store
 // implements it.
 type DeliveryStore interface {
@@ -143,12 +90,12 @@ type DeliveryStore interface {
 	DeliveryCursor(ctx context.Context) (int64, error)
 	// EnqueueDeliveries inserts ds due at now, skipping an (event, URL) that
 	// has one, and moves the cursor up to upTo, in one transaction.
-	EnqueueDeliveries(ctx context.Context, upTo int64, ds []NewDelivery, now time.Time) (int, error)
+	EnqueueDeliveries(ctx context.Context, upTo int64, ds []commands.NewDelivery, now time.Time) (int, error)
 	// ClaimDueDeliveries returns at most limit pending deliveries due at now
 	// and hides them from other claims until until.
-	ClaimDueDeliveries(ctx context.Context, now, until time.Time, limit int) ([]Delivery, error)
+	ClaimDueDeliveries(ctx context.Context, now, until time.Time, limit int) ([]commands.Delivery, error)
 	// RecordDeliveryAttempt counts an attempt and writes its outcome.
-	RecordDeliveryAttempt(ctx context.Context, a DeliveryAttempt) error
+	RecordDeliveryAttempt(ctx context.Context, a commands.DeliveryAttempt) error
 }
 
 // SecretWiper is the part of the store that wipes connection details and
@@ -374,7 +321,7 @@ func (d *Dispatcher) fanOut(ctx context.Context) error {
 		if len(events) == 0 {
 			return nil
 		}
-		var ds []NewDelivery
+		var ds []commands.NewDelivery
 		for _, ev := range events {
 			targets, err := d.targetsOf(ctx, ev)
 			if err != nil {
@@ -400,14 +347,14 @@ func (d *Dispatcher) fanOut(ctx context.Context) error {
 // targetsOf lists ev's deliveries: subscribers first, then the callback of
 // the request that caused it. One URL gets one delivery per event, so a
 // callback to a subscriber's URL goes out once, signed as the subscriber.
-func (d *Dispatcher) targetsOf(ctx context.Context, ev commands.Event) ([]NewDelivery, error) {
+func (d *Dispatcher) targetsOf(ctx context.Context, ev commands.Event) ([]commands.NewDelivery, error) {
 	if !slices.Contains(DeliveryEvents(), ev.Type) {
 		return nil, nil
 	}
-	var out []NewDelivery
+	var out []commands.NewDelivery
 	for _, s := range d.subs {
 		if len(s.Events) == 0 || slices.Contains(s.Events, ev.Type) {
-			out = append(out, NewDelivery{EventID: ev.ID, URL: s.URL,
+			out = append(out, commands.NewDelivery{EventID: ev.ID, URL: s.URL,
 				SecretRef: subscriberRefPrefix + s.URL, MessageID: NewMessageID()})
 		}
 	}
@@ -427,10 +374,10 @@ func (d *Dispatcher) targetsOf(ctx context.Context, ev commands.Event) ([]NewDel
 			slog.Int64("event_id", ev.ID), slog.String("job_id", ev.JobID))
 		return out, nil
 	}
-	if slices.ContainsFunc(out, func(n NewDelivery) bool { return n.URL == callback }) {
+	if slices.ContainsFunc(out, func(n commands.NewDelivery) bool { return n.URL == callback }) {
 		return out, nil
 	}
-	return append(out, NewDelivery{EventID: ev.ID, URL: callback,
+	return append(out, commands.NewDelivery{EventID: ev.ID, URL: callback,
 		SecretRef: keyRefPrefix + key, MessageID: NewMessageID()}), nil
 }
 
@@ -452,13 +399,11 @@ func (d *Dispatcher) callbackOf(ctx context.Context, ev commands.Event) (who, ca
 		}
 		return o.RequestedBy, o.ReplyTarget, nil
 	}
-	var ref struct {
-		WatchID *int64 `json:"watch_id"`
-	}
-	if json.Unmarshal(ev.Data, &ref) != nil || ref.WatchID == nil {
+	watchID, ok := ev.WatchID()
+	if !ok {
 		return "", "", nil
 	}
-	w, err := d.store.GetWatch(ctx, *ref.WatchID)
+	w, err := d.store.GetWatch(ctx, watchID)
 	if err != nil || w.Platform != commands.PlatformWebhook {
 		return "", "", ignoreNotFound(err)
 	}
@@ -518,7 +463,7 @@ func (d *Dispatcher) sendDue(ctx context.Context) error {
 }
 
 // deliver makes one attempt at dl and records it.
-func (d *Dispatcher) deliver(ctx context.Context, dl Delivery) error {
+func (d *Dispatcher) deliver(ctx context.Context, dl commands.Delivery) error {
 	if name, ok := strings.CutPrefix(dl.SecretRef, notifyRefPrefix); ok {
 		return d.deliverIncoming(ctx, dl, name)
 	}
@@ -535,7 +480,7 @@ func (d *Dispatcher) deliver(ctx context.Context, dl Delivery) error {
 	if problem != "" {
 		// Retrying cannot help until the configuration changes; then
 		// `clorebot deliveries retry` can.
-		return d.record(ctx, dl, target, DeliveryAttempt{ID: dl.ID, At: at, Error: problem, State: DeliveryDead})
+		return d.record(ctx, dl, target, commands.DeliveryAttempt{ID: dl.ID, At: at, Error: problem, State: commands.DeliveryDead})
 	}
 	start := time.Now()
 	client := d.client
@@ -555,31 +500,31 @@ func (d *Dispatcher) deliver(ctx context.Context, dl Delivery) error {
 // outcome is the attempt at dl made at `at` that got status (or err): the
 // next attempt on the schedule, not before retryAfter when the receiver
 // asked for a pause (HTTP 429), or the delivery's end.
-func (d *Dispatcher) outcome(dl Delivery, at time.Time, status int, err error, retryAfter time.Duration) (DeliveryAttempt, string) {
-	a := DeliveryAttempt{ID: dl.ID, At: at, Status: status}
+func (d *Dispatcher) outcome(dl commands.Delivery, at time.Time, status int, err error, retryAfter time.Duration) (commands.DeliveryAttempt, string) {
+	a := commands.DeliveryAttempt{ID: dl.ID, At: at, Status: status}
 	result := ResultRejected
 	switch {
 	case errors.Is(err, errNonPublic):
 		// Refused before connecting: retrying cannot help while the name
 		// resolves there.
 		problem, _ := d.transportProblem(err)
-		a.Error, a.State, result = problem+" (refused, not sent)", DeliveryDead, ResultError
+		a.Error, a.State, result = problem+" (refused, not sent)", commands.DeliveryDead, ResultError
 	case err != nil:
 		a.Error, result = d.transportProblem(err)
 	case status >= 200 && status < 300:
-		a.State, result = DeliveryDelivered, ResultDelivered
+		a.State, result = commands.DeliveryDelivered, ResultDelivered
 	case status == http.StatusGone:
 		// The receiver says it is gone for good: dead-letter at once.
-		a.Error, a.State = "HTTP 410 Gone: the receiver asked to stop", DeliveryDead
+		a.Error, a.State = "HTTP 410 Gone: the receiver asked to stop", commands.DeliveryDead
 	case status >= 300 && status < 400:
 		a.Error = fmt.Sprintf("HTTP %d: redirects are not followed", status)
 	default:
 		a.Error = fmt.Sprintf("HTTP %d", status)
 	}
 	if a.State == "" {
-		a.State, a.NextAt = DeliveryDead, time.Time{}
+		a.State, a.NextAt = commands.DeliveryDead, time.Time{}
 		if n := dl.Attempts + 1; n < len(d.schedule) {
-			a.State, a.NextAt = DeliveryPending, at.Add(max(d.schedule[n], retryAfter))
+			a.State, a.NextAt = commands.DeliveryPending, at.Add(max(d.schedule[n], retryAfter))
 		}
 	}
 	return a, result
@@ -587,15 +532,15 @@ func (d *Dispatcher) outcome(dl Delivery, at time.Time, status int, err error, r
 
 // record stores an attempt, counts a dead letter and logs the outcome,
 // without the URL's path or query (they may hold a token) or the body.
-func (d *Dispatcher) record(ctx context.Context, dl Delivery, target string, a DeliveryAttempt) error {
-	if a.State == DeliveryDead {
+func (d *Dispatcher) record(ctx context.Context, dl commands.Delivery, target string, a commands.DeliveryAttempt) error {
+	if a.State == commands.DeliveryDead {
 		d.obs.ObserveDeadLetter(target)
 	}
 	level, msg := slog.LevelDebug, "webhook delivered"
 	switch a.State {
-	case DeliveryPending:
+	case commands.DeliveryPending:
 		level, msg = slog.LevelInfo, "webhook delivery failed, will retry"
-	case DeliveryDead:
+	case commands.DeliveryDead:
 		level, msg = slog.LevelWarn, "webhook delivery dead-lettered"
 	}
 	d.log.LogAttrs(ctx, level, msg, slog.Int64("delivery_id", dl.ID), slog.Int64("event_id", dl.EventID),
@@ -609,7 +554,7 @@ func (d *Dispatcher) record(ctx context.Context, dl Delivery, target string, a D
 }
 
 // post sends body to dl.URL, signed at `at`, and returns the HTTP status.
-func (d *Dispatcher) post(ctx context.Context, client *http.Client, dl Delivery, secret, body []byte, at time.Time) (int, error) {
+func (d *Dispatcher) post(ctx context.Context, client *http.Client, dl commands.Delivery, secret, body []byte, at time.Time) (int, error) {
 	ctx, cancel := context.WithTimeout(ctx, d.timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, dl.URL, bytes.NewReader(body))
@@ -679,7 +624,7 @@ type deliveryPayload struct {
 
 // deliveryBody renders dl's event; the same delivery always gets the same
 // bytes, so every attempt carries an identical, identically signed body.
-func deliveryBody(dl Delivery) ([]byte, error) {
+func deliveryBody(dl commands.Delivery) ([]byte, error) {
 	data := dl.EventData
 	if len(data) == 0 {
 		data = json.RawMessage("{}")

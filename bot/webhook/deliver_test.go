@@ -30,7 +30,7 @@ type dlStore struct {
 	orders     map[int64]commands.Order
 	watches    map[int64]commands.Watch
 	cursor     int64
-	deliveries []Delivery
+	deliveries []commands.Delivery
 }
 
 func newDLStore() *dlStore {
@@ -97,31 +97,31 @@ func (s *dlStore) DeliveryCursor(context.Context) (int64, error) {
 	return s.cursor, nil
 }
 
-func (s *dlStore) EnqueueDeliveries(_ context.Context, upTo int64, ds []NewDelivery, now time.Time) (int, error) {
+func (s *dlStore) EnqueueDeliveries(_ context.Context, upTo int64, ds []commands.NewDelivery, now time.Time) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n := 0
 	for _, nd := range ds {
-		if slices.ContainsFunc(s.deliveries, func(d Delivery) bool { return d.EventID == nd.EventID && d.URL == nd.URL }) {
+		if slices.ContainsFunc(s.deliveries, func(d commands.Delivery) bool { return d.EventID == nd.EventID && d.URL == nd.URL }) {
 			continue
 		}
 		e := s.events[nd.EventID-1]
-		s.deliveries = append(s.deliveries, Delivery{ID: int64(len(s.deliveries) + 1), EventID: nd.EventID,
+		s.deliveries = append(s.deliveries, commands.Delivery{ID: int64(len(s.deliveries) + 1), EventID: nd.EventID,
 			EventType: e.Type, EventData: e.Data, EventAt: e.CreatedAt, URL: nd.URL, SecretRef: nd.SecretRef,
-			MessageID: nd.MessageID, State: DeliveryPending, NextAt: now, CreatedAt: now, UpdatedAt: now})
+			MessageID: nd.MessageID, State: commands.DeliveryPending, NextAt: now, CreatedAt: now, UpdatedAt: now})
 		n++
 	}
 	s.cursor = max(s.cursor, upTo)
 	return n, nil
 }
 
-func (s *dlStore) ClaimDueDeliveries(_ context.Context, now, until time.Time, limit int) ([]Delivery, error) {
+func (s *dlStore) ClaimDueDeliveries(_ context.Context, now, until time.Time, limit int) ([]commands.Delivery, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var out []Delivery
+	var out []commands.Delivery
 	for i := range s.deliveries {
 		d := &s.deliveries[i]
-		if d.State == DeliveryPending && !d.NextAt.After(now) && len(out) < limit {
+		if d.State == commands.DeliveryPending && !d.NextAt.After(now) && len(out) < limit {
 			out = append(out, *d)
 			d.NextAt = until
 		}
@@ -129,26 +129,26 @@ func (s *dlStore) ClaimDueDeliveries(_ context.Context, now, until time.Time, li
 	return out, nil
 }
 
-func (s *dlStore) RecordDeliveryAttempt(_ context.Context, a DeliveryAttempt) error {
+func (s *dlStore) RecordDeliveryAttempt(_ context.Context, a commands.DeliveryAttempt) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	d := &s.deliveries[a.ID-1]
-	if d.State != DeliveryPending {
+	if d.State != commands.DeliveryPending {
 		return nil
 	}
 	d.State, d.Attempts, d.LastAttemptAt, d.LastStatus, d.LastError = a.State, d.Attempts+1, a.At, a.Status, a.Error
 	d.NextAt = a.At
-	if a.State == DeliveryPending {
+	if a.State == commands.DeliveryPending {
 		d.NextAt = a.NextAt
 	}
-	if a.State == DeliveryDelivered {
+	if a.State == commands.DeliveryDelivered {
 		d.DeliveredAt = a.At
 	}
 	return nil
 }
 
 // all returns a copy of every delivery.
-func (s *dlStore) all() []Delivery {
+func (s *dlStore) all() []commands.Delivery {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return slices.Clone(s.deliveries)
@@ -369,7 +369,7 @@ func TestDeliveriesVerifyWithTheReferenceLibrary(t *testing.T) {
 		t.Fatalf("receiver got %d requests after delivery, want still 2", n)
 	}
 	for _, d := range r.store.all() {
-		if d.State != DeliveryDelivered || d.Attempts != 1 || d.LastStatus != http.StatusNoContent {
+		if d.State != commands.DeliveryDelivered || d.Attempts != 1 || d.LastStatus != http.StatusNoContent {
 			t.Errorf("delivery %+v, want delivered after one attempt", d)
 		}
 	}
@@ -420,7 +420,7 @@ func TestRetryScheduleThenDeadLetter(t *testing.T) {
 		verify(t, secret, req, false)
 	}
 	d := r.store.all()[0]
-	if d.State != DeliveryDead || d.Attempts != len(schedule) || d.LastStatus != 503 || d.LastError != "HTTP 503" {
+	if d.State != commands.DeliveryDead || d.Attempts != len(schedule) || d.LastStatus != 503 || d.LastError != "HTTP 503" {
 		t.Fatalf("after the schedule: %+v; want dead after %d attempts", d, len(schedule))
 	}
 	if r.obs.attempts["subscriber/rejected"] != len(schedule) || r.obs.dead["subscriber"] != 1 {
@@ -484,7 +484,7 @@ func TestReceiverThatRecoversGetsEachEventOnce(t *testing.T) {
 		t.Fatalf("delivered %v, want each of %v once", delivered, want)
 	}
 	for _, d := range r.store.all() {
-		if d.State != DeliveryDelivered || d.Attempts != failures+1 {
+		if d.State != commands.DeliveryDelivered || d.Attempts != failures+1 {
 			t.Errorf("delivery %+v, want delivered at attempt %d", d, failures+1)
 		}
 	}
@@ -627,7 +627,7 @@ func TestRedirectsAreNotFollowed(t *testing.T) {
 	default:
 	}
 	for _, d := range r.store.all() {
-		if d.State != DeliveryPending || d.Attempts != 1 || d.LastStatus != http.StatusFound ||
+		if d.State != commands.DeliveryPending || d.Attempts != 1 || d.LastStatus != http.StatusFound ||
 			!strings.Contains(d.LastError, "redirects are not followed") {
 			t.Errorf("delivery %+v; want a failed attempt with status 302", d)
 		}
@@ -641,7 +641,7 @@ func TestGoneDeadLettersAtOnce(t *testing.T) {
 	r.emit("order.created", "", `{}`)
 	r.tick(t)
 	d := r.store.all()[0]
-	if d.State != DeliveryDead || d.Attempts != 1 || d.LastStatus != http.StatusGone {
+	if d.State != commands.DeliveryDead || d.Attempts != 1 || d.LastStatus != http.StatusGone {
 		t.Fatalf("delivery %+v; want dead after one 410", d)
 	}
 	if r.obs.dead["subscriber"] != 1 {
@@ -672,7 +672,7 @@ func TestTimeoutAndNetworkErrorsAreFailures(t *testing.T) {
 		if strings.HasSuffix(d.URL, "/closed") {
 			wantErr = "connect"
 		}
-		if d.State != DeliveryPending || d.Attempts != 1 || d.LastStatus != 0 || !strings.Contains(d.LastError, wantErr) {
+		if d.State != commands.DeliveryPending || d.Attempts != 1 || d.LastStatus != 0 || !strings.Contains(d.LastError, wantErr) {
 			t.Errorf("delivery to %s: %+v; want a failed attempt mentioning %q", d.URL, d, wantErr)
 		}
 		if strings.Contains(d.LastError, "/closed") || strings.Contains(d.LastError, "/slow") {
@@ -692,7 +692,7 @@ func TestUnresolvableDeliveriesAreDeadLettered(t *testing.T) {
 	r := newDLRig(t, DispatcherOptions{})
 	id := r.emit("order.created", "", `{}`)
 	// Rows left by an earlier configuration.
-	_, err := r.store.EnqueueDeliveries(context.Background(), id, []NewDelivery{
+	_, err := r.store.EnqueueDeliveries(context.Background(), id, []commands.NewDelivery{
 		{EventID: id, URL: rc.URL + "/a", SecretRef: "subscriber:" + rc.URL + "/a", MessageID: "msg_a"},
 		{EventID: id, URL: rc.URL + "/b", SecretRef: "key:removed", MessageID: "msg_b"},
 	}, r.clock.Now())
@@ -704,7 +704,7 @@ func TestUnresolvableDeliveriesAreDeadLettered(t *testing.T) {
 		t.Fatalf("%d requests sent without a configured secret", n)
 	}
 	for _, d := range r.store.all() {
-		if d.State != DeliveryDead || !strings.Contains(d.LastError, "no longer configured") {
+		if d.State != commands.DeliveryDead || !strings.Contains(d.LastError, "no longer configured") {
 			t.Errorf("delivery %+v; want dead-lettered as no longer configured", d)
 		}
 	}
@@ -738,7 +738,7 @@ func TestNewDispatcherRejects(t *testing.T) {
 
 func TestDeliveryBodyIsStable(t *testing.T) {
 	at := time.Date(2025, 3, 14, 15, 9, 26, 500000000, time.FixedZone("CET", 3600))
-	dl := Delivery{EventType: "order.running", EventAt: at, EventData: json.RawMessage(`{ "a" : 1 }`)}
+	dl := commands.Delivery{EventType: "order.running", EventAt: at, EventData: json.RawMessage(`{ "a" : 1 }`)}
 	b1, err := deliveryBody(dl)
 	if err != nil {
 		t.Fatal(err)
@@ -748,7 +748,7 @@ func TestDeliveryBodyIsStable(t *testing.T) {
 	if string(b1) != want || string(b2) != want {
 		t.Fatalf("body = %s, want %s", b1, want)
 	}
-	empty, _ := deliveryBody(Delivery{EventType: "x", EventAt: at})
+	empty, _ := deliveryBody(commands.Delivery{EventType: "x", EventAt: at})
 	if !strings.HasSuffix(string(empty), `"data":{}}`) {
 		t.Errorf("empty data renders as %s", empty)
 	}
@@ -770,7 +770,7 @@ func TestSubscriberURLMayCarryBasicAuth(t *testing.T) {
 	if got := <-auth; got != [2]string{"ops", "hunter2"} {
 		t.Fatalf("basic auth = %q, want the URL's credentials", got)
 	}
-	if d := r.store.all()[0]; d.State != DeliveryDelivered {
+	if d := r.store.all()[0]; d.State != commands.DeliveryDelivered {
 		t.Fatalf("delivery %+v, want delivered", d)
 	}
 }

@@ -71,8 +71,8 @@ func checkIncoming(ts []IncomingTarget) error {
 }
 
 // incomingOf lists ev's deliveries to incoming-webhook targets.
-func (d *Dispatcher) incomingOf(ev commands.Event) []NewDelivery {
-	var out []NewDelivery
+func (d *Dispatcher) incomingOf(ev commands.Event) []commands.NewDelivery {
+	var out []commands.NewDelivery
 	for _, t := range d.incoming {
 		if len(t.Events) > 0 && !slices.Contains(t.Events, ev.Type) {
 			continue
@@ -80,13 +80,13 @@ func (d *Dispatcher) incomingOf(ev commands.Event) []NewDelivery {
 		if _, skip, err := t.Render(ev); skip || err != nil {
 			continue
 		}
-		out = append(out, NewDelivery{EventID: ev.ID, URL: t.URL, SecretRef: IncomingRef(t.Name), MessageID: NewMessageID()})
+		out = append(out, commands.NewDelivery{EventID: ev.ID, URL: t.URL, SecretRef: IncomingRef(t.Name), MessageID: NewMessageID()})
 	}
 	return out
 }
 
 // eventOf is the outbox event a delivery carries.
-func eventOf(dl Delivery) commands.Event {
+func eventOf(dl commands.Delivery) commands.Event {
 	ev := commands.Event{ID: dl.EventID, Type: dl.EventType, Data: dl.EventData, CreatedAt: dl.EventAt}
 	var ref struct {
 		OrderID *int64 `json:"order_id"`
@@ -99,7 +99,7 @@ func eventOf(dl Delivery) commands.Event {
 }
 
 // deliverIncoming makes one attempt at an incoming-webhook delivery.
-func (d *Dispatcher) deliverIncoming(ctx context.Context, dl Delivery, name string) error {
+func (d *Dispatcher) deliverIncoming(ctx context.Context, dl commands.Delivery, name string) error {
 	at := d.now()
 	i := slices.IndexFunc(d.incoming, func(t IncomingTarget) bool { return t.Name == name })
 	problem := ""
@@ -116,7 +116,7 @@ func (d *Dispatcher) deliverIncoming(ctx context.Context, dl Delivery, name stri
 		}
 	}
 	if problem != "" {
-		return d.record(ctx, dl, TargetIncoming, DeliveryAttempt{ID: dl.ID, At: at, Error: problem, State: DeliveryDead})
+		return d.record(ctx, dl, TargetIncoming, commands.DeliveryAttempt{ID: dl.ID, At: at, Error: problem, State: commands.DeliveryDead})
 	}
 	start := time.Now()
 	status, retryAfter, err := d.postIncoming(ctx, dl.URL, body)

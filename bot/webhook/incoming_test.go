@@ -62,7 +62,7 @@ func TestIncomingTargetsGetTheirPayloadOnTheSchedule(t *testing.T) {
 		}
 	}
 	d := r.store.all()
-	if len(d) != 1 || d[0].State != DeliveryDelivered || d[0].SecretRef != "notify:slack" {
+	if len(d) != 1 || d[0].State != commands.DeliveryDelivered || d[0].SecretRef != "notify:slack" {
 		t.Fatalf("deliveries: %+v", d)
 	}
 	if r.obs.attempts["incoming/rejected"] != 2 || r.obs.attempts["incoming/delivered"] != 1 {
@@ -103,7 +103,7 @@ func TestIncomingRetryAfterIsRespected(t *testing.T) {
 			r.emit("order.failed", "", `{"order_id": 3}`)
 			r.tick(t)
 			d := r.store.all()[0]
-			if d.State != DeliveryPending || !strings.Contains(d.LastError, "429") {
+			if d.State != commands.DeliveryPending || !strings.Contains(d.LastError, "429") {
 				t.Fatalf("after a 429: %+v", d)
 			}
 			r.clock.Advance(tt.wait - time.Second) // past the schedule's 5 s, before retry_after
@@ -113,7 +113,7 @@ func TestIncomingRetryAfterIsRespected(t *testing.T) {
 			}
 			r.clock.Advance(time.Second)
 			r.tick(t)
-			if calls != 2 || r.store.all()[0].State != DeliveryDelivered {
+			if calls != 2 || r.store.all()[0].State != commands.DeliveryDelivered {
 				t.Fatalf("calls %d, %+v", calls, r.store.all()[0])
 			}
 		})

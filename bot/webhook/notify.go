@@ -11,12 +11,6 @@ import (
 	"github.com/clorebot/clorebot/commands"
 )
 
-// ConnectionEvent is the type of the delivery that brings a rent's
-// connection details (SSH command, password) to the callback_url of the
-// webhook request that started it, and to nobody else. It is
-// storage.ConnectionEvent.
-const ConnectionEvent = "order.connection"
-
 // ConnectionStore keeps a webhook rent's connection details until they
 // reach the requester; *storage.Store implements it.
 type ConnectionStore interface {
@@ -70,7 +64,7 @@ func (n CallbackNotifier) Notify(ctx context.Context, t commands.Target, r comma
 	return "", nil
 }
 
-// connectionSSH reads the SSH endpoint of a ConnectionEvent's data
+// connectionSSH reads the SSH endpoint of an order.connection event's data
 // (commands.OrderConnectionEvent), or of data stored before it had one
 // (the reply's fields); nil when it names none.
 func connectionSSH(data json.RawMessage) (*commands.SSHEndpoint, error) {

@@ -25,7 +25,7 @@ func (d *Dispatcher) Deliver(ctx context.Context, events []commands.SinkEvent) (
 	if len(events) == 0 {
 		return 0, nil
 	}
-	var ds []NewDelivery
+	var ds []commands.NewDelivery
 	for _, ev := range events {
 		targets, err := d.targetsOf(ctx, ev.Event)
 		if err != nil {

@@ -128,7 +128,7 @@ func TestCallbackToNonPublicAddressIsRefusedAtDialTime(t *testing.T) {
 			if len(ds) != 1 {
 				t.Fatalf("%d deliveries", len(ds))
 			}
-			if !tt.sent && (ds[0].State != DeliveryDead || !strings.Contains(ds[0].LastError, "non-public address")) {
+			if !tt.sent && (ds[0].State != commands.DeliveryDead || !strings.Contains(ds[0].LastError, "non-public address")) {
 				t.Fatalf("delivery %s %q; want dead-lettered naming the non-public address", ds[0].State, ds[0].LastError)
 			}
 		})
@@ -137,7 +137,7 @@ func TestCallbackToNonPublicAddressIsRefusedAtDialTime(t *testing.T) {
 	r := newDLRig(t, DispatcherOptions{Subscribers: []Subscriber{{URL: rc.URL + "/sub", Secret: key}}, Resolver: resolver})
 	r.emit("order.running", "", `{}`)
 	r.tick(t)
-	if ds := r.store.all(); len(ds) != 1 || ds[0].State != DeliveryDelivered {
+	if ds := r.store.all(); len(ds) != 1 || ds[0].State != commands.DeliveryDelivered {
 		t.Fatalf("subscriber on loopback: %+v", ds)
 	}
 }

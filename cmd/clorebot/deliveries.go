@@ -19,8 +19,8 @@ import (
 	"github.com/clorebot/clorebot/storage"
 )
 
-// The store and the metrics fit the webhook dispatcher as they are; the
-// delivery types are identical struct types on both sides.
+// The store and the metrics fit the webhook dispatcher as they are; both
+// sides speak commands' delivery types.
 var (
 	_ webhook.DeliveryStore    = (*storage.Store)(nil)
 	_ webhook.ReplyStore       = (*storage.Store)(nil)
@@ -100,7 +100,7 @@ func (c deliveriesListCmd) Run(e *env) error {
 }
 
 // newDeliveryRow shows d with a password in its URL, if any, redacted.
-func newDeliveryRow(d storage.Delivery) deliveryRow {
+func newDeliveryRow(d commands.Delivery) deliveryRow {
 	opt := commands.UTCTime
 	r := deliveryRow{ID: d.ID, EventID: d.EventID, EventType: d.EventType, URL: d.URL,
 		Target: webhook.TargetSubscriber, MessageID: d.MessageID, State: d.State, Attempts: d.Attempts,
@@ -116,7 +116,7 @@ func newDeliveryRow(d storage.Delivery) deliveryRow {
 	if name, ok := strings.CutPrefix(d.SecretRef, "notify:"); ok {
 		r.Target, r.URL = "notify ("+name+")", "(the notify."+name+"_webhook_url)"
 	}
-	if d.State == storage.DeliveryPending {
+	if d.State == commands.DeliveryPending {
 		r.NextAt = opt(d.NextAt)
 	}
 	if u, err := url.Parse(d.URL); err == nil {

@@ -308,7 +308,7 @@ func TestDeliveriesRetryOne(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := time.Now()
-	_, err = st.EnqueueDeliveries(ctx, 2, []storage.NewDelivery{
+	_, err = st.EnqueueDeliveries(ctx, 2, []commands.NewDelivery{
 		{EventID: 1, URL: "https://user:pw@hooks.example/a?token=x", SecretRef: "subscriber:x", MessageID: "msg_dead"},
 		{EventID: 2, URL: "https://hooks.example/b", SecretRef: "subscriber:x", MessageID: "msg_ok"},
 	}, now)
@@ -320,9 +320,9 @@ func TestDeliveriesRetryOne(t *testing.T) {
 	for _, d := range ds {
 		ids[d.MessageID] = d.ID
 	}
-	for id, a := range map[int64]storage.DeliveryAttempt{
-		ids["msg_dead"]: {At: now, Status: 500, Error: "HTTP 500", State: storage.DeliveryDead},
-		ids["msg_ok"]:   {At: now, Status: 200, State: storage.DeliveryDelivered},
+	for id, a := range map[int64]commands.DeliveryAttempt{
+		ids["msg_dead"]: {At: now, Status: 500, Error: "HTTP 500", State: commands.DeliveryDead},
+		ids["msg_ok"]:   {At: now, Status: 200, State: commands.DeliveryDelivered},
 	} {
 		a.ID = id
 		if err := st.RecordDeliveryAttempt(ctx, a); err != nil {
@@ -342,7 +342,7 @@ func TestDeliveriesRetryOne(t *testing.T) {
 		t.Fatalf("retry 1: %v %q", err, out)
 	}
 	d, err := st.GetDelivery(ctx, ids["msg_dead"])
-	if err != nil || d.State != storage.DeliveryPending || d.Attempts != 0 || d.MessageID != "msg_dead" {
+	if err != nil || d.State != commands.DeliveryPending || d.Attempts != 0 || d.MessageID != "msg_dead" {
 		t.Fatalf("after retry: %+v, %v; want pending afresh with its message id", d, err)
 	}
 	out, err = deliveriesCLI(t, configPath, "list", "--json", "--limit", "1")

@@ -306,15 +306,15 @@ func TestServeWebhooksEndToEnd(t *testing.T) {
 
 	lifecycle := []string{"order.created", "order.running", "order.cancelled", "job.completed"}
 	sub := rc.waitTypes(t, "/sub", append(lifecycle, "order.extended")...)
-	cb := rc.waitTypes(t, "/cb", append(lifecycle, webhook.ConnectionEvent)...)
+	cb := rc.waitTypes(t, "/cb", append(lifecycle, commands.EventOrderConnection)...)
 	// The connection details went to the callback only, and nowhere else.
 	for _, d := range sub {
-		if d.typ == webhook.ConnectionEvent || strings.Contains(string(d.body), `"password"`) {
+		if d.typ == commands.EventOrderConnection || strings.Contains(string(d.body), `"password"`) {
 			t.Errorf("the subscriber got connection details: %s", d.body)
 		}
 	}
 	for _, d := range cb {
-		if d.typ == webhook.ConnectionEvent && (!strings.Contains(string(d.body), `"ssh":{"user":`) || !strings.Contains(string(d.body), `"password":"`)) {
+		if d.typ == commands.EventOrderConnection && (!strings.Contains(string(d.body), `"ssh":{"user":`) || !strings.Contains(string(d.body), `"password":"`)) {
 			t.Errorf("connection delivery lacks the SSH command or password: %s", d.body)
 		}
 	}

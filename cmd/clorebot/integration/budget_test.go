@@ -89,10 +89,9 @@ func TestConcurrentRentsHoldBudgets(t *testing.T) {
 				who = "webhook:zapier"
 			}
 			now := time.Now().UTC()
-			var u commands.GuardUsage
-			if err := h.store.CheckGuard(ctx, commands.Guard{Who: who, Budget: true, Now: now,
-				Month: time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC),
-				Check: func(got commands.GuardUsage) error { u = got; return nil }}); err != nil {
+			u, err := h.store.GuardUsage(ctx, commands.Guard{Who: who, Budget: true, Now: now,
+				Month: time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC)})
+			if err != nil {
 				t.Fatal(err)
 			}
 			committed := u.Committed
