@@ -20,8 +20,10 @@ import (
 // twoStores opens a migrated store and a second one on the same database.
 func twoStores(t *testing.T) [2]*Store {
 	t.Helper()
-	a, _ := newStore(t)
-	a.Now = time.Now
+	a := openStore(t, tempDBPath(t))
+	if _, err := a.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	b := openStore(t, a.path)
 	return [2]*Store{a, b}
 }
