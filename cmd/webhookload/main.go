@@ -92,6 +92,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	jobs := fs.Bool("jobs", false, "run the job workers during the runs, with Clore's spacing (1.1s, create_order 5.5s)")
 	traceOut := fs.String("trace", "", "write an execution trace of the first slice of the signed create-order run against the API to this path (that slice is then not in the CPU profiles)")
 	cpuProfile := fs.String("cpuprofile", "", fmt.Sprintf("write CPU profiles of the signed create-order run against the API to this path + .0 … .%d, one per slice (read them together: go tool pprof PATH.*)", interleave-1))
+	storageURL := fs.String("storage-url", "", "run on this PostgreSQL database (postgres://…, an empty one: it is migrated and filled) instead of a temporary SQLite file")
 	memProfile := fs.String("memprofile", "", "write a heap profile (allocations since the start) to this path at the end")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -109,13 +110,17 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	case fs.NArg() > 0:
 		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
 	}
-	r, err := newRig(ctx, *jobs)
+	r, err := newRig(ctx, *jobs, *storageURL)
 	if err != nil {
 		return err
 	}
 	rep, err := r.measure(ctx, plan{d: *duration / 4, n: *requests, conc: *concurrency, profile: *cpuProfile, trace: *traceOut})
 	if rep != nil {
 		rep.JobsRunning = *jobs
+		rep.Database = "SQLite"
+		if *storageURL != "" {
+			rep.Database = "PostgreSQL"
+		}
 	}
 	if cerr := r.close(); err == nil {
 		err = cerr
@@ -159,7 +164,7 @@ type rig struct {
 
 // newRig starts the sandbox, the command layer over a temporary database,
 // the API and the bare handler, all on 127.0.0.1.
-func newRig(ctx context.Context, runJobs bool) (_ *rig, err error) {
+func newRig(ctx context.Context, runJobs bool, storageURL string) (_ *rig, err error) {
 	dir, err := os.MkdirTemp("", "webhookload-")
 	if err != nil {
 		return nil, err
@@ -170,7 +175,8 @@ func newRig(ctx context.Context, runJobs bool) (_ *rig, err error) {
 			err = errors.Join(err, r.close())
 		}
 	}()
-	if r.store, err = storage.OpenAndMigrate(ctx, filepath.Join(dir, "clorebot.db")); err != nil {
+	o := storage.Options{Path: filepath.Join(dir, "clorebot.db"), URL: storageURL}
+	if r.store, err = storage.OpenConfigAndMigrate(ctx, o); err != nil {
 		return nil, err
 	}
 	url, stop, err := sandbox.Start(ctx, sandbox.Options{StatePath: filepath.Join(dir, "sandbox.db"), APIKey: "load", Servers: 2000})
@@ -339,6 +345,7 @@ type runResult struct {
 type report struct {
 	Concurrency     int           `json:"concurrency"`
 	JobsRunning     bool          `json:"jobs_running"`
+	Database        string        `json:"database"` // "SQLite" or "PostgreSQL"
 	RunDuration     time.Duration `json:"run_duration_ns"`
 	Requests        int           `json:"requests_per_run,omitempty"`
 	Runs            []runResult   `json:"runs"`
@@ -537,7 +544,7 @@ func (rep *report) print(w io.Writer) {
 	if rep.JobsRunning {
 		fmt.Fprintln(w, "  job workers running meanwhile, Clore calls spaced 1.1 s / create_order 5.5 s")
 	}
-	fmt.Fprintln(w, "  api  = bot/webhook: verify, decode, policy, then dedup record + job + audit row + answer in one SQLite transaction (group commit)")
+	fmt.Fprintln(w, "  api  = bot/webhook: verify, decode, policy, then dedup record + job + audit row + answer in one "+rep.Database+" transaction (group commit)")
 	fmt.Fprintln(w, "  bare = net/http handler: read body, webhook.Verify, 202")
 	fmt.Fprintf(w, "%-20s %-5s %10s %10s %10s %10s  %s\n", "run", "", "req/s", "p50", "p99", "max", "answers")
 	for _, r := range rep.Runs {
