@@ -90,7 +90,8 @@
 //     NULL when empty.
 //   - outbox: lifecycle events, appended in the same transaction as the state
 //     change that emits them ([Store.SaveJob], [Store.UpdateOrder]) and read
-//     in id order by [Store.ListEvents]. Ids are AUTOINCREMENT and assigned in
+//     in id order by [Store.ListEvents]. Ids are AUTOINCREMENT (on
+//     PostgreSQL an identity, drawn under the write lock) and assigned in
 //     commit order, so a sink's "after id" cursor never misses one. An
 //     event's job id must name an existing job.
 //   - watches: standing price watches.
