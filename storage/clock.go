@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -23,6 +24,7 @@ type serverClock struct {
 	db      *sql.DB
 	hostNow func() time.Time // time.Now; tests skew it
 	offset  atomic.Int64     // server minus host, nanoseconds
+	errMax  atomic.Int64     // how far offset may be off: half the round trip, nanoseconds
 
 	quit chan struct{}
 	done chan struct{}
@@ -57,9 +59,26 @@ func (c *serverClock) measure(ctx context.Context) error {
 		return fmt.Errorf("read the server's clock: %w", err)
 	}
 	after := c.hostNow()
-	mid := before.Add(after.Sub(before) / 2)
-	c.offset.Store(int64(time.UnixMicro(us).Sub(mid)))
+	half := after.Sub(before) / 2
+	c.offset.Store(int64(time.UnixMicro(us).Sub(before.Add(half))))
+	c.errMax.Store(int64(half + time.Microsecond)) // and the server's microseconds
 	return nil
+}
+
+// hostToServer is how far the store's clock is ahead of its host's: the
+// server's offset on PostgreSQL, 0 on SQLite. The methods that take a time
+// from their caller's host clock and compare it with times written by other
+// processes (leases, rate slots) add it to the times they are given, and
+// take it off the times they hand back to be waited for, so that two hosts
+// whose clocks disagree still agree on a lease's end and a slot's moment.
+//
+// err bounds how far the offset may be wrong. An injected Store.Now (tests)
+// turns both off: the store's clock is then whatever the test says.
+func (s *Store) hostToServer() (offset, err time.Duration) {
+	if s.clock == nil || s.Now == nil || reflect.ValueOf(s.Now).Pointer() != reflect.ValueOf(s.clock.now).Pointer() {
+		return 0, 0
+	}
+	return time.Duration(s.clock.offset.Load()), time.Duration(s.clock.errMax.Load())
 }
 
 func (c *serverClock) run() {

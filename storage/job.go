@@ -249,11 +249,15 @@ func (s *Store) GetJob(ctx context.Context, id string) (commands.Job, error) {
 // when nobody holds the lease, the lease expired before now, or owner already
 // holds it (then the lease is extended or shortened to until). Otherwise it
 // returns [ErrLeased], or [ErrNotFound] when there is no such job. The lease
-// does not change UpdatedAt.
+// does not change UpdatedAt. On PostgreSQL now and until, on the caller's
+// host clock, are stored on the database server's (hostToServer), as
+// [Store.RenewLease] and [Store.ResumableJobs] read theirs.
 func (s *Store) ClaimJob(ctx context.Context, id, owner string, now, until time.Time) (commands.Job, error) {
 	if owner == "" {
 		return commands.Job{}, fmt.Errorf("storage: claim job %s: owner is required", id)
 	}
+	off, _ := s.hostToServer()
+	now, until = now.Add(off), until.Add(off)
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
 		return commands.Job{}, fmt.Errorf("storage: claim job %s: %w", id, err)
@@ -302,6 +306,8 @@ func (s *Store) RenewLease(ctx context.Context, id, owner string, until time.Tim
 	if owner == "" {
 		return fmt.Errorf("storage: renew lease of job %s: owner is required", id)
 	}
+	off, _ := s.hostToServer()
+	until = until.Add(off)
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("storage: renew lease of job %s: %w", id, err)
@@ -367,7 +373,8 @@ const resumableJobsSQL = `SELECT ` + jobColumns + ` FROM (
 // ResumableJobs lists the queued or running jobs whose lease is free or
 // expired at now, oldest first: the jobs a worker should claim and resume.
 func (s *Store) ResumableJobs(ctx context.Context, now time.Time) ([]commands.Job, error) {
-	at := formatTime(now)
+	off, _ := s.hostToServer()
+	at := formatTime(now.Add(off))
 	rows, err := s.read.QueryContext(ctx, resumableJobsSQL, at, at)
 	if err != nil {
 		return nil, fmt.Errorf("storage: resumable jobs: %w", err)

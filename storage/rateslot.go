@@ -20,7 +20,10 @@ import (
 // lane's next free time; each named lane's next free time then becomes slot
 // plus its spacing. Because the state is in the database, every process on
 // the same file shares it. A zero now means the store's clock. The caller
-// waits until the returned slot before sending.
+// waits until the returned slot before sending. On PostgreSQL a given now,
+// and the slot returned, are on the caller's host clock; the slots stored
+// are on the database server's (hostToServer), so that processes on hosts
+// whose clocks disagree still keep the spacing in real time.
 func (s *Store) ReserveSlot(ctx context.Context, key string, now time.Time, lanes map[string]time.Duration) (time.Time, error) {
 	if err := checkLanes(key, len(lanes)); err != nil {
 		return time.Time{}, fmt.Errorf("storage: reserve slot: %w", err)
@@ -33,8 +36,14 @@ func (s *Store) ReserveSlot(ctx context.Context, key string, now time.Time, lane
 		names = append(names, lane)
 	}
 	slices.Sort(names)
+	// pad covers the error of the measured offset: the caller waits that
+	// much longer, and the lanes stay closed that much longer after it, so
+	// that two processes with their own errors keep the spacing.
+	off, pad := s.hostToServer()
 	if now.IsZero() {
-		now = s.now()
+		now, off, pad = s.now(), 0, 0 // the store's clock already
+	} else {
+		now = now.Add(off)
 	}
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
@@ -50,7 +59,7 @@ func (s *Store) ReserveSlot(ctx context.Context, key string, now time.Time, lane
 	for _, lane := range names {
 		_, err := tx.ExecContext(ctx, `INSERT INTO clore_rate_slots (key, lane, next_at)
 			VALUES (?, ?, ?) ON CONFLICT (key, lane) DO UPDATE SET next_at = excluded.next_at`,
-			key, lane, slot+int64(lanes[lane]))
+			key, lane, slot+int64(lanes[lane]+2*pad))
 		if err != nil {
 			return time.Time{}, fmt.Errorf("storage: reserve slot: lane %q: %w", lane, err)
 		}
@@ -58,7 +67,7 @@ func (s *Store) ReserveSlot(ctx context.Context, key string, now time.Time, lane
 	if err := tx.Commit(); err != nil {
 		return time.Time{}, fmt.Errorf("storage: reserve slot: %w", err)
 	}
-	return time.Unix(0, slot).UTC(), nil
+	return time.Unix(0, slot).Add(pad - off).UTC(), nil
 }
 
 // NextSlot returns the latest next free time of the named lanes for key:
@@ -76,7 +85,8 @@ func (s *Store) NextSlot(ctx context.Context, key string, lanes []string) (time.
 	if next == 0 {
 		return time.Time{}, nil
 	}
-	return time.Unix(0, next).UTC(), nil
+	off, pad := s.hostToServer()
+	return time.Unix(0, next).Add(pad - off).UTC(), nil
 }
 
 // checkLanes rejects calls that would reserve nothing.

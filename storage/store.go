@@ -53,11 +53,13 @@ var (
 // connections let the HTTP listener, the scheduler and workers read at once.
 const readerConns = 4
 
-// Store is clorebot's SQLite database. It is safe for concurrent use.
+// Store is clorebot's database, a SQLite file or a PostgreSQL database. It
+// is safe for concurrent use.
 type Store struct {
 	// Now is the clock for every time the store records itself (created,
-	// updated and audit times). It defaults to time.Now; set it right after
-	// Open, before the Store is shared, to inject a fake clock.
+	// updated and audit times). It defaults to time.Now on SQLite and to
+	// the database server's clock on PostgreSQL (clock.go); set it right
+	// after Open, before the Store is shared, to inject a fake clock.
 	Now func() time.Time
 
 	path       string

@@ -20,8 +20,10 @@ import (
 // twoStores opens a migrated store and a second one on the same database.
 func twoStores(t *testing.T) [2]*Store {
 	t.Helper()
-	a, _ := newStore(t)
-	a.Now = time.Now
+	a := openStore(t, tempDBPath(t))
+	if _, err := a.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	b := openStore(t, a.path)
 	return [2]*Store{a, b}
 }
@@ -75,6 +77,9 @@ func TestTwoStoresGuardrailHolds(t *testing.T) {
 	for i := range calls {
 		wg.Go(func() {
 			g := &commands.Guard{Who: "slack:U1", Since: time.Now().Add(-time.Hour), Check: func(u commands.GuardUsage) error {
+				// Between the count and the insert: without the write
+				// lock the other Store would count meanwhile too.
+				time.Sleep(2 * time.Millisecond)
 				if u.ActiveOrders >= limit {
 					return refused
 				}
@@ -168,5 +173,48 @@ func TestTwoStoresLeaseOnce(t *testing.T) {
 	wg.Wait()
 	if len(won) != 1 {
 		t.Errorf("leased to %v, want one worker", won)
+	}
+}
+
+// Signed deliveries of 10 messages, 5 deliveries each, spread over two
+// Stores' intake writers: one job and one recorded answer per message, and
+// every delivery after the first gets that answer (or is told it is in
+// flight), never a job of its own.
+func TestTwoStoresIntakeOneJobPerMessage(t *testing.T) {
+	stores := twoStores(t)
+	ctx := context.Background()
+	const messages, deliveries = 10, 5
+	var (
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		created = map[string]int{}
+	)
+	for i := range messages * deliveries {
+		wg.Go(func() {
+			id := fmt.Sprint("msg_", i%messages)
+			res, err := stores[i%2].Intake(ctx, unit(id, nil))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if res.Created {
+				created[id]++
+			}
+		})
+	}
+	wg.Wait()
+	for i := range messages {
+		if id := fmt.Sprint("msg_", i); created[id] != 1 {
+			t.Errorf("%s created %d jobs, want 1", id, created[id])
+		}
+	}
+	var jobs, records int
+	if err := stores[0].read.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM jobs), (SELECT count(*) FROM webhook_requests)`).Scan(&jobs, &records); err != nil {
+		t.Fatal(err)
+	}
+	if jobs != messages || records != messages {
+		t.Errorf("%d jobs and %d dedup records, want %d each", jobs, records, messages)
 	}
 }

@@ -515,3 +515,58 @@ func TestPausedLeaderStepsDown(t *testing.T) {
 	}
 	h.limits()
 }
+
+// TestKillLeaderAtEveryRentStep kills the leader with SIGKILL at each step of
+// a rent it runs (accepted, before any Clore call; create_order sent; the
+// order seen in my_orders, provisioning), starting a new process after each:
+// every rent ends with exactly one order, resumed by the survivor.
+func TestKillLeaderAtEveryRentStep(t *testing.T) {
+	h := newHAPair(t)
+	h.start("a")
+	h.start("b")
+	gpus := h.models(h.nodes[0], 6)
+	count := func(endpoint string) int {
+		n := 0
+		for _, r := range h.sb.Requests() {
+			if r.Endpoint == endpoint && r.Status == http.StatusOK && r.Code == 0 {
+				n++
+			}
+		}
+		return n
+	}
+	steps := []struct {
+		name string
+		at   func(creates, myOrders int) bool // when to kill, from the calls before the rent
+	}{
+		{"accepted", func(int, int) bool { return true }},
+		{"create_order sent", func(c, _ int) bool { return count("create_order") > c }},
+		{"provisioning", func(c, m int) bool { return count("create_order") > c && count("my_orders") > m }},
+	}
+	next := 'c'
+	for i, step := range steps {
+		leader, follower := h.leader(15 * time.Second)
+		creates, myOrders := count("create_order"), count("my_orders")
+		id, _ := newSignedRent(gpus[i], 1).post(t, leader)
+		for deadline := time.Now().Add(30 * time.Second); !step.at(creates, myOrders); time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: never reached", step.name)
+			}
+		}
+		if err := leader.p.cmd.Process.Kill(); err != nil {
+			t.Fatal(err)
+		}
+		killed := time.Now()
+		h.nodes = slices.DeleteFunc(h.nodes, func(n *haNode) bool { return n == leader })
+		job := h.waitRent(follower, id)
+		if job["state"] != commands.JobSucceeded {
+			t.Fatalf("%s: the rent ended %v", step.name, job)
+		}
+		if got := count("create_order"); got != creates+1 {
+			t.Fatalf("%s: %d create_orders for one rent", step.name, got-creates)
+		}
+		t.Logf("kill -9 at %q: %s finished the rent %s after, one order", step.name, follower.name, time.Since(killed).Round(time.Millisecond))
+		h.start(string(next))
+		next++
+	}
+	h.limits()
+}

@@ -425,7 +425,7 @@ type report struct {
 	IntakeCommits   int64         `json:"intake_commits"`
 	IntakeUnits     int64         `json:"intake_units"`
 	Instances       int           `json:"instances"`
-	Postgres        bool          `json:"postgres"`
+	Database        string        `json:"database"` // "SQLite" or "PostgreSQL"
 	SandboxGPUModel string        `json:"gpu_body"`
 }
 
@@ -498,7 +498,10 @@ func (r *rig) measure(ctx context.Context, p plan) (*report, error) {
 		rep.IntakeCommits, rep.IntakeUnits = rep.IntakeCommits+c, rep.IntakeUnits+u
 	}
 	rep.Instances = len(r.stores)
-	rep.Postgres = r.dropDB != nil
+	rep.Database = "SQLite"
+	if r.dropDB != nil {
+		rep.Database = "PostgreSQL"
+	}
 	return rep, nil
 }
 
@@ -630,11 +633,7 @@ func (rep *report) print(w io.Writer) {
 	if rep.JobsRunning {
 		fmt.Fprintln(w, "  job workers running meanwhile, Clore calls spaced 1.1 s / create_order 5.5 s")
 	}
-	db := "SQLite"
-	if rep.Postgres {
-		db = "PostgreSQL"
-	}
-	fmt.Fprintf(w, "  api  = bot/webhook: verify, decode, policy, then dedup record + job + audit row + answer in one %s transaction; %d instance(s) on the database\n", db, rep.Instances)
+	fmt.Fprintf(w, "  api  = bot/webhook: verify, decode, policy, then dedup record + job + audit row + answer in one %s transaction (group commit); %d instance(s) on the database\n", rep.Database, rep.Instances)
 	fmt.Fprintln(w, "  bare = net/http handler: read body, webhook.Verify, 202")
 	fmt.Fprintf(w, "%-20s %-5s %10s %10s %10s %10s  %s\n", "run", "", "req/s", "p50", "p99", "max", "answers")
 	for _, r := range rep.Runs {
