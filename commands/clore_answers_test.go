@@ -12,7 +12,6 @@ import (
 	"github.com/clorebot/clorebot/clore"
 	"github.com/clorebot/clorebot/clore/sandbox"
 	"github.com/clorebot/clorebot/commands"
-	"github.com/clorebot/clorebot/storage"
 )
 
 // newAnswersHarness is newHarness with a small sandbox in this process, so that
@@ -20,11 +19,7 @@ import (
 func newAnswersHarness(t *testing.T) *harness {
 	t.Helper()
 	dir := t.TempDir()
-	st, err := storage.OpenAndMigrate(context.Background(), filepath.Join(dir, "clorebot.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := openStore(t, filepath.Join(dir, "clorebot.db"))
 	sb, err := sandbox.New(sandbox.Options{StatePath: filepath.Join(dir, "sandbox.db"), APIKey: "k",
 		Servers: 400, ProvisionDelay: 300 * time.Millisecond})
 	if err != nil {
