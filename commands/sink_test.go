@@ -66,6 +66,7 @@ func emit(t *testing.T, st *storage.Store) commands.Job {
 }
 
 func TestOutboxCursorPerSink(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	st := openStore(t, filepath.Join(t.TempDir(), "clorebot.db"))
 	good := &recordingSink{name: "good"}
@@ -110,6 +111,7 @@ func TestOutboxCursorPerSink(t *testing.T) {
 // An event's picture is drawn only when a sink asks for it, once however
 // often it asks; a picture that fails is none, and the event still goes.
 func TestOutboxDrawsPicturesLazilyOnce(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	st := openStore(t, filepath.Join(t.TempDir(), "clorebot.db"))
 	var mu sync.Mutex

@@ -43,6 +43,7 @@ func (c cancelHook) CancelOrder(ctx context.Context, id int64, issue string) err
 // An Extend that lands after the tick read the orders but before it
 // cancels the expired one wins: the order keeps running, with its new end.
 func TestExtendBetweenTickStartAndCancelWins(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, smallMarket)
 	clock := newFakeClock()
 	svc := h.service(func(o *commands.Options) { o.Clock = clock })
@@ -75,6 +76,7 @@ func TestExtendBetweenTickStartAndCancelWins(t *testing.T) {
 // refused with the reason: it never reports an extension of an order that
 // is being cancelled.
 func TestExtendDuringTheTTLCancelIsRefused(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, smallMarket)
 	clock := newFakeClock()
 	svc := h.service(func(o *commands.Options) { o.Clock = clock })
@@ -105,6 +107,7 @@ func TestExtendDuringTheTTLCancelIsRefused(t *testing.T) {
 // A TTL cancel that a crash interrupted after its claim (the order left
 // cancelling) is finished by the next tick.
 func TestInterruptedTTLCancelIsFinished(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, smallMarket)
 	clock := newFakeClock()
 	svc := h.service(func(o *commands.Options) { o.Clock = clock })
@@ -131,6 +134,7 @@ func TestInterruptedTTLCancelIsFinished(t *testing.T) {
 // without waiting for the next tick, and every provisioning job and the
 // monitor share each call.
 func TestMonitorRunsSoonerWhileARentProvisions(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, smallMarket)
 	svc := h.service()
 	ctx := context.Background()
@@ -186,6 +190,7 @@ func (c *staleOrders) MyOrders(ctx context.Context, completed bool) ([]clore.Ord
 // A provisioning rent never concludes that its order ended from a shared
 // my_orders answer that predates the order: it asks Clore itself first.
 func TestProvisioningIgnoresAnOrdersAnswerFromBeforeTheOrder(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, smallMarket)
 	svc := h.service(func(o *commands.Options) { o.Clore = &staleOrders{Clore: h.client} })
 	rentRunning(t, svc, "rent 4090 --hours 1")
@@ -194,6 +199,7 @@ func TestProvisioningIgnoresAnOrdersAnswerFromBeforeTheOrder(t *testing.T) {
 // An order still provisioning cannot be extended: its rent job writes the
 // order when it comes online and would undo the extension.
 func TestExtendWaitsUntilTheOrderRuns(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, smallMarket)
 	svc := h.service()
 	ctx := context.Background()
