@@ -61,6 +61,7 @@ api_url = %q
 }
 
 func TestServeDiscord(t *testing.T) {
+	t.Parallel()
 	b := make([]byte, 12)
 	_, _ = rand.Read(b)
 	token := "test." + hex.EncodeToString(b)

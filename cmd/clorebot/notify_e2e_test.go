@@ -84,6 +84,7 @@ func (rc *incomingReceiver) waitFor(t *testing.T, s string) {
 // 500) and a rate limit (Discord 429 retry_after) are retried, and neither
 // ever sees a password or connection details.
 func TestNotifySinksEndToEnd(t *testing.T) {
+	t.Parallel()
 	slackRc := newIncomingReceiver(t, http.StatusOK, 1, func(w http.ResponseWriter) { w.WriteHeader(http.StatusInternalServerError) })
 	discordRc := newIncomingReceiver(t, http.StatusNoContent, 1, func(w http.ResponseWriter) {
 		w.Header().Set("Content-Type", "application/json")

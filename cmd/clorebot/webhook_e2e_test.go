@@ -212,6 +212,7 @@ func waitJob(t *testing.T, base, id string) map[string]any {
 // from the dedup record, and the lifecycle events delivered, signed, to the
 // subscriber and to the request's callback_url.
 func TestServeWebhooksEndToEnd(t *testing.T) {
+	t.Parallel()
 	rc := newE2EReceiver(t)
 	base, configPath := startServe(t, rc.URL+"/sub")
 
