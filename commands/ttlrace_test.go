@@ -49,7 +49,7 @@ func TestExtendBetweenTickStartAndCancelWins(t *testing.T) {
 	svc := h.service(func(o *commands.Options) { o.Clock = clock })
 	ctx := context.Background()
 	id := rentRunning(t, svc, "rent 4090 --hours 1")
-	clock.Advance(time.Hour + time.Second) // past the end
+	clock.Advance(time.Hour + time.Minute) // past the end (the TTL runs from the creation at Clore, in real time)
 
 	var ext commands.Reply
 	hooked := &listHook{Store: h.store, hook: func() {
@@ -82,7 +82,7 @@ func TestExtendDuringTheTTLCancelIsRefused(t *testing.T) {
 	svc := h.service(func(o *commands.Options) { o.Clock = clock })
 	ctx := context.Background()
 	id := rentRunning(t, svc, "rent 4090 --hours 1")
-	clock.Advance(time.Hour + time.Second)
+	clock.Advance(time.Hour + time.Minute)
 
 	var ext commands.Reply
 	ticker := h.service(func(o *commands.Options) {
@@ -113,7 +113,7 @@ func TestInterruptedTTLCancelIsFinished(t *testing.T) {
 	svc := h.service(func(o *commands.Options) { o.Clock = clock })
 	ctx := context.Background()
 	id := rentRunning(t, svc, "rent 4090 --hours 1")
-	clock.Advance(time.Hour + time.Second)
+	clock.Advance(time.Hour + time.Minute)
 	o, _ := h.store.GetOrderByCloreID(ctx, id)
 	o.State = commands.OrderCancelling // as the claim leaves it
 	if err := h.store.UpdateOrder(ctx, o); err != nil {
