@@ -48,6 +48,7 @@ path = %q
 listen = "127.0.0.1:0"
 [sandbox]
 provision_delay = "300ms"
+servers = 500
 [watch]
 interval = "1s"
 [discord]

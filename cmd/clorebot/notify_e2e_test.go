@@ -102,6 +102,7 @@ path = %q
 listen = "127.0.0.1:0"
 [sandbox]
 provision_delay = "300ms"
+servers = 500
 [notify]
 slack_webhook_url = %q
 slack_events = ["order.running", "order.cancelled"]

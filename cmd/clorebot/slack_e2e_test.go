@@ -91,6 +91,7 @@ path = %q
 listen = "127.0.0.1:0"
 [sandbox]
 provision_delay = "300ms"
+servers = 500
 [slack]
 app_token = %q
 bot_token = %q

@@ -111,6 +111,7 @@ path = %q
 listen = "127.0.0.1:0"
 [sandbox]
 provision_delay = "300ms"
+servers = 500
 [webhook]
 legacy_signatures = true
 callback_allow_private = true
