@@ -68,6 +68,7 @@ func (f *fakeClore) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // The envelope and error shapes of clore-api.md and the captured fragments.
 func TestClientErrorShapes(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name      string
 		answers   []fakeAnswer

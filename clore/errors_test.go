@@ -59,6 +59,7 @@ func TestCode6VocabularyIsTheDocumentedOne(t *testing.T) {
 // sandbox's injected answers, is its typed error: errors.Is matches its
 // sentinel and no other, the call is not repeated, and the outcome is known.
 func TestEveryDocumentedCode6String(t *testing.T) {
+	t.Parallel()
 	var sentinels []error
 	for _, d := range documentedCode6 {
 		sentinels = append(sentinels, d.want...)

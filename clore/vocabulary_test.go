@@ -15,6 +15,7 @@ import (
 // string, code 2 with HTTP 400 for invalid input, an opaque code 1 for a
 // required_price that no longer matches.
 func TestConformanceVocabulary(t *testing.T) {
+	t.Parallel()
 	sb := newSandbox(t, sandbox.Options{Servers: 300})
 	c := newTestClient(sb.url)
 	other := New(Options{BaseURL: sb.url, APIKey: "another-account", Interval: 1, CreateInterval: 1, FeeRefresh: -1})

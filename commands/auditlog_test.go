@@ -12,6 +12,7 @@ import (
 // FlushAudit makes their rows visible, and a graceful stop (Run returning)
 // writes every row still queued — whatever the kind of answer.
 func TestAuditRowsOfInstantAnswersSurviveAGracefulStop(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	svc := h.service()
 	ctx, cancel := context.WithCancel(context.Background())

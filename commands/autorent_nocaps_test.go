@@ -14,6 +14,7 @@ import (
 // my_orders half: the TTL of another order is still enforced. (It used to
 // dereference the nil Guard and panic the whole tick, every tick.)
 func TestAutoRentWithoutCountedCapsRentsAndTheTickGoesOn(t *testing.T) {
+	t.Parallel()
 	h := newSandboxHarness(t)
 	h.policy.MaxOrdersPerHour, h.policy.MaxActiveOrders, h.policy.MaxTeamActiveOrders, h.policy.MaxHourlySpend = 0, 0, 0, 0
 	h.policy.ConfirmAbove = 0

@@ -15,6 +15,7 @@ import (
 // not as "ended before it came online" failed, and stays recorded as
 // cancelled (issue 21).
 func TestProvisioningOrderCancelledByItsRenter(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, func(o *sandbox.Options) { o.ProvisionDelay = time.Minute })
 	svc := h.service()
 	ctx := context.Background()

@@ -12,7 +12,6 @@ import (
 	"github.com/clorebot/clorebot/clore"
 	"github.com/clorebot/clorebot/clore/sandbox"
 	"github.com/clorebot/clorebot/commands"
-	"github.com/clorebot/clorebot/storage"
 )
 
 // newAnswersHarness is newHarness with a small sandbox in this process, so that
@@ -20,11 +19,7 @@ import (
 func newAnswersHarness(t *testing.T) *harness {
 	t.Helper()
 	dir := t.TempDir()
-	st, err := storage.OpenAndMigrate(context.Background(), filepath.Join(dir, "clorebot.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := openStore(t, filepath.Join(dir, "clorebot.db"))
 	sb, err := sandbox.New(sandbox.Options{StatePath: filepath.Join(dir, "sandbox.db"), APIKey: "k",
 		Servers: 400, ProvisionDelay: 300 * time.Millisecond})
 	if err != nil {
@@ -54,6 +49,7 @@ func (h *harness) requests(endpoint string) int {
 // order, so the job moves on to the next offer with a fresh marketplace and
 // ends with exactly one order.
 func TestRentMovesOnAfterCode1ThatCreatedNothing(t *testing.T) {
+	t.Parallel()
 	h := newAnswersHarness(t)
 	h.sb.InjectNext("create_order", 500, `{"code":1}`)
 	svc := h.service()
@@ -81,6 +77,7 @@ func TestRentMovesOnAfterCode1ThatCreatedNothing(t *testing.T) {
 // Code 1 can also come with an order that was created: reconciliation adopts
 // it, and no second create_order is sent.
 func TestRentAdoptsOrderBehindCode1(t *testing.T) {
+	t.Parallel()
 	h := newAnswersHarness(t)
 	svc := h.service(func(o *commands.Options) { o.Clore = createdThenCode1{Clore: h.client} })
 	r := svc.Handle(context.Background(), req("slack:ALICE", "rent 3090"))
@@ -106,6 +103,7 @@ func (c createdThenCode1) CreateOrder(ctx context.Context, r clore.CreateOrderRe
 // Every offer answering code 1 without an order: the job gives up after
 // MaxOfferAttempts offers, having rented nothing.
 func TestRentCode1IsBounded(t *testing.T) {
+	t.Parallel()
 	h := newAnswersHarness(t)
 	for range 5 {
 		h.sb.InjectNext("create_order", 500, `{"code":1}`)
@@ -124,6 +122,7 @@ func TestRentCode1IsBounded(t *testing.T) {
 // Cancelling an order that already ended behind clorebot's back: Clore
 // answers order_not_active, and the job says so at once, with one call.
 func TestCancelOfEndedOrderSaysSoAtOnce(t *testing.T) {
+	t.Parallel()
 	h := newAnswersHarness(t)
 	svc := h.service()
 	ctx := context.Background()
@@ -155,6 +154,7 @@ func TestCancelOfEndedOrderSaysSoAtOnce(t *testing.T) {
 
 // Cancel answers that will not change are reported at once, not retried.
 func TestCancelRefusalsAreNotRetried(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		body, want string
 		state      string

@@ -12,6 +12,7 @@ import (
 // (issue 8: prices shown include Clore's fees), on the queued reply and on
 // the confirmation a rent above confirm_above asks for.
 func TestRentRepliesStateTheCreationFee(t *testing.T) {
+	t.Parallel()
 	h := newSandboxHarness(t)
 	svc := h.service()
 	tick(t, svc)

@@ -124,6 +124,7 @@ func pushes(replies []commands.Reply) int {
 // but the renter gets them with `status <order-id>`: the ssh command and
 // the password, in the private part only.
 func TestConnectionDetailsAfterAKillAreShownToTheRenterByStatus(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	first := h.service(func(o *commands.Options) {
 		o.WorkerID = "worker-1"
@@ -194,6 +195,7 @@ func TestConnectionDetailsAfterAKillAreShownToTheRenterByStatus(t *testing.T) {
 // so its renter reads them with `status <order-id>`; after the 24 h the
 // status says the password is gone and how to reset it.
 func TestFailedConnectionDetailsSendIsNotRetriedButStatusShowsThem(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	n := &flakyNotifier{}
 	svc := h.service(func(o *commands.Options) { o.Notifier = n })
@@ -247,6 +249,7 @@ func TestFailedConnectionDetailsSendIsNotRetriedButStatusShowsThem(t *testing.T)
 // viewer and an admin (who may see the order itself) get no private part,
 // and nothing of the password anywhere in their reply.
 func TestStatusDetailsOnlyForTheRenter(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	svc := h.service()
 	ctx := context.Background()
@@ -273,6 +276,7 @@ func TestStatusDetailsOnlyForTheRenter(t *testing.T) {
 
 // An --ssh-key rent has no password: status names the key the renter gave.
 func TestStatusDetailsOfAnSSHKeyRent(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	svc := h.service()
 	job := rentToEnd(t, svc, "slack:ALICE", `rent 3090 --ssh-key "`+testSSHKey+`"`)
@@ -286,6 +290,7 @@ func TestStatusDetailsOfAnSSHKeyRent(t *testing.T) {
 // A status that showed the connection details writes no secret to the
 // audit log: its row holds the reply's public text only.
 func TestStatusDetailsAreNotAudited(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	svc := h.service()
 	ctx := context.Background()
@@ -320,6 +325,7 @@ func TestStatusDetailsAreNotAudited(t *testing.T) {
 // A CLI rent's running message says how to see the details again from the
 // command line.
 func TestRunningMessageOfACLIRentNamesExecStatus(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.policy.Renters = append(h.policy.Renters, "cli:alice")
 	svc := h.service()

@@ -14,6 +14,7 @@ import (
 // the transaction that queues it, and a confirmation after confirm_ttl finds
 // the rent expired.
 func TestConfirmationCountsOnceConfirmedAndExpires(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.policy.MaxActiveOrders, h.policy.ConfirmAbove = 1, 0.01
 	clock := &stepClock{}
@@ -66,6 +67,7 @@ func (c *stepClock) advance(d time.Duration) {
 // under max_active_orders = 1 runs), but counts what arrived since the rent
 // was accepted: then the job fails naming the cap and nothing is rented.
 func TestRentRechecksBeforeCreateOrder(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.policy.MaxActiveOrders = 1
 	svc := h.service()

@@ -3,6 +3,7 @@ package commands_test
 import (
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -60,11 +61,7 @@ func newHarness(t testing.TB, sandboxOpts ...func(*sandbox.Options)) *harness {
 	t.Helper()
 	dir := t.TempDir()
 	ctx := context.Background()
-	st, err := storage.OpenAndMigrate(ctx, filepath.Join(dir, "clorebot.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := openStore(t, filepath.Join(dir, "clorebot.db"))
 	so := sandbox.Options{StatePath: filepath.Join(dir, "sandbox.db"), APIKey: "k",
 		Servers: 2000, ProvisionDelay: 300 * time.Millisecond}
 	for _, f := range sandboxOpts {
@@ -82,6 +79,50 @@ func newHarness(t testing.TB, sandboxOpts ...func(*sandbox.Options)) *harness {
 	h.client = clore.New(clore.Options{BaseURL: url, APIKey: "k", Interval: time.Millisecond, CreateInterval: time.Millisecond,
 		MaxRetries: 2, Backoff: time.Millisecond, Slots: st})
 	return h
+}
+
+// migrated is the bytes of a database file migrated once for the package:
+// a test's new database is a copy of it, not a migration of its own (the
+// migrations are storage's to test; under -race each one costs most of a
+// second of CPU, and this package opens a hundred databases).
+var migrated = sync.OnceValues(func() ([]byte, error) {
+	dir, err := os.MkdirTemp("", "commands-migrated-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "clorebot.db")
+	st, err := storage.OpenAndMigrate(context.Background(), path)
+	if err != nil {
+		return nil, err
+	}
+	if err := st.Close(); err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(path + "-wal"); err == nil { // Close checkpoints the log into the file
+		return nil, errors.New("the migrated database left its write-ahead log behind")
+	}
+	return os.ReadFile(path)
+})
+
+// openStore opens a new migrated database at path (a copy of migrated, then
+// OpenAndMigrate, which finds nothing left to apply) and closes it when the
+// test ends.
+func openStore(t testing.TB, path string) *storage.Store {
+	t.Helper()
+	b, err := migrated()
+	if err != nil {
+		t.Fatalf("migrating the template database: %v", err)
+	}
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	st, err := storage.OpenAndMigrate(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
 }
 
 // service returns a command layer; opts may adjust its options.

@@ -33,6 +33,7 @@ func auditRows(t *testing.T, h *harness, command string) []commands.AuditEntry {
 // committed together, and Handle writes no second row; a rent refused by a
 // counted cap is audited in that transaction too.
 func TestRentIsOneTransactionWithItsAuditRow(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.policy.MaxActiveOrders, h.policy.ConfirmAbove = 1, 0
 	svc := h.service()
@@ -80,6 +81,7 @@ func claim(id, body string) commands.DedupClaim {
 // redelivery, refuses the id with another request, records a refusal
 // answered before any job, and records nothing for a temporary failure.
 func TestHandleOnceRecordsTheAnswerWithTheJob(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.policy.ConfirmAbove = 0
 	svc := h.service()
@@ -130,6 +132,7 @@ func TestHandleOnceRecordsTheAnswerWithTheJob(t *testing.T) {
 // batch again the careful way) is replayed, and HandleOnce's reply is not
 // the rolled-back attempt's "queued", which was never stored.
 func TestHandleOnceRedeliveryOfAnotherProcessHasNoReplyOfItsOwn(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.policy.ConfirmAbove = 0
 	ctx := context.Background()

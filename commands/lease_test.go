@@ -24,6 +24,7 @@ func privateReplies(r *recorder) int {
 // A provisioning wait far longer than the lease writes no checkpoint, yet
 // keeps its lease: a second worker sweeping all along never takes the job.
 func TestLongProvisioningKeepsItsLease(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, func(o *sandbox.Options) { o.ProvisionDelay = 3 * time.Second })
 	short := func(o *commands.Options) {
 		o.Lease, o.PollInterval = time.Second, 100*time.Millisecond
@@ -72,6 +73,7 @@ func TestLongProvisioningKeepsItsLease(t *testing.T) {
 // the lease) stops at its next heartbeat and sends nothing; the worker that
 // holds the lease finishes the job: one order, connection details once.
 func TestRunThatLosesItsLeaseStops(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, func(o *sandbox.Options) { o.ProvisionDelay = 3 * time.Second })
 	short := func(o *commands.Options) { o.Lease, o.PollInterval = time.Second, 50*time.Millisecond }
 	first := h.service(short, func(o *commands.Options) { o.WorkerID = "worker-1" })
@@ -124,6 +126,7 @@ func TestRunThatLosesItsLeaseStops(t *testing.T) {
 // Graceful shutdown (the run's context ends) releases the lease at once, so
 // that the next start resumes the job without waiting for it to lapse.
 func TestShutdownReleasesTheLease(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, func(o *sandbox.Options) { o.ProvisionDelay = time.Hour })
 	svc := h.service()
 	r := svc.Handle(context.Background(), req("slack:ALICE", "rent 3090"))

@@ -16,6 +16,7 @@ import (
 )
 
 func TestRentStatusCancel(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	svc := h.service()
 	ctx := context.Background()
@@ -89,12 +90,14 @@ func TestRentStatusCancel(t *testing.T) {
 // within DefaultLease (nothing renews it), the restarted process's first
 // sweep resumes the job, and there is exactly one order.
 func TestRentResumesAfterCrash(t *testing.T) {
+	t.Parallel()
 	if commands.DefaultLease+commands.DefaultSweepInterval > 10*time.Second {
 		t.Fatalf("lease %s + sweep %s: a crashed job would not resume within 10 s", commands.DefaultLease, commands.DefaultSweepInterval)
 	}
 	steps := []string{"creating", "sent", "created", "provisioning"}
 	for _, step := range steps {
 		t.Run(step, func(t *testing.T) {
+			t.Parallel()
 			h := newHarness(t)
 			ctx, crash := context.WithCancel(context.Background())
 			defer crash()
@@ -182,6 +185,7 @@ func (c crashAfterCreate) CreateOrder(ctx context.Context, r clore.CreateOrderRe
 
 // 50 concurrent deliveries of one request: one job, one order.
 func TestOneIdempotencyKeyOneOrder(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	svc := h.service()
 	r0 := req("slack:ALICE", "rent 3090")
@@ -217,6 +221,7 @@ func TestOneIdempotencyKeyOneOrder(t *testing.T) {
 
 // Fail over to the next offer when the chosen server is taken meanwhile.
 func TestRentFailsOverWhenServerTaken(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	taken := int64(0)
 	svc := h.service(func(o *commands.Options) {
@@ -250,6 +255,7 @@ func (c takeFirst) CreateOrder(ctx context.Context, r clore.CreateOrderRequest) 
 
 // An order that does not come online in time is cancelled and reported.
 func TestRentCancelsWhenNotOnlineInTime(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, func(o *sandbox.Options) { o.ProvisionDelay = time.Hour })
 	svc := h.service(func(o *commands.Options) { o.ProvisionTimeout = 300 * time.Millisecond })
 	r := svc.Handle(context.Background(), req("slack:ALICE", "rent 3090"))
@@ -273,6 +279,7 @@ func TestRentCancelsWhenNotOnlineInTime(t *testing.T) {
 // A rent interrupted before create_order (clorebot exec and Ctrl-C) is
 // abandoned: nothing is rented, and a later worker does not rent it either.
 func TestAbandonJobBeforeAnOrder(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	svc := h.service()
 	ctx := context.Background()

@@ -10,6 +10,7 @@ import (
 )
 
 func TestLowBalanceIsReportedOnceADay(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, smallMarket, func(o *sandbox.Options) {
 		o.InitialBalances = map[string]float64{clore.CurrencyUSD: 3}
 	})

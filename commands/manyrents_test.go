@@ -108,8 +108,10 @@ func runConcurrently(t *testing.T, svcs []*commands.Service, n int, text string)
 // create_order answers, and the k-th is quoted the k-th offer: one
 // create_order per order, every one on its own server, wallets read once.
 func TestConcurrentRentsAimAtDifferentServers(t *testing.T) {
+	t.Parallel()
 	for _, procs := range []int{1, 2} {
 		t.Run(fmt.Sprint(procs, " process(es)"), func(t *testing.T) {
+			t.Parallel()
 			h := newHarness(t) // enough offers of one model near the cheapest
 			h.policy.MaxActiveOrders, h.policy.MaxTeamActiveOrders, h.policy.MaxOrdersPerHour = 0, 0, 0
 			a := &aimed{Clore: h.client}
@@ -152,6 +154,7 @@ func TestConcurrentRentsAimAtDifferentServers(t *testing.T) {
 // job failed, or its process died between the choice and create_order (the
 // hold lapses with the lease): other rents may choose it.
 func TestHeldServerIsReleased(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	held := func(t *testing.T, h *harness, at time.Time) []int64 {
 		t.Helper()
@@ -168,6 +171,7 @@ func TestHeldServerIsReleased(t *testing.T) {
 		return out
 	}
 	t.Run("killed between the choice and create_order", func(t *testing.T) {
+		t.Parallel()
 		h := newHarness(t, smallMarket)
 		crash := errors.New("kill -9")
 		svc := h.service(func(o *commands.Options) {
@@ -200,6 +204,7 @@ func TestHeldServerIsReleased(t *testing.T) {
 		}
 	})
 	t.Run("the job failed at create_order", func(t *testing.T) {
+		t.Parallel()
 		h := newHarness(t, smallMarket)
 		svc := h.service(func(o *commands.Options) { o.Clore = poorWallet{h.client} })
 		r := svc.Handle(ctx, req("slack:ALICE", "rent 3090"))
@@ -211,6 +216,7 @@ func TestHeldServerIsReleased(t *testing.T) {
 		}
 	})
 	t.Run("create_order answered", func(t *testing.T) {
+		t.Parallel()
 		h := newHarness(t, smallMarket)
 		svc := h.service()
 		id := rentRunning(t, svc, "rent 3090")
@@ -244,6 +250,7 @@ func (staleQuotes) SpokenServers(context.Context, []int64, time.Time) (map[int64
 // in the intake transaction: the second rent is quoted the next server,
 // and its answer shows that server's price.
 func TestIntakeRequotesAServerSpokenForSinceItsLook(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.policy.MaxActiveOrders, h.policy.MaxTeamActiveOrders, h.policy.MaxOrdersPerHour = 0, 0, 0
 	ctx := context.Background()

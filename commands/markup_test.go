@@ -53,6 +53,7 @@ func TestMarksCannotBeTyped(t *testing.T) {
 // Marks go to chat only: a webhook's or the command line's reply, and a
 // job's progress for them, are plain text.
 func TestMarksOnlyForChat(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	svc := h.service()
 	ctx := context.Background()

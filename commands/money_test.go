@@ -90,7 +90,9 @@ func runRent(t *testing.T, svc *commands.Service, text string) commands.Job {
 // second server; the first order appeared later and nothing adopted,
 // cancelled or capped it.
 func TestCode1ThatRentedAnyway(t *testing.T) {
+	t.Parallel()
 	t.Run("the late order of a job that failed over is cancelled", func(t *testing.T) {
+		t.Parallel()
 		h := newHarness(t, smallMarket)
 		c := &lagging{Clore: h.client}
 		c.code1.Store(1)
@@ -141,6 +143,7 @@ func TestCode1ThatRentedAnyway(t *testing.T) {
 	})
 
 	t.Run("a late order that shows before the fail-over rents is adopted instead", func(t *testing.T) {
+		t.Parallel()
 		h := newHarness(t, smallMarket)
 		c := &lagging{Clore: h.client}
 		c.code1.Store(1)
@@ -167,6 +170,7 @@ func TestCode1ThatRentedAnyway(t *testing.T) {
 	})
 
 	t.Run("the late order of a job that gave up is adopted under a TTL, across a restart", func(t *testing.T) {
+		t.Parallel()
 		h := newHarness(t, smallMarket)
 		c := &lagging{Clore: h.client}
 		c.code1.Store(1)
@@ -216,6 +220,7 @@ func (c *failingCancels) CancelOrder(ctx context.Context, id int64, issue string
 // GPU kept running, never retried. It stays cancelling and is sent again
 // every tick until Clore takes it.
 func TestTTLCancelRefusedIsRetriedEveryTick(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name string
 		err  error
@@ -224,6 +229,7 @@ func TestTTLCancelRefusedIsRetriedEveryTick(t *testing.T) {
 		{"an outage", fmt.Errorf("cancel_order: %w", clore.ErrTransport)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			h := newHarness(t, smallMarket)
 			c := &failingCancels{Clore: h.client, err: tc.err}
 			clock := newFakeClock()
@@ -271,6 +277,7 @@ func (c *failingOrders) MyOrders(ctx context.Context, all bool) ([]clore.Order, 
 // rented order was still running an hour past its TTL. It is sent from the
 // stored order.
 func TestTTLCancelDoesNotNeedMyOrders(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, smallMarket)
 	c := &failingOrders{Clore: h.client}
 	clock := newFakeClock()
@@ -293,6 +300,7 @@ func TestTTLCancelDoesNotNeedMyOrders(t *testing.T) {
 // fail-over after server-already-rented rented the next offer at up to the
 // cap without asking. It stops at a confirmation with the new price.
 func TestDearerFailoverAsksForConfirmation(t *testing.T) {
+	t.Parallel()
 	h := newSandboxHarness(t) // the shipped-like caps of testPolicy
 	m := h.market(t)
 	cheap := m.cheapest("RTX 4090")
@@ -373,6 +381,7 @@ func (c *hidingOrders) CancelOrder(ctx context.Context, id int64, issue string) 
 // Point 5: a provisioning order missing from one my_orders answer was marked
 // failed without a cancel_order, and may have kept billing.
 func TestMissingProvisioningOrderIsCancelledFirst(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, smallMarket, func(o *sandbox.Options) { o.ProvisionDelay = time.Hour })
 	c := &hidingOrders{Clore: h.client, h: h}
 	svc := h.service(func(o *commands.Options) { o.Clore = c })
@@ -391,6 +400,7 @@ func TestMissingProvisioningOrderIsCancelledFirst(t *testing.T) {
 // Point 5: provisioning orders were under no TTL: an order still
 // provisioning at its end is cancelled.
 func TestProvisioningOrderIsUnderItsTTL(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, smallMarket, func(o *sandbox.Options) { o.ProvisionDelay = time.Hour })
 	clock := newFakeClock()
 	svc := h.service(func(o *commands.Options) {
@@ -417,6 +427,7 @@ func TestProvisioningOrderIsUnderItsTTL(t *testing.T) {
 // The provisioning deadline's cancel answered order_not_active (the order
 // ended meanwhile) was retried forever; it ends the job.
 func TestProvisionTimeoutOfAnEndedOrder(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, smallMarket, func(o *sandbox.Options) { o.ProvisionDelay = time.Hour })
 	c := &failingCancels{Clore: h.client, err: &clore.APIError{Endpoint: "cancel_order", HTTPStatus: 200, Code: clore.CodeSeeError, Message: "order_not_active"}}
 	c.n.Store(1)
@@ -438,6 +449,7 @@ func TestProvisionTimeoutOfAnEndedOrder(t *testing.T) {
 // alert fired late. A balance worth 5 % under the threshold at Clore's own
 // rate (10 % over it with the fee) is reported.
 func TestLowBalanceValuesCoinsWithoutTheRenterFee(t *testing.T) {
+	t.Parallel()
 	const balance = 1000.0
 	h := newHarness(t, smallMarket, func(o *sandbox.Options) {
 		o.InitialBalances = map[string]float64{clore.CurrencyCLORE: balance}
@@ -470,6 +482,7 @@ func (c *capturing) CreateOrder(ctx context.Context, r clore.CreateOrderRequest)
 // Point 7: autossh_entrypoint is a documented choice, clore.autossh_entrypoint
 // (off by default: it replaces the image's own entrypoint).
 func TestAutoSSHEntrypointIsSentWhenConfigured(t *testing.T) {
+	t.Parallel()
 	for _, on := range []bool{false, true} {
 		h := newHarness(t, smallMarket)
 		c := &capturing{Clore: h.client}
@@ -487,8 +500,10 @@ func TestAutoSSHEntrypointIsSentWhenConfigured(t *testing.T) {
 // loopback: odd history entries, a code 1 that rents with a lagging list, a
 // cancel answered code 2, and a spot order outbid.
 func TestSandboxRoughEdgesThroughTheRealClient(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	t.Run("odd entries in the history do not stop the TTL cancel", func(t *testing.T) {
+		t.Parallel()
 		h := newSandboxHarness(t)
 		h.sb.AddOddOrders()
 		clock := newFakeClock()
@@ -504,6 +519,7 @@ func TestSandboxRoughEdgesThroughTheRealClient(t *testing.T) {
 		}
 	})
 	t.Run("code 1 that rented, list lagging: one order stays", func(t *testing.T) {
+		t.Parallel()
 		h := newSandboxHarness(t)
 		h.sb.CreateCode1ButRent(1, time.Second)
 		svc := h.service()
@@ -521,6 +537,7 @@ func TestSandboxRoughEdgesThroughTheRealClient(t *testing.T) {
 		}
 	})
 	t.Run("a TTL cancel answered code 2 is sent again next tick", func(t *testing.T) {
+		t.Parallel()
 		h := newSandboxHarness(t)
 		clock := newFakeClock()
 		svc := h.service(func(o *commands.Options) { o.Clock = clock })
@@ -537,6 +554,7 @@ func TestSandboxRoughEdgesThroughTheRealClient(t *testing.T) {
 		}
 	})
 	t.Run("a spot order outbid is recorded as such", func(t *testing.T) {
+		t.Parallel()
 		h := newSandboxHarness(t)
 		svc := h.service()
 		id := rentRunning(t, svc, "rent 4090 --spot --hours 2")

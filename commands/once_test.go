@@ -32,6 +32,7 @@ func deliverTimes(svc *commands.Service, r commands.Request, n int) []commands.R
 // same trigger_id under new envelope ids), at once and after the first,
 // moves the order's end once, and every delivery gets the first answer.
 func TestKeyedExtendActsOnce(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, smallMarket)
 	svc := h.service()
 	ctx := context.Background()
@@ -87,6 +88,7 @@ func TestKeyedExtendActsOnce(t *testing.T) {
 // watch, watch cancel and confirm are keyed too: a redelivery changes
 // nothing and gets the first answer.
 func TestKeyedWatchAndConfirmActOnce(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.policy.ConfirmAbove = 0.01
 	svc := h.service()
@@ -136,6 +138,7 @@ func TestKeyedWatchAndConfirmActOnce(t *testing.T) {
 // policy.max_watches_per_user is counted in the transaction that inserts
 // a watch: requests at once cannot pass it together.
 func TestWatchLimitAtomic(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.policy.MaxWatchesPerUser = 3
 	svc := h.service()
@@ -167,6 +170,7 @@ func TestWatchLimitAtomic(t *testing.T) {
 // A refusal to act on another user's order names nobody: status hides
 // others' orders from a non-admin.
 func TestRefusalsNameNobody(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, smallMarket)
 	svc := h.service()
 	ctx := context.Background()

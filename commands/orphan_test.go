@@ -63,6 +63,7 @@ func seedAttempts(t *testing.T, h *harness, jobID string, n int) {
 // top of 20 earlier ones) and, once Clore answers, records the order and
 // delivers it: the job succeeds with exactly one order, stored running.
 func TestRentNeverGivesUpOnceAnOrderMayExist(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name string
 		down func(h *harness) func(*ordersOutage) bool
@@ -81,6 +82,7 @@ func TestRentNeverGivesUpOnceAnOrderMayExist(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			h := newHarness(t)
 			c := &ordersOutage{Clore: h.client}
 			c.down = tc.down(h)
@@ -130,6 +132,7 @@ func TestRentNeverGivesUpOnceAnOrderMayExist(t *testing.T) {
 // Before an order can exist (choosing the offer), Clore failures in a row
 // still end the job, with the reason.
 func TestRentGivesUpOnCloreWhileChoosing(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	c := &walletOutage{Clore: h.client}
 	svc := h.service(func(o *commands.Options) { o.Clore = c; o.RetryBackoff = time.Millisecond })

@@ -44,6 +44,7 @@ func TestParseRequestCarriesTheParse(t *testing.T) {
 // another is handled and permitted by its parse (AnswersFromMemory:
 // TestAnswersFromMemory).
 func TestServiceUsesTheParseThatTravelsWithTheRequest(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	svc := h.service()
 	ctx := context.Background()

@@ -10,6 +10,7 @@ import (
 )
 
 func TestPolicyTable(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name   string
 		policy func(*commands.Policy)
@@ -44,6 +45,7 @@ func TestPolicyTable(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			h := newHarness(t)
 			if tt.policy != nil {
 				tt.policy(&h.policy)
@@ -69,6 +71,7 @@ func TestPolicyTable(t *testing.T) {
 }
 
 func TestGuardrailsCountActiveOrders(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.policy.MaxActiveOrders = 1
 	svc := h.service()
@@ -86,6 +89,7 @@ func TestGuardrailsCountActiveOrders(t *testing.T) {
 }
 
 func TestConfirmButtonRechecksWhoClicks(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.policy.ConfirmAbove = 0.01
 	svc := h.service()
@@ -122,6 +126,7 @@ func TestConfirmButtonRechecksWhoClicks(t *testing.T) {
 
 // Orders already on record count against the hourly and team limits.
 func TestGuardrailsOrdersPerHourAndTeam(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name   string
 		policy func(*commands.Policy)
@@ -133,6 +138,7 @@ func TestGuardrailsOrdersPerHourAndTeam(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			h := newHarness(t)
 			tt.policy(&h.policy)
 			for i := range 2 {

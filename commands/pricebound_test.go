@@ -28,6 +28,7 @@ func (m *market) scaleAll(f float64) {
 // tolerance, even without any price cap: the quoted offer is gone and the
 // marketplace moved before the job ran.
 func TestRentNeverPaysAboveWhatWasShown(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name    string
 		confirm bool    // the rent asks for confirmation and is confirmed
@@ -40,6 +41,7 @@ func TestRentNeverPaysAboveWhatWasShown(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			h := newSandboxHarness(t)
 			h.policy.MaxPricePerHour, h.policy.MaxHourlySpend = 0, 0
 			m := h.market(t)

@@ -27,6 +27,7 @@ func seedHistory(t *testing.T, h *harness, model string, end time.Time) {
 }
 
 func TestTickRecordsPriceHistory(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	svc := h.service()
 	ctx := context.Background()
@@ -68,6 +69,7 @@ func TestTickRecordsPriceHistory(t *testing.T) {
 func round6(v float64) float64 { return float64(int64(v*1e6+0.5)) / 1e6 }
 
 func TestMarketHistoryChartAndData(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	svc := h.service()
 	seedHistory(t, h, "RTX 4090", time.Now())
@@ -114,6 +116,7 @@ func TestMarketHistoryChartAndData(t *testing.T) {
 }
 
 func TestMarketHistoryRefusesBadInput(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	svc := h.service()
 	for _, tc := range []struct{ text, want string }{
@@ -133,6 +136,7 @@ func TestMarketHistoryRefusesBadInput(t *testing.T) {
 }
 
 func TestMarketHistoryWithNothingRecorded(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	svc := h.service()
 	r := svc.Handle(context.Background(), req("slack:VERA", "market 4090 --history 30d"))
@@ -145,6 +149,7 @@ func TestMarketHistoryWithNothingRecorded(t *testing.T) {
 }
 
 func TestAlertChart(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	svc := h.service()
 	now := time.Now()

@@ -49,6 +49,7 @@ func TestGoldenRendering(t *testing.T) {
 
 // The market reply over a fixed sandbox snapshot.
 func TestGoldenMarket(t *testing.T) {
+	t.Parallel()
 	at := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 	h := newHarness(t, func(o *sandbox.Options) { o.Now = func() time.Time { return at } })
 	r := h.service().Handle(context.Background(), req("slack:VERA", "market 4090"))
@@ -60,6 +61,7 @@ func TestGoldenMarket(t *testing.T) {
 // (watch-list.json) is also what the Slack, Discord and webhook golden
 // tests render.
 func TestGoldenWatchList(t *testing.T) {
+	t.Parallel()
 	at := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 	h := newHarness(t, func(o *sandbox.Options) { o.Now = func() time.Time { return at }; o.Servers = smallMarketServers })
 	clock := &fakeClock{t: at}

@@ -66,12 +66,9 @@ func emit(t *testing.T, st *storage.Store) commands.Job {
 }
 
 func TestOutboxCursorPerSink(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
-	st, err := storage.OpenAndMigrate(ctx, filepath.Join(t.TempDir(), "clorebot.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openStore(t, filepath.Join(t.TempDir(), "clorebot.db"))
 	good := &recordingSink{name: "good"}
 	flaky := &recordingSink{name: "flaky", fail: func(n int) error {
 		if n == 0 {
@@ -114,12 +111,9 @@ func TestOutboxCursorPerSink(t *testing.T) {
 // An event's picture is drawn only when a sink asks for it, once however
 // often it asks; a picture that fails is none, and the event still goes.
 func TestOutboxDrawsPicturesLazilyOnce(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
-	st, err := storage.OpenAndMigrate(ctx, filepath.Join(t.TempDir(), "clorebot.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openStore(t, filepath.Join(t.TempDir(), "clorebot.db"))
 	var mu sync.Mutex
 	drawn := map[int64]int{}
 	images := func(_ context.Context, ev commands.Event) (*commands.Image, error) {

@@ -45,6 +45,7 @@ func seedSpend(t *testing.T, st *storage.Store, at time.Time, samples ...command
 // A renter sees only their own rows; an admin sees everyone's and the
 // orders made outside clorebot, as a row of their own.
 func TestSpendRowsByRole(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, func(o *sandbox.Options) { o.Servers = 50 })
 	now := time.Now().UTC()
 	day := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
@@ -113,6 +114,7 @@ func TestSpendBadFlagsGiveUsage(t *testing.T) {
 // clorebot's order is attributed to its renter, an order made outside
 // clorebot to nobody (admins only), and the refreshes add nothing twice.
 func TestSpendLedgerFromRefresh(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, func(o *sandbox.Options) { o.Servers = 200; o.ProvisionDelay = 10 * time.Millisecond })
 	h.policy.ConfirmAbove = 0
 	svc := h.service()
@@ -166,6 +168,7 @@ func TestSpendLedgerFromRefresh(t *testing.T) {
 // budget.warning at 80 % and budget.exceeded at 100 % are emitted once per
 // month and identity, through the outbox, with a typed payload.
 func TestBudgetEventsOnce(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, func(o *sandbox.Options) { o.Servers = 50 })
 	h.policy.MonthlyBudgetUSD = 10
 	clock := &fixedClock{t: time.Now()}
@@ -222,6 +225,7 @@ func TestBudgetEventsOnce(t *testing.T) {
 // slot recorded by a process that died before posting is posted once its
 // claim lapsed.
 func TestDigestOncePerSlot(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, func(o *sandbox.Options) { o.Servers = 50 })
 	ctx := context.Background()
 	slot := time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC)
@@ -276,6 +280,7 @@ func TestDigestOncePerSlot(t *testing.T) {
 // owner's running orders through the normal cancel path (a cancel job,
 // audited), once.
 func TestBudgetActionCancel(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, func(o *sandbox.Options) { o.Servers = 200; o.ProvisionDelay = 10 * time.Millisecond })
 	h.policy.ConfirmAbove = 0
 	svc := h.service()

@@ -63,6 +63,7 @@ func (h *harness) cloreOrder(t *testing.T, id int64) (expired, found bool) {
 }
 
 func TestTTLReminderExtendAndAutomaticCancel(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, smallMarket)
 	h.policy.ReminderBefore = 15 * time.Minute
 	h.policy.Admins = append(h.policy.Admins, "discord-role:OPS")
@@ -134,6 +135,7 @@ func TestTTLReminderExtendAndAutomaticCancel(t *testing.T) {
 }
 
 func TestTTLPassedWhileDownIsEnforcedAtStart(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, smallMarket)
 	svc := h.service()
 	id := rentRunning(t, svc, "rent 4090 --hours 1")
@@ -149,6 +151,7 @@ func TestTTLPassedWhileDownIsEnforcedAtStart(t *testing.T) {
 }
 
 func TestOutbidSpotOrderIsReported(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, smallMarket)
 	svc := h.service()
 	id := rentRunning(t, svc, "rent 4090 --spot --hours 4")
@@ -169,6 +172,7 @@ func TestOutbidSpotOrderIsReported(t *testing.T) {
 }
 
 func TestAdminsSeeOrdersMadeOutsideClorebotAndTheyAreNeverCancelled(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, smallMarket)
 	clock := newFakeClock()
 	svc := h.service(func(o *commands.Options) { o.Clock = clock })

@@ -43,12 +43,13 @@ func (c cancelHook) CancelOrder(ctx context.Context, id int64, issue string) err
 // An Extend that lands after the tick read the orders but before it
 // cancels the expired one wins: the order keeps running, with its new end.
 func TestExtendBetweenTickStartAndCancelWins(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, smallMarket)
 	clock := newFakeClock()
 	svc := h.service(func(o *commands.Options) { o.Clock = clock })
 	ctx := context.Background()
 	id := rentRunning(t, svc, "rent 4090 --hours 1")
-	clock.Advance(time.Hour + time.Second) // past the end
+	clock.Advance(time.Hour + time.Minute) // past the end (the TTL runs from the creation at Clore, in real time)
 
 	var ext commands.Reply
 	hooked := &listHook{Store: h.store, hook: func() {
@@ -75,12 +76,13 @@ func TestExtendBetweenTickStartAndCancelWins(t *testing.T) {
 // refused with the reason: it never reports an extension of an order that
 // is being cancelled.
 func TestExtendDuringTheTTLCancelIsRefused(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, smallMarket)
 	clock := newFakeClock()
 	svc := h.service(func(o *commands.Options) { o.Clock = clock })
 	ctx := context.Background()
 	id := rentRunning(t, svc, "rent 4090 --hours 1")
-	clock.Advance(time.Hour + time.Second)
+	clock.Advance(time.Hour + time.Minute)
 
 	var ext commands.Reply
 	ticker := h.service(func(o *commands.Options) {
@@ -105,12 +107,13 @@ func TestExtendDuringTheTTLCancelIsRefused(t *testing.T) {
 // A TTL cancel that a crash interrupted after its claim (the order left
 // cancelling) is finished by the next tick.
 func TestInterruptedTTLCancelIsFinished(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, smallMarket)
 	clock := newFakeClock()
 	svc := h.service(func(o *commands.Options) { o.Clock = clock })
 	ctx := context.Background()
 	id := rentRunning(t, svc, "rent 4090 --hours 1")
-	clock.Advance(time.Hour + time.Second)
+	clock.Advance(time.Hour + time.Minute)
 	o, _ := h.store.GetOrderByCloreID(ctx, id)
 	o.State = commands.OrderCancelling // as the claim leaves it
 	if err := h.store.UpdateOrder(ctx, o); err != nil {
@@ -131,6 +134,7 @@ func TestInterruptedTTLCancelIsFinished(t *testing.T) {
 // without waiting for the next tick, and every provisioning job and the
 // monitor share each call.
 func TestMonitorRunsSoonerWhileARentProvisions(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, smallMarket)
 	svc := h.service()
 	ctx := context.Background()
@@ -186,6 +190,7 @@ func (c *staleOrders) MyOrders(ctx context.Context, completed bool) ([]clore.Ord
 // A provisioning rent never concludes that its order ended from a shared
 // my_orders answer that predates the order: it asks Clore itself first.
 func TestProvisioningIgnoresAnOrdersAnswerFromBeforeTheOrder(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, smallMarket)
 	svc := h.service(func(o *commands.Options) { o.Clore = &staleOrders{Clore: h.client} })
 	rentRunning(t, svc, "rent 4090 --hours 1")
@@ -194,6 +199,7 @@ func TestProvisioningIgnoresAnOrdersAnswerFromBeforeTheOrder(t *testing.T) {
 // An order still provisioning cannot be extended: its rent job writes the
 // order when it comes online and would undo the extension.
 func TestExtendWaitsUntilTheOrderRuns(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, smallMarket)
 	svc := h.service()
 	ctx := context.Background()

@@ -10,6 +10,7 @@ import (
 // The usage line comes with a badly formed command only: not with "no
 // offer", a refusal for lack of a role, or an order that is not yours.
 func TestUsageLineOnlyForUsageErrors(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	svc := h.service()
 	ctx := context.Background()

@@ -227,6 +227,7 @@ func (a alert) rentNow() *commands.Action {
 }
 
 func TestWatchAlertsOnceOnAPriceDropAndRearmsWithHysteresis(t *testing.T) {
+	t.Parallel()
 	h := newSandboxHarness(t)
 	clock := newFakeClock()
 	h.policy.RearmMargin, h.policy.Cooldown = 0.05, time.Hour
@@ -300,6 +301,7 @@ func TestWatchAlertsOnceOnAPriceDropAndRearmsWithHysteresis(t *testing.T) {
 }
 
 func TestWatchRearmsAfterTheCooldownWhileThePriceHovers(t *testing.T) {
+	t.Parallel()
 	h := newSandboxHarness(t)
 	clock := newFakeClock()
 	h.policy.RearmMargin, h.policy.Cooldown = 0.05, time.Hour
@@ -321,6 +323,7 @@ func TestWatchRearmsAfterTheCooldownWhileThePriceHovers(t *testing.T) {
 }
 
 func TestRentNowButtonRentsOnceOnTwoClicks(t *testing.T) {
+	t.Parallel()
 	h := newSandboxHarness(t)
 	svc := h.service()
 	best := h.market(t).cheapest("RTX 4090")
@@ -359,6 +362,7 @@ func TestRentNowButtonRentsOnceOnTwoClicks(t *testing.T) {
 }
 
 func TestAutoRentWatchRentsOnceOverManyTicksAndARestart(t *testing.T) {
+	t.Parallel()
 	h := newSandboxHarness(t)
 	ctx := context.Background()
 	svc := h.service()
@@ -393,6 +397,7 @@ func TestAutoRentWatchRentsOnceOverManyTicksAndARestart(t *testing.T) {
 }
 
 func TestWatchExpires(t *testing.T) {
+	t.Parallel()
 	h := newSandboxHarness(t)
 	clock := newFakeClock()
 	svc := h.service(func(o *commands.Options) { o.Clock = clock })
@@ -412,6 +417,7 @@ func TestWatchExpires(t *testing.T) {
 }
 
 func TestWatchCreationIsIdempotentAndBadInputStoresNothing(t *testing.T) {
+	t.Parallel()
 	h := newSandboxHarness(t)
 	svc := h.service()
 	ctx := context.Background()
@@ -450,8 +456,10 @@ func TestWatchCreationIsIdempotentAndBadInputStoresNothing(t *testing.T) {
 // and checked against
 // the policy of that time.
 func TestAutoRentWatchChecksOwnerRoles(t *testing.T) {
+	t.Parallel()
 	for _, keepRole := range []bool{true, false} {
 		t.Run(fmt.Sprintf("role still listed %v", keepRole), func(t *testing.T) {
+			t.Parallel()
 			h := newSandboxHarness(t)
 			h.policy.Renters = append(h.policy.Renters, "discord-role:7")
 			src := &fakeRoles{roles: map[string][]string{"discord:5": {"discord-role:7"}}}
@@ -488,6 +496,7 @@ func TestAutoRentWatchChecksOwnerRoles(t *testing.T) {
 // cancelled, by another process on the same database (clorebot exec beside
 // serve) are seen by the next tick.
 func TestTickSeesWatchesMadeAndCancelledElsewhere(t *testing.T) {
+	t.Parallel()
 	h := newSandboxHarness(t)
 	ctx := context.Background()
 	serve := h.service()
@@ -524,6 +533,7 @@ func TestTickSeesWatchesMadeAndCancelledElsewhere(t *testing.T) {
 // A tick, however many watches there are, asks Clore for the marketplace
 // once and for my_orders once (the wallets at most once an hour).
 func TestOneMarketplaceAndOneMyOrdersCallPerTick(t *testing.T) {
+	t.Parallel()
 	h := newSandboxHarness(t)
 	clock := newFakeClock()
 	svc := h.service(func(o *commands.Options) { o.Clock = clock })

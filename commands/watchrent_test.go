@@ -15,6 +15,7 @@ import (
 // use_spot and ssh_key) rents with them when it triggers: its key, so no
 // password.
 func TestWatchRentsWithItsOwnFlags(t *testing.T) {
+	t.Parallel()
 	h := newSandboxHarness(t)
 	ctx := context.Background()
 	svc := h.service()
@@ -51,6 +52,7 @@ func TestWatchRentsWithItsOwnFlags(t *testing.T) {
 // watch with the reason, told once: many low ticks past the cooldown bring
 // no retry, no second notice and no rent.
 func TestRefusedAutoRentEndsTheWatchOnce(t *testing.T) {
+	t.Parallel()
 	h := newSandboxHarness(t)
 	clock := newFakeClock()
 	h.policy.Cooldown = time.Minute
@@ -91,8 +93,10 @@ func TestRefusedAutoRentEndsTheWatchOnce(t *testing.T) {
 // may still rent: the role is checked again, as at the trigger, so that a
 // crash between the two writes never lets a former renter rent.
 func TestAutoRentRecoveryChecksTheOwnersRole(t *testing.T) {
+	t.Parallel()
 	for _, stillRenter := range []bool{true, false} {
 		t.Run(fmt.Sprintf("renter %v", stillRenter), func(t *testing.T) {
+			t.Parallel()
 			h := newSandboxHarness(t)
 			ctx := context.Background()
 			svc := h.service()

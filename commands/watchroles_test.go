@@ -64,6 +64,7 @@ func discordWatch(t *testing.T, h *harness, svc *commands.Service, key string, t
 // fails and a platform with no role source all refuse: the watch ends
 // refused, told once, with no job and no order.
 func TestAutoRentChecksTheOwnersCurrentDiscordRoles(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name    string
 		roles   []string
@@ -79,6 +80,7 @@ func TestAutoRentChecksTheOwnersCurrentDiscordRoles(t *testing.T) {
 		{name: "no role source", noSrc: true, refusal: "cannot check"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			h := newSandboxHarness(t)
 			h.policy.Renters = append(h.policy.Renters, "discord-role:7")
 			ctx := context.Background()
@@ -140,6 +142,7 @@ func TestAutoRentChecksTheOwnersCurrentDiscordRoles(t *testing.T) {
 // alerts, and owners who are renters by identity ask nothing; a watch
 // following its running rent asks nothing either.
 func TestOnlyTriggeringAutoRentsAskForRoles(t *testing.T) {
+	t.Parallel()
 	h := newSandboxHarness(t)
 	h.policy.Renters = append(h.policy.Renters, "discord-role:7", "discord:9")
 	ctx := context.Background()
@@ -177,6 +180,7 @@ func TestOnlyTriggeringAutoRentsAskForRoles(t *testing.T) {
 // The lookup is made with no lock held: a tick that runs while another
 // tick waits on the front door completes, and the two ticks rent once.
 func TestRoleLookupHoldsNoLock(t *testing.T) {
+	t.Parallel()
 	h := newSandboxHarness(t)
 	h.policy.Renters = append(h.policy.Renters, "discord-role:7")
 	src := &fakeRoles{roles: map[string][]string{"discord:5": {"discord-role:7"}}}
@@ -209,6 +213,7 @@ func TestRoleLookupHoldsNoLock(t *testing.T) {
 // A tick stopped (shutdown) while it waits on the front door refuses
 // nothing: the watch stays armed for the next run.
 func TestRoleLookupCancelledRefusesNothing(t *testing.T) {
+	t.Parallel()
 	h := newSandboxHarness(t)
 	h.policy.Renters = append(h.policy.Renters, "discord-role:7")
 	ctx, cancel := context.WithCancel(context.Background())

@@ -34,8 +34,10 @@ func (c *createSpy) CreateOrder(ctx context.Context, r clore.CreateOrderRequest)
 // It now fails, saying why, and sends no create_order — whether it was
 // still choosing its offer or about to create the order.
 func TestRentResumedAfterADayWithoutCredentialsRentsNothing(t *testing.T) {
+	t.Parallel()
 	for _, step := range []string{"queued", "creating"} { // "queued": never run before the outage
 		t.Run(step, func(t *testing.T) {
+			t.Parallel()
 			h := newHarness(t)
 			spy := &createSpy{Clore: h.client}
 			ctx := context.Background()

@@ -12,6 +12,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -106,11 +107,7 @@ func newHarnessWarm(t *testing.T, warm bool, opts ...func(*webhook.APIOptions, *
 	dir := t.TempDir()
 	ctx := context.Background()
 	h := &harness{t: t, dbPath: filepath.Join(dir, "clorebot.db"), clock: &clock{}}
-	st, err := storage.OpenAndMigrate(ctx, h.dbPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := openStore(t, h.dbPath)
 	h.store = st
 	sb, err := sandbox.New(sandbox.Options{StatePath: filepath.Join(dir, "sandbox.db"), APIKey: "k",
 		Servers: 2000, ProvisionDelay: 300 * time.Millisecond})
@@ -152,6 +149,50 @@ func newHarnessWarm(t *testing.T, warm bool, opts ...func(*webhook.APIOptions, *
 	h.api.Mount(srv)
 	h.handler = srv.Handler()
 	return h
+}
+
+// migrated is the bytes of a database file migrated once for the package:
+// a harness's database is a copy of it, not a migration of its own (the
+// migrations are storage's to test; under -race each one costs most of a
+// second of CPU).
+var migrated = sync.OnceValues(func() ([]byte, error) {
+	dir, err := os.MkdirTemp("", "webhook-migrated-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "clorebot.db")
+	st, err := storage.OpenAndMigrate(context.Background(), path)
+	if err != nil {
+		return nil, err
+	}
+	if err := st.Close(); err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(path + "-wal"); err == nil { // Close checkpoints the log into the file
+		return nil, errors.New("the migrated database left its write-ahead log behind")
+	}
+	return os.ReadFile(path)
+})
+
+// openStore opens a new migrated database at path (a copy of migrated, then
+// OpenAndMigrate, which finds nothing left to apply) and closes it when the
+// test ends.
+func openStore(t testing.TB, path string) *storage.Store {
+	t.Helper()
+	b, err := migrated()
+	if err != nil {
+		t.Fatalf("migrating the template database: %v", err)
+	}
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	st, err := storage.OpenAndMigrate(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
 }
 
 // secret returns the parsed Standard Webhooks key of a key name.
@@ -255,6 +296,7 @@ func (h *harness) createOrderCalls() int {
 }
 
 func TestCreateOrderQueuesAJobAndShowsItsState(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	ctx := context.Background()
 	body := []byte(`{"gpu_type":"rtx3090","max_price":4.5,"hours":2,"callback_url":"https://hooks.example.com/clore"}`)
@@ -297,6 +339,7 @@ func TestCreateOrderQueuesAJobAndShowsItsState(t *testing.T) {
 }
 
 func TestDuplicateDeliveryGetsTheFirstAnswer(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	body := []byte(`{"gpu_type":"3090"}`)
 	first := h.do(h.signedID("POST", "/webhook/create-order", "zapier", "msg_dup1", body))
@@ -334,6 +377,7 @@ func TestDuplicateDeliveryGetsTheFirstAnswer(t *testing.T) {
 // 50 concurrent deliveries of one signed request over real HTTP, with the
 // default rate limits: one answer, one job, one order.
 func TestConcurrentDeliveriesMakeOneJobAndOneOrder(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, func(o *webhook.APIOptions, _ *commands.Policy) {
 		o.RatePerMinute, o.IPRatePerMinute = 60, 120
 	})
@@ -400,6 +444,7 @@ func TestConcurrentDeliveriesMakeOneJobAndOneOrder(t *testing.T) {
 }
 
 func TestCompatibilitySignatures(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	body := []byte(`{"text":"market 3090"}`)
 	legacy := []byte(h.secrets["cron"])
@@ -467,6 +512,7 @@ func TestCompatibilitySignatures(t *testing.T) {
 
 // Several signatures in one header, as during a key rotation: any v1 match passes.
 func TestKeyRotationSignatures(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	body := []byte(`{"text":"help"}`)
 	r := h.signed("POST", "/webhook/command", "zapier", body)
@@ -478,6 +524,7 @@ func TestKeyRotationSignatures(t *testing.T) {
 }
 
 func TestPriceAlertStatusCancelAndCommand(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	ctx := context.Background()
 
@@ -538,6 +585,7 @@ func TestPriceAlertStatusCancelAndCommand(t *testing.T) {
 }
 
 func TestRentAboveConfirmThresholdAwaitsConfirmation(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, func(_ *webhook.APIOptions, p *commands.Policy) { p.ConfirmAbove = 0.01 })
 	resp := h.do(h.signed("POST", "/webhook/create-order", "zapier", []byte(`{"gpu_type":"3090"}`)))
 	if resp.status != http.StatusAccepted || resp.str("status") != "awaiting_confirmation" || resp.str("job_id") == "" {
@@ -596,6 +644,7 @@ func TestRentAboveConfirmThresholdAwaitsConfirmation(t *testing.T) {
 }
 
 func TestMarketplaceSignedOrPublic(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	resp := h.do(h.signed("GET", "/webhook/marketplace", "watcher", nil))
 	models, _ := resp.body["models"].([]any)
@@ -619,6 +668,7 @@ func TestMarketplaceSignedOrPublic(t *testing.T) {
 }
 
 func TestRateLimitsPerKeyAndAddress(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, func(o *webhook.APIOptions, _ *commands.Policy) { o.RatePerMinute, o.IPRatePerMinute = 3, 5 })
 	h.clock.Freeze()
 	help := []byte(`{"text":"help"}`)
@@ -662,6 +712,7 @@ func TestRateLimitsPerKeyAndAddress(t *testing.T) {
 }
 
 func TestDedupRecordsArePurgedAfterTheWindow(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, func(o *webhook.APIOptions, _ *commands.Policy) { o.DedupWindow = time.Hour })
 	body := []byte(`{"text":"help"}`)
 	if r := h.do(h.signedID("POST", "/webhook/command", "zapier", "msg_purge", body)); r.status != 200 {
@@ -690,6 +741,7 @@ func TestConfiguredKeyNeverQuotesTheSecret(t *testing.T) {
 // A timestamped compatibility request replayed with a new Idempotency-Key
 // (which its signature does not cover) is still the same request.
 func TestLegacyReplayWithAnotherIdempotencyKeyIsADuplicate(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	body := []byte(`{"gpu_type":"RTX 3090","hours":1}`)
 	ts := h.clock.Now()
@@ -722,6 +774,7 @@ func TestLegacyReplayWithAnotherIdempotencyKeyIsADuplicate(t *testing.T) {
 // first marketplace refresh (Clore down at start) intake answers 503 with a
 // short Retry-After at once, without calling Clore.
 func TestTemporaryFailureIsNotCached(t *testing.T) {
+	t.Parallel()
 	h := newHarnessWarm(t, false)
 	for range 3 { // the first try and the client's two retries
 		h.sb.InjectNext("marketplace", http.StatusInternalServerError, `{"code":1}`)

@@ -46,6 +46,7 @@ func replay(r *http.Request, method, path string, body []byte) *http.Request {
 // bound to the method and route it was first used on, and confirm's body
 // names its job, so an empty-body signature cannot confirm anything.
 func TestAttackReplayedReadHeadersNeverConfirm(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, func(_ *webhook.APIOptions, p *commands.Policy) { p.ConfirmAbove = 0.01 })
 	id := awaitingJob(t, h)
 	jobPath, confirmPath := "/webhook/jobs/"+id, "/webhook/jobs/"+id+"/confirm"
@@ -108,6 +109,7 @@ func TestAttackReplayedReadHeadersNeverConfirm(t *testing.T) {
 // The compatibility scheme's empty-body signature never changes; it is not
 // accepted on GETs or confirm, and not at all unless switched on.
 func TestAttackStaticLegacyEmptyBodySignature(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, func(_ *webhook.APIOptions, p *commands.Policy) { p.ConfirmAbove = 0.01 })
 	id := awaitingJob(t, h)
 	static := webhook.SignLegacy([]byte(h.secrets["ops"]), nil, nil) // the admin key's
@@ -153,6 +155,7 @@ func TestAttackStaticLegacyEmptyBodySignature(t *testing.T) {
 // with new, or no, Idempotency-Keys, rents once: it is deduplicated by its
 // body for the dedup window. Status is a read and is answered each time.
 func TestAttackLegacyCreateOrderReplayWithNewIdempotencyKeys(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	legacyKey := []byte(h.secrets["cron"])
 	body := []byte(`{"gpu_type":"RTX 3090","hours":1}`)
@@ -204,6 +207,7 @@ func TestAttackLegacyCreateOrderReplayWithNewIdempotencyKeys(t *testing.T) {
 // An unsigned flood from one address exhausts that address's limit; a
 // signed key on the same address keeps working, limited by its own rate.
 func TestAttackUnsignedFloodDoesNotLockOutSignedKey(t *testing.T) {
+	t.Parallel()
 	proxies, err := webhook.ParseTrustedProxies([]string{"10.0.0.0/8"})
 	if err != nil {
 		t.Fatal(err)
@@ -262,6 +266,7 @@ func TestAttackUnsignedFloodDoesNotLockOutSignedKey(t *testing.T) {
 // every route that takes one, and changes nothing; a name is checked when
 // it is dialed (ssrf_test.go). webhook.callback_allow_private lifts it.
 func TestAttackPrivateCallbackTargetsAreRefusedAtIntake(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	targets := []string{
 		"http://127.0.0.1:8080/", "http://127.9.9.9/", "http://[::1]:9000/x", "http://169.254.169.254/latest/meta-data/",
@@ -364,6 +369,7 @@ func sshOf(body map[string]any) map[string]any {
 // in an admin's, never twice, and then the password is gone from the
 // database.
 func TestConnectionDetailsGoToTheFirstGETThenTheyAreWiped(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	ctx := context.Background()
 	resp := h.do(h.signed("POST", "/webhook/create-order", "zapier", []byte(`{"gpu_type":"RTX 3090","hours":1}`)))
@@ -399,6 +405,7 @@ func TestConnectionDetailsGoToTheFirstGETThenTheyAreWiped(t *testing.T) {
 // With a callback_url, the details go there, signed, and once delivered
 // the password is gone from the job, the outbox and the files.
 func TestConnectionDetailsDeliveredToTheCallbackThenWiped(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, func(o *webhook.APIOptions, _ *commands.Policy) { o.CallbackAllowPrivate = true })
 	ctx := context.Background()
 	var mu sync.Mutex
@@ -454,6 +461,7 @@ func TestConnectionDetailsDeliveredToTheCallbackThenWiped(t *testing.T) {
 
 // A webhook rent may bring its SSH public key: no password is made then.
 func TestCreateOrderTakesAnSSHKey(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	key := "ssh-ed25519 " + strings.Repeat("A", 68) + " ci@example"
 	resp := h.do(h.signed("POST", "/webhook/create-order", "zapier", fmt.Appendf(nil, `{"gpu_type":"3090","ssh_key":%q}`, key)))
@@ -473,6 +481,7 @@ func TestCreateOrderTakesAnSSHKey(t *testing.T) {
 // with a timestamp, the same body rents again: a daily cron that signs
 // its requests is not refused by the window meant for unsigned ones.
 func TestLegacyWriteRepeatedAfterTheWindowIsRefused(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, func(o *webhook.APIOptions, _ *commands.Policy) { o.DedupWindow = time.Hour })
 	key := []byte(h.secrets["cron"])
 	body := []byte(`{"gpu_type":"RTX 3090","hours":1}`)
@@ -524,6 +533,7 @@ func TestLegacyWriteRepeatedAfterTheWindowIsRefused(t *testing.T) {
 // shows the order (details handed over once must be whole), and never an
 // admin's GET; afterwards the password is gone from the database.
 func TestConnectionDetailsOfARentKilledBeforeQueueingThem(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	ctx := context.Background()
 	resp := h.do(h.signed("POST", "/webhook/create-order", "zapier", []byte(`{"gpu_type":"RTX 3090","hours":1}`)))

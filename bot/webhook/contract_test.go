@@ -40,6 +40,7 @@ func (h *harness) contractCall(method, path, key, schema string, body []byte, wa
 // cancels, watches and wallet check emit, as delivered to a subscriber and
 // to callbacks, validate against docs/schema and docs/openapi.yaml.
 func TestEveryWebhookAnswerAndEventKeepsTheContract(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, func(o *webhook.APIOptions, p *commands.Policy) {
 		o.CallbackAllowPrivate = true
 		o.Replies = o.Dedup.(webhook.ReplyStore) // the database: answers of status and command go to their callback_url

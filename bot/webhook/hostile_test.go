@@ -171,6 +171,7 @@ func hostileRequests() []hostile {
 // problem, no secret, and changes nothing: no job, order, watch or Clore
 // order; only policy refusals of well-formed commands are audited.
 func TestHostileRequests(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	// A first delivery whose id the "replayed id" case reuses.
 	if r := h.do(h.signedID("POST", "/webhook/status", "zapier", "msg_seen", []byte(`{}`))); r.status != 200 {
@@ -232,6 +233,7 @@ func TestHostileRequests(t *testing.T) {
 
 // Over-limit callers get 429 with Retry-After and change nothing either.
 func TestHostileFloodIsRateLimited(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, func(o *webhook.APIOptions, _ *commands.Policy) { o.RatePerMinute, o.IPRatePerMinute = 60, 120 })
 	h.clock.Freeze()
 	statuses := map[int]int{}

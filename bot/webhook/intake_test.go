@@ -32,6 +32,7 @@ func (f *failingIntake) Intake(ctx context.Context, u commands.IntakeUnit) (comm
 // An accepted create-order is one intake transaction: its job, its audit
 // row and its dedup record with the answer are there together.
 func TestCreateOrderIsOneIntakeTransaction(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	c0, u0 := h.store.IntakeStats()
 	id := webhook.NewMessageID()
@@ -60,6 +61,7 @@ func TestCreateOrderIsOneIntakeTransaction(t *testing.T) {
 // naming nothing internal, and nothing is remembered: the retry with the
 // same webhook-id is processed afresh and queues one job.
 func TestStorageFailureAtIntakeIsNotRemembered(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	store := &failingIntake{Store: h.store}
 	svc := commands.New(commands.Options{Store: store, Clore: h.client, Policy: testPolicy()})
@@ -109,6 +111,7 @@ func TestStorageFailureAtIntakeIsNotRemembered(t *testing.T) {
 // A redelivery that cannot be handled now (the intake failing) still gets
 // the answer recorded by its first delivery.
 func TestRecordedAnswerSurvivesAFailingRedelivery(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	store := &failingIntake{Store: h.store}
 	svc := commands.New(commands.Options{Store: store, Clore: h.client, Policy: testPolicy()})

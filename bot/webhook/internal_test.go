@@ -162,6 +162,7 @@ func TestInFlightDuplicateWaitsThenTakesAStaleClaimOver(t *testing.T) {
 }
 
 func TestInFlightDuplicateGivesUpWith409(t *testing.T) {
+	t.Parallel()
 	mem := NewMemoryDedup()
 	a, svc, s, secret := newTestAPI(t, mem)
 	a.dedupWait = 300 * time.Millisecond

@@ -91,6 +91,7 @@ func (h *harness) jobOf(out []byte) string {
 }
 
 func TestRecipeCronWithCurlAndOpenSSL(t *testing.T) {
+	t.Parallel()
 	needTools(t, "bash", "curl", "openssl")
 	h := newHarness(t)
 	url := h.listen()
@@ -125,6 +126,7 @@ func TestRecipeCronWithCurlAndOpenSSL(t *testing.T) {
 // step (if: always()) cancels the order, also when the job ended while the
 // rent was still on its way.
 func TestRecipeGitHubActionsSteps(t *testing.T) {
+	t.Parallel()
 	needTools(t, "bash", "curl", "openssl", "jq")
 	yml, err := os.ReadFile("recipes/github-actions-step.yml")
 	if err != nil {
@@ -140,6 +142,7 @@ func TestRecipeGitHubActionsSteps(t *testing.T) {
 	}
 
 	t.Run("rent, retry, cancel", func(t *testing.T) {
+		t.Parallel()
 		g := newGitHubRun(t)
 		g.run(rent, nil)
 		g.run(rent, nil) // a retried step: the same webhook-id, the first answer
@@ -161,6 +164,7 @@ func TestRecipeGitHubActionsSteps(t *testing.T) {
 	})
 
 	t.Run("the job ends before the order runs", func(t *testing.T) {
+		t.Parallel()
 		g := newGitHubRun(t)
 		// The rent is accepted, then the job fails or is cancelled at once:
 		// only the cancel step runs after it.
@@ -332,6 +336,7 @@ func (g *gitHubRun) wantCancelled(orderID string) {
 }
 
 func TestRecipeZapierCodeStep(t *testing.T) {
+	t.Parallel()
 	needTools(t, "node")
 	h := newHarness(t)
 	url := h.listen()

@@ -37,6 +37,7 @@ func (s *syncBuffer) take() string {
 // sent them at WARN with the error they were answered with, and no line
 // holds a secret or the body.
 func TestEachRequestOutcomeIsLoggedOnceAtItsLevel(t *testing.T) {
+	t.Parallel()
 	var buf syncBuffer
 	log := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	h := newHarness(t, func(o *webhook.APIOptions, _ *commands.Policy) { o.Logger = log })

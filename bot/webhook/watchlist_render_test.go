@@ -9,13 +9,12 @@ import (
 	"testing"
 
 	"github.com/clorebot/clorebot/commands"
+	"github.com/clorebot/clorebot/internal/golden"
 )
-
-var updateGolden = os.Getenv("UPDATE_GOLDEN") != ""
 
 // The watch list (state, last price seen, last trigger) as POST
 // /webhook/command answers it, from the command layer's own golden reply.
-// UPDATE_GOLDEN=1 rewrites testdata/watch_list.json.
+// go test -update rewrites testdata/watch_list.json.
 func TestWatchListGolden(t *testing.T) {
 	raw, err := os.ReadFile("../../commands/testdata/watch-list.json")
 	if err != nil {
@@ -29,20 +28,5 @@ func TestWatchListGolden(t *testing.T) {
 	if ans.status != http.StatusOK {
 		t.Fatalf("status %d", ans.status)
 	}
-	path := filepath.Join("testdata", "watch_list.json")
-	if updateGolden {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, ans.body, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (UPDATE_GOLDEN=1 go test -run WatchListGolden creates it)", err)
-	}
-	if string(want) != string(ans.body) {
-		t.Errorf("watch list answer differs from %s:\n%s", path, ans.body)
-	}
+	golden.Equal(t, filepath.Join("testdata", "watch_list.json"), ans.body)
 }

@@ -12,6 +12,7 @@ import (
 )
 
 func TestMarketplaceDeterministic(t *testing.T) {
+	t.Parallel()
 	a := newSandbox(t, Options{Seed: 7, DriftPerHour: 0.02, Servers: 2000})
 	b := newSandbox(t, Options{Seed: 7, DriftPerHour: 0.02, Servers: 2000})
 	c := newSandbox(t, Options{Seed: 8, DriftPerHour: 0.02, Servers: 2000})
@@ -40,6 +41,7 @@ func perGPU(servers []marketServer, gpu string) []float64 {
 }
 
 func TestMarketplaceShape(t *testing.T) {
+	t.Parallel()
 	sb := newSandbox(t, Options{DriftPerHour: 0.02, Servers: 2000})
 	r := sb.get(t, "/v1/marketplace")
 	if r.ctype != "application/json" || r.body["my_servers"] == nil {
@@ -143,6 +145,7 @@ func within(t *testing.T, what string, v, min, max float64) {
 }
 
 func TestPriceDrift(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name        string
 		drift       float64
@@ -177,6 +180,7 @@ func TestPriceDrift(t *testing.T) {
 }
 
 func TestMarketplaceRentedChangesSlowly(t *testing.T) {
+	t.Parallel()
 	sb := newSandbox(t, Options{})
 	before := sb.marketplace(t)
 	sb.clock.Advance(time.Minute)

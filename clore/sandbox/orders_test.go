@@ -14,6 +14,7 @@ import (
 )
 
 func TestCreateOrderLifecycle(t *testing.T) {
+	t.Parallel()
 	sb := newSandbox(t, Options{DriftPerHour: 0.02})
 	s := sb.freeServer(t, currencyUSD, "RTX 3090")
 	price := s.Price.OnDemand[currencyUSD]
@@ -94,6 +95,7 @@ func checkOrderKeys(t *testing.T, o map[string]any) {
 }
 
 func TestCreateOrderErrors(t *testing.T) {
+	t.Parallel()
 	type setup func(t *testing.T, sb *sandbox) map[string]any
 	free := func(t *testing.T, sb *sandbox) map[string]any { return orderBody(sb.freeServer(t, currencyUSD, "").ID) }
 	with := func(k string, v any) setup {
@@ -251,6 +253,7 @@ func TestCreateOrderErrors(t *testing.T) {
 }
 
 func TestCreateOrderSuccessVariants(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name   string
 		edit   func(b map[string]any, s marketServer)

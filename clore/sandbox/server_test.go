@@ -119,6 +119,7 @@ func TestRateLimit(t *testing.T) {
 }
 
 func TestFaultRates(t *testing.T) {
+	t.Parallel()
 	const n = 400
 	tests := []struct {
 		name      string

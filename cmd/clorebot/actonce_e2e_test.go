@@ -85,6 +85,7 @@ func (s *slackApp) deliverTwice(t *testing.T, trigger, user, text string) []stri
 // and the retry gets the first answer; watch, watch cancel and confirm
 // likewise act once.
 func TestSlackRetriedCommandsActOnce(t *testing.T) {
+	t.Parallel()
 	s := startSlackServeConfirming(t, "", nil, 0)
 	s.waitConnected(t, 1)
 	ctx := context.Background()
@@ -147,6 +148,7 @@ func TestSlackRetriedCommandsActOnce(t *testing.T) {
 // A typed confirm retried by Slack queues the rent once and answers the
 // retry as the first delivery.
 func TestSlackRetriedConfirmActsOnce(t *testing.T) {
+	t.Parallel()
 	s := startSlackServeConfirming(t, "", nil, 0.01)
 	s.waitConnected(t, 1)
 	ctx := context.Background()
@@ -252,6 +254,7 @@ func (r slackSigned) post(t *testing.T, base, sig string) (int, string) {
 // case of its signature's hex (slack-go accepts both), and not after a
 // restart either: a replayed `status` never returns its ephemeral answer.
 func TestSlackHTTPReplayRefusedInBothCasesAndAfterRestart(t *testing.T) {
+	t.Parallel()
 	secret := strings.Repeat("r7", 16)
 	fake := slacktest.New(slacktest.Options{AppToken: testAppToken, BotToken: testBotToken, PingEvery: 50 * time.Millisecond})
 	t.Cleanup(fake.Close)
@@ -317,6 +320,7 @@ func TestSlackHTTPReplayRefusedInBothCasesAndAfterRestart(t *testing.T) {
 // Issue 21 #4: a signed Discord HTTP interaction replayed to a restarted
 // process within its 5-minute window is refused, not answered again.
 func TestDiscordHTTPReplayRefusedAfterRestart(t *testing.T) {
+	t.Parallel()
 	b := make([]byte, 12)
 	_, _ = rand.Read(b)
 	token := "test." + hex.EncodeToString(b)
@@ -363,6 +367,7 @@ func TestDiscordHTTPReplayRefusedAfterRestart(t *testing.T) {
 // request from that address still passes, and refusals are logged at debug
 // with one summary at warn, not a warning each.
 func TestChatRoutesLimitFailedAuthentication(t *testing.T) {
+	t.Parallel()
 	secret := strings.Repeat("q3", 16)
 	fake := slacktest.New(slacktest.Options{AppToken: testAppToken, BotToken: testBotToken, PingEvery: 50 * time.Millisecond})
 	t.Cleanup(fake.Close)
@@ -411,6 +416,7 @@ func TestChatRoutesLimitFailedAuthentication(t *testing.T) {
 // first delivery's record: the end moves once, the retry gets the first
 // answer.
 func TestSlackExtendRedeliveredAfterRestartActsOnce(t *testing.T) {
+	t.Parallel()
 	fake := slacktest.New(slacktest.Options{AppToken: testAppToken, BotToken: testBotToken, PingEvery: 50 * time.Millisecond})
 	t.Cleanup(fake.Close)
 	dir := t.TempDir()

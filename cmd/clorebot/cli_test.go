@@ -17,9 +17,10 @@ import (
 	"time"
 )
 
-// fastSandbox makes sandbox orders provision quickly and the limiter short.
+// fastSandbox makes sandbox orders provision quickly, the limiter short and
+// the marketplace small (each exec starts its own sandbox and loads it).
 var fastSandbox = []string{
-	"CLOREBOT_SANDBOX_PROVISION_DELAY=300ms",
+	"CLOREBOT_SANDBOX_PROVISION_DELAY=300ms", "CLOREBOT_SANDBOX_SERVERS=500",
 	"CLOREBOT_CLORE_MIN_INTERVAL=10ms", "CLOREBOT_CLORE_CREATE_INTERVAL=20ms",
 }
 

@@ -121,6 +121,7 @@ events = ["order.created", "order.running"]
 // line and then received once, with the webhook-id of the failed attempts;
 // the callback signed with the key's secret; the metrics.
 func TestDeliveriesEndToEnd(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	dir := t.TempDir()
 	subSecret := "whsec_" + base64.StdEncoding.EncodeToString([]byte("subscriber-secret-bytes"))
@@ -260,6 +261,7 @@ func TestDeliveriesEndToEnd(t *testing.T) {
 }
 
 func TestDeliveriesRetryArguments(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	configPath := writeDeliveryConfig(t, dir, "https://hooks.example/sub", "s", "k")
 	tests := []struct {
@@ -292,6 +294,7 @@ func TestDeliveriesRetryArguments(t *testing.T) {
 }
 
 func TestDeliveriesRetryOne(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	dir := t.TempDir()
 	configPath := writeDeliveryConfig(t, dir, "https://hooks.example/sub", "s", "k")

@@ -22,6 +22,7 @@ import (
 // has already shown the user "The application did not respond"; they type
 // the rent again, and both would rent. Served whole, with the fake Discord.
 func TestDiscordRentWhoseAckIsRefusedDoesNotRent(t *testing.T) {
+	t.Parallel()
 	b := make([]byte, 12)
 	_, _ = rand.Read(b)
 	token := "test." + hex.EncodeToString(b)

@@ -48,6 +48,7 @@ path = %q
 listen = "127.0.0.1:0"
 [sandbox]
 provision_delay = "300ms"
+servers = 500
 [watch]
 interval = "1s"
 [discord]
@@ -61,6 +62,7 @@ api_url = %q
 }
 
 func TestServeDiscord(t *testing.T) {
+	t.Parallel()
 	b := make([]byte, 12)
 	_, _ = rand.Read(b)
 	token := "test." + hex.EncodeToString(b)

@@ -73,6 +73,7 @@ func TestInterruptedExecRentFinishedByServeShowsDetailsToItsRenter(t *testing.T)
 // renter's `status <order-id>` shows them. The one push of the job stays
 // the serve's.
 func TestExecFollowingAJobServeRunsPrintsItsDetails(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	cfg, err := config.Load(config.LoadOptions{
 		Path: filepath.Join(dir, "absent.toml"),

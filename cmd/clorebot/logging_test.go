@@ -119,6 +119,7 @@ func TestStdLogThroughTheHandler(t *testing.T) {
 // Each chat request leaves one line naming its command and outcome, at INFO
 // when served, at WARN when policy refused it; never the command's text.
 func TestChatCommandOutcomeLogged(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	st, err := storage.OpenAndMigrate(ctx, filepath.Join(t.TempDir(), "clorebot.db"))
 	if err != nil {

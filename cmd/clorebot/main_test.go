@@ -84,6 +84,7 @@ func TestCommandLine(t *testing.T) {
 // End to end: the sandbox, storage and the listener on :0, probed over HTTP,
 // then a graceful shutdown.
 func TestServeSandbox(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	cfg, err := config.Load(config.LoadOptions{
 		Path:     filepath.Join(dir, "absent.toml"),

@@ -39,6 +39,7 @@ func scrapeSeries(t *testing.T, base string) map[string]string {
 // listener; from the first scrape it shows the build, every counter whose
 // labels are known at 0, and unknown paths under route "unmatched".
 func TestMetricsOnTheirOwnListenerFromStart(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	cfg, err := config.Load(config.LoadOptions{
 		Path: filepath.Join(dir, "absent.toml"),
@@ -110,6 +111,7 @@ func TestMetricsOnTheirOwnListenerFromStart(t *testing.T) {
 // docs/operations.md's metrics table lists every clorebot_* metric /metrics
 // serves, with its type.
 func TestDocsListEveryMetric(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	cfg, err := config.Load(config.LoadOptions{
 		Path:     filepath.Join(dir, "absent.toml"),

@@ -84,6 +84,7 @@ func (rc *incomingReceiver) waitFor(t *testing.T, s string) {
 // 500) and a rate limit (Discord 429 retry_after) are retried, and neither
 // ever sees a password or connection details.
 func TestNotifySinksEndToEnd(t *testing.T) {
+	t.Parallel()
 	slackRc := newIncomingReceiver(t, http.StatusOK, 1, func(w http.ResponseWriter) { w.WriteHeader(http.StatusInternalServerError) })
 	discordRc := newIncomingReceiver(t, http.StatusNoContent, 1, func(w http.ResponseWriter) {
 		w.Header().Set("Content-Type", "application/json")
@@ -101,6 +102,7 @@ path = %q
 listen = "127.0.0.1:0"
 [sandbox]
 provision_delay = "300ms"
+servers = 500
 [notify]
 slack_webhook_url = %q
 slack_events = ["order.running", "order.cancelled"]

@@ -123,6 +123,7 @@ func freeModel(t *testing.T, app *App) string {
 // is accepted (issue 19: on the old code /readyz said 200 at once and such
 // a request got 503 "warming up").
 func TestReadyOnlyOnceTheMarketplaceIsLoaded(t *testing.T) {
+	t.Parallel()
 	rc := newE2EReceiver(t)
 	var app *App
 	var gate *marketplaceGate
@@ -154,6 +155,7 @@ func TestReadyOnlyOnceTheMarketplaceIsLoaded(t *testing.T) {
 // `market` says how old its prices are; a Clore outage then shows as
 // degraded, still 200.
 func TestRestartAnswersFromTheStoredSnapshot(t *testing.T) {
+	t.Parallel()
 	rc := newE2EReceiver(t)
 	dir := t.TempDir()
 	configPath := writeWebhookConfig(t, dir, rc.URL+"/sub")
@@ -212,6 +214,7 @@ func TestRestartAnswersFromTheStoredSnapshot(t *testing.T) {
 // Slack's Socket Mode connects only once serve is ready; until then
 // /readyz names what it waits for.
 func TestSlackSocketConnectsOnlyOnceReady(t *testing.T) {
+	t.Parallel()
 	fake := slacktest.New(slacktest.Options{AppToken: testAppToken, BotToken: testBotToken, PingEvery: 50 * time.Millisecond})
 	t.Cleanup(fake.Close)
 	var gate *marketplaceGate
@@ -237,6 +240,7 @@ func TestSlackSocketConnectsOnlyOnceReady(t *testing.T) {
 // The Discord gateway connects only once serve is ready; /clore is
 // registered meanwhile.
 func TestDiscordGatewayConnectsOnlyOnceReady(t *testing.T) {
+	t.Parallel()
 	b := make([]byte, 12)
 	_, _ = rand.Read(b)
 	token := "test." + hex.EncodeToString(b)
@@ -267,6 +271,7 @@ func TestDiscordGatewayConnectsOnlyOnceReady(t *testing.T) {
 // does not make serve unready: Discord sends interactions to the endpoint,
 // which answers; /readyz says the door is degraded.
 func TestReadyWithHTTPInteractionsWhileTheGatewayIsDown(t *testing.T) {
+	t.Parallel()
 	b := make([]byte, 12)
 	_, _ = rand.Read(b)
 	token := "test." + hex.EncodeToString(b)

@@ -19,6 +19,7 @@ import (
 // role rents, the one whose role was removed on Discord is refused and
 // rents nothing.
 func TestServeAutoRentAsksDiscordForTheOwnersCurrentRoles(t *testing.T) {
+	t.Parallel()
 	b := make([]byte, 12)
 	_, _ = rand.Read(b)
 	token := "test." + hex.EncodeToString(b)

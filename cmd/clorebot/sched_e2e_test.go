@@ -13,6 +13,7 @@ import (
 // no worker was told of it) is found by serve's job sweep, which runs on
 // the scheduler, and runs to the end.
 func TestServeSweepResumesAJobLeftBehind(t *testing.T) {
+	t.Parallel()
 	rc := newE2EReceiver(t)
 	const id = "leftbehind01"
 	base, _ := startServeWith(t, rc.URL+"/sub", func(ctx context.Context, a *App) error {

@@ -91,6 +91,7 @@ path = %q
 listen = "127.0.0.1:0"
 [sandbox]
 provision_delay = "300ms"
+servers = 500
 [slack]
 app_token = %q
 bot_token = %q
@@ -160,6 +161,7 @@ func topLevel(ms []slacktest.Message) []slacktest.Message {
 var orderIDPattern = regexp.MustCompile(`Order #(\d+) is running`)
 
 func TestSlackRentProgressCancelButton(t *testing.T) {
+	t.Parallel()
 	s := startSlackServe(t, "", nil)
 	s.waitConnected(t, 1)
 	// The bot reads the socket's events in order on one goroutine, the
@@ -271,6 +273,7 @@ func TestSlackRentProgressCancelButton(t *testing.T) {
 // Bad input is answered in the ack, ephemerally, with what was wrong and
 // the usage line; it makes no job and is audited as refused.
 func TestSlackBadInput(t *testing.T) {
+	t.Parallel()
 	s := startSlackServe(t, "", nil)
 	s.waitConnected(t, 1)
 	tests := []struct {
@@ -349,6 +352,7 @@ func TestSlackBadInput(t *testing.T) {
 // retry under a new envelope id with the same trigger) makes one job, one
 // order and one progress message.
 func TestSlackDuplicateRentActsOnce(t *testing.T) {
+	t.Parallel()
 	s := startSlackServe(t, "", nil)
 	s.waitConnected(t, 1)
 	payload := s.fake.Slash("UALICE", "C1", "rent 3090 --hours 1", "trig-once")
@@ -382,6 +386,7 @@ func TestSlackDuplicateRentActsOnce(t *testing.T) {
 // HTTP mode through serve: the routes exist with a signing secret, refuse
 // an unsigned request with 401 and answer a signed one in the response.
 func TestSlackHTTPModeRoutes(t *testing.T) {
+	t.Parallel()
 	secret := strings.Repeat("k9", 16)
 	s := startSlackServe(t, secret, nil)
 	body := "team_id=T1&api_app_id=A1&user_id=UALICE&user_name=alice&channel_id=C1&command=%2Fclore&text=help&trigger_id=h1&response_url=" + s.fake.ResponseURL("h1")
@@ -421,6 +426,7 @@ func TestSlackHTTPModeRoutes(t *testing.T) {
 // second progress message. Stopping serve is the barrier: it handles every
 // acknowledged command before it returns.
 func TestSlackRedeliveryAfterRestartPostsNothingNew(t *testing.T) {
+	t.Parallel()
 	fake := slacktest.New(slacktest.Options{AppToken: testAppToken, BotToken: testBotToken, PingEvery: 50 * time.Millisecond})
 	t.Cleanup(fake.Close)
 	dir := t.TempDir()

@@ -53,6 +53,7 @@ func (s *slackApp) responseTo(t *testing.T, path, want string) map[string]any {
 // of that order: another user is refused, the renter's click extends once,
 // a second click on the same button extends nothing.
 func TestSlackRentNowAndExtendButtons(t *testing.T) {
+	t.Parallel()
 	s := startSlackServeConfirming(t, "", nil, 0.01)
 	s.waitConnected(t, 1)
 
@@ -179,6 +180,7 @@ func TestSlackRentNowAndExtendButtons(t *testing.T) {
 // click turns the alert message itself into the job's progress and rents
 // once; another user's click is refused to them alone.
 func TestSlackWatchAlertRentNow(t *testing.T) {
+	t.Parallel()
 	s := startSlackServe(t, "", nil)
 	s.waitConnected(t, 1)
 	if a := s.slash(t, "env-watch", "UALICE", "C1", "watch 3090 1"); !strings.Contains(string(a.Payload), "atch") {

@@ -111,6 +111,7 @@ path = %q
 listen = "127.0.0.1:0"
 [sandbox]
 provision_delay = "300ms"
+servers = 500
 [webhook]
 legacy_signatures = true
 callback_allow_private = true
@@ -212,6 +213,7 @@ func waitJob(t *testing.T, base, id string) map[string]any {
 // from the dedup record, and the lifecycle events delivered, signed, to the
 // subscriber and to the request's callback_url.
 func TestServeWebhooksEndToEnd(t *testing.T) {
+	t.Parallel()
 	rc := newE2EReceiver(t)
 	base, configPath := startServe(t, rc.URL+"/sub")
 

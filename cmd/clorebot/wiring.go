@@ -49,6 +49,14 @@ func cloreFallbackFees(c config.Clore) *clore.FeeRates {
 	return &clore.FeeRates{OnDemand: c.RenterFeeOnDemand, Spot: c.RenterFeeSpot}
 }
 
+// sandboxPollInterval spaces the my_orders polls of a provisioning order
+// against the sandbox: a quarter of its provision delay (an order is seen
+// online soon after it is), between 100 ms and 2 s (the default delay of
+// 20 s polls every 2 s).
+func sandboxPollInterval(provisionDelay time.Duration) time.Duration {
+	return min(max(provisionDelay/4, 100*time.Millisecond), 2*time.Second)
+}
+
 // newService builds the command layer over the App's store and Clore client.
 func (a *App) newService(n commands.Notifier, log *slog.Logger, opts ...func(*commands.Options)) *commands.Service {
 	o := commands.Options{
@@ -59,7 +67,7 @@ func (a *App) newService(n commands.Notifier, log *slog.Logger, opts ...func(*co
 	}
 	if a.cfg.Clore.Sandbox {
 		// The sandbox provisions in seconds: poll it more often than Clore.
-		o.PollInterval, o.ReconcileWindow = 2*time.Second, 10*time.Second
+		o.PollInterval, o.ReconcileWindow = sandboxPollInterval(a.cfg.Sandbox.ProvisionDelay.Duration), 10*time.Second
 	}
 	for _, f := range opts {
 		f(&o)

@@ -67,6 +67,7 @@ func count(img image.Image, rect image.Rectangle, want color.RGBA, tol int) int 
 }
 
 func TestRenderLineSizesBackgroundAndLine(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name string
 		size chart.Size
@@ -112,6 +113,7 @@ func TestRenderLineSizesBackgroundAndLine(t *testing.T) {
 }
 
 func TestRenderLineFollowsTheData(t *testing.T) {
+	t.Parallel()
 	// A step from cheap to dear halfway: the line is low on the left and
 	// high on the right.
 	var pts []chart.Point
@@ -153,6 +155,7 @@ func meanY(img image.Image, rect image.Rectangle) float64 {
 }
 
 func TestRenderBars(t *testing.T) {
+	t.Parallel()
 	b, err := chart.RenderBars(spendBars(), chart.Large)
 	if err != nil {
 		t.Fatal(err)
@@ -183,6 +186,7 @@ func TestRenderBars(t *testing.T) {
 }
 
 func TestRenderDeterministicPixels(t *testing.T) {
+	t.Parallel()
 	for name, render := range map[string]func() ([]byte, error){
 		"line": func() ([]byte, error) { return chart.RenderLine(priceLine(24*60, time.Minute), chart.Large) },
 		"bars": func() ([]byte, error) { return chart.RenderBars(spendBars(), chart.Small) },

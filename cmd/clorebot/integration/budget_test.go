@@ -19,6 +19,7 @@ import (
 // checked in the transaction that stores each job, so exactly as many
 // rents as fit are accepted, whichever path they take.
 func TestConcurrentRentsHoldBudgets(t *testing.T) {
+	t.Parallel()
 	const n = 12
 	for _, tc := range []struct {
 		name, cap string
@@ -30,6 +31,7 @@ func TestConcurrentRentsHoldBudgets(t *testing.T) {
 		{"per identity, one-transaction intake", "monthly_budget_usd", false, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			h := newHarness(t, func(o *sandbox.Options) { o.Servers = 300 })
 			h.policy.MaxActiveOrders, h.policy.MaxTeamActiveOrders, h.policy.MaxOrdersPerHour, h.policy.MaxHourlySpend = 0, 0, 0, 0
 			ctx := context.Background()

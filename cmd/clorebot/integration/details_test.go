@@ -15,6 +15,7 @@ import (
 // their details from their callback or GET /webhook/jobs/{id}, which go to
 // the key that rented alone.
 func TestWebhookStatusAnswerCarriesNoPassword(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	svc := h.service()
 	r := req("webhook:zapier", "rent 3090")

@@ -20,6 +20,7 @@ import (
 // path: exactly one is accepted, the others are refused naming the cap, and
 // one order reaches the sandbox.
 func TestConcurrentRentsHoldMaxActiveOrders(t *testing.T) {
+	t.Parallel()
 	const n = 12
 	tests := []struct {
 		name string
@@ -58,6 +59,7 @@ func TestConcurrentRentsHoldMaxActiveOrders(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			// A small marketplace: the exec case loads it twelve times.
 			h := newHarness(t, func(o *sandbox.Options) { o.Servers = 300 })
 			h.policy.MaxActiveOrders = 1
