@@ -219,7 +219,7 @@ func TestViolationsSeeTestImports(t *testing.T) {
 	}
 }
 
-// The README's test command is the one CI runs.
+// The README's test command is the one CI runs first.
 func TestReadmeTestCommandIsCI(t *testing.T) {
 	root := repoRoot(t)
 	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
@@ -231,9 +231,12 @@ func TestReadmeTestCommandIsCI(t *testing.T) {
 		t.Fatal(err)
 	}
 	var testCmd string
+	// The first go test line is the README's command; the lines after it
+	// run parts of the suite again on PostgreSQL.
 	for line := range strings.SplitSeq(string(ci), "\n") {
-		if strings.Contains(line, "go test") {
+		if strings.Contains(line, "go test") && !strings.HasPrefix(strings.TrimSpace(line), "#") {
 			testCmd = strings.TrimSpace(line)
+			break
 		}
 	}
 	if testCmd == "" || !strings.Contains(string(readme), testCmd) {
