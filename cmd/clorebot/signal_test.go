@@ -80,6 +80,11 @@ func (p *clorebotProcess) wait(t *testing.T) (int, syscall.Signal) {
 		}
 		return 0, 0
 	case <-time.After(30 * time.Second):
+		// Kill it and let this Wait return before the test ends: the
+		// cleanup's Wait must not run beside it (a data race that the race
+		// detector would pin on whichever test runs next).
+		_ = p.cmd.Process.Kill()
+		<-done
 		t.Fatalf("did not exit\nstdout:\n%s\nstderr:\n%s", p.stdout, p.stderr)
 	}
 	return 0, 0
