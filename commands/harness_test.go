@@ -3,7 +3,6 @@ package commands_test
 import (
 	"context"
 	"errors"
-	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -13,6 +12,7 @@ import (
 	"github.com/clorebot/clorebot/clore/sandbox"
 	"github.com/clorebot/clorebot/commands"
 	"github.com/clorebot/clorebot/storage"
+	"github.com/clorebot/clorebot/storage/storagetest"
 )
 
 // harness is a command layer over real SQLite and the sandbox, reached
@@ -81,42 +81,12 @@ func newHarness(t testing.TB, sandboxOpts ...func(*sandbox.Options)) *harness {
 	return h
 }
 
-// migrated is the bytes of a database file migrated once for the package:
-// a test's new database is a copy of it, not a migration of its own (the
-// migrations are storage's to test; under -race each one costs most of a
-// second of CPU, and this package opens a hundred databases).
-var migrated = sync.OnceValues(func() ([]byte, error) {
-	dir, err := os.MkdirTemp("", "commands-migrated-")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(dir)
-	path := filepath.Join(dir, "clorebot.db")
-	st, err := storage.OpenAndMigrate(context.Background(), path)
-	if err != nil {
-		return nil, err
-	}
-	if err := st.Close(); err != nil {
-		return nil, err
-	}
-	if _, err := os.Stat(path + "-wal"); err == nil { // Close checkpoints the log into the file
-		return nil, errors.New("the migrated database left its write-ahead log behind")
-	}
-	return os.ReadFile(path)
-})
-
-// openStore opens a new migrated database at path (a copy of migrated, then
-// OpenAndMigrate, which finds nothing left to apply) and closes it when the
+// openStore opens a new migrated database at path (a copy of one migrated
+// once, then OpenAndMigrate, which finds nothing left to apply) and closes it when the
 // test ends.
 func openStore(t testing.TB, path string) *storage.Store {
 	t.Helper()
-	b, err := migrated()
-	if err != nil {
-		t.Fatalf("migrating the template database: %v", err)
-	}
-	if err := os.WriteFile(path, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	storagetest.CopyTemplate(t, path, migrateAt)
 	st, err := storage.OpenAndMigrate(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)
@@ -193,4 +163,14 @@ func runWithSweep(ctx context.Context, svc *commands.Service, every time.Duratio
 		case <-t.C:
 		}
 	}
+}
+
+// migrateAt migrates a new database at path and closes it: the template
+// storagetest.CopyTemplate copies.
+func migrateAt(path string) error {
+	st, err := storage.OpenAndMigrate(context.Background(), path)
+	if err != nil {
+		return err
+	}
+	return st.Close()
 }

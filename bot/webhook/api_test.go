@@ -12,7 +12,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -27,6 +26,7 @@ import (
 	"github.com/clorebot/clorebot/internal/contract"
 	"github.com/clorebot/clorebot/internal/httpserver"
 	"github.com/clorebot/clorebot/storage"
+	"github.com/clorebot/clorebot/storage/storagetest"
 )
 
 // storage.Store is the durable dedup store serve uses.
@@ -151,42 +151,12 @@ func newHarnessWarm(t *testing.T, warm bool, opts ...func(*webhook.APIOptions, *
 	return h
 }
 
-// migrated is the bytes of a database file migrated once for the package:
-// a harness's database is a copy of it, not a migration of its own (the
-// migrations are storage's to test; under -race each one costs most of a
-// second of CPU).
-var migrated = sync.OnceValues(func() ([]byte, error) {
-	dir, err := os.MkdirTemp("", "webhook-migrated-")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(dir)
-	path := filepath.Join(dir, "clorebot.db")
-	st, err := storage.OpenAndMigrate(context.Background(), path)
-	if err != nil {
-		return nil, err
-	}
-	if err := st.Close(); err != nil {
-		return nil, err
-	}
-	if _, err := os.Stat(path + "-wal"); err == nil { // Close checkpoints the log into the file
-		return nil, errors.New("the migrated database left its write-ahead log behind")
-	}
-	return os.ReadFile(path)
-})
-
-// openStore opens a new migrated database at path (a copy of migrated, then
-// OpenAndMigrate, which finds nothing left to apply) and closes it when the
+// openStore opens a new migrated database at path (a copy of one migrated
+// once, then OpenAndMigrate, which finds nothing left to apply) and closes it when the
 // test ends.
 func openStore(t testing.TB, path string) *storage.Store {
 	t.Helper()
-	b, err := migrated()
-	if err != nil {
-		t.Fatalf("migrating the template database: %v", err)
-	}
-	if err := os.WriteFile(path, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	storagetest.CopyTemplate(t, path, migrateAt)
 	st, err := storage.OpenAndMigrate(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)
@@ -803,4 +773,14 @@ func TestTemporaryFailureIsNotCached(t *testing.T) {
 	if n := h.count("jobs"); n != 1 {
 		t.Fatalf("%d jobs, want 1", n)
 	}
+}
+
+// migrateAt migrates a new database at path and closes it: the template
+// storagetest.CopyTemplate copies.
+func migrateAt(path string) error {
+	st, err := storage.OpenAndMigrate(context.Background(), path)
+	if err != nil {
+		return err
+	}
+	return st.Close()
 }
