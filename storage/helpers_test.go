@@ -72,10 +72,26 @@ func newStoreAt(t *testing.T, path string) (*Store, *fakeClock) {
 	return s, clock
 }
 
-// newStore is newStoreAt on a fresh temporary file.
+// newStore is newStoreAt on a fresh temporary database. On SQLite the
+// file is a copy of one migrated once for the package (the migration tests
+// migrate their own), so Migrate finds nothing left to apply.
 func newStore(t *testing.T) (*Store, *fakeClock) {
 	t.Helper()
-	return newStoreAt(t, tempDBPath(t))
+	path := tempDBPath(t)
+	if !storagetest.Postgres() {
+		storagetest.CopyTemplate(t, path, migrateAt)
+	}
+	return newStoreAt(t, path)
+}
+
+// migrateAt migrates a new database at path and closes it: the template
+// storagetest.CopyTemplate copies.
+func migrateAt(path string) error {
+	s, err := OpenAndMigrate(context.Background(), path)
+	if err != nil {
+		return err
+	}
+	return s.Close()
 }
 
 func ptr[T any](v T) *T { return &v }
