@@ -136,7 +136,7 @@ func TestHandleOnceRedeliveryOfAnotherProcessHasNoReplyOfItsOwn(t *testing.T) {
 	h := newHarness(t)
 	h.policy.ConfirmAbove = 0
 	ctx := context.Background()
-	other, err := storage.OpenAndMigrate(ctx, filepath.Join(h.dir, "clorebot.db"))
+	other, err := storage.OpenAndMigrate(ctx, dbAt(t, filepath.Join(h.dir, "clorebot.db")))
 	if err != nil {
 		t.Fatal(err)
 	}

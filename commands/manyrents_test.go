@@ -120,7 +120,7 @@ func TestConcurrentRentsAimAtDifferentServers(t *testing.T) {
 				st := h.store
 				if i > 0 { // another process: its own connections to the database
 					var err error
-					st, err = storage.OpenAndMigrate(context.Background(), filepath.Join(h.dir, "clorebot.db"))
+					st, err = storage.OpenAndMigrate(context.Background(), dbAt(t, filepath.Join(h.dir, "clorebot.db")))
 					if err != nil {
 						t.Fatal(err)
 					}

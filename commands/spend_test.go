@@ -243,7 +243,7 @@ func TestDigestOncePerSlot(t *testing.T) {
 		}
 	}
 	// A restarted process on the same file, and a second one beside it.
-	st, err := storage.OpenAndMigrate(ctx, filepath.Join(h.dir, "clorebot.db"))
+	st, err := storage.OpenAndMigrate(ctx, dbAt(t, filepath.Join(h.dir, "clorebot.db")))
 	if err != nil {
 		t.Fatal(err)
 	}
