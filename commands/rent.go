@@ -120,7 +120,10 @@ func (s *Service) handleRent(ctx context.Context, req Request, a *RentArgs, rec 
 			}
 			return r, &price
 		}
-		choice, ok := s.quotes.firstFree(snap, asked.want(nil), taken.Spoken)
+		choice, ok, held := s.quotes.firstFree(snap, asked.want(nil), taken.Spoken)
+		if held {
+			defer s.quotes.release(choice.ServerID) // once the intake returned
+		}
 		if !ok || choice.ServerID == best.ServerID || taken.Spoken[choice.ServerID] || requotes == maxRequotes {
 			check = false // every candidate is spoken for: the job meets what is left when it runs
 			continue
