@@ -574,9 +574,14 @@ func TestKillLeaderAtEveryRentStep(t *testing.T) {
 		leader, follower := h.leader(15 * time.Second)
 		creates, myOrders := count("create_order"), count("my_orders")
 		id, _ := newSignedRent(gpus[i], 1).post(t, leader)
+		asked := time.Now()
 		for deadline := time.Now().Add(30 * time.Second); !step.at(creates, myOrders); time.Sleep(time.Millisecond) {
 			if time.Now().After(deadline) {
-				t.Fatalf("%s: never reached", step.name)
+				t.Fatalf("%s: never reached: %v", step.name, waitJob(t, leader.base, id))
+			}
+			if i > 0 && time.Since(asked) > 500*time.Millisecond { // a drifted price asks for confirmation
+				asked = time.Now()
+				h.confirmIfAsked(leader, id)
 			}
 		}
 		if err := leader.p.cmd.Process.Kill(); err != nil {
