@@ -120,10 +120,7 @@ func (s *Service) handleRent(ctx context.Context, req Request, a *RentArgs, rec 
 			}
 			return r, &price
 		}
-		choice, ok, held := s.quotes.firstFree(snap, asked.want(nil), taken.Spoken)
-		if held {
-			defer s.quotes.release(choice.ServerID) // once the intake returned
-		}
+		choice, ok := s.quotes.firstFree(snap, asked.want(nil), taken.Spoken)
 		if !ok || choice.ServerID == best.ServerID || taken.Spoken[choice.ServerID] || requotes == maxRequotes {
 			check = false // every candidate is spoken for: the job meets what is left when it runs
 			continue
