@@ -37,12 +37,16 @@ func newSandboxHarness(t *testing.T) *harness {
 	return h
 }
 
-// smallMarketServers keeps the watch and lifecycle tests fast under the
-// race detector: every tick decodes the whole marketplace. (The benchmarks
-// use 2,000 servers.)
+// smallMarketServers is the harness's sandbox market: it keeps the tests
+// fast under the race detector, where every market query, tick and rent
+// decodes the whole marketplace. (The benchmarks use 2,000 servers.)
 const smallMarketServers = 300
 
 func smallMarket(o *sandbox.Options) { o.Servers = smallMarketServers }
+
+// fullMarket is the sandbox's default market of 2,000 servers, for a test
+// that needs a model the small one lacks or shows the market as users see it.
+func fullMarket(o *sandbox.Options) { o.Servers = 2000 }
 
 // fakeClock is a clock the test moves by hand.
 type fakeClock struct {
