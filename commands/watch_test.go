@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -23,18 +21,7 @@ import (
 // a test can queue its answers (InjectNext) and count its requests.
 func newSandboxHarness(t *testing.T) *harness {
 	t.Helper()
-	h := newHarness(t, smallMarket)
-	sb, err := sandbox.New(sandbox.Options{StatePath: filepath.Join(h.dir, "sandbox2.db"), APIKey: "k",
-		Servers: smallMarketServers, ProvisionDelay: 300 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewServer(sb)
-	t.Cleanup(func() { ts.Close(); sb.Close() })
-	h.sb, h.url = sb, ts.URL+"/v1"
-	h.client = clore.New(clore.Options{BaseURL: h.url, APIKey: "k", Interval: time.Millisecond, CreateInterval: time.Millisecond,
-		MaxRetries: 2, Backoff: time.Millisecond, Slots: h.store})
-	return h
+	return newInProcessHarness(t, smallMarketServers)
 }
 
 // smallMarketServers is the harness's sandbox market: it keeps the tests
