@@ -361,7 +361,7 @@ func decode(endpoint string, status int, body []byte, out enveloper) error {
 	if len(trimmed) == 0 || trimmed[0] != '{' {
 		return &TransportError{Endpoint: endpoint, HTTPStatus: status, Snippet: snippet(trimmed), Err: errors.New("not a JSON object")}
 	}
-	if err := json.Unmarshal(trimmed, out); err != nil {
+	if err := unmarshalAnswer(trimmed, out); err != nil {
 		// The payload may not fit our types on an error answer: read the envelope alone.
 		var env envelope
 		if err2 := json.Unmarshal(trimmed, &env); err2 != nil || env.Code == nil {
@@ -387,6 +387,20 @@ func decode(endpoint string, status int, body []byte, out enveloper) error {
 		ae.TimeToLowering = *env.TimeToLowering
 	}
 	return ae
+}
+
+// answerDecoder is an answer that checks and decodes a whole body itself
+// (its UnmarshalJSON only calls decodeAnswer).
+type answerDecoder interface{ decodeAnswer(b []byte) error }
+
+// unmarshalAnswer is json.Unmarshal(b, out), without the extra validating
+// pass over the body json.Unmarshal makes before it hands the bytes to an
+// answerDecoder that makes its own: a marketplace answer is megabytes.
+func unmarshalAnswer(b []byte, out enveloper) error {
+	if d, ok := out.(answerDecoder); ok {
+		return d.decodeAnswer(b)
+	}
+	return json.Unmarshal(b, out)
 }
 
 // snippet is a short, printable start of a body for error messages.

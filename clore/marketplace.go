@@ -28,7 +28,12 @@ type strictMarketplace struct {
 
 // UnmarshalJSON decodes the whole list at once and, only if that fails,
 // entry by entry, keeping every server that decodes.
-func (r *marketplaceResponse) UnmarshalJSON(b []byte) error {
+func (r *marketplaceResponse) UnmarshalJSON(b []byte) error { return r.decodeAnswer(b) }
+
+// decodeAnswer is UnmarshalJSON; decode calls it directly (unmarshalAnswer).
+// Every path starts with a json.Unmarshal of all of b, which rejects a body
+// that is not JSON.
+func (r *marketplaceResponse) decodeAnswer(b []byte) error {
 	var s strictMarketplace
 	if err := json.Unmarshal(b, &s); err == nil {
 		r.envelope, r.MyServers = s.envelope, s.MyServers

@@ -22,7 +22,11 @@ var errNoOrderID = errors.New("no order id")
 
 // UnmarshalJSON keeps every order that decodes. Only an answer whose
 // "orders" is not a list is an error.
-func (r *myOrdersResponse) UnmarshalJSON(b []byte) error {
+func (r *myOrdersResponse) UnmarshalJSON(b []byte) error { return r.decodeAnswer(b) }
+
+// decodeAnswer is UnmarshalJSON; decode calls it directly (unmarshalAnswer).
+// Its first json.Unmarshal, of all of b, rejects a body that is not JSON.
+func (r *myOrdersResponse) decodeAnswer(b []byte) error {
 	var l struct {
 		envelope
 		Orders []json.RawMessage `json:"orders"`

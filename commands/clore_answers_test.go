@@ -18,10 +18,17 @@ import (
 // a test can queue Clore's answers (InjectNext) and count its requests.
 func newAnswersHarness(t *testing.T) *harness {
 	t.Helper()
+	return newInProcessHarness(t, 400)
+}
+
+// newInProcessHarness is newHarness with a sandbox of servers servers
+// serving from this process (the harness's sb), and no other.
+func newInProcessHarness(t *testing.T, servers int) *harness {
+	t.Helper()
 	dir := t.TempDir()
 	st := openStore(t, filepath.Join(dir, "clorebot.db"))
 	sb, err := sandbox.New(sandbox.Options{StatePath: filepath.Join(dir, "sandbox.db"), APIKey: "k",
-		Servers: 400, ProvisionDelay: 300 * time.Millisecond})
+		Servers: servers, ProvisionDelay: 300 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -63,7 +63,7 @@ func newHarness(t testing.TB, sandboxOpts ...func(*sandbox.Options)) *harness {
 	ctx := context.Background()
 	st := openStore(t, filepath.Join(dir, "clorebot.db"))
 	so := sandbox.Options{StatePath: filepath.Join(dir, "sandbox.db"), APIKey: "k",
-		Servers: 2000, ProvisionDelay: 300 * time.Millisecond}
+		Servers: smallMarketServers, ProvisionDelay: 300 * time.Millisecond}
 	for _, f := range sandboxOpts {
 		f(&so)
 	}

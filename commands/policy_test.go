@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/clorebot/clorebot/clore/sandbox"
 	"github.com/clorebot/clorebot/commands"
 )
 
@@ -14,6 +15,7 @@ func TestPolicyTable(t *testing.T) {
 	tests := []struct {
 		name   string
 		policy func(*commands.Policy)
+		market func(*sandbox.Options) // the sandbox's market, if not the harness's small one
 		user   string
 		text   string
 		status string
@@ -31,7 +33,7 @@ func TestPolicyTable(t *testing.T) {
 		{name: "renter may rent", user: "slack:ALICE", text: "rent 3090", status: commands.StatusQueued},
 		{name: "max price above the cap", user: "slack:ALICE", text: "rent 3090 --max-price 9", status: commands.StatusDenied, want: "cap"},
 		{name: "cap leaves no offer", user: "slack:ALICE", text: "rent h100", status: commands.StatusError, want: "No free",
-			policy: func(p *commands.Policy) { p.MaxPricePerHour = 0.5 }},
+			policy: func(p *commands.Policy) { p.MaxPricePerHour = 0.5 }, market: fullMarket}, // the small market has no H100
 		{name: "team spend limit", user: "slack:ALICE", text: "rent 3090", status: commands.StatusDenied, want: "spend",
 			policy: func(p *commands.Policy) { p.MaxHourlySpend = 0.01 }},
 		{name: "hours above maximum", user: "slack:ALICE", text: "rent 3090 --hours 500", status: commands.StatusError, want: "maximum"},
@@ -46,7 +48,11 @@ func TestPolicyTable(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			h := newHarness(t)
+			var opts []func(*sandbox.Options)
+			if tt.market != nil {
+				opts = append(opts, tt.market)
+			}
+			h := newHarness(t, opts...)
 			if tt.policy != nil {
 				tt.policy(&h.policy)
 			}

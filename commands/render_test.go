@@ -51,7 +51,7 @@ func TestGoldenRendering(t *testing.T) {
 func TestGoldenMarket(t *testing.T) {
 	t.Parallel()
 	at := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
-	h := newHarness(t, func(o *sandbox.Options) { o.Now = func() time.Time { return at } })
+	h := newHarness(t, fullMarket, func(o *sandbox.Options) { o.Now = func() time.Time { return at } })
 	r := h.service().Handle(context.Background(), req("slack:VERA", "market 4090"))
 	golden.Equal(t, filepath.Join("testdata", "market-4090.txt"), []byte(r.PlainText(true)))
 }

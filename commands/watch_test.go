@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -23,26 +21,19 @@ import (
 // a test can queue its answers (InjectNext) and count its requests.
 func newSandboxHarness(t *testing.T) *harness {
 	t.Helper()
-	h := newHarness(t, smallMarket)
-	sb, err := sandbox.New(sandbox.Options{StatePath: filepath.Join(h.dir, "sandbox2.db"), APIKey: "k",
-		Servers: smallMarketServers, ProvisionDelay: 300 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewServer(sb)
-	t.Cleanup(func() { ts.Close(); sb.Close() })
-	h.sb, h.url = sb, ts.URL+"/v1"
-	h.client = clore.New(clore.Options{BaseURL: h.url, APIKey: "k", Interval: time.Millisecond, CreateInterval: time.Millisecond,
-		MaxRetries: 2, Backoff: time.Millisecond, Slots: h.store})
-	return h
+	return newInProcessHarness(t, smallMarketServers)
 }
 
-// smallMarketServers keeps the watch and lifecycle tests fast under the
-// race detector: every tick decodes the whole marketplace. (The benchmarks
-// use 2,000 servers.)
+// smallMarketServers is the harness's sandbox market: it keeps the tests
+// fast under the race detector, where every market query, tick and rent
+// decodes the whole marketplace. (The benchmarks use 2,000 servers.)
 const smallMarketServers = 300
 
 func smallMarket(o *sandbox.Options) { o.Servers = smallMarketServers }
+
+// fullMarket is the sandbox's default market of 2,000 servers, for a test
+// that needs a model the small one lacks or shows the market as users see it.
+func fullMarket(o *sandbox.Options) { o.Servers = 2000 }
 
 // fakeClock is a clock the test moves by hand.
 type fakeClock struct {

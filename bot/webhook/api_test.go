@@ -94,6 +94,13 @@ func whsec() string {
 	return "whsec_" + base64.StdEncoding.EncodeToString(b)
 }
 
+// marketServers is the size of the harness's sandbox market: enough for
+// every model the tests rent or look at, and a seventh of the sandbox's
+// default 2,000, whose decoding under the race detector dominated the
+// package's CPU (the marketplace decode's cost is measured in clore's
+// benchmarks).
+const marketServers = 300
+
 // newHarness builds the API; opts adjust its options and the policy.
 func newHarness(t *testing.T, opts ...func(*webhook.APIOptions, *commands.Policy)) *harness {
 	t.Helper()
@@ -110,7 +117,7 @@ func newHarnessWarm(t *testing.T, warm bool, opts ...func(*webhook.APIOptions, *
 	st := openStore(t, h.dbPath)
 	h.store = st
 	sb, err := sandbox.New(sandbox.Options{StatePath: filepath.Join(dir, "sandbox.db"), APIKey: "k",
-		Servers: 2000, ProvisionDelay: 300 * time.Millisecond})
+		Servers: marketServers, ProvisionDelay: 300 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

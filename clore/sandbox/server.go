@@ -121,7 +121,7 @@ func New(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, err := newMarket(opts.Seed, opts.Servers, opts.DriftPerHour)
+	m, err := sharedMarket(opts.Seed, opts.Servers, opts.DriftPerHour)
 	if err != nil {
 		return nil, err
 	}

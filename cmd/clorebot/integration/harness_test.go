@@ -50,7 +50,7 @@ func newHarness(t *testing.T, sandboxOpts ...func(*sandbox.Options)) *harness {
 	}
 	t.Cleanup(func() { st.Close() })
 	so := sandbox.Options{StatePath: filepath.Join(dir, "sandbox.db"), APIKey: "k",
-		Servers: 2000, ProvisionDelay: 300 * time.Millisecond}
+		Servers: 300, ProvisionDelay: 300 * time.Millisecond} // every model the tests rent; a seventh of the decoding
 	for _, f := range sandboxOpts {
 		f(&so)
 	}
