@@ -253,6 +253,11 @@ func (migrateCmd) Run(e *env) error {
 	if err != nil {
 		return err
 	}
+	if seedDatabase != nil && cfg.Storage.URL.Reveal() == "" { // tests only: database.go
+		if err := seedDatabase(cfg.Storage.Path); err != nil {
+			return err
+		}
+	}
 	st, err := storage.OpenConfig(e.ctx, storageOptions(cfg))
 	if err != nil {
 		return err
