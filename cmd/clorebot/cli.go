@@ -253,10 +253,8 @@ func (migrateCmd) Run(e *env) error {
 	if err != nil {
 		return err
 	}
-	if seedDatabase != nil && cfg.Storage.URL.Reveal() == "" { // tests only: database.go
-		if err := seedDatabase(cfg.Storage.Path); err != nil {
-			return err
-		}
+	if err := seeded(cfg); err != nil { // tests only: database.go
+		return err
 	}
 	st, err := storage.OpenConfig(e.ctx, storageOptions(cfg))
 	if err != nil {
