@@ -178,7 +178,7 @@ func windowMinute(since string) (minute, end string) {
 // GuardUsage reads [commands.GuardUsage] for g from what is committed; the
 // caller decides (g.Check is not called). It writes nothing.
 func (s *Store) GuardUsage(ctx context.Context, g commands.Guard) (commands.GuardUsage, error) {
-	u, err := usage(ctx, s.read, g, s.pg)
+	u, err := usage(ctx, preparedReads{s}, g, s.pg)
 	if err != nil {
 		return u, fmt.Errorf("storage: guard usage: %w", err)
 	}

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"math"
@@ -9,6 +10,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -46,7 +48,7 @@ func oldUsage(t *testing.T, s *Store, g commands.Guard) commands.GuardUsage {
 		form = ""
 	}
 	var u commands.GuardUsage
-	err := s.read.QueryRowContext(context.Background(), fmt.Sprintf(oldUsageSQL, form), g.Exclude, g.Who, formatTime(g.Since)).
+	err := oldUsageStmt(t, s, form).QueryRowContext(context.Background(), g.Exclude, g.Who, formatTime(g.Since)).
 		Scan(&u.ActiveOrders, &u.TeamActiveOrders, &u.OrdersLastHour, &u.TeamUSDPerHour)
 	if err != nil {
 		t.Fatal(err)
@@ -55,6 +57,34 @@ func oldUsage(t *testing.T, s *Store, g commands.Guard) commands.GuardUsage {
 		u.TeamActiveOrders, u.TeamUSDPerHour = 0, 0
 	}
 	return u
+}
+
+// oldUsageStmts holds oldUsageSQL prepared on a store's readers, by store
+// and form: the walks count thousands of times, and under -race SQLite
+// parsing the statement again each time was most of their CPU.
+var oldUsageStmts sync.Map // oldUsageKey → *sql.Stmt
+
+type oldUsageKey struct {
+	s    *Store
+	form string
+}
+
+func oldUsageStmt(t *testing.T, s *Store, form string) *sql.Stmt {
+	t.Helper()
+	k := oldUsageKey{s, form}
+	if st, ok := oldUsageStmts.Load(k); ok {
+		return st.(*sql.Stmt)
+	}
+	st, err := s.read.PrepareContext(context.Background(), fmt.Sprintf(oldUsageSQL, form))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if prev, loaded := oldUsageStmts.LoadOrStore(k, st); loaded {
+		st.Close()
+		return prev.(*sql.Stmt)
+	}
+	t.Cleanup(func() { oldUsageStmts.Delete(k); st.Close() })
+	return st
 }
 
 // newUsage is what GuardUsage counts for g.

@@ -85,7 +85,7 @@ func TestGuardUsageCountsWhatDesignLists(t *testing.T) {
 // Concurrent guarded inserts from several Stores on one file are checked
 // one after the other: a cap of 1 admits exactly one.
 func TestCreateJobGuardedIsAtomic(t *testing.T) {
-	path := tempDBPath(t)
+	path := migratedDBPath(t)
 	first, _ := newStoreAt(t, path)
 	stores := []*Store{first, openStore(t, path), openStore(t, path)}
 	capErr := &commands.CapError{Cap: "max_active_orders", Limit: 1}

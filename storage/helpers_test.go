@@ -84,6 +84,18 @@ func newStore(t *testing.T) (*Store, *fakeClock) {
 	return newStoreAt(t, path)
 }
 
+// migratedDBPath is tempDBPath with, on SQLite, a copy of the package's
+// migrated template there already: for a test that opens the path itself
+// (two stores on one file, a reopen) and is not about migrating.
+func migratedDBPath(t *testing.T) string {
+	t.Helper()
+	path := tempDBPath(t)
+	if !storagetest.Postgres() {
+		storagetest.CopyTemplate(t, path, migrateAt)
+	}
+	return path
+}
+
 // migrateAt migrates a new database at path and closes it: the template
 // storagetest.CopyTemplate copies.
 func migrateAt(path string) error {

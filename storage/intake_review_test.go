@@ -24,7 +24,7 @@ import (
 // ready together with <-w.quit, so about one call in two queues its unit
 // and waits on c.done / w.done, neither of which is ever closed.
 func TestIntakeAfterCloseOfAStoreThatNeverWroteFails(t *testing.T) {
-	s, err := OpenAndMigrate(context.Background(), tempDBPath(t))
+	s, err := OpenAndMigrate(context.Background(), migratedDBPath(t))
 	if err != nil {
 		t.Fatal(err)
 	}

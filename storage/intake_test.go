@@ -277,7 +277,7 @@ func TestIntakeWithoutDedupAndUnrecordedAnswers(t *testing.T) {
 }
 
 func TestIntakeAfterCloseFails(t *testing.T) {
-	s, err := OpenAndMigrate(context.Background(), tempDBPath(t))
+	s, err := OpenAndMigrate(context.Background(), migratedDBPath(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -302,7 +302,7 @@ func TestIntakeKilledMidBatchLeavesNoHalfWrittenIntake(t *testing.T) {
 		intakeChild()
 		return
 	}
-	path := tempDBPath(t)
+	path := migratedDBPath(t)
 	s, err := OpenAndMigrate(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)

@@ -94,7 +94,7 @@ func TestIntakeRecentRedeliveryDoesNotRerunItsBatch(t *testing.T) {
 // the first attempt writes: the batch runs again the careful way, the
 // redelivery gets the first answer and the others are written.
 func TestIntakeRedeliveryOfAnotherProcessIsFoundTheCarefulWay(t *testing.T) {
-	path := tempDBPath(t)
+	path := migratedDBPath(t)
 	s1, _ := newStoreAt(t, path)
 	s2 := openStore(t, path)
 	other := plainUnit("msg_x")
@@ -122,7 +122,7 @@ func TestIntakeRedeliveryOfAnotherProcessIsFoundTheCarefulWay(t *testing.T) {
 // A unit whose answer is not recorded (a temporary failure) writes no
 // record its redelivery could meet: the first attempt looks its ids up.
 func TestIntakeUnrecordedAnswerOfARecordedMessage(t *testing.T) {
-	path := tempDBPath(t)
+	path := migratedDBPath(t)
 	s1, _ := newStoreAt(t, path)
 	s2 := openStore(t, path)
 	if _, err := s2.Intake(context.Background(), plainUnit("msg_x")); err != nil {
@@ -169,7 +169,7 @@ func TestIntakeGuardCountsTheBatchBeforeIt(t *testing.T) {
 // Close while units wait in the writer's queue: each caller returns, with
 // its unit committed or ErrClosed; none is left waiting.
 func TestIntakeCloseWithUnitsQueued(t *testing.T) {
-	s, err := OpenAndMigrate(context.Background(), tempDBPath(t))
+	s, err := OpenAndMigrate(context.Background(), migratedDBPath(t))
 	if err != nil {
 		t.Fatal(err)
 	}

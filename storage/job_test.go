@@ -136,7 +136,7 @@ func TestCreateJobIdempotentConcurrently(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			path := tempDBPath(t)
+			path := migratedDBPath(t)
 			var stores []*Store
 			for range tt.stores {
 				s, _ := newStoreAt(t, path)

@@ -177,9 +177,19 @@ func (s *Store) Migrate(ctx context.Context) (applied []int, err error) {
 	if err := s.ensureMigrationsTable(ctx); err != nil {
 		return nil, fmt.Errorf("storage: migrate: %w", err)
 	}
+	// A version recorded stays recorded: those are skipped without a
+	// transaction each (a current schema, the usual start, costs one
+	// query); the others are re-checked under the write lock.
+	recorded, err := s.recordedVersions(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("storage: migrate: %w", err)
+	}
 	for _, m := range s.migrations {
 		if s.pg && m.version < pgBaseline {
 			continue // folded into the baseline, recorded with it
+		}
+		if recorded[m.version] {
+			continue
 		}
 		done, err := s.applyMigration(ctx, m)
 		if err != nil {
@@ -188,6 +198,31 @@ func (s *Store) Migrate(ctx context.Context) (applied []int, err error) {
 		applied = append(applied, done...)
 	}
 	return applied, nil
+}
+
+// recordedVersions reads the versions schema_migrations records, and
+// refuses a database newer than this build.
+func (s *Store) recordedVersions(ctx context.Context) (map[int]bool, error) {
+	rows, err := s.write.QueryContext(ctx, `SELECT version FROM schema_migrations`)
+	if err != nil {
+		return nil, fmt.Errorf("read schema_migrations: %w", err)
+	}
+	defer rows.Close()
+	recorded, top := map[int]bool{}, 0
+	for rows.Next() {
+		var v int
+		if err := rows.Scan(&v); err != nil {
+			return nil, fmt.Errorf("read schema_migrations: %w", err)
+		}
+		recorded[v], top = true, max(top, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read schema_migrations: %w", err)
+	}
+	if err := s.tooNew(top); err != nil {
+		return nil, err
+	}
+	return recorded, nil
 }
 
 // ensureMigrationsTable creates schema_migrations on a fresh database.

@@ -115,7 +115,7 @@ func TestNextSlot(t *testing.T) {
 // TestReserveSlotConcurrentProcesses stands in for two clorebot processes on
 // one database: two Stores on the same file, each with its own writer.
 func TestReserveSlotConcurrentProcesses(t *testing.T) {
-	path := tempDBPath(t)
+	path := migratedDBPath(t)
 	a, _ := newStoreAt(t, path)
 	b := openStore(t, path)
 	stores := []*Store{a, b}

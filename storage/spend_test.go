@@ -30,7 +30,7 @@ func monthOf(t *testing.T, s *Store, month time.Time) map[string]float64 {
 // after reopening the database: the final spend counts exactly once.
 func TestSpendSettledOnceAcrossRestarts(t *testing.T) {
 	ctx := context.Background()
-	path := tempDBPath(t)
+	path := migratedDBPath(t)
 	s, _ := newStoreAt(t, path)
 	created := day0.Add(22 * time.Hour) // 22:00 on day 1
 	sample := func(usd float64, ended bool) commands.SpendSample {
@@ -159,7 +159,7 @@ func TestBudgetUsageCounts(t *testing.T) {
 // (a crash before posting) is claimed again, a posted one never.
 func TestDigestSlotOnce(t *testing.T) {
 	ctx := context.Background()
-	path := tempDBPath(t)
+	path := migratedDBPath(t)
 	s, _ := newStoreAt(t, path)
 	slot := day0.Add(9 * time.Hour)
 	now := slot.Add(time.Second)

@@ -63,9 +63,10 @@ type Store struct {
 	Now func() time.Time
 
 	path       string
-	pg         bool    // PostgreSQL (storage.url) rather than SQLite (storage.path)
-	write      *sql.DB // exactly one connection; every write transaction
-	read       *sql.DB // query-only connections for reads
+	pg         bool      // PostgreSQL (storage.url) rather than SQLite (storage.path)
+	write      *sql.DB   // exactly one connection; every write transaction
+	read       *sql.DB   // query-only connections for reads
+	readStmts  stmtCache // statements prepared once on read (stmtcache.go)
 	migrations []migration
 	intake     *intakeWriter // group commit of Intake (intake.go)
 
@@ -303,6 +304,7 @@ func (s *Store) Close() error {
 			errs = append(errs, fmt.Errorf("storage: close intake: %w", err))
 		}
 	}
+	s.readStmts.close()
 	if s.read != nil {
 		if err := s.read.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("storage: close reader: %w", err))

@@ -138,7 +138,7 @@ func TestStoredTimesSortAsTimes(t *testing.T) {
 
 func TestDataSurvivesCloseAndReopen(t *testing.T) {
 	ctx := context.Background()
-	path := tempDBPath(t)
+	path := migratedDBPath(t)
 	s, err := OpenAndMigrate(ctx, path)
 	if err != nil {
 		t.Fatalf("OpenAndMigrate: %v", err)

@@ -20,7 +20,7 @@ import (
 // twoStores opens a migrated store and a second one on the same database.
 func twoStores(t *testing.T) [2]*Store {
 	t.Helper()
-	a := openStore(t, tempDBPath(t))
+	a := openStore(t, migratedDBPath(t))
 	if _, err := a.Migrate(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -109,7 +109,7 @@ func TestWebhookForgetAndPurge(t *testing.T) {
 
 // Concurrent claims of one message from two Stores on one file: one first.
 func TestWebhookConcurrentClaimsOneFirst(t *testing.T) {
-	path := tempDBPath(t)
+	path := migratedDBPath(t)
 	s1, clock := newStoreAt(t, path)
 	s2 := openStore(t, path)
 	now := clock.Now()

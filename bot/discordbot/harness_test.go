@@ -21,6 +21,7 @@ import (
 	"github.com/clorebot/clorebot/clore/sandbox"
 	"github.com/clorebot/clorebot/commands"
 	"github.com/clorebot/clorebot/storage"
+	"github.com/clorebot/clorebot/storage/storagetest"
 )
 
 // Who's who in the tests: alice rents, bob only views, carol rents through
@@ -89,6 +90,7 @@ type harnessOpts struct {
 func newHarness(t testing.TB, ho harnessOpts) *harness {
 	t.Helper()
 	dir := t.TempDir()
+	copyTemplate(t, dir)
 	ctx, cancel := context.WithCancel(context.Background())
 	h := &harness{t: t, clock: &clock{}, token: botToken(), cancel: cancel, done: make(chan struct{})}
 	st, err := storage.OpenAndMigrate(ctx, filepath.Join(dir, "clorebot.db"))
@@ -153,6 +155,24 @@ func newHarness(t testing.TB, ho harnessOpts) *harness {
 		h.fake.WaitFor(t, 10*time.Second, "READY", func() bool { return h.fake.Connected(1) })
 	}
 	return h
+}
+
+// copyTemplate puts in dir, as clorebot.db, a copy of a database migrated
+// once for the package (on SQLite): OpenAndMigrate then finds nothing left
+// to apply. Migrating costs most of a second of CPU under -race, and the
+// migrations are storage's to test.
+func copyTemplate(t testing.TB, dir string) {
+	t.Helper()
+	if storagetest.Postgres() {
+		return
+	}
+	storagetest.CopyTemplate(t, filepath.Join(dir, "clorebot.db"), func(path string) error {
+		st, err := storage.OpenAndMigrate(context.Background(), path)
+		if err != nil {
+			return err
+		}
+		return st.Close()
+	})
 }
 
 // next returns a fresh interaction id and token.

@@ -51,6 +51,9 @@ func (a auditCmd) Run(e *env) error {
 	if err != nil {
 		return err
 	}
+	if err := seeded(cfg); err != nil { // tests only: database.go
+		return err
+	}
 	st, err := storage.OpenConfigAndMigrate(e.ctx, storageOptions(cfg))
 	if err != nil {
 		return err

@@ -13,6 +13,7 @@ import (
 // from the repository the build is given (docker-compose.yml passes .git):
 // every build path reports its version and commit.
 func TestBuildinfoScript(t *testing.T) {
+	t.Parallel()
 	if _, err := exec.LookPath("git"); err != nil {
 		t.Skip("git not installed")
 	}

@@ -253,6 +253,9 @@ func (migrateCmd) Run(e *env) error {
 	if err != nil {
 		return err
 	}
+	if err := seeded(cfg); err != nil { // tests only: database.go
+		return err
+	}
 	st, err := storage.OpenConfig(e.ctx, storageOptions(cfg))
 	if err != nil {
 		return err

@@ -53,7 +53,9 @@ func TestExitStatusesAndUsage(t *testing.T) {
 		})
 	}
 	// -v shows what exec logs at INFO (a fresh database is migrated).
-	code, _, stderr := run(t, t.TempDir(), nil, "-v", "exec", "--sandbox", "status")
+	fresh := t.TempDir()
+	freshDatabaseIn(t, fresh)
+	code, _, stderr := run(t, fresh, nil, "-v", "exec", "--sandbox", "status")
 	if code != 0 || !strings.Contains(stderr, "database migrated") {
 		t.Errorf("-v exec: exit %d, stderr:\n%s", code, stderr)
 	}

@@ -67,6 +67,7 @@ func (b appBackend) ActiveOrders(t testing.TB) int {
 // of the test tree) passes the conformance suite, served whole; users are
 // "<platform>:owner", ":stranger" and ":viewer".
 func TestSelfDrivingDoorsConform(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	var renters, viewers []string
 	for _, p := range doorPlatforms() {
@@ -108,6 +109,7 @@ default_role = "none"
 // fake Slack: Socket Mode for commands and clicks, HTTP mode for a
 // request past its window.
 func TestSlackConforms(t *testing.T) {
+	t.Parallel()
 	secret := strings.Repeat("c9", 16)
 	s := startSlackServe(t, secret, nil)
 	s.waitConnected(t, 1)
@@ -180,6 +182,7 @@ func (d *slackDriver) Messages(testing.TB) []chattest.Message {
 // The Discord door passes the conformance suite through discordgo and the
 // fake Discord's gateway.
 func TestDiscordConforms(t *testing.T) {
+	t.Parallel()
 	b := make([]byte, 12)
 	_, _ = rand.Read(b)
 	token := "test." + hex.EncodeToString(b)

@@ -17,6 +17,21 @@ func storageOptions(cfg *config.Config) storage.Options {
 	return storage.Options{Path: cfg.Storage.Path, URL: cfg.Storage.URL.Reveal()}
 }
 
+// seedDatabase, set only by the tests (TestMain, template_test.go), may
+// write the SQLite file at path before a command opens it (seeded), when no file is
+// there yet: a copy of one database the test binary migrated once, so that
+// each test's serve and exec need not migrate it again. Nil in the clorebot
+// binary.
+var seedDatabase func(path string) error
+
+// seeded runs seedDatabase, when set, on cfg's SQLite file.
+func seeded(cfg *config.Config) error {
+	if seedDatabase == nil || cfg.Storage.URL.Reveal() != "" {
+		return nil
+	}
+	return seedDatabase(cfg.Storage.Path)
+}
+
 // storageName names the configured database in messages and logs: the
 // file, or the URL without its secrets.
 func storageName(cfg *config.Config) string {

@@ -172,6 +172,9 @@ func openDeliveryStore(e *env) (*storage.Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := seeded(cfg); err != nil { // tests only: database.go
+		return nil, err
+	}
 	return storage.OpenConfigAndMigrate(e.ctx, storageOptions(cfg))
 }
 

@@ -59,6 +59,7 @@ func TestBadConfigurationExitsTwoAndStartsNothing(t *testing.T) {
 
 func TestCommandLine(t *testing.T) {
 	dir := t.TempDir()
+	freshDatabaseIn(t, dir) // migrate's first run applies every migration
 	if code, out, _ := run(t, dir, nil, "version"); code != 0 || !strings.HasPrefix(out, "clorebot ") {
 		t.Errorf("version: %d %q", code, out)
 	}

@@ -18,6 +18,7 @@ func TestMain(m *testing.M) {
 	if args, ok := os.LookupEnv("CLOREBOTTEST_ARGS"); ok {
 		os.Exit(Main(context.Background(), strings.Split(args, "\n"), os.Environ(), os.Stdout, os.Stderr))
 	}
+	seedDatabase = seedFromTemplate
 	os.Exit(m.Run())
 }
 
@@ -92,6 +93,7 @@ func (p *clorebotProcess) wait(t *testing.T) (int, syscall.Signal) {
 
 // serve logs SIGHUP and keeps serving; SIGTERM shuts it down gracefully.
 func TestServeSignals(t *testing.T) {
+	t.Parallel()
 	p := startClorebot(t, t.TempDir(), []string{"CLOREBOT_HTTP_LISTEN=127.0.0.1:0"}, "serve", "--sandbox")
 	p.await(t, "clorebot serving")
 	if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
@@ -112,6 +114,7 @@ func TestServeSignals(t *testing.T) {
 
 // exec on a real SIGINT says what is still running and exits 130.
 func TestExecSIGINT(t *testing.T) {
+	t.Parallel()
 	p := startClorebot(t, t.TempDir(), []string{"CLOREBOT_SANDBOX_PROVISION_DELAY=1h",
 		"CLOREBOT_CLORE_MIN_INTERVAL=10ms", "CLOREBOT_CLORE_CREATE_INTERVAL=20ms"}, "exec", "--sandbox", "rent", "3090")
 	p.await(t, "Provisioning order #")
@@ -127,6 +130,7 @@ func TestExecSIGINT(t *testing.T) {
 // One-shot commands keep the default signal action: `webhook sign` waiting
 // for its body on standard input ends at once on SIGINT.
 func TestOneShotCommandExitsAtOnceOnSIGINT(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	if err := os.WriteFile(dir+"/clorebot.toml", []byte("[[webhook.keys]]\nname = \"ci\"\nsecret = \"a-long-enough-text-secret-0123456789\"\nroles = [\"viewer\"]\n"), 0o600); err != nil {
 		t.Fatal(err)

@@ -31,6 +31,9 @@ func (c spendCmd) Run(e *env) error {
 	if err != nil {
 		return err
 	}
+	if err := seeded(cfg); err != nil { // tests only: database.go
+		return err
+	}
 	st, err := storage.OpenConfigAndMigrate(e.ctx, storageOptions(cfg))
 	if err != nil {
 		return err
