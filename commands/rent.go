@@ -99,15 +99,15 @@ func (s *Service) handleRent(ctx context.Context, req Request, a *RentArgs, rec 
 		return s.fail(ctx, "rent", err), nil
 	}
 	if !ok {
-		return Reply{Status: StatusError, Visibility: Ephemeral, Done: true,
-			Text: noOfferText(p, snap.offersOf(models))}, nil
+		return s.storedRent(ctx, req, Reply{Status: StatusError, Visibility: Ephemeral, Done: true,
+			Text: noOfferText(p, snap.offersOf(models))}), nil
 	}
 	if quoted.free {
 		defer s.quotes.release(quoted.ServerID)
 	}
 	best := quoted.offerChoice
 	if err := s.policy.checkPrice(best.USDPerGPU()); err != nil {
-		return errorReply(err), nil
+		return s.storedRent(ctx, req, errorReply(err)), nil
 	}
 	// The quote is checked again in the transaction that stores the job,
 	// against the servers the database says other rents in flight were
@@ -146,6 +146,29 @@ func (s *Service) handleRent(ctx context.Context, req Request, a *RentArgs, rec 
 		// quote refused is never stored: its server is another rent's.
 		best, check = choice, held && requotes < maxRequotes
 	}
+}
+
+// errNoStoredJob refuses storedRent's probe: it stores nothing.
+var errNoStoredJob = errors.New("commands: no job has this key")
+
+// storedRent is the answer to a rent refused from the marketplace as it is
+// now (no offer, a price above the cap) unless a first delivery of the
+// request stored its job already: then the stored job's answer
+// (rentReply), as a redelivery that reaches the intake gets it. The probe
+// is an intake whose guard refuses: it finds the key's job, or writes
+// nothing. Refusals only, so a rent's usual path pays nothing for it.
+func (s *Service) storedRent(ctx context.Context, req Request, refusal Reply) Reply {
+	if req.IdempotencyKey == "" {
+		return refusal
+	}
+	probe := Job{ID: newJobID(s.clock.Now()), Kind: JobRent, IdempotencyKey: req.IdempotencyKey, State: JobQueued,
+		RequestedBy: req.User, Platform: req.Platform, Channel: req.Channel, CreatedAt: s.clock.Now()}
+	res, err := s.store.Intake(ctx, IntakeUnit{Job: &probe, Guard: &Guard{Who: req.User,
+		Check: func(GuardUsage) error { return errNoStoredJob }}})
+	if err != nil || res.Created || res.Refused != nil || res.Job.Kind != JobRent || res.Job.RequestedBy != req.User {
+		return refusal
+	}
+	return rentReply(res.Job, storedQuote(res.Job))
 }
 
 // maxRequotes bounds how often a rent is quoted again because rents

@@ -221,16 +221,22 @@ func (m *movingMarket) Marketplace(ctx context.Context) ([]clore.Server, error) 
 // is answered from the job its first delivery stored: the same server and
 // price, even when the marketplace moved between them and a fresh quote
 // would show another (the answer rendered one quote while the job kept
-// the other's). Queued, or awaiting confirmation.
+// the other's), or none at all (every offer now above the team's cap: the
+// duplicate was refused while its job went on). Queued, or awaiting
+// confirmation.
 func TestDuplicateRentAnswersTheStoredQuote(t *testing.T) {
 	t.Parallel()
-	for _, confirm := range []bool{false, true} {
-		t.Run(fmt.Sprint("confirm=", confirm), func(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		confirm bool
+		factor  float64
+	}{{"queued", false, 1.07}, {"awaiting confirmation", true, 1.07}, {"no offer left within the cap", false, 100}} {
+		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			h := newHarness(t)
 			h.policy.MaxActiveOrders, h.policy.MaxTeamActiveOrders, h.policy.MaxOrdersPerHour = 0, 0, 0
 			want := commands.StatusQueued
-			if confirm {
+			if c.confirm {
 				h.policy.ConfirmAbove, want = 0.001, commands.StatusConfirm
 			}
 			m := &movingMarket{Clore: h.client}
@@ -240,7 +246,7 @@ func TestDuplicateRentAnswersTheStoredQuote(t *testing.T) {
 			if first.Status != want || first.JobID == "" {
 				t.Fatalf("first delivery: %+v", first)
 			}
-			m.move(1.07)
+			m.move(c.factor)
 			if err := svc.RefreshMarket(ctx); err != nil {
 				t.Fatal(err)
 			}
@@ -249,13 +255,20 @@ func TestDuplicateRentAnswersTheStoredQuote(t *testing.T) {
 				!slices.Equal(again.Buttons, first.Buttons) {
 				t.Errorf("duplicate delivery answered\n%+v\nwant the first's\n%+v", again, first)
 			}
-			// The market did move: a new request is quoted another price.
+			// The market did move: a new request is quoted another price,
+			// or refused.
 			other := svc.Handle(ctx, rentRequest("other"))
 			if other.JobID == first.JobID || other.Text == first.Text {
-				t.Errorf("a new rent after the move: %+v, want another job and quote than %+v", other, first)
+				t.Errorf("a new rent after the move: %+v, want another answer than %+v", other, first)
+			}
+			if c.factor > 10 {
+				if other.Status != commands.StatusError || other.JobID != "" {
+					t.Errorf("a new rent above the cap: %+v, want refused", other)
+				}
+				return
 			}
 			// (A rent awaiting confirmation speaks for no server.)
-			if a, b := quotedServer(t, h.store, first.JobID), quotedServer(t, h.store, other.JobID); a == b && !confirm {
+			if a, b := quotedServer(t, h.store, first.JobID), quotedServer(t, h.store, other.JobID); a == b && !c.confirm {
 				t.Errorf("both rents quoted server %d", a)
 			}
 		})
