@@ -45,7 +45,7 @@ func (s *Service) handleCancel(ctx context.Context, req Request, a *CancelArgs, 
 	case err != nil:
 		return s.fail(ctx, "cancel", err)
 	}
-	r, err := s.submit(ctx, req, rec, Job{Kind: JobCancel, State: JobQueued}, p, nil, &a.OrderID, nil, func(job Job) Reply {
+	r, err := s.submit(ctx, req, rec, Job{Kind: JobCancel, State: JobQueued}, p, nil, &a.OrderID, nil, func(job Job, _ bool) Reply {
 		return queuedReply(job, fmt.Sprintf("Cancelling order #%d…", a.OrderID))
 	})
 	if err != nil {

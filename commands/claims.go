@@ -187,20 +187,29 @@ func (q *quoteBook) release(server int64) {
 const maxCandidates = 64
 
 // firstFree is the best offer for w in snap on a server nobody has spoken
-// for among the candidates (the last candidate when every one is), and
-// whether there is an offer.
-func (q *quoteBook) firstFree(snap *marketSnapshot, w want, spoken map[int64]bool) (offerChoice, bool) {
+// for among the candidates, in the database (spoken) or in this process's
+// pending quotes; that server is then pending too, and held is true: the
+// caller releases it once its intake returned. When every candidate is
+// spoken for it is the last candidate, not held; false when snap has no
+// offer for w.
+func (q *quoteBook) firstFree(snap *marketSnapshot, w want, spoken map[int64]bool) (c offerChoice, ok, held bool) {
 	ranked := q.ranking(snap, w)
 	ranked = ranked[:min(len(ranked), maxCandidates)]
 	if len(ranked) == 0 {
-		return offerChoice{}, false
+		return offerChoice{}, false, false
 	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
 	for _, c := range ranked {
-		if !spoken[c.ServerID] {
-			return c, true
+		if !spoken[c.ServerID] && q.pending[c.ServerID] == 0 {
+			if q.pending == nil {
+				q.pending = map[int64]int{}
+			}
+			q.pending[c.ServerID]++
+			return c, true, true
 		}
 	}
-	return ranked[len(ranked)-1], true
+	return ranked[len(ranked)-1], true, false
 }
 
 // ranking is choose's answer for w in snap, once per snapshot and want.

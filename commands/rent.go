@@ -35,6 +35,11 @@ type rentParams struct {
 	// the price bound within it. A fail-over above the bound but within the
 	// ceiling asks for confirmation. nil in jobs stored before it was kept.
 	Ceiling *float64 `json:"ceiling,omitempty"`
+	// Shown is the offer the rent was quoted at intake (Prefer is its
+	// server): a redelivery of the request is answered with it, whatever
+	// the marketplace or the quotes of rents in flight say by then. nil in
+	// jobs stored before it was kept.
+	Shown *offerChoice `json:"shown,omitempty"`
 }
 
 func (p rentParams) want(exclude []int64) want {
@@ -94,15 +99,15 @@ func (s *Service) handleRent(ctx context.Context, req Request, a *RentArgs, rec 
 		return s.fail(ctx, "rent", err), nil
 	}
 	if !ok {
-		return Reply{Status: StatusError, Visibility: Ephemeral, Done: true,
-			Text: noOfferText(p, snap.offersOf(models))}, nil
+		return s.storedRent(ctx, req, Reply{Status: StatusError, Visibility: Ephemeral, Done: true,
+			Text: noOfferText(p, snap.offersOf(models))}), nil
 	}
 	if quoted.free {
 		defer s.quotes.release(quoted.ServerID)
 	}
 	best := quoted.offerChoice
 	if err := s.policy.checkPrice(best.USDPerGPU()); err != nil {
-		return errorReply(err), nil
+		return s.storedRent(ctx, req, errorReply(err)), nil
 	}
 	// The quote is checked again in the transaction that stores the job,
 	// against the servers the database says other rents in flight were
@@ -120,21 +125,55 @@ func (s *Service) handleRent(ctx context.Context, req Request, a *RentArgs, rec 
 			}
 			return r, &price
 		}
-		choice, ok := s.quotes.firstFree(snap, asked.want(nil), taken.Spoken)
-		if !ok || choice.ServerID == best.ServerID || taken.Spoken[choice.ServerID] || requotes == maxRequotes {
-			check = false // every candidate is spoken for: the job meets what is left when it runs
+		// Quoted again: the best server that neither the database (as the
+		// refusing transaction saw it) nor a pending quote of this process
+		// speaks for, held as this rent's pending quote until its intake
+		// returned, so that no other rent of the burst is quoted it.
+		choice, ok, held := s.quotes.firstFree(snap, asked.want(nil), taken.Spoken)
+		if !ok { // not for want of offers (quote found one): keep the quote, unchecked
+			check = false
 			continue
+		}
+		if held {
+			defer s.quotes.release(choice.ServerID) // once the intake returned
 		}
 		if err := s.policy.checkPrice(choice.USDPerGPU()); err != nil {
 			return errorReply(err), nil
 		}
-		best = choice
+		// Every candidate spoken for (not held: the last one, as quote
+		// does), or quoted again maxRequotes times already: stored
+		// unchecked, and the job meets what is left when it runs. The
+		// quote refused is never stored: its server is another rent's.
+		best, check = choice, held && requotes < maxRequotes
 	}
 }
 
+// errNoStoredJob refuses storedRent's probe: it stores nothing.
+var errNoStoredJob = errors.New("commands: no job has this key")
+
+// storedRent is the answer to a rent refused from the marketplace as it is
+// now (no offer, a price above the cap) unless a first delivery of the
+// request stored its job already: then the stored job's answer
+// (rentReply), as a redelivery that reaches the intake gets it. The probe
+// is an intake whose guard refuses: it finds the key's job, or writes
+// nothing. Refusals only, so a rent's usual path pays nothing for it.
+func (s *Service) storedRent(ctx context.Context, req Request, refusal Reply) Reply {
+	if req.IdempotencyKey == "" {
+		return refusal
+	}
+	probe := Job{ID: newJobID(s.clock.Now()), Kind: JobRent, IdempotencyKey: req.IdempotencyKey, State: JobQueued,
+		RequestedBy: req.User, Platform: req.Platform, Channel: req.Channel, CreatedAt: s.clock.Now()}
+	res, err := s.store.Intake(ctx, IntakeUnit{Job: &probe, Guard: &Guard{Who: req.User,
+		Check: func(GuardUsage) error { return errNoStoredJob }}})
+	if err != nil || res.Created || res.Refused != nil || res.Job.Kind != JobRent || res.Job.RequestedBy != req.User {
+		return refusal
+	}
+	return rentReply(res.Job, storedQuote(res.Job))
+}
+
 // maxRequotes bounds how often a rent is quoted again because rents
-// committed since its look took its quote; then its last quote is stored
-// unchecked.
+// committed since its look took its quote; its next quote (free when the
+// last refusal was written, and held) is then stored unchecked.
 const maxRequotes = 3
 
 // submitRent stores the rent asked, quoted best, with its guardrails (and,
@@ -154,14 +193,55 @@ func (s *Service) submitRent(ctx context.Context, req Request, rec *intakeRecord
 		qc = &QuoteCheck{TakenSince: takenSince, Quoted: best.ServerID, Candidates: candidates, Unchecked: !check}
 	}
 	r, err := s.submit(ctx, req, rec, Job{Kind: JobRent, State: state, USDPerHour: reserve}, p, s.quotedGuard(req.User, reserve, p.Hours, qc),
-		nil, &price, func(job Job) Reply {
-			if job.State == JobAwaitingConfirmation {
-				return confirmReply(job, best)
+		nil, &price, func(job Job, created bool) Reply {
+			if created {
+				return rentReply(job, &best)
 			}
-			return queuedReply(job, fmt.Sprintf("Renting %s ×%d from %s/GPU/h (%s/h in all%s)…",
-				best.Model, best.GPUCount, usd(best.USDPerGPU()), usd(best.USDPerHour), best.creationFeeNote()))
+			// Another delivery of this request stored the job: its answer
+			// is the stored job's quote, not the one this delivery made
+			// (the market may have moved, and this delivery's quote was
+			// never stored), and so is the price audited.
+			shown := storedQuote(job)
+			if shown != nil {
+				price = shown.USDPerHour
+			}
+			return rentReply(job, shown)
 		})
 	return r, price, err
+}
+
+// storedQuote is the offer rent job was quoted at intake, as its params
+// keep it; nil for a job stored before they kept it.
+func storedQuote(job Job) *offerChoice {
+	var p rentParams
+	if json.Unmarshal(job.Params, &p) != nil {
+		return nil
+	}
+	return p.Shown
+}
+
+// rentReply is the answer to the request that made the rent job: its
+// quote shown, or to confirm. shown is the offer it was quoted; nil (a job
+// stored before its params kept it) names what the job rents without a
+// price.
+func rentReply(job Job, shown *offerChoice) Reply {
+	if shown == nil {
+		var p rentParams
+		_ = json.Unmarshal(job.Params, &p)
+		if job.State == JobAwaitingConfirmation {
+			return Reply{Status: StatusConfirm, Visibility: Ephemeral, JobID: job.ID, Title: "Confirm the rent",
+				Text: fmt.Sprintf("%s ×%d on server %d is above the team's confirmation threshold.", p.Query, p.Count, p.Prefer),
+				Buttons: []Button{{ActionID: "confirm:" + job.ID, Label: "Rent now", Value: job.ID,
+					Confirm: fmt.Sprintf("Rent %s ×%d?", p.Query, p.Count), Danger: true}},
+			}
+		}
+		return queuedReply(job, fmt.Sprintf("Renting %s ×%d…", p.Query, p.Count))
+	}
+	if job.State == JobAwaitingConfirmation {
+		return confirmReply(job, *shown)
+	}
+	return queuedReply(job, fmt.Sprintf("Renting %s ×%d from %s/GPU/h (%s/h in all%s)…",
+		shown.Model, shown.GPUCount, usd(shown.USDPerGPU()), usd(shown.USDPerHour), shown.creationFeeNote()))
 }
 
 // quotedParams are the parameters of a rent asked as asked and quoted c,
@@ -172,6 +252,7 @@ func (s *Service) quotedParams(asked rentParams, c offerChoice) (rentParams, str
 	confirm := s.policy.ConfirmAbove > 0 && c.USDPerHour > s.policy.ConfirmAbove
 	p := asked
 	p.Prefer = c.ServerID // the server quoted, first if still free when the job runs
+	p.Shown = &c          // what the requester is shown, for a redelivery's answer
 	p.MaxPerGPU = s.priceBound(asked, c, confirm)
 	if confirm {
 		return p, JobAwaitingConfirmation
@@ -265,7 +346,8 @@ func queuedReply(job Job, text string) Reply {
 // submit stores a job of tmpl's Kind, State and USDPerHour under the
 // request's idempotency key, checking g in the same transaction (nil: no
 // counted cap), and returns its reply: ok's of the stored job (a duplicate
-// request gets the first job), or g's refusal. The audit row (with order and
+// request gets the first job, created false: its reply is the stored
+// job's, not this request's), or g's refusal. The audit row (with order and
 // price) and, under rec's claim, the answer are written in the same
 // transaction. When the claim finds an earlier delivery, nothing is written
 // and the reply is zero: rec.result has the recorded answer.
@@ -273,7 +355,7 @@ func queuedReply(job Job, text string) Reply {
 // When g.Quote finds its server taken, nothing is written and the error is
 // the *QuoteTaken: the caller quotes again.
 func (s *Service) submit(ctx context.Context, req Request, rec *intakeRecord, tmpl Job, params any, g *Guard,
-	order *int64, price *float64, ok func(Job) Reply) (Reply, error) {
+	order *int64, price *float64, ok func(job Job, created bool) Reply) (Reply, error) {
 	raw, err := json.Marshal(params)
 	if err != nil {
 		return Reply{}, fmt.Errorf("commands: encode params: %w", err)
@@ -295,7 +377,7 @@ func (s *Service) submit(ctx context.Context, req Request, rec *intakeRecord, tm
 		case !o.Created && rec.claim != nil && rec.claim.FromContent:
 			return RepeatedReply(o.Job)
 		}
-		return ok(o.Job)
+		return ok(o.Job, o.Created)
 	}
 	finish := s.finishWith(req, rec, order, price, replyTo, &r)
 	// The usual outcome, this job created, is rendered here rather than in

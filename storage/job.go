@@ -152,6 +152,12 @@ func (s *Store) checkQuote(ctx context.Context, tx rowQuerier, q *commands.Quote
 	if spoken, err = s.spokenServers(ctx, tx, q.Candidates, q.TakenSince); err != nil {
 		return 0, nil, fmt.Errorf("storage: create job: %w", err)
 	}
+	if spoken == nil {
+		spoken = map[int64]bool{}
+	}
+	// The quoted server is spoken for whether or not it is among the
+	// candidates: a quote made again must not land on it.
+	spoken[q.Quoted] = true
 	return 0, &commands.QuoteTaken{Server: q.Quoted, Spoken: spoken}, nil
 }
 

@@ -86,3 +86,21 @@ func TestIntakeBatchQuoteTakenWritesNothing(t *testing.T) {
 	}
 	wantCounts(t, s, 3, 3, 3, 1)
 }
+
+// A refused quote names its own server as spoken for even when it is not
+// among the candidates the rent sent: a quote made again never lands on it.
+func TestIntakeQuoteTakenNamesItsOwnServer(t *testing.T) {
+	s, _ := newStore(t)
+	ctx := context.Background()
+	if res, err := s.Intake(ctx, quotedUnit("msg_1", commands.QuoteCheck{TakenSince: epoch, Quoted: 7, Candidates: []int64{7}})); err != nil || !res.Created {
+		t.Fatalf("first = %+v, %v", res, err)
+	}
+	res, err := s.Intake(ctx, quotedUnit("msg_2", commands.QuoteCheck{TakenSince: epoch, Quoted: 7, Candidates: []int64{8, 9}}))
+	var taken *commands.QuoteTaken
+	if err != nil || res.Created || !errors.As(res.Refused, &taken) {
+		t.Fatalf("second = %+v, %v", res, err)
+	}
+	if !taken.Spoken[7] || taken.Spoken[8] || taken.Spoken[9] {
+		t.Errorf("QuoteTaken = %+v, want its own server 7 spoken for, 8 and 9 free", taken)
+	}
+}
