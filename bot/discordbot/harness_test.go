@@ -21,6 +21,7 @@ import (
 	"github.com/clorebot/clorebot/clore/sandbox"
 	"github.com/clorebot/clorebot/commands"
 	"github.com/clorebot/clorebot/storage"
+	"github.com/clorebot/clorebot/storage/storagetest"
 )
 
 // Who's who in the tests: alice rents, bob only views, carol rents through
@@ -91,7 +92,7 @@ func newHarness(t testing.TB, ho harnessOpts) *harness {
 	dir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	h := &harness{t: t, clock: &clock{}, token: botToken(), cancel: cancel, done: make(chan struct{})}
-	st, err := storage.OpenAndMigrate(ctx, filepath.Join(dir, "clorebot.db"))
+	st, err := storage.OpenAndMigrate(ctx, storagetest.At(t, filepath.Join(dir, "clorebot.db")))
 	if err != nil {
 		t.Fatal(err)
 	}
