@@ -91,7 +91,8 @@ var databases sync.Map
 // SQLite; with [EnvURL] set, the URL of a fresh PostgreSQL database made at
 // path's first call and the same one at every later call for path (a second
 // process, a CLI run or a raw read on "the same file"), dropped when the test
-// of the first call ends. storage.Open and storage.OpenAndMigrate take
+// of the first call ends: when subtests share path (a restart), call it
+// in their parent first. storage.Open and storage.OpenAndMigrate take
 // either.
 func At(t testing.TB, path string) string {
 	t.Helper()
