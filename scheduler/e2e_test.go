@@ -18,6 +18,7 @@ import (
 	"github.com/clorebot/clorebot/commands"
 	"github.com/clorebot/clorebot/scheduler"
 	"github.com/clorebot/clorebot/storage"
+	"github.com/clorebot/clorebot/storage/storagetest"
 )
 
 // alerts is a chat sink that hands every watch.triggered to the benchmark,
@@ -50,7 +51,7 @@ func newE2E(b *testing.B, interval time.Duration, others int) *e2e {
 	b.Helper()
 	dir := b.TempDir()
 	ctx := context.Background()
-	st, err := storage.OpenAndMigrate(ctx, filepath.Join(dir, "clorebot.db"))
+	st, err := storage.OpenAndMigrate(ctx, storagetest.At(b, filepath.Join(dir, "clorebot.db")))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -93,7 +93,7 @@ func newHarness(t testing.TB, ho harnessOpts) *harness {
 	copyTemplate(t, dir)
 	ctx, cancel := context.WithCancel(context.Background())
 	h := &harness{t: t, clock: &clock{}, token: botToken(), cancel: cancel, done: make(chan struct{})}
-	st, err := storage.OpenAndMigrate(ctx, filepath.Join(dir, "clorebot.db"))
+	st, err := storage.OpenAndMigrate(ctx, storagetest.At(t, filepath.Join(dir, "clorebot.db")))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"database/sql"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -113,7 +112,7 @@ func newHarnessWarm(t *testing.T, warm bool, opts ...func(*webhook.APIOptions, *
 	t.Helper()
 	dir := t.TempDir()
 	ctx := context.Background()
-	h := &harness{t: t, dbPath: filepath.Join(dir, "clorebot.db"), clock: &clock{}}
+	h := &harness{t: t, dbPath: storagetest.At(t, filepath.Join(dir, "clorebot.db")), clock: &clock{}}
 	st := openStore(t, h.dbPath)
 	h.store = st
 	sb, err := sandbox.New(sandbox.Options{StatePath: filepath.Join(dir, "sandbox.db"), APIKey: "k",
@@ -158,12 +157,15 @@ func newHarnessWarm(t *testing.T, warm bool, opts ...func(*webhook.APIOptions, *
 	return h
 }
 
-// openStore opens a new migrated database at path (a copy of one migrated
-// once, then OpenAndMigrate, which finds nothing left to apply) and closes it when the
+// openStore opens a new migrated database at path (on SQLite a copy of one
+// migrated once, then OpenAndMigrate, which finds nothing left to apply; on
+// PostgreSQL path is the URL storagetest.At gave) and closes it when the
 // test ends.
 func openStore(t testing.TB, path string) *storage.Store {
 	t.Helper()
-	storagetest.CopyTemplate(t, path, migrateAt)
+	if !storagetest.Postgres() {
+		storagetest.CopyTemplate(t, path, migrateAt)
+	}
 	st, err := storage.OpenAndMigrate(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)
@@ -246,13 +248,10 @@ func readResponse(t *testing.T, status int, header http.Header, raw []byte) resp
 	return resp
 }
 
-// count counts the rows of a table straight from the database file.
+// count counts the rows of a table straight from the database.
 func (h *harness) count(table string) int {
 	h.t.Helper()
-	db, err := sql.Open("sqlite", "file:"+h.dbPath+"?mode=ro")
-	if err != nil {
-		h.t.Fatal(err)
-	}
+	db := storagetest.OpenSQL(h.t, h.dbPath)
 	defer db.Close()
 	var n int
 	if err := db.QueryRow("SELECT count(*) FROM " + table).Scan(&n); err != nil {

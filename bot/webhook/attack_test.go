@@ -3,7 +3,6 @@ package webhook_test
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/clorebot/clorebot/bot/webhook"
 	"github.com/clorebot/clorebot/commands"
+	"github.com/clorebot/clorebot/storage/storagetest"
 )
 
 // awaitingJob queues a rent above confirm_above for zapier and returns its id.
@@ -313,17 +313,23 @@ func TestAttackPrivateCallbackTargetsAreRefusedAtIntake(t *testing.T) {
 func passwordIn(t *testing.T, h *harness, password string) []string {
 	t.Helper()
 	var where []string
-	db, err := sql.Open("sqlite", "file:"+h.dbPath+"?mode=ro")
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := storagetest.OpenSQL(t, h.dbPath)
 	defer db.Close()
-	for table, q := range map[string]string{
+	queries := map[string]string{
 		"jobs":             "SELECT count(*) FROM jobs WHERE instr(coalesce(params, '') || coalesce(result, '') || coalesce(checkpoint, ''), ?) > 0",
 		"outbox":           "SELECT count(*) FROM outbox WHERE instr(data, ?) > 0",
 		"webhook_requests": "SELECT count(*) FROM webhook_requests WHERE instr(CAST(answer AS TEXT), ?) > 0",
 		"audit":            "SELECT count(*) FROM audit WHERE instr(command || detail, ?) > 0",
-	} {
+	}
+	if storagetest.Postgres() {
+		queries = map[string]string{
+			"jobs":             "SELECT count(*) FROM jobs WHERE strpos(coalesce(params, '') || coalesce(result, '') || coalesce(checkpoint, ''), $1) > 0",
+			"outbox":           "SELECT count(*) FROM outbox WHERE strpos(data, $1) > 0",
+			"webhook_requests": "SELECT count(*) FROM webhook_requests WHERE position(convert_to($1, 'UTF8') in answer) > 0",
+			"audit":            "SELECT count(*) FROM audit WHERE strpos(command || detail, $1) > 0",
+		}
+	}
+	for table, q := range queries {
 		var n int
 		if err := db.QueryRow(q, password).Scan(&n); err != nil {
 			t.Fatalf("%s: %v", table, err)

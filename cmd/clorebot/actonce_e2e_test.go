@@ -420,6 +420,7 @@ func TestSlackExtendRedeliveredAfterRestartActsOnce(t *testing.T) {
 	fake := slacktest.New(slacktest.Options{AppToken: testAppToken, BotToken: testBotToken, PingEvery: 50 * time.Millisecond})
 	t.Cleanup(fake.Close)
 	dir := t.TempDir()
+	testDB(t, dir) // on PostgreSQL the database is this test's: it outlives the restart
 	ctx := context.Background()
 	var id int64
 	var before time.Time

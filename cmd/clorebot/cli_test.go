@@ -264,6 +264,11 @@ func interruptExecRent(t *testing.T, environ []string) (int, *watchBuffer, strin
 	out := newWatchBuffer()
 	var stderr bytes.Buffer
 	done := make(chan int, 1)
+	dir, err := os.Getwd() // the caller's t.Chdir
+	if err != nil {
+		t.Fatal(err)
+	}
+	environ = onTestDB(t, dir, environ, nil)
 	go func() { done <- Main(ctx, []string{"exec", "--sandbox", "rent", "3090"}, environ, out, &stderr) }()
 	select {
 	case <-out.seen("Provisioning order #"):

@@ -103,7 +103,9 @@ func TestKubernetesServiceLinkVariablesOnlyWarn(t *testing.T) {
 	t.Chdir(dir)
 	var out, errOut lockedBuffer
 	done := make(chan int, 1)
-	go func() { done <- Main(ctx, []string{"--sandbox", "serve"}, environ, &out, &errOut) }()
+	go func() {
+		done <- Main(ctx, []string{"--sandbox", "serve"}, onTestDB(t, dir, environ, nil), &out, &errOut)
+	}()
 	deadline := time.Now().Add(20 * time.Second)
 	for !strings.Contains(errOut.String(), "clorebot serving") {
 		select {

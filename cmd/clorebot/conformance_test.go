@@ -1,9 +1,9 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
-	"database/sql"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -21,6 +21,7 @@ import (
 	"github.com/clorebot/clorebot/bot/chat/chattest/testdoor"
 	fd "github.com/clorebot/clorebot/bot/discordbot/discordtest"
 	"github.com/clorebot/clorebot/bot/slackbot/slacktest"
+	"github.com/clorebot/clorebot/storage/storagetest"
 )
 
 // testTreeDoors are the doors of the test tree, one line each: in tests,
@@ -41,10 +42,7 @@ type appBackend struct{ app *App }
 // Jobs counts the stored jobs, read from the database beside serve.
 func (b appBackend) Jobs(t testing.TB) int {
 	t.Helper()
-	db, err := sql.Open("sqlite", "file:"+b.app.cfg.Storage.Path+"?mode=ro&_pragma=busy_timeout(5000)")
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := storagetest.OpenSQL(t, cmp.Or(b.app.cfg.Storage.URL.Reveal(), b.app.cfg.Storage.Path))
 	defer db.Close()
 	var n int
 	if err := db.QueryRow(`SELECT count(*) FROM jobs`).Scan(&n); err != nil {
@@ -75,21 +73,11 @@ func TestSelfDrivingDoorsConform(t *testing.T) {
 		viewers = append(viewers, strconv.Quote(p+":viewer"))
 	}
 	path := filepath.Join(dir, "clorebot.toml")
-	writeConfig(t, path, fmt.Sprintf(`[clore]
-sandbox = true
-min_interval = "20ms"
-create_interval = "50ms"
-[storage]
-path = %q
-[http]
-listen = "127.0.0.1:0"
-[sandbox]
-provision_delay = "300ms"
-[policy]
+	writeConfig(t, path, sandboxConfig(t, dir)+fmt.Sprintf(`[policy]
 renters = [%s]
 viewers = [%s]
 default_role = "none"
-`, filepath.ToSlash(filepath.Join(dir, "clorebot.db")), strings.Join(renters, ", "), strings.Join(viewers, ", ")))
+`, strings.Join(renters, ", "), strings.Join(viewers, ", ")))
 	app := runServe(t, path, slog.New(slog.DiscardHandler), func(ctx context.Context, app *App) error {
 		return errors.Join(app.svc.RefreshMarket(ctx), app.svc.RefreshOrders(ctx))
 	})

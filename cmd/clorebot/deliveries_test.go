@@ -97,11 +97,7 @@ func (rc *deliveryReceiver) to(path string) ([]*http.Request, [][]byte) {
 func writeDeliveryConfig(t *testing.T, dir, subURL, subSecret, keySecret string) string {
 	t.Helper()
 	path := filepath.Join(dir, "clorebot.toml")
-	conf := `[clore]
-sandbox = true
-[storage]
-path = "` + filepath.ToSlash(filepath.Join(dir, "clorebot.db")) + `"
-[[webhook.keys]]
+	conf := "[clore]\nsandbox = true\n" + storageConfig(t, dir) + `[[webhook.keys]]
 name = "ci"
 secret = "` + keySecret + `"
 roles = ["renter"]
@@ -135,7 +131,7 @@ func TestDeliveriesEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatalf("load: %v", err)
 	}
-	st, err := storage.OpenAndMigrate(ctx, cfg.Storage.Path)
+	st, err := storage.OpenConfigAndMigrate(ctx, storageOptions(cfg))
 	if err != nil {
 		t.Fatalf("OpenAndMigrate: %v", err)
 	}
@@ -298,7 +294,7 @@ func TestDeliveriesRetryOne(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	configPath := writeDeliveryConfig(t, dir, "https://hooks.example/sub", "s", "k")
-	st, err := storage.OpenAndMigrate(ctx, filepath.Join(dir, "clorebot.db"))
+	st, err := storage.OpenAndMigrate(ctx, testDB(t, dir))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -38,17 +38,7 @@ func interactionsConfig(pub ed25519.PublicKey) string {
 func writeDiscordConfig(t *testing.T, dir string, fake *fd.Server, token, discord, policy string) string {
 	t.Helper()
 	configPath := filepath.Join(dir, "clorebot.toml")
-	writeConfig(t, configPath, fmt.Sprintf(`[clore]
-sandbox = true
-min_interval = "20ms"
-create_interval = "50ms"
-[storage]
-path = %q
-[http]
-listen = "127.0.0.1:0"
-[sandbox]
-provision_delay = "300ms"
-servers = 500
+	writeConfig(t, configPath, sandboxConfig(t, dir)+fmt.Sprintf(`servers = 500
 [watch]
 interval = "1s"
 [discord]
@@ -57,7 +47,7 @@ application_id = %q
 api_url = %q
 %s[policy]
 %s
-`, filepath.ToSlash(filepath.Join(dir, "clorebot.db")), token, fake.AppID(), fake.URL, discord, policy))
+`, token, fake.AppID(), fake.URL, discord, policy))
 	return configPath
 }
 

@@ -20,7 +20,7 @@ import (
 // usage error.
 func TestExecMarketHistoryChart(t *testing.T) {
 	dir := t.TempDir()
-	st, err := storage.OpenAndMigrate(context.Background(), filepath.Join(dir, "clorebot.db"))
+	st, err := storage.OpenAndMigrate(context.Background(), testDB(t, dir))
 	if err != nil {
 		t.Fatal(err)
 	}

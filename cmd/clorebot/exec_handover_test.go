@@ -38,7 +38,9 @@ func TestInterruptedExecRentFinishedByServeShowsDetailsToItsRenter(t *testing.T)
 	defer stop()
 	sout, serr := newWatchBuffer(), newWatchBuffer()
 	served := make(chan int, 1)
-	go func() { served <- Main(sctx, []string{"serve", "--sandbox"}, environ, sout, serr) }()
+	go func() {
+		served <- Main(sctx, []string{"serve", "--sandbox"}, onTestDB(t, dir, environ, nil), sout, serr)
+	}()
 	select {
 	case <-serr.seen("status=ok user=cli:"): // the job's "running" progress
 	case code := <-served:
@@ -77,8 +79,8 @@ func TestExecFollowingAJobServeRunsPrintsItsDetails(t *testing.T) {
 	dir := t.TempDir()
 	cfg, err := config.Load(config.LoadOptions{
 		Path: filepath.Join(dir, "absent.toml"),
-		Environ: []string{"CLOREBOT_STORAGE_PATH=" + filepath.Join(dir, "clorebot.db"), "CLOREBOT_SANDBOX_PROVISION_DELAY=200ms",
-			"CLOREBOT_CLORE_MIN_INTERVAL=10ms", "CLOREBOT_CLORE_CREATE_INTERVAL=20ms"},
+		Environ: append(storageEnv(t, dir), "CLOREBOT_SANDBOX_PROVISION_DELAY=200ms",
+			"CLOREBOT_CLORE_MIN_INTERVAL=10ms", "CLOREBOT_CLORE_CREATE_INTERVAL=20ms"),
 		Override: func(c *config.Config) { c.Clore.Sandbox = true },
 	})
 	if err != nil {

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -87,7 +86,7 @@ func TestAuditCommand(t *testing.T) {
 func TestExecRentNamesTheServeThatEndsIt(t *testing.T) {
 	dir := t.TempDir()
 	ctx := context.Background()
-	st, err := storage.OpenAndMigrate(ctx, filepath.Join(dir, "clorebot.db"))
+	st, err := storage.OpenAndMigrate(ctx, testDB(t, dir))
 	if err != nil {
 		t.Fatal(err)
 	}

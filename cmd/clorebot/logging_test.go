@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"log"
 	"log/slog"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -121,7 +120,7 @@ func TestStdLogThroughTheHandler(t *testing.T) {
 func TestChatCommandOutcomeLogged(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	st, err := storage.OpenAndMigrate(ctx, filepath.Join(t.TempDir(), "clorebot.db"))
+	st, err := storage.OpenAndMigrate(ctx, testDB(t, t.TempDir()))
 	if err != nil {
 		t.Fatal(err)
 	}

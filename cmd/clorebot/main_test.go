@@ -18,6 +18,7 @@ import (
 func run(t *testing.T, dir string, environ []string, args ...string) (int, string, string) {
 	t.Helper()
 	t.Chdir(dir)
+	environ = onTestDB(t, dir, environ, args)
 	var stdout, stderr bytes.Buffer
 	code := Main(context.Background(), args, environ, &stdout, &stderr)
 	return code, stdout.String(), stderr.String()
@@ -89,7 +90,7 @@ func TestServeSandbox(t *testing.T) {
 	dir := t.TempDir()
 	cfg, err := config.Load(config.LoadOptions{
 		Path:     filepath.Join(dir, "absent.toml"),
-		Environ:  []string{"CLOREBOT_HTTP_LISTEN=127.0.0.1:0", "CLOREBOT_STORAGE_PATH=" + filepath.Join(dir, "clorebot.db")},
+		Environ:  append(storageEnv(t, dir), "CLOREBOT_HTTP_LISTEN=127.0.0.1:0"),
 		Override: func(c *config.Config) { c.Clore.Sandbox = true },
 	})
 	if err != nil {

@@ -42,9 +42,8 @@ func TestMetricsOnTheirOwnListenerFromStart(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	cfg, err := config.Load(config.LoadOptions{
-		Path: filepath.Join(dir, "absent.toml"),
-		Environ: []string{"CLOREBOT_HTTP_LISTEN=127.0.0.1:0", "CLOREBOT_HTTP_METRICS_LISTEN=127.0.0.1:0",
-			"CLOREBOT_STORAGE_PATH=" + filepath.Join(dir, "clorebot.db")},
+		Path:     filepath.Join(dir, "absent.toml"),
+		Environ:  append(storageEnv(t, dir), "CLOREBOT_HTTP_LISTEN=127.0.0.1:0", "CLOREBOT_HTTP_METRICS_LISTEN=127.0.0.1:0"),
 		Override: func(c *config.Config) { c.Clore.Sandbox = true },
 	})
 	if err != nil {
@@ -115,7 +114,7 @@ func TestDocsListEveryMetric(t *testing.T) {
 	dir := t.TempDir()
 	cfg, err := config.Load(config.LoadOptions{
 		Path:     filepath.Join(dir, "absent.toml"),
-		Environ:  []string{"CLOREBOT_HTTP_LISTEN=127.0.0.1:0", "CLOREBOT_STORAGE_PATH=" + filepath.Join(dir, "clorebot.db")},
+		Environ:  append(storageEnv(t, dir), "CLOREBOT_HTTP_LISTEN=127.0.0.1:0"),
 		Override: func(c *config.Config) { c.Clore.Sandbox = true },
 	})
 	if err != nil {

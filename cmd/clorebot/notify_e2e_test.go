@@ -92,22 +92,12 @@ func TestNotifySinksEndToEnd(t *testing.T) {
 		fmt.Fprint(w, `{"message": "You are being rate limited.", "retry_after": 0.5, "global": false}`)
 	})
 	dir := t.TempDir()
-	conf := fmt.Sprintf(`[clore]
-sandbox = true
-min_interval = "20ms"
-create_interval = "50ms"
-[storage]
-path = %q
-[http]
-listen = "127.0.0.1:0"
-[sandbox]
-provision_delay = "300ms"
-servers = 500
+	conf := sandboxConfig(t, dir) + fmt.Sprintf(`servers = 500
 [notify]
 slack_webhook_url = %q
 slack_events = ["order.running", "order.cancelled"]
 discord_webhook_url = %q
-`, filepath.Join(dir, "clorebot.db"), slackRc.URL+"/services/T1/B1/tok", discordRc.URL+"/api/webhooks/1/tok")
+`, slackRc.URL+"/services/T1/B1/tok", discordRc.URL+"/api/webhooks/1/tok")
 	path := filepath.Join(dir, "clorebot.toml")
 	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)

@@ -32,6 +32,7 @@ type clorebotProcess struct {
 
 func startClorebot(t *testing.T, dir string, environ []string, args ...string) *clorebotProcess {
 	t.Helper()
+	environ = onTestDB(t, dir, environ, args)
 	cmd := exec.Command(os.Args[0])
 	cmd.Dir = dir
 	cmd.Env = append(append(os.Environ(), "CLOREBOTTEST_ARGS="+strings.Join(args, "\n")), environ...)

@@ -81,17 +81,7 @@ func serveSlackIn(t testing.TB, fake *slacktest.Server, dir, signingSecret strin
 // returns its path.
 func writeSlackConfig(t testing.TB, fake *slacktest.Server, dir, signingSecret string, confirmAbove float64) string {
 	t.Helper()
-	conf := fmt.Sprintf(`[clore]
-sandbox = true
-min_interval = "20ms"
-create_interval = "50ms"
-[storage]
-path = %q
-[http]
-listen = "127.0.0.1:0"
-[sandbox]
-provision_delay = "300ms"
-servers = 500
+	conf := sandboxConfig(t, dir) + fmt.Sprintf(`servers = 500
 [slack]
 app_token = %q
 bot_token = %q
@@ -103,7 +93,7 @@ renters = ["slack:UALICE", "slack:UBOB"]
 viewers = ["slack:UVERA"]
 default_role = "none"
 confirm_above = %g
-`, filepath.ToSlash(filepath.Join(dir, "clorebot.db")), testAppToken, testBotToken, signingSecret, fake.APIURL(), confirmAbove)
+`, testAppToken, testBotToken, signingSecret, fake.APIURL(), confirmAbove)
 	path := filepath.Join(dir, "clorebot.toml")
 	writeConfig(t, path, conf)
 	return path
@@ -430,6 +420,7 @@ func TestSlackRedeliveryAfterRestartPostsNothingNew(t *testing.T) {
 	fake := slacktest.New(slacktest.Options{AppToken: testAppToken, BotToken: testBotToken, PingEvery: 50 * time.Millisecond})
 	t.Cleanup(fake.Close)
 	dir := t.TempDir()
+	testDB(t, dir) // on PostgreSQL the database is this test's: it outlives the restart
 	payload := fake.Slash("UALICE", "C1", "rent 3090 --hours 1", "trig-restart")
 	var first []slacktest.Message
 	t.Run("before the restart", func(t *testing.T) {

@@ -101,17 +101,7 @@ func startServeWith(t *testing.T, subURL string, prepare func(context.Context, *
 func writeWebhookConfig(t *testing.T, dir, subURL string) (configPath string) {
 	t.Helper()
 	configPath = filepath.Join(dir, "clorebot.toml")
-	conf := fmt.Sprintf(`[clore]
-sandbox = true
-min_interval = "20ms"
-create_interval = "50ms"
-[storage]
-path = %q
-[http]
-listen = "127.0.0.1:0"
-[sandbox]
-provision_delay = "300ms"
-servers = 500
+	conf := sandboxConfig(t, dir) + fmt.Sprintf(`servers = 500
 [webhook]
 legacy_signatures = true
 callback_allow_private = true
@@ -122,7 +112,7 @@ roles = ["renter"]
 [[webhook.subscribers]]
 url = %q
 secret = %q
-`, filepath.ToSlash(filepath.Join(dir, "clorebot.db")), e2eKeySecret, subURL, e2eSubSecret)
+`, e2eKeySecret, subURL, e2eSubSecret)
 	writeConfig(t, configPath, conf)
 	return configPath
 }

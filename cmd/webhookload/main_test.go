@@ -9,7 +9,19 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/clorebot/clorebot/storage/storagetest"
 )
+
+// onBackend adds to args the -storage-url of the PostgreSQL server that
+// CLOREBOT_TEST_POSTGRES_URL names, if any: the run then creates its own
+// database there (and drops it) instead of a SQLite file.
+func onBackend(args ...string) []string {
+	if u := os.Getenv(storagetest.EnvURL); u != "" {
+		return append(args, "-storage-url", u)
+	}
+	return args
+}
 
 // A short run of the load tool, so that it keeps working: every run answers,
 // and the accepted create-orders are durable jobs.
@@ -18,7 +30,7 @@ func TestShortRun(t *testing.T) {
 		t.Skip("starts the sandbox")
 	}
 	var out bytes.Buffer
-	if err := run(context.Background(), []string{"-duration", "800ms", "-concurrency", "2"}, &out); err != nil {
+	if err := run(context.Background(), onBackend("-duration", "800ms", "-concurrency", "2"), &out); err != nil {
 		t.Fatalf("run: %v\n%s", err, out.String())
 	}
 	for _, want := range []string{"signed create-order  api", "bad signature        bare", "max", "ratio api/bare", "durable: "} {
@@ -45,7 +57,7 @@ func TestProfilePerSlice(t *testing.T) {
 		t.Skip("starts the sandbox")
 	}
 	prefix := filepath.Join(t.TempDir(), "cpu.prof")
-	if err := run(context.Background(), []string{"-duration", "400ms", "-concurrency", "2", "-cpuprofile", prefix}, &bytes.Buffer{}); err != nil {
+	if err := run(context.Background(), onBackend("-duration", "400ms", "-concurrency", "2", "-cpuprofile", prefix), &bytes.Buffer{}); err != nil {
 		t.Fatalf("run: %v", err)
 	}
 	for k := range interleave {

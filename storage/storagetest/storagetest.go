@@ -17,10 +17,12 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
+	_ "modernc.org/sqlite"             // registers the "sqlite" database/sql driver
 )
 
 // EnvURL is the environment variable that turns PostgreSQL tests on.
@@ -79,4 +81,51 @@ func Skip(t testing.TB, reason string) {
 	if Postgres() {
 		t.Skip("SQLite only: " + reason)
 	}
+}
+
+// databases maps a SQLite path a test names to the PostgreSQL database that
+// stands for it (At).
+var databases sync.Map
+
+// At is what to open for the SQLite database file path: path itself on
+// SQLite; with [EnvURL] set, the URL of a fresh PostgreSQL database made at
+// path's first call and the same one at every later call for path (a second
+// process, a CLI run or a raw read on "the same file"), dropped when the test
+// of the first call ends: when subtests share path (a restart), call it
+// in their parent first. storage.Open and storage.OpenAndMigrate take
+// either.
+func At(t testing.TB, path string) string {
+	t.Helper()
+	if !Postgres() {
+		return path
+	}
+	if u, ok := databases.Load(path); ok {
+		return u.(string)
+	}
+	u := URL(t)
+	if prev, loaded := databases.LoadOrStore(path, u); loaded {
+		return prev.(string)
+	}
+	t.Cleanup(func() { databases.Delete(path) })
+	return u
+}
+
+// OpenSQL opens a plain database/sql handle on at (a path or URL from [At])
+// for a test to read rows straight from the tables: read-only on a SQLite
+// file, the "pgx" driver on PostgreSQL (whose placeholders are $1, $2…;
+// queries without any run on both). It is closed when the test ends.
+func OpenSQL(t testing.TB, at string) *sql.DB {
+	t.Helper()
+	var db *sql.DB
+	var err error
+	if strings.HasPrefix(at, "postgres://") || strings.HasPrefix(at, "postgresql://") {
+		db, err = sql.Open("pgx", at)
+	} else {
+		db, err = sql.Open("sqlite", "file:"+at+"?mode=ro&_pragma=busy_timeout(5000)")
+	}
+	if err != nil {
+		t.Fatalf("storagetest: open %s: %v", at, err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
 }

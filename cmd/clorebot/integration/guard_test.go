@@ -14,6 +14,7 @@ import (
 	"github.com/clorebot/clorebot/clore/sandbox"
 	"github.com/clorebot/clorebot/commands"
 	"github.com/clorebot/clorebot/storage"
+	"github.com/clorebot/clorebot/storage/storagetest"
 )
 
 // 12 concurrent rents with max_active_orders = 1, through each front door's
@@ -34,7 +35,7 @@ func TestConcurrentRentsHoldMaxActiveOrders(t *testing.T) {
 		}},
 		{"exec: one process each", func(t *testing.T, h *harness, _ *commands.Service, i int) (bool, string) {
 			// clorebot exec opens its own store on the file and its own service.
-			st, err := storage.Open(context.Background(), filepath.Join(h.dir, "clorebot.db"))
+			st, err := storage.Open(context.Background(), storagetest.At(t, filepath.Join(h.dir, "clorebot.db")))
 			if err != nil {
 				t.Error(err)
 				return false, ""

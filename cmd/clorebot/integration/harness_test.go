@@ -13,6 +13,7 @@ import (
 	"github.com/clorebot/clorebot/clore/sandbox"
 	"github.com/clorebot/clorebot/commands"
 	"github.com/clorebot/clorebot/storage"
+	"github.com/clorebot/clorebot/storage/storagetest"
 )
 
 // harness is a command layer over real SQLite and the sandbox, reached
@@ -44,7 +45,7 @@ func newHarness(t *testing.T, sandboxOpts ...func(*sandbox.Options)) *harness {
 	t.Helper()
 	dir := t.TempDir()
 	ctx := context.Background()
-	st, err := storage.OpenAndMigrate(ctx, filepath.Join(dir, "clorebot.db"))
+	st, err := storage.OpenAndMigrate(ctx, storagetest.At(t, filepath.Join(dir, "clorebot.db")))
 	if err != nil {
 		t.Fatal(err)
 	}
