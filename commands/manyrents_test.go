@@ -2,7 +2,6 @@ package commands_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -76,16 +75,11 @@ func runConcurrently(t *testing.T, svcs []*commands.Service, n int, text string)
 		if err != nil {
 			t.Fatal(err)
 		}
-		var p struct {
-			Prefer int64 `json:"prefer"`
+		prefer := preferOf(t, j)
+		if other, ok := quoted[prefer]; ok {
+			t.Errorf("jobs %s and %s were both quoted server %d", other, id, prefer)
 		}
-		if err := json.Unmarshal(j.Params, &p); err != nil || p.Prefer == 0 {
-			t.Fatalf("job %s params %s: %v", id, j.Params, err)
-		}
-		if other, ok := quoted[p.Prefer]; ok {
-			t.Errorf("jobs %s and %s were both quoted server %d", other, id, p.Prefer)
-		}
-		quoted[p.Prefer] = id
+		quoted[prefer] = id
 	}
 	jobs := make([]commands.Job, n)
 	var wg sync.WaitGroup
@@ -254,20 +248,7 @@ func TestIntakeRequotesAServerSpokenForSinceItsLook(t *testing.T) {
 	h := newHarness(t)
 	h.policy.MaxActiveOrders, h.policy.MaxTeamActiveOrders, h.policy.MaxOrdersPerHour = 0, 0, 0
 	ctx := context.Background()
-	prefer := func(id string) int64 {
-		t.Helper()
-		j, err := h.store.GetJob(ctx, id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var p struct {
-			Prefer int64 `json:"prefer"`
-		}
-		if err := json.Unmarshal(j.Params, &p); err != nil || p.Prefer == 0 {
-			t.Fatalf("job %s params %s: %v", id, j.Params, err)
-		}
-		return p.Prefer
-	}
+	prefer := func(id string) int64 { return quotedServer(t, h.store, id) }
 	first := h.service().Handle(ctx, commands.Request{Platform: commands.PlatformSlack, User: "slack:ALICE",
 		Channel: "C1", Text: "rent 3090 --hours 1", IdempotencyKey: "requote-1"})
 	if first.Status != commands.StatusQueued {

@@ -79,11 +79,17 @@ func quotedServer(t *testing.T, st commands.Store, id string) int64 {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return preferOf(t, j)
+}
+
+// preferOf is the server rent job j was quoted (its params' prefer).
+func preferOf(t *testing.T, j commands.Job) int64 {
+	t.Helper()
 	var p struct {
 		Prefer int64 `json:"prefer"`
 	}
 	if err := json.Unmarshal(j.Params, &p); err != nil || p.Prefer == 0 {
-		t.Fatalf("job %s params %s: %v", id, j.Params, err)
+		t.Fatalf("job %s params %s: %v", j.ID, j.Params, err)
 	}
 	return p.Prefer
 }

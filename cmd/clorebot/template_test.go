@@ -2,22 +2,14 @@ package main
 
 import (
 	"context"
-	"errors"
 	"os"
 	"path/filepath"
 	"sync"
 	"testing"
 
 	"github.com/clorebot/clorebot/storage"
+	"github.com/clorebot/clorebot/storage/storagetest"
 )
-
-// template is a SQLite database migrated once for the test binary, the
-// file seedFromTemplate copies.
-var template struct {
-	once sync.Once
-	b    []byte
-	err  error
-}
 
 // freshDirs holds the directories whose databases serve and exec must
 // create and migrate themselves (freshDatabaseIn).
@@ -49,37 +41,21 @@ func seedFromTemplate(path string) error {
 	if _, fresh := freshDirs.Load(filepath.Dir(abs)); fresh {
 		return nil
 	}
-	template.once.Do(func() {
-		dir, err := os.MkdirTemp("", "clorebot-template-")
-		if err != nil {
-			template.err = err
-			return
-		}
-		defer os.RemoveAll(dir)
-		p := filepath.Join(dir, "clorebot.db")
+	b, err := storagetest.Template(func(p string) error {
 		st, err := storage.OpenAndMigrate(context.Background(), p)
 		if err != nil {
-			template.err = err
-			return
+			return err
 		}
-		if err := st.Close(); err != nil {
-			template.err = err
-			return
-		}
-		if _, err := os.Stat(p + "-wal"); err == nil { // closing checkpoints the log into the file
-			template.err = errors.New("the migrated template left its write-ahead log behind")
-			return
-		}
-		template.b, template.err = os.ReadFile(p)
+		return st.Close()
 	})
-	if template.err != nil {
-		return template.err
+	if err != nil {
+		return err
 	}
 	f, err := os.OpenFile(abs, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return nil // there already, or not to be made here: storage opens or refuses it
 	}
-	if _, err := f.Write(template.b); err != nil {
+	if _, err := f.Write(b); err != nil {
 		f.Close()
 		os.Remove(abs)
 		return err

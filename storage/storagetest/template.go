@@ -17,13 +17,26 @@ var template struct {
 }
 
 // CopyTemplate writes to path a copy of a SQLite database file that migrate
-// made once for the test binary (migrate opens, migrates and closes the
-// database at the path it is given). A package that opens a hundred
+// made once for the test binary (Template). A package that opens a hundred
 // databases copies one migrated file instead of migrating each: the
 // migrations are storage's to test, and under -race each costs most of a
 // second of CPU. The caller then opens path itself.
 func CopyTemplate(t testing.TB, path string, migrate func(path string) error) {
 	t.Helper()
+	b, err := Template(migrate)
+	if err != nil {
+		t.Fatalf("storagetest: migrating the template database: %v", err)
+	}
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Template is the content of a SQLite database file that migrate made (it
+// opens, migrates and closes the database at the path it is given), once
+// per test binary: later calls return the first one's file whatever their
+// migrate.
+func Template(migrate func(path string) error) ([]byte, error) {
 	template.once.Do(func() {
 		dir, err := os.MkdirTemp("", "clorebot-template-")
 		if err != nil {
@@ -42,10 +55,5 @@ func CopyTemplate(t testing.TB, path string, migrate func(path string) error) {
 		}
 		template.b, template.err = os.ReadFile(p)
 	})
-	if template.err != nil {
-		t.Fatalf("storagetest: migrating the template database: %v", template.err)
-	}
-	if err := os.WriteFile(path, template.b, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	return template.b, template.err
 }
