@@ -87,7 +87,7 @@ func newHarness(t testing.TB, sandboxOpts ...func(*sandbox.Options)) *harness {
 func openStore(t testing.TB, path string) *storage.Store {
 	t.Helper()
 	if storagetest.Postgres() {
-		path = dbAt(t, path)
+		path = storagetest.At(t, path)
 	} else {
 		storagetest.CopyTemplate(t, path, migrateAt)
 	}
@@ -177,24 +177,4 @@ func migrateAt(path string) error {
 		return err
 	}
 	return st.Close()
-}
-
-// pgDatabases maps a test's database path to the PostgreSQL database that
-// stands for it when CLOREBOT_TEST_POSTGRES_URL is set.
-var pgDatabases sync.Map
-
-// dbAt is what storage opens for the database file path: path itself on
-// SQLite; on PostgreSQL a fresh database made for path's first open, the
-// same one for every later open (a second process on "the same file").
-func dbAt(t testing.TB, path string) string {
-	t.Helper()
-	if !storagetest.Postgres() {
-		return path
-	}
-	if u, ok := pgDatabases.Load(path); ok {
-		return u.(string)
-	}
-	u := storagetest.URL(t)
-	pgDatabases.Store(path, u)
-	return u
 }

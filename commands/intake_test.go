@@ -11,6 +11,7 @@ import (
 
 	"github.com/clorebot/clorebot/commands"
 	"github.com/clorebot/clorebot/storage"
+	"github.com/clorebot/clorebot/storage/storagetest"
 )
 
 // auditRows lists the audit rows of command (prefix) so far.
@@ -136,7 +137,7 @@ func TestHandleOnceRedeliveryOfAnotherProcessHasNoReplyOfItsOwn(t *testing.T) {
 	h := newHarness(t)
 	h.policy.ConfirmAbove = 0
 	ctx := context.Background()
-	other, err := storage.OpenAndMigrate(ctx, dbAt(t, filepath.Join(h.dir, "clorebot.db")))
+	other, err := storage.OpenAndMigrate(ctx, storagetest.At(t, filepath.Join(h.dir, "clorebot.db")))
 	if err != nil {
 		t.Fatal(err)
 	}

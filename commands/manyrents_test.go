@@ -13,6 +13,7 @@ import (
 	"github.com/clorebot/clorebot/clore"
 	"github.com/clorebot/clorebot/commands"
 	"github.com/clorebot/clorebot/storage"
+	"github.com/clorebot/clorebot/storage/storagetest"
 )
 
 // Issue 20: many rents of one model at once.
@@ -114,7 +115,7 @@ func TestConcurrentRentsAimAtDifferentServers(t *testing.T) {
 				st := h.store
 				if i > 0 { // another process: its own connections to the database
 					var err error
-					st, err = storage.OpenAndMigrate(context.Background(), dbAt(t, filepath.Join(h.dir, "clorebot.db")))
+					st, err = storage.OpenAndMigrate(context.Background(), storagetest.At(t, filepath.Join(h.dir, "clorebot.db")))
 					if err != nil {
 						t.Fatal(err)
 					}

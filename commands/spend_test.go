@@ -14,6 +14,7 @@ import (
 	"github.com/clorebot/clorebot/clore/sandbox"
 	"github.com/clorebot/clorebot/commands"
 	"github.com/clorebot/clorebot/storage"
+	"github.com/clorebot/clorebot/storage/storagetest"
 )
 
 // fixedClock is a settable clock.
@@ -243,7 +244,7 @@ func TestDigestOncePerSlot(t *testing.T) {
 		}
 	}
 	// A restarted process on the same file, and a second one beside it.
-	st, err := storage.OpenAndMigrate(ctx, dbAt(t, filepath.Join(h.dir, "clorebot.db")))
+	st, err := storage.OpenAndMigrate(ctx, storagetest.At(t, filepath.Join(h.dir, "clorebot.db")))
 	if err != nil {
 		t.Fatal(err)
 	}

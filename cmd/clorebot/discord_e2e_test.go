@@ -72,6 +72,7 @@ func TestServeDiscord(t *testing.T) {
 		resp.Body.Close()
 		return resp.StatusCode
 	}
+	waitLeading(t, base) // the gateway is the leader's (DESIGN §8)
 	if code := ready(); code != http.StatusServiceUnavailable {
 		t.Errorf("/readyz before READY = %d, want 503", code)
 	}

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -284,14 +285,33 @@ func TestReadyWithHTTPInteractionsWhileTheGatewayIsDown(t *testing.T) {
 	t.Cleanup(fake.ReleaseGateway)
 	configPath := writeDiscordConfig(t, t.TempDir(), fake, token, interactionsConfig(pub), `renters = ["discord:1001"]`)
 	app := runServe(t, configPath, slog.New(slog.DiscardHandler), nil)
+	waitLeading(t, "http://"+app.Addr().String())
 	body := waitReady(t, "http://"+app.Addr().String())
-	// On PostgreSQL serve starts a follower and runs the gateway once it
-	// wins the election (DESIGN §8): alone on its database, within seconds.
-	for deadline := time.Now().Add(20 * time.Second); strings.Contains(body, `"leader":"follower"`) && time.Now().Before(deadline); {
-		time.Sleep(50 * time.Millisecond)
-		body = waitReady(t, "http://"+app.Addr().String())
-	}
 	if !strings.Contains(body, `"discord":"degraded"`) {
 		t.Errorf("/readyz = %s; want ready, the Discord gateway degraded", body)
+	}
+}
+
+// waitLeading waits until the serve at base leads: at once on SQLite (no
+// election); on PostgreSQL serve starts a follower and runs its leader-only
+// work (the watch tick, the Discord gateway) once it wins the election
+// (DESIGN §8), alone on its database within seconds.
+func waitLeading(t *testing.T, base string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := http.Get(base + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !strings.Contains(string(body), `"leader":"follower"`) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("serve still a follower after 20 s alone on its database: %s", body)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

@@ -186,6 +186,7 @@ func TestSlackWatchAlertRentNow(t *testing.T) {
 	if a := s.slash(t, "env-watch", "UALICE", "C1", "watch 3090 1"); !strings.Contains(string(a.Payload), "atch") {
 		t.Fatalf("watch ack = %s", a.Payload)
 	}
+	waitLeading(t, s.base) // the watch tick is the leader's (DESIGN §8)
 	if err := s.app.sched.RunNow(taskWatchTick); err != nil {
 		t.Fatal(err)
 	}

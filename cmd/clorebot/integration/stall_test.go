@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -42,8 +43,9 @@ func TestNoRequestWaitsOnTheLimiter(t *testing.T) {
 	h := newHarness(t)
 	h.policy.MaxActiveOrders, h.policy.MaxTeamActiveOrders, h.policy.MaxOrdersPerHour = 0, 0, 0
 	h.policy.MaxHourlySpend, h.policy.ConfirmAbove = 0, 0
+	slots := &farSlots{MemorySlots: clore.NewMemorySlots()}
 	slow := clore.New(clore.Options{BaseURL: h.url, APIKey: "k", Interval: time.Millisecond,
-		CreateInterval: time.Hour, MaxRetries: 2, Backoff: time.Millisecond, Slots: clore.NewMemorySlots()})
+		CreateInterval: time.Hour, MaxRetries: 2, Backoff: time.Millisecond, Slots: slots})
 	// The early refreshes run on a scheduler, as in serve.
 	sched, err := scheduler.New(scheduler.Options{})
 	if err != nil {
@@ -71,6 +73,10 @@ func TestNoRequestWaitsOnTheLimiter(t *testing.T) {
 	}
 	wg.Go(func() { svc.Run(ctx) })
 	waitFor(t, 30*time.Second, func() bool { return len(h.cloreOrders(t)) >= 1 })
+	// A worker's next create_order waits for its slot, an hour away, at the
+	// head of the limiter's line (on a slower store, PostgreSQL, it may get
+	// there a moment after the first order lands).
+	waitFor(t, 30*time.Second, slots.far.Load)
 
 	// Control: a Clore call made now waits behind the workers' next
 	// create_order, an hour away, as the old request path did.
@@ -198,4 +204,20 @@ func (c stallClient) send(t *testing.T, method, path, body string, timeout time.
 	}
 	resp.Body.Close()
 	return resp.StatusCode
+}
+
+// farSlots are the limiter's slots in memory, noting when a caller found
+// the next slot more than half an hour away: it then holds the head of the
+// limiter's line until that slot, and every later call waits behind it.
+type farSlots struct {
+	*clore.MemorySlots
+	far atomic.Bool
+}
+
+func (f *farSlots) NextSlot(ctx context.Context, key string, lanes []string) (time.Time, error) {
+	next, err := f.MemorySlots.NextSlot(ctx, key, lanes)
+	if err == nil && time.Until(next) > 30*time.Minute {
+		f.far.Store(true)
+	}
+	return next, err
 }
