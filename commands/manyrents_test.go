@@ -107,7 +107,7 @@ func TestConcurrentRentsAimAtDifferentServers(t *testing.T) {
 	for _, procs := range []int{1, 2} {
 		t.Run(fmt.Sprint(procs, " process(es)"), func(t *testing.T) {
 			t.Parallel()
-			h := newHarness(t) // enough offers of one model near the cheapest
+			h := newHarness(t, fullMarket) // enough offers of one model near the cheapest, below confirm_above
 			h.policy.MaxActiveOrders, h.policy.MaxTeamActiveOrders, h.policy.MaxOrdersPerHour = 0, 0, 0
 			a := &aimed{Clore: h.client}
 			var svcs []*commands.Service
