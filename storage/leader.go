@@ -24,9 +24,21 @@ const LeaderLockKey int64 = 0x636c6f7265
 // LeaderSessionTimeout, which is longer: a holder that stopped talking
 // (paused, partitioned) stops believing it leads before the server frees
 // the lock for the other instance. A follower tries for the lock every
-// LeaderRetry. A holder that dies closes its socket and the lock is free at
-// once; one that cannot talk loses it after LeaderSessionTimeout, and the
-// other holds it at most LeaderRetry later: 12 s, within §8's 15 s.
+// LeaderRetry.
+//
+// The lock alone cannot tell a new holder when the old one stopped
+// believing it leads: when the server ends a live holder's session (kill -9,
+// pg_terminate_backend, a restart) the lock is free at once, while the old
+// holder learns of it only at its next heartbeat. So every heartbeat also
+// adds one to a counter in the database (leader_lease), committed on the
+// lock's session before the heartbeat counts; a follower notes when it
+// first sees each value; the new holder begins its term only
+// LeaderHeartbeat+LeaderMargin after it first saw the last value, unless the
+// old holder released the lock after ending its term. Failover: a graceful
+// stop, one retry (2 s); a kill, one retry plus at most heartbeat + margin
+// (7 s); a pause or partition, the session timeout plus one retry (12 s,
+// with no wait: the last beat is older than heartbeat + margin by then).
+// All within §8's 15 s.
 const (
 	LeaderHeartbeat      = 2 * time.Second
 	LeaderMargin         = 3 * time.Second
@@ -70,8 +82,11 @@ type LeaderOptions struct {
 // the server, which frees the lock, while the holder itself stops believing
 // it leads LeaderMargin after the heartbeat that should have come (measured
 // on the monotonic clock, so wall-clock skew between hosts plays no part).
-// The transaction takes no snapshot between statements and writes nothing:
-// it holds back neither vacuum nor anyone's locks but the advisory one.
+// Each heartbeat commits one row's counter (leader_lease) and opens the
+// next transaction, which takes no snapshot until the next heartbeat: the
+// session holds back neither vacuum nor anyone's locks but the advisory
+// one. A new holder begins its term only once the previous holder's has
+// surely ended, judged from that counter (inherit).
 //
 // A term is one unbroken stretch of leadership: Term and NextTerm hand out
 // its context, which ends when the term does (a late or failed heartbeat,
@@ -88,6 +103,20 @@ type Leader struct {
 	// lastErr is the last campaign error logged, so that a database that
 	// stays down is logged once, not every LeaderRetry.
 	lastErr string
+
+	// The fields below are the Run goroutine's alone.
+	//
+	// seenBeat is the last value of the holder's beat counter this process
+	// saw while following, seenAt when the answer that first showed it
+	// arrived (the beat was committed before then, so the holder's belief
+	// in its term ran out by seenAt + heartbeat + margin); seen is false
+	// when no holder has beaten yet.
+	seen     bool
+	seenBeat int64
+	seenAt   time.Time
+	// notBefore is, while this process holds the lock, the earliest time
+	// its term may begin: when the previous holder's term has surely ended.
+	notBefore time.Time
 }
 
 // NewLeader returns a Leader that campaigns once Run is called.
@@ -237,13 +266,11 @@ func (l *Leader) campaign(ctx context.Context) error {
 	}()
 	l.lastErr = ""
 	for {
-		start := time.Now()
 		got, err := l.try(ctx, conn)
 		if err != nil {
 			return err
 		}
 		if got {
-			l.renew(start)
 			break
 		}
 		select {
@@ -252,25 +279,34 @@ func (l *Leader) campaign(ctx context.Context) error {
 		case <-time.After(l.o.Retry):
 		}
 	}
-	tick := time.NewTicker(l.o.Heartbeat)
-	defer tick.Stop()
+	if err := l.inherit(ctx, conn); err != nil {
+		return err
+	}
+	wait := time.NewTimer(0)
+	defer wait.Stop()
 	for {
 		select {
 		case <-ctx.Done():
+			l.release(conn)
 			return ctx.Err()
-		case <-tick.C:
+		case <-wait.C:
 		}
 		start := time.Now()
 		if err := l.beat(ctx, conn); err != nil {
 			return err
 		}
 		l.renew(start)
+		next := l.o.Heartbeat
+		if w := time.Until(l.notBefore); w > 0 && w < next {
+			next = w // the term may begin then: beat at once
+		}
+		wait.Reset(next)
 	}
 }
 
 // try opens the transaction whose idleness the server times out and tries
-// for the lock in it; without the lock it rolls back (a follower's session
-// waits outside any transaction).
+// for the lock in it; without the lock it notes the holder's beat counter
+// and rolls back (a follower's session waits outside any transaction).
 func (l *Leader) try(ctx context.Context, conn *pgx.Conn) (bool, error) {
 	qctx, cancel := context.WithTimeout(ctx, l.o.Heartbeat+l.o.Margin)
 	defer cancel()
@@ -278,39 +314,112 @@ func (l *Leader) try(ctx context.Context, conn *pgx.Conn) (bool, error) {
 		return false, fmt.Errorf("storage: leader: begin: %w", err)
 	}
 	var got bool
-	if err := conn.QueryRow(qctx, "SELECT pg_try_advisory_lock($1)", l.o.Key).Scan(&got); err != nil {
+	var beat *int64
+	err := conn.QueryRow(qctx, `SELECT pg_try_advisory_lock($1), (SELECT beat FROM leader_lease WHERE lock_key = $1)`, l.o.Key).Scan(&got, &beat)
+	if err != nil {
 		return false, fmt.Errorf("storage: leader: try lock: %w", err)
 	}
-	if !got {
-		if _, err := conn.Exec(qctx, "ROLLBACK"); err != nil {
-			return false, fmt.Errorf("storage: leader: rollback: %w", err)
-		}
+	if got {
+		// The counter was read in a snapshot taken before the lock was
+		// freed: inherit reads it again.
+		return true, nil
 	}
-	return got, nil
+	l.observe(beat, time.Now())
+	if _, err := conn.Exec(qctx, "ROLLBACK"); err != nil {
+		return false, fmt.Errorf("storage: leader: rollback: %w", err)
+	}
+	return false, nil
 }
 
-// beat proves the session, and so the lock, is still there.
+// observe notes the holder's beat counter as a follower saw it at arrived.
+func (l *Leader) observe(beat *int64, arrived time.Time) {
+	switch {
+	case beat == nil:
+		l.seen = false
+	case !l.seen || *beat != l.seenBeat:
+		l.seen, l.seenBeat, l.seenAt = true, *beat, arrived
+	}
+}
+
+// inherit reads, now that the lock is this process's, the last beat of the
+// previous holder and sets when this process's term may begin: at once when
+// there was none or it released the lock after ending its term; otherwise
+// heartbeat + margin after this process first saw that beat (or after now,
+// when it never saw it), since the previous holder believes in its term
+// until heartbeat + margin after a beat it sent before it was committed.
+func (l *Leader) inherit(ctx context.Context, conn *pgx.Conn) error {
+	qctx, cancel := context.WithTimeout(ctx, l.o.Heartbeat+l.o.Margin)
+	defer cancel()
+	var beat int64
+	var released bool
+	err := conn.QueryRow(qctx, `SELECT beat, released FROM leader_lease WHERE lock_key = $1`, l.o.Key).Scan(&beat, &released)
+	arrived := time.Now()
+	switch {
+	case errors.Is(err, pgx.ErrNoRows) || err == nil && released:
+		l.notBefore = time.Time{}
+	case err != nil:
+		return fmt.Errorf("storage: leader: read the previous holder's beat: %w", err)
+	case l.seen && beat == l.seenBeat:
+		l.notBefore = l.seenAt.Add(l.o.Heartbeat + l.o.Margin)
+	default:
+		l.notBefore = arrived.Add(l.o.Heartbeat + l.o.Margin)
+	}
+	if wait := time.Until(l.notBefore); wait > 0 {
+		l.o.Logger.LogAttrs(ctx, slog.LevelInfo, "leader lock taken: waiting out the previous holder's term",
+			slog.String("process", l.o.Name), slog.Duration("wait", wait.Round(time.Millisecond)))
+	}
+	return nil
+}
+
+// beat proves the session, and so the lock, is still there, and adds one
+// to the beat counter, committed before the beat counts: a process that
+// takes the lock after this session has ended sees it.
 func (l *Leader) beat(ctx context.Context, conn *pgx.Conn) error {
 	qctx, cancel := context.WithTimeout(ctx, l.o.Heartbeat+l.o.Margin)
 	defer cancel()
-	var one int
-	if err := conn.QueryRow(qctx, "SELECT 1").Scan(&one); err != nil {
+	// One round trip on the simple protocol: the counter, its commit and
+	// the next transaction (the one whose idleness the server times out;
+	// the advisory lock is the session's, not the transaction's). The key
+	// is an integer, written in as one.
+	q := fmt.Sprintf(`INSERT INTO leader_lease (lock_key, beat) VALUES (%d, 1)
+		ON CONFLICT (lock_key) DO UPDATE SET beat = leader_lease.beat + 1, released = false;
+		COMMIT; BEGIN`, l.o.Key)
+	if _, err := conn.Exec(qctx, q); err != nil {
 		return fmt.Errorf("storage: leader: heartbeat: %w", err)
 	}
 	return nil
 }
 
+// release ends the term of a process that stops and, when its term had
+// begun (the previous holder's had surely ended), marks the lease released
+// so that the next holder begins at once. Without that mark, the next one
+// waits heartbeat + margin: slower, never unsafe.
+func (l *Leader) release(conn *pgx.Conn) {
+	l.end("stopping")
+	if time.Now().Before(l.notBefore) {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	_, _ = conn.Exec(ctx, fmt.Sprintf(`UPDATE leader_lease SET released = true WHERE lock_key = %d; COMMIT`, l.o.Key))
+}
+
 // renew extends the term to Heartbeat+Margin after start (when the
-// successful statement was sent), beginning a term when none runs: a beat
-// that succeeds after the last one was late proves the session, and so the
-// lock, survived, and nobody else can have led meanwhile.
+// successful statement was sent), beginning a term when none runs and the
+// previous holder's has surely ended (notBefore): a beat that succeeds
+// after the last one was late proves the session, and so the lock,
+// survived, and nobody else can have led meanwhile.
 func (l *Leader) renew(start time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	until := start.Add(l.o.Heartbeat + l.o.Margin)
-	if !time.Now().Before(until) {
+	now := time.Now()
+	if !now.Before(until) {
 		l.currentLocked() // too late to count
 		return
+	}
+	if l.term == nil && now.Before(l.notBefore) {
+		return // still waiting out the previous holder
 	}
 	l.validUntil = until
 	if l.currentLocked() == nil {

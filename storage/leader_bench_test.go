@@ -2,7 +2,6 @@ package storage
 
 import (
 	"context"
-	"os"
 	"testing"
 	"time"
 
@@ -19,10 +18,7 @@ import (
 //
 //	CLOREBOT_TEST_POSTGRES_URL=postgres://… go test -run '^$' -bench LeaderFailover -benchtime 5x ./storage
 func BenchmarkLeaderFailover(b *testing.B) {
-	u := os.Getenv("CLOREBOT_TEST_POSTGRES_URL")
-	if u == "" {
-		b.Skip("CLOREBOT_TEST_POSTGRES_URL is not set")
-	}
+	u := leaderURL(b)
 	for _, mode := range []string{"kill", "pause"} {
 		b.Run(mode, func(b *testing.B) {
 			var total time.Duration
@@ -77,7 +73,7 @@ func waitB(b *testing.B, l *Leader, within time.Duration) {
 }
 
 // terminateHolder ends the session that holds key's lock.
-func terminateHolder(b *testing.B, u string, key int64) {
+func terminateHolder(b testing.TB, u string, key int64) {
 	conn, err := pgx.Connect(context.Background(), u)
 	if err != nil {
 		b.Fatal(err)

@@ -1,0 +1,4 @@
+-- 0027_leader_lease: the leader's heartbeat counter, for two serves on
+-- PostgreSQL (DESIGN.md §8, storage/leader.go). SQLite runs one process and
+-- elects no leader: nothing to create here. The version is recorded so that
+-- both backends count their schema the same way.
