@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/clorebot/clorebot/commands"
+	"github.com/clorebot/clorebot/internal/events"
 )
 
 // Outbound deliveries (DESIGN.md §5). Every outbox event of a delivered type
@@ -64,16 +65,6 @@ const (
 func DefaultSchedule() []time.Duration {
 	return []time.Duration{0, 5 * time.Second, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour,
 		5 * time.Hour, 10 * time.Hour, 14 * time.Hour, 20 * time.Hour, 24 * time.Hour}
-}
-
-// DeliveryEvents returns the event types that are delivered; other outbox
-// events stay internal.
-func DeliveryEvents() []string {
-	return []string{
-		"order.created", "order.running", "order.failed", "order.cancelled",
-		"order.expired", "order.expiring", "order.extended", "watch.triggered",
-		"wallet.low_balance", "budget.warning", "budget.exceeded", "job.completed",
-	}
 }
 
 // DeliveryStore is the durable state the Dispatcher needs; *storage.Store
@@ -124,7 +115,7 @@ type DeliveryObserver interface {
 type Subscriber struct {
 	URL    string
 	Secret []byte   // HMAC key (ParseSecret of the configured secret)
-	Events []string // event types it wants; empty = all of DeliveryEvents
+	Events []string // event types it wants; empty = all of events.Delivered
 }
 
 // DispatcherOptions configures a Dispatcher.
@@ -348,7 +339,7 @@ func (d *Dispatcher) fanOut(ctx context.Context) error {
 // the request that caused it. One URL gets one delivery per event, so a
 // callback to a subscriber's URL goes out once, signed as the subscriber.
 func (d *Dispatcher) targetsOf(ctx context.Context, ev commands.Event) ([]commands.NewDelivery, error) {
-	if !slices.Contains(DeliveryEvents(), ev.Type) {
+	if !slices.Contains(events.Delivered(), ev.Type) {
 		return nil, nil
 	}
 	var out []commands.NewDelivery

@@ -22,7 +22,7 @@ import (
 // platform's own JSON payload, unsigned (the URL is the credential), and a
 // 429's pause is respected (Retry-After, or Discord's JSON retry_after).
 // They never get callbacks, answers or connection details: only the
-// lifecycle events of DeliveryEvents, whose data never holds secrets.
+// lifecycle events of internal/events, whose data never holds secrets.
 
 // TargetIncoming is the observer's target label of incoming-webhook targets.
 const TargetIncoming = "incoming"
@@ -39,7 +39,7 @@ type IncomingTarget struct {
 	// URL is where payloads are POSTed. It holds a token: it is never
 	// logged or shown whole.
 	URL string
-	// Events filters event types; empty = all of DeliveryEvents.
+	// Events filters event types; empty = all of events.Delivered.
 	Events []string
 	// Render builds the payload of an event; skip leaves the event out
 	// (no delivery). It runs when the event is fanned out and again at

@@ -6,17 +6,9 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/clorebot/clorebot/internal/events"
 	"github.com/clorebot/clorebot/internal/whsec"
 )
-
-// eventNames are the outbound lifecycle events a subscriber may ask for.
-func eventNames() []string {
-	return []string{
-		"order.created", "order.running", "order.failed", "order.cancelled",
-		"order.expired", "order.expiring", "order.extended", "watch.triggered", "wallet.low_balance",
-		"budget.warning", "budget.exceeded", "job.completed",
-	}
-}
 
 func (c *Config) validateWebhook(v *validator) {
 	w := c.Webhook
@@ -96,8 +88,8 @@ func validateSubscribers(v *validator, subs []WebhookSubscriber) {
 		}
 		secretKey(v, prefix+".secret", s.Secret)
 		for _, e := range s.Events {
-			if !slices.Contains(eventNames(), e) {
-				v.fail(prefix+".events", "unknown event %q: want some of %s (empty = all)", e, strings.Join(eventNames(), ", "))
+			if !slices.Contains(events.Delivered(), e) {
+				v.fail(prefix+".events", "unknown event %q: want some of %s (empty = all)", e, strings.Join(events.Delivered(), ", "))
 			}
 		}
 	}
