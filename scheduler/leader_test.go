@@ -158,6 +158,58 @@ func TestLeaderOnlyRunStopsWhenTermEnds(t *testing.T) {
 	})
 }
 
+// lookedTerm is a term that has ended as soon as it is looked at (the
+// leader's term after a pause, checking its clock) while its Done channel
+// has not been closed yet.
+type lookedTerm struct {
+	context.Context
+	ended atomic.Bool
+}
+
+func (t *lookedTerm) Err() error {
+	if t.ended.Load() {
+		return context.Canceled
+	}
+	return nil
+}
+
+// lookedElector leads with a lookedTerm.
+type lookedElector struct{ term *lookedTerm }
+
+func (e lookedElector) IsLeader(context.Context) error { return nil }
+func (e lookedElector) Term() (context.Context, bool)  { return e.term, true }
+func (e lookedElector) NextTerm(context.Context) (context.Context, error) {
+	return e.term, nil
+}
+
+// A leader-only run sees its term's end on its first look at its context,
+// without waiting for the term's Done channel (and context.AfterFunc).
+func TestLeaderOnlyRunSeesTheTermEndOnItsFirstLook(t *testing.T) {
+	term := &lookedTerm{Context: context.Background()}
+	s, err := New(Options{StopTimeout: 5 * time.Second, Elector: lookedElector{term}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	task := s.underTerm("look", func(ctx context.Context) error {
+		if ctx.Err() != nil {
+			t.Error("the run's context ended while the term runs")
+		}
+		term.ended.Store(true) // a pause outlasted the term
+		if !errors.Is(ctx.Err(), context.Canceled) || !errors.Is(context.Cause(ctx), errNotLeading) {
+			t.Errorf("first look after the term ended: err %v, cause %v", ctx.Err(), context.Cause(ctx))
+		}
+		select {
+		case <-ctx.Done():
+		default:
+			t.Error("Done still open after the term ended")
+		}
+		return nil
+	})
+	if err := task(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // Alone (no elector) a process leads: leader-only tasks run, follower-only
 // ones are not even registered.
 func TestWithoutElectorTheProcessLeads(t *testing.T) {

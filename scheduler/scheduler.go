@@ -312,9 +312,29 @@ func (s *Scheduler) underTerm(name string, task Task) Task {
 		defer cancel(nil)
 		stop := context.AfterFunc(term, func() { cancel(errNotLeading) })
 		defer stop()
-		return task(ctx)
+		return task(termCtx{Context: ctx, term: term, cancel: cancel})
 	}
 }
+
+// termCtx is a leader-only run's context. Its Done and Err look at the
+// term first: a term that has ended (the leader's term checks its clocks
+// on every look) cancels the run at once, so that a step taken after a
+// pause sees the end before context.AfterFunc's goroutine has run.
+// Contexts derived from it end when that goroutine runs.
+type termCtx struct {
+	context.Context
+	term   context.Context
+	cancel context.CancelCauseFunc
+}
+
+func (c termCtx) look() {
+	if c.term.Err() != nil {
+		c.cancel(errNotLeading)
+	}
+}
+
+func (c termCtx) Done() <-chan struct{} { c.look(); return c.Context.Done() }
+func (c termCtx) Err() error            { c.look(); return c.Context.Err() }
 
 // unlessLeading runs a follower-only task only while this process does
 // not lead.

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"sync"
 	"time"
 
@@ -92,8 +91,9 @@ type LeaderOptions struct {
 // its context, which ends when the term does (a late or failed heartbeat,
 // the end of Run). Leader-only work runs under that context.
 type Leader struct {
-	o   LeaderOptions
-	cfg *pgx.ConnConfig
+	o        LeaderOptions
+	cfg      *pgx.ConnConfig
+	settings string // the lock session's timeouts, set once connected
 
 	mu         sync.Mutex
 	validUntil time.Time // monotonic: the current term is believed until then
@@ -139,14 +139,17 @@ func NewLeader(o LeaderOptions) (*Leader, error) {
 		return nil, fmt.Errorf("storage: leader: storage.url: %w", redactURLError(err))
 	}
 	cfg.RuntimeParams["application_name"] = "clorebot-leader" + nameSuffix(o.Name)
-	cfg.RuntimeParams["idle_in_transaction_session_timeout"] = strconv.FormatInt(o.SessionTimeout.Milliseconds(), 10)
-	// A statement on the lock's session never waits long: a beat is
-	// SELECT 1, the lock is tried, never waited for.
-	cfg.RuntimeParams["statement_timeout"] = strconv.FormatInt((o.Heartbeat + o.Margin).Milliseconds(), 10)
 	if cfg.ConnectTimeout == 0 || cfg.ConnectTimeout > o.Heartbeat+o.Margin {
 		cfg.ConnectTimeout = o.Heartbeat + o.Margin
 	}
-	return &Leader{o: o, cfg: cfg, next: make(chan struct{})}, nil
+	// The session's timeouts are set once connected (campaign), not as
+	// startup parameters, which a pooler in session mode may drop: the
+	// server must end a silent holder's session. A statement on the lock's
+	// session never waits long: a beat is one row's update, the lock is
+	// tried, never waited for.
+	settings := fmt.Sprintf("SET idle_in_transaction_session_timeout = %d; SET statement_timeout = %d",
+		o.SessionTimeout.Milliseconds(), (o.Heartbeat + o.Margin).Milliseconds())
+	return &Leader{o: o, cfg: cfg, settings: settings, next: make(chan struct{})}, nil
 }
 
 func orDefault(d, def time.Duration) time.Duration {
@@ -190,10 +193,19 @@ func (l *Leader) Leading() bool {
 // late: a process that wakes from a pause sees that here before anything
 // else, whether or not the expiry timer has fired yet.
 func (l *Leader) currentLocked() *term {
-	if l.term != nil && !time.Now().Before(l.validUntil) {
+	if l.term != nil && late(time.Now(), l.validUntil) {
 		l.endLocked("heartbeat late")
 	}
 	return l.term
+}
+
+// late reports whether a term believed until until has run out at now, by
+// either clock: the monotonic one, which no wall-clock step moves, or the
+// wall clock, which keeps running while the host is suspended (Linux's
+// monotonic clock stops then). A wall clock stepped forward ends a term
+// early, which is safe: the next heartbeat begins another.
+func late(now, until time.Time) bool {
+	return !now.Before(until) || !now.Round(0).Before(until.Round(0))
 }
 
 // Term returns the current term's context and true while this process
@@ -264,7 +276,14 @@ func (l *Leader) campaign(ctx context.Context) error {
 		defer cancel()
 		_ = conn.Close(cctx)
 	}()
+	if _, err := conn.Exec(ctx, l.settings); err != nil {
+		return fmt.Errorf("storage: leader: session settings: %w", err)
+	}
 	l.lastErr = ""
+	// Only the beats seen on this session count: when it ended with the
+	// database (a crash, a fail-over to a replica), beats acknowledged to
+	// the holder may be gone and the counter may show an older value again.
+	l.seen = false
 	for {
 		got, err := l.try(ctx, conn)
 		if err != nil {
@@ -292,8 +311,15 @@ func (l *Leader) campaign(ctx context.Context) error {
 		case <-wait.C:
 		}
 		start := time.Now()
-		if err := l.beat(ctx, conn); err != nil {
+		// A stop does not cut a beat short (pgx would close the connection
+		// and the release below could not be written): a beat is bounded
+		// by heartbeat + margin.
+		if err := l.beat(context.WithoutCancel(ctx), conn); err != nil {
 			return err
+		}
+		if ctx.Err() != nil {
+			l.release(conn)
+			return ctx.Err()
 		}
 		l.renew(start)
 		next := l.o.Heartbeat
@@ -401,7 +427,11 @@ func (l *Leader) release(conn *pgx.Conn) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	_, _ = conn.Exec(ctx, fmt.Sprintf(`UPDATE leader_lease SET released = true WHERE lock_key = %d; COMMIT`, l.o.Key))
+	// The lock is freed here, not only when the connection closes: the
+	// session is out of any transaction now, where the server's idle
+	// timeout does not reach it, and a close lost in a partition would
+	// leave it holding the lock until TCP gives up.
+	_, _ = conn.Exec(ctx, fmt.Sprintf(`UPDATE leader_lease SET released = true WHERE lock_key = %d; COMMIT; SELECT pg_advisory_unlock(%d)`, l.o.Key, l.o.Key))
 }
 
 // renew extends the term to Heartbeat+Margin after start (when the
@@ -414,7 +444,7 @@ func (l *Leader) renew(start time.Time) {
 	defer l.mu.Unlock()
 	until := start.Add(l.o.Heartbeat + l.o.Margin)
 	now := time.Now()
-	if !now.Before(until) {
+	if late(now, until) {
 		l.currentLocked() // too late to count
 		return
 	}
