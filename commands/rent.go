@@ -148,27 +148,20 @@ func (s *Service) handleRent(ctx context.Context, req Request, a *RentArgs, rec 
 	}
 }
 
-// errNoStoredJob refuses storedRent's probe: it stores nothing.
-var errNoStoredJob = errors.New("commands: no job has this key")
-
 // storedRent is the answer to a rent refused from the marketplace as it is
 // now (no offer, a price above the cap) unless a first delivery of the
 // request stored its job already: then the stored job's answer
-// (rentReply), as a redelivery that reaches the intake gets it. The probe
-// is an intake whose guard refuses: it finds the key's job, or writes
-// nothing. Refusals only, so a rent's usual path pays nothing for it.
+// (rentReply), as a redelivery that reaches the intake gets it. Refusals
+// only, so a rent's usual path pays nothing for the read.
 func (s *Service) storedRent(ctx context.Context, req Request, refusal Reply) Reply {
 	if req.IdempotencyKey == "" {
 		return refusal
 	}
-	probe := Job{ID: newJobID(s.clock.Now()), Kind: JobRent, IdempotencyKey: req.IdempotencyKey, State: JobQueued,
-		RequestedBy: req.User, Platform: req.Platform, Channel: req.Channel, CreatedAt: s.clock.Now()}
-	res, err := s.store.Intake(ctx, IntakeUnit{Job: &probe, Guard: &Guard{Who: req.User,
-		Check: func(GuardUsage) error { return errNoStoredJob }}})
-	if err != nil || res.Created || res.Refused != nil || res.Job.Kind != JobRent || res.Job.RequestedBy != req.User {
+	job, err := s.store.JobByKey(ctx, req.IdempotencyKey)
+	if err != nil || job.Kind != JobRent || job.RequestedBy != req.User {
 		return refusal
 	}
-	return rentReply(res.Job, storedQuote(res.Job))
+	return rentReply(job, storedQuote(job))
 }
 
 // maxRequotes bounds how often a rent is quoted again because rents

@@ -11,6 +11,9 @@ import (
 type JobStore interface {
 	// GetJob returns the job id; ErrNotFound when there is none.
 	GetJob(ctx context.Context, id string) (Job, error)
+	// JobByKey returns the job stored for an idempotency key; ErrNotFound
+	// when there is none.
+	JobByKey(ctx context.Context, key string) (Job, error)
 	// ClaimJob leases the job to owner until `until` when it is unleased, its
 	// lease expired, or owner already holds it; otherwise ErrLeased.
 	ClaimJob(ctx context.Context, id, owner string, now, until time.Time) (Job, error)

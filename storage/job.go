@@ -251,6 +251,19 @@ func (s *Store) GetJob(ctx context.Context, id string) (commands.Job, error) {
 	return j, nil
 }
 
+// JobByKey returns the job stored for idempotency key key, or
+// [ErrNotFound].
+func (s *Store) JobByKey(ctx context.Context, key string) (commands.Job, error) {
+	j, err := scanJob(s.read.QueryRowContext(ctx, jobByKeySQL, key))
+	if errors.Is(err, sql.ErrNoRows) {
+		err = ErrNotFound
+	}
+	if err != nil {
+		return commands.Job{}, fmt.Errorf("storage: job by key: %w", err)
+	}
+	return j, nil
+}
+
 // ClaimJob leases the job with id id to owner until until, and returns it,
 // when nobody holds the lease, the lease expired before now, or owner already
 // holds it (then the lease is extended or shortened to until). Otherwise it

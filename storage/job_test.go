@@ -79,6 +79,14 @@ func TestCreateJobRoundTrip(t *testing.T) {
 	if _, err := s.GetJob(ctx, "missing"); !errors.Is(err, commands.ErrNotFound) {
 		t.Errorf("GetJob(missing) err = %v, want ErrNotFound", err)
 	}
+	byKey, err := s.JobByKey(ctx, "discord:interaction:1")
+	if err != nil {
+		t.Fatalf("JobByKey: %v", err)
+	}
+	assertJob(t, byKey, want)
+	if _, err := s.JobByKey(ctx, "discord:interaction:2"); !errors.Is(err, commands.ErrNotFound) {
+		t.Errorf("JobByKey(missing) err = %v, want ErrNotFound", err)
+	}
 
 	explicit := newJob("webhook:abc")
 	explicit.ID, explicit.Params = "my-id", nil
