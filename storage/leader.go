@@ -80,7 +80,8 @@ type LeaderOptions struct {
 // talking (SIGSTOP, a partition to the database) has its session ended by
 // the server, which frees the lock, while the holder itself stops believing
 // it leads LeaderMargin after the heartbeat that should have come (measured
-// on the monotonic clock, so wall-clock skew between hosts plays no part).
+// on its own monotonic and wall clocks, whichever runs out first: no clock
+// is compared between hosts, so skew between them plays no part).
 // Each heartbeat commits one row's counter (leader_lease) and opens the
 // next transaction, which takes no snapshot until the next heartbeat: the
 // session holds back neither vacuum nor anyone's locks but the advisory
