@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/clorebot/clorebot/storage/storagetest"
+	"github.com/jackc/pgx/v5"
 )
 
 // leaderURL is a fresh, migrated PostgreSQL database for a leader test
@@ -178,6 +179,56 @@ func TestLeaderTakeoverWhenHolderConnectionDies(t *testing.T) {
 				t.Error("a leads again while b holds the lock")
 			}
 		})
+	}
+}
+
+// A process stopped while it waits out the previous holder's term (it
+// holds the lock, its term has not begun) does not mark the lease
+// released: the next one must wait out that same term. One stopped after
+// leading does, and the next one begins at once.
+func TestLeaderReleasesOnlyAfterItsTermBegan(t *testing.T) {
+	u, key := leaderURL(t), testKey()
+	a, _ := startLeader(t, LeaderOptions{URL: u, Key: key, Name: "a"})
+	waitLeading(t, a, 10*time.Second)
+	b, stopB := startLeader(t, LeaderOptions{URL: u, Key: key, Name: "b", Retry: 20 * time.Millisecond})
+	time.Sleep(100 * time.Millisecond)
+	terminateHolder(t, u, key)
+	// b takes the lock within its retry and waits out a's term.
+	conn, err := pgx.Connect(context.Background(), u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	released := func() bool {
+		var r bool
+		if err := conn.QueryRow(context.Background(), `SELECT released FROM leader_lease WHERE lock_key = $1`, key).Scan(&r); err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	var holder string
+	for deadline := time.Now().Add(2 * time.Second); holder != "clorebot-leader b"; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("b did not take the lock (held by %q)", holder)
+		}
+		holder = ""
+		_ = conn.QueryRow(context.Background(), `SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a USING (pid)
+			WHERE l.locktype = 'advisory' AND l.granted AND l.objid = ($1::bigint & 4294967295)::oid AND l.classid = ($1::bigint >> 32)::oid`, key).Scan(&holder)
+	}
+	if b.Leading() {
+		t.Fatal("b leads at once after taking the lock from a live holder's ended session")
+	}
+	stopB()
+	if released() {
+		t.Fatal("b, stopped before its term began, marked the lease released")
+	}
+	// c takes over and leads once a's term has surely ended; stopped
+	// then, it marks the lease released.
+	c, stopC := startLeader(t, LeaderOptions{URL: u, Key: key, Name: "c"})
+	waitLeading(t, c, 15*time.Second)
+	stopC()
+	if !released() {
+		t.Fatal("c, stopped after leading, did not mark the lease released")
 	}
 }
 
