@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/clorebot/clorebot/commands"
-	"github.com/clorebot/clorebot/storage"
 )
 
 // auditCmd prints the audit log.
@@ -51,10 +50,7 @@ func (a auditCmd) Run(e *env) error {
 	if err != nil {
 		return err
 	}
-	if err := seeded(cfg); err != nil { // tests only: database.go
-		return err
-	}
-	st, err := storage.OpenConfigAndMigrate(e.ctx, storageOptions(cfg))
+	st, err := openMigrated(e.ctx, cfg)
 	if err != nil {
 		return err
 	}

@@ -16,7 +16,6 @@ import (
 
 	"github.com/clorebot/clorebot/commands"
 	"github.com/clorebot/clorebot/internal/config"
-	"github.com/clorebot/clorebot/storage"
 )
 
 // Exit statuses. Scripts rely on them (README, "Exit statuses").
@@ -253,10 +252,7 @@ func (migrateCmd) Run(e *env) error {
 	if err != nil {
 		return err
 	}
-	if err := seeded(cfg); err != nil { // tests only: database.go
-		return err
-	}
-	st, err := storage.OpenConfig(e.ctx, storageOptions(cfg))
+	st, err := openStorage(e.ctx, cfg)
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -30,6 +31,24 @@ func seeded(cfg *config.Config) error {
 		return nil
 	}
 	return seedDatabase(cfg.Storage.Path)
+}
+
+// openStorage opens the configured database (seeded first in the tests):
+// what serve and migrate open.
+func openStorage(ctx context.Context, cfg *config.Config) (*storage.Store, error) {
+	if err := seeded(cfg); err != nil {
+		return nil, err
+	}
+	return storage.OpenConfig(ctx, storageOptions(cfg))
+}
+
+// openMigrated is openStorage, migrated: what the CLI's readers (audit,
+// spend, deliveries) open.
+func openMigrated(ctx context.Context, cfg *config.Config) (*storage.Store, error) {
+	if err := seeded(cfg); err != nil {
+		return nil, err
+	}
+	return storage.OpenConfigAndMigrate(ctx, storageOptions(cfg))
 }
 
 // storageName names the configured database in messages and logs: the

@@ -172,10 +172,7 @@ func openDeliveryStore(e *env) (*storage.Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := seeded(cfg); err != nil { // tests only: database.go
-		return nil, err
-	}
-	return storage.OpenConfigAndMigrate(e.ctx, storageOptions(cfg))
+	return openMigrated(e.ctx, cfg)
 }
 
 // newDispatcher builds the outbound webhook dispatcher over the App's store,

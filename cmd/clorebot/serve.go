@@ -283,10 +283,7 @@ func checkServeConfig(cfg *config.Config) error {
 // openCore opens what every command needs: storage (migrated) and the Clore
 // client, with the sandbox when configured.
 func (a *App) openCore(ctx context.Context) error {
-	if err := seeded(a.cfg); err != nil { // tests only: database.go
-		return err
-	}
-	st, err := storage.OpenConfig(ctx, storageOptions(a.cfg))
+	st, err := openStorage(ctx, a.cfg)
 	if err != nil {
 		return err
 	}

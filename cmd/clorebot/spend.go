@@ -10,7 +10,6 @@ import (
 
 	"github.com/clorebot/clorebot/commands"
 	"github.com/clorebot/clorebot/internal/chart"
-	"github.com/clorebot/clorebot/storage"
 )
 
 // spendCmd prints the spend report (DESIGN §6): what orders spent, from
@@ -31,10 +30,7 @@ func (c spendCmd) Run(e *env) error {
 	if err != nil {
 		return err
 	}
-	if err := seeded(cfg); err != nil { // tests only: database.go
-		return err
-	}
-	st, err := storage.OpenConfigAndMigrate(e.ctx, storageOptions(cfg))
+	st, err := openMigrated(e.ctx, cfg)
 	if err != nil {
 		return err
 	}
